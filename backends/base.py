@@ -1,0 +1,99 @@
+"""The backend interface and its generic reference implementation.
+
+``Backend`` is the kernel interface: plain methods on raw arrays. Its
+implementations, gathered from the mixins in ``backends/kernels/``, are written
+only against ``self.xp`` and are the reference every override is tested
+against. Kernel families live in their own modules to keep each small; the
+interface is the union of their public methods.
+"""
+
+import numpy
+
+from .kernels.activations import ActivationKernels
+from .kernels.conv import ConvKernels
+from .kernels.embedding import EmbeddingKernels
+from .kernels.losses import LossKernels
+from .kernels.normalization import NormalizationKernels
+from .kernels.optimizers import OptimizerKernels
+from .kernels.pooling import PoolingKernels
+from .kernels.recurrent import RecurrentKernels
+
+FLOAT_DTYPES = ("float32", "float64")
+
+
+class Backend(
+    ActivationKernels,
+    LossKernels,
+    OptimizerKernels,
+    ConvKernels,
+    PoolingKernels,
+    NormalizationKernels,
+    EmbeddingKernels,
+    RecurrentKernels,
+):
+    """Generic kernels over an array module ``xp`` (NumPy here; CuPy in subclasses)."""
+
+    name = "reference"
+    xp = numpy
+
+    def __init__(self):
+        self._random = self.xp.random.RandomState()
+
+    # -- availability -----------------------------------------------------
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this backend cannot run here, or None when it can."""
+        return None
+
+    @classmethod
+    def is_available(cls) -> bool:
+        return cls.unavailable_reason() is None
+
+    @classmethod
+    def install_hint(cls) -> str:
+        return ""
+
+    # -- arrays in and out ------------------------------------------------
+
+    def asarray(self, data, dtype=None):
+        """Convert host data or a foreign array into this backend's array type."""
+        return self.xp.asarray(data, dtype=dtype)
+
+    def to_numpy(self, array) -> numpy.ndarray:
+        """Copy-free where possible: a NumPy view of a host array, a copy of a device one."""
+        return numpy.asarray(array)
+
+    def is_native(self, array) -> bool:
+        return isinstance(array, self.xp.ndarray)
+
+    def synchronize(self) -> None:
+        """Wait for queued work to finish (a no-op on the host)."""
+
+    # -- randomness -------------------------------------------------------
+
+    def seed(self, seed: int) -> None:
+        self._random = self.xp.random.RandomState(seed)
+
+    def random_uniform(self, shape, dtype):
+        return self._random.random_sample(shape).astype(dtype, copy=False)
+
+    def dropout_mask(self, shape, rate: float, dtype):
+        """A mask of zeros and ``1 / (1 - rate)``: multiply it in to apply inverted dropout."""
+        keep = self.random_uniform(shape, dtype) >= rate
+        return keep.astype(dtype) * dtype.type(1.0 / (1.0 - rate))
+
+    # -- linear algebra ---------------------------------------------------
+
+    def matmul(self, a, b):
+        return self.xp.matmul(a, b)
+
+    def dense_forward(self, x, kernel, bias=None):
+        """``x @ kernel + bias`` over the last axis of ``x``."""
+        y = self.xp.matmul(x, kernel)
+        if bias is not None:
+            y += bias
+        return y
+
+    def __repr__(self):
+        return f"<{type(self).__name__} '{self.name}'>"

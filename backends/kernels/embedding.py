@@ -1,0 +1,7 @@
+"""Embedding kernels (filled in by the layers issue)."""
+
+import numpy
+
+
+class EmbeddingKernels:
+    xp = numpy

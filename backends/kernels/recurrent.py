@@ -1,0 +1,7 @@
+"""Recurrent kernels (filled in by the layers issue)."""
+
+import numpy
+
+
+class RecurrentKernels:
+    xp = numpy

@@ -1,0 +1,29 @@
+"""A Keras-style deep-learning library with interchangeable array backends.
+
+>>> import engine
+>>> engine.set_backend("numba")
+>>> model = engine.models.Sequential([engine.layers.Dense(10, activation="softmax")])
+"""
+
+from backends import BackendMismatchError, BackendUnavailableError
+
+from . import functional
+from .config import floatx, get_backend, set_backend, set_floatx, use_backend
+from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
+
+__all__ = [
+    "BackendMismatchError",
+    "BackendUnavailableError",
+    "Function",
+    "Tensor",
+    "enable_grad",
+    "floatx",
+    "functional",
+    "get_backend",
+    "is_grad_enabled",
+    "no_grad",
+    "set_backend",
+    "set_floatx",
+    "tensor",
+    "use_backend",
+]

@@ -1,0 +1,43 @@
+"""Helpers shared by the differentiable ops."""
+
+from ..tensor import Tensor
+
+
+def as_tensor(value, like: Tensor) -> Tensor:
+    """Wrap a constant (scalar or array) as a tensor on ``like``'s backend and float dtype."""
+    if isinstance(value, Tensor):
+        return value
+    backend = like.backend
+    dtype = like.data.dtype if like.data.dtype.kind == "f" else None
+    if backend.is_native(value):
+        data = value if dtype is None else value.astype(dtype, copy=False)
+    else:
+        data = backend.asarray(value, dtype=dtype)
+    return Tensor._wrap(data, backend)
+
+
+def unbroadcast(grad, shape: tuple):
+    """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, size in enumerate(shape) if size == 1 and grad.shape[extra + i] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def normalize_axes(axis, ndim: int) -> tuple:
+    """``axis`` (None, int or tuple) as a sorted tuple of non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        axis = (axis,)
+    result = []
+    for a in axis:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of range for a tensor of rank {ndim}.")
+        result.append(a % ndim)
+    return tuple(sorted(result))

@@ -1,0 +1,305 @@
+"""Elementwise arithmetic, matmul and the unary math functions."""
+
+from ..tensor import Function, Tensor, apply
+from ._util import as_tensor, unbroadcast
+
+
+class Add(Function):
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a + b
+
+    def backward(self, grad):
+        shape_a, shape_b = self.shapes
+        need_a, need_b = self.needs_input_grad
+        return (
+            unbroadcast(grad, shape_a) if need_a else None,
+            unbroadcast(grad, shape_b) if need_b else None,
+        )
+
+
+class Subtract(Function):
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a - b
+
+    def backward(self, grad):
+        shape_a, shape_b = self.shapes
+        need_a, need_b = self.needs_input_grad
+        return (
+            unbroadcast(grad, shape_a) if need_a else None,
+            unbroadcast(-grad, shape_b) if need_b else None,
+        )
+
+
+class Multiply(Function):
+    def forward(self, a, b):
+        need_a, need_b = self.needs_input_grad
+        self.a = a if need_b else None
+        self.b = b if need_a else None
+        self.shapes = a.shape, b.shape
+        return a * b
+
+    def backward(self, grad):
+        shape_a, shape_b = self.shapes
+        need_a, need_b = self.needs_input_grad
+        return (
+            unbroadcast(grad * self.b, shape_a) if need_a else None,
+            unbroadcast(grad * self.a, shape_b) if need_b else None,
+        )
+
+
+class Divide(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, grad):
+        a, b = self.a, self.b
+        need_a, need_b = self.needs_input_grad
+        grad_over_b = grad / b
+        return (
+            unbroadcast(grad_over_b, a.shape) if need_a else None,
+            unbroadcast(-grad_over_b * a / b, b.shape) if need_b else None,
+        )
+
+
+class PowerScalar(Function):
+    """``x ** exponent`` for a constant exponent."""
+
+    def __init__(self, exponent):
+        self.exponent = exponent
+
+    def forward(self, x):
+        self.x = x
+        return x**self.exponent
+
+    def backward(self, grad):
+        p = self.exponent
+        return (grad * p * self.x ** (p - 1),)
+
+
+class Power(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.out = a**b
+        return self.out
+
+    def backward(self, grad):
+        a, b, out = self.a, self.b, self.out
+        need_a, need_b = self.needs_input_grad
+        xp = self.backend.xp
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = unbroadcast(grad * b * a ** (b - 1), a.shape)
+        if need_b:
+            log_a = xp.log(xp.where(a > 0, a, 1))
+            grad_b = unbroadcast(grad * out * log_a, b.shape)
+        return grad_a, grad_b
+
+
+class Negative(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, grad):
+        return (-grad,)
+
+
+class MatMul(Function):
+    def forward(self, a, b):
+        need_a, need_b = self.needs_input_grad
+        self.a = a if need_b else None
+        self.b = b if need_a else None
+        self.shapes = a.shape, b.shape
+        return self.backend.matmul(a, b)
+
+    def backward(self, grad):
+        shape_a, shape_b = self.shapes
+        need_a, need_b = self.needs_input_grad
+        a, b = self.a, self.b
+        matmul = self.backend.matmul
+        if len(shape_a) == 2 and len(shape_b) == 2:
+            return (
+                matmul(grad, b.T) if need_a else None,
+                matmul(a.T, grad) if need_b else None,
+            )
+        # promote vectors to matrices as matmul does, then undo it
+        if len(shape_a) == 1:
+            grad = grad[..., None, :]
+            a = a[None, :] if a is not None else None
+        if len(shape_b) == 1:
+            grad = grad[..., None]
+            b = b[:, None] if b is not None else None
+        grad_a = grad_b = None
+        if need_a:
+            full = matmul(grad, b.swapaxes(-1, -2))
+            grad_a = unbroadcast(full, (1, shape_a[0]) if len(shape_a) == 1 else shape_a)
+            grad_a = grad_a.reshape(shape_a)
+        if need_b:
+            full = matmul(a.swapaxes(-1, -2), grad)
+            grad_b = unbroadcast(full, (shape_b[0], 1) if len(shape_b) == 1 else shape_b)
+            grad_b = grad_b.reshape(shape_b)
+        return grad_a, grad_b
+
+
+class Exp(Function):
+    def forward(self, x):
+        self.y = self.backend.xp.exp(x)
+        return self.y
+
+    def backward(self, grad):
+        return (grad * self.y,)
+
+
+class Log(Function):
+    def forward(self, x):
+        self.x = x
+        return self.backend.xp.log(x)
+
+    def backward(self, grad):
+        return (grad / self.x,)
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        self.y = self.backend.xp.sqrt(x)
+        return self.y
+
+    def backward(self, grad):
+        return (grad / (2 * self.y),)
+
+
+class Abs(Function):
+    def forward(self, x):
+        self.x = x
+        return self.backend.xp.abs(x)
+
+    def backward(self, grad):
+        return (grad * self.backend.xp.sign(self.x),)
+
+
+class Clip(Function):
+    """Clip to ``[low, high]``; the gradient passes only where the input was inside."""
+
+    def __init__(self, low, high):
+        self.low, self.high = low, high
+
+    def forward(self, x):
+        self.x = x
+        return self.backend.xp.clip(x, self.low, self.high)
+
+    def backward(self, grad):
+        x = self.x
+        inside = True
+        if self.low is not None:
+            inside = x >= self.low
+        if self.high is not None:
+            inside = inside & (x <= self.high)
+        return (grad * inside,)
+
+
+class Where(Function):
+    def __init__(self, condition):
+        self.condition = condition
+
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return self.backend.xp.where(self.condition, a, b)
+
+    def backward(self, grad):
+        xp = self.backend.xp
+        need_a, need_b = self.needs_input_grad
+        zero = xp.zeros((), dtype=grad.dtype)
+        return (
+            unbroadcast(xp.where(self.condition, grad, zero), self.shapes[0]) if need_a else None,
+            unbroadcast(xp.where(self.condition, zero, grad), self.shapes[1]) if need_b else None,
+        )
+
+
+class Cast(Function):
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        self.source_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, grad):
+        return (grad.astype(self.source_dtype),)
+
+
+def _binary(function_class, a, b) -> Tensor:
+    if not isinstance(a, Tensor):
+        a = as_tensor(a, b)
+    elif not isinstance(b, Tensor):
+        b = as_tensor(b, a)
+    return apply(function_class(), a, b)
+
+
+def add(a, b) -> Tensor:
+    return _binary(Add, a, b)
+
+
+def subtract(a, b) -> Tensor:
+    return _binary(Subtract, a, b)
+
+
+def multiply(a, b) -> Tensor:
+    return _binary(Multiply, a, b)
+
+
+def divide(a, b) -> Tensor:
+    return _binary(Divide, a, b)
+
+
+def power(a, b) -> Tensor:
+    if isinstance(a, Tensor) and isinstance(b, (int, float)):
+        return apply(PowerScalar(b), a)
+    return _binary(Power, a, b)
+
+
+def negative(x: Tensor) -> Tensor:
+    return apply(Negative(), x)
+
+
+def matmul(a, b) -> Tensor:
+    return _binary(MatMul, a, b)
+
+
+def exp(x: Tensor) -> Tensor:
+    return apply(Exp(), x)
+
+
+def log(x: Tensor) -> Tensor:
+    return apply(Log(), x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return apply(Sqrt(), x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001  (mirrors numpy.abs)
+    return apply(Abs(), x)
+
+
+def clip(x: Tensor, min_value=None, max_value=None) -> Tensor:
+    if min_value is None and max_value is None:
+        raise ValueError("clip: give at least one of min_value and max_value.")
+    return apply(Clip(min_value, max_value), x)
+
+
+def where(condition, a, b) -> Tensor:
+    """Elementwise ``a`` where ``condition`` holds, else ``b`` (the condition has no gradient)."""
+    like = a if isinstance(a, Tensor) else b
+    if not isinstance(like, Tensor):
+        raise TypeError("where: at least one of a and b must be a Tensor.")
+    a, b = as_tensor(a, like), as_tensor(b, like)
+    if isinstance(condition, Tensor):
+        condition = condition.data
+    condition = like.backend.asarray(condition).astype(bool)
+    return apply(Where(condition), a, b)
+
+
+def cast(x: Tensor, dtype) -> Tensor:
+    return apply(Cast(dtype), x)

@@ -1,0 +1,90 @@
+"""Neural-network ops: the dense affine map and fused softmax cross-entropy."""
+
+from ..tensor import Function, Tensor, apply
+
+
+class Dense(Function):
+    """``x @ kernel + bias`` over the last axis; ``x`` may have any leading axes."""
+
+    def forward(self, x, kernel, bias=None):
+        need_x, need_kernel = self.needs_input_grad[:2]
+        self.x = x if need_kernel else None
+        self.kernel = kernel if need_x else None
+        self.x_shape = x.shape
+        return self.backend.dense_forward(x, kernel, bias)
+
+    def backward(self, grad):
+        needs = self.needs_input_grad
+        matmul = self.backend.matmul
+        grad_2d = grad.reshape(-1, grad.shape[-1])
+        grad_x = grad_kernel = grad_bias = None
+        if needs[0]:
+            grad_x = matmul(grad, self.kernel.T)
+        if needs[1]:
+            x_2d = self.x.reshape(-1, self.x_shape[-1])
+            grad_kernel = matmul(x_2d.T, grad_2d)
+        if len(needs) > 2 and needs[2]:
+            grad_bias = grad_2d.sum(axis=0)
+        return grad_x, grad_kernel, grad_bias
+
+
+class SoftmaxCrossEntropy(Function):
+    """Per-sample cross-entropy of ``softmax(logits)`` against target distributions."""
+
+    def __init__(self, targets):
+        self.targets = targets
+
+    def forward(self, logits):
+        self.shape = logits.shape
+        flat = logits.reshape(-1, logits.shape[-1])
+        targets = self.targets.reshape(flat.shape)
+        loss, self.probs = self.backend.softmax_cross_entropy_forward(flat, targets)
+        return loss.reshape(logits.shape[:-1])
+
+    def backward(self, grad):
+        targets = self.targets.reshape(self.probs.shape)
+        flat = self.backend.softmax_cross_entropy_backward(
+            self.probs, targets, grad.reshape(-1)
+        )
+        return (flat.reshape(self.shape),)
+
+
+class SparseSoftmaxCrossEntropy(Function):
+    """Per-sample cross-entropy of ``softmax(logits)`` against integer labels."""
+
+    def __init__(self, labels):
+        self.labels = labels
+
+    def forward(self, logits):
+        self.shape = logits.shape
+        flat = logits.reshape(-1, logits.shape[-1])
+        loss, self.probs = self.backend.sparse_softmax_cross_entropy_forward(
+            flat, self.labels.reshape(-1)
+        )
+        return loss.reshape(logits.shape[:-1])
+
+    def backward(self, grad):
+        flat = self.backend.sparse_softmax_cross_entropy_backward(
+            self.probs, self.labels.reshape(-1), grad.reshape(-1)
+        )
+        return (flat.reshape(self.shape),)
+
+
+def dense(x: Tensor, kernel: Tensor, bias: Tensor | None = None) -> Tensor:
+    if bias is None:
+        return apply(Dense(), x, kernel)
+    return apply(Dense(), x, kernel, bias)
+
+
+def softmax_cross_entropy(logits: Tensor, targets) -> Tensor:
+    """Per-sample loss; ``targets`` is an array (no gradient) shaped like ``logits``."""
+    if isinstance(targets, Tensor):
+        targets = targets.data
+    return apply(SoftmaxCrossEntropy(targets), logits)
+
+
+def sparse_softmax_cross_entropy(logits: Tensor, labels) -> Tensor:
+    """Per-sample loss; ``labels`` is an integer array shaped like ``logits`` minus its last axis."""
+    if isinstance(labels, Tensor):
+        labels = labels.data
+    return apply(SparseSoftmaxCrossEntropy(labels), logits)

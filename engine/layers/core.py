@@ -1,0 +1,116 @@
+"""Core layers: Input, Dense, Activation."""
+
+from .. import activations, functional as F, initializers, regularizers
+from .base import InputSpec, Layer, register_layer
+
+
+@register_layer
+class InputLayer(Layer):
+    """Declares the input shape of a model; passes its input through unchanged."""
+
+    def __init__(self, shape=None, batch_size=None, name=None, dtype=None, input_shape=None):
+        shape = shape if shape is not None else input_shape
+        if shape is None:
+            raise ValueError("InputLayer: give `shape`, the input shape without the batch axis.")
+        super().__init__(name=name, dtype=dtype, input_shape=tuple(shape), batch_size=batch_size)
+        self.shape = tuple(shape)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {
+            "shape": list(self.shape),
+            "batch_size": self._batch_input_shape[0],
+            "name": self.name,
+            "dtype": self.dtype,
+        }
+
+
+def Input(shape, batch_size=None, name=None, dtype=None) -> InputLayer:  # noqa: N802 (Keras name)
+    """``keras.Input``: the first entry of a ``Sequential`` model."""
+    return InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype)
+
+
+@register_layer
+class Dense(Layer):
+    """``activation(inputs @ kernel + bias)`` over the last axis."""
+
+    def __init__(
+        self,
+        units: int,
+        activation=None,
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(
+                f"Dense '{self.name}': `units` must be a positive integer, got {units!r}."
+            )
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.input_spec = InputSpec(min_ndim=2)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        self.kernel = self.add_weight(
+            "kernel", (input_dim, self.units), self.kernel_initializer, self.kernel_regularizer
+        )
+        self.bias = (
+            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+            if self.use_bias
+            else None
+        )
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
+
+    def call(self, inputs):
+        return self.activation(F.dense(inputs, self.kernel, self.bias))
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
+
+
+@register_layer
+class Activation(Layer):
+    """Applies an activation function by name or callable."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
