@@ -25,6 +25,8 @@ __all__ = [
 # name -> "module:Class" (imported on first use) or a Backend subclass
 _registry: dict[str, object] = {
     "numpy": "backends.numpy_backend:NumpyBackend",
+    "numba": "backends.numba_backend:NumbaBackend",
+    "cupy": "backends.cupy_backend:CupyBackend",
 }
 _instances: dict[str, Backend] = {}
 _seed: int | None = None
