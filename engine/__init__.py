@@ -7,12 +7,37 @@
 
 from backends import BackendMismatchError, BackendUnavailableError
 
-from . import functional
+from . import (
+    activations,
+    callbacks,
+    functional,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    utils,
+)
 from .config import floatx, get_backend, set_backend, set_floatx, use_backend
 from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
 
+Input = layers.Input
+
 __all__ = [
     "BackendMismatchError",
+    "Input",
+    "activations",
+    "callbacks",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "regularizers",
+    "utils",
     "BackendUnavailableError",
     "Function",
     "Tensor",

@@ -57,8 +57,18 @@ silu = swish
 _ACTIVATIONS = {
     fn.__name__: fn
     for fn in (
-        linear, relu, sigmoid, tanh, softmax, log_softmax, leaky_relu, elu, selu, gelu,
-        softplus, swish,
+        linear,
+        relu,
+        sigmoid,
+        tanh,
+        softmax,
+        log_softmax,
+        leaky_relu,
+        elu,
+        selu,
+        gelu,
+        softplus,
+        swish,
     )
 }
 _ACTIVATIONS["silu"] = swish

@@ -224,7 +224,7 @@ _registry = Registry(
 
 
 def get(identifier) -> Initializer:
-    """An initializer from a name, a ``{"class_name", "config"}`` dict, an instance or a callable."""
+    """An initializer from a name, a config dict, an instance or a callable."""
     if isinstance(identifier, Initializer) or (
         callable(identifier) and not isinstance(identifier, type)
     ):

@@ -21,6 +21,6 @@ def set_seed(seed: int) -> None:
         raise ValueError(f"set_random_seed: expected a non-negative integer, got {seed!r}.")
     seed = int(seed)
     _python_random.seed(seed)
-    numpy.random.seed(seed % 2**32)
+    numpy.random.seed(seed % 2**32)  # noqa: NPY002 (user code may rely on the global state)
     _generator = numpy.random.default_rng(seed)
     backends.seed_all(seed % 2**32)

@@ -39,8 +39,7 @@ class Registry:
             cls = self._entries.get(name.lower().replace("_", ""))
         if cls is None:
             raise ValueError(
-                f"Unknown {self.kind}: '{name}'. Valid {self.kind}s are: "
-                f"{', '.join(self.names())}."
+                f"Unknown {self.kind}: '{name}'. Valid {self.kind}s are: {', '.join(self.names())}."
             )
         return cls
 

@@ -260,9 +260,7 @@ class Tensor:
         else:
             grad = _to_backend_array(grad, self.backend, self.data.dtype)
             if grad.shape != self.shape:
-                raise ValueError(
-                    f"backward(): grad has shape {grad.shape}, expected {self.shape}."
-                )
+                raise ValueError(f"backward(): grad has shape {grad.shape}, expected {self.shape}.")
         if self.creator is None:
             _accumulate_leaf(self, grad)
         else:
@@ -413,8 +411,6 @@ def tensor(data, dtype=None, requires_grad: bool = False, backend=None) -> Tenso
     their dtype unless ``dtype`` is given.
     """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, backend=backend)
-
-
 
 
 from . import functional as _ops  # noqa: E402  (ops need Tensor defined first)

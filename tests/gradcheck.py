@@ -18,7 +18,14 @@ def _as_scalar(output, projection):
 
 
 def check_gradients(
-    fn, *arrays, backend=None, eps=1e-6, atol=1e-6, rtol=1e-5, directions=6, seed=0,
+    fn,
+    *arrays,
+    backend=None,
+    eps=1e-6,
+    atol=1e-6,
+    rtol=1e-5,
+    directions=6,
+    seed=0,
     wrt=None,
 ):
     """Assert that autograd's gradients of ``fn(*tensors)`` match finite differences.
@@ -31,8 +38,7 @@ def check_gradients(
     arrays = [numpy.asarray(a) for a in arrays]
     wrt = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"] if wrt is None else wrt
     tensors = [
-        engine.tensor(a, requires_grad=(i in wrt), backend=backend)
-        for i, a in enumerate(arrays)
+        engine.tensor(a, requires_grad=(i in wrt), backend=backend) for i, a in enumerate(arrays)
     ]
     output = fn(*tensors)
     projection = rng.standard_normal(output.shape)

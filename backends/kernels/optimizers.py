@@ -49,7 +49,15 @@ class OptimizerKernels:
         param -= scratch
 
     def rmsprop_update(
-        self, param, grad, velocity, lr, rho, epsilon, momentum_buffer=None, momentum=0.0,
+        self,
+        param,
+        grad,
+        velocity,
+        lr,
+        rho,
+        epsilon,
+        momentum_buffer=None,
+        momentum=0.0,
         average_grad=None,
     ):
         """RMSprop with epsilon inside the square root, optionally centered or with momentum."""

@@ -17,14 +17,48 @@ from .math import (
     subtract,
     where,
 )
-from .nn import dense, softmax_cross_entropy, sparse_softmax_cross_entropy
+from .nn import (
+    dense,
+    sigmoid_cross_entropy,
+    softmax_cross_entropy,
+    sparse_softmax_cross_entropy,
+)
 from .reduction import max, mean, min, sum
 from .shape import concatenate, flatten, getitem, reshape, stack, transpose
 
 __all__ = [
-    "abs", "activation", "add", "cast", "clip", "concatenate", "dense", "divide", "exp",
-    "flatten", "getitem", "log", "log_softmax", "matmul", "max", "mean", "min", "multiply",
-    "negative", "power", "relu", "reshape", "sigmoid", "softmax", "softmax_cross_entropy",
-    "sparse_softmax_cross_entropy", "sqrt", "stack", "subtract", "sum", "tanh", "transpose",
+    "abs",
+    "activation",
+    "add",
+    "cast",
+    "clip",
+    "concatenate",
+    "dense",
+    "divide",
+    "exp",
+    "flatten",
+    "getitem",
+    "log",
+    "log_softmax",
+    "matmul",
+    "max",
+    "mean",
+    "min",
+    "multiply",
+    "negative",
+    "power",
+    "relu",
+    "reshape",
+    "sigmoid",
+    "softmax",
+    "softmax_cross_entropy",
+    "sigmoid_cross_entropy",
+    "sparse_softmax_cross_entropy",
+    "sqrt",
+    "stack",
+    "subtract",
+    "sum",
+    "tanh",
+    "transpose",
     "where",
 ]

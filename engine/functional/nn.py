@@ -43,9 +43,7 @@ class SoftmaxCrossEntropy(Function):
 
     def backward(self, grad):
         targets = self.targets.reshape(self.probs.shape)
-        flat = self.backend.softmax_cross_entropy_backward(
-            self.probs, targets, grad.reshape(-1)
-        )
+        flat = self.backend.softmax_cross_entropy_backward(self.probs, targets, grad.reshape(-1))
         return (flat.reshape(self.shape),)
 
 
@@ -84,7 +82,30 @@ def softmax_cross_entropy(logits: Tensor, targets) -> Tensor:
 
 
 def sparse_softmax_cross_entropy(logits: Tensor, labels) -> Tensor:
-    """Per-sample loss; ``labels`` is an integer array shaped like ``logits`` minus its last axis."""
+    """Per-sample loss; integer ``labels`` are shaped like ``logits`` without its last axis."""
     if isinstance(labels, Tensor):
         labels = labels.data
     return apply(SparseSoftmaxCrossEntropy(labels), logits)
+
+
+class SigmoidCrossEntropy(Function):
+    """Elementwise ``-(z log sigmoid(x) + (1 - z) log(1 - sigmoid(x)))``, stable for any ``x``."""
+
+    def __init__(self, targets):
+        self.targets = targets
+
+    def forward(self, logits):
+        xp = self.backend.xp
+        self.logits = logits
+        return xp.maximum(logits, 0) - logits * self.targets + xp.log1p(xp.exp(-xp.abs(logits)))
+
+    def backward(self, grad):
+        probs = self.backend.sigmoid_forward(self.logits)
+        return (grad * (probs - self.targets),)
+
+
+def sigmoid_cross_entropy(logits: Tensor, targets) -> Tensor:
+    """Elementwise binary cross-entropy from logits; ``targets`` has no gradient."""
+    if isinstance(targets, Tensor):
+        targets = targets.data
+    return apply(SigmoidCrossEntropy(targets), logits)

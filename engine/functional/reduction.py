@@ -52,8 +52,10 @@ class Extremum(Function):
     def forward(self, x):
         y = getattr(x, self.kind)(axis=self.axes, keepdims=True)
         self.x, self.y = x, y
-        return y if self.keepdims else y.reshape(
-            [s for i, s in enumerate(x.shape) if i not in self.axes]
+        return (
+            y
+            if self.keepdims
+            else y.reshape([s for i, s in enumerate(x.shape) if i not in self.axes])
         )
 
     def backward(self, grad):

@@ -38,8 +38,10 @@ def register_layer(cls=None, name: str | None = None):
 
 
 def format_shape(shape) -> str:
-    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + (
-        ",)" if len(shape) == 1 else ")"
+    return (
+        "("
+        + ", ".join("None" if s is None else str(s) for s in shape)
+        + (",)" if len(shape) == 1 else ")")
     )
 
 

@@ -1,6 +1,7 @@
 """Core layers: Input, Dense, Activation."""
 
-from .. import activations, functional as F, initializers, regularizers
+from .. import activations, initializers, regularizers
+from .. import functional as F
 from .base import InputSpec, Layer, register_layer
 
 

@@ -1,0 +1,122 @@
+"""Checking and batching the arrays given to fit, evaluate and predict.
+
+Data stays on the host as NumPy until a batch is taken; each batch is moved to
+the model's backend on its own, so a large dataset never has to fit in device
+memory.
+"""
+
+import numpy
+
+
+def to_host_array(data, argument: str, where: str) -> numpy.ndarray:
+    """``data`` as a numeric NumPy array, or a clear error naming the argument."""
+    if data is None:
+        raise ValueError(f"{where}: `{argument}` is required.")
+    if hasattr(data, "numpy") and callable(data.numpy):  # our Tensor
+        data = data.numpy()
+    elif hasattr(data, "get") and hasattr(data, "__cuda_array_interface__"):  # a CuPy array
+        data = data.get()
+    try:
+        array = numpy.asarray(data)
+    except (ValueError, TypeError) as error:
+        raise TypeError(
+            f"{where}: `{argument}` could not be read as an array of numbers ({error})."
+        ) from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{where}: `{argument}` must be an array of numbers; got an array of dtype "
+            f"{array.dtype} (first element {array.reshape(-1)[:1].tolist()})."
+        )
+    if array.ndim == 0:
+        raise ValueError(f"{where}: `{argument}` must have a batch axis; got a scalar.")
+    return array
+
+
+def check_finite(array: numpy.ndarray, argument: str, where: str) -> None:
+    if array.dtype.kind != "f":
+        return
+    finite = numpy.isfinite(array)
+    if not finite.all():
+        position = tuple(int(i) for i in numpy.argwhere(~finite)[0])
+        value = array[position]
+        raise ValueError(
+            f"{where}: `{argument}` contains {value} at index {position}. Remove or impute "
+            f"NaN and inf values before training."
+        )
+
+
+def check_same_length(arrays: dict, where: str) -> int:
+    lengths = {name: len(a) for name, a in arrays.items() if a is not None}
+    if len(set(lengths.values())) > 1:
+        described = " and ".join(f"`{name}` has {n}" for name, n in lengths.items())
+        raise ValueError(f"{where}: all arrays must have the same number of samples; {described}.")
+    return next(iter(lengths.values()))
+
+
+def prepare(x, y, sample_weight, where: str, dtype: str, need_y: bool = True):
+    """Validate and convert inputs; floats become the model's dtype once, up front."""
+    x = to_host_array(x, "x", where)
+    check_finite(x, "x", where)
+    if x.dtype.kind == "f" and x.dtype != dtype:
+        x = x.astype(dtype)
+    if y is None:
+        if need_y:
+            raise ValueError(f"{where}: `y` (the targets) is required.")
+    else:
+        y = to_host_array(y, "y", where)
+        check_finite(y, "y", where)
+        if y.dtype.kind == "f" and y.dtype != dtype:
+            y = y.astype(dtype)
+    if sample_weight is not None:
+        sample_weight = to_host_array(sample_weight, "sample_weight", where).astype(dtype)
+        check_finite(sample_weight, "sample_weight", where)
+    check_same_length({"x": x, "y": y, "sample_weight": sample_weight}, where)
+    return x, y, sample_weight
+
+
+def class_weights_to_sample_weights(y: numpy.ndarray, class_weight: dict, dtype) -> numpy.ndarray:
+    """Per-sample weights from ``{class_index: weight}`` (labels sparse or one-hot)."""
+    labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
+    labels = labels.astype(numpy.int64)
+    missing = sorted(set(numpy.unique(labels).tolist()) - set(class_weight))
+    if missing:
+        raise ValueError(f"fit: `class_weight` has no weight for classes {missing}.")
+    table = numpy.zeros(int(max(class_weight)) + 1, dtype=dtype)
+    for label, weight in class_weight.items():
+        table[int(label)] = weight
+    return table[labels]
+
+
+def split_validation(arrays: list, fraction: float):
+    """Keras's ``validation_split``: the last ``fraction`` of the samples, before shuffling."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"fit: `validation_split` must be in (0, 1), got {fraction}.")
+    n = len(arrays[0])
+    split_at = int(n * (1 - fraction))
+    if split_at == 0 or split_at == n:
+        raise ValueError(
+            f"fit: validation_split={fraction} leaves no samples for training or validation "
+            f"out of {n}."
+        )
+    train = [a[:split_at] if a is not None else None for a in arrays]
+    validation = [a[split_at:] if a is not None else None for a in arrays]
+    return train, validation
+
+
+def batch_indices(n: int, batch_size: int, shuffle: bool, rng):
+    """Slices (in order) or index arrays (shuffled) covering ``range(n)`` in batches."""
+    if shuffle:
+        order = rng.permutation(n)
+        for start in range(0, n, batch_size):
+            yield order[start : start + batch_size]
+    else:
+        for start in range(0, n, batch_size):
+            yield slice(start, start + batch_size)
+
+
+def check_batch_size(batch_size, where: str) -> int:
+    if batch_size is None:
+        return 32
+    if not isinstance(batch_size, (int, numpy.integer)) or batch_size <= 0:
+        raise ValueError(f"{where}: `batch_size` must be a positive integer, got {batch_size!r}.")
+    return int(batch_size)

@@ -1,0 +1,192 @@
+"""The Optimizer base class: learning rates, clipping, weight decay, state slots.
+
+Subclasses name their per-parameter state (``slot_names``) and implement
+``update(param, grad, slots, lr)`` with one fused in-place backend kernel.
+State lives on each parameter's backend and moves with ``to()``.
+"""
+
+import math
+import warnings
+
+import numpy
+
+from .. import config
+from ..tensor import Tensor
+from . import schedules
+
+
+class Optimizer:
+    slot_names: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str | None = None,
+        **kwargs,
+    ):
+        if "lr" in kwargs:
+            warnings.warn(
+                f"{type(self).__name__}: `lr` is deprecated, use `learning_rate=` instead.",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            learning_rate = kwargs.pop("lr")
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}: unexpected keyword argument(s) "
+                f"{', '.join(sorted(kwargs))}."
+            )
+        if clipnorm is not None and global_clipnorm is not None:
+            raise ValueError(
+                f"{type(self).__name__}: give at most one of `clipnorm` and `global_clipnorm`."
+            )
+        for arg, value in (
+            ("clipnorm", clipnorm),
+            ("clipvalue", clipvalue),
+            ("global_clipnorm", global_clipnorm),
+        ):
+            if value is not None and value <= 0:
+                raise ValueError(f"{type(self).__name__}: `{arg}` must be > 0, got {value}.")
+        self._learning_rate = _check_learning_rate(type(self).__name__, learning_rate)
+        self.weight_decay = weight_decay
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self.name = name or type(self).__name__.lower()
+        self.iterations = 0
+        self._params: list[Tensor] = []
+        self._slots: list[dict] = []
+        self._index: dict[int, int] = {}
+
+    # -- learning rate ----------------------------------------------------
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate for the current step (a schedule is evaluated at ``iterations``)."""
+        lr = self._learning_rate
+        if isinstance(lr, schedules.LearningRateSchedule):
+            return float(lr(self.iterations))
+        return float(lr)
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        self._learning_rate = _check_learning_rate(type(self).__name__, value)
+
+    # -- state ------------------------------------------------------------
+
+    def build(self, params: list[Tensor]) -> None:
+        """Create state slots for any parameters seen for the first time."""
+        for param in params:
+            if id(param) in self._index:
+                continue
+            self._index[id(param)] = len(self._params)
+            self._params.append(param)
+            self._slots.append({name: self.init_slot(name, param) for name in self.slot_names})
+
+    def init_slot(self, name: str, param: Tensor):
+        return param.backend.xp.zeros_like(param.data)
+
+    def variables(self) -> list[tuple[str, object]]:
+        """``(name, array)`` for every state array, in a stable order (for saving)."""
+        result = []
+        for i, slots in enumerate(self._slots):
+            for name in self.slot_names:
+                result.append((f"{i}/{name}", slots[name]))
+        return result
+
+    def to(self, backend) -> "Optimizer":
+        """Move all state to another backend."""
+        target = config.resolve_backend(backend)
+        for param, slots in zip(self._params, self._slots):
+            for name, array in slots.items():
+                if array is not None and not target.is_native(array):
+                    slots[name] = target.asarray(param.backend.to_numpy(array))
+        return self
+
+    # -- stepping ---------------------------------------------------------
+
+    def apply(self, params: list[Tensor]) -> None:
+        """Update ``params`` in place from their ``.grad`` and clear the gradients."""
+        pairs = [(p, p.grad.data) for p in params if p.grad is not None]
+        if not pairs:
+            return
+        self.build([p for p, _ in pairs])
+        grads = self._clip([g for _, g in pairs], pairs[0][0].backend)
+        lr = self.learning_rate
+        for (param, _), grad in zip(pairs, grads):
+            if self.weight_decay:
+                param.data *= 1 - self.weight_decay * lr
+            self.update(param.backend, param.data, grad, self._slots[self._index[id(param)]], lr)
+            param.grad = None
+        self.iterations += 1
+
+    def apply_gradients(self, grads_and_vars) -> None:
+        """Keras's API: apply explicit ``(gradient, variable)`` pairs."""
+        params = []
+        for grad, var in grads_and_vars:
+            if grad is None:
+                continue
+            var.grad = grad if isinstance(grad, Tensor) else Tensor(grad, backend=var.backend)
+            params.append(var)
+        self.apply(params)
+
+    def _clip(self, grads: list, backend) -> list:
+        if self.clipvalue is not None:
+            grads = [backend.xp.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        if self.clipnorm is not None:
+            grads = [_clip_by_norm(g, self.clipnorm, _norm(g)) for g in grads]
+        if self.global_clipnorm is not None:
+            total = math.sqrt(sum(_norm(g) ** 2 for g in grads))
+            grads = [_clip_by_norm(g, self.global_clipnorm, total) for g in grads]
+        return grads
+
+    def update(self, backend, param, grad, slots: dict, lr: float) -> None:
+        """Update the raw array ``param`` in place with one fused backend kernel."""
+        raise NotImplementedError
+
+    # -- configuration ----------------------------------------------------
+
+    def get_config(self) -> dict:
+        lr = self._learning_rate
+        return {
+            "name": self.name,
+            "learning_rate": (
+                schedules.serialize(lr)
+                if isinstance(lr, schedules.LearningRateSchedule)
+                else float(lr)
+            ),
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "clipvalue": self.clipvalue,
+            "global_clipnorm": self.global_clipnorm,
+        }
+
+    @classmethod
+    def from_config(cls, config_dict: dict) -> "Optimizer":
+        config_dict = dict(config_dict)
+        lr = config_dict.get("learning_rate")
+        if isinstance(lr, dict):
+            config_dict["learning_rate"] = schedules.get(lr)
+        return cls(**config_dict)
+
+
+def _check_learning_rate(owner: str, value):
+    if isinstance(value, schedules.LearningRateSchedule):
+        return value
+    if isinstance(value, (int, float, numpy.floating)) and not isinstance(value, bool):
+        if value < 0 or not math.isfinite(value):
+            raise ValueError(f"{owner}: `learning_rate` must be a finite number >= 0, got {value}.")
+        return float(value)
+    raise TypeError(
+        f"{owner}: `learning_rate` must be a float or a LearningRateSchedule, got {value!r}."
+    )
+
+
+def _norm(grad) -> float:
+    return float(math.sqrt(float((grad * grad).sum())))
+
+
+def _clip_by_norm(grad, clip: float, norm: float):
+    return grad * (clip / norm) if norm > clip else grad
