@@ -31,12 +31,16 @@ def _target_array(y_true, y_pred: Tensor, dtype=None):
     return y_true
 
 
-def _check_same_shape(name, y_true, y_pred):
+def _match_shape(name, y_true, y_pred):
+    """``y_true`` shaped like ``y_pred``: ``(n,)`` targets meet ``(n, 1)`` outputs, as in Keras."""
+    if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+        y_true = y_true.reshape(y_pred.shape)
     if tuple(y_true.shape) != tuple(y_pred.shape):
         raise ValueError(
             f"{name}: y_true and y_pred must have the same shape; got y_true {tuple(y_true.shape)}"
             f" and y_pred {tuple(y_pred.shape)}."
         )
+    return y_true
 
 
 def _logits_of(y_pred: Tensor, kind: str):
@@ -55,20 +59,20 @@ def _logits_of(y_pred: Tensor, kind: str):
 
 def mean_squared_error(y_true, y_pred: Tensor) -> Tensor:
     y_true = _target_array(y_true, y_pred, y_pred.dtype)
-    _check_same_shape("mean_squared_error", y_true, y_pred)
+    y_true = _match_shape("mean_squared_error", y_true, y_pred)
     diff = y_pred - y_true
     return F.mean(diff * diff, axis=-1)
 
 
 def mean_absolute_error(y_true, y_pred: Tensor) -> Tensor:
     y_true = _target_array(y_true, y_pred, y_pred.dtype)
-    _check_same_shape("mean_absolute_error", y_true, y_pred)
+    y_true = _match_shape("mean_absolute_error", y_true, y_pred)
     return F.mean(F.abs(y_pred - y_true), axis=-1)
 
 
 def huber(y_true, y_pred: Tensor, delta: float = 1.0) -> Tensor:
     y_true = _target_array(y_true, y_pred, y_pred.dtype)
-    _check_same_shape("huber", y_true, y_pred)
+    y_true = _match_shape("huber", y_true, y_pred)
     error = F.abs(y_pred - y_true)
     quadratic = F.clip(error, max_value=delta)
     linear = error - quadratic
@@ -79,7 +83,7 @@ def binary_crossentropy(
     y_true, y_pred: Tensor, from_logits: bool = False, label_smoothing: float = 0.0
 ) -> Tensor:
     y_true = _target_array(y_true, y_pred, y_pred.dtype)
-    _check_same_shape("binary_crossentropy", y_true, y_pred)
+    y_true = _match_shape("binary_crossentropy", y_true, y_pred)
     if label_smoothing:
         y_true = y_true * (1 - label_smoothing) + 0.5 * label_smoothing
     logits = y_pred if from_logits else _logits_of(y_pred, "sigmoid")
@@ -94,7 +98,7 @@ def categorical_crossentropy(
     y_true, y_pred: Tensor, from_logits: bool = False, label_smoothing: float = 0.0
 ) -> Tensor:
     y_true = _target_array(y_true, y_pred, y_pred.dtype)
-    _check_same_shape("categorical_crossentropy", y_true, y_pred)
+    y_true = _match_shape("categorical_crossentropy", y_true, y_pred)
     if label_smoothing:
         y_true = y_true * (1 - label_smoothing) + label_smoothing / y_pred.shape[-1]
     logits = y_pred if from_logits else _logits_of(y_pred, "softmax")

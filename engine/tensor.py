@@ -116,7 +116,7 @@ def run_backward(root: Function, grad, retain_graph: bool = False) -> None:
     """Propagate ``grad`` from ``root``'s output to every leaf that requires a gradient."""
     counter = itertools.count()
     pending = {root: grad}
-    heap = [(-root.generation, 0, root)]
+    heap = [(-getattr(root, "generation", 0), 0, root)]
     while heap:
         fn = heapq.heappop(heap)[2]
         grad_out = pending.pop(fn)
@@ -388,19 +388,19 @@ def _compare(tensor, other, ufunc_name):
 
 def _to_backend_array(data, backend, dtype=None):
     """``data`` as a native array of ``backend``; floats default to ``config.floatx()``."""
-    if backend.is_native(data):
-        return data if dtype is None else data.astype(dtype, copy=False)
-    if not isinstance(data, numpy.ndarray) and not hasattr(data, "__cuda_array_interface__"):
-        host = numpy.asarray(data)
-        if dtype is None and host.dtype.kind == "f":
-            dtype = config.floatx()
-        data = host
-    if hasattr(data, "get") and not isinstance(data, numpy.ndarray):
-        data = data.get()  # a CuPy array headed for a host backend
-    if getattr(data, "dtype", None) is not None and data.dtype.kind not in "biuf":
+    if not backend.is_native(data):
+        if not isinstance(data, numpy.ndarray) and not hasattr(data, "__cuda_array_interface__"):
+            data = numpy.asarray(data)
+            if dtype is None and data.dtype.kind == "f":
+                dtype = config.floatx()
+        elif hasattr(data, "get") and not isinstance(data, numpy.ndarray):
+            data = data.get()  # a CuPy array headed for a host backend
+    if data.dtype.kind not in "biuf":
         raise TypeError(
             f"Cannot make a tensor from an array of dtype {data.dtype}; expected numbers."
         )
+    if backend.is_native(data):
+        return data if dtype is None else data.astype(dtype, copy=False)
     return backend.asarray(data, dtype=dtype)
 
 

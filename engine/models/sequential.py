@@ -12,9 +12,14 @@ class Sequential(Model):
 
     def __init__(self, layers=None, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
-        self.layers: list[Layer] = []
+        self._stack: list[Layer] = []
         for layer in layers or []:
             self.add(layer)
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The layers in order, without the InputLayer (as in Keras 3)."""
+        return [layer for layer in self._stack if not isinstance(layer, InputLayer)]
 
     def add(self, layer: Layer) -> None:
         """Append a layer; the model builds as soon as its input shape is known."""
@@ -23,30 +28,23 @@ class Sequential(Model):
                 f"Sequential.add: expected a Layer instance, got {type(layer).__name__} "
                 f"({layer!r})."
             )
-        if isinstance(layer, InputLayer) and self.layers:
+        if isinstance(layer, InputLayer) and self._stack:
             raise ValueError(
                 f"Sequential '{self.name}': an Input can only be the first layer; it was given "
-                f"after {len(self.layers)} layer(s)."
+                f"after {len(self._stack)} layer(s)."
             )
-        if any(existing is layer for existing in self.layers):
+        if any(existing is layer for existing in self._stack):
             raise ValueError(f"Sequential '{self.name}': layer '{layer.name}' was added twice.")
-        self.layers.append(layer)
+        self._stack.append(layer)
         self._layers.append(layer)
-        first = self.layers[0]
-        if first._batch_input_shape is not None:
-            if self.built:
-                shape = self.layers[-2].compute_output_shape(self._output_shape_of(-2))
-                self._build_layer(layer, shape)
-            elif len(self.layers) == 1 or not self.built:
-                self.build_from_shape(first._batch_input_shape)
-        else:
-            self.built = False
-
-    def _output_shape_of(self, position: int):
-        shape = self._build_input_shape
-        for layer in self.layers[: len(self.layers) + position]:
-            shape = layer.compute_output_shape(shape)
-        return shape
+        first = self._stack[0]
+        if self.built:
+            shape = self._build_input_shape
+            for previous in self._stack[:-1]:
+                shape = previous.compute_output_shape(shape)
+            self._build_layer(layer, shape)
+        elif first._batch_input_shape is not None:
+            self.build_from_shape(first._batch_input_shape)
 
     def _build_layer(self, layer: Layer, input_shape) -> None:
         if layer.backend is None:
@@ -56,7 +54,7 @@ class Sequential(Model):
     def build(self, input_shape=None) -> None:
         """Build every layer for inputs of ``input_shape`` (batch axis included)."""
         if input_shape is None:
-            first = self.layers[0] if self.layers else None
+            first = self._stack[0] if self._stack else None
             if first is None or first._batch_input_shape is None:
                 raise ValueError(
                     f"Sequential '{self.name}'.build: give the input shape, e.g. "
@@ -67,10 +65,10 @@ class Sequential(Model):
             self.backend = config.get_backend()
         shape = tuple(input_shape)
         self._build_input_shape = shape
-        for layer in self.layers:
+        for layer in self._stack:
             self._build_layer(layer, shape)
             shape = layer.compute_output_shape(shape)
-        self.dtype = self.layers[0].dtype if self.layers else self.dtype
+        self.dtype = self._stack[0].dtype if self._stack else self.dtype
 
     def build_from_shape(self, input_shape) -> None:
         if self.built:
@@ -80,7 +78,7 @@ class Sequential(Model):
 
     def call(self, inputs, training=False, mask=None):
         x = inputs
-        for layer in self.layers:
+        for layer in self._stack:
             outputs = layer(x, training=training, mask=mask)
             mask = layer.compute_mask(x, mask)
             x = outputs
@@ -88,14 +86,14 @@ class Sequential(Model):
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
-        for layer in self.layers:
+        for layer in self._stack:
             shape = layer.compute_output_shape(shape)
         return shape
 
     def layer_summaries(self):
         rows = []
         shape = self._build_input_shape
-        for layer in self.layers:
+        for layer in self._stack:
             shape = layer.compute_output_shape(shape)
             if isinstance(layer, InputLayer):
                 continue
@@ -109,6 +107,6 @@ class Sequential(Model):
             "build_input_shape": list(self._build_input_shape) if self._build_input_shape else None,
             "layers": [
                 {"class_name": type(layer).__name__, "config": layer.get_config()}
-                for layer in self.layers
+                for layer in self._stack
             ],
         }

@@ -1,0 +1,176 @@
+"""Losses: Keras 3's formulas, gradients, and stability at the extremes."""
+
+import numpy
+import pytest
+
+import engine
+from engine import layers, losses, metrics
+from tests.gradcheck import check_gradients, check_weight_gradients
+
+EPS = 1e-7
+
+
+def keras_reference(name, y, p, from_logits=False):
+    """Keras 3's documented formulas, written out in NumPy."""
+    if name == "mean_squared_error":
+        return ((y - p) ** 2).mean(-1).mean()
+    if name == "mean_absolute_error":
+        return numpy.abs(y - p).mean(-1).mean()
+    if name == "huber":
+        e = numpy.abs(y - p)
+        return numpy.where(e <= 1, 0.5 * e * e, e - 0.5).mean(-1).mean()
+    if name == "binary_crossentropy":
+        if from_logits:
+            p = 1 / (1 + numpy.exp(-p))
+        p = numpy.clip(p, EPS, 1 - EPS)
+        return (-(y * numpy.log(p) + (1 - y) * numpy.log(1 - p))).mean(-1).mean()
+    if name == "categorical_crossentropy":
+        if from_logits:
+            p = numpy.exp(p - p.max(-1, keepdims=True))
+        p = numpy.clip(p / p.sum(-1, keepdims=True), EPS, 1 - EPS)
+        return (-(y * numpy.log(p)).sum(-1)).mean()
+    raise KeyError(name)
+
+
+def make_targets(name, rng, shape):
+    if name == "binary_crossentropy":
+        return rng.integers(0, 2, shape).astype(float)
+    if name == "categorical_crossentropy":
+        return numpy.eye(shape[-1])[rng.integers(0, shape[-1], shape[0])]
+    return rng.standard_normal(shape)
+
+
+REGRESSION = ["mean_squared_error", "mean_absolute_error", "huber"]
+ALL = REGRESSION + ["binary_crossentropy", "categorical_crossentropy"]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_loss_values_follow_keras(backend, float64, name, rng):
+    y = make_targets(name, rng, (5, 3))
+    p = rng.uniform(0.05, 0.95, (5, 3))
+    got = losses.get(name)(y, engine.tensor(p)).item()
+    numpy.testing.assert_allclose(got, keras_reference(name, y, p), rtol=1e-10)
+    if name in ("binary_crossentropy", "categorical_crossentropy"):
+        logits = rng.standard_normal((5, 3)) * 3
+        loss = losses.get({"class_name": name, "config": {"from_logits": True}})
+        got = loss(y, engine.tensor(logits)).item()
+        numpy.testing.assert_allclose(got, keras_reference(name, y, logits, True), rtol=1e-9)
+
+
+def test_sparse_categorical_matches_one_hot(backend, float64, rng):
+    labels = rng.integers(0, 4, 6)
+    probs = rng.dirichlet(numpy.ones(4), 6)
+    sparse = losses.get("sparse_categorical_crossentropy")(labels, engine.tensor(probs)).item()
+    dense = keras_reference("categorical_crossentropy", numpy.eye(4)[labels], probs)
+    numpy.testing.assert_allclose(sparse, dense, rtol=1e-10)
+    column = losses.get("sparse_categorical_crossentropy")(labels[:, None], engine.tensor(probs))
+    numpy.testing.assert_allclose(column.item(), dense, rtol=1e-10)
+
+
+LOSS_ACTIVATIONS = {
+    "mean_squared_error": "linear",
+    "mean_absolute_error": "tanh",
+    "huber": "linear",
+    "binary_crossentropy": "sigmoid",
+    "categorical_crossentropy": "softmax",
+    "sparse_categorical_crossentropy": "softmax",
+}
+
+
+LOSS_CASES = [(name, False) for name in sorted(LOSS_ACTIVATIONS)] + [
+    (name, True) for name in sorted(LOSS_ACTIVATIONS) if "crossentropy" in name
+]
+
+
+@pytest.mark.parametrize("name, from_logits", LOSS_CASES)
+def test_dense_plus_loss_gradients(backend, float64, name, from_logits, rng):
+    activation = "linear" if from_logits else LOSS_ACTIVATIONS[name]
+    layer = layers.Dense(3, activation=activation, kernel_initializer="random_normal")
+    x = rng.standard_normal((4, 2))
+    if name == "sparse_categorical_crossentropy":
+        y = rng.integers(0, 3, 4)
+    else:
+        y = make_targets(name, rng, (4, 3))
+    config = {"from_logits": True} if from_logits else {}
+    loss = losses.get({"class_name": name, "config": config})
+    layer(x)
+    check_gradients(lambda xt: loss(y, layer(xt)), x, backend=backend)
+    check_weight_gradients(lambda: loss(y, layer(x)), layer.trainable_weights)
+
+
+def test_fused_softmax_path_equals_probability_path(backend, float64, rng):
+    logits = engine.tensor(rng.standard_normal((5, 4)), requires_grad=True)
+    labels = rng.integers(0, 4, 5)
+    fused = losses.get("sparse_categorical_crossentropy")(labels, logits.softmax())
+    with engine.no_grad():  # no recorded softmax: the clipped-probability path
+        plain = losses.get("sparse_categorical_crossentropy")(labels, logits.softmax())
+    numpy.testing.assert_allclose(fused.item(), plain.item(), rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "name", ["binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"]
+)
+def test_cross_entropies_are_stable_at_the_extremes(backend, name):
+    logits = engine.tensor(numpy.array([[1e4, -1e4], [-1e4, 1e4]]), requires_grad=True)
+    probs_data = numpy.array([[1.0, 0.0], [0.0, 1.0]])
+    if name == "sparse_categorical_crossentropy":
+        y = numpy.array([1, 1])
+    else:
+        y = numpy.array([[0.0, 1.0], [0.0, 1.0]])
+    for from_logits in (True, False):
+        loss = losses.get({"class_name": name, "config": {"from_logits": from_logits}})
+        if from_logits:
+            value = loss(y, logits)
+        else:
+            probs = engine.tensor(probs_data, requires_grad=True)
+            value = loss(y, probs)
+        value.backward()
+        assert numpy.isfinite(value.item())
+        grad = (logits if from_logits else probs).grad.numpy()
+        assert numpy.isfinite(grad).all()
+    assert losses.get(name)(y, engine.tensor(probs_data)).item() == pytest.approx(
+        -numpy.log(EPS) / (2 if name != "binary_crossentropy" else 2), rel=1e-3
+    )
+
+
+def test_sample_weight_scales_per_sample_losses(backend):
+    y, p = numpy.zeros((2, 1)), engine.tensor(numpy.array([[1.0], [2.0]]))
+    weighted = losses.get("mse")(y, p, sample_weight=numpy.array([1.0, 0.0])).item()
+    assert weighted == pytest.approx(0.5)
+
+
+def test_sparse_labels_out_of_range_are_named(backend):
+    probs = engine.tensor(numpy.full((2, 3), 1 / 3))
+    with pytest.raises(ValueError, match=r"labels must be integers in \[0, 3\).*got a label of 3"):
+        losses.get("sparse_categorical_crossentropy")(numpy.array([0, 3]), probs)
+    with pytest.raises(ValueError, match="got a label of -1"):
+        losses.get("sparse_categorical_crossentropy")(numpy.array([-1, 0]), probs)
+
+
+def test_shape_mismatch_and_unknown_loss():
+    with pytest.raises(ValueError, match="same shape"):
+        losses.get("mse")(numpy.zeros((2, 3)), engine.tensor(numpy.zeros((2, 2))))
+    with pytest.raises(ValueError, match="Unknown loss: 'msee'.*mean_squared_error"):
+        losses.get("msee")
+
+
+def test_accuracy_resolves_like_keras():
+    assert type(metrics.get("accuracy", (8,), (8, 1))) is metrics.BinaryAccuracy
+    assert type(metrics.get("accuracy", (8,), (8, 10))) is metrics.SparseCategoricalAccuracy
+    assert type(metrics.get("accuracy", (8, 1), (8, 10))) is metrics.SparseCategoricalAccuracy
+    assert type(metrics.get("accuracy", (8, 10), (8, 10))) is metrics.CategoricalAccuracy
+    bce = losses.get("binary_crossentropy")
+    assert type(metrics.get("acc", (8, 3), (8, 3), bce)) is metrics.BinaryAccuracy
+    assert metrics.get("acc", (8,), (8, 1)).name == "acc"
+
+
+def test_metric_values(backend):
+    acc = metrics.SparseCategoricalAccuracy()
+    acc.update_state(numpy.array([0, 1, 2]), engine.tensor(numpy.eye(3)[[0, 2, 2]]))
+    assert acc.result() == pytest.approx(2 / 3)
+    mae = metrics.get("mae")
+    mae.update_state(numpy.zeros((2, 1)), engine.tensor(numpy.array([[1.0], [3.0]])))
+    assert mae.result() == pytest.approx(2.0)
+    binary = metrics.BinaryAccuracy()
+    binary.update_state(numpy.array([1, 0]), engine.tensor(numpy.array([[0.7], [0.6]])))
+    assert binary.result() == pytest.approx(0.5)
