@@ -73,7 +73,7 @@ class Sequential(Model):
     def build_from_shape(self, input_shape) -> None:
         if self.built:
             return
-        self.build(tuple(input_shape))
+        self.build((None, *tuple(input_shape)[1:]))  # the batch size stays open
         self.built = True
 
     def call(self, inputs, training=False, mask=None):
