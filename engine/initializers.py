@@ -134,6 +134,8 @@ class VarianceScaling(Initializer):
         return self.truncated_normal(shape, 0.0, stddev)
 
     def get_config(self):
+        if type(self) is not VarianceScaling:  # the named variants take only a seed
+            return super().get_config()
         return {
             "scale": self.scale,
             "mode": self.mode,
@@ -146,40 +148,25 @@ class GlorotUniform(VarianceScaling):
     def __init__(self, seed=None):
         super().__init__(1.0, "fan_avg", "uniform", seed)
 
-    def get_config(self):
-        return Initializer.get_config(self)
-
 
 class GlorotNormal(VarianceScaling):
     def __init__(self, seed=None):
         super().__init__(1.0, "fan_avg", "truncated_normal", seed)
-
-    def get_config(self):
-        return Initializer.get_config(self)
 
 
 class HeUniform(VarianceScaling):
     def __init__(self, seed=None):
         super().__init__(2.0, "fan_in", "uniform", seed)
 
-    def get_config(self):
-        return Initializer.get_config(self)
-
 
 class HeNormal(VarianceScaling):
     def __init__(self, seed=None):
         super().__init__(2.0, "fan_in", "truncated_normal", seed)
 
-    def get_config(self):
-        return Initializer.get_config(self)
-
 
 class LecunNormal(VarianceScaling):
     def __init__(self, seed=None):
         super().__init__(1.0, "fan_in", "truncated_normal", seed)
-
-    def get_config(self):
-        return Initializer.get_config(self)
 
 
 class Orthogonal(Initializer):
