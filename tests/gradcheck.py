@@ -87,7 +87,7 @@ def check_weight_gradients(fn, weights, eps=1e-6, atol=1e-6, rtol=1e-5, directio
 
 
 def _compare(evaluate, point, analytic, rng, eps, atol, rtol, directions, label):
-    point = numpy.array(point, dtype=numpy.float64)
+    point = numpy.array(point, dtype=numpy.float64, order="C")  # reshape(-1) must be a view
     if point.size <= ELEMENTWISE_LIMIT:
         numeric = numpy.zeros_like(point)
         flat = point.reshape(-1)

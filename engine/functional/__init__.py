@@ -1,6 +1,8 @@
 """Differentiable ops on tensors (forward and backward through backend kernels)."""
 
 from .activation import activation, log_softmax, relu, sigmoid, softmax, tanh
+from .conv import conv1d, conv2d, zero_pad2d
+from .embedding import embedding
 from .math import (
     abs,
     add,
@@ -23,10 +25,24 @@ from .nn import (
     softmax_cross_entropy,
     sparse_softmax_cross_entropy,
 )
+from .normalization import batch_norm, layer_norm
+from .pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
+from .recurrent import recurrent_sequence
 from .reduction import max, mean, min, sum
 from .shape import concatenate, flatten, getitem, reshape, stack, transpose
 
 __all__ = [
+    "avg_pool1d",
+    "avg_pool2d",
+    "batch_norm",
+    "conv1d",
+    "conv2d",
+    "layer_norm",
+    "max_pool1d",
+    "max_pool2d",
+    "zero_pad2d",
+    "embedding",
+    "recurrent_sequence",
     "abs",
     "activation",
     "add",

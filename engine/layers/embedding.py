@@ -1,0 +1,86 @@
+"""The Embedding layer: integer indices to dense vectors."""
+
+from .. import functional as F
+from .. import initializers, regularizers
+from ..tensor import Tensor
+from .base import Layer, register_layer
+
+
+@register_layer
+class Embedding(Layer):
+    """Turns non-negative integer indices into rows of a ``(input_dim, output_dim)`` table.
+
+    With ``mask_zero=True`` index 0 is padding: the layer's output mask is
+    ``inputs != 0`` and recurrent layers after it skip those steps.
+    """
+
+    autocast = False  # the inputs are indices, not values
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        mask_zero: bool = False,
+        input_length=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for argument, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(
+                    f"Embedding '{self.name}': `{argument}` must be a positive integer, "
+                    f"got {value!r}."
+                )
+        self.input_dim = input_dim
+        self.output_dim = output_dim
+        if embeddings_initializer == "uniform":  # Keras's alias for RandomUniform(-0.05, 0.05)
+            embeddings_initializer = initializers.RandomUniform(-0.05, 0.05)
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.mask_zero = mask_zero
+        self.input_length = input_length  # accepted for Keras 2 programs; shapes come from data
+        self.supports_masking = mask_zero
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight(
+            "embeddings",
+            (self.input_dim, self.output_dim),
+            self.embeddings_initializer,
+            self.embeddings_regularizer,
+        )
+
+    def call(self, inputs):
+        indices = inputs.data
+        if indices.dtype.kind not in "iu":
+            indices = indices.astype("int64")
+        if indices.size:
+            low, high = int(indices.min()), int(indices.max())
+            if low < 0 or high >= self.input_dim:
+                bad = low if low < 0 else high
+                raise ValueError(
+                    f"Embedding '{self.name}': expected indices in [0, {self.input_dim}) "
+                    f"(input_dim={self.input_dim}), but received index {bad}."
+                )
+        return F.embedding(indices, self.embeddings)
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        data = inputs.data if isinstance(inputs, Tensor) else inputs
+        backend = inputs.backend if isinstance(inputs, Tensor) else self.backend
+        return Tensor._wrap(backend.xp.asarray(data) != 0, backend)
+
+    def compute_output_shape(self, input_shape):
+        return (*tuple(input_shape), self.output_dim)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+            "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+            "mask_zero": self.mask_zero,
+        }
