@@ -10,6 +10,7 @@ from backends import BackendMismatchError, BackendUnavailableError
 from . import (
     activations,
     callbacks,
+    data,
     functional,
     initializers,
     layers,
@@ -18,6 +19,7 @@ from . import (
     models,
     optimizers,
     regularizers,
+    saving,
     utils,
 )
 from .config import floatx, get_backend, set_backend, set_floatx, use_backend
@@ -30,6 +32,7 @@ __all__ = [
     "Input",
     "activations",
     "callbacks",
+    "data",
     "initializers",
     "layers",
     "losses",
@@ -37,6 +40,7 @@ __all__ = [
     "models",
     "optimizers",
     "regularizers",
+    "saving",
     "utils",
     "BackendUnavailableError",
     "Function",

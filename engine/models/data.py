@@ -5,6 +5,8 @@ the model's backend on its own, so a large dataset never has to fit in device
 memory.
 """
 
+import itertools
+
 import numpy
 
 
@@ -120,3 +122,42 @@ def check_batch_size(batch_size, where: str) -> int:
     if not isinstance(batch_size, (int, numpy.integer)) or batch_size <= 0:
         raise ValueError(f"{where}: `batch_size` must be a positive integer, got {batch_size!r}.")
     return int(batch_size)
+
+
+def is_batch_source(data) -> bool:
+    """A Dataset or an iterator of batches (rather than arrays of samples)."""
+    from ..data import Dataset
+
+    return isinstance(data, Dataset) or (hasattr(data, "__next__") and hasattr(data, "__iter__"))
+
+
+def iterate_source(source, backend, steps, where: str):
+    """One epoch of batches from a Dataset (a fresh pass) or a generator (where it left off)."""
+    from ..data import Dataset
+
+    iterator = source.iterate(backend) if isinstance(source, Dataset) else source
+    if steps is not None:
+        if not isinstance(steps, (int, numpy.integer)) or steps <= 0:
+            raise ValueError(f"{where}: `steps` must be a positive integer, got {steps!r}.")
+        iterator = itertools.islice(iterator, int(steps))
+    return iterator
+
+
+def unpack_batch(batch, where: str, dtype: str, need_y: bool = True):
+    """``(x, y, sample_weight)`` from a batch given as ``(x, y)`` or ``(x, y, sample_weight)``."""
+    if isinstance(batch, (tuple, list)) and len(batch) in (1, 2, 3):
+        x, y, weights = (*batch, None, None)[:3]
+    elif not need_y:
+        x, y, weights = batch, None, None
+    else:
+        raise ValueError(
+            f"{where}: each batch must be a tuple (x, y) or (x, y, sample_weight); got "
+            f"{type(batch).__name__}"
+            + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
+            + "."
+        )
+    if not need_y:
+        y, weights = None, None
+    if isinstance(x, numpy.ndarray) or not hasattr(x, "__cuda_array_interface__"):
+        return prepare(x, y, weights, where, dtype, need_y=need_y)
+    return x, y, weights  # already on a device (a prefetched batch): checked when made

@@ -5,6 +5,7 @@ work per batch beyond the forward pass, one backward pass, one fused update
 per weight and the metric sums.
 """
 
+import itertools
 import math
 import warnings
 
@@ -36,6 +37,10 @@ class Model(Layer):
         self.compiled_metrics: list | None = None
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._warned_nan = False
+        #: drawn once from engine.random at the first fit and saved with the model:
+        #: epoch e is shuffled by default_rng([shuffle_seed, e]), so a resumed run
+        #: (load_model, then fit(initial_epoch=k)) sees the same batches
+        self.shuffle_seed: int | None = None
 
     # -- compile ----------------------------------------------------------
 
@@ -198,25 +203,49 @@ class Model(Layer):
         validation_batch_size=None,
         validation_freq: int = 1,
     ):
-        """Train for ``epochs`` epochs; returns a ``History`` with Keras's keys."""
+        """Train for ``epochs`` epochs; returns a ``History`` with Keras's keys.
+
+        ``x`` is an array (with targets ``y``), an ``engine.data.Dataset`` of
+        ``(x, y[, sample_weight])`` batches (a fresh pass each epoch, at most
+        ``steps_per_epoch`` batches), or a generator of such batches (each
+        epoch takes ``steps_per_epoch`` batches, or runs until it is exhausted).
+
+        Shuffling is reproducible and resumable: epoch ``e`` uses the permutation
+        of ``numpy.random.default_rng([model.shuffle_seed, e])``, where
+        ``shuffle_seed`` is drawn once from ``engine.random`` at the first fit
+        and saved with the model.
+        """
         self._require_compiled("fit")
-        batch_size = data_utils.check_batch_size(batch_size, "fit")
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"fit: `epochs` must be a non-negative integer, got {epochs!r}.")
-        x, y, sample_weight = data_utils.prepare(x, y, sample_weight, "fit", self.dtype)
-        if class_weight is not None:
-            sample_weight = data_utils.class_weights_to_sample_weights(y, class_weight, self.dtype)
+        if data_utils.is_batch_source(x):
+            if validation_split:
+                raise ValueError(
+                    "fit: `validation_split` needs arrays; with a Dataset or generator pass "
+                    "`validation_data` instead."
+                )
+            batch_size = None
+            epoch_batches, x_shape = self._source_batches(x, steps_per_epoch, class_weight)
+            steps = steps_per_epoch
+        else:
+            batch_size = data_utils.check_batch_size(batch_size, "fit")
+            x, y, sample_weight = data_utils.prepare(x, y, sample_weight, "fit", self.dtype)
+            if class_weight is not None:
+                sample_weight = data_utils.class_weights_to_sample_weights(
+                    y, class_weight, self.dtype
+                )
+            if validation_split and validation_data is None:
+                (x, y, sample_weight), validation_data = data_utils.split_validation(
+                    [x, y, sample_weight], validation_split
+                )
+            epoch_batches = self._array_batches(x, y, sample_weight, batch_size, shuffle)
+            x_shape = x.shape
+            steps = math.ceil(len(x) / batch_size)
         validation = None
         if validation_data is not None:
             validation = self._prepare_validation(validation_data)
-        elif validation_split:
-            (x, y, sample_weight), validation = data_utils.split_validation(
-                [x, y, sample_weight], validation_split
-            )
-        self._begin_training(x.shape)
+        self._begin_training(x_shape)
         verbose = 1 if verbose == "auto" else int(verbose)
-        n = len(x)
-        steps = math.ceil(n / batch_size)
         history = callbacks_module.History()
         callback_list = list(callbacks or [])
         if verbose:
@@ -231,29 +260,40 @@ class Model(Layer):
         self.stop_training = False
         self.history = history
         hooks.on_train_begin()
-        generator = random.generator()
+        if self.shuffle_seed is None:
+            self.shuffle_seed = int(random.generator().integers(2**63))
         epoch_logs: dict = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             hooks.on_epoch_begin(epoch)
-            for step, index in enumerate(
-                data_utils.batch_indices(n, batch_size, shuffle, generator)
-            ):
+            step = -1
+            for step, (xb, yb, wb) in enumerate(epoch_batches(epoch)):
                 hooks.on_train_batch_begin(step)
-                xb, yb = self._to_backend(x[index]), self._to_backend(y[index])
-                wb = self._to_backend(sample_weight[index]) if sample_weight is not None else None
+                xb, yb, wb = self._to_backend(xb), self._to_backend(yb), self._to_backend(wb)
                 loss, y_pred = self.train_step(xb, yb, wb)
                 if self.compiled_metrics is None:
-                    self._resolve_metrics(y.shape, y_pred.shape)
+                    self._resolve_metrics(yb.shape, y_pred.shape)
                 self._update_metrics(loss, yb, y_pred, wb, len(yb))
+                if not self._warned_nan:
+                    self._warn_if_not_finite(float(loss), epoch, step)
                 if batch_logs_needed:
                     hooks.on_train_batch_end(step, self._logs())
                 if self.stop_training:
                     break
+            if step < 0 and epochs > initial_epoch:
+                warnings.warn(
+                    f"fit: the input ran out of data in epoch {epoch + 1}; training stops. "
+                    f"Give `steps_per_epoch` so that the generator yields steps_per_epoch * "
+                    f"epochs batches, or pass an engine.data.Dataset (re-read every epoch).",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                break
             epoch_logs = self._logs()
-            self._warn_if_not_finite(epoch_logs["loss"], epoch)
             if validation is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
-                val_logs = self._evaluate_arrays(*validation, validation_batch_size or batch_size)
+                val_logs = self._evaluate_data(
+                    validation, validation_batch_size or batch_size, validation_steps
+                )
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             hooks.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
@@ -261,25 +301,81 @@ class Model(Layer):
         hooks.on_train_end(epoch_logs)
         return history
 
-    def _warn_if_not_finite(self, loss: float, epoch: int) -> None:
+    def _array_batches(self, x, y, sample_weight, batch_size: int, shuffle: bool):
+        """``epoch -> (x, y, sample_weight) host batches``, shuffled by ``(seed, epoch)``."""
+
+        def epoch_batches(epoch: int):
+            generator = numpy.random.default_rng([self.shuffle_seed, epoch]) if shuffle else None
+            for index in data_utils.batch_indices(len(x), batch_size, shuffle, generator):
+                yield (
+                    x[index],
+                    y[index],
+                    sample_weight[index] if sample_weight is not None else None,
+                )
+
+        return epoch_batches
+
+    def _source_batches(self, source, steps, class_weight, where: str = "fit"):
+        """``(epoch -> iterator of batches, shape of the first x)`` for a Dataset or generator."""
+        from ..data import Dataset
+
+        backend = self.backend or config.get_backend()
+        first = next(iter(data_utils.iterate_source(source, backend, 1, where)), None)
+        if first is None:
+            raise ValueError(f"{where}: the Dataset or generator given as `x` yielded no batches.")
+        x_shape = data_utils.unpack_batch(first, where, self.dtype)[0].shape
+        if not isinstance(source, Dataset):  # the peeked batch is the first one trained on
+            source = itertools.chain([first], source)
+
+        def epoch_batches(epoch: int):
+            for batch in data_utils.iterate_source(source, self.backend, steps, where):
+                x, y, weights = data_utils.unpack_batch(batch, where, self.dtype)
+                if class_weight is not None:
+                    y_host = self.backend.to_numpy(y)
+                    weights = data_utils.class_weights_to_sample_weights(
+                        y_host, class_weight, self.dtype
+                    )
+                yield x, y, weights
+
+        return epoch_batches, x_shape
+
+    def _warn_if_not_finite(self, loss: float, epoch: int, batch: int) -> None:
+        """Warn once per model, at the first batch whose loss is NaN or infinite."""
         if not math.isfinite(loss) and not self._warned_nan:
             self._warned_nan = True
             warnings.warn(
-                f"fit: the loss of model '{self.name}' became {loss} in epoch {epoch + 1}. "
-                f"Lower the learning rate, check the data, or use callbacks.TerminateOnNaN().",
+                f"fit: the loss of model '{self.name}' became {loss} at batch {batch} of epoch "
+                f"{epoch + 1}. Lower the learning rate, check the data, or use "
+                f"callbacks.TerminateOnNaN() to stop training there.",
                 RuntimeWarning,
                 stacklevel=3,
             )
 
     def _prepare_validation(self, validation_data):
+        if data_utils.is_batch_source(validation_data):
+            return validation_data
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError(
                 "fit: `validation_data` must be a tuple (x_val, y_val) or "
-                "(x_val, y_val, val_sample_weight)."
+                "(x_val, y_val, val_sample_weight), a Dataset or a generator."
             )
         x_val, y_val, *rest = validation_data
         weights = rest[0] if rest else None
         return data_utils.prepare(x_val, y_val, weights, "fit (validation_data)", self.dtype)
+
+    def _evaluate_data(self, data, batch_size, steps, where: str = "fit (validation_data)"):
+        """Loss and metrics over arrays ``(x, y, sample_weight)`` or a Dataset/generator."""
+        if not data_utils.is_batch_source(data):
+            return self._evaluate_arrays(*data, batch_size or 32)
+        self.reset_metrics()
+        for batch in data_utils.iterate_source(data, self.backend, steps, where):
+            x, y, weights = data_utils.unpack_batch(batch, where, self.dtype)
+            self._check_input(x, where)
+            xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(weights)
+            loss, y_pred = self.test_step(xb, yb, wb)
+            self._resolve_metrics(yb.shape, y_pred.shape)
+            self._update_metrics(loss, yb, y_pred, wb, len(yb))
+        return self._logs()
 
     def _evaluate_arrays(self, x, y, sample_weight, batch_size: int) -> dict:
         self.reset_metrics()
@@ -298,11 +394,20 @@ class Model(Layer):
         batch_size=None,
         verbose="auto",
         sample_weight=None,
-        return_dict: bool = False,
+        steps=None,
         callbacks=None,
+        return_dict: bool = False,
     ):
-        """Loss (and metrics) on the given data, with layers in inference mode."""
+        """Loss (and metrics) on arrays, a Dataset or a generator, layers in inference mode."""
         self._require_compiled("evaluate")
+        if data_utils.is_batch_source(x):
+            if not self.built:
+                raise ValueError(
+                    f"evaluate: model '{self.name}' has not been built yet; fit it or build it "
+                    f"with an input shape before evaluating on a Dataset or generator."
+                )
+            self._evaluate_data(x, None, steps, "evaluate")
+            return self._results(return_dict)
         batch_size = data_utils.check_batch_size(batch_size, "evaluate")
         x, y, sample_weight = data_utils.prepare(x, y, sample_weight, "evaluate", self.dtype)
         self._ensure_built(x.shape)
@@ -310,8 +415,21 @@ class Model(Layer):
         self._evaluate_arrays(x, y, sample_weight, batch_size)
         return self._results(return_dict)
 
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None) -> numpy.ndarray:
-        """Outputs for ``x`` in batches, as a NumPy array, with layers in inference mode."""
+    def predict(
+        self, x, batch_size=None, verbose="auto", steps=None, callbacks=None
+    ) -> numpy.ndarray:
+        """Outputs for ``x`` (arrays, a Dataset or a generator) as one NumPy array."""
+        if data_utils.is_batch_source(x):
+            outputs = []
+            with no_grad():
+                for batch in data_utils.iterate_source(x, self.backend, steps, "predict"):
+                    xb, _, _ = data_utils.unpack_batch(batch, "predict", self.dtype, need_y=False)
+                    self._check_input(xb, "predict")
+                    y_pred = self(self._to_backend(xb), training=False)
+                    outputs.append(self.backend.to_numpy(y_pred.data))
+            if not outputs:
+                raise ValueError("predict: the Dataset or generator yielded no batches.")
+            return numpy.concatenate(outputs, axis=0)
         batch_size = data_utils.check_batch_size(batch_size, "predict")
         x, _, _ = data_utils.prepare(x, None, None, "predict", self.dtype, need_y=False)
         self._ensure_built(x.shape)
@@ -322,6 +440,33 @@ class Model(Layer):
                 y_pred = self(self._to_backend(x[index]), training=False)
                 outputs.append(self.backend.to_numpy(y_pred.data))
         return numpy.concatenate(outputs, axis=0)
+
+    # -- saving -----------------------------------------------------------
+
+    def save(self, filepath, overwrite: bool = True) -> None:
+        """Architecture, weights, compile config and optimizer state in one safetensors file."""
+        from .. import saving
+
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        """The weights alone, in one safetensors file."""
+        from .. import saving
+
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath) -> None:
+        """Weights from a file written by ``save_weights`` or ``save``."""
+        from .. import saving
+
+        saving.load_weights(self, filepath)
+
+    def get_compile_config(self) -> dict | None:
+        if not self.compiled:
+            return None
+        from .. import saving
+
+        return saving.compile_config(self)
 
     # -- inputs -----------------------------------------------------------
 

@@ -110,3 +110,24 @@ class Sequential(Model):
                 for layer in self._stack
             ],
         }
+
+    @classmethod
+    def from_config(cls, config_dict: dict) -> "Sequential":
+        """Rebuild from ``get_config``; layer classes resolve only through the layer registry."""
+        from ..layers.base import layer_registry
+
+        layers = []
+        for entry in config_dict.get("layers", []):
+            if not isinstance(entry, dict):
+                raise ValueError(f"Sequential.from_config: bad layer entry {entry!r}.")
+            layer_cls = layer_registry.lookup(entry.get("class_name", ""))
+            layers.append(layer_cls.from_config(dict(entry.get("config", {}))))
+        model = cls(
+            layers=layers,
+            name=config_dict.get("name"),
+            trainable=config_dict.get("trainable", True),
+        )
+        shape = config_dict.get("build_input_shape")
+        if shape is not None and not model.built:
+            model.build_from_shape(tuple(shape))
+        return model

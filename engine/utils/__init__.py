@@ -1,7 +1,8 @@
-"""Utilities: seeding, progress display."""
+"""Utilities: seeding, progress display, plots of training and architecture."""
 
 from ..layers.base import reset_names
 from ..random import set_seed as set_random_seed
+from .plotting import plot_history, plot_model
 from .progbar import Progbar
 
 
@@ -10,4 +11,4 @@ def clear_session() -> None:
     reset_names()
 
 
-__all__ = ["Progbar", "clear_session", "set_random_seed"]
+__all__ = ["Progbar", "clear_session", "plot_history", "plot_model", "set_random_seed"]

@@ -51,10 +51,16 @@ class Progbar:
         per_step = elapsed / max(current, 1)
         if finalize:
             timing = f"{format_duration(elapsed)} {format_step_time(per_step)}"
-        else:
+        elif self.target:
             remaining = per_step * (self.target - current)
             timing = f"ETA {format_duration(remaining)} {format_step_time(per_step)}"
-        text = f"{current}/{self.target} {self._bar(current)} {timing}"
+        else:
+            timing = format_step_time(per_step)
+        count = f"{current}/{self.target or 'Unknown'}"  # a generator's length is unknown
+        if self.verbose == 2:  # Keras's one line per epoch: "4/4 - 0s - 3ms/step - loss: ..."
+            text = f"{count} - {timing.replace(' ', ' - ')}"
+        else:
+            text = f"{count} {self._bar(current)} {timing}"
         if logs:
             text += " - " + format_logs(logs)
         if finalize:

@@ -1,0 +1,192 @@
+"""Reliability: constant memory, clear errors through fit/evaluate/predict, seeing training."""
+
+import gc
+import re
+import tracemalloc
+
+import numpy
+import pytest
+from sklearn.datasets import load_digits
+
+import engine
+from engine import callbacks, layers
+from engine.models import Sequential
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = load_digits(return_X_y=True)
+    return (x / 16.0).astype("float32"), y
+
+
+def mlp(seed=0):
+    engine.utils.clear_session()
+    engine.utils.set_random_seed(seed)
+    model = Sequential(
+        [
+            layers.Input((64,)),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ],
+        name="digits_mlp",
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_thousand_training_steps_run_in_constant_memory(backend, digits):
+    x, y = digits
+    model = mlp()
+    model.fit(x, y, batch_size=64, epochs=1, verbose=0)  # warm up: optimizer state, caches
+    gc.collect()
+    tracemalloc.start()
+    try:
+        model.fit(x, y, batch_size=64, epochs=18, verbose=0)  # 29 steps/epoch: 522 steps
+        gc.collect()
+        after_half, _ = tracemalloc.get_traced_memory()
+        model.fit(x, y, batch_size=64, epochs=18, verbose=0)  # and 522 more
+        gc.collect()
+        after_all, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert model.optimizer.iterations == 29 * 37
+    # a leaked graph or batch would grow by >= 64 KB per step; allow 256 KB over 500 steps
+    assert after_all - after_half < 256 * 1024
+
+
+def test_same_model_trains_the_same_whatever_else_uses_the_generator(digits):
+    x, y = digits
+    first, second = mlp(), mlp()
+    first.fit(x[:256], y[:256], epochs=2, verbose=0)
+    engine.random.generator().random(100)  # other draws between model creation and fit
+    second.shuffle_seed = first.shuffle_seed
+    second.fit(x[:256], y[:256], epochs=2, verbose=0)
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        numpy.testing.assert_array_equal(a, b)
+
+
+# -- bad inputs keep their errors through every entry point ---------------------
+
+
+@pytest.mark.parametrize("method", ["fit", "evaluate", "predict"])
+def test_bad_inputs_have_clear_errors_everywhere(backend, method, digits):
+    x, y = digits
+    model = mlp()
+    run = getattr(model, method)
+
+    def call(x_arg, y_arg=None, **kwargs):
+        if method == "predict":
+            return run(x_arg, verbose=0, **kwargs)
+        return run(x_arg, y_arg, verbose=0, **kwargs)
+
+    with pytest.raises(ValueError, match=r"expects input of shape \(None, 64\)"):
+        call(x[:, :10], y)
+    with pytest.raises(ValueError, match="expects input of shape"):
+        call(x.reshape(-1, 8, 8), y)
+    bad = x[:20].copy()
+    bad[2, 5] = numpy.inf
+    with pytest.raises(ValueError, match=re.escape("`x` contains inf at index (2, 5)")):
+        call(bad, y[:20])
+    with pytest.raises(TypeError, match="`x` must be an array of numbers"):
+        call(numpy.array([["a"] * 64] * 4), y[:4])
+    with pytest.raises(ValueError, match="`batch_size` must be a positive integer"):
+        call(x, y, batch_size=0)
+    if method != "predict":
+        with pytest.raises(ValueError, match="same number of samples"):
+            call(x[:10], y[:9])
+        with pytest.raises(ValueError, match="`y` \\(the targets\\) is required"):
+            call(x[:10], None)
+
+
+def test_errors_before_compile_and_for_labels(digits):
+    x, y = digits
+    model = Sequential([layers.Dense(10, activation="softmax", input_shape=(64,))])
+    with pytest.raises(RuntimeError, match="must be compiled first"):
+        model.fit(x, y, verbose=0)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="12"):
+        model.fit(x[:4], numpy.array([0, 1, 2, 12]), verbose=0)
+
+
+# -- seeing training ------------------------------------------------------------
+
+
+def test_verbose_1_prints_a_progress_bar_per_epoch(digits, capsys):
+    x, y = digits
+    mlp().fit(x[:200], y[:200], epochs=2, batch_size=50, verbose=1, validation_split=0.2)
+    out = capsys.readouterr().out
+    assert out.count("Epoch 1/2") == 1 and out.count("Epoch 2/2") == 1
+    final = re.findall(r"4/4 ━{20} \d+s \d+[mu]?s/step - accuracy: [\d.]+ - loss: [\d.]+", out)
+    assert len(final) == 2
+    assert "val_accuracy:" in out and "val_loss:" in out
+
+
+def test_verbose_2_prints_one_line_per_epoch_and_0_nothing(digits, capsys):
+    x, y = digits
+    mlp().fit(x[:200], y[:200], epochs=3, batch_size=50, verbose=2)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line]
+    assert [line for line in lines if line.startswith("Epoch")] == [
+        "Epoch 1/3",
+        "Epoch 2/3",
+        "Epoch 3/3",
+    ]
+    epoch_lines = [line for line in lines if "loss:" in line]
+    assert len(epoch_lines) == 3
+    assert all(
+        re.fullmatch(r"4/4 - \d+s - \d+[mu]?s/step - accuracy: [\d.]+ - loss: [\d.]+", line)
+        for line in epoch_lines
+    ), epoch_lines
+    mlp().fit(x[:200], y[:200], epochs=1, verbose=0)
+    assert capsys.readouterr().out == ""
+
+
+def test_summary_matches_keras_layout(capsys):
+    model = mlp()
+    model.fit(numpy.zeros((8, 64), "float32"), numpy.zeros(8, "int64"), verbose=0)
+    model.summary()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == 'Model: "digits_mlp"'
+    assert lines[1].startswith("┏") and "Layer (type)" in lines[2] and "Output Shape" in lines[2]
+    assert "Param #" in lines[2]
+    rows = [line for line in lines if "(Dense)" in line]
+    assert len(rows) == 2 and "(None, 64)" in rows[0] and "4,160" in rows[0]
+    assert " Total params: 4,810 (18.79 KB)" in lines
+    assert " Trainable params: 4,810 (18.79 KB)" in lines
+    assert " Non-trainable params: 0 (0.00 B)" in lines
+    assert any(line.startswith(" Optimizer params: 9,621") for line in lines)
+
+
+def test_plot_model_text_diagram(capsys, tmp_path):
+    model = mlp()
+    text = engine.utils.plot_model(model, to_file=tmp_path / "model.txt")
+    assert capsys.readouterr().out.strip() == text
+    assert "dense (Dense)" in text and "(None, 64) -> (None, 10)" in text
+    assert "params: 650" in text and (tmp_path / "model.txt").read_text().strip() == text
+    with pytest.raises(ValueError, match="not been built"):
+        engine.utils.plot_model(Sequential([layers.Dense(2)]))
+
+
+def test_plot_history_writes_a_png(digits, tmp_path):
+    pytest.importorskip("matplotlib")
+    x, y = digits
+    history = mlp().fit(x[:200], y[:200], epochs=2, verbose=0, validation_split=0.2)
+    path = engine.utils.plot_history(history, tmp_path / "history.png")
+    with open(path, "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_history_without_matplotlib_says_how_to_install(monkeypatch, tmp_path):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    history = callbacks.History()
+    history.history = {"loss": [1.0, 0.5]}
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        engine.utils.plot_history(history, tmp_path / "h.png")
