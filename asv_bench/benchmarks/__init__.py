@@ -1,0 +1,1 @@
+"""asv benchmarks of every backend, and PyTorch peers, for the performance dashboard."""

@@ -1,0 +1,144 @@
+"""Backend kernels on raw arrays, each at a small and a large size.
+
+Sizes are taken from the seed workloads where one fits: the small convolution
+is W3's first layer, the large one its second; pooling follows W3's two
+pooling layers; the LSTM cell is W4's at the small size.
+"""
+
+from .common import BACKENDS, backend_or_skip, host_random
+from .workloads import limit_threads
+
+SIZES = ["small", "large"]
+
+
+class KernelBenchmark:
+    """Arrays on the backend in ``setup``, every kernel run once there (JIT warm-up)."""
+
+    params = [BACKENDS, SIZES]
+    param_names = ["backend", "size"]
+
+    def setup(self, backend_name, size):
+        self.backend = backend_or_skip(backend_name)
+        limit_threads()  # after the backend's import, which may load Numba
+        self.make_inputs(size)
+        for name in dir(self):
+            if name.startswith("time_"):
+                getattr(self, name)(backend_name, size)
+
+    def array(self, shape, seed=0):
+        return self.backend.asarray(host_random(shape, seed))
+
+
+class Matmul(KernelBenchmark):
+    def make_inputs(self, size):
+        m, k, n = {"small": (128, 64, 64), "large": (512, 1024, 1024)}[size]
+        self.a, self.b = self.array((m, k)), self.array((k, n), seed=1)
+
+    def time_matmul(self, backend_name, size):
+        self.backend.matmul(self.a, self.b)
+        self.backend.synchronize()
+
+
+class Conv2D(KernelBenchmark):
+    def make_inputs(self, size):
+        x_shape, kernel_shape = {
+            "small": ((64, 28, 28, 1), (3, 3, 1, 32)),
+            "large": ((64, 13, 13, 32), (3, 3, 32, 64)),
+        }[size]
+        self.x, self.kernel = self.array(x_shape), self.array(kernel_shape, seed=1)
+        self.bias = self.array(kernel_shape[-1:], seed=2)
+        self.dy = self.backend.conv2d_forward(self.x, self.kernel, self.bias)
+
+    def time_forward(self, backend_name, size):
+        self.backend.conv2d_forward(self.x, self.kernel, self.bias)
+        self.backend.synchronize()
+
+    def time_backward_input(self, backend_name, size):
+        self.backend.conv2d_backward_input(self.dy, self.kernel, self.x.shape)
+        self.backend.synchronize()
+
+    def time_backward_weight(self, backend_name, size):
+        self.backend.conv2d_backward_weight(self.dy, self.x, self.kernel.shape)
+        self.backend.synchronize()
+
+
+class Pooling2D(KernelBenchmark):
+    pool = (2, 2)
+
+    def make_inputs(self, size):
+        shape = {"small": (64, 11, 11, 64), "large": (64, 26, 26, 32)}[size]
+        self.x = self.array(shape)
+        y, self.argmax = self.backend.max_pool2d_forward(self.x, self.pool, self.pool)
+        self.dy = self.array(y.shape, seed=1)
+
+    def time_max_forward(self, backend_name, size):
+        self.backend.max_pool2d_forward(self.x, self.pool, self.pool)
+        self.backend.synchronize()
+
+    def time_max_backward(self, backend_name, size):
+        self.backend.max_pool2d_backward(self.dy, self.argmax, self.x.shape, self.pool, self.pool)
+        self.backend.synchronize()
+
+    def time_avg_forward(self, backend_name, size):
+        self.backend.avg_pool2d_forward(self.x, self.pool, self.pool)
+        self.backend.synchronize()
+
+    def time_avg_backward(self, backend_name, size):
+        self.backend.avg_pool2d_backward(self.dy, self.x.shape, self.pool, self.pool)
+        self.backend.synchronize()
+
+
+class SoftmaxCrossEntropy(KernelBenchmark):
+    def make_inputs(self, size):
+        import numpy
+
+        n, classes = {"small": (128, 10), "large": (1024, 1000)}[size]
+        self.logits = self.array((n, classes))
+        labels = numpy.random.default_rng(1).integers(0, classes, size=n)
+        self.targets = self.backend.asarray(numpy.eye(classes, dtype="float32")[labels])
+        _, self.probs = self.backend.softmax_cross_entropy_forward(self.logits, self.targets)
+        self.dloss = self.backend.asarray(numpy.full(n, 1.0 / n, dtype="float32"))
+
+    def time_forward(self, backend_name, size):
+        self.backend.softmax_cross_entropy_forward(self.logits, self.targets)
+        self.backend.synchronize()
+
+    def time_backward(self, backend_name, size):
+        self.backend.softmax_cross_entropy_backward(self.probs, self.targets, self.dloss)
+        self.backend.synchronize()
+
+
+class AdamUpdate(KernelBenchmark):
+    def make_inputs(self, size):
+        shape = {"small": (64, 64), "large": (1024, 1024)}[size]
+        self.param, self.grad = self.array(shape), self.array(shape, seed=1)
+        self.m = self.backend.xp.zeros_like(self.param)
+        self.v = self.backend.xp.zeros_like(self.param)
+
+    def time_update(self, backend_name, size):
+        self.backend.adam_update(self.param, self.grad, self.m, self.v, 1e-3, 0.9, 0.999, 1e-7)
+        self.backend.synchronize()
+
+
+class LSTMCell(KernelBenchmark):
+    def make_inputs(self, size):
+        batch, units = {"small": (64, 64), "large": (256, 256)}[size]
+        self.x_proj = self.array((batch, 4 * units))
+        self.h_prev = self.array((batch, units), seed=1)
+        self.c_prev = self.array((batch, units), seed=2)
+        self.recurrent_kernel = self.array((units, 4 * units), seed=3)
+        _, self.c, self.preact, self.gates = self.backend.lstm_cell_forward(
+            self.x_proj, self.h_prev, self.c_prev, self.recurrent_kernel
+        )
+        self.dh = self.array((batch, units), seed=4)
+        self.dc = self.array((batch, units), seed=5)
+
+    def time_forward(self, backend_name, size):
+        self.backend.lstm_cell_forward(self.x_proj, self.h_prev, self.c_prev, self.recurrent_kernel)
+        self.backend.synchronize()
+
+    def time_backward(self, backend_name, size):
+        self.backend.lstm_cell_backward(
+            self.dh, self.dc, self.c_prev, self.c, self.preact, self.gates
+        )
+        self.backend.synchronize()

@@ -1,0 +1,71 @@
+"""PyTorch (CPU, eager) peers of the seed workloads, skipped when torch is not installed.
+
+Same models, batch sizes and optimizers as ``bench_workloads`` (from
+``workloads.py``), with ``torch.set_num_threads`` at the shared thread count,
+so the dashboard shows this library and PyTorch side by side. PyTorch is
+never a dependency of the library: install it yourself to see these.
+"""
+
+import numpy
+
+from .bench_autograd import ten_op_chain
+from .common import SkipNotImplemented
+from .workloads import WORKLOADS, TorchRunner, limit_threads, seconds_per_call
+
+
+def _import_torch_or_skip():
+    try:
+        import torch
+    except ImportError:
+        raise SkipNotImplemented("PyTorch is not installed") from None
+    return torch
+
+
+class TorchWorkload:
+    """One training step and one predict batch of W1-W5 in PyTorch."""
+
+    params = [list(WORKLOADS)]
+    param_names = ["workload"]
+    timeout = 120
+
+    def setup(self, workload_key):
+        _import_torch_or_skip()
+        self.runner = TorchRunner(WORKLOADS[workload_key])
+        limit_threads()
+        for _ in range(2):
+            self.runner.step()
+        self.runner.predict()
+
+    def time_train_step(self, workload_key):
+        self.runner.step()
+
+    def time_predict_batch(self, workload_key):
+        self.runner.predict()
+
+    def track_train_samples_per_second(self, workload_key):
+        return self.runner.samples / seconds_per_call(self.runner.step, 0.2, rounds=3)
+
+    track_train_samples_per_second.unit = "samples/s"
+
+
+class TorchAutogradOverhead:
+    """PyTorch's per-op overhead on the same 8x8 graphs as ``bench_autograd``."""
+
+    def setup(self):
+        torch = _import_torch_or_skip()
+        limit_threads()
+        rng = numpy.random.default_rng(0)
+        self.a, self.b = (
+            torch.from_numpy(rng.random((8, 8), dtype="float32")).requires_grad_() for _ in range(2)
+        )
+        self.grad = torch.ones(8, 8)
+        self.time_one_op()  # the first backward starts PyTorch's autograd engine
+        self.time_ten_op_chain()
+
+    def time_one_op(self):
+        self.a.grad = self.b.grad = None
+        (self.a * self.b).backward(self.grad)
+
+    def time_ten_op_chain(self):
+        self.a.grad = self.b.grad = None
+        ten_op_chain(self.a, self.b).backward(self.grad)

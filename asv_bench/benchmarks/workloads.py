@@ -1,0 +1,406 @@
+"""The seed workloads W1-W5, defined once for the asv benchmarks and ``compare.py``.
+
+Each workload says how to build its model in this library (on a named
+backend) and in PyTorch, and how to make one batch of synthetic data. Speed
+does not depend on the values, so no dataset is loaded: the inputs have the
+shapes and ranges of the real ones (digits pixels in [0, 1], token ids below
+the vocabulary size, and so on).
+
+PyTorch is imported only inside the functions that need it; it is never a
+dependency of the library.
+"""
+
+import dataclasses
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy
+
+SEED = 0
+
+
+def thread_count() -> int:
+    """Threads for every side of a comparison: ``ENGINE_BENCH_THREADS``, else all CPUs."""
+    return int(os.environ.get("ENGINE_BENCH_THREADS", os.cpu_count() or 1))
+
+
+def limit_threads(threads: int | None = None) -> int:
+    """Cap BLAS, Numba and (if loaded) PyTorch at the same number of threads."""
+    threads = threads or thread_count()
+    try:
+        import threadpoolctl
+
+        threadpoolctl.threadpool_limits(threads)
+    except ImportError:
+        pass
+    import sys
+
+    if "numba" in sys.modules:
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    return threads
+
+
+# -- data ---------------------------------------------------------------------
+
+
+def _images(rng, batch, shape):
+    return rng.random((batch, *shape), dtype=numpy.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """One seed workload: its data, and its model in this library and in PyTorch."""
+
+    key: str
+    title: str
+    batch_size: int
+    make_batch: Callable  # (rng, batch_size) -> (x, y) NumPy arrays, Keras layout
+    build_engine: Callable  # () -> layer list for engine.models.Sequential
+    compile_engine: Callable  # () -> dict of compile() arguments
+    build_torch: Callable  # () -> (module, optimizer, loss_fn, to_torch(x, y))
+    epoch_samples: int  # samples in the "one epoch" of the peakmem benchmarks
+
+    def batch(self, batch_size: int | None = None, seed: int = SEED):
+        return self.make_batch(numpy.random.default_rng(seed), batch_size or self.batch_size)
+
+
+def _digits_batch(rng, batch):
+    x = rng.integers(0, 17, size=(batch, 64)).astype(numpy.float32) / 16
+    return x, rng.integers(0, 10, size=batch)
+
+
+def _mnist_flat_batch(rng, batch):
+    return _images(rng, batch, (784,)), rng.integers(0, 10, size=batch)
+
+
+def _mnist_image_batch(rng, batch):
+    return _images(rng, batch, (28, 28, 1)), rng.integers(0, 10, size=batch)
+
+
+def _text_batch(rng, batch):
+    x = rng.integers(1, 1000, size=(batch, 50))
+    return x, rng.integers(0, 2, size=(batch, 1)).astype(numpy.float32)
+
+
+def _regression_batch(rng, batch):
+    x = rng.standard_normal((batch, 1), dtype=numpy.float32)
+    return x, (3 * x + 2 + 0.1 * rng.standard_normal((batch, 1), dtype=numpy.float32))
+
+
+# -- models in this library ----------------------------------------------------
+
+
+def _w1_layers():
+    from engine import layers
+
+    return [
+        layers.Input(shape=(64,)),
+        layers.Dense(64, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ]
+
+
+def _w2_layers():
+    from engine import layers
+
+    return [
+        layers.Input(shape=(784,)),
+        layers.Dense(256, activation="relu"),
+        layers.Dense(256, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ]
+
+
+def _w3_layers():
+    from engine import layers
+
+    return [
+        layers.Input(shape=(28, 28, 1)),
+        layers.Conv2D(32, (3, 3), activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(64, (3, 3), activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Flatten(),
+        layers.Dense(10, activation="softmax"),
+    ]
+
+
+def _w4_layers():
+    from engine import layers
+
+    return [
+        layers.Input(shape=(50,)),
+        layers.Embedding(1000, 32),
+        layers.LSTM(64),
+        layers.Dense(1, activation="sigmoid"),
+    ]
+
+
+def _w5_layers():
+    from engine import layers
+
+    return [layers.Input(shape=(1,)), layers.Dense(1)]
+
+
+def _sgd_momentum():
+    from engine import optimizers
+
+    return {
+        "optimizer": optimizers.SGD(learning_rate=0.01, momentum=0.9),
+        "loss": "sparse_categorical_crossentropy",
+    }
+
+
+def _adam(loss):
+    def compile_arguments():
+        from engine import optimizers
+
+        return {"optimizer": optimizers.Adam(), "loss": loss}
+
+    return compile_arguments
+
+
+# -- the same models in PyTorch ------------------------------------------------
+
+
+def _torch_classifier(module, optimizer_factory):
+    import torch
+
+    def to_torch(x, y):
+        return torch.from_numpy(x), torch.from_numpy(y.astype(numpy.int64))
+
+    return module, optimizer_factory(module.parameters()), torch.nn.CrossEntropyLoss(), to_torch
+
+
+def _torch_w1():
+    import torch
+    from torch import nn
+
+    module = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    return _torch_classifier(module, lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9))
+
+
+def _torch_adam(parameters):
+    import torch
+
+    return torch.optim.Adam(parameters, lr=0.001, eps=1e-7)
+
+
+def _torch_w2():
+    from torch import nn
+
+    module = nn.Sequential(
+        nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)
+    )
+    return _torch_classifier(module, _torch_adam)
+
+
+def _torch_w3():
+    import torch
+    from torch import nn
+
+    module = nn.Sequential(
+        nn.Conv2d(1, 32, 3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 5 * 5, 10),
+    )
+
+    def to_torch(x, y):
+        # channels-last in, as the Keras layout; PyTorch's convolutions want NCHW
+        return (
+            torch.from_numpy(numpy.ascontiguousarray(x.transpose(0, 3, 1, 2))),
+            torch.from_numpy(y.astype(numpy.int64)),
+        )
+
+    return module, _torch_adam(module.parameters()), nn.CrossEntropyLoss(), to_torch
+
+
+def _torch_w4():
+    import torch
+    from torch import nn
+
+    class TextModel(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(1000, 32)
+            self.lstm = nn.LSTM(32, 64, batch_first=True)
+            self.dense = nn.Linear(64, 1)
+
+        def forward(self, tokens):
+            _, (h, _) = self.lstm(self.embedding(tokens))
+            return self.dense(h[-1])
+
+    def to_torch(x, y):
+        return torch.from_numpy(x.astype(numpy.int64)), torch.from_numpy(y)
+
+    module = TextModel()
+    return module, _torch_adam(module.parameters()), nn.BCEWithLogitsLoss(), to_torch
+
+
+def _torch_w5():
+    import torch
+    from torch import nn
+
+    module = nn.Linear(1, 1)
+
+    def to_torch(x, y):
+        return torch.from_numpy(x), torch.from_numpy(y)
+
+    return module, _torch_adam(module.parameters()), nn.MSELoss(), to_torch
+
+
+WORKLOADS = {
+    w.key: w
+    for w in (
+        Workload(
+            "W1",
+            "digits MLP 64-64-10, SGD momentum",
+            128,
+            _digits_batch,
+            _w1_layers,
+            _sgd_momentum,
+            _torch_w1,
+            epoch_samples=1797,
+        ),
+        Workload(
+            "W2",
+            "MLP 784-256-256-10, Adam",
+            128,
+            _mnist_flat_batch,
+            _w2_layers,
+            _adam("sparse_categorical_crossentropy"),
+            _torch_w2,
+            epoch_samples=4096,
+        ),
+        Workload(
+            "W3",
+            "CNN 28x28x1, Adam",
+            64,
+            _mnist_image_batch,
+            _w3_layers,
+            _adam("sparse_categorical_crossentropy"),
+            _torch_w3,
+            epoch_samples=1024,
+        ),
+        Workload(
+            "W4",
+            "Embedding-LSTM 64-Dense, Adam",
+            64,
+            _text_batch,
+            _w4_layers,
+            _adam("binary_crossentropy"),
+            _torch_w4,
+            epoch_samples=1024,
+        ),
+        Workload(
+            "W5",
+            "linear regression, full batch of 100",
+            100,
+            _regression_batch,
+            _w5_layers,
+            _adam("mse"),
+            _torch_w5,
+            epoch_samples=100,
+        ),
+    )
+}
+
+# the engine layers each workload needs, for a clear skip while one is missing
+REQUIRED_LAYERS = {
+    "W1": ("Dense",),
+    "W2": ("Dense",),
+    "W3": ("Conv2D", "MaxPooling2D", "Flatten", "Dense"),
+    "W4": ("Embedding", "LSTM", "Dense"),
+    "W5": ("Dense",),
+}
+
+
+def missing_layers(key: str) -> list[str]:
+    """The layers workload ``key`` needs that ``engine.layers`` does not have (yet)."""
+    from engine import layers
+
+    return [name for name in REQUIRED_LAYERS[key] if not hasattr(layers, name)]
+
+
+# -- runners: one object per (workload, side) with step() and predict() ---------
+
+
+class EngineRunner:
+    """A compiled model of this library on ``backend_name``, with one batch ready."""
+
+    def __init__(self, workload: Workload, backend_name: str, batch_size: int | None = None):
+        import engine
+
+        missing = missing_layers(workload.key)
+        if missing:
+            raise NotImplementedError(f"engine.layers has no {', '.join(missing)} yet")
+        engine.utils.set_random_seed(SEED)
+        with engine.use_backend(backend_name) as backend:
+            self.backend = backend
+            self.model = engine.models.Sequential(workload.build_engine())
+            self.model.compile(**workload.compile_engine())
+        self.workload = workload
+        self.x, self.y = workload.batch(batch_size)
+        self.samples = len(self.x)
+
+    def step(self) -> None:
+        self.model.train_on_batch(self.x, self.y)
+        self.backend.synchronize()
+
+    def predict(self) -> None:
+        self.model.predict_on_batch(self.x)
+        self.backend.synchronize()
+
+    def fit_epoch(self, x, y) -> None:
+        self.model.fit(x, y, batch_size=self.workload.batch_size, epochs=1, verbose=0)
+        self.backend.synchronize()
+
+
+class TorchRunner:
+    """The same workload in PyTorch (CPU, eager), with one batch ready."""
+
+    def __init__(self, workload: Workload, threads: int | None = None):
+        import torch
+
+        torch.set_num_threads(threads or thread_count())
+        torch.manual_seed(SEED)
+        self.torch = torch
+        self.module, self.optimizer, self.loss_fn, to_torch = workload.build_torch()
+        x, y = workload.batch()
+        self.x, self.y = to_torch(x, y)
+        self.samples = len(x)
+
+    def step(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.module(self.x), self.y)
+        loss.backward()
+        self.optimizer.step()
+
+    def predict(self) -> None:
+        with self.torch.no_grad():
+            self.module(self.x)
+
+
+def seconds_per_call(function: Callable, min_seconds: float = 0.2, rounds: int = 1) -> float:
+    """Median over ``rounds`` of the mean time of a block of calls lasting ``min_seconds``."""
+    start = time.perf_counter()
+    function()
+    calls = max(1, int(min_seconds / max(time.perf_counter() - start, 1e-7)))
+    results = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(calls):
+            function()
+        results.append((time.perf_counter() - start) / calls)
+    return statistics.median(results)

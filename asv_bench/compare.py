@@ -1,0 +1,176 @@
+"""Training speed of W1-W5 on each backend and in PyTorch, measured side by side.
+
+Every (workload, side) pair is built once; then each repeat times a block of
+training steps of every pair in turn, so drift in the machine's speed touches
+all sides alike. The figure is the median over repeats, as samples per second,
+with the ratio to PyTorch (above 1: faster than PyTorch). Its markdown table is
+how speed claims are reported in issue notes.
+
+    python asv_bench/compare.py
+    python asv_bench/compare.py --workloads W3 W4 --backends numpy numba --threads 2
+
+The models come from ``benchmarks/workloads.py``, shared with the asv
+benchmarks. PyTorch is optional: without it the table has no PyTorch column.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+WORKLOAD_KEYS = ["W1", "W2", "W3", "W4", "W5"]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--workloads", nargs="+", default=WORKLOAD_KEYS, choices=WORKLOAD_KEYS, metavar="W"
+    )
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=None,
+        help="backend names (default: every backend available here)",
+    )
+    parser.add_argument("--repeat", type=int, default=7, help="interleaved repeats (median)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for BLAS, Numba and PyTorch alike (default: all CPUs)",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=0.3, help="length of one timed block of steps"
+    )
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.2,
+        help="idle seconds before each block, so the last side's spinning threads go to sleep",
+    )
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    return parser.parse_args(argv)
+
+
+def set_thread_environment(threads: int) -> None:
+    """Thread caps that must be in the environment before NumPy or Numba load."""
+    for name in (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "NUMBA_NUM_THREADS",
+        "ENGINE_BENCH_THREADS",
+    ):
+        os.environ[name] = str(threads)
+
+
+def format_rate(samples_per_second: float) -> str:
+    if samples_per_second >= 1e6:
+        return f"{samples_per_second / 1e6:.2f}M"
+    if samples_per_second >= 1e3:
+        return f"{samples_per_second / 1e3:.1f}k"
+    return f"{samples_per_second:.0f}"
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    threads = args.threads or os.cpu_count() or 1
+    set_thread_environment(threads)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+    from benchmarks import workloads
+
+    import backends
+
+    names = args.backends or backends.available()
+    for name in names:
+        backends.get(name)  # fail early, with the reason, for an unusable backend
+    sides = [(name, name) for name in names]
+    with_torch = False
+    if not args.no_torch:
+        try:
+            import torch
+
+            with_torch = True
+            sides.append(("torch", "PyTorch"))
+        except ImportError:
+            print("PyTorch is not installed: no PyTorch column.", file=sys.stderr)
+    workloads.limit_threads(threads)
+
+    runners, skipped = {}, {}
+    for key in args.workloads:
+        workload = workloads.WORKLOADS[key]
+        for side, _ in sides:
+            try:
+                if side == "torch":
+                    runner = workloads.TorchRunner(workload, threads)
+                else:
+                    runner = workloads.EngineRunner(workload, side)
+            except NotImplementedError as error:
+                skipped[key, side] = str(error)
+                continue
+            for _ in range(3):  # JIT compilation, allocator and thread-pool warm-up
+                runner.step()
+            runners[key, side] = runner
+    workloads.limit_threads(threads)
+
+    # calls per block, from one calibration block each
+    calls = {
+        pair: max(1, round(args.seconds / workloads.seconds_per_call(runner.step, 0.05)))
+        for pair, runner in runners.items()
+    }
+    times: dict = {pair: [] for pair in runners}
+    for _ in range(args.repeat):
+        for pair, runner in runners.items():
+            step = runner.step
+            time.sleep(args.pause)
+            start = time.perf_counter()
+            for _ in range(calls[pair]):
+                step()
+            times[pair].append((time.perf_counter() - start) / calls[pair])
+
+    rates = {
+        pair: runners[pair].samples / statistics.median(values) for pair, values in times.items()
+    }
+    print(table(args.workloads, sides, rates, with_torch))
+    print()
+    versions = f"numpy {__import__('numpy').__version__}"
+    if with_torch:
+        versions += f", torch {torch.__version__}"
+    print(
+        f"Training samples/s, median of {args.repeat} interleaved repeats of "
+        f"~{args.seconds:g} s blocks; {threads} thread(s); {platform.processor() or 'cpu'}, "
+        f"{os.cpu_count()} CPUs; Python {platform.python_version()}, {versions}."
+    )
+    for (key, side), reason in skipped.items():
+        print(f"Skipped {key} on {side}: {reason}")
+
+
+def table(keys, sides, rates, with_torch: bool) -> str:
+    """The markdown table: a row per workload, samples/s per side, ratios to PyTorch."""
+    from benchmarks import workloads
+
+    engine_sides = [(side, label) for side, label in sides if side != "torch"]
+    header = ["workload"] + [f"{label} samples/s" for _, label in sides]
+    if with_torch:
+        header += [f"{label} / PyTorch" for _, label in engine_sides]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for key in keys:
+        title = f"{key} {workloads.WORKLOADS[key].title}"
+        cells = [title]
+        for side, _ in sides:
+            rate = rates.get((key, side))
+            cells.append(format_rate(rate) if rate else "n/a")
+        if with_torch:
+            reference = rates.get((key, "torch"))
+            for side, _ in engine_sides:
+                rate = rates.get((key, side))
+                cells.append(f"{rate / reference:.2f}x" if rate and reference else "n/a")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
