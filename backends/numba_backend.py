@@ -1,0 +1,419 @@
+"""The numba backend: NumPy arrays, with the hot kernels as ``@numba.njit`` loops.
+
+``NumbaBackend`` overrides only the kernels that a measurement showed the
+generic NumPy code to be slow on; everything else is the NumPy reference.
+Overrides cover C-contiguous float32 and float64 arrays and hand every other
+dtype (float16, integers) to ``super()``, so Numba never sees a type it was
+not written for. Numba is imported lazily: this module imports without it,
+and selecting the backend without it raises ``BackendUnavailableError``.
+"""
+
+import importlib
+
+import numpy
+
+from .kernels.pooling import _pool_geometry
+from .numpy_backend import NumpyBackend
+
+_JIT_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+_FAMILIES = ("activations", "dropout", "losses", "optimizers", "pooling")
+
+# Numba has no vector math library here (no SVML), so its exp/tanh/log run one
+# element at a time, while NumPy's are SIMD. Kernels built on them win only
+# where call overhead dominates: small arrays, and rows narrow enough that the
+# fused passes save more than the scalar exp costs (measured: break-even near
+# 2k elements for sigmoid, 64 classes for softmax + cross-entropy).
+_SCALAR_MATH_LIMIT = 2048
+# Below this many elements a NumPy ufunc's call overhead (~1 us) beats
+# Numba's dispatch (~2 us) for one-pass arithmetic such as relu.
+_MIN_JIT_SIZE = 2048
+_NARROW_ROWS = 32
+
+
+def _jit_dtype(*arrays):
+    """The shared dtype of ``arrays`` if the kernels compile for it, else None."""
+    dtype = arrays[0].dtype
+    if dtype not in _JIT_DTYPES:
+        return None
+    for array in arrays:
+        if type(array) is not numpy.ndarray or array.dtype != dtype:
+            return None
+    return dtype
+
+
+def _flat(array):
+    """A C-contiguous 1-D view (a copy only when ``array`` is not contiguous)."""
+    return numpy.ascontiguousarray(array).reshape(-1)
+
+
+def _in_place_ok(*arrays):
+    """Whether the arrays can be updated in place through flat views."""
+    return _jit_dtype(*arrays) is not None and all(a.flags.c_contiguous for a in arrays)
+
+
+class NumbaBackend(NumpyBackend):
+    name = "numba"
+
+    def __init__(self):
+        super().__init__()
+        for family in _FAMILIES:
+            module = importlib.import_module(f"{__package__}.numba_kernels.{family}")
+            setattr(self, f"_{family}", module)
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        try:
+            import numba  # noqa: F401
+        except ImportError as error:
+            return f"numba cannot be imported ({error})."
+        return None
+
+    @classmethod
+    def install_hint(cls) -> str:
+        return "pip install numba"
+
+    # -- elementwise activations -----------------------------------------
+
+    def _unary(self, kernel, x, *scalars):
+        out = numpy.empty(x.shape, x.dtype)
+        kernel(_flat(x), *(x.dtype.type(s) for s in scalars), out.reshape(-1))
+        return out
+
+    def _binary(self, kernel, a, b, *scalars):
+        out = numpy.empty(a.shape, a.dtype)
+        args = (_flat(a), _flat(b), *(a.dtype.type(s) for s in scalars), out.reshape(-1))
+        kernel(*args)
+        return out
+
+    def relu_forward(self, x):
+        if _jit_dtype(x) is None or x.size < _MIN_JIT_SIZE:
+            return super().relu_forward(x)
+        return self._unary(self._activations.relu_forward, x)
+
+    def relu_backward(self, dy, x, y):
+        if _jit_dtype(dy, y) is None or dy.shape != y.shape or y.size < _MIN_JIT_SIZE:
+            return super().relu_backward(dy, x, y)
+        return self._binary(self._activations.relu_backward, dy, y)
+
+    def sigmoid_forward(self, x):
+        if _jit_dtype(x) is None or x.size > _SCALAR_MATH_LIMIT:
+            return super().sigmoid_forward(x)
+        return self._unary(self._activations.sigmoid_forward, x)
+
+    def sigmoid_backward(self, dy, x, y):
+        if _jit_dtype(dy, y) is None or dy.shape != y.shape or y.size < _MIN_JIT_SIZE:
+            return super().sigmoid_backward(dy, x, y)
+        return self._binary(self._activations.sigmoid_backward, dy, y)
+
+    def tanh_backward(self, dy, x, y):
+        if _jit_dtype(dy, y) is None or dy.shape != y.shape or y.size < _MIN_JIT_SIZE:
+            return super().tanh_backward(dy, x, y)
+        return self._binary(self._activations.tanh_backward, dy, y)
+
+    def leaky_relu_forward(self, x, negative_slope=0.2):
+        if _jit_dtype(x) is None or x.size < _MIN_JIT_SIZE:
+            return super().leaky_relu_forward(x, negative_slope)
+        return self._unary(self._activations.leaky_relu_forward, x, negative_slope)
+
+    def leaky_relu_backward(self, dy, x, y, negative_slope=0.2):
+        if _jit_dtype(dy, x) is None or dy.shape != x.shape:
+            return super().leaky_relu_backward(dy, x, y, negative_slope)
+        return self._binary(self._activations.leaky_relu_backward, dy, x, negative_slope)
+
+    def elu_forward(self, x, alpha=1.0):
+        if _jit_dtype(x) is None or x.size > _SCALAR_MATH_LIMIT:
+            return super().elu_forward(x, alpha)
+        return self._unary(self._activations.elu_forward, x, alpha)
+
+    def elu_backward(self, dy, x, y, alpha=1.0):
+        if _jit_dtype(dy, x, y) is None or not dy.shape == x.shape == y.shape:
+            return super().elu_backward(dy, x, y, alpha)
+        out = numpy.empty(dy.shape, dy.dtype)
+        kernel = self._activations.elu_backward
+        kernel(_flat(dy), _flat(x), _flat(y), dy.dtype.type(alpha), out.reshape(-1))
+        return out
+
+    def selu_forward(self, x):
+        if _jit_dtype(x) is None or x.size > _SCALAR_MATH_LIMIT:
+            return super().selu_forward(x)
+        return self._unary(self._activations.selu_forward, x)
+
+    def selu_backward(self, dy, x, y):
+        if _jit_dtype(dy, x, y) is None or not dy.shape == x.shape == y.shape:
+            return super().selu_backward(dy, x, y)
+        out = numpy.empty(dy.shape, dy.dtype)
+        self._activations.selu_backward(_flat(dy), _flat(x), _flat(y), out.reshape(-1))
+        return out
+
+    def softplus_forward(self, x):
+        if _jit_dtype(x) is None or x.size > _SCALAR_MATH_LIMIT:
+            return super().softplus_forward(x)
+        return self._unary(self._activations.softplus_forward, x)
+
+    def softplus_backward(self, dy, x, y):
+        if _jit_dtype(dy, x) is None or dy.shape != x.shape or x.size > _SCALAR_MATH_LIMIT:
+            return super().softplus_backward(dy, x, y)
+        return self._binary(self._activations.softplus_backward, dy, x)
+
+    def swish_forward(self, x):
+        if _jit_dtype(x) is None or x.size > _SCALAR_MATH_LIMIT:
+            return super().swish_forward(x)
+        return self._unary(self._activations.swish_forward, x)
+
+    def swish_backward(self, dy, x, y):
+        if _jit_dtype(dy, x) is None or dy.shape != x.shape or x.size > _SCALAR_MATH_LIMIT:
+            return super().swish_backward(dy, x, y)
+        return self._binary(self._activations.swish_backward, dy, x)
+
+    # -- softmax over the last axis ----------------------------------------
+
+    def _rows(self, kernel, *arrays):
+        """Run a row kernel over the last axis of same-shaped arrays."""
+        shape = arrays[0].shape
+        rows = [numpy.ascontiguousarray(a).reshape(-1, shape[-1]) for a in arrays]
+        out = numpy.empty(shape, arrays[0].dtype)
+        kernel(*rows, out.reshape(-1, shape[-1]))
+        return out
+
+    @staticmethod
+    def _last_axis(x, axis):
+        return x.ndim >= 1 and x.size > 0 and axis in (-1, x.ndim - 1)
+
+    @staticmethod
+    def _narrow(x):
+        return x.shape[-1] <= _NARROW_ROWS
+
+    def softmax_forward(self, x, axis=-1):
+        if _jit_dtype(x) is None or not self._last_axis(x, axis) or not self._narrow(x):
+            return super().softmax_forward(x, axis)
+        return self._rows(self._activations.softmax_rows, x)
+
+    def softmax_backward(self, dy, y, axis=-1):
+        if _jit_dtype(dy, y) is None or not self._last_axis(y, axis) or dy.shape != y.shape:
+            return super().softmax_backward(dy, y, axis)
+        return self._rows(self._activations.softmax_rows_backward, dy, y)
+
+    def log_softmax_forward(self, x, axis=-1):
+        if _jit_dtype(x) is None or not self._last_axis(x, axis) or not self._narrow(x):
+            return super().log_softmax_forward(x, axis)
+        return self._rows(self._activations.log_softmax_rows, x)
+
+    def log_softmax_backward(self, dy, y, axis=-1):
+        if (
+            _jit_dtype(dy, y) is None
+            or not self._last_axis(y, axis)
+            or dy.shape != y.shape
+            or not self._narrow(y)
+        ):
+            return super().log_softmax_backward(dy, y, axis)
+        return self._rows(self._activations.log_softmax_rows_backward, dy, y)
+
+    # -- losses --------------------------------------------------------------
+
+    def _loss_ok(self, logits, other):
+        return (
+            _jit_dtype(logits) is not None
+            and logits.ndim == 2
+            and 0 < logits.shape[1] <= _NARROW_ROWS
+            and type(other) is numpy.ndarray
+        )
+
+    def softmax_cross_entropy_forward(self, logits, targets):
+        if not self._loss_ok(logits, targets) or _jit_dtype(logits, targets) is None:
+            return super().softmax_cross_entropy_forward(logits, targets)
+        if targets.shape != logits.shape:
+            return super().softmax_cross_entropy_forward(logits, targets)
+        loss = numpy.empty(logits.shape[0], logits.dtype)
+        probs = numpy.empty(logits.shape, logits.dtype)
+        self._losses.softmax_cross_entropy_forward(
+            numpy.ascontiguousarray(logits), numpy.ascontiguousarray(targets), loss, probs
+        )
+        return loss, probs
+
+    def softmax_cross_entropy_backward(self, probs, targets, dloss):
+        if (
+            _jit_dtype(probs, targets, dloss) is None
+            or probs.ndim != 2
+            or targets.shape != probs.shape
+            or dloss.shape != probs.shape[:1]
+        ):
+            return super().softmax_cross_entropy_backward(probs, targets, dloss)
+        grad = numpy.empty(probs.shape, probs.dtype)
+        self._losses.softmax_cross_entropy_backward(
+            numpy.ascontiguousarray(probs),
+            numpy.ascontiguousarray(targets),
+            numpy.ascontiguousarray(dloss),
+            grad,
+        )
+        return grad
+
+    @staticmethod
+    def _labels(labels, rows):
+        """Integer labels as one C-contiguous int64 vector, or None to fall back."""
+        if type(labels) is not numpy.ndarray or labels.shape != (rows,):
+            return None
+        if labels.dtype.kind not in "iu":
+            return None
+        return numpy.ascontiguousarray(labels, dtype=numpy.int64)
+
+    def sparse_softmax_cross_entropy_forward(self, logits, labels):
+        index = self._labels(labels, logits.shape[0]) if self._loss_ok(logits, labels) else None
+        if index is None:
+            return super().sparse_softmax_cross_entropy_forward(logits, labels)
+        loss = numpy.empty(logits.shape[0], logits.dtype)
+        probs = numpy.empty(logits.shape, logits.dtype)
+        self._losses.sparse_softmax_cross_entropy_forward(
+            numpy.ascontiguousarray(logits), index, loss, probs
+        )
+        return loss, probs
+
+    def sparse_softmax_cross_entropy_backward(self, probs, labels, dloss):
+        index = None
+        if _jit_dtype(probs, dloss) is not None and probs.ndim == 2:
+            if dloss.shape == probs.shape[:1]:
+                index = self._labels(labels, probs.shape[0])
+        if index is None:
+            return super().sparse_softmax_cross_entropy_backward(probs, labels, dloss)
+        grad = numpy.empty(probs.shape, probs.dtype)
+        self._losses.sparse_softmax_cross_entropy_backward(
+            numpy.ascontiguousarray(probs), index, numpy.ascontiguousarray(dloss), grad
+        )
+        return grad
+
+    # -- optimizers (in place) ----------------------------------------------
+
+    @staticmethod
+    def _same_shape(param, *arrays):
+        return all(a.shape == param.shape for a in arrays)
+
+    def sgd_update(self, param, grad, lr):
+        if not _in_place_ok(param) or _jit_dtype(param, grad) is None or grad.shape != param.shape:
+            return super().sgd_update(param, grad, lr)
+        self._optimizers.sgd_update(param.reshape(-1), _flat(grad), param.dtype.type(lr))
+
+    def sgd_momentum_update(self, param, grad, velocity, lr, momentum, nesterov=False):
+        if (
+            not _in_place_ok(param, velocity)
+            or _jit_dtype(param, grad) is None
+            or not self._same_shape(param, grad, velocity)
+        ):
+            return super().sgd_momentum_update(param, grad, velocity, lr, momentum, nesterov)
+        scalar = param.dtype.type
+        self._optimizers.sgd_momentum_update(
+            param.reshape(-1),
+            _flat(grad),
+            velocity.reshape(-1),
+            scalar(lr),
+            scalar(momentum),
+            bool(nesterov),
+        )
+
+    def adam_update(self, param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat=None):
+        state = (m, v) if v_hat is None else (m, v, v_hat)
+        if (
+            not _in_place_ok(param, *state)
+            or _jit_dtype(param, grad) is None
+            or not self._same_shape(param, grad, *state)
+        ):
+            return super().adam_update(param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat)
+        scalar = param.dtype.type
+        args = (param.reshape(-1), _flat(grad), m.reshape(-1), v.reshape(-1))
+        constants = (scalar(lr_t), scalar(1 - beta_1), scalar(1 - beta_2), scalar(epsilon))
+        if v_hat is None:
+            self._optimizers.adam_update(*args, *constants)
+        else:
+            self._optimizers.amsgrad_update(*args, v_hat.reshape(-1), *constants)
+
+    def rmsprop_update(
+        self,
+        param,
+        grad,
+        velocity,
+        lr,
+        rho,
+        epsilon,
+        momentum_buffer=None,
+        momentum=0.0,
+        average_grad=None,
+    ):
+        state = [a for a in (velocity, momentum_buffer, average_grad) if a is not None]
+        if (
+            not _in_place_ok(param, *state)
+            or _jit_dtype(param, grad) is None
+            or not self._same_shape(param, grad, *state)
+        ):
+            return super().rmsprop_update(
+                param, grad, velocity, lr, rho, epsilon, momentum_buffer, momentum, average_grad
+            )
+        scalar = param.dtype.type
+        flat_param = param.reshape(-1)
+        args = (flat_param, _flat(grad), velocity.reshape(-1))
+        constants = (scalar(lr), scalar(rho), scalar(1 - rho), scalar(epsilon))
+        if momentum_buffer is None and average_grad is None:
+            self._optimizers.rmsprop_update(*args, *constants)
+            return
+        self._optimizers.rmsprop_general_update(
+            *args,
+            *constants,
+            flat_param if momentum_buffer is None else momentum_buffer.reshape(-1),
+            scalar(momentum),
+            momentum_buffer is not None,
+            flat_param if average_grad is None else average_grad.reshape(-1),
+            average_grad is not None,
+        )
+
+    def adagrad_update(self, param, grad, accumulator, lr, epsilon):
+        if (
+            not _in_place_ok(param, accumulator)
+            or _jit_dtype(param, grad) is None
+            or not self._same_shape(param, grad, accumulator)
+        ):
+            return super().adagrad_update(param, grad, accumulator, lr, epsilon)
+        scalar = param.dtype.type
+        self._optimizers.adagrad_update(
+            param.reshape(-1), _flat(grad), accumulator.reshape(-1), scalar(lr), scalar(epsilon)
+        )
+
+    # -- dropout ---------------------------------------------------------------
+
+    def dropout_mask(self, shape, rate: float, dtype):
+        """The reference's mask from the same uniform stream, thresholded and scaled in one pass."""
+        dtype = numpy.dtype(dtype)
+        if dtype not in _JIT_DTYPES:
+            return super().dropout_mask(shape, rate, dtype)
+        uniform = self._random.random_sample(shape)
+        out = numpy.empty(uniform.shape, dtype)
+        scale = dtype.type(1.0 / (1.0 - rate))
+        self._dropout.dropout_mask(uniform.reshape(-1), dtype.type(rate), scale, out.reshape(-1))
+        return out
+
+    # -- pooling -----------------------------------------------------------------
+
+    def max_pool2d_forward(self, x, pool_size, strides, padding="valid"):
+        if _jit_dtype(x) is None or x.ndim != 4 or x.size == 0:
+            return super().max_pool2d_forward(x, pool_size, strides, padding)
+        pads, out_hw = _pool_geometry(x.shape, pool_size, strides, padding)
+        out_shape = (x.shape[0], *out_hw, x.shape[3])
+        index_dtype = numpy.int8 if pool_size[0] * pool_size[1] <= 127 else numpy.int32
+        y = numpy.empty(out_shape, x.dtype)
+        argmax = numpy.empty(out_shape, index_dtype)
+        self._pooling.max_pool2d_forward(
+            numpy.ascontiguousarray(x),
+            *map(int, (*pool_size, *strides, pads[0][0], pads[1][0])),
+            y,
+            argmax,
+        )
+        return y, argmax
+
+    def max_pool2d_backward(self, dy, argmax, x_shape, pool_size, strides, padding="valid"):
+        if _jit_dtype(dy) is None or dy.ndim != 4 or type(argmax) is not numpy.ndarray:
+            return super().max_pool2d_backward(dy, argmax, x_shape, pool_size, strides, padding)
+        pads, _ = _pool_geometry(x_shape, pool_size, strides, padding)
+        dx = numpy.zeros(tuple(x_shape), dy.dtype)
+        self._pooling.max_pool2d_backward(
+            numpy.ascontiguousarray(dy),
+            numpy.ascontiguousarray(argmax),
+            *map(int, (pool_size[1], *strides, pads[0][0], pads[1][0])),
+            dx,
+        )
+        return dx

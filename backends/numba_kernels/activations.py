@@ -1,0 +1,172 @@
+"""Elementwise activations and their derivatives on flat 1-D arrays, plus row softmax."""
+
+import math
+
+import numba
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _sigmoid(v):
+    # exp of a non-positive number never overflows
+    e = math.exp(-abs(v))
+    return 1 / (1 + e) if v >= 0 else e / (1 + e)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def relu_forward(x, out):
+    for i in range(x.size):
+        out[i] = x[i] if x[i] > 0 else 0
+
+
+@numba.njit(cache=True, error_model="numpy")
+def relu_backward(dy, y, out):
+    for i in range(dy.size):
+        out[i] = dy[i] if y[i] > 0 else 0
+
+
+@numba.njit(cache=True, error_model="numpy")
+def sigmoid_forward(x, out):
+    for i in range(x.size):
+        out[i] = _sigmoid(x[i])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def sigmoid_backward(dy, y, out):
+    for i in range(dy.size):
+        out[i] = dy[i] * y[i] * (1 - y[i])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def tanh_forward(x, out):
+    for i in range(x.size):
+        out[i] = math.tanh(x[i])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def tanh_backward(dy, y, out):
+    for i in range(dy.size):
+        out[i] = dy[i] * (1 - y[i] * y[i])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def leaky_relu_forward(x, negative_slope, out):
+    for i in range(x.size):
+        out[i] = x[i] if x[i] > 0 else x[i] * negative_slope
+
+
+@numba.njit(cache=True, error_model="numpy")
+def leaky_relu_backward(dy, x, negative_slope, out):
+    for i in range(dy.size):
+        out[i] = dy[i] if x[i] > 0 else dy[i] * negative_slope
+
+
+@numba.njit(cache=True, error_model="numpy")
+def elu_forward(x, alpha, out):
+    for i in range(x.size):
+        out[i] = x[i] if x[i] > 0 else alpha * math.expm1(x[i])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def elu_backward(dy, x, y, alpha, out):
+    for i in range(dy.size):
+        out[i] = dy[i] if x[i] > 0 else dy[i] * (y[i] + alpha)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def selu_forward(x, out):
+    for i in range(x.size):
+        if x[i] > 0:
+            out[i] = SELU_SCALE * x[i]
+        else:
+            out[i] = SELU_SCALE * (SELU_ALPHA * math.expm1(x[i]))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def selu_backward(dy, x, y, out):
+    for i in range(dy.size):
+        if x[i] > 0:
+            out[i] = SELU_SCALE * dy[i]
+        else:
+            out[i] = dy[i] * (y[i] + SELU_SCALE * SELU_ALPHA)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def softplus_forward(x, out):
+    for i in range(x.size):
+        out[i] = max(x[i], 0) + math.log1p(math.exp(-abs(x[i])))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def softplus_backward(dy, x, out):
+    for i in range(dy.size):
+        out[i] = dy[i] * _sigmoid(x[i])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def swish_forward(x, out):
+    for i in range(x.size):
+        out[i] = x[i] * _sigmoid(x[i])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def swish_backward(dy, x, out):
+    for i in range(dy.size):
+        s = _sigmoid(x[i])
+        out[i] = dy[i] * (s + x[i] * s * (1 - s))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def softmax_rows(x, out):
+    """Softmax over the last axis of a C-contiguous ``(rows, n)`` array."""
+    rows, n = x.shape
+    for r in range(rows):
+        peak = x[r, 0]
+        for j in range(1, n):
+            peak = max(peak, x[r, j])
+        total = 0.0
+        for j in range(n):
+            e = math.exp(x[r, j] - peak)
+            out[r, j] = e
+            total += e
+        for j in range(n):
+            out[r, j] = out[r, j] / total
+
+
+@numba.njit(cache=True, error_model="numpy")
+def softmax_rows_backward(dy, y, out):
+    rows, n = y.shape
+    for r in range(rows):
+        dot = 0.0
+        for j in range(n):
+            dot += dy[r, j] * y[r, j]
+        for j in range(n):
+            out[r, j] = y[r, j] * (dy[r, j] - dot)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def log_softmax_rows(x, out):
+    rows, n = x.shape
+    for r in range(rows):
+        peak = x[r, 0]
+        for j in range(1, n):
+            peak = max(peak, x[r, j])
+        total = 0.0
+        for j in range(n):
+            total += math.exp(x[r, j] - peak)
+        log_total = math.log(total)
+        for j in range(n):
+            out[r, j] = x[r, j] - peak - log_total
+
+
+@numba.njit(cache=True, error_model="numpy")
+def log_softmax_rows_backward(dy, y, out):
+    rows, n = y.shape
+    for r in range(rows):
+        total = 0.0
+        for j in range(n):
+            total += dy[r, j]
+        for j in range(n):
+            out[r, j] = dy[r, j] - math.exp(y[r, j]) * total

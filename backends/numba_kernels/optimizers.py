@@ -1,0 +1,105 @@
+"""Optimizer updates: one in-place pass over each parameter (Keras 3 formulas).
+
+Arrays are flat and C-contiguous; every scalar has the arrays' dtype (the
+caller folds constants such as ``1 - beta_1`` in), so float32 parameters
+update in float32 as in the reference and the loops vectorize. Optional
+behaviour is chosen outside the loops for the same reason.
+"""
+
+import math
+
+import numba
+
+
+@numba.njit(cache=True, error_model="numpy")
+def sgd_update(param, grad, lr):
+    for i in range(param.size):
+        param[i] -= lr * grad[i]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def sgd_momentum_update(param, grad, velocity, lr, momentum, nesterov):
+    if nesterov:
+        for i in range(param.size):
+            step = lr * grad[i]
+            v = momentum * velocity[i] - step
+            velocity[i] = v
+            param[i] += momentum * v - step
+    else:
+        for i in range(param.size):
+            v = momentum * velocity[i] - lr * grad[i]
+            velocity[i] = v
+            param[i] += v
+
+
+@numba.njit(cache=True, error_model="numpy")
+def adam_update(param, grad, m, v, lr_t, one_minus_beta_1, one_minus_beta_2, epsilon):
+    for i in range(param.size):
+        g = grad[i]
+        m_i = m[i] + (g - m[i]) * one_minus_beta_1
+        v_i = v[i] + (g * g - v[i]) * one_minus_beta_2
+        m[i] = m_i
+        v[i] = v_i
+        param[i] -= m_i / (math.sqrt(v_i) + epsilon) * lr_t
+
+
+@numba.njit(cache=True, error_model="numpy")
+def amsgrad_update(param, grad, m, v, v_hat, lr_t, one_minus_beta_1, one_minus_beta_2, epsilon):
+    for i in range(param.size):
+        g = grad[i]
+        m_i = m[i] + (g - m[i]) * one_minus_beta_1
+        v_i = v[i] + (g * g - v[i]) * one_minus_beta_2
+        m[i] = m_i
+        v[i] = v_i
+        peak = max(v_hat[i], v_i)
+        v_hat[i] = peak
+        param[i] -= m_i / (math.sqrt(peak) + epsilon) * lr_t
+
+
+@numba.njit(cache=True, error_model="numpy")
+def rmsprop_update(param, grad, velocity, lr, rho, one_minus_rho, epsilon):
+    for i in range(param.size):
+        g = grad[i]
+        vel = rho * velocity[i] + g * g * one_minus_rho
+        velocity[i] = vel
+        param[i] -= g / math.sqrt(vel + epsilon) * lr
+
+
+@numba.njit(cache=True, error_model="numpy")
+def rmsprop_general_update(
+    param,
+    grad,
+    velocity,
+    lr,
+    rho,
+    one_minus_rho,
+    epsilon,
+    momentum_buffer,
+    momentum,
+    use_momentum,
+    average_grad,
+    centered,
+):
+    """RMSprop with momentum and/or centering (unused buffers may alias ``param``)."""
+    for i in range(param.size):
+        g = grad[i]
+        vel = rho * velocity[i] + g * g * one_minus_rho
+        velocity[i] = vel
+        if centered:
+            avg = rho * average_grad[i] + g * one_minus_rho
+            average_grad[i] = avg
+            vel = vel - avg * avg
+        step = g / math.sqrt(vel + epsilon) * lr
+        if use_momentum:
+            step = momentum * momentum_buffer[i] + step
+            momentum_buffer[i] = step
+        param[i] -= step
+
+
+@numba.njit(cache=True, error_model="numpy")
+def adagrad_update(param, grad, accumulator, lr, epsilon):
+    for i in range(param.size):
+        g = grad[i]
+        acc = accumulator[i] + g * g
+        accumulator[i] = acc
+        param[i] -= g / math.sqrt(acc + epsilon) * lr

@@ -1,0 +1,371 @@
+"""The numba backend's overrides agree with the generic reference kernels."""
+
+import builtins
+
+import numpy
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import backends
+from backends.base import Backend
+
+pytest.importorskip("numba")
+
+from backends import numba_backend as _module  # noqa: E402
+
+DEFAULT_CUTOFFS = {
+    name: getattr(_module, name) for name in ("_MIN_JIT_SIZE", "_SCALAR_MATH_LIMIT", "_NARROW_ROWS")
+}
+
+FLOATS = ("float32", "float64")
+RTOL = {"float32": 1e-5, "float64": 1e-10}
+ATOL = {"float32": 1e-6, "float64": 1e-12}
+few = settings(max_examples=10, deadline=None)
+LIFTED_CUTOFFS = {"_MIN_JIT_SIZE": 0, "_SCALAR_MATH_LIMIT": 10**9, "_NARROW_ROWS": 10**9}
+
+shapes = st.lists(st.integers(1, 6), min_size=1, max_size=3).map(tuple)
+dtypes = st.sampled_from(FLOATS)
+seeds = st.integers(0, 2**31 - 1)
+
+
+@pytest.fixture(scope="module")
+def numba_backend():
+    """The numba backend with its size cut-offs lifted, so small shapes reach the kernels."""
+    from backends import numba_backend as module
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, lifted in LIFTED_CUTOFFS.items():
+            patch.setattr(module, name, lifted)
+        yield backends.get("numba")
+
+
+def random(rng, shape, dtype, scale=3.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def assert_close(actual, expected, dtype):
+    assert actual.dtype == expected.dtype
+    assert actual.shape == expected.shape
+    numpy.testing.assert_allclose(actual, expected, rtol=RTOL[dtype], atol=ATOL[dtype])
+
+
+ACTIVATIONS = {
+    "relu": {},
+    "sigmoid": {},
+    "tanh": {},
+    "leaky_relu": {"negative_slope": 0.3},
+    "elu": {"alpha": 0.7},
+    "selu": {},
+    "softplus": {},
+    "swish": {},
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@few
+@given(shape=shapes, dtype=dtypes, seed=seeds)
+def test_activations_match_reference(numba_backend, name, shape, dtype, seed):
+    reference = Backend()
+    rng = numpy.random.default_rng(seed)
+    x = random(rng, shape, dtype)
+    dy = random(rng, shape, dtype, 1.0)
+    params = ACTIVATIONS[name]
+    forward = getattr(numba_backend, name + "_forward")(x, **params)
+    expected = getattr(reference, name + "_forward")(x, **params)
+    assert_close(forward, expected, dtype)
+    backward = getattr(numba_backend, name + "_backward")(dy, x, expected, **params)
+    assert_close(backward, getattr(reference, name + "_backward")(dy, x, expected, **params), dtype)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@few
+@given(shape=shapes, dtype=dtypes, seed=seeds, transpose=st.booleans())
+def test_softmax_matches_reference(numba_backend, name, shape, dtype, seed, transpose):
+    reference = Backend()
+    rng = numpy.random.default_rng(seed)
+    x = random(rng, shape, dtype)
+    if transpose:  # a non-contiguous input
+        x = x.T
+    dy = random(rng, x.shape, dtype, 1.0)
+    y = getattr(numba_backend, name + "_forward")(x)
+    expected = getattr(reference, name + "_forward")(x)
+    assert_close(y, expected, dtype)
+    assert_close(
+        getattr(numba_backend, name + "_backward")(dy, expected),
+        getattr(reference, name + "_backward")(dy, expected),
+        dtype,
+    )
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "swish"])
+def test_default_cutoffs_agree_on_both_sides(name, monkeypatch):
+    """With the shipped cut-offs, small and large inputs agree with the reference."""
+    from backends import numba_backend as module
+
+    for cutoff in LIFTED_CUTOFFS:  # undo a lift the module fixture may hold
+        monkeypatch.setattr(module, cutoff, DEFAULT_CUTOFFS[cutoff])
+    numba_backend, reference = backends.get("numba"), Backend()
+    rng = numpy.random.default_rng(1)
+    for shape in [(3, 4), (64, 80)]:
+        x = rng.standard_normal(shape).astype(numpy.float32)
+        y = getattr(reference, name + "_forward")(x)
+        assert_close(getattr(numba_backend, name + "_forward")(x), y, "float32")
+        assert_close(
+            getattr(numba_backend, name + "_backward")(x, x, y),
+            getattr(reference, name + "_backward")(x, x, y),
+            "float32",
+        )
+    wide = rng.standard_normal((4, 100))
+    assert_close(numba_backend.softmax_forward(wide), reference.softmax_forward(wide), "float64")
+
+
+def test_softmax_other_axis_falls_back(numba_backend, rng):
+    x = rng.standard_normal((3, 4, 5))
+    numpy.testing.assert_allclose(
+        numba_backend.softmax_forward(x, axis=1), Backend().softmax_forward(x, axis=1)
+    )
+
+
+@few
+@given(
+    batch=st.integers(1, 5),
+    sizes=st.tuples(st.integers(1, 7), st.integers(1, 7)),
+    dtype=dtypes,
+    seed=seeds,
+    leading=st.booleans(),
+)
+def test_dense_forward_matches_reference(numba_backend, batch, sizes, dtype, seed, leading):
+    rng = numpy.random.default_rng(seed)
+    shape = (2, batch, sizes[0]) if leading else (batch, sizes[0])
+    x = random(rng, shape, dtype)
+    kernel = random(rng, sizes, dtype)
+    bias = random(rng, sizes[1:], dtype)
+    assert_close(
+        numba_backend.dense_forward(x, kernel, bias),
+        Backend().dense_forward(x, kernel, bias),
+        dtype,
+    )
+    assert_close(numba_backend.dense_forward(x, kernel), Backend().dense_forward(x, kernel), dtype)
+
+
+@few
+@given(rows=st.integers(1, 8), classes=st.integers(1, 6), dtype=dtypes, seed=seeds)
+def test_cross_entropy_matches_reference(numba_backend, rows, classes, dtype, seed):
+    reference = Backend()
+    rng = numpy.random.default_rng(seed)
+    logits = random(rng, (rows, classes), dtype)
+    targets = rng.random((rows, classes)).astype(dtype)
+    targets /= targets.sum(axis=1, keepdims=True)
+    labels = rng.integers(0, classes, rows)
+    dloss = random(rng, (rows,), dtype, 1.0)
+
+    loss, probs = numba_backend.softmax_cross_entropy_forward(logits, targets)
+    expected_loss, expected_probs = reference.softmax_cross_entropy_forward(logits, targets)
+    assert_close(loss, expected_loss, dtype)
+    assert_close(probs, expected_probs, dtype)
+    assert_close(
+        numba_backend.softmax_cross_entropy_backward(expected_probs, targets, dloss),
+        reference.softmax_cross_entropy_backward(expected_probs, targets, dloss),
+        dtype,
+    )
+
+    loss, probs = numba_backend.sparse_softmax_cross_entropy_forward(logits, labels)
+    expected_loss, expected_probs = reference.sparse_softmax_cross_entropy_forward(logits, labels)
+    assert_close(loss, expected_loss, dtype)
+    assert_close(probs, expected_probs, dtype)
+    assert_close(
+        numba_backend.sparse_softmax_cross_entropy_backward(expected_probs, labels, dloss),
+        reference.sparse_softmax_cross_entropy_backward(expected_probs, labels, dloss),
+        dtype,
+    )
+
+
+def test_sparse_cross_entropy_rejects_out_of_range_labels(numba_backend):
+    logits = numpy.zeros((2, 3), numpy.float32)
+    with pytest.raises(IndexError):
+        numba_backend.sparse_softmax_cross_entropy_forward(logits, numpy.array([0, 3]))
+
+
+def _optimizer_cases(rng, shape, dtype):
+    """(method name, argument builder): state arrays are fresh copies per backend."""
+    return [
+        ("sgd_update", lambda s: {"lr": 0.1}, 0),
+        ("sgd_momentum_update", lambda s: {"velocity": s[0], "lr": 0.1, "momentum": 0.9}, 1),
+        (
+            "sgd_momentum_update",
+            lambda s: {"velocity": s[0], "lr": 0.1, "momentum": 0.9, "nesterov": True},
+            1,
+        ),
+        (
+            "adam_update",
+            lambda s: {
+                "m": s[0],
+                "v": numpy.abs(s[1]),
+                "lr_t": 0.01,
+                "beta_1": 0.9,
+                "beta_2": 0.999,
+                "epsilon": 1e-7,
+            },
+            2,
+        ),
+        (
+            "adam_update",
+            lambda s: {
+                "m": s[0],
+                "v": numpy.abs(s[1]),
+                "lr_t": 0.01,
+                "beta_1": 0.9,
+                "beta_2": 0.999,
+                "epsilon": 1e-7,
+                "v_hat": numpy.abs(s[2]),
+            },
+            3,
+        ),
+        (
+            "rmsprop_update",
+            lambda s: {"velocity": numpy.abs(s[0]), "lr": 0.01, "rho": 0.9, "epsilon": 1e-7},
+            1,
+        ),
+        (
+            "rmsprop_update",
+            lambda s: {
+                "velocity": numpy.abs(s[0]) + 10,
+                "lr": 0.01,
+                "rho": 0.9,
+                "epsilon": 1e-7,
+                "momentum_buffer": s[1],
+                "momentum": 0.5,
+                "average_grad": s[2] * 0.1,
+            },
+            3,
+        ),
+        (
+            "adagrad_update",
+            lambda s: {"accumulator": numpy.abs(s[0]), "lr": 0.01, "epsilon": 1e-7},
+            1,
+        ),
+    ]
+
+
+@few
+@given(shape=shapes, dtype=dtypes, seed=seeds)
+def test_optimizer_updates_match_reference(numba_backend, shape, dtype, seed):
+    reference = Backend()
+    rng = numpy.random.default_rng(seed)
+    for name, build, state_count in _optimizer_cases(rng, shape, dtype):
+        param = random(rng, shape, dtype)
+        grad = random(rng, shape, dtype)
+        state = [random(rng, shape, dtype) for _ in range(state_count)]
+        ours = {"param": param.copy(), "grad": grad, **build([a.copy() for a in state])}
+        theirs = {"param": param.copy(), "grad": grad, **build([a.copy() for a in state])}
+        getattr(numba_backend, name)(**ours)
+        getattr(reference, name)(**theirs)
+        for key, value in theirs.items():
+            if isinstance(value, numpy.ndarray):
+                assert_close(ours[key], value, dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_dropout_mask_matches_reference_stream(numba_backend, dtype):
+    reference = Backend()
+    numba_backend.seed(3)
+    reference.seed(3)
+    dt = numpy.dtype(dtype)
+    mask = numba_backend.dropout_mask((7, 9), 0.4, dt)
+    expected = reference.dropout_mask((7, 9), 0.4, dt)
+    assert mask.dtype == dt
+    numpy.testing.assert_array_equal(mask, expected)
+
+
+# -- fallbacks and availability ---------------------------------------------
+
+
+def test_float16_and_integers_fall_back_to_reference(numba_backend, rng):
+    reference = Backend()
+    x16 = rng.standard_normal((3, 4)).astype(numpy.float16)
+    for name in ("relu", "sigmoid", "tanh", "softmax"):
+        numpy.testing.assert_array_equal(
+            getattr(numba_backend, name + "_forward")(x16),
+            getattr(reference, name + "_forward")(x16),
+        )
+    ints = numpy.arange(-3, 3)
+    numpy.testing.assert_array_equal(numba_backend.relu_forward(ints), reference.relu_forward(ints))
+    param = numpy.ones(4, numpy.float16)
+    numba_backend.sgd_update(param, numpy.ones(4, numpy.float16), 0.5)
+    numpy.testing.assert_array_equal(param, numpy.full(4, 0.5, numpy.float16))
+    mixed = numba_backend.dense_forward(
+        numpy.ones((2, 3), numpy.float32), numpy.ones((3, 2), numpy.float64), numpy.ones(2)
+    )
+    assert mixed.dtype == numpy.float64
+    mask = numba_backend.dropout_mask((5,), 0.5, numpy.dtype(numpy.float16))
+    assert mask.dtype == numpy.float16
+
+
+def test_non_contiguous_parameter_falls_back(numba_backend, rng):
+    param = rng.standard_normal((4, 6))[:, ::2]
+    expected = param - 0.1
+    numba_backend.sgd_update(param, numpy.ones_like(param), 0.1)
+    numpy.testing.assert_allclose(param, expected)
+
+
+def test_missing_numba_raises_backend_unavailable(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_numba(name, *args, **kwargs):
+        if name == "numba" or name.startswith("numba."):
+            raise ImportError("No module named 'numba'")
+        return real_import(name, *args, **kwargs)
+
+    from backends.numba_backend import NumbaBackend
+
+    monkeypatch.setattr(builtins, "__import__", no_numba)
+    monkeypatch.setattr(backends, "_instances", {})
+    monkeypatch.setitem(backends._registry, "numba", NumbaBackend)
+    assert "numba" not in backends.available()
+    with pytest.raises(backends.BackendUnavailableError, match="pip install numba"):
+        backends.get("numba")
+
+
+def test_thread_count_round_trips():
+    from engine.threads import get_num_threads, set_num_threads
+
+    before = get_num_threads()
+    set_num_threads(1)
+    assert get_num_threads() == 1
+    set_num_threads(before)
+    with pytest.raises(ValueError):
+        set_num_threads(0)
+    with pytest.raises(ValueError):
+        set_num_threads(10_000)
+
+
+@few
+@given(
+    batch=st.integers(1, 3),
+    size=st.tuples(st.integers(2, 7), st.integers(2, 7)),
+    channels=st.integers(1, 4),
+    pool=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    strides=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    padding=st.sampled_from(["valid", "same"]),
+    dtype=dtypes,
+    seed=seeds,
+)
+def test_max_pool_matches_reference(
+    numba_backend, batch, size, channels, pool, strides, padding, dtype, seed
+):
+    reference = Backend()
+    pool = (min(pool[0], size[0]), min(pool[1], size[1]))
+    rng = numpy.random.default_rng(seed)
+    x = random(rng, (batch, *size, channels), dtype)
+    y, argmax = numba_backend.max_pool2d_forward(x, pool, strides, padding)
+    expected_y, expected_argmax = reference.max_pool2d_forward(x, pool, strides, padding)
+    assert_close(y, expected_y, dtype)
+    numpy.testing.assert_array_equal(argmax, expected_argmax)
+    assert argmax.dtype == expected_argmax.dtype
+    dy = random(rng, y.shape, dtype, 1.0)
+    assert_close(
+        numba_backend.max_pool2d_backward(dy, argmax, x.shape, pool, strides, padding),
+        reference.max_pool2d_backward(dy, argmax, x.shape, pool, strides, padding),
+        dtype,
+    )
