@@ -7,6 +7,12 @@
 """
 
 import importlib
+import os
+
+# The cupy backend's simulation mode runs its kernels under Numba's CUDA
+# simulator, which Numba reads only at its first import (see cupy_backend.py).
+if os.environ.get("ENGINE_CUDA_SIM") == "1":
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 from .base import Backend
 from .errors import BackendMismatchError, BackendUnavailableError

@@ -1,0 +1,77 @@
+"""Fused softmax + cross-entropy: one thread per row forward, one per element backward."""
+
+import math
+
+from numba import cuda
+
+
+@cuda.jit
+def softmax_cross_entropy_forward(logits, targets, loss, probs):
+    """Dense targets: ``loss[i] = -sum(t * log_softmax)``, ``probs = softmax(logits)``."""
+    rows, classes = logits.shape
+    row = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    while row < rows:
+        peak = logits[row, 0]
+        for j in range(1, classes):
+            peak = max(peak, logits[row, j])
+        total = 0.0
+        for j in range(classes):
+            e = math.exp(logits[row, j] - peak)
+            probs[row, j] = e
+            total += e
+        log_total = math.log(total)
+        value = 0.0
+        for j in range(classes):
+            probs[row, j] /= total
+            value -= targets[row, j] * (logits[row, j] - peak - log_total)
+        loss[row] = value
+        row += stride
+
+
+@cuda.jit
+def sparse_softmax_cross_entropy_forward(logits, labels, loss, probs):
+    """Integer labels: ``loss[i] = log(sum(exp)) - shifted[i, label]``."""
+    rows, classes = logits.shape
+    row = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    while row < rows:
+        peak = logits[row, 0]
+        for j in range(1, classes):
+            peak = max(peak, logits[row, j])
+        total = 0.0
+        for j in range(classes):
+            e = math.exp(logits[row, j] - peak)
+            probs[row, j] = e
+            total += e
+        for j in range(classes):
+            probs[row, j] /= total
+        loss[row] = math.log(total) - (logits[row, labels[row]] - peak)
+        row += stride
+
+
+@cuda.jit
+def softmax_cross_entropy_backward(probs, targets, dloss, grad):
+    rows, classes = probs.shape
+    index = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    while index < rows * classes:
+        row = index // classes
+        col = index - row * classes
+        grad[row, col] = (probs[row, col] - targets[row, col]) * dloss[row]
+        index += stride
+
+
+@cuda.jit
+def sparse_softmax_cross_entropy_backward(probs, labels, dloss, grad):
+    rows, classes = probs.shape
+    index = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    while index < rows * classes:
+        row = index // classes
+        col = index - row * classes
+        value = probs[row, col]
+        if col == labels[row]:
+            value -= 1
+        grad[row, col] = value * dloss[row]
+        index += stride

@@ -1,0 +1,325 @@
+"""The cupy backend: the generic kernels on ``cupy.ndarray``, plus fused CUDA kernels.
+
+Everything runs through the generic kernels of ``backends.base`` with
+``xp = cupy`` (convolution is already im2col + ``cupy.matmul``, i.e. cuBLAS);
+``cuda_kernels/`` (written with ``numba.cuda``) replaces the paths where the
+generic one launches many small kernels or allocates temporaries: fused
+softmax + cross-entropy, the in-place optimizer updates, the embedding
+scatter-add and max-pooling backward. Overrides fall back to ``super()`` for
+inputs their kernels do not cover (non-float dtypes, non-contiguous state).
+
+Simulation mode (``ENGINE_CUDA_SIM=1``) makes this backend available without a
+GPU, for tests: ``xp`` is NumPy, the custom kernels run on host arrays under
+Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, set by ``backends`` when
+``ENGINE_CUDA_SIM=1`` unless Numba was imported first), and transfers copy as
+a real host/device transfer does. What runs is this class's own code: its
+availability check, its dispatch to kernels or ``super()``, its launch
+arithmetic and its kernels' bodies. What simulation does NOT test: real CUDA
+compilation of the kernels (the simulator runs them as Python and accepts
+code that nvcc/NVVM rejects), CuPy's own functions and kernels (``xp`` is
+NumPy there; ``tests/test_xp_namespace.py`` only checks the names exist in
+CuPy), cuBLAS, CuPy's memory pool and out-of-memory behaviour, streams and
+asynchronous execution, races between threads of real warps, and performance.
+Simulated launches also use one small block (``SIM_THREADS_PER_BLOCK``) rather
+than the real 256-thread grid, to keep the simulator fast; every kernel uses a
+grid-stride loop, and the tests also run each kernel once with the real
+launch configuration.
+"""
+
+import os
+
+import numpy
+
+from .base import Backend
+from .cuda_kernels import simulated_device_array
+from .kernels.pooling import _pool_geometry
+
+THREADS_PER_BLOCK = 256
+#: beyond this many blocks, kernels loop (grid-stride) rather than launch more
+MAX_BLOCKS = 4096
+#: the simulator starts a Python thread per CUDA thread: one small block keeps it fast
+SIM_THREADS_PER_BLOCK = 32
+SIM_MAX_BLOCKS = 1
+
+_FLOATS = ("float32", "float64")
+_gpu_reason_cache: list = []  # [reason or None] once probed
+
+
+def simulation_enabled() -> bool:
+    """True when ``ENGINE_CUDA_SIM=1``: the backend runs on host arrays through the simulator."""
+    return os.environ.get("ENGINE_CUDA_SIM", "") == "1"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _probe_gpu() -> str | None:
+    """Why CuPy cannot run on a GPU here, or None; probed once per process."""
+    try:
+        import cupy
+    except Exception as error:  # ImportError, or a broken CUDA library install
+        return f"CuPy is not installed or does not import ({_first_line(error)})."
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as error:  # raises, rather than returning 0, without a driver
+        return f"no usable NVIDIA driver ({_first_line(error)})."
+    if count == 0:
+        return "no NVIDIA GPU was found."
+    try:
+        # a tiny kernel and a copy back prove the driver and runtime work together
+        if int(cupy.arange(3).sum().get()) != 3:
+            return "a test kernel on GPU 0 gave a wrong result."
+    except Exception as error:
+        return f"GPU 0 could not run a test kernel ({_first_line(error)})."
+    return None
+
+
+def _probe_simulator() -> str | None:
+    import numba
+
+    if not numba.config.ENABLE_CUDASIM:
+        return (
+            "ENGINE_CUDA_SIM=1 needs Numba's CUDA simulator, but Numba was imported "
+            "without NUMBA_ENABLE_CUDASIM=1 (it must be set before Numba is imported)."
+        )
+    return None
+
+
+class CupyBackend(Backend):
+    """Kernels on ``cupy.ndarray`` (``xp = cupy``), or on host arrays in simulation mode."""
+
+    name = "cupy"
+
+    def __init__(self):
+        self.simulated = simulation_enabled()
+        if self.simulated:
+            self.xp = numpy
+            self.threads_per_block, self.max_blocks = SIM_THREADS_PER_BLOCK, SIM_MAX_BLOCKS
+        else:
+            import cupy
+
+            self.xp = cupy
+            self.threads_per_block, self.max_blocks = THREADS_PER_BLOCK, MAX_BLOCKS
+        # imported here: numba.cuda must see NUMBA_ENABLE_CUDASIM before its first import
+        from .cuda_kernels import embedding, losses, optimizers, pooling
+
+        self._losses, self._optimizers = losses, optimizers
+        self._embedding, self._pooling = embedding, pooling
+        #: host->device and device->host copies made by asarray / to_numpy (simulation only)
+        self.transfers = {"to_device": 0, "to_host": 0}
+        super().__init__()
+
+    # -- availability -----------------------------------------------------
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        if simulation_enabled():
+            return _probe_simulator()
+        if not _gpu_reason_cache:
+            _gpu_reason_cache.append(_probe_gpu())
+        return _gpu_reason_cache[0]
+
+    @classmethod
+    def install_hint(cls) -> str:
+        return (
+            'install CuPy and numba-cuda with `pip install ".[gpu]"` on a machine with an '
+            "NVIDIA GPU and driver (nvidia-smi must work), or pick another backend "
+            "(engine.set_backend('numpy')). For tests without a GPU, set ENGINE_CUDA_SIM=1."
+        )
+
+    @property
+    def out_of_memory_errors(self) -> tuple:
+        """Exception classes that mean the device ran out of memory."""
+        if self.simulated:
+            return (MemoryError,)
+        import cupy
+
+        return (cupy.cuda.memory.OutOfMemoryError, MemoryError)
+
+    # -- arrays in and out ------------------------------------------------
+
+    def asarray(self, data, dtype=None):
+        if self.simulated:
+            # a transfer to the device never aliases host memory; nor does this
+            self.transfers["to_device"] += 1
+            return numpy.array(data, dtype=dtype, copy=True)
+        return self.xp.asarray(data, dtype=dtype)
+
+    def to_numpy(self, array) -> numpy.ndarray:
+        if self.simulated:
+            self.transfers["to_host"] += 1
+            return numpy.array(array, copy=True)
+        if isinstance(array, self.xp.ndarray):
+            return array.get()
+        return numpy.asarray(array)
+
+    def synchronize(self) -> None:
+        """Wait for all queued GPU work (CuPy's and the custom kernels') to finish."""
+        if not self.simulated:
+            self.xp.cuda.Device().synchronize()
+
+    def device_info(self) -> dict:
+        """Name and memory of the current device (``{"name": "simulated"}`` in simulation)."""
+        if self.simulated:
+            return {"name": "Numba CUDA simulator (host)", "total_bytes": 0, "free_bytes": 0}
+        runtime = self.xp.cuda.runtime
+        device = self.xp.cuda.Device()
+        name = runtime.getDeviceProperties(device.id)["name"]
+        free, total = device.mem_info
+        return {
+            "name": name.decode() if isinstance(name, bytes) else name,
+            "total_bytes": total,
+            "free_bytes": free,
+        }
+
+    # -- launching --------------------------------------------------------
+
+    def _launch(self, kernel, size: int, *args) -> None:
+        """A 1-D launch covering ``size`` work items (grid-stride beyond ``max_blocks``)."""
+        blocks = min(max(1, -(-size // self.threads_per_block)), self.max_blocks)
+        if self.simulated:
+            args = [
+                simulated_device_array(a) if isinstance(a, numpy.ndarray) and a.ndim else a
+                for a in args
+            ]
+        kernel[blocks, self.threads_per_block](*args)
+
+    @staticmethod
+    def _floats(*arrays) -> bool:
+        """True when the arrays share one float dtype our kernels are compiled for."""
+        dtype = arrays[0].dtype
+        return dtype.name in _FLOATS and all(a.dtype == dtype for a in arrays)
+
+    @staticmethod
+    def _in_place_ok(*arrays) -> bool:
+        """Flattening must give views for in-place updates: all C-contiguous, one shape."""
+        shape = arrays[0].shape
+        return all(a.flags.c_contiguous and a.shape == shape for a in arrays)
+
+    # -- fused softmax + cross-entropy ------------------------------------
+
+    def softmax_cross_entropy_forward(self, logits, targets):
+        if logits.ndim != 2 or not self._floats(logits, targets):
+            return super().softmax_cross_entropy_forward(logits, targets)
+        loss = self.xp.empty(logits.shape[0], dtype=logits.dtype)
+        probs = self.xp.empty_like(logits)
+        kernel = self._losses.softmax_cross_entropy_forward
+        self._launch(kernel, logits.shape[0], logits, targets, loss, probs)
+        return loss, probs
+
+    def softmax_cross_entropy_backward(self, probs, targets, dloss):
+        if not self._floats(probs, targets, dloss):
+            return super().softmax_cross_entropy_backward(probs, targets, dloss)
+        grad = self.xp.empty_like(probs)
+        kernel = self._losses.softmax_cross_entropy_backward
+        self._launch(kernel, probs.size, probs, targets, dloss, grad)
+        return grad
+
+    def sparse_softmax_cross_entropy_forward(self, logits, labels):
+        if logits.ndim != 2 or labels.dtype.kind not in "iu" or not self._floats(logits):
+            return super().sparse_softmax_cross_entropy_forward(logits, labels)
+        loss = self.xp.empty(logits.shape[0], dtype=logits.dtype)
+        probs = self.xp.empty_like(logits)
+        kernel = self._losses.sparse_softmax_cross_entropy_forward
+        self._launch(kernel, logits.shape[0], logits, labels, loss, probs)
+        return loss, probs
+
+    def sparse_softmax_cross_entropy_backward(self, probs, labels, dloss):
+        if labels.dtype.kind not in "iu" or not self._floats(probs, dloss):
+            return super().sparse_softmax_cross_entropy_backward(probs, labels, dloss)
+        grad = self.xp.empty_like(probs)
+        kernel = self._losses.sparse_softmax_cross_entropy_backward
+        self._launch(kernel, probs.size, probs, labels, dloss, grad)
+        return grad
+
+    # -- optimizer updates (in place) -------------------------------------
+
+    def _update(self, kernel, arrays, scalars) -> None:
+        flat = [a.reshape(-1) for a in arrays]
+        cast = arrays[0].dtype.type
+        self._launch(kernel, flat[0].size, *flat, *[cast(s) for s in scalars])
+
+    def sgd_update(self, param, grad, lr):
+        if not (self._floats(param, grad) and self._in_place_ok(param, grad)):
+            return super().sgd_update(param, grad, lr)
+        self._update(self._optimizers.sgd_update, (param, grad), (lr,))
+
+    def sgd_momentum_update(self, param, grad, velocity, lr, momentum, nesterov=False):
+        arrays = (param, grad, velocity)
+        if not (self._floats(*arrays) and self._in_place_ok(*arrays)):
+            return super().sgd_momentum_update(param, grad, velocity, lr, momentum, nesterov)
+        flat = [a.reshape(-1) for a in arrays]
+        cast = param.dtype.type
+        kernel = self._optimizers.sgd_momentum_update
+        self._launch(kernel, param.size, *flat, cast(lr), cast(momentum), bool(nesterov))
+
+    def adam_update(self, param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat=None):
+        arrays = (param, grad, m, v) + ((v_hat,) if v_hat is not None else ())
+        if not (self._floats(*arrays) and self._in_place_ok(*arrays)):
+            return super().adam_update(param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat)
+        scalars = (lr_t, 1 - beta_1, 1 - beta_2, epsilon)
+        if v_hat is None:
+            self._update(self._optimizers.adam_update, arrays, scalars)
+        else:
+            self._update(self._optimizers.amsgrad_update, arrays, scalars)
+
+    def rmsprop_update(
+        self,
+        param,
+        grad,
+        velocity,
+        lr,
+        rho,
+        epsilon,
+        momentum_buffer=None,
+        momentum=0.0,
+        average_grad=None,
+    ):
+        arrays = (param, grad, velocity)
+        plain = momentum_buffer is None and average_grad is None
+        if not (plain and self._floats(*arrays) and self._in_place_ok(*arrays)):
+            return super().rmsprop_update(
+                param, grad, velocity, lr, rho, epsilon, momentum_buffer, momentum, average_grad
+            )
+        self._update(self._optimizers.rmsprop_update, arrays, (lr, rho, 1 - rho, epsilon))
+
+    def adagrad_update(self, param, grad, accumulator, lr, epsilon):
+        arrays = (param, grad, accumulator)
+        if not (self._floats(*arrays) and self._in_place_ok(*arrays)):
+            return super().adagrad_update(param, grad, accumulator, lr, epsilon)
+        self._update(self._optimizers.adagrad_update, arrays, (lr, epsilon))
+
+    # -- embedding and pooling gradients ----------------------------------
+
+    def embedding_backward(self, indices, grad, input_dim: int):
+        if indices.dtype.kind not in "iu" or not self._floats(grad):
+            return super().embedding_backward(indices, grad, input_dim)
+        output_dim = grad.shape[-1]
+        table_grad = self.xp.zeros((input_dim, output_dim), dtype=grad.dtype)
+        rows = grad.reshape(-1, output_dim)
+        self._launch(
+            self._embedding.embedding_backward, rows.size, indices.reshape(-1), rows, table_grad
+        )
+        return table_grad
+
+    def max_pool2d_backward(self, dy, argmax, x_shape, pool_size, strides, padding="valid"):
+        if not self._floats(dy):
+            return super().max_pool2d_backward(dy, argmax, x_shape, pool_size, strides, padding)
+        pads, _ = _pool_geometry(x_shape, pool_size, strides, padding)
+        dx = self.xp.zeros(tuple(x_shape), dtype=dy.dtype)
+        kernel = self._pooling.max_pool2d_backward
+        self._launch(
+            kernel,
+            dy.size,
+            dy,
+            argmax,
+            dx,
+            int(pool_size[1]),
+            int(strides[0]),
+            int(strides[1]),
+            int(pads[0][0]),
+            int(pads[1][0]),
+        )
+        return dx

@@ -1,0 +1,227 @@
+"""The cupy backend's own code path, on the CPU, through Numba's CUDA simulator.
+
+Run with ``ENGINE_CUDA_SIM=1 NUMBA_ENABLE_CUDASIM=1 pytest tests/test_cupy_sim.py``;
+skipped otherwise. ``xp`` is NumPy here, so these tests check the backend's
+dispatch, launch arithmetic, transfers and kernel bodies, not CuPy or real CUDA
+(see ``backends/cupy_backend.py`` for what simulation leaves untested).
+"""
+
+import numpy
+import pytest
+
+import backends
+import engine
+from backends import cupy_backend
+from backends.base import Backend
+
+pytestmark = pytest.mark.skipif(
+    not cupy_backend.simulation_enabled(),
+    reason="simulation mode is off: run with ENGINE_CUDA_SIM=1 NUMBA_ENABLE_CUDASIM=1",
+)
+
+
+@pytest.fixture
+def cupy():
+    return backends.get("cupy")
+
+
+@pytest.fixture(params=["simulator", "real launch"])
+def launch(request, cupy):
+    """Each kernel once with the simulator's small launch and once with the GPU's 256 x N."""
+    saved = cupy.threads_per_block, cupy.max_blocks
+    if request.param == "real launch":
+        cupy.threads_per_block, cupy.max_blocks = cupy_backend.THREADS_PER_BLOCK, 2
+    yield cupy
+    cupy.threads_per_block, cupy.max_blocks = saved
+
+
+@pytest.fixture
+def reference():
+    return Backend()
+
+
+def _close(actual, expected, dtype):
+    tolerance = 1e-5 if dtype == numpy.float32 else 1e-12
+    numpy.testing.assert_allclose(actual, expected, rtol=tolerance, atol=tolerance)
+
+
+def test_available_in_simulation():
+    assert "cupy" in backends.available()
+    backend = backends.get("cupy")
+    assert backend.simulated and backend.xp is numpy
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_softmax_cross_entropy_matches_reference(launch, reference, rng, dtype):
+    logits = rng.normal(size=(9, 5)).astype(dtype)
+    targets = rng.dirichlet(numpy.ones(5), 9).astype(dtype)
+    labels = rng.integers(0, 5, 9)
+    dloss = rng.random(9).astype(dtype)
+    for name, target in (
+        ("softmax_cross_entropy", targets),
+        ("sparse_" + "softmax_cross_entropy", labels),
+    ):
+        loss, probs = getattr(launch, name + "_forward")(logits, target)
+        loss_ref, probs_ref = getattr(reference, name + "_forward")(logits, target)
+        _close(loss, loss_ref, dtype)
+        _close(probs, probs_ref, dtype)
+        grad = getattr(launch, name + "_backward")(probs, target, dloss)
+        _close(grad, getattr(reference, name + "_backward")(probs_ref, target, dloss), dtype)
+
+
+def _optimizer_cases():
+    return [
+        ("sgd_update", 1, (0.1,), {}),
+        ("sgd_momentum_update", 2, (0.1, 0.9, False), {}),
+        ("sgd_momentum_update", 2, (0.1, 0.9, True), {}),
+        ("adam_update", 3, (0.01, 0.9, 0.999, 1e-7), {}),
+        ("adam_update", 3, (0.01, 0.9, 0.999, 1e-7), {"v_hat": True}),
+        ("rmsprop_update", 2, (0.01, 0.9, 1e-7), {}),
+        ("rmsprop_update", 2, (0.01, 0.9, 1e-7), {"momentum_buffer": True, "momentum": 0.5}),
+        ("adagrad_update", 2, (0.01, 1e-7), {}),
+    ]
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+@pytest.mark.parametrize("case", _optimizer_cases(), ids=lambda case: case[0])
+def test_optimizer_updates_match_reference(launch, reference, rng, case, dtype):
+    name, n_arrays, scalars, options = case
+    shape = (7, 11)
+    arrays = [rng.normal(size=shape).astype(dtype) for _ in range(n_arrays)]
+    arrays[-1] = numpy.abs(arrays[-1]) if name != "sgd_momentum_update" else arrays[-1]
+    grad = rng.normal(size=shape).astype(dtype)
+    extra = {
+        key: (numpy.abs(rng.normal(size=shape)).astype(dtype) if value is True else value)
+        for key, value in options.items()
+    }
+    ours = [a.copy() for a in arrays]
+    ours_extra = {k: (v.copy() if isinstance(v, numpy.ndarray) else v) for k, v in extra.items()}
+    getattr(launch, name)(ours[0], grad, *ours[1:], *scalars, **ours_extra)
+    getattr(reference, name)(arrays[0], grad, *arrays[1:], *scalars, **extra)
+    for actual, expected in zip(ours, arrays):
+        _close(actual, expected, dtype)
+    for key, value in extra.items():
+        if isinstance(value, numpy.ndarray):
+            _close(ours_extra[key], value, dtype)
+
+
+def test_optimizer_update_falls_back_for_non_contiguous_state(cupy, reference, rng):
+    param = rng.normal(size=(6, 4)).astype(numpy.float32).T  # a transposed view
+    grad = rng.normal(size=(4, 6)).astype(numpy.float32)
+    expected = param.copy()
+    reference.sgd_update(expected, grad, 0.1)
+    cupy.sgd_update(param, grad, 0.1)
+    _close(param, expected, numpy.float32)
+
+
+def test_embedding_backward_adds_repeated_indices(launch, reference, rng):
+    indices = numpy.array([[1, 3, 1], [0, 1, 4]])
+    grad = rng.normal(size=(2, 3, 5)).astype(numpy.float32)
+    _close(
+        launch.embedding_backward(indices, grad, 6),
+        reference.embedding_backward(indices, grad, 6),
+        numpy.float32,
+    )
+
+
+@pytest.mark.parametrize(
+    "pool_size, strides, padding",
+    [((2, 2), (2, 2), "valid"), ((3, 3), (2, 2), "same"), ((2, 3), (1, 2), "same")],
+)
+def test_max_pool_backward_matches_reference(launch, reference, rng, pool_size, strides, padding):
+    x = rng.normal(size=(2, 5, 6, 3)).astype(numpy.float32)
+    y, argmax = reference.max_pool2d_forward(x, pool_size, strides, padding)
+    dy = rng.normal(size=y.shape).astype(numpy.float32)
+    _close(
+        launch.max_pool2d_backward(dy, argmax, x.shape, pool_size, strides, padding),
+        reference.max_pool2d_backward(dy, argmax, x.shape, pool_size, strides, padding),
+        numpy.float32,
+    )
+
+
+def test_transfers_copy_both_ways(cupy):
+    host = numpy.arange(4.0)
+    device = cupy.asarray(host, dtype="float32")
+    host[0] = 99.0
+    assert device[0] == 0.0 and device.dtype == numpy.float32
+    back = cupy.to_numpy(device)
+    back[1] = 99.0
+    assert device[1] == 1.0
+
+
+def _small_model():
+    model = engine.models.Sequential(
+        [
+            engine.layers.Dense(4, activation="relu", input_shape=(3,)),
+            engine.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_fit_and_predict_take_and_return_numpy(cupy, rng):
+    x = rng.normal(size=(8, 3)).astype(numpy.float32)
+    y = rng.integers(0, 2, 8)
+    with engine.use_backend("cupy"):
+        model = _small_model()
+        before = dict(cupy.transfers)
+        history = model.fit(x, y, epochs=2, batch_size=4, verbose=0)
+        prediction = model.predict(x, batch_size=4, verbose=0)
+    assert type(prediction) is numpy.ndarray and prediction.shape == (8, 2)
+    assert len(history.history["loss"]) == 2
+    # the batches went through the backend's transfers, not around them
+    assert cupy.transfers["to_device"] > before["to_device"]
+    assert cupy.transfers["to_host"] > before["to_host"]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop", "adagrad"])
+def test_training_on_cupy_matches_numpy(cupy, rng, optimizer):
+    x = rng.normal(size=(12, 3)).astype(numpy.float32)
+    y = rng.integers(0, 2, 12)
+    models, initial = {}, None
+    for name in ("numpy", "cupy"):
+        with engine.use_backend(name):
+            model = _small_model()
+            model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+            model.build((None, 3))
+            if initial is None:
+                initial = model.get_weights()
+            model.set_weights(initial)
+            model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+            models[name] = model
+    for ours, expected in zip(models["cupy"].get_weights(), models["numpy"].get_weights()):
+        numpy.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_model_to_moves_weights_and_optimizer_state(cupy, rng):
+    x = rng.normal(size=(8, 3)).astype(numpy.float32)
+    y = rng.integers(0, 2, 8)
+    with engine.use_backend("numpy"):
+        model = _small_model()
+        model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    expected = model.predict(x, verbose=0)
+    model.to("cupy")
+    assert model.backend is cupy
+    assert all(w.backend is cupy for w in model.weights)
+    assert all(w.backend is cupy for w in model.optimizer._params)
+    numpy.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-6)
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)  # the state trains on cupy
+    trained = model.predict(x, verbose=0)
+    model.to("numpy")
+    assert all(w.backend is backends.get("numpy") for w in model.weights)
+    numpy.testing.assert_allclose(model.predict(x, verbose=0), trained, rtol=1e-6)
+
+
+def test_mixing_cupy_and_numpy_tensors_names_both_and_the_fix():
+    a = engine.tensor([1.0, 2.0], backend="cupy")
+    b = engine.tensor([1.0, 2.0], backend="numpy")
+    with pytest.raises(backends.BackendMismatchError) as error:
+        a + b
+    message = str(error.value)
+    assert "'cupy'" in message and "'numpy'" in message and ".to(" in message
+
+
+def test_out_of_memory_errors_are_exception_classes(cupy):
+    errors = cupy.out_of_memory_errors
+    assert errors and all(issubclass(e, BaseException) for e in errors)
