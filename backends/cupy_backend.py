@@ -73,11 +73,18 @@ def _probe_gpu() -> str | None:
             return "a test kernel on GPU 0 gave a wrong result."
     except Exception as error:
         return f"GPU 0 could not run a test kernel ({_first_line(error)})."
+    try:
+        from numba import cuda  # noqa: F401  (the custom kernels are numba.cuda kernels)
+    except Exception as error:
+        return f"numba.cuda does not import ({_first_line(error)})."
     return None
 
 
 def _probe_simulator() -> str | None:
-    import numba
+    try:
+        import numba
+    except ImportError as error:
+        return f"ENGINE_CUDA_SIM=1 needs Numba's CUDA simulator; Numba does not import ({error})."
 
     if not numba.config.ENABLE_CUDASIM:
         return (

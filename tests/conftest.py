@@ -1,4 +1,11 @@
-"""Shared fixtures: every layer and kernel test runs on every available backend."""
+"""Shared fixtures: every layer and kernel test runs on every available backend.
+
+``ENGINE_TEST_BACKENDS=cupy`` (a comma-separated list) narrows the ``backend``
+parameter to those backends, e.g. to run the suite through the cupy backend's
+simulation mode alone (see ``.ci/run``).
+"""
+
+import os
 
 import numpy
 import pytest
@@ -8,7 +15,21 @@ import engine
 from backends.base import Backend
 
 
-@pytest.fixture(params=backends.available())
+def _test_backends() -> list[str]:
+    available = backends.available()
+    wanted = os.environ.get("ENGINE_TEST_BACKENDS")
+    if not wanted:
+        return available
+    names = [name.strip() for name in wanted.split(",") if name.strip()]
+    missing = [name for name in names if name not in available]
+    if missing:
+        raise pytest.UsageError(
+            f"ENGINE_TEST_BACKENDS names {missing}, which cannot run here; available: {available}"
+        )
+    return names
+
+
+@pytest.fixture(params=_test_backends())
 def backend(request):
     """Each available backend in turn, made current for the duration of the test."""
     with engine.use_backend(request.param) as instance:

@@ -14,8 +14,8 @@ from backends import cupy_backend
 
 
 def _run(code: str, **env) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k not in ("ENGINE_CUDA_SIM",)}
-    environment.pop("NUMBA_ENABLE_CUDASIM", None)
+    settings = ("ENGINE_CUDA_SIM", "NUMBA_ENABLE_CUDASIM", "ENGINE_BACKEND", "ENGINE_TEST_BACKENDS")
+    environment = {k: v for k, v in os.environ.items() if k not in settings}
     environment.update(env)
     return subprocess.run(
         [sys.executable, "-c", code],

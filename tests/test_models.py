@@ -31,6 +31,7 @@ def mlp(seed=0, optimizer="adam"):
     return model
 
 
+@pytest.mark.slow
 def test_digits_mlp_reaches_95_percent(backend, digits):
     x, y, x_test, y_test = digits
     model = mlp()

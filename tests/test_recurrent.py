@@ -395,6 +395,7 @@ def _load_example():
     return module
 
 
+@pytest.mark.slow
 def test_text_lstm_example_reaches_90_percent(backend):
     text_lstm = _load_example()
     model, _, accuracy = text_lstm.train(epochs=8, seed=0, verbose=0)

@@ -34,6 +34,7 @@ def mlp(seed=0):
     return model
 
 
+@pytest.mark.slow
 def test_thousand_training_steps_run_in_constant_memory(backend, digits):
     x, y = digits
     model = mlp()
