@@ -9,6 +9,7 @@ never a dependency of the library: install it yourself to see these.
 import numpy
 
 from .bench_autograd import ten_op_chain
+from .bench_layers import CONV_CASES, torch_conv2d_case
 from .common import SkipNotImplemented
 from .workloads import WORKLOADS, TorchRunner, limit_threads, seconds_per_call
 
@@ -69,3 +70,22 @@ class TorchAutogradOverhead:
     def time_ten_op_chain(self):
         self.a.grad = self.b.grad = None
         ten_op_chain(self.a, self.b).backward(self.grad)
+
+
+class TorchConv2DLayer:
+    """PyTorch's ``Conv2d`` forward and backward on the cases of ``bench_layers.Conv2DLayer``."""
+
+    params = [list(CONV_CASES)]
+    param_names = ["case"]
+
+    def setup(self, case):
+        torch = _import_torch_or_skip()
+        limit_threads()
+        torch.manual_seed(0)
+        self.conv, self.x = torch_conv2d_case(torch, case)
+        self.time_forward_backward(case)
+
+    def time_forward_backward(self, case):
+        self.x.grad = None
+        self.conv.zero_grad(set_to_none=True)
+        self.conv(self.x).sum().backward()
