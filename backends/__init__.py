@@ -15,12 +15,13 @@ if os.environ.get("ENGINE_CUDA_SIM") == "1":
     os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 from .base import Backend
-from .errors import BackendMismatchError, BackendUnavailableError
+from .errors import BackendMismatchError, BackendUnavailableError, DeviceOutOfMemoryError
 
 __all__ = [
     "Backend",
     "BackendMismatchError",
     "BackendUnavailableError",
+    "DeviceOutOfMemoryError",
     "available",
     "get",
     "names",

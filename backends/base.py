@@ -70,6 +70,11 @@ class Backend(
     def synchronize(self) -> None:
         """Wait for queued work to finish (a no-op on the host)."""
 
+    @property
+    def out_of_memory_errors(self) -> tuple:
+        """Exception classes that mean this backend's memory ran out."""
+        return (MemoryError,)
+
     # -- randomness -------------------------------------------------------
 
     def seed(self, seed: int) -> None:

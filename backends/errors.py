@@ -19,3 +19,11 @@ class BackendUnavailableError(RuntimeError):
 
 class BackendMismatchError(ValueError):
     """Arrays of two different backends met in one operation."""
+
+
+class DeviceOutOfMemoryError(MemoryError):
+    """A layer or a backward pass ran out of the backend's memory (GPU or host).
+
+    Raised by the engine with the layer, the input shape and the batch size in
+    the message, chained to the backend's own out-of-memory error.
+    """

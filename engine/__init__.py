@@ -5,7 +5,7 @@
 >>> model = engine.models.Sequential([engine.layers.Dense(10, activation="softmax")])
 """
 
-from backends import BackendMismatchError, BackendUnavailableError
+from backends import BackendMismatchError, BackendUnavailableError, DeviceOutOfMemoryError
 
 from . import (
     activations,
@@ -43,6 +43,7 @@ __all__ = [
     "saving",
     "utils",
     "BackendUnavailableError",
+    "DeviceOutOfMemoryError",
     "Function",
     "Tensor",
     "enable_grad",

@@ -11,6 +11,8 @@ import inspect
 
 import numpy
 
+from backends.errors import DeviceOutOfMemoryError
+
 from .. import config, initializers, regularizers
 from ..registry import Registry, snake_case
 from ..tensor import Tensor, no_grad
@@ -186,7 +188,16 @@ class Layer:
             kwargs["training"] = bool(training)
         if takes_mask and mask is not None:
             kwargs["mask"] = mask
-        return self.call(inputs, **kwargs)
+        try:
+            return self.call(inputs, **kwargs)
+        except DeviceOutOfMemoryError:
+            raise  # an inner layer has already named itself
+        except self.backend.out_of_memory_errors as error:
+            raise DeviceOutOfMemoryError(
+                f"Layer '{self.name}' ran out of {self.backend.name} backend memory on an input "
+                f"of shape {tuple(inputs.shape)} (batch size {inputs.shape[0]}). "
+                "Use a smaller batch_size in fit/evaluate/predict."
+            ) from error
 
     def _input_tensor(self, data) -> Tensor:
         backend = self.backend or config.get_backend()

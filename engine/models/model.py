@@ -11,6 +11,8 @@ import warnings
 
 import numpy
 
+from backends.errors import DeviceOutOfMemoryError
+
 from .. import callbacks as callbacks_module
 from .. import config, optimizers, random
 from .. import losses as losses_module
@@ -114,7 +116,13 @@ class Model(Layer):
         penalties = self.losses
         if penalties:
             loss = loss + sum(penalties[1:], penalties[0])
-        loss.backward()
+        try:
+            loss.backward()
+        except self.backend.out_of_memory_errors as error:
+            raise DeviceOutOfMemoryError(
+                f"Model '{self.name}' ran out of {self.backend.name} backend memory in the "
+                f"backward pass of a batch of {len(x)} samples. Use a smaller batch_size in fit."
+            ) from error
         self.optimizer.apply(self._trainable_cache)
         return loss.data, y_pred
 
