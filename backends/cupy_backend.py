@@ -5,7 +5,8 @@ Everything runs through the generic kernels of ``backends.base`` with
 ``cuda_kernels/`` (written with ``numba.cuda``) replaces the paths where the
 generic one launches many small kernels or allocates temporaries: fused
 softmax + cross-entropy, the in-place optimizer updates, the embedding
-scatter-add and max-pooling backward. Overrides fall back to ``super()`` for
+scatter-add, max-pooling backward, and the LSTM and GRU cells' gate arithmetic
+after the cuBLAS recurrent GEMM. Overrides fall back to ``super()`` for
 inputs their kernels do not cover (non-float dtypes, non-contiguous state).
 
 Simulation mode (``ENGINE_CUDA_SIM=1``) makes this backend available without a
@@ -110,10 +111,11 @@ class CupyBackend(Backend):
             self.xp = cupy
             self.threads_per_block, self.max_blocks = THREADS_PER_BLOCK, MAX_BLOCKS
         # imported here: numba.cuda must see NUMBA_ENABLE_CUDASIM before its first import
-        from .cuda_kernels import embedding, losses, optimizers, pooling
+        from .cuda_kernels import embedding, losses, optimizers, pooling, recurrent
 
         self._losses, self._optimizers = losses, optimizers
         self._embedding, self._pooling = embedding, pooling
+        self._recurrent = recurrent
         #: host->device and device->host copies made by asarray / to_numpy (simulation only)
         self.transfers = {"to_device": 0, "to_host": 0}
         super().__init__()
@@ -330,3 +332,108 @@ class CupyBackend(Backend):
             int(pads[1][0]),
         )
         return dx
+
+    # -- fused LSTM / GRU cells (after the cuBLAS recurrent GEMM) ---------
+
+    def _fused_cell(self, activation, recurrent_activation, *arrays) -> bool:
+        """The fused kernels cover Keras's default activations on float 2-D arrays."""
+        return (
+            activation == "tanh"
+            and recurrent_activation == "sigmoid"
+            and self._floats(*arrays)
+            and all(a.ndim == 2 for a in arrays)
+        )
+
+    def lstm_cell_forward(
+        self,
+        x_proj,
+        h_prev,
+        c_prev,
+        recurrent_kernel,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+    ):
+        arrays = (x_proj, h_prev, c_prev, recurrent_kernel)
+        if not self._fused_cell(activation, recurrent_activation, *arrays):
+            return super().lstm_cell_forward(
+                x_proj, h_prev, c_prev, recurrent_kernel, activation, recurrent_activation
+            )
+        xp = self.xp
+        preact = x_proj + xp.matmul(h_prev, recurrent_kernel)
+        gates = xp.empty_like(preact)
+        c, h = xp.empty_like(c_prev), xp.empty_like(c_prev)
+        c_prev = xp.ascontiguousarray(c_prev)
+        self._launch(self._recurrent.lstm_cell_forward, c.size, preact, c_prev, gates, c, h)
+        return h, c, preact, gates
+
+    def lstm_cell_backward(
+        self,
+        dh,
+        dc,
+        c_prev,
+        c,
+        preact,
+        gates,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+    ):
+        arrays = (dh, dc, c_prev, c, preact, gates)
+        if not self._fused_cell(activation, recurrent_activation, *arrays):
+            return super().lstm_cell_backward(
+                dh, dc, c_prev, c, preact, gates, activation, recurrent_activation
+            )
+        xp = self.xp
+        dh, dc, c_prev, c, gates = (xp.ascontiguousarray(a) for a in (dh, dc, c_prev, c, gates))
+        dpreact, dc_prev = xp.empty_like(gates), xp.empty_like(c)
+        kernel = self._recurrent.lstm_cell_backward
+        self._launch(kernel, c.size, dh, dc, c_prev, c, gates, dpreact, dc_prev)
+        return dpreact, dc_prev
+
+    def gru_cell_forward(
+        self,
+        x_proj,
+        h_prev,
+        recurrent_kernel,
+        recurrent_bias=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+    ):
+        arrays = (x_proj, h_prev, recurrent_kernel)
+        if not self._fused_cell(activation, recurrent_activation, *arrays):
+            return super().gru_cell_forward(
+                x_proj, h_prev, recurrent_kernel, recurrent_bias, activation, recurrent_activation
+            )
+        xp = self.xp
+        units = h_prev.shape[-1]
+        rec = xp.matmul(h_prev, recurrent_kernel)
+        if recurrent_bias is not None:
+            rec += recurrent_bias
+        x_proj, h_prev = xp.ascontiguousarray(x_proj), xp.ascontiguousarray(h_prev)
+        preact, gates = xp.empty_like(x_proj), xp.empty_like(x_proj)
+        h = xp.empty_like(h_prev)
+        kernel = self._recurrent.gru_cell_forward
+        self._launch(kernel, h.size, x_proj, rec, h_prev, preact, gates, h)
+        return h, preact, gates, xp.ascontiguousarray(rec[:, 2 * units :])
+
+    def gru_cell_backward(
+        self,
+        dh,
+        h_prev,
+        preact,
+        gates,
+        rec_h,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+    ):
+        arrays = (dh, h_prev, preact, gates, rec_h)
+        if not self._fused_cell(activation, recurrent_activation, *arrays):
+            return super().gru_cell_backward(
+                dh, h_prev, preact, gates, rec_h, activation, recurrent_activation
+            )
+        xp = self.xp
+        dh, h_prev, gates, rec_h = (xp.ascontiguousarray(a) for a in (dh, h_prev, gates, rec_h))
+        dx_proj, drec = xp.empty_like(gates), xp.empty_like(gates)
+        dh_prev_direct = xp.empty_like(dh)
+        kernel = self._recurrent.gru_cell_backward
+        self._launch(kernel, dh.size, dh, h_prev, gates, rec_h, dx_proj, drec, dh_prev_direct)
+        return dx_proj, drec, dh_prev_direct

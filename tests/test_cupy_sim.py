@@ -225,3 +225,54 @@ def test_mixing_cupy_and_numpy_tensors_names_both_and_the_fix():
 def test_out_of_memory_errors_are_exception_classes(cupy):
     errors = cupy.out_of_memory_errors
     assert errors and all(issubclass(e, BaseException) for e in errors)
+
+
+def _cell_arrays(rng, dtype, batch=5, units=3):
+    def normal(*shape):
+        return rng.normal(size=shape).astype(dtype)
+
+    return normal, batch, units
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_lstm_cell_matches_reference(launch, reference, rng, dtype):
+    normal, batch, units = _cell_arrays(rng, dtype)
+    x_proj, h_prev, c_prev = normal(batch, 4 * units), normal(batch, units), normal(batch, units)
+    recurrent_kernel = normal(units, 4 * units)
+    ours = launch.lstm_cell_forward(x_proj, h_prev, c_prev, recurrent_kernel)
+    expected = reference.lstm_cell_forward(x_proj, h_prev, c_prev, recurrent_kernel)
+    for actual, wanted in zip(ours, expected):
+        _close(actual, wanted, dtype)
+    h, c, preact, gates = expected
+    dh, dc = normal(batch, units), normal(batch, units)
+    ours = launch.lstm_cell_backward(dh, dc, c_prev, c, preact, gates)
+    for actual, wanted in zip(ours, reference.lstm_cell_backward(dh, dc, c_prev, c, preact, gates)):
+        _close(actual, wanted, dtype)
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_gru_cell_matches_reference(launch, reference, rng, dtype, with_bias):
+    normal, batch, units = _cell_arrays(rng, dtype)
+    x_proj, h_prev = normal(batch, 3 * units), normal(batch, units)
+    recurrent_kernel = normal(units, 3 * units)
+    bias = normal(3 * units) if with_bias else None
+    ours = launch.gru_cell_forward(x_proj, h_prev, recurrent_kernel, bias)
+    expected = reference.gru_cell_forward(x_proj, h_prev, recurrent_kernel, bias)
+    for actual, wanted in zip(ours, expected):
+        _close(actual, wanted, dtype)
+    _, preact, gates, rec_h = expected
+    dh = normal(batch, units)
+    ours = launch.gru_cell_backward(dh, h_prev, preact, gates, rec_h)
+    for actual, wanted in zip(ours, reference.gru_cell_backward(dh, h_prev, preact, gates, rec_h)):
+        _close(actual, wanted, dtype)
+
+
+def test_cells_with_other_activations_fall_back(cupy, reference, rng):
+    normal, batch, units = _cell_arrays(rng, numpy.float64)
+    x_proj, h_prev, c_prev = normal(batch, 4 * units), normal(batch, units), normal(batch, units)
+    recurrent_kernel = normal(units, 4 * units)
+    ours = cupy.lstm_cell_forward(x_proj, h_prev, c_prev, recurrent_kernel, "relu", "sigmoid")
+    expected = reference.lstm_cell_forward(x_proj, h_prev, c_prev, recurrent_kernel, "relu")
+    for actual, wanted in zip(ours, expected):
+        _close(actual, wanted, numpy.float64)
