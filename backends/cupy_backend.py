@@ -39,7 +39,7 @@ THREADS_PER_BLOCK = 256
 #: beyond this many blocks, kernels loop (grid-stride) rather than launch more
 MAX_BLOCKS = 4096
 #: the simulator starts a Python thread per CUDA thread: one small block keeps it fast
-SIM_THREADS_PER_BLOCK = 32
+SIM_THREADS_PER_BLOCK = 4  # grid-stride loops make any count correct
 SIM_MAX_BLOCKS = 1
 
 _FLOATS = ("float32", "float64")
