@@ -24,6 +24,7 @@ from . import (
 )
 from .config import floatx, get_backend, set_backend, set_floatx, use_backend
 from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
+from .threads import get_num_threads, set_num_threads
 
 Input = layers.Input
 
@@ -50,10 +51,12 @@ __all__ = [
     "floatx",
     "functional",
     "get_backend",
+    "get_num_threads",
     "is_grad_enabled",
     "no_grad",
     "set_backend",
     "set_floatx",
+    "set_num_threads",
     "tensor",
     "use_backend",
 ]

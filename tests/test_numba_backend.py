@@ -328,7 +328,7 @@ def test_missing_numba_raises_backend_unavailable(monkeypatch):
 
 
 def test_thread_count_round_trips():
-    from engine.threads import get_num_threads, set_num_threads
+    from engine import get_num_threads, set_num_threads
 
     before = get_num_threads()
     set_num_threads(1)
@@ -338,6 +338,19 @@ def test_thread_count_round_trips():
         set_num_threads(0)
     with pytest.raises(ValueError):
         set_num_threads(10_000)
+
+
+def test_numba_num_threads_environment_is_honoured():
+    import os
+    import subprocess
+    import sys
+
+    code = "import engine; engine.set_backend('numba'); print(engine.get_num_threads())"
+    environment = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "1"
 
 
 @few
