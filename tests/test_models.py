@@ -216,3 +216,15 @@ def test_non_numeric_array(backend):
 def test_sequential_rejects_non_layers():
     with pytest.raises(TypeError, match="expected a Layer instance, got str"):
         models.Sequential(["dense"])
+
+
+def test_build_with_an_input_shape_makes_the_model_usable(backend, capsys, tmp_path):
+    model = models.Sequential([layers.Dense(4, activation="relu"), layers.Dense(2)], name="built")
+    model.build((None, 3))
+    assert model.built
+    assert model.count_params() == 3 * 4 + 4 + 4 * 2 + 2
+    model.summary()
+    assert "Total params: 26" in capsys.readouterr().out
+    model.save(tmp_path / "built.safetensors")
+    loaded = models.load_model(tmp_path / "built.safetensors")
+    assert loaded.built and loaded.count_params() == 26

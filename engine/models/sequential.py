@@ -69,12 +69,12 @@ class Sequential(Model):
             self._build_layer(layer, shape)
             shape = layer.compute_output_shape(shape)
         self.dtype = self._stack[0].dtype if self._stack else self.dtype
+        self.built = True
 
     def build_from_shape(self, input_shape) -> None:
         if self.built:
             return
         self.build((None, *tuple(input_shape)[1:]))  # the batch size stays open
-        self.built = True
 
     def call(self, inputs, training=False, mask=None):
         x = inputs
