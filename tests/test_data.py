@@ -163,3 +163,33 @@ def test_progress_for_a_generator_of_unknown_length(capsys):
     make_model().fit(batches, epochs=1, verbose=2)
     out = capsys.readouterr().out
     assert "3/Unknown - " in out and "loss:" in out
+
+
+def test_class_weight_leaves_validation_unweighted(backend):
+    x, y = make_data()
+    model = make_model()
+    history = model.fit(
+        x,
+        y,
+        validation_split=0.25,
+        class_weight={0: 1.0, 1: 100.0},
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+    )
+    assert history.history["val_loss"][0] == pytest.approx(
+        model.evaluate(x[45:], y[45:], verbose=0)[0], rel=1e-6
+    )
+
+
+def test_class_weight_and_sample_weight_together_are_refused(backend):
+    x, y = make_data()
+    model = make_model()
+    weights = numpy.ones(len(x), "float32")
+    with pytest.raises(ValueError, match="fit: give `class_weight` or `sample_weight`"):
+        model.fit(x, y, sample_weight=weights, class_weight={0: 1, 1: 2}, verbose=0)
+    with pytest.raises(ValueError, match="train_on_batch: give `class_weight`"):
+        model.train_on_batch(x, y, sample_weight=weights, class_weight={0: 1, 1: 2})
+    dataset = Dataset.from_tensor_slices((x, y, weights)).batch(20)
+    with pytest.raises(ValueError, match="fit: give `class_weight`"):
+        model.fit(dataset, class_weight={0: 1, 1: 2}, verbose=0)

@@ -76,6 +76,15 @@ def prepare(x, y, sample_weight, where: str, dtype: str, need_y: bool = True):
     return x, y, sample_weight
 
 
+def check_one_weighting(sample_weight, class_weight, where: str) -> None:
+    """Keras 3 refuses ``class_weight`` together with sample weights: they would multiply."""
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError(
+            f"{where}: give `class_weight` or `sample_weight` (or per-batch sample weights), "
+            f"not both; fold the class weights into sample_weight instead."
+        )
+
+
 def class_weights_to_sample_weights(y: numpy.ndarray, class_weight: dict, dtype) -> numpy.ndarray:
     """Per-sample weights from ``{class_index: weight}`` (labels sparse or one-hot)."""
     labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]

@@ -141,6 +141,7 @@ class Model(Layer):
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient step on one batch; returns the loss (and metrics) before the update."""
         self._require_compiled("train_on_batch")
+        data_utils.check_one_weighting(sample_weight, class_weight, "train_on_batch")
         x, y, sample_weight = data_utils.prepare(x, y, sample_weight, "train_on_batch", self.dtype)
         if class_weight is not None:
             sample_weight = data_utils.class_weights_to_sample_weights(y, class_weight, self.dtype)
@@ -229,14 +230,15 @@ class Model(Layer):
             steps = steps_per_epoch
         else:
             batch_size = data_utils.check_batch_size(batch_size, "fit")
+            data_utils.check_one_weighting(sample_weight, class_weight, "fit")
             x, y, sample_weight = data_utils.prepare(x, y, sample_weight, "fit", self.dtype)
-            if class_weight is not None:
-                sample_weight = data_utils.class_weights_to_sample_weights(
-                    y, class_weight, self.dtype
-                )
             if validation_split and validation_data is None:
                 (x, y, sample_weight), validation_data = data_utils.split_validation(
                     [x, y, sample_weight], validation_split
+                )
+            if class_weight is not None:  # the training part only: val_loss stays unweighted
+                sample_weight = data_utils.class_weights_to_sample_weights(
+                    y, class_weight, self.dtype
                 )
             epoch_batches = self._array_batches(x, y, sample_weight, batch_size, shuffle)
             x_shape = x.shape
@@ -331,6 +333,7 @@ class Model(Layer):
             for batch in data_utils.iterate_source(source, self.backend, steps, where):
                 x, y, weights = data_utils.unpack_batch(batch, where, self.dtype)
                 if class_weight is not None:
+                    data_utils.check_one_weighting(weights, class_weight, where)
                     y_host = self.backend.to_numpy(y)
                     weights = data_utils.class_weights_to_sample_weights(
                         y_host, class_weight, self.dtype
