@@ -1,13 +1,13 @@
 """Saving and loading models: one safetensors file, no pickle, atomic writes.
 
-File layout (``format_version`` 1). A safetensors file whose string metadata holds
+File layout (``format_version`` 2). A safetensors file whose string metadata holds
 
 - ``format``: ``"engine.model"`` (``Model.save``) or ``"engine.weights"`` (``save_weights``);
-- ``format_version``: ``"1"``;
+- ``format_version``: ``"2"``;
 - ``model_config``: JSON ``{"class_name": ..., "config": model.get_config()}``;
-- ``compile_config``: JSON ``{"optimizer", "loss", "metrics"}``, each a registry name
-  or ``{"class_name", "config"}`` (absent when the model was not compiled, or was
-  compiled with an unregistered custom loss or optimizer);
+- ``compile_config``: JSON ``{"optimizer", "loss", "metrics", "weighted_metrics"}``, each
+  a registry name or ``{"class_name", "config"}`` (absent when the model was not compiled,
+  or was compiled with an unregistered custom loss or optimizer);
 - ``training_state``: JSON ``{"shuffle_seed", "iterations"}``;
 
 and tensors ``weights/000000``, ``weights/000001``... in ``model.weights`` order,
@@ -146,6 +146,7 @@ def compile_config(model) -> dict:
         "optimizer": optimizers.serialize(model.optimizer),
         "loss": losses_module.serialize(model.loss),
         "metrics": [_serialize_metric(m) for m in model._metric_identifiers],
+        "weighted_metrics": [_serialize_metric(m) for m in model._weighted_metric_identifiers],
     }
 
 
@@ -283,10 +284,13 @@ def _build_model(model_config, path: str):
 def _compile(model, compile_dict: dict, tensors: dict, format_version: str) -> None:
     optimizer = optimizers.get(compile_dict["optimizer"])
     loss = losses_module.get(compile_dict["loss"])
-    metrics = [
-        m if isinstance(m, str) else metrics_module.get(m) for m in compile_dict.get("metrics", [])
-    ]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    metrics, weighted_metrics = (
+        [m if isinstance(m, str) else metrics_module.get(m) for m in compile_dict.get(key, [])]
+        for key in ("metrics", "weighted_metrics")
+    )
+    model.compile(
+        optimizer=optimizer, loss=loss, metrics=metrics, weighted_metrics=weighted_metrics
+    )
     restore_optimizer_state(model, tensors, format_version)
 
 

@@ -193,3 +193,48 @@ def test_class_weight_and_sample_weight_together_are_refused(backend):
     dataset = Dataset.from_tensor_slices((x, y, weights)).batch(20)
     with pytest.raises(ValueError, match="fit: give `class_weight`"):
         model.fit(dataset, class_weight={0: 1, 1: 2}, verbose=0)
+
+
+def test_only_weighted_metrics_see_sample_weights(backend, tmp_path):
+    x, y = make_data()
+    model = make_model()
+    model.compile(
+        optimizer="sgd",
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy", "accuracy"],
+        weighted_metrics=["accuracy"],
+    )
+    weights = numpy.zeros(len(x), "float32")
+    weights[:20] = 1.0
+    logs = model.evaluate(x, y, sample_weight=weights, return_dict=True, verbose=0)
+    assert list(logs) == ["accuracy", "accuracy_1", "weighted_accuracy", "loss"]
+    predicted = model.predict(x, verbose=0).argmax(axis=1)
+    assert logs["accuracy"] == pytest.approx((predicted == y).mean())
+    assert logs["weighted_accuracy"] == pytest.approx((predicted == y)[:20].mean())
+    history = model.fit(
+        x, y, sample_weight=weights, validation_data=(x, y, weights), epochs=1, verbose=0
+    )
+    assert sorted(history.history) == sorted(
+        ["accuracy", "accuracy_1", "weighted_accuracy", "loss"]
+        + ["val_accuracy", "val_accuracy_1", "val_weighted_accuracy", "val_loss"]
+    )
+    model.save(tmp_path / "weighted.safetensors")
+    loaded = engine.models.load_model(tmp_path / "weighted.safetensors")
+    assert loaded.evaluate(
+        x, y, sample_weight=weights, return_dict=True, verbose=0
+    ) == model.evaluate(x, y, sample_weight=weights, return_dict=True, verbose=0)
+
+
+def test_class_weight_reaches_weighted_metrics_only(backend):
+    x, y = make_data()
+    model = make_model()
+    model.compile(
+        optimizer=engine.optimizers.SGD(learning_rate=0.0),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        weighted_metrics=["acc"],
+    )
+    history = model.fit(x, y, class_weight={0: 0.0, 1: 1.0}, batch_size=60, verbose=0)
+    predicted = model.predict(x, verbose=0).argmax(axis=1)
+    assert history.history["accuracy"][0] == pytest.approx((predicted == y).mean())
+    assert history.history["acc"][0] == pytest.approx((predicted == y)[y == 1].mean())

@@ -34,7 +34,12 @@ class Model(Layer):
         self.stop_training = False
         self.history = None
         self._metric_identifiers: list = []
+        self._weighted_metric_identifiers: list = []
+        #: built at the first batch, when the shapes of targets and predictions are known:
+        #: ``metrics`` see no sample weights, ``weighted_metrics`` do (as in Keras 3)
         self.compiled_metrics: list | None = None
+        self.compiled_weighted_metrics: list | None = None
+        self._metric_names: list[str] = []
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._warned_nan = False
         #: drawn once from engine.random at the first fit and saved with the model:
@@ -63,12 +68,9 @@ class Model(Layer):
             )
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses_module.get(loss)
-        if metrics is None:
-            metrics = []
-        elif isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
-            metrics = [metrics]
-        self._metric_identifiers = list(metrics)
-        self.compiled_metrics = None
+        self._metric_identifiers = _metric_list(metrics)
+        self._weighted_metric_identifiers = _metric_list(weighted_metrics)
+        self.compiled_metrics = self.compiled_weighted_metrics = None
         self.compiled = True
         if self.built and self.backend is not None:
             self.optimizer.build(self.trainable_weights)
@@ -81,19 +83,39 @@ class Model(Layer):
             )
 
     def _resolve_metrics(self, y_shape, y_pred_shape) -> None:
-        if self.compiled_metrics is None:
-            self.compiled_metrics = [
-                metrics_module.get(m, y_shape, y_pred_shape, self.loss)
-                for m in self._metric_identifiers
-            ]
+        if self.compiled_metrics is not None:
+            return
+        self.compiled_metrics, self.compiled_weighted_metrics = (
+            [metrics_module.get(m, y_shape, y_pred_shape, self.loss) for m in identifiers]
+            for identifiers in (self._metric_identifiers, self._weighted_metric_identifiers)
+        )
+        # Keras 3's log names: a repeated metric gets "_1", "_2"...; a weighted one
+        # repeating a plain one's name is "weighted_<name>"
+        names: list[str] = []
+        for metric in self.compiled_metrics:
+            name = metric.name
+            if name in names:
+                name = _next_free(name, names)
+            names.append(name)
+        for metric in self.compiled_weighted_metrics:
+            name = metric.name
+            if name in names:
+                name = f"weighted_{metric.name}"
+                if name in names:
+                    name = _next_free(name, names)
+            names.append(name)
+        self._metric_names = names
 
     @property
     def metrics_names(self) -> list[str]:
-        return ["loss"] + [m.name for m in self.compiled_metrics or []]
+        return ["loss"] + (self._metric_names if self.compiled_metrics is not None else [])
+
+    def _all_metrics(self) -> list:
+        return (self.compiled_metrics or []) + (self.compiled_weighted_metrics or [])
 
     def reset_metrics(self) -> None:
         self._loss_tracker.reset_state()
-        for metric in self.compiled_metrics or []:
+        for metric in self._all_metrics():
             metric.reset_state()
 
     # -- one batch --------------------------------------------------------
@@ -130,11 +152,16 @@ class Model(Layer):
     def _update_metrics(self, loss, y, y_pred, sample_weight, count: int) -> None:
         self._loss_tracker.update_state(loss, count)
         for metric in self.compiled_metrics:
+            metric.update_state(y, y_pred)
+        for metric in self.compiled_weighted_metrics:
             metric.update_state(y, y_pred, sample_weight)
 
     def _logs(self, prefix: str = "") -> dict:
         """Metrics first, then the loss, as Keras 3 orders them."""
-        logs = {prefix + m.name: m.result() for m in self.compiled_metrics}
+        logs = {
+            prefix + name: metric.result()
+            for name, metric in zip(self._metric_names, self._all_metrics())
+        }
         logs[prefix + "loss"] = self._loss_tracker.result()
         return logs
 
@@ -174,7 +201,7 @@ class Model(Layer):
         logs = self._logs()
         if return_dict:
             return logs
-        values = [logs["loss"]] + [logs[m.name] for m in self.compiled_metrics]
+        values = [logs["loss"]] + [logs[name] for name in self._metric_names]
         return values[0] if len(values) == 1 else values
 
     def _begin_training(self, x_shape) -> None:
@@ -524,3 +551,19 @@ class Model(Layer):
             backend = self.backend or config.get_backend()
             inputs = Tensor(inputs, backend=backend)
         return super().__call__(inputs, training=training, mask=mask, **kwargs)
+
+
+def _metric_list(metrics) -> list:
+    """``compile``'s ``metrics``/``weighted_metrics``: None, one metric or a list of them."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
+        return [metrics]
+    return list(metrics)
+
+
+def _next_free(name: str, taken: list[str]) -> str:
+    index = 1
+    while f"{name}_{index}" in taken:
+        index += 1
+    return f"{name}_{index}"
