@@ -176,9 +176,9 @@ class EarlyStopping(_Monitor):
         if value is None or epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:
-            self.best_weights = (
-                self.model.get_weights()
-            )  # Keras: the first epoch is the best so far
+            # as in Keras, the first monitored epoch is the best so far
+            self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
         self.wait += 1
         if self._improved(value, self.best):
             self.best, self.best_epoch = value, epoch
@@ -195,7 +195,8 @@ class EarlyStopping(_Monitor):
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
-        if self.restore_best_weights and self.best_weights is not None and self.stopped_epoch:
+        # Keras 3 restores whenever a best epoch was recorded, stopped early or not
+        if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
                 print(
                     "Restoring model weights from the end of the best epoch: "

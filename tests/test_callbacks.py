@@ -60,6 +60,25 @@ def test_early_stopping_patience_and_restore_best_weights(backend):
         numpy.testing.assert_array_equal(a, b)
 
 
+def test_early_stopping_restores_best_weights_without_stopping_early(backend):
+    x, y = make_data()
+    model = make_model()
+    weights_at = {}
+
+    class Record(callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            weights_at[epoch] = model.get_weights()
+
+    stop = callbacks.EarlyStopping(monitor="loss", patience=5, restore_best_weights=True)
+    losses = [1.0, 0.5, 0.6, 0.7]
+    history = model.fit(
+        x, y, epochs=4, verbose=0, callbacks=[Scripted("loss", losses), Record(), stop]
+    )
+    assert history.epoch == [0, 1, 2, 3] and stop.stopped_epoch == 0 and stop.best_epoch == 1
+    for a, b in zip(model.get_weights(), weights_at[1], strict=True):
+        numpy.testing.assert_array_equal(a, b)
+
+
 def test_early_stopping_mode_min_delta_baseline_and_start():
     x, y = make_data()
     model = make_model()
