@@ -86,6 +86,40 @@ def test_resume_with_initial_epoch_matches_uninterrupted_run(backend, tmp_path, 
     assert_same_weights(uninterrupted, resumed, atol=1e-7)
 
 
+def make_regularized_model(seed):
+    engine.utils.set_random_seed(seed)
+    model = Sequential(
+        [
+            layers.Input((8,)),
+            layers.Dense(16, activation="relu"),
+            layers.BatchNormalization(),
+            layers.Dropout(0.5),
+            layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_resume_with_dropout_and_batch_normalization_matches_uninterrupted_run(
+    backend, tmp_path
+):
+    x, y = make_data()
+    uninterrupted = make_regularized_model(seed=3)
+    uninterrupted.fit(x, y, epochs=4, batch_size=16, verbose=0)
+
+    first_half = make_regularized_model(seed=3)
+    first_half.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    first_half.save(tmp_path / "half.keras")
+    # a fresh process: other global seeds, and other draws from the dropout generator
+    engine.utils.set_random_seed(999)
+    backend.dropout_mask((7, 3), 0.5, numpy.dtype("float32"))
+    resumed = load_model(tmp_path / "half.keras")
+    history = resumed.fit(x, y, epochs=4, initial_epoch=2, batch_size=16, verbose=0)
+    assert history.epoch == [2, 3]
+    assert_same_weights(uninterrupted, resumed, atol=1e-7)
+
+
 def test_keras_extension_is_accepted_and_others_refused(tmp_path):
     x, y = make_data()
     model = make_model()

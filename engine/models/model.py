@@ -43,8 +43,9 @@ class Model(Layer):
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._warned_nan = False
         #: drawn once from engine.random at the first fit and saved with the model:
-        #: epoch e is shuffled by default_rng([shuffle_seed, e]), so a resumed run
-        #: (load_model, then fit(initial_epoch=k)) sees the same batches
+        #: epoch e is shuffled by default_rng([shuffle_seed, e]) and its dropout masks
+        #: come from a backend stream seeded by (shuffle_seed, e), so a resumed run
+        #: (load_model, then fit(initial_epoch=k)) sees the same batches and masks
         self.shuffle_seed: int | None = None
 
     # -- compile ----------------------------------------------------------
@@ -238,10 +239,12 @@ class Model(Layer):
         ``steps_per_epoch`` batches), or a generator of such batches (each
         epoch takes ``steps_per_epoch`` batches, or runs until it is exhausted).
 
-        Shuffling is reproducible and resumable: epoch ``e`` uses the permutation
-        of ``numpy.random.default_rng([model.shuffle_seed, e])``, where
-        ``shuffle_seed`` is drawn once from ``engine.random`` at the first fit
-        and saved with the model.
+        Shuffling and dropout are reproducible and resumable: epoch ``e`` uses the
+        permutation of ``numpy.random.default_rng([model.shuffle_seed, e])``, and
+        reseeds the backend's generator (dropout masks) from
+        ``(model.shuffle_seed, e)`` before its first batch, where ``shuffle_seed``
+        is drawn once from ``engine.random`` at the first fit and saved with the
+        model.
         """
         self._require_compiled("fit")
         if not isinstance(epochs, int) or epochs < 0:
@@ -295,6 +298,7 @@ class Model(Layer):
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             hooks.on_epoch_begin(epoch)
+            self.backend.seed(_epoch_seed(self.shuffle_seed, epoch))
             step = -1
             for step, (xb, yb, wb) in enumerate(epoch_batches(epoch)):
                 hooks.on_train_batch_begin(step)
@@ -567,3 +571,8 @@ def _next_free(name: str, taken: list[str]) -> str:
     while f"{name}_{index}" in taken:
         index += 1
     return f"{name}_{index}"
+
+
+def _epoch_seed(shuffle_seed: int, epoch: int) -> int:
+    """The seed of epoch ``epoch``'s dropout stream: independent of its shuffling stream."""
+    return int(numpy.random.SeedSequence([shuffle_seed, epoch, 1]).generate_state(1)[0])
