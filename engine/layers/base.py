@@ -87,7 +87,9 @@ def _call_accepts(cls) -> tuple[bool, bool]:
 class Layer:
     """Base class of all layers."""
 
-    #: cast floating inputs to the layer's dtype (Embedding turns this off)
+    #: cast numeric inputs (float, int, bool) to the layer's dtype, so that integer
+    #: data gives float outputs as in Keras; layers taking indices (Embedding) and
+    #: pass-through layers (InputLayer) turn this off
     autocast = True
 
     def __init__(
@@ -175,7 +177,9 @@ class Layer:
     def __call__(self, inputs, training=None, mask=None, **kwargs):
         if not isinstance(inputs, Tensor):
             inputs = self._input_tensor(inputs)
-        elif self.autocast and inputs.data.dtype != self.dtype and inputs.data.dtype.kind == "f":
+        elif (
+            self.autocast and inputs.data.dtype != self.dtype and inputs.data.dtype.kind in "fiub"
+        ):
             inputs = inputs.astype(self.dtype)
         if not self.built:
             self.build_from_shape(inputs.shape)
