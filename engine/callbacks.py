@@ -254,6 +254,9 @@ class ModelCheckpoint(_Monitor):
             self.best = value
         elif self.verbose > 0:
             print(f"Epoch {epoch + 1}: saving model to {path}")
+        directory = os.path.dirname(path)
+        if directory:  # as Keras does, create the checkpoint's directory
+            os.makedirs(directory, exist_ok=True)
         if self.save_weights_only:
             self.model.save_weights(path)
         else:

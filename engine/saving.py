@@ -92,9 +92,17 @@ def _write_bytes(handle, data: bytes) -> None:
 def atomic_write(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either the old file or the new one."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
-    )
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(
+            f"Cannot write '{path}': its directory '{os.path.dirname(path) or directory}' does "
+            f"not exist; create it first (os.makedirs)."
+        )
+    try:
+        fd, temporary = tempfile.mkstemp(
+            prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
+        )
+    except OSError as error:  # it would name the temporary file, not the target
+        raise type(error)(f"Cannot write '{path}': {error.strerror or error}.") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             _write_bytes(handle, data)

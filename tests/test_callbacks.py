@@ -151,6 +151,14 @@ def test_model_checkpoint_every_epoch_and_best_only(tmp_path, backend):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[bad])
 
 
+def test_model_checkpoint_creates_its_directory(tmp_path):
+    x, y = make_data()
+    model = make_model()
+    checkpoint = callbacks.ModelCheckpoint(tmp_path / "runs" / "a" / "m{epoch}.keras")
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[checkpoint])
+    assert (tmp_path / "runs" / "a" / "m1.keras").exists()
+
+
 def test_reduce_lr_on_plateau_patience_cooldown_min_lr():
     x, y = make_data()
     model = make_model(learning_rate=0.1)

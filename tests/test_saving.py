@@ -120,6 +120,16 @@ def test_resume_with_dropout_and_batch_normalization_matches_uninterrupted_run(
     assert_same_weights(uninterrupted, resumed, atol=1e-7)
 
 
+def test_saving_into_a_missing_directory_names_the_target(tmp_path):
+    model = make_model()
+    target = tmp_path / "missing" / "m.keras"
+    with pytest.raises(FileNotFoundError, match=r"Cannot write '.*missing/m\.keras'.*does not exist"):
+        model.save(target)
+    with pytest.raises(FileNotFoundError, match="missing/w.safetensors"):
+        model.save_weights(tmp_path / "missing" / "w.safetensors")
+    assert not (tmp_path / "missing").exists()
+
+
 def test_keras_extension_is_accepted_and_others_refused(tmp_path):
     x, y = make_data()
     model = make_model()
