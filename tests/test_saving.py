@@ -101,9 +101,7 @@ def make_regularized_model(seed):
     return model
 
 
-def test_resume_with_dropout_and_batch_normalization_matches_uninterrupted_run(
-    backend, tmp_path
-):
+def test_resume_with_dropout_and_batch_normalization_matches_uninterrupted_run(backend, tmp_path):
     x, y = make_data()
     uninterrupted = make_regularized_model(seed=3)
     uninterrupted.fit(x, y, epochs=4, batch_size=16, verbose=0)
@@ -123,7 +121,8 @@ def test_resume_with_dropout_and_batch_normalization_matches_uninterrupted_run(
 def test_saving_into_a_missing_directory_names_the_target(tmp_path):
     model = make_model()
     target = tmp_path / "missing" / "m.keras"
-    with pytest.raises(FileNotFoundError, match=r"Cannot write '.*missing/m\.keras'.*does not exist"):
+    message = r"Cannot write '.*missing/m\.keras'.*does not exist"
+    with pytest.raises(FileNotFoundError, match=message):
         model.save(target)
     with pytest.raises(FileNotFoundError, match="missing/w.safetensors"):
         model.save_weights(tmp_path / "missing" / "w.safetensors")

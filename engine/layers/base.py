@@ -177,9 +177,7 @@ class Layer:
     def __call__(self, inputs, training=None, mask=None, **kwargs):
         if not isinstance(inputs, Tensor):
             inputs = self._input_tensor(inputs)
-        elif (
-            self.autocast and inputs.data.dtype != self.dtype and inputs.data.dtype.kind in "fiub"
-        ):
+        elif self.autocast and inputs.data.dtype != self.dtype and inputs.data.dtype.kind in "fiub":
             inputs = inputs.astype(self.dtype)
         if not self.built:
             self.build_from_shape(inputs.shape)
