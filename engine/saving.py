@@ -53,6 +53,7 @@ from safetensors.numpy import save as _save_tensors
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers
+from .registry import custom_object_scope
 
 FORMAT_VERSION = "2"
 _READABLE_VERSIONS = ("1", "2")
@@ -342,9 +343,19 @@ def restore_optimizer_state(model, tensors: dict, format_version: str = FORMAT_V
         state[slot] = param.backend.asarray(array.astype(state[slot].dtype))
 
 
-def load_model(filepath, compile: bool = True):  # noqa: A002 (Keras's argument name)
-    """The model saved in ``filepath``, built on the current backend, ready to continue training."""
+def load_model(filepath, custom_objects: dict | None = None, compile: bool = True):  # noqa: A002
+    """The model saved in ``filepath``, built on the current backend, ready to continue training.
+
+    ``custom_objects`` maps names in the file to classes that are not registered
+    (``{"MyLayer": MyLayer}``), for this load only; as in Keras, the caller
+    vouches for them.
+    """
     path = os.fspath(filepath)
+    with custom_object_scope(custom_objects):
+        return _load_model(path, compile)
+
+
+def _load_model(path: str, compile: bool):  # noqa: A002
     metadata, tensors = _read(path)
     if metadata["format"] != MODEL_FORMAT:
         raise ValueError(

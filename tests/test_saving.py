@@ -351,6 +351,22 @@ def test_custom_layer_loads_after_registration(tmp_path):
     numpy.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
+def test_unregistered_custom_layer_needs_custom_objects(tmp_path):
+    class Shift(layers.Layer):  # not registered
+        def call(self, inputs):
+            return inputs + 1.0
+
+    model = Sequential([layers.Input((4,)), layers.Dense(3), Shift()])
+    model.save(tmp_path / "shift.keras")
+    with pytest.raises(ValueError, match=r"Unknown layer: 'Shift'.*register_layer.*custom_objects"):
+        load_model(tmp_path / "shift.keras")
+    loaded = load_model(tmp_path / "shift.keras", custom_objects={"Shift": Shift})
+    x = numpy.ones((2, 4), dtype="float32")
+    numpy.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match="Unknown layer: 'Shift'"):  # for that load only
+        load_model(tmp_path / "shift.keras")
+
+
 @pytest.mark.skipif("numba" not in backends.available(), reason="numba backend not available")
 @pytest.mark.parametrize("source,target", [("numpy", "numba"), ("numba", "numpy")])
 def test_file_saved_on_one_backend_loads_on_another(tmp_path, source, target):

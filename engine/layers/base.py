@@ -15,7 +15,14 @@ from .. import config, initializers, regularizers
 from ..registry import Registry, snake_case
 from ..tensor import Tensor, no_grad
 
-layer_registry = Registry("layer")
+layer_registry = Registry(
+    "layer",
+    hint=(
+        "If '{name}' is a custom layer, decorate its class with "
+        "@engine.layers.register_layer, or pass custom_objects={{'{name}': {name}}} to "
+        "load_model."
+    ),
+)
 _name_counts: collections.Counter = collections.Counter()
 
 
