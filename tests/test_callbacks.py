@@ -159,6 +159,42 @@ def test_model_checkpoint_creates_its_directory(tmp_path):
     assert (tmp_path / "runs" / "a" / "m1.keras").exists()
 
 
+def test_model_checkpoint_every_n_batches(tmp_path):
+    x, y = make_data()  # 64 samples: 4 batches of 16 per epoch
+    model = make_model()
+    checkpoint = callbacks.ModelCheckpoint(
+        tmp_path / "e{epoch}-b{batch}.keras", save_freq=3, monitor="loss"
+    )
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[checkpoint])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e1-b3.keras", "e2-b2.keras"]
+    assert load_model(tmp_path / "e2-b2.keras").optimizer.iterations == 6
+    for bad in (0, -1, 2.5, "batch"):
+        with pytest.raises(ValueError, match="`save_freq` must be 'epoch' or a positive integer"):
+            callbacks.ModelCheckpoint(tmp_path / "m.keras", save_freq=bad)
+
+
+@pytest.mark.parametrize(
+    "callback",
+    [
+        callbacks.LearningRateScheduler(lambda epoch, lr: lr),
+        callbacks.ReduceLROnPlateau(monitor="loss"),
+    ],
+    ids=["LearningRateScheduler", "ReduceLROnPlateau"],
+)
+def test_learning_rate_callbacks_refuse_a_schedule(callback):
+    x, y = make_data()
+    schedule = engine.optimizers.schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+    model = make_model(optimizer=engine.optimizers.SGD(learning_rate=schedule))
+    name = type(callback).__name__
+    with pytest.raises(
+        TypeError, match=f"{name}: the optimizer's `learning_rate` is a schedule \\(Expo"
+    ):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+    assert model.optimizer._learning_rate is schedule
+    with pytest.raises(TypeError, match="created with a LearningRateSchedule"):
+        model.optimizer.learning_rate = 0.01
+
+
 def test_reduce_lr_on_plateau_patience_cooldown_min_lr():
     x, y = make_data()
     model = make_model(learning_rate=0.1)
