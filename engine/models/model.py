@@ -285,10 +285,7 @@ class Model(Layer):
         callback_list.append(history)
         params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
         hooks = callbacks_module.CallbackList(callback_list, self, params)
-        batch_logs_needed = any(
-            type(c).on_train_batch_end is not callbacks_module.Callback.on_train_batch_end
-            for c in callback_list
-        )
+        batch_logs_needed = any(callbacks_module.wants_batch_logs(c) for c in callback_list)
         self.stop_training = False
         self.history = history
         hooks.on_train_begin()
@@ -536,8 +533,37 @@ class Model(Layer):
             )
         summarize(self, line_length, print_fn)
 
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
     def layer_summaries(self) -> list[tuple[str, tuple, int]]:
         raise NotImplementedError
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """A layer by its name or its position in ``model.layers`` (Keras's ``get_layer``)."""
+        layers = self.layers
+        if name is not None and index is not None:
+            raise ValueError(
+                f"get_layer: give a layer `name` or an `index`, not both (got name={name!r}, "
+                f"index={index!r})."
+            )
+        if index is not None:
+            if not isinstance(index, int) or not -len(layers) <= index < len(layers):
+                raise ValueError(
+                    f"get_layer: asked for the layer at index {index!r}, but model "
+                    f"'{self.name}' has {len(layers)} layers."
+                )
+            return layers[index]
+        if name is not None:
+            for layer in layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(
+                f"get_layer: model '{self.name}' has no layer named {name!r}; its layers are "
+                f"{[layer.name for layer in layers]}."
+            )
+        raise ValueError("get_layer: give a layer `name` or an `index`.")
 
     def to(self, backend) -> "Model":
         """Move weights and optimizer state to another backend (``"numpy"``, ``"cupy"``...)."""
