@@ -91,11 +91,65 @@ def test_bad_inputs_have_clear_errors_everywhere(backend, method, digits):
         call(numpy.array([["a"] * 64] * 4), y[:4])
     with pytest.raises(ValueError, match="`batch_size` must be a positive integer"):
         call(x, y, batch_size=0)
-    if method != "predict":
+    with pytest.raises(
+        ValueError, match=re.escape(f"{method}: `x` has no samples (shape (0, 64))")
+    ):
+        call(x[:0], y[:0])
+    with pytest.raises(
+        ValueError, match=f"{method}: `verbose` must be 'auto', 0, 1 or 2, got 'yes'"
+    ):
+        run(x, y, verbose="yes") if method != "predict" else run(x, verbose="yes")
+    if method == "predict":
+        with pytest.raises(ValueError, match="It looks like one sample without its batch axis"):
+            call(x[0])
+    else:
         with pytest.raises(ValueError, match="same number of samples"):
             call(x[:10], y[:9])
         with pytest.raises(ValueError, match="`y` \\(the targets\\) is required"):
             call(x[:10], None)
+        with pytest.raises(ValueError, match=r"`sample_weight` of shape \(10, 2\) does not fit"):
+            call(x[:10], y[:10], sample_weight=numpy.ones((10, 2)))
+
+
+def test_more_bad_inputs_name_the_argument(backend, digits):
+    x, y = digits
+    with pytest.raises(ValueError, match="MaxPooling2D.*`pool_size` must be a positive integer"):
+        layers.MaxPooling2D(2.5)
+    model = mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["mae"])
+    with pytest.raises(ValueError, match=r"metric 'mae'.*\(32,\).*\(32, 10\).*sparse metric"):
+        model.fit(x[:32], y[:32], verbose=0)
+    model = mlp()
+    with pytest.raises(ValueError, match=r"fit \(validation_data\): .*expects input of shape"):
+        model.fit(x, y, validation_data=(x[:, :10], y), verbose=0)
+    with pytest.raises(TypeError, match=r"fit: `callbacks\[0\]` must be a Callback instance"):
+        model.fit(x, y, callbacks=[callbacks.History], verbose=0)
+    with pytest.raises(TypeError, match="fit: `callbacks` must be a list of Callback"):
+        model.fit(x, y, callbacks="History", verbose=0)
+    history = callbacks.History()  # one callback alone is accepted, as in Keras 3
+    model.fit(x[:64], y[:64], callbacks=history, verbose=0)
+    assert history.epoch == [0]
+    unbatched = engine.data.Dataset.from_tensor_slices((x, y))
+    with pytest.raises(ValueError, match=r"fit: .*not batched. Call \.batch\(n\)"):
+        model.fit(unbatched, verbose=0)
+    dense = layers.Dense(2)
+    with pytest.raises(ValueError, match="Layer 'dense.*' has not been built yet"):
+        dense.set_weights([numpy.ones((4, 2)), numpy.ones(2)])
+    dense.build_from_shape((None, 4))
+    with pytest.raises(
+        TypeError, match=f"Layer '{dense.name}': weight .*kernel.* array of numbers"
+    ):
+        dense.set_weights([numpy.full((4, 2), "a"), numpy.ones(2)])
+
+
+def test_registry_errors_list_keras_names():
+    model = Sequential([layers.Dense(2, input_dim=3)])
+    with pytest.raises(
+        ValueError, match="Valid optimizers are: adagrad, adam, adamw, rmsprop, sgd"
+    ):
+        model.compile(optimizer="adamax", loss="mse")
+    with pytest.raises(ValueError, match="Unknown loss: 'msee'. Valid losses are: "):
+        model.compile(optimizer="adam", loss="msee")
 
 
 def test_errors_before_compile_and_for_labels(digits):

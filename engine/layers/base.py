@@ -284,6 +284,12 @@ class Layer:
         """Replace the weights with arrays of the same shapes, in ``get_weights`` order."""
         own = self.weights
         weights = list(weights)
+        if not self.built and weights:
+            raise ValueError(
+                f"Layer '{self.name}' has not been built yet, so it has no weights to set "
+                f"({len(weights)} arrays given); call it on data, or build it (or its model) "
+                f"with an input shape first."
+            )
         if len(weights) != len(own):
             raise ValueError(
                 f"Layer '{self.name}' expects {len(own)} weight arrays "
@@ -292,6 +298,11 @@ class Layer:
         arrays = []
         for target, value in zip(own, weights):
             value = numpy.asarray(value)
+            if value.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"Layer '{self.name}': weight '{target.name}' must be set from an array of "
+                    f"numbers; got an array of dtype {value.dtype}."
+                )
             if value.shape != target.shape:
                 raise ValueError(
                     f"Layer '{self.name}': weight '{target.name}' has shape "

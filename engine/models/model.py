@@ -249,6 +249,8 @@ class Model(Layer):
         self._require_compiled("fit")
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"fit: `epochs` must be a non-negative integer, got {epochs!r}.")
+        verbose = data_utils.check_verbose(verbose, "fit")
+        callback_list = _callback_list(callbacks, "fit")
         if data_utils.is_batch_source(x):
             if validation_split:
                 raise ValueError(
@@ -273,13 +275,11 @@ class Model(Layer):
             epoch_batches = self._array_batches(x, y, sample_weight, batch_size, shuffle)
             x_shape = x.shape
             steps = math.ceil(len(x) / batch_size)
+        self._begin_training(x_shape)
         validation = None
         if validation_data is not None:
             validation = self._prepare_validation(validation_data)
-        self._begin_training(x_shape)
-        verbose = 1 if verbose == "auto" else int(verbose)
         history = callbacks_module.History()
-        callback_list = list(callbacks or [])
         if verbose:
             callback_list.append(callbacks_module.ProgbarLogger(verbose))
         callback_list.append(history)
@@ -392,7 +392,10 @@ class Model(Layer):
             )
         x_val, y_val, *rest = validation_data
         weights = rest[0] if rest else None
-        return data_utils.prepare(x_val, y_val, weights, "fit (validation_data)", self.dtype)
+        where = "fit (validation_data)"
+        x_val, y_val, weights = data_utils.prepare(x_val, y_val, weights, where, self.dtype)
+        self._check_input_shape(x_val.shape, where)
+        return x_val, y_val, weights
 
     def _evaluate_data(self, data, batch_size, steps, where: str = "fit (validation_data)"):
         """Loss and metrics over arrays ``(x, y, sample_weight)`` or a Dataset/generator."""
@@ -431,6 +434,7 @@ class Model(Layer):
     ):
         """Loss (and metrics) on arrays, a Dataset or a generator, layers in inference mode."""
         self._require_compiled("evaluate")
+        data_utils.check_verbose(verbose, "evaluate")
         if data_utils.is_batch_source(x):
             if not self.built:
                 raise ValueError(
@@ -450,6 +454,7 @@ class Model(Layer):
         self, x, batch_size=None, verbose="auto", steps=None, callbacks=None
     ) -> numpy.ndarray:
         """Outputs for ``x`` (arrays, a Dataset or a generator) as one NumPy array."""
+        data_utils.check_verbose(verbose, "predict")
         if data_utils.is_batch_source(x):
             outputs = []
             with no_grad():
@@ -516,9 +521,15 @@ class Model(Layer):
         if len(shape) != len(expected) or any(
             e is not None and e != s for e, s in zip(expected[1:], shape[1:])
         ):
+            hint = ""
+            if tuple(shape) == tuple(expected[1:]):
+                hint = (
+                    " It looks like one sample without its batch axis: batch a Dataset with "
+                    ".batch(n), or give a single sample as x[None]."
+                )
             raise ValueError(
                 f"{where}: model '{self.name}' expects input of shape {format_shape(expected)} "
-                f"(rank {len(expected)}), but got an array of shape {format_shape(shape)}."
+                f"(rank {len(expected)}), but got an array of shape {format_shape(shape)}.{hint}"
             )
 
     # -- inspection and moving --------------------------------------------
@@ -581,6 +592,27 @@ class Model(Layer):
             backend = self.backend or config.get_backend()
             inputs = Tensor(inputs, backend=backend)
         return super().__call__(inputs, training=training, mask=mask, **kwargs)
+
+
+def _callback_list(callbacks, where: str) -> list:
+    """``callbacks`` as a list; one Callback alone is accepted, as Keras 3 does."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, callbacks_module.Callback):
+        return [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            f"{where}: `callbacks` must be a list of Callback instances, got "
+            f"{type(callbacks).__name__}."
+        )
+    for i, callback in enumerate(callbacks):
+        if not isinstance(callback, callbacks_module.Callback):
+            got = f"the class {callback.__name__}" if isinstance(callback, type) else repr(callback)
+            raise TypeError(
+                f"{where}: `callbacks[{i}]` must be a Callback instance (from engine.callbacks), "
+                f"got {got}."
+            )
+    return list(callbacks)
 
 
 def _metric_list(metrics) -> list:
