@@ -67,6 +67,9 @@ class History(Callback):
         super().__init__()
         self.history: dict[str, list] = {}
         self.epoch: list[int] = []
+        #: the epochs each key was logged at: ``val_`` keys skip epochs when
+        #: ``fit(validation_freq=n > 1)`` validates only every n-th epoch
+        self.epochs_by_key: dict[str, list[int]] = {}
 
     def on_train_begin(self, logs=None):
         self.epoch = []
@@ -75,6 +78,7 @@ class History(Callback):
         self.epoch.append(epoch)
         for name, value in (logs or {}).items():
             self.history.setdefault(name, []).append(value)
+            self.epochs_by_key.setdefault(name, []).append(epoch)
 
 
 class ProgbarLogger(Callback):

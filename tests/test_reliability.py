@@ -255,11 +255,66 @@ def test_plot_model_text_diagram(capsys, tmp_path):
 
 def test_plot_history_writes_a_png(digits, tmp_path):
     pytest.importorskip("matplotlib")
+    from matplotlib import pyplot
+
     x, y = digits
     history = mlp().fit(x[:200], y[:200], epochs=2, verbose=0, validation_split=0.2)
     path = engine.utils.plot_history(history, tmp_path / "history.png")
     with open(path, "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    image = pyplot.imread(path)  # decodes: a real image, two panels wide
+    assert image.ndim == 3 and image.shape[1] > image.shape[0] > 100
+
+
+def test_plot_history_puts_validation_points_at_the_validated_epochs(digits, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.axes import Axes
+
+    x, y = digits
+    history = mlp().fit(
+        x[:200], y[:200], epochs=5, verbose=0, validation_split=0.2, validation_freq=2
+    )
+    assert history.epochs_by_key["val_loss"] == [1, 3] and len(history.history["loss"]) == 5
+    plotted = {}
+    original = Axes.plot
+
+    def record(self, xs, ys, **kwargs):
+        plotted.setdefault(kwargs["label"], []).append(list(xs))
+        return original(self, xs, ys, **kwargs)
+
+    monkeypatch.setattr(Axes, "plot", record)
+    path = engine.utils.plot_history(history, tmp_path / "history.png")
+    assert plotted["training"] == [[1, 2, 3, 4, 5]] * 2  # loss and accuracy
+    assert plotted["validation"] == [[2, 4]] * 2
+    assert (tmp_path / "history.png").stat().st_size > 1000 and path.endswith(".png")
+    with pytest.raises(ValueError, match="pass the History object"):
+        engine.utils.plot_history(history.history, tmp_path / "dict.png")
+
+
+def test_validation_freq_counts_epochs_from_one_as_keras_does(digits):
+    x, y = digits
+    model = mlp()
+    history = model.fit(
+        x[:64],
+        y[:64],
+        epochs=4,
+        verbose=0,
+        validation_data=(x[:32], y[:32]),
+        validation_freq=[1, 4],
+    )
+    assert history.epochs_by_key["val_loss"] == [0, 3]
+    history = model.fit(
+        x[:64],
+        y[:64],
+        epochs=6,
+        initial_epoch=3,
+        verbose=0,
+        validation_data=(x[:32], y[:32]),
+        validation_freq=2,
+    )
+    assert history.epochs_by_key["val_loss"] == [3, 5]  # epochs 4 and 6, 1-based
+    with pytest.raises(ValueError, match="`validation_freq` must be a positive integer"):
+        model.fit(x[:64], y[:64], verbose=0, validation_freq=0)
 
 
 def test_plot_history_without_matplotlib_says_how_to_install(monkeypatch, tmp_path):

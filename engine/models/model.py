@@ -230,7 +230,7 @@ class Model(Layer):
         steps_per_epoch=None,
         validation_steps=None,
         validation_batch_size=None,
-        validation_freq: int = 1,
+        validation_freq=1,
     ):
         """Train for ``epochs`` epochs; returns a ``History`` with Keras's keys.
 
@@ -250,6 +250,13 @@ class Model(Layer):
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"fit: `epochs` must be a non-negative integer, got {epochs!r}.")
         verbose = data_utils.check_verbose(verbose, "fit")
+        if not isinstance(validation_freq, (list, tuple)) and (
+            not isinstance(validation_freq, int) or validation_freq < 1
+        ):
+            raise ValueError(
+                f"fit: `validation_freq` must be a positive integer or a list of epochs, got "
+                f"{validation_freq!r}."
+            )
         callback_list = _callback_list(callbacks, "fit")
         if data_utils.is_batch_source(x):
             if validation_split:
@@ -320,7 +327,7 @@ class Model(Layer):
                 )
                 break
             epoch_logs = self._logs()
-            if validation is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
+            if validation is not None and _should_validate(epoch, validation_freq):
                 val_logs = self._evaluate_data(
                     validation, validation_batch_size or batch_size, validation_steps
                 )
@@ -592,6 +599,14 @@ class Model(Layer):
             backend = self.backend or config.get_backend()
             inputs = Tensor(inputs, backend=backend)
         return super().__call__(inputs, training=training, mask=mask, **kwargs)
+
+
+def _should_validate(epoch: int, validation_freq) -> bool:
+    """Keras's ``validation_freq``: every n-th epoch (1-based, counted from epoch 1 even when
+    resuming with ``initial_epoch``), or the epochs listed."""
+    if isinstance(validation_freq, (list, tuple)):
+        return epoch + 1 in validation_freq
+    return (epoch + 1) % validation_freq == 0
 
 
 def _callback_list(callbacks, where: str) -> list:
