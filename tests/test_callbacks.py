@@ -269,12 +269,12 @@ def make_diverging_model():
     return model
 
 
-def test_terminate_on_nan_stops_at_first_nan_batch(capsys):
+def test_terminate_on_nan_stops_at_first_nan_batch(backend, capsys):
     x, y = make_data()
     model = make_diverging_model()
     terminate = callbacks.TerminateOnNaN()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("error")  # TerminateOnNaN reports it; no warning on top
         history = model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=[terminate])
     assert history.epoch == [0]
     assert (terminate.stopped_epoch, terminate.stopped_batch) == (0, 1)
@@ -282,13 +282,13 @@ def test_terminate_on_nan_stops_at_first_nan_batch(capsys):
     assert model.optimizer.iterations == 2
 
 
-def test_without_terminate_on_nan_fit_warns_once_at_first_nan_batch():
+def test_without_terminate_on_nan_fit_warns_once_at_first_nan_batch(backend):
     x, y = make_data()
     model = make_diverging_model()
     with pytest.warns(RuntimeWarning) as record:
         model.fit(x, y, epochs=3, batch_size=16, verbose=0)
-    messages = [str(w.message) for w in record if "became" in str(w.message)]
-    assert len(messages) == 1
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 1, messages  # and no NumPy overflow warnings alongside
     assert "batch 1 of epoch 1" in messages[0] and "TerminateOnNaN" in messages[0]
     assert model.optimizer.iterations == 12  # training went on
 

@@ -293,6 +293,9 @@ class Model(Layer):
         params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
         hooks = callbacks_module.CallbackList(callback_list, self, params)
         batch_logs_needed = any(callbacks_module.wants_batch_logs(c) for c in callback_list)
+        warn_not_finite = not any(
+            isinstance(c, callbacks_module.TerminateOnNaN) for c in callback_list
+        )
         self.stop_training = False
         self.history = history
         hooks.on_train_begin()
@@ -307,11 +310,14 @@ class Model(Layer):
             for step, (xb, yb, wb) in enumerate(epoch_batches(epoch)):
                 hooks.on_train_batch_begin(step)
                 xb, yb, wb = self._to_backend(xb), self._to_backend(yb), self._to_backend(wb)
-                loss, y_pred = self.train_step(xb, yb, wb)
-                if self.compiled_metrics is None:
-                    self._resolve_metrics(yb.shape, y_pred.shape)
-                self._update_metrics(loss, yb, y_pred, wb, len(yb))
-                if not self._warned_nan:
+                # a diverging run is reported once, by the warning below or by TerminateOnNaN;
+                # NumPy's overflow warnings from every op on the way would only repeat it
+                with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    loss, y_pred = self.train_step(xb, yb, wb)
+                    if self.compiled_metrics is None:
+                        self._resolve_metrics(yb.shape, y_pred.shape)
+                    self._update_metrics(loss, yb, y_pred, wb, len(yb))
+                if warn_not_finite and not self._warned_nan:
                     self._warn_if_not_finite(float(loss), epoch, step)
                 if batch_logs_needed:
                     hooks.on_train_batch_end(step, self._logs())
