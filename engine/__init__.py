@@ -23,6 +23,7 @@ from . import (
     utils,
 )
 from .config import floatx, get_backend, set_backend, set_floatx, use_backend
+from .models import Model, Sequential
 from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
 from .threads import get_num_threads, set_num_threads
 
@@ -31,6 +32,8 @@ Input = layers.Input
 __all__ = [
     "BackendMismatchError",
     "Input",
+    "Model",
+    "Sequential",
     "activations",
     "callbacks",
     "data",

@@ -7,6 +7,7 @@ import warnings
 
 import numpy
 
+from .optimizers.schedules import LearningRateSchedule
 from .utils.progbar import Progbar
 
 
@@ -66,6 +67,9 @@ class History(Callback):
         super().__init__()
         self.history: dict[str, list] = {}
         self.epoch: list[int] = []
+        #: the epochs each key was logged at: ``val_`` keys skip epochs when
+        #: ``fit(validation_freq=n > 1)`` validates only every n-th epoch
+        self.epochs_by_key: dict[str, list[int]] = {}
 
     def on_train_begin(self, logs=None):
         self.epoch = []
@@ -74,6 +78,7 @@ class History(Callback):
         self.epoch.append(epoch)
         for name, value in (logs or {}).items():
             self.history.setdefault(name, []).append(value)
+            self.epochs_by_key.setdefault(name, []).append(epoch)
 
 
 class ProgbarLogger(Callback):
@@ -110,6 +115,25 @@ def _check_mode(owner: str, mode: str, monitor: str) -> str:
         maximized = name in ("acc", "accuracy", "auc") or name.endswith(("accuracy", "_acc"))
         return "max" if maximized else "min"
     return mode
+
+
+def wants_batch_logs(callback: Callback) -> bool:
+    """Whether ``fit`` must compute the logs after every batch for ``callback``."""
+    hook = type(callback).on_train_batch_end
+    if hook is ModelCheckpoint.on_train_batch_end:
+        return callback.save_freq != "epoch"
+    return hook is not Callback.on_train_batch_end
+
+
+def _require_float_learning_rate(owner: str, model) -> None:
+    """Keras refuses to set a learning rate over a schedule; say so before training starts."""
+    schedule = model.optimizer._learning_rate
+    if isinstance(schedule, LearningRateSchedule):
+        raise TypeError(
+            f"{owner}: the optimizer's `learning_rate` is a schedule "
+            f"({type(schedule).__name__}), which {owner} cannot set. Use one or the other: "
+            f"create the optimizer with a float `learning_rate` to use {owner}."
+        )
 
 
 class _Monitor(Callback):
@@ -176,9 +200,9 @@ class EarlyStopping(_Monitor):
         if value is None or epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:
-            self.best_weights = (
-                self.model.get_weights()
-            )  # Keras: the first epoch is the best so far
+            # as in Keras, the first monitored epoch is the best so far
+            self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
         self.wait += 1
         if self._improved(value, self.best):
             self.best, self.best_epoch = value, epoch
@@ -195,7 +219,8 @@ class EarlyStopping(_Monitor):
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
-        if self.restore_best_weights and self.best_weights is not None and self.stopped_epoch:
+        # Keras 3 restores whenever a best epoch was recorded, stopped early or not
+        if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
                 print(
                     "Restoring model weights from the end of the best epoch: "
@@ -209,6 +234,9 @@ class ModelCheckpoint(_Monitor):
 
     ``filepath`` may hold ``str.format`` fields: ``{epoch}`` (1-based, as in
     Keras) and any log name, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.safetensors"``.
+    With ``save_freq=n`` (an integer) it saves every ``n`` batches instead of
+    every epoch, and ``{batch}`` (1-based, within the epoch) is available too.
+    The file's directory is created if it does not exist.
     """
 
     def __init__(
@@ -223,23 +251,46 @@ class ModelCheckpoint(_Monitor):
         initial_value_threshold: float | None = None,
     ):
         super().__init__("ModelCheckpoint", monitor, mode, 0.0)
-        if save_freq != "epoch":
+        if save_freq != "epoch" and (
+            not isinstance(save_freq, int) or isinstance(save_freq, bool) or save_freq <= 0
+        ):
             raise ValueError(
-                f"ModelCheckpoint: only save_freq='epoch' is supported, got {save_freq!r}."
+                f"ModelCheckpoint: `save_freq` must be 'epoch' or a positive integer (a number "
+                f"of batches), got {save_freq!r}."
             )
+        self.save_freq = save_freq
+        self._epoch = 0
+        self._batches_since_saving = 0
         self.filepath = os.fspath(filepath)
         self.verbose = verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
         self.best = initial_value_threshold
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_saving += 1
+        if self._batches_since_saving >= self.save_freq:
+            self._batches_since_saving = 0
+            self._save(self._epoch, dict(logs or {}), batch)
+
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
+        if self.save_freq == "epoch":
+            self._save(epoch, logs or {})
+
+    def _save(self, epoch: int, logs: dict, batch: int | None = None) -> None:
+        fields = {**logs, "epoch": epoch + 1}
+        if batch is not None:
+            fields.setdefault("batch", batch + 1)
         try:
-            path = self.filepath.format(epoch=epoch + 1, **logs)
+            path = self.filepath.format(**fields)
         except KeyError as error:
             raise KeyError(
                 f"ModelCheckpoint: filepath '{self.filepath}' names {error}, which is not in "
-                f"the logs of epoch {epoch + 1} (available: epoch, {', '.join(logs)})."
+                f"the logs of epoch {epoch + 1} (available: {', '.join(fields)})."
             ) from None
         if self.save_best_only:
             value = self._current(logs)
@@ -253,6 +304,9 @@ class ModelCheckpoint(_Monitor):
             self.best = value
         elif self.verbose > 0:
             print(f"Epoch {epoch + 1}: saving model to {path}")
+        directory = os.path.dirname(path)
+        if directory:  # as Keras does, create the checkpoint's directory
+            os.makedirs(directory, exist_ok=True)
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
@@ -280,6 +334,7 @@ class ReduceLROnPlateau(_Monitor):
         self.cooldown, self.min_lr = cooldown, float(min_lr)
 
     def on_train_begin(self, logs=None):
+        _require_float_learning_rate("ReduceLROnPlateau", self.model)
         self.wait = 0
         self.cooldown_counter = 0
         self.best = None
@@ -317,6 +372,9 @@ class LearningRateScheduler(Callback):
     def __init__(self, schedule, verbose: int = 0):
         super().__init__()
         self.schedule, self.verbose = schedule, verbose
+
+    def on_train_begin(self, logs=None):
+        _require_float_learning_rate("LearningRateScheduler", self.model)
 
     def on_epoch_begin(self, epoch, logs=None):
         try:

@@ -163,6 +163,15 @@ class Loss:
             weights = _target_array(sample_weight, y_pred, values.dtype)
             while weights.ndim < values.ndim:
                 weights = weights[..., None]
+            if weights.ndim > values.ndim or any(
+                w not in (1, v) for w, v in zip(weights.shape, values.shape)
+            ):
+                given = tuple(sample_weight.shape)
+                raise ValueError(
+                    f"loss '{self.name}': `sample_weight` of shape {given} does not fit the "
+                    f"losses of shape {tuple(values.shape)} (one per sample, or per sample and "
+                    f"time step); give one weight per sample, shape ({values.shape[0]},)."
+                )
             values = values * weights
         return F.sum(values) / count if count else F.sum(values)
 

@@ -16,6 +16,19 @@ def _raw(value, backend):
     return value if backend.is_native(value) else backend.asarray(value)
 
 
+def _mismatch_message(name: str, y_true, y_pred, error) -> str:
+    message = (
+        f"metric '{name}': cannot compare targets of shape {tuple(y_true.shape)} with "
+        f"predictions of shape {tuple(y_pred.shape)} ({error})."
+    )
+    if y_true.ndim < y_pred.ndim and y_pred.shape[-1] > 1:
+        message += (
+            " The targets look like sparse class indices: use a sparse metric such as "
+            "'sparse_categorical_accuracy', or one-hot targets."
+        )
+    return message
+
+
 class Metric:
     """Base class: ``update_state(y_true, y_pred, sample_weight=None)``, ``result()``."""
 
@@ -31,7 +44,10 @@ class Metric:
         backend = y_pred.backend if isinstance(y_pred, Tensor) else None
         y_pred = _raw(y_pred, backend) if backend else y_pred
         y_true = _raw(y_true, backend) if backend else y_true
-        values = self.values(y_true, y_pred, backend.xp if backend else numpy)
+        try:
+            values = self.values(y_true, y_pred, backend.xp if backend else numpy)
+        except ValueError as error:  # a shape mismatch, raised deep in NumPy
+            raise ValueError(_mismatch_message(self.name, y_true, y_pred, error)) from None
         if sample_weight is not None:
             weights = _raw(sample_weight, backend) if backend else sample_weight
             weights = weights.reshape(weights.shape + (1,) * (values.ndim - weights.ndim))

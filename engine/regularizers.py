@@ -48,6 +48,11 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
+# Keras's lowercase names for the same classes: regularizers.l2(1e-4)
+l1 = L1
+l2 = L2
+l1_l2 = L1L2
+
 _registry = Registry("regularizer", {"l1": L1, "l2": L2, "l1_l2": L1L2})
 
 

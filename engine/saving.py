@@ -1,18 +1,23 @@
 """Saving and loading models: one safetensors file, no pickle, atomic writes.
 
-File layout (``format_version`` 1). A safetensors file whose string metadata holds
+File layout (``format_version`` 2). A safetensors file whose string metadata holds
 
 - ``format``: ``"engine.model"`` (``Model.save``) or ``"engine.weights"`` (``save_weights``);
-- ``format_version``: ``"1"``;
+- ``format_version``: ``"2"``;
 - ``model_config``: JSON ``{"class_name": ..., "config": model.get_config()}``;
-- ``compile_config``: JSON ``{"optimizer", "loss", "metrics"}``, each a registry name
-  or ``{"class_name", "config"}`` (absent when the model was not compiled, or was
-  compiled with an unregistered custom loss or optimizer);
+- ``compile_config``: JSON ``{"optimizer", "loss", "metrics", "weighted_metrics"}``, each
+  a registry name or ``{"class_name", "config"}`` (absent when the model was not compiled,
+  or was compiled with an unregistered custom loss or optimizer);
 - ``training_state``: JSON ``{"shuffle_seed", "iterations"}``;
 
 and tensors ``weights/000000``, ``weights/000001``... in ``model.weights`` order,
 ``optimizer/000003/m``... (the optimizer's slots, by the index of their
-parameter in ``model.trainable_weights``) and ``optimizer/iterations``.
+parameter in ``model.weights``, so that freezing a layer between saving and
+loading, or non-trainable weights in between, cannot shift them) and
+``optimizer/iterations``.
+
+Version 1 files keyed the slots by the optimizer's own order instead (the
+order of ``model.trainable_weights`` when it was first built); they still load.
 
 Every tensor is written as a C-contiguous host NumPy array (safetensors' NumPy
 binding writes non-contiguous arrays wrongly), so a file saved on any backend
@@ -48,8 +53,10 @@ from safetensors.numpy import save as _save_tensors
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers
+from .registry import custom_object_scope
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
+_READABLE_VERSIONS = ("1", "2")
 MODEL_FORMAT = "engine.model"
 WEIGHTS_FORMAT = "engine.weights"
 _MODEL_EXTENSIONS = (".safetensors", ".keras")
@@ -86,9 +93,17 @@ def _write_bytes(handle, data: bytes) -> None:
 def atomic_write(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either the old file or the new one."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
-    )
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(
+            f"Cannot write '{path}': its directory '{os.path.dirname(path) or directory}' does "
+            f"not exist; create it first (os.makedirs)."
+        )
+    try:
+        fd, temporary = tempfile.mkstemp(
+            prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
+        )
+    except OSError as error:  # it would name the temporary file, not the target
+        raise type(error)(f"Cannot write '{path}': {error.strerror or error}.") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             _write_bytes(handle, data)
@@ -111,11 +126,17 @@ def _weight_tensors(model) -> dict:
     return {f"weights/{i:06d}": _host(w.numpy()) for i, w in enumerate(model.weights)}
 
 
-def _optimizer_tensors(optimizer) -> dict:
+def _optimizer_tensors(model) -> dict:
+    """The optimizer's slots, each keyed by its parameter's index in ``model.weights``."""
+    optimizer = model.optimizer
+    position = {id(weight): i for i, weight in enumerate(model.weights)}
     tensors = {}
-    for name, array in optimizer.variables():
-        index, slot = name.split("/", 1)
-        tensors[f"optimizer/{int(index):06d}/{slot}"] = _host(array)
+    for param, slots in zip(optimizer._params, optimizer._slots):
+        index = position.get(id(param))
+        if index is None:  # state of a weight that is no longer part of the model
+            continue
+        for name in optimizer.slot_names:
+            tensors[f"optimizer/{index:06d}/{name}"] = _host(slots[name])
     tensors["optimizer/iterations"] = numpy.array([optimizer.iterations], dtype=numpy.int64)
     return tensors
 
@@ -134,6 +155,7 @@ def compile_config(model) -> dict:
         "optimizer": optimizers.serialize(model.optimizer),
         "loss": losses_module.serialize(model.loss),
         "metrics": [_serialize_metric(m) for m in model._metric_identifiers],
+        "weighted_metrics": [_serialize_metric(m) for m in model._weighted_metric_identifiers],
     }
 
 
@@ -182,7 +204,7 @@ def save_model(model, filepath, overwrite: bool = True) -> None:
                 stacklevel=3,
             )
         else:
-            tensors.update(_optimizer_tensors(model.optimizer))
+            tensors.update(_optimizer_tensors(model))
     atomic_write(path, _save_tensors(tensors, metadata=metadata))
 
 
@@ -225,10 +247,10 @@ def _read(path: str) -> tuple[dict, dict]:
             f"Cannot load '{path}': it is a safetensors file but not a model saved by this "
             f"library (its metadata has no format '{MODEL_FORMAT}')."
         )
-    if metadata.get("format_version") != FORMAT_VERSION:
+    if metadata.get("format_version") not in _READABLE_VERSIONS:
         raise ValueError(
             f"Cannot load '{path}': format version {metadata.get('format_version')!r} is not "
-            f"supported (this library reads version {FORMAT_VERSION})."
+            f"supported (this library reads versions {', '.join(_READABLE_VERSIONS)})."
         )
     try:
         tensors = _load_tensors(data)
@@ -268,43 +290,72 @@ def _build_model(model_config, path: str):
     return cls.from_config(dict(model_config.get("config", {})))
 
 
-def _compile(model, compile_dict: dict, tensors: dict) -> None:
+def _compile(model, compile_dict: dict, tensors: dict, format_version: str) -> None:
     optimizer = optimizers.get(compile_dict["optimizer"])
     loss = losses_module.get(compile_dict["loss"])
-    metrics = [
-        m if isinstance(m, str) else metrics_module.get(m) for m in compile_dict.get("metrics", [])
-    ]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    restore_optimizer_state(model, tensors)
+    metrics, weighted_metrics = (
+        [m if isinstance(m, str) else metrics_module.get(m) for m in compile_dict.get(key, [])]
+        for key in ("metrics", "weighted_metrics")
+    )
+    model.compile(
+        optimizer=optimizer, loss=loss, metrics=metrics, weighted_metrics=weighted_metrics
+    )
+    restore_optimizer_state(model, tensors, format_version)
 
 
-def restore_optimizer_state(model, tensors: dict) -> None:
-    """Put saved slots and the step count back into the (built) optimizer."""
+def restore_optimizer_state(model, tensors: dict, format_version: str = FORMAT_VERSION) -> None:
+    """Put saved slots and the step count back into the model's optimizer.
+
+    The optimizer's state is rebuilt in the order of the saved parameters, then
+    extended to any trainable weight that had none.
+    """
     optimizer = model.optimizer
     if "optimizer/iterations" in tensors:
         optimizer.iterations = int(tensors["optimizer/iterations"][0])
     slots = {k: v for k, v in tensors.items() if k.startswith("optimizer/") and k.count("/") == 2}
     if not slots:
         return
-    params = model.trainable_weights
-    optimizer.build(params)
+    # version 1 keyed slots by the optimizer's order, that of the trainable weights
+    params = model.weights if format_version != "1" else model.trainable_weights
+    indices = sorted({int(key.split("/")[1]) for key in slots})
+    if indices[-1] >= len(params):
+        raise ValueError(
+            f"optimizer state for weight {indices[-1]} does not match the model, which has "
+            f"{len(params)} weights"
+        )
+    optimizer._params, optimizer._slots, optimizer._index = [], [], {}
+    optimizer.build([params[i] for i in indices])
+    optimizer.build(model.trainable_weights)
     for key, array in slots.items():
         _, index, slot = key.split("/")
-        index = int(index)
-        if index >= len(optimizer._slots) or slot not in optimizer._slots[index]:
-            raise ValueError(f"optimizer state '{key}' does not match the model's weights")
-        target = optimizer._slots[index][slot]
-        if tuple(target.shape) != array.shape:
+        param = params[int(index)]
+        state = optimizer._slots[optimizer._index[id(param)]]
+        if slot not in state:
             raise ValueError(
-                f"optimizer state '{key}' has shape {array.shape}, the weight {tuple(target.shape)}"
+                f"optimizer state '{key}' names a slot {type(optimizer).__name__} does not have "
+                f"(its slots: {', '.join(optimizer.slot_names) or 'none'})"
             )
-        backend = optimizer._params[index].backend
-        optimizer._slots[index][slot] = backend.asarray(array.astype(target.dtype))
+        if tuple(state[slot].shape) != array.shape:
+            raise ValueError(
+                f"optimizer state '{key}' has shape {array.shape}, but weight '{param.name}' "
+                f"has shape {tuple(param.shape)}"
+            )
+        state[slot] = param.backend.asarray(array.astype(state[slot].dtype))
 
 
-def load_model(filepath, compile: bool = True):  # noqa: A002 (Keras's argument name)
-    """The model saved in ``filepath``, built on the current backend, ready to continue training."""
+def load_model(filepath, custom_objects: dict | None = None, compile: bool = True):  # noqa: A002
+    """The model saved in ``filepath``, built on the current backend, ready to continue training.
+
+    ``custom_objects`` maps names in the file to classes that are not registered
+    (``{"MyLayer": MyLayer}``), for this load only; as in Keras, the caller
+    vouches for them.
+    """
     path = os.fspath(filepath)
+    with custom_object_scope(custom_objects):
+        return _load_model(path, compile)
+
+
+def _load_model(path: str, compile: bool):  # noqa: A002
     metadata, tensors = _read(path)
     if metadata["format"] != MODEL_FORMAT:
         raise ValueError(
@@ -318,7 +369,7 @@ def load_model(filepath, compile: bool = True):  # noqa: A002 (Keras's argument 
         model.shuffle_seed = state.get("shuffle_seed")
         compile_dict = _json(metadata, "compile_config", path)
         if compile and compile_dict is not None:
-            _compile(model, compile_dict, tensors)
+            _compile(model, compile_dict, tensors, metadata["format_version"])
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         if str(error).startswith(f"Cannot load '{path}'"):
             raise

@@ -163,3 +163,78 @@ def test_progress_for_a_generator_of_unknown_length(capsys):
     make_model().fit(batches, epochs=1, verbose=2)
     out = capsys.readouterr().out
     assert "3/Unknown - " in out and "loss:" in out
+
+
+def test_class_weight_leaves_validation_unweighted(backend):
+    x, y = make_data()
+    model = make_model()
+    history = model.fit(
+        x,
+        y,
+        validation_split=0.25,
+        class_weight={0: 1.0, 1: 100.0},
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+    )
+    assert history.history["val_loss"][0] == pytest.approx(
+        model.evaluate(x[45:], y[45:], verbose=0)[0], rel=1e-6
+    )
+
+
+def test_class_weight_and_sample_weight_together_are_refused(backend):
+    x, y = make_data()
+    model = make_model()
+    weights = numpy.ones(len(x), "float32")
+    with pytest.raises(ValueError, match="fit: give `class_weight` or `sample_weight`"):
+        model.fit(x, y, sample_weight=weights, class_weight={0: 1, 1: 2}, verbose=0)
+    with pytest.raises(ValueError, match="train_on_batch: give `class_weight`"):
+        model.train_on_batch(x, y, sample_weight=weights, class_weight={0: 1, 1: 2})
+    dataset = Dataset.from_tensor_slices((x, y, weights)).batch(20)
+    with pytest.raises(ValueError, match="fit: give `class_weight`"):
+        model.fit(dataset, class_weight={0: 1, 1: 2}, verbose=0)
+
+
+def test_only_weighted_metrics_see_sample_weights(backend, tmp_path):
+    x, y = make_data()
+    model = make_model()
+    model.compile(
+        optimizer="sgd",
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy", "accuracy"],
+        weighted_metrics=["accuracy"],
+    )
+    weights = numpy.zeros(len(x), "float32")
+    weights[:20] = 1.0
+    logs = model.evaluate(x, y, sample_weight=weights, return_dict=True, verbose=0)
+    assert list(logs) == ["accuracy", "accuracy_1", "weighted_accuracy", "loss"]
+    predicted = model.predict(x, verbose=0).argmax(axis=1)
+    assert logs["accuracy"] == pytest.approx((predicted == y).mean())
+    assert logs["weighted_accuracy"] == pytest.approx((predicted == y)[:20].mean())
+    history = model.fit(
+        x, y, sample_weight=weights, validation_data=(x, y, weights), epochs=1, verbose=0
+    )
+    assert sorted(history.history) == sorted(
+        ["accuracy", "accuracy_1", "weighted_accuracy", "loss"]
+        + ["val_accuracy", "val_accuracy_1", "val_weighted_accuracy", "val_loss"]
+    )
+    model.save(tmp_path / "weighted.safetensors")
+    loaded = engine.models.load_model(tmp_path / "weighted.safetensors")
+    assert loaded.evaluate(
+        x, y, sample_weight=weights, return_dict=True, verbose=0
+    ) == model.evaluate(x, y, sample_weight=weights, return_dict=True, verbose=0)
+
+
+def test_class_weight_reaches_weighted_metrics_only(backend):
+    x, y = make_data()
+    model = make_model()
+    model.compile(
+        optimizer=engine.optimizers.SGD(learning_rate=0.0),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        weighted_metrics=["acc"],
+    )
+    history = model.fit(x, y, class_weight={0: 0.0, 1: 1.0}, batch_size=60, verbose=0)
+    predicted = model.predict(x, verbose=0).argmax(axis=1)
+    assert history.history["accuracy"][0] == pytest.approx((predicted == y).mean())
+    assert history.history["acc"][0] == pytest.approx((predicted == y)[y == 1].mean())

@@ -5,6 +5,7 @@ import pytest
 
 import engine
 from engine import activations, initializers, layers
+from engine.models import Sequential
 from tests.gradcheck import check_gradients, check_weight_gradients
 
 ACTIVATION_NAMES = [
@@ -157,3 +158,29 @@ def test_activation_lookup():
     assert activations.get(None) is activations.linear
     assert activations.get("silu") is activations.swish
     assert activations.get(activations.relu) is activations.relu
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool", "uint8"])
+def test_integer_and_bool_inputs_are_cast_to_the_layer_dtype(backend, dtype):
+    model = Sequential([layers.Input((4,)), layers.Dense(2)])
+    x = numpy.ones((3, 4)).astype(dtype)
+    assert model.predict(x, verbose=0).dtype == numpy.float32
+    assert model(x).dtype == numpy.float32
+    assert layers.Dense(2)(backend.asarray(x)).dtype == numpy.float32
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, numpy.zeros((3, 2)), verbose=0)
+    assert all(w.dtype == numpy.float32 for w in model.get_weights())
+
+
+def test_embedding_after_input_still_gets_integer_indices(backend, monkeypatch):
+    seen = []
+    original = layers.Embedding.call
+
+    def spy(self, inputs):
+        seen.append(inputs.dtype)
+        return original(self, inputs)
+
+    monkeypatch.setattr(layers.Embedding, "call", spy)
+    model = Sequential([layers.Input((3,)), layers.Embedding(10, 2)])
+    assert model.predict(numpy.array([[1, 2, 9]]), verbose=0).dtype == numpy.float32
+    assert seen[-1].kind == "i"

@@ -217,3 +217,58 @@ def test_non_numeric_array(backend):
 def test_sequential_rejects_non_layers():
     with pytest.raises(TypeError, match="expected a Layer instance, got str"):
         models.Sequential(["dense"])
+
+
+def test_build_with_an_input_shape_makes_the_model_usable(backend, capsys, tmp_path):
+    model = models.Sequential([layers.Dense(4, activation="relu"), layers.Dense(2)], name="built")
+    model.build((None, 3))
+    assert model.built
+    assert model.count_params() == 3 * 4 + 4 + 4 * 2 + 2
+    model.summary()
+    assert "Total params: 26" in capsys.readouterr().out
+    model.save(tmp_path / "built.safetensors")
+    loaded = models.load_model(tmp_path / "built.safetensors")
+    assert loaded.built and loaded.count_params() == 26
+
+
+def test_keras_names_at_the_top_level_and_for_regularizers():
+    assert engine.Sequential is models.Sequential and engine.Model is models.Model
+    l2 = engine.regularizers.l2(1e-4)
+    assert isinstance(l2, engine.regularizers.L2) and l2.l2 == 1e-4
+    assert engine.regularizers.l1(0.1).l1 == 0.1
+    both = engine.regularizers.l1_l2(l1=0.1, l2=0.2)
+    assert (both.l1, both.l2) == (0.1, 0.2)
+    layer = layers.Dense(2, kernel_regularizer=engine.regularizers.l2(0.01))
+    assert layer.get_config()["kernel_regularizer"] == {"class_name": "L2", "config": {"l2": 0.01}}
+
+
+def test_sequential_get_layer_pop_and_output_shape(backend):
+    model = models.Sequential(
+        [layers.Input((4,)), layers.Dense(3, name="hidden"), layers.Dense(2, name="out")]
+    )
+    assert model.get_layer("hidden") is model.layers[0]
+    assert model.get_layer(index=1).name == "out" and model.get_layer(index=-1).name == "out"
+    assert model.output_shape == (None, 2)
+    with pytest.raises(ValueError, match="no layer named 'nope'.*'hidden', 'out'"):
+        model.get_layer("nope")
+    with pytest.raises(ValueError, match="index 5.*has 2 layers"):
+        model.get_layer(index=5)
+    with pytest.raises(ValueError, match="not both"):
+        model.get_layer("hidden", 0)
+    with pytest.raises(ValueError, match="give a layer `name` or an `index`"):
+        model.get_layer()
+    popped = model.pop()
+    assert popped.name == "out" and [la.name for la in model.layers] == ["hidden"]
+    assert model.output_shape == (None, 3)
+    assert model.count_params() == 15 and model.predict(numpy.ones((2, 4)), verbose=0).shape == (
+        2,
+        3,
+    )
+    model.add(layers.Dense(5))
+    assert model.output_shape == (None, 5)
+    model.pop()
+    model.pop()
+    with pytest.raises(ValueError, match="no layers to remove"):
+        model.pop()
+    with pytest.raises(AttributeError, match="not been built"):
+        _ = models.Sequential([layers.Dense(2)]).output_shape

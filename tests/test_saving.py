@@ -86,6 +86,49 @@ def test_resume_with_initial_epoch_matches_uninterrupted_run(backend, tmp_path, 
     assert_same_weights(uninterrupted, resumed, atol=1e-7)
 
 
+def make_regularized_model(seed):
+    engine.utils.set_random_seed(seed)
+    model = Sequential(
+        [
+            layers.Input((8,)),
+            layers.Dense(16, activation="relu"),
+            layers.BatchNormalization(),
+            layers.Dropout(0.5),
+            layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_resume_with_dropout_and_batch_normalization_matches_uninterrupted_run(backend, tmp_path):
+    x, y = make_data()
+    uninterrupted = make_regularized_model(seed=3)
+    uninterrupted.fit(x, y, epochs=4, batch_size=16, verbose=0)
+
+    first_half = make_regularized_model(seed=3)
+    first_half.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    first_half.save(tmp_path / "half.keras")
+    # a fresh process: other global seeds, and other draws from the dropout generator
+    engine.utils.set_random_seed(999)
+    backend.dropout_mask((7, 3), 0.5, numpy.dtype("float32"))
+    resumed = load_model(tmp_path / "half.keras")
+    history = resumed.fit(x, y, epochs=4, initial_epoch=2, batch_size=16, verbose=0)
+    assert history.epoch == [2, 3]
+    assert_same_weights(uninterrupted, resumed, atol=1e-7)
+
+
+def test_saving_into_a_missing_directory_names_the_target(tmp_path):
+    model = make_model()
+    target = tmp_path / "missing" / "m.keras"
+    message = r"Cannot write '.*missing/m\.keras'.*does not exist"
+    with pytest.raises(FileNotFoundError, match=message):
+        model.save(target)
+    with pytest.raises(FileNotFoundError, match="missing/w.safetensors"):
+        model.save_weights(tmp_path / "missing" / "w.safetensors")
+    assert not (tmp_path / "missing").exists()
+
+
 def test_keras_extension_is_accepted_and_others_refused(tmp_path):
     x, y = make_data()
     model = make_model()
@@ -308,6 +351,22 @@ def test_custom_layer_loads_after_registration(tmp_path):
     numpy.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
+def test_unregistered_custom_layer_needs_custom_objects(tmp_path):
+    class Shift(layers.Layer):  # not registered
+        def call(self, inputs):
+            return inputs + 1.0
+
+    model = Sequential([layers.Input((4,)), layers.Dense(3), Shift()])
+    model.save(tmp_path / "shift.keras")
+    with pytest.raises(ValueError, match=r"Unknown layer: 'Shift'.*register_layer.*custom_objects"):
+        load_model(tmp_path / "shift.keras")
+    loaded = load_model(tmp_path / "shift.keras", custom_objects={"Shift": Shift})
+    x = numpy.ones((2, 4), dtype="float32")
+    numpy.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match="Unknown layer: 'Shift'"):  # for that load only
+        load_model(tmp_path / "shift.keras")
+
+
 @pytest.mark.skipif("numba" not in backends.available(), reason="numba backend not available")
 @pytest.mark.parametrize("source,target", [("numpy", "numba"), ("numba", "numpy")])
 def test_file_saved_on_one_backend_loads_on_another(tmp_path, source, target):
@@ -342,3 +401,77 @@ def test_conv_and_lstm_models_round_trip(tmp_path):
         model.save(tmp_path / "m.safetensors")
         loaded = load_model(tmp_path / "m.safetensors")
         numpy.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def slots_by_weight(model):
+    """``{weight name: {slot: host array}}`` of the model's optimizer."""
+    optimizer = model.optimizer
+    return {
+        param.name: {k: param.backend.to_numpy(v) for k, v in slots.items()}
+        for param, slots in zip(optimizer._params, optimizer._slots)
+    }
+
+
+def test_layer_frozen_after_training_saves_and_loads(backend, tmp_path):
+    x, y = make_data(features=4)
+    engine.utils.set_random_seed(0)
+    model = Sequential(
+        [
+            layers.Input((4,)),
+            layers.Dense(8, activation="relu"),
+            layers.BatchNormalization(),
+            layers.Dense(8, activation="relu"),
+            layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    model.layers[0].trainable = False
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    model.save(tmp_path / "frozen.keras")
+    loaded = load_model(tmp_path / "frozen.keras")
+    assert not loaded.layers[0].trainable
+    expected, restored = slots_by_weight(model), slots_by_weight(loaded)
+    assert sorted(expected) == sorted(restored)
+    for name, slots in expected.items():
+        for slot, array in slots.items():
+            numpy.testing.assert_array_equal(restored[name][slot], array, err_msg=name)
+    for _ in range(2):
+        model.train_on_batch(x[:32], y[:32])
+        loaded.train_on_batch(x[:32], y[:32])
+    assert_same_weights(model, loaded)
+    loaded.layers[0].trainable = True  # unfreezing continues from the saved state too
+    model.layers[0].trainable = True
+    model.train_on_batch(x[:32], y[:32])
+    loaded.train_on_batch(x[:32], y[:32])
+    assert_same_weights(model, loaded)
+
+
+def test_version_1_files_key_optimizer_state_by_optimizer_order(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    x, y = make_data(features=4)
+    engine.utils.set_random_seed(0)
+    model = Sequential([layers.Input((4,)), layers.BatchNormalization(), layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, numpy.eye(2)[y], epochs=1, batch_size=32, verbose=0)
+    model.save(tmp_path / "v2.safetensors")
+    with open(tmp_path / "v2.safetensors", "rb") as handle:
+        (size,) = struct.unpack("<Q", handle.read(8))
+        metadata = json.loads(handle.read(size))["__metadata__"]
+    tensors = {k: v for k, v in load_file(tmp_path / "v2.safetensors").items()}
+    assert metadata["format_version"] == "2"
+    # v1 wrote the optimizer's order: BN gamma, beta, Dense kernel, bias (moving stats skipped)
+    order = {0: 0, 1: 1, 4: 2, 5: 3}
+    v1 = {}
+    for key, array in tensors.items():
+        parts = key.split("/")
+        if parts[0] == "optimizer" and len(parts) == 3:
+            key = f"optimizer/{order[int(parts[1])]:06d}/{parts[2]}"
+        v1[key] = array
+    save_file(v1, tmp_path / "v1.safetensors", metadata={**metadata, "format_version": "1"})
+    loaded = load_model(tmp_path / "v1.safetensors")
+    expected, restored = slots_by_weight(model), slots_by_weight(loaded)
+    for name, slots in expected.items():
+        for slot, array in slots.items():
+            numpy.testing.assert_array_equal(restored[name][slot], array, err_msg=name)

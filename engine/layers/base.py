@@ -17,7 +17,14 @@ from .. import config, initializers, regularizers
 from ..registry import Registry, snake_case
 from ..tensor import Tensor, no_grad
 
-layer_registry = Registry("layer")
+layer_registry = Registry(
+    "layer",
+    hint=(
+        "If '{name}' is a custom layer, decorate its class with "
+        "@engine.layers.register_layer, or pass custom_objects={{'{name}': {name}}} to "
+        "load_model."
+    ),
+)
 _name_counts: collections.Counter = collections.Counter()
 
 
@@ -89,7 +96,9 @@ def _call_accepts(cls) -> tuple[bool, bool]:
 class Layer:
     """Base class of all layers."""
 
-    #: cast floating inputs to the layer's dtype (Embedding turns this off)
+    #: cast numeric inputs (float, int, bool) to the layer's dtype, so that integer
+    #: data gives float outputs as in Keras; layers taking indices (Embedding) and
+    #: pass-through layers (InputLayer) turn this off
     autocast = True
 
     def __init__(
@@ -177,7 +186,7 @@ class Layer:
     def __call__(self, inputs, training=None, mask=None, **kwargs):
         if not isinstance(inputs, Tensor):
             inputs = self._input_tensor(inputs)
-        elif self.autocast and inputs.data.dtype != self.dtype and inputs.data.dtype.kind == "f":
+        elif self.autocast and inputs.data.dtype != self.dtype and inputs.data.dtype.kind in "fiub":
             inputs = inputs.astype(self.dtype)
         if not self.built:
             self.build_from_shape(inputs.shape)
@@ -286,6 +295,12 @@ class Layer:
         """Replace the weights with arrays of the same shapes, in ``get_weights`` order."""
         own = self.weights
         weights = list(weights)
+        if not self.built and weights:
+            raise ValueError(
+                f"Layer '{self.name}' has not been built yet, so it has no weights to set "
+                f"({len(weights)} arrays given); call it on data, or build it (or its model) "
+                f"with an input shape first."
+            )
         if len(weights) != len(own):
             raise ValueError(
                 f"Layer '{self.name}' expects {len(own)} weight arrays "
@@ -294,6 +309,11 @@ class Layer:
         arrays = []
         for target, value in zip(own, weights):
             value = numpy.asarray(value)
+            if value.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"Layer '{self.name}': weight '{target.name}' must be set from an array of "
+                    f"numbers; got an array of dtype {value.dtype}."
+                )
             if value.shape != target.shape:
                 raise ValueError(
                     f"Layer '{self.name}': weight '{target.name}' has shape "

@@ -9,7 +9,10 @@ from .base import InputSpec, Layer, format_shape, register_layer
 
 def normalize_tuple(value, rank: int, argument: str, layer: str) -> tuple:
     """``value`` (an int or ``rank`` ints) as a tuple of ``rank`` positive ints."""
-    values = (value,) * rank if isinstance(value, int) else tuple(value)
+    try:
+        values = (value,) * rank if isinstance(value, int) else tuple(value)
+    except TypeError:  # a float or another non-sequence
+        values = ()
     if len(values) != rank or not all(
         isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values
     ):

@@ -9,6 +9,8 @@ from .base import InputSpec, Layer, register_layer
 class InputLayer(Layer):
     """Declares the input shape of a model; passes its input through unchanged."""
 
+    autocast = False  # integer inputs may be indices for an Embedding next
+
     def __init__(self, shape=None, batch_size=None, name=None, dtype=None, input_shape=None):
         shape = shape if shape is not None else input_shape
         if shape is None:

@@ -4,11 +4,15 @@ from .model import Model
 from .sequential import Sequential
 
 
-def load_model(filepath, compile: bool = True):  # noqa: A002 (Keras's argument name)
-    """A model saved with ``model.save``: architecture, weights, compile config, optimizer state."""
+def load_model(filepath, custom_objects: dict | None = None, compile: bool = True):  # noqa: A002
+    """A model saved with ``model.save``: architecture, weights, compile config, optimizer state.
+
+    ``custom_objects``: ``{"MyLayer": MyLayer}`` for classes not registered with
+    ``@engine.layers.register_layer``.
+    """
     from ..saving import load_model as _load_model
 
-    return _load_model(filepath, compile=compile)
+    return _load_model(filepath, custom_objects=custom_objects, compile=compile)
 
 
 __all__ = ["Model", "Sequential", "load_model"]

@@ -58,6 +58,8 @@ def check_same_length(arrays: dict, where: str) -> int:
 def prepare(x, y, sample_weight, where: str, dtype: str, need_y: bool = True):
     """Validate and convert inputs; floats become the model's dtype once, up front."""
     x = to_host_array(x, "x", where)
+    if len(x) == 0:
+        raise ValueError(f"{where}: `x` has no samples (shape {x.shape}); give at least one.")
     check_finite(x, "x", where)
     if x.dtype.kind == "f" and x.dtype != dtype:
         x = x.astype(dtype)
@@ -74,6 +76,15 @@ def prepare(x, y, sample_weight, where: str, dtype: str, need_y: bool = True):
         check_finite(sample_weight, "sample_weight", where)
     check_same_length({"x": x, "y": y, "sample_weight": sample_weight}, where)
     return x, y, sample_weight
+
+
+def check_one_weighting(sample_weight, class_weight, where: str) -> None:
+    """Keras 3 refuses ``class_weight`` together with sample weights: they would multiply."""
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError(
+            f"{where}: give `class_weight` or `sample_weight` (or per-batch sample weights), "
+            f"not both; fold the class weights into sample_weight instead."
+        )
 
 
 def class_weights_to_sample_weights(y: numpy.ndarray, class_weight: dict, dtype) -> numpy.ndarray:
@@ -124,6 +135,15 @@ def check_batch_size(batch_size, where: str) -> int:
     return int(batch_size)
 
 
+def check_verbose(verbose, where: str) -> int:
+    """Keras's ``verbose``: "auto" (1), 0 (silent), 1 (progress bar) or 2 (one line per epoch)."""
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, (int, numpy.integer)) and 0 <= verbose <= 2:
+        return int(verbose)
+    raise ValueError(f"{where}: `verbose` must be 'auto', 0, 1 or 2, got {verbose!r}.")
+
+
 def is_batch_source(data) -> bool:
     """A Dataset or an iterator of batches (rather than arrays of samples)."""
     from ..data import Dataset
@@ -158,6 +178,13 @@ def unpack_batch(batch, where: str, dtype: str, need_y: bool = True):
         )
     if not need_y:
         y, weights = None, None
+    for name, array in (("x", x), ("y", y)):
+        if array is not None and getattr(array, "ndim", numpy.ndim(array)) == 0:
+            raise ValueError(
+                f"{where}: a batch's `{name}` is a single value, so the data is not batched. "
+                f"Call .batch(n) on the Dataset (Dataset.from_tensor_slices((x, y)).batch(32)), "
+                f"or make the generator yield batches."
+            )
     if isinstance(x, numpy.ndarray) or not hasattr(x, "__cuda_array_interface__"):
         return prepare(x, y, weights, where, dtype, need_y=need_y)
     return x, y, weights  # already on a device (a prefetched batch): checked when made

@@ -36,12 +36,18 @@ class Model(Layer):
         self.stop_training = False
         self.history = None
         self._metric_identifiers: list = []
+        self._weighted_metric_identifiers: list = []
+        #: built at the first batch, when the shapes of targets and predictions are known:
+        #: ``metrics`` see no sample weights, ``weighted_metrics`` do (as in Keras 3)
         self.compiled_metrics: list | None = None
+        self.compiled_weighted_metrics: list | None = None
+        self._metric_names: list[str] = []
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._warned_nan = False
         #: drawn once from engine.random at the first fit and saved with the model:
-        #: epoch e is shuffled by default_rng([shuffle_seed, e]), so a resumed run
-        #: (load_model, then fit(initial_epoch=k)) sees the same batches
+        #: epoch e is shuffled by default_rng([shuffle_seed, e]) and its dropout masks
+        #: come from a backend stream seeded by (shuffle_seed, e), so a resumed run
+        #: (load_model, then fit(initial_epoch=k)) sees the same batches and masks
         self.shuffle_seed: int | None = None
 
     # -- compile ----------------------------------------------------------
@@ -65,12 +71,9 @@ class Model(Layer):
             )
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses_module.get(loss)
-        if metrics is None:
-            metrics = []
-        elif isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
-            metrics = [metrics]
-        self._metric_identifiers = list(metrics)
-        self.compiled_metrics = None
+        self._metric_identifiers = _metric_list(metrics)
+        self._weighted_metric_identifiers = _metric_list(weighted_metrics)
+        self.compiled_metrics = self.compiled_weighted_metrics = None
         self.compiled = True
         if self.built and self.backend is not None:
             self.optimizer.build(self.trainable_weights)
@@ -83,19 +86,39 @@ class Model(Layer):
             )
 
     def _resolve_metrics(self, y_shape, y_pred_shape) -> None:
-        if self.compiled_metrics is None:
-            self.compiled_metrics = [
-                metrics_module.get(m, y_shape, y_pred_shape, self.loss)
-                for m in self._metric_identifiers
-            ]
+        if self.compiled_metrics is not None:
+            return
+        self.compiled_metrics, self.compiled_weighted_metrics = (
+            [metrics_module.get(m, y_shape, y_pred_shape, self.loss) for m in identifiers]
+            for identifiers in (self._metric_identifiers, self._weighted_metric_identifiers)
+        )
+        # Keras 3's log names: a repeated metric gets "_1", "_2"...; a weighted one
+        # repeating a plain one's name is "weighted_<name>"
+        names: list[str] = []
+        for metric in self.compiled_metrics:
+            name = metric.name
+            if name in names:
+                name = _next_free(name, names)
+            names.append(name)
+        for metric in self.compiled_weighted_metrics:
+            name = metric.name
+            if name in names:
+                name = f"weighted_{metric.name}"
+                if name in names:
+                    name = _next_free(name, names)
+            names.append(name)
+        self._metric_names = names
 
     @property
     def metrics_names(self) -> list[str]:
-        return ["loss"] + [m.name for m in self.compiled_metrics or []]
+        return ["loss"] + (self._metric_names if self.compiled_metrics is not None else [])
+
+    def _all_metrics(self) -> list:
+        return (self.compiled_metrics or []) + (self.compiled_weighted_metrics or [])
 
     def reset_metrics(self) -> None:
         self._loss_tracker.reset_state()
-        for metric in self.compiled_metrics or []:
+        for metric in self._all_metrics():
             metric.reset_state()
 
     # -- one batch --------------------------------------------------------
@@ -138,17 +161,23 @@ class Model(Layer):
     def _update_metrics(self, loss, y, y_pred, sample_weight, count: int) -> None:
         self._loss_tracker.update_state(loss, count)
         for metric in self.compiled_metrics:
+            metric.update_state(y, y_pred)
+        for metric in self.compiled_weighted_metrics:
             metric.update_state(y, y_pred, sample_weight)
 
     def _logs(self, prefix: str = "") -> dict:
         """Metrics first, then the loss, as Keras 3 orders them."""
-        logs = {prefix + m.name: m.result() for m in self.compiled_metrics}
+        logs = {
+            prefix + name: metric.result()
+            for name, metric in zip(self._metric_names, self._all_metrics())
+        }
         logs[prefix + "loss"] = self._loss_tracker.result()
         return logs
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient step on one batch; returns the loss (and metrics) before the update."""
         self._require_compiled("train_on_batch")
+        data_utils.check_one_weighting(sample_weight, class_weight, "train_on_batch")
         x, y, sample_weight = data_utils.prepare(x, y, sample_weight, "train_on_batch", self.dtype)
         if class_weight is not None:
             sample_weight = data_utils.class_weights_to_sample_weights(y, class_weight, self.dtype)
@@ -181,7 +210,7 @@ class Model(Layer):
         logs = self._logs()
         if return_dict:
             return logs
-        values = [logs["loss"]] + [logs[m.name] for m in self.compiled_metrics]
+        values = [logs["loss"]] + [logs[name] for name in self._metric_names]
         return values[0] if len(values) == 1 else values
 
     def _begin_training(self, x_shape) -> None:
@@ -209,7 +238,7 @@ class Model(Layer):
         steps_per_epoch=None,
         validation_steps=None,
         validation_batch_size=None,
-        validation_freq: int = 1,
+        validation_freq=1,
     ):
         """Train for ``epochs`` epochs; returns a ``History`` with Keras's keys.
 
@@ -218,14 +247,25 @@ class Model(Layer):
         ``steps_per_epoch`` batches), or a generator of such batches (each
         epoch takes ``steps_per_epoch`` batches, or runs until it is exhausted).
 
-        Shuffling is reproducible and resumable: epoch ``e`` uses the permutation
-        of ``numpy.random.default_rng([model.shuffle_seed, e])``, where
-        ``shuffle_seed`` is drawn once from ``engine.random`` at the first fit
-        and saved with the model.
+        Shuffling and dropout are reproducible and resumable: epoch ``e`` uses the
+        permutation of ``numpy.random.default_rng([model.shuffle_seed, e])``, and
+        reseeds the backend's generator (dropout masks) from
+        ``(model.shuffle_seed, e)`` before its first batch, where ``shuffle_seed``
+        is drawn once from ``engine.random`` at the first fit and saved with the
+        model.
         """
         self._require_compiled("fit")
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"fit: `epochs` must be a non-negative integer, got {epochs!r}.")
+        verbose = data_utils.check_verbose(verbose, "fit")
+        if not isinstance(validation_freq, (list, tuple)) and (
+            not isinstance(validation_freq, int) or validation_freq < 1
+        ):
+            raise ValueError(
+                f"fit: `validation_freq` must be a positive integer or a list of epochs, got "
+                f"{validation_freq!r}."
+            )
+        callback_list = _callback_list(callbacks, "fit")
         if data_utils.is_batch_source(x):
             if validation_split:
                 raise ValueError(
@@ -237,33 +277,32 @@ class Model(Layer):
             steps = steps_per_epoch
         else:
             batch_size = data_utils.check_batch_size(batch_size, "fit")
+            data_utils.check_one_weighting(sample_weight, class_weight, "fit")
             x, y, sample_weight = data_utils.prepare(x, y, sample_weight, "fit", self.dtype)
-            if class_weight is not None:
-                sample_weight = data_utils.class_weights_to_sample_weights(
-                    y, class_weight, self.dtype
-                )
             if validation_split and validation_data is None:
                 (x, y, sample_weight), validation_data = data_utils.split_validation(
                     [x, y, sample_weight], validation_split
                 )
+            if class_weight is not None:  # the training part only: val_loss stays unweighted
+                sample_weight = data_utils.class_weights_to_sample_weights(
+                    y, class_weight, self.dtype
+                )
             epoch_batches = self._array_batches(x, y, sample_weight, batch_size, shuffle)
             x_shape = x.shape
             steps = math.ceil(len(x) / batch_size)
+        self._begin_training(x_shape)
         validation = None
         if validation_data is not None:
             validation = self._prepare_validation(validation_data)
-        self._begin_training(x_shape)
-        verbose = 1 if verbose == "auto" else int(verbose)
         history = callbacks_module.History()
-        callback_list = list(callbacks or [])
         if verbose:
             callback_list.append(callbacks_module.ProgbarLogger(verbose))
         callback_list.append(history)
         params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
         hooks = callbacks_module.CallbackList(callback_list, self, params)
-        batch_logs_needed = any(
-            type(c).on_train_batch_end is not callbacks_module.Callback.on_train_batch_end
-            for c in callback_list
+        batch_logs_needed = any(callbacks_module.wants_batch_logs(c) for c in callback_list)
+        warn_not_finite = not any(
+            isinstance(c, callbacks_module.TerminateOnNaN) for c in callback_list
         )
         self.stop_training = False
         self.history = history
@@ -274,15 +313,19 @@ class Model(Layer):
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             hooks.on_epoch_begin(epoch)
+            self.backend.seed(_epoch_seed(self.shuffle_seed, epoch))
             step = -1
             for step, (xb, yb, wb) in enumerate(epoch_batches(epoch)):
                 hooks.on_train_batch_begin(step)
                 xb, yb, wb = self._to_backend(xb), self._to_backend(yb), self._to_backend(wb)
-                loss, y_pred = self.train_step(xb, yb, wb)
-                if self.compiled_metrics is None:
-                    self._resolve_metrics(yb.shape, y_pred.shape)
-                self._update_metrics(loss, yb, y_pred, wb, len(yb))
-                if not self._warned_nan:
+                # a diverging run is reported once, by the warning below or by TerminateOnNaN;
+                # NumPy's overflow warnings from every op on the way would only repeat it
+                with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    loss, y_pred = self.train_step(xb, yb, wb)
+                    if self.compiled_metrics is None:
+                        self._resolve_metrics(yb.shape, y_pred.shape)
+                    self._update_metrics(loss, yb, y_pred, wb, len(yb))
+                if warn_not_finite and not self._warned_nan:
                     self._warn_if_not_finite(float(loss), epoch, step)
                 if batch_logs_needed:
                     hooks.on_train_batch_end(step, self._logs())
@@ -298,7 +341,7 @@ class Model(Layer):
                 )
                 break
             epoch_logs = self._logs()
-            if validation is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
+            if validation is not None and _should_validate(epoch, validation_freq):
                 val_logs = self._evaluate_data(
                     validation, validation_batch_size or batch_size, validation_steps
                 )
@@ -339,6 +382,7 @@ class Model(Layer):
             for batch in data_utils.iterate_source(source, self.backend, steps, where):
                 x, y, weights = data_utils.unpack_batch(batch, where, self.dtype)
                 if class_weight is not None:
+                    data_utils.check_one_weighting(weights, class_weight, where)
                     y_host = self.backend.to_numpy(y)
                     weights = data_utils.class_weights_to_sample_weights(
                         y_host, class_weight, self.dtype
@@ -369,7 +413,10 @@ class Model(Layer):
             )
         x_val, y_val, *rest = validation_data
         weights = rest[0] if rest else None
-        return data_utils.prepare(x_val, y_val, weights, "fit (validation_data)", self.dtype)
+        where = "fit (validation_data)"
+        x_val, y_val, weights = data_utils.prepare(x_val, y_val, weights, where, self.dtype)
+        self._check_input_shape(x_val.shape, where)
+        return x_val, y_val, weights
 
     def _evaluate_data(self, data, batch_size, steps, where: str = "fit (validation_data)"):
         """Loss and metrics over arrays ``(x, y, sample_weight)`` or a Dataset/generator."""
@@ -408,6 +455,7 @@ class Model(Layer):
     ):
         """Loss (and metrics) on arrays, a Dataset or a generator, layers in inference mode."""
         self._require_compiled("evaluate")
+        data_utils.check_verbose(verbose, "evaluate")
         if data_utils.is_batch_source(x):
             if not self.built:
                 raise ValueError(
@@ -427,6 +475,7 @@ class Model(Layer):
         self, x, batch_size=None, verbose="auto", steps=None, callbacks=None
     ) -> numpy.ndarray:
         """Outputs for ``x`` (arrays, a Dataset or a generator) as one NumPy array."""
+        data_utils.check_verbose(verbose, "predict")
         if data_utils.is_batch_source(x):
             outputs = []
             with no_grad():
@@ -493,9 +542,15 @@ class Model(Layer):
         if len(shape) != len(expected) or any(
             e is not None and e != s for e, s in zip(expected[1:], shape[1:])
         ):
+            hint = ""
+            if tuple(shape) == tuple(expected[1:]):
+                hint = (
+                    " It looks like one sample without its batch axis: batch a Dataset with "
+                    ".batch(n), or give a single sample as x[None]."
+                )
             raise ValueError(
                 f"{where}: model '{self.name}' expects input of shape {format_shape(expected)} "
-                f"(rank {len(expected)}), but got an array of shape {format_shape(shape)}."
+                f"(rank {len(expected)}), but got an array of shape {format_shape(shape)}.{hint}"
             )
 
     # -- inspection and moving --------------------------------------------
@@ -510,8 +565,37 @@ class Model(Layer):
             )
         summarize(self, line_length, print_fn)
 
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
     def layer_summaries(self) -> list[tuple[str, tuple, int]]:
         raise NotImplementedError
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """A layer by its name or its position in ``model.layers`` (Keras's ``get_layer``)."""
+        layers = self.layers
+        if name is not None and index is not None:
+            raise ValueError(
+                f"get_layer: give a layer `name` or an `index`, not both (got name={name!r}, "
+                f"index={index!r})."
+            )
+        if index is not None:
+            if not isinstance(index, int) or not -len(layers) <= index < len(layers):
+                raise ValueError(
+                    f"get_layer: asked for the layer at index {index!r}, but model "
+                    f"'{self.name}' has {len(layers)} layers."
+                )
+            return layers[index]
+        if name is not None:
+            for layer in layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(
+                f"get_layer: model '{self.name}' has no layer named {name!r}; its layers are "
+                f"{[layer.name for layer in layers]}."
+            )
+        raise ValueError("get_layer: give a layer `name` or an `index`.")
 
     def to(self, backend) -> "Model":
         """Move weights and optimizer state to another backend (``"numpy"``, ``"cupy"``...)."""
@@ -529,3 +613,53 @@ class Model(Layer):
             backend = self.backend or config.get_backend()
             inputs = Tensor(inputs, backend=backend)
         return super().__call__(inputs, training=training, mask=mask, **kwargs)
+
+
+def _should_validate(epoch: int, validation_freq) -> bool:
+    """Keras's ``validation_freq``: every n-th epoch (1-based, counted from epoch 1 even when
+    resuming with ``initial_epoch``), or the epochs listed."""
+    if isinstance(validation_freq, (list, tuple)):
+        return epoch + 1 in validation_freq
+    return (epoch + 1) % validation_freq == 0
+
+
+def _callback_list(callbacks, where: str) -> list:
+    """``callbacks`` as a list; one Callback alone is accepted, as Keras 3 does."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, callbacks_module.Callback):
+        return [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            f"{where}: `callbacks` must be a list of Callback instances, got "
+            f"{type(callbacks).__name__}."
+        )
+    for i, callback in enumerate(callbacks):
+        if not isinstance(callback, callbacks_module.Callback):
+            got = f"the class {callback.__name__}" if isinstance(callback, type) else repr(callback)
+            raise TypeError(
+                f"{where}: `callbacks[{i}]` must be a Callback instance (from engine.callbacks), "
+                f"got {got}."
+            )
+    return list(callbacks)
+
+
+def _metric_list(metrics) -> list:
+    """``compile``'s ``metrics``/``weighted_metrics``: None, one metric or a list of them."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
+        return [metrics]
+    return list(metrics)
+
+
+def _next_free(name: str, taken: list[str]) -> str:
+    index = 1
+    while f"{name}_{index}" in taken:
+        index += 1
+    return f"{name}_{index}"
+
+
+def _epoch_seed(shuffle_seed: int, epoch: int) -> int:
+    """The seed of epoch ``epoch``'s dropout stream: independent of its shuffling stream."""
+    return int(numpy.random.SeedSequence([shuffle_seed, epoch, 1]).generate_state(1)[0])

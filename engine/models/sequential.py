@@ -46,6 +46,24 @@ class Sequential(Model):
         elif first._batch_input_shape is not None:
             self.build_from_shape(first._batch_input_shape)
 
+    def pop(self) -> Layer:
+        """Remove the last layer and return it; the model keeps its input shape."""
+        if not self.layers:
+            raise ValueError(f"Sequential '{self.name}'.pop: the model has no layers to remove.")
+        layer = self._stack.pop()
+        self._layers.remove(layer)
+        return layer
+
+    @property
+    def output_shape(self) -> tuple:
+        """The shape of the model's output, batch axis included (once built)."""
+        if not self.built:
+            raise AttributeError(
+                f"Sequential model '{self.name}' has no defined outputs yet: it has not been "
+                f"built. Give it an Input, call build(input_shape), or fit it first."
+            )
+        return self.compute_output_shape(self._build_input_shape)
+
     def _build_layer(self, layer: Layer, input_shape) -> None:
         if layer.backend is None:
             layer.backend = self.backend
@@ -69,12 +87,12 @@ class Sequential(Model):
             self._build_layer(layer, shape)
             shape = layer.compute_output_shape(shape)
         self.dtype = self._stack[0].dtype if self._stack else self.dtype
+        self.built = True
 
     def build_from_shape(self, input_shape) -> None:
         if self.built:
             return
         self.build((None, *tuple(input_shape)[1:]))  # the batch size stays open
-        self.built = True
 
     def call(self, inputs, training=False, mask=None):
         x = inputs

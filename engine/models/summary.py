@@ -1,9 +1,11 @@
 """``model.summary()``: Keras 3's table of layers, output shapes and parameter counts."""
 
+import numpy
+
 from ..layers.base import format_shape
 
 
-def format_bytes(count: int) -> str:
+def format_bytes(count: float) -> str:
     size = float(count)
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
@@ -12,11 +14,51 @@ def format_bytes(count: int) -> str:
     return f"{size:.2f} GB"
 
 
-def _row(cells, widths, left="│", mid="│", right="│"):
-    texts = []
-    for i, (cell, width) in enumerate(zip(cells, widths)):
-        texts.append(f" {cell:>{width - 2}} " if i == len(widths) - 1 else f" {cell:<{width - 2}} ")
-    return left + mid.join(texts) + right
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width``: broken at spaces, over-long words folded."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+            continue
+        while len(word) > width:
+            lines.append(word[:width])
+            word = word[width:]
+        lines.append(word)
+    return lines or [""]
+
+
+def _rows(cells, widths, left="│", mid="│", right="│") -> list[str]:
+    """One table row, several lines high where a cell wraps; the last column right-aligned."""
+    wrapped = [_wrap(cell, width - 2) for cell, width in zip(cells, widths)]
+    lines = []
+    for index in range(max(len(cell) for cell in wrapped)):
+        texts = []
+        for column, (cell, width) in enumerate(zip(wrapped, widths)):
+            text = cell[index] if index < len(cell) else ""
+            last = column == len(widths) - 1
+            texts.append(f" {text:>{width - 2}} " if last else f" {text:<{width - 2}} ")
+        lines.append(left + mid.join(texts) + right)
+    return lines
+
+
+def _nbytes(weights) -> int:
+    return sum(int(w.size) * numpy.dtype(w.dtype).itemsize for w in weights)
+
+
+def optimizer_params(model) -> tuple[int, int] | None:
+    """``(count, bytes)`` of the optimizer's variables, or None before its first step.
+
+    As in Keras 3: every slot, plus the ``iterations`` counter (int64) and the
+    ``learning_rate`` variable.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if not getattr(model, "compiled", False) or optimizer is None or not optimizer.iterations:
+        return None
+    slots = [array for _, array in optimizer.variables()]
+    learning_rate_bytes = numpy.dtype(model.dtype).itemsize
+    count = sum(int(a.size) for a in slots) + 2
+    return count, sum(int(a.nbytes) for a in slots) + 8 + learning_rate_bytes
 
 
 def summarize(model, line_length: int = 80, print_fn=print) -> None:
@@ -25,23 +67,24 @@ def summarize(model, line_length: int = 80, print_fn=print) -> None:
     widths = [max(12, int(w * scale)) for w in widths]
     lines = [f'Model: "{model.name}"']
     lines.append("┏" + "┳".join("━" * w for w in widths) + "┓")
-    lines.append(_row(["Layer (type)", "Output Shape", "Param #"], widths, "┃", "┃", "┃"))
+    lines += _rows(["Layer (type)", "Output Shape", "Param #"], widths, "┃", "┃", "┃")
     lines.append("┡" + "╇".join("━" * w for w in widths) + "┩")
     rows = model.layer_summaries()
     for i, (name, shape, params) in enumerate(rows):
-        lines.append(_row([name, format_shape(shape), f"{params:,}"], widths))
+        lines += _rows([name, format_shape(shape), f"{params:,}"], widths)
         if i < len(rows) - 1:
             lines.append("├" + "┼".join("─" * w for w in widths) + "┤")
     lines.append("└" + "┴".join("─" * w for w in widths) + "┘")
-    itemsize = 4 if model.dtype == "float32" else 8
-    total = model.count_params()
-    trainable = sum(w.size for w in model.trainable_weights)
-    lines.append(f" Total params: {total:,} ({format_bytes(total * itemsize)})")
-    lines.append(f" Trainable params: {trainable:,} ({format_bytes(trainable * itemsize)})")
-    frozen = total - trainable
-    lines.append(f" Non-trainable params: {frozen:,} ({format_bytes(frozen * itemsize)})")
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and optimizer.variables():
-        count = sum(int(a.size) for _, a in optimizer.variables()) + 1  # + iterations
-        lines.append(f" Optimizer params: {count:,} ({format_bytes(count * itemsize)})")
+    trainable, frozen = model.trainable_weights, model.non_trainable_weights
+    counts = [sum(int(w.size) for w in trainable), sum(int(w.size) for w in frozen)]
+    sizes = [_nbytes(trainable), _nbytes(frozen)]
+    optimizer = optimizer_params(model)
+    total, total_bytes = sum(counts), sum(sizes)
+    if optimizer is not None:
+        total, total_bytes = total + optimizer[0], total_bytes + optimizer[1]
+    lines.append(f" Total params: {total:,} ({format_bytes(total_bytes)})")
+    lines.append(f" Trainable params: {counts[0]:,} ({format_bytes(sizes[0])})")
+    lines.append(f" Non-trainable params: {counts[1]:,} ({format_bytes(sizes[1])})")
+    if optimizer is not None:
+        lines.append(f" Optimizer params: {optimizer[0]:,} ({format_bytes(optimizer[1])})")
     print_fn("\n".join(lines))

@@ -72,6 +72,16 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value) -> None:
+        if isinstance(self._learning_rate, schedules.LearningRateSchedule) and not isinstance(
+            value, schedules.LearningRateSchedule
+        ):
+            raise TypeError(
+                f"{type(self).__name__}: this optimizer was created with a LearningRateSchedule "
+                f"({type(self._learning_rate).__name__}) as its `learning_rate`, so its learning "
+                f"rate cannot be set to {value!r}. Create the optimizer with a float "
+                f"`learning_rate` to set it (e.g. from LearningRateScheduler or "
+                f"ReduceLROnPlateau)."
+            )
         self._learning_rate = _check_learning_rate(type(self).__name__, value)
 
     # -- state ------------------------------------------------------------

@@ -9,7 +9,8 @@ def plot_history(history, path, metrics=None, title: str | None = None) -> str:
     """Write a PNG of loss and metric curves from ``fit``'s History; returns the path.
 
     One panel per quantity (``loss``, ``accuracy``...), training and ``val_``
-    curves together, against the epoch (1-based, as ``fit`` prints it).
+    curves together, against the epoch (1-based, as ``fit`` prints it); with
+    ``validation_freq > 1`` the ``val_`` points sit at the epochs validated.
     Needs matplotlib (the optional extra ``plot``).
     """
     try:
@@ -26,6 +27,19 @@ def plot_history(history, path, metrics=None, title: str | None = None) -> str:
     if not isinstance(records, dict) or not records:
         raise ValueError("plot_history: expected a History from fit (or its .history dict).")
     epochs = list(getattr(history, "epoch", [])) or list(range(len(next(iter(records.values())))))
+    epochs_by_key = getattr(history, "epochs_by_key", {})
+
+    def epochs_of(key: str) -> list[int]:
+        if key in epochs_by_key:
+            return epochs_by_key[key]
+        if len(records[key]) != len(epochs):
+            raise ValueError(
+                f"plot_history: '{key}' has {len(records[key])} values for {len(epochs)} epochs "
+                f"(validation_freq > 1?); pass the History object itself, which knows the "
+                f"epochs each value was logged at."
+            )
+        return epochs
+
     names = metrics or sorted(
         {name.removeprefix("val_") for name in records if name != "learning_rate"},
         key=lambda n: (n != "loss", n),
@@ -34,7 +48,7 @@ def plot_history(history, path, metrics=None, title: str | None = None) -> str:
     for axis, name in zip(axes[0], names):
         for key, label in ((name, "training"), ("val_" + name, "validation")):
             if key in records:
-                axis.plot([e + 1 for e in epochs], records[key], marker="o", label=label)
+                axis.plot([e + 1 for e in epochs_of(key)], records[key], marker="o", label=label)
         axis.set_title(name)
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
