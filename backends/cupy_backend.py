@@ -28,6 +28,7 @@ launch configuration.
 """
 
 import os
+import warnings
 
 import numpy
 
@@ -188,12 +189,18 @@ class CupyBackend(Backend):
     def _launch(self, kernel, size: int, *args) -> None:
         """A 1-D launch covering ``size`` work items (grid-stride beyond ``max_blocks``)."""
         blocks = min(max(1, -(-size // self.threads_per_block)), self.max_blocks)
-        if self.simulated:
-            args = [
-                simulated_device_array(a) if isinstance(a, numpy.ndarray) and a.ndim else a
-                for a in args
-            ]
-        kernel[blocks, self.threads_per_block](*args)
+        if not self.simulated:
+            kernel[blocks, self.threads_per_block](*args)
+            return
+        args = [
+            simulated_device_array(a) if isinstance(a, numpy.ndarray) and a.ndim else a
+            for a in args
+        ]
+        # GPU arithmetic overflows to inf silently; the simulator's NumPy scalars
+        # would warn, from threads that the caller's numpy.errstate does not reach.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            kernel[blocks, self.threads_per_block](*args)
 
     @staticmethod
     def _floats(*arrays) -> bool:
