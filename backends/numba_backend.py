@@ -16,7 +16,7 @@ from .kernels.pooling import _pool_geometry
 from .numpy_backend import NumpyBackend
 
 _JIT_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
-_FAMILIES = ("activations", "dropout", "losses", "optimizers", "pooling")
+_FAMILIES = ("activations", "conv", "dropout", "losses", "optimizers", "pooling")
 
 # Numba has no vector math library here (no SVML), so its exp/tanh/log run one
 # element at a time, while NumPy's are SIMD. Kernels built on them win only
@@ -417,3 +417,93 @@ class NumbaBackend(NumpyBackend):
             dx,
         )
         return dx
+
+    # -- convolution and normalization -------------------------------------------
+
+    def _conv_plan(self, x_shape, window, strides, padding, dilation):
+        """``(out_hw, geometry, pointwise)`` for the kernels, or None to fall back.
+
+        ``geometry`` is the integer strides, dilation and top/left padding the
+        kernels take; ``pointwise`` means ``x`` is its own column matrix (a 1x1
+        window, stride 1 and no padding).
+        """
+        pads, out_hw = self._conv_geometry(x_shape, window, strides, padding, dilation)
+        if min(pads[0] + pads[1]) < 0:
+            return None
+        geometry = tuple(map(int, (*strides, *dilation, pads[0][0], pads[1][0])))
+        pointwise = tuple(window) == (1, 1) and tuple(strides) == (1, 1) and out_hw == x_shape[1:3]
+        return out_hw, geometry, pointwise
+
+    def _columns(self, x, window, out_hw, geometry, pointwise):
+        """The ``(n * out_h * out_w, kh * kw * c)`` column matrix of ``x``'s windows."""
+        n, _, _, c = x.shape
+        rows = n * out_hw[0] * out_hw[1]
+        x = numpy.ascontiguousarray(x)
+        if pointwise:
+            return x.reshape(rows, c)
+        cols = numpy.empty((n, *out_hw, *window, c), x.dtype)
+        self._conv.im2col(x, *geometry, cols)
+        return cols.reshape(rows, -1)
+
+    def conv2d_forward(
+        self, x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)
+    ):
+        kh, kw, c, f = kernel.shape
+        arrays = (x, kernel) if bias is None else (x, kernel, bias)
+        plan = (
+            _jit_dtype(*arrays) is not None
+            and x.ndim == 4
+            and x.size > 0
+            and kernel.size > 0
+            and x.shape[3] == c
+            and (bias is None or bias.shape == (f,))
+            and self._conv_plan(x.shape, (kh, kw), strides, padding, dilation)
+        )
+        if not plan:
+            return super().conv2d_forward(x, kernel, bias, strides, padding, dilation)
+        cols = self._columns(x, (kh, kw), *plan)
+        y = numpy.matmul(cols, numpy.ascontiguousarray(kernel).reshape(kh * kw * c, f))
+        if bias is not None:
+            y += bias
+        return y.reshape(x.shape[0], *plan[0], f)
+
+    def conv2d_backward_input(
+        self, dy, kernel, x_shape, strides=(1, 1), padding="valid", dilation=(1, 1)
+    ):
+        kh, kw, c, f = kernel.shape
+        plan = (
+            _jit_dtype(dy, kernel) is not None
+            and dy.ndim == 4
+            and len(x_shape) == 4
+            and dy.size > 0
+            and kernel.size > 0
+            and (dy.shape[0], dy.shape[3], x_shape[3]) == (x_shape[0], f, c)
+            and self._conv_plan(x_shape, (kh, kw), strides, padding, dilation)
+        )
+        if not plan or plan[0] != dy.shape[1:3]:
+            return super().conv2d_backward_input(dy, kernel, x_shape, strides, padding, dilation)
+        out_hw, geometry, pointwise = plan
+        weights = numpy.ascontiguousarray(kernel).reshape(kh * kw * c, f)
+        dcols = numpy.matmul(dy.reshape(-1, f), weights.T)
+        if pointwise:
+            return dcols.reshape(x_shape)
+        dx = numpy.zeros(tuple(x_shape), dy.dtype)
+        self._conv.col2im(dcols.reshape(x_shape[0], *out_hw, kh, kw, c), *geometry, dx)
+        return dx
+
+    def conv2d_backward_weight(
+        self, dy, x, kernel_shape, strides=(1, 1), padding="valid", dilation=(1, 1)
+    ):
+        kh, kw, c, f = kernel_shape
+        plan = (
+            _jit_dtype(dy, x) is not None
+            and x.ndim == 4
+            and dy.ndim == 4
+            and x.size > 0
+            and (x.shape[3], dy.shape[0], dy.shape[3]) == (c, x.shape[0], f)
+            and self._conv_plan(x.shape, (kh, kw), strides, padding, dilation)
+        )
+        if not plan or plan[0] != dy.shape[1:3]:
+            return super().conv2d_backward_weight(dy, x, kernel_shape, strides, padding, dilation)
+        cols = self._columns(x, (kh, kw), *plan)
+        return numpy.matmul(cols.T, dy.reshape(-1, f)).reshape(kernel_shape)
