@@ -409,6 +409,15 @@ class NumbaBackend(NumpyBackend):
         if _jit_dtype(dy) is None or dy.ndim != 4 or type(argmax) is not numpy.ndarray:
             return super().max_pool2d_backward(dy, argmax, x_shape, pool_size, strides, padding)
         pads, _ = _pool_geometry(x_shape, pool_size, strides, padding)
+        if strides[0] >= pool_size[0] and strides[1] >= pool_size[1]:
+            dx = numpy.empty(tuple(x_shape), dy.dtype)
+            self._pooling.max_pool2d_backward_disjoint(
+                numpy.ascontiguousarray(dy),
+                numpy.ascontiguousarray(argmax),
+                *map(int, (*pool_size, *strides, pads[0][0], pads[1][0])),
+                dx,
+            )
+            return dx
         dx = numpy.zeros(tuple(x_shape), dy.dtype)
         self._pooling.max_pool2d_backward(
             numpy.ascontiguousarray(dy),
@@ -507,3 +516,27 @@ class NumbaBackend(NumpyBackend):
             return super().conv2d_backward_weight(dy, x, kernel_shape, strides, padding, dilation)
         cols = self._columns(x, (kh, kw), *plan)
         return numpy.matmul(cols.T, dy.reshape(-1, f)).reshape(kernel_shape)
+
+    def avg_pool2d_forward(self, x, pool_size, strides, padding="valid"):
+        if _jit_dtype(x) is None or x.ndim != 4 or x.size == 0:
+            return super().avg_pool2d_forward(x, pool_size, strides, padding)
+        pads, out_hw = _pool_geometry(x.shape, pool_size, strides, padding)
+        y = numpy.empty((x.shape[0], *out_hw, x.shape[3]), x.dtype)
+        self._pooling.avg_pool2d_forward(
+            numpy.ascontiguousarray(x),
+            *map(int, (*pool_size, *strides, pads[0][0], pads[1][0])),
+            y,
+        )
+        return y
+
+    def avg_pool2d_backward(self, dy, x_shape, pool_size, strides, padding="valid"):
+        if _jit_dtype(dy) is None or dy.ndim != 4 or len(x_shape) != 4:
+            return super().avg_pool2d_backward(dy, x_shape, pool_size, strides, padding)
+        pads, _ = _pool_geometry(x_shape, pool_size, strides, padding)
+        dx = numpy.zeros(tuple(x_shape), dy.dtype)
+        self._pooling.avg_pool2d_backward(
+            numpy.ascontiguousarray(dy),
+            *map(int, (*pool_size, *strides, pads[0][0], pads[1][0])),
+            dx,
+        )
+        return dx

@@ -1,4 +1,4 @@
-"""The numba backend's convolution overrides agree with the reference."""
+"""The numba backend's convolution and pooling overrides agree with the reference."""
 
 import numpy
 import pytest
@@ -113,6 +113,44 @@ def test_pointwise_conv_and_non_contiguous_input(numba_backend, dtype, rng):
         )
 
 
+@few
+@given(
+    batch=st.integers(1, 3),
+    size=st.tuples(st.integers(2, 7), st.integers(2, 7)),
+    channels=st.integers(1, 4),
+    pool=pairs,
+    strides=pairs,
+    padding=st.sampled_from(["valid", "same"]),
+    dtype=dtypes,
+    seed=seeds,
+)
+def test_pooling_matches_reference(
+    numba_backend, batch, size, channels, pool, strides, padding, dtype, seed
+):
+    """Average pooling, and max pooling's backward with and without overlapping windows."""
+    reference = Backend()
+    pool = (min(pool[0], size[0]), min(pool[1], size[1]))
+    rng = numpy.random.default_rng(seed)
+    x = random(rng, (batch, *size, channels), dtype)
+    geometry = (pool, strides, padding)
+
+    y = numba_backend.avg_pool2d_forward(x, *geometry)
+    assert_close(y, reference.avg_pool2d_forward(x, *geometry), dtype)
+    dy = random(rng, y.shape, dtype)
+    assert_close(
+        numba_backend.avg_pool2d_backward(dy, x.shape, *geometry),
+        reference.avg_pool2d_backward(dy, x.shape, *geometry),
+        dtype,
+    )
+
+    _, argmax = reference.max_pool2d_forward(x, *geometry)
+    assert_close(
+        numba_backend.max_pool2d_backward(dy, argmax, x.shape, *geometry),
+        reference.max_pool2d_backward(dy, argmax, x.shape, *geometry),
+        dtype,
+    )
+
+
 def test_float16_falls_back_to_reference(numba_backend, rng):
     reference = Backend()
     x = random(rng, (2, 6, 5, 3), "float16")
@@ -129,6 +167,10 @@ def test_float16_falls_back_to_reference(numba_backend, rng):
     numpy.testing.assert_array_equal(
         numba_backend.conv2d_backward_weight(dy, x, kernel.shape, (1, 2), "same"),
         reference.conv2d_backward_weight(dy, x, kernel.shape, (1, 2), "same"),
+    )
+    numpy.testing.assert_array_equal(
+        numba_backend.avg_pool2d_forward(x, (2, 2), (2, 2)),
+        reference.avg_pool2d_forward(x, (2, 2), (2, 2)),
     )
 
 
