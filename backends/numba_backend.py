@@ -16,7 +16,7 @@ from .kernels.pooling import _pool_geometry
 from .numpy_backend import NumpyBackend
 
 _JIT_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
-_FAMILIES = ("activations", "conv", "dropout", "losses", "optimizers", "pooling")
+_FAMILIES = ("activations", "conv", "dropout", "losses", "normalization", "optimizers", "pooling")
 
 # Numba has no vector math library here (no SVML), so its exp/tanh/log run one
 # element at a time, while NumPy's are SIMD. Kernels built on them win only
@@ -540,3 +540,53 @@ class NumbaBackend(NumpyBackend):
             dx,
         )
         return dx
+
+    def _batch_norm_args(self, x, gamma, beta):
+        """``gamma`` and ``beta`` as arrays (ones and zeros when absent), or None to fall back."""
+        params = [p for p in (gamma, beta) if p is not None]
+        if _jit_dtype(x, *params) is None or x.ndim != 2 or x.shape[0] == 0:
+            return None
+        if any(p.shape != x.shape[1:] for p in params):
+            return None
+        channels = x.shape[1]
+        gamma = numpy.ones(channels, x.dtype) if gamma is None else numpy.ascontiguousarray(gamma)
+        beta = numpy.zeros(channels, x.dtype) if beta is None else numpy.ascontiguousarray(beta)
+        return gamma, beta
+
+    def batch_norm_forward(self, x, gamma, beta, epsilon):
+        params = self._batch_norm_args(x, gamma, beta)
+        if params is None:
+            return super().batch_norm_forward(x, gamma, beta, epsilon)
+        y = numpy.empty(x.shape, x.dtype)
+        mean = numpy.empty(x.shape[1], x.dtype)
+        variance = numpy.empty(x.shape[1], x.dtype)
+        self._normalization.batch_norm_forward(
+            numpy.ascontiguousarray(x), *params, x.dtype.type(epsilon), y, mean, variance
+        )
+        return y, mean, variance
+
+    def batch_norm_backward(self, dy, x, mean, variance, gamma, epsilon):
+        params = self._batch_norm_args(x, gamma, None)
+        if (
+            params is None
+            or _jit_dtype(x, dy, mean, variance) is None
+            or dy.shape != x.shape
+            or mean.shape != x.shape[1:]
+            or variance.shape != x.shape[1:]
+        ):
+            return super().batch_norm_backward(dy, x, mean, variance, gamma, epsilon)
+        dx = numpy.empty(x.shape, x.dtype)
+        dgamma = numpy.empty(x.shape[1], x.dtype)
+        dbeta = numpy.empty(x.shape[1], x.dtype)
+        self._normalization.batch_norm_backward(
+            numpy.ascontiguousarray(dy),
+            numpy.ascontiguousarray(x),
+            numpy.ascontiguousarray(mean),
+            numpy.ascontiguousarray(variance),
+            params[0],
+            x.dtype.type(epsilon),
+            dx,
+            dgamma,
+            dbeta,
+        )
+        return dx, dgamma, dbeta

@@ -1,4 +1,4 @@
-"""The numba backend's convolution and pooling overrides agree with the reference."""
+"""The numba backend's convolution, pooling and batch-norm overrides agree with the reference."""
 
 import numpy
 import pytest
@@ -151,6 +151,37 @@ def test_pooling_matches_reference(
     )
 
 
+@few
+@given(
+    rows=st.integers(1, 40),
+    channels=st.integers(1, 6),
+    use_gamma=st.booleans(),
+    use_beta=st.booleans(),
+    dtype=dtypes,
+    seed=seeds,
+)
+def test_batch_norm_matches_reference(
+    numba_backend, rows, channels, use_gamma, use_beta, dtype, seed
+):
+    reference = Backend()
+    rng = numpy.random.default_rng(seed)
+    x = random(rng, (rows, channels), dtype, 3.0) + 1
+    gamma = random(rng, (channels,), dtype) if use_gamma else None
+    beta = random(rng, (channels,), dtype) if use_beta else None
+
+    ours = numba_backend.batch_norm_forward(x, gamma, beta, 1e-3)
+    theirs = reference.batch_norm_forward(x, gamma, beta, 1e-3)
+    for actual, expected in zip(ours, theirs):
+        assert_close(actual, expected, dtype)
+
+    _, mean, variance = theirs
+    dy = random(rng, x.shape, dtype)
+    ours = numba_backend.batch_norm_backward(dy, x, mean, variance, gamma, 1e-3)
+    theirs = reference.batch_norm_backward(dy, x, mean, variance, gamma, 1e-3)
+    for actual, expected in zip(ours, theirs):
+        assert_close(actual, expected, dtype)
+
+
 def test_float16_falls_back_to_reference(numba_backend, rng):
     reference = Backend()
     x = random(rng, (2, 6, 5, 3), "float16")
@@ -172,6 +203,13 @@ def test_float16_falls_back_to_reference(numba_backend, rng):
         numba_backend.avg_pool2d_forward(x, (2, 2), (2, 2)),
         reference.avg_pool2d_forward(x, (2, 2), (2, 2)),
     )
+    flat = x.reshape(-1, 3)
+    for actual, expected in zip(
+        numba_backend.batch_norm_forward(flat, None, None, 1e-3),
+        reference.batch_norm_forward(flat, None, None, 1e-3),
+    ):
+        assert actual.dtype == numpy.float16
+        numpy.testing.assert_array_equal(actual, expected)
 
 
 def test_mixed_dtypes_fall_back_to_reference(numba_backend, rng):
