@@ -473,7 +473,7 @@ class NumbaBackend(NumpyBackend):
         cols = self._columns(x, (kh, kw), *plan)
         y = numpy.matmul(cols, numpy.ascontiguousarray(kernel).reshape(kh * kw * c, f))
         if bias is not None:
-            y += bias
+            self._conv.add_bias(y, numpy.ascontiguousarray(bias))
         return y.reshape(x.shape[0], *plan[0], f)
 
     def conv2d_backward_input(

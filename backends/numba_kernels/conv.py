@@ -73,3 +73,17 @@ def col2im(cols, stride_h, stride_w, dilation_h, dilation_w, top, left, dx):
                             pixel = target[col]
                             for c in range(channels):
                                 pixel[c] += values[c]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def add_bias(y, bias):
+    """``y += bias`` over the rows of ``y`` (``(pixels, filters)``), in place.
+
+    NumPy's broadcast add runs its inner loop once per row: with 32 filters that
+    costs 3x this loop.
+    """
+    rows, filters = y.shape
+    for r in range(rows):
+        row = y[r]
+        for f in range(filters):
+            row[f] += bias[f]
