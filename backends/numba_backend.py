@@ -517,6 +517,25 @@ class NumbaBackend(NumpyBackend):
         cols = self._columns(x, (kh, kw), *plan)
         return numpy.matmul(cols.T, dy.reshape(-1, f)).reshape(kernel_shape)
 
+    def bias_activation_forward(self, y, bias=None, activation=None):
+        if (
+            activation not in (None, "relu")
+            or _jit_dtype(y) is None
+            or not y.flags.c_contiguous
+            or y.ndim == 0
+            or y.size == 0
+            or (bias is not None and (_jit_dtype(y, bias) is None or bias.shape != y.shape[-1:]))
+        ):
+            return super().bias_activation_forward(y, bias, activation)
+        rows = y.reshape(-1, y.shape[-1])
+        if bias is None:
+            if activation is None:
+                return y
+            bias = numpy.zeros(y.shape[-1], y.dtype)
+        kernel = self._conv.add_bias if activation is None else self._conv.add_bias_relu
+        kernel(rows, numpy.ascontiguousarray(bias))
+        return y
+
     def avg_pool2d_forward(self, x, pool_size, strides, padding="valid"):
         if _jit_dtype(x) is None or x.ndim != 4 or x.size == 0:
             return super().avg_pool2d_forward(x, pool_size, strides, padding)

@@ -115,6 +115,23 @@ def test_pointwise_conv_and_non_contiguous_input(numba_backend, dtype, rng):
 
 @few
 @given(
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=4).map(tuple),
+    use_bias=st.booleans(),
+    activation=st.sampled_from([None, "relu"]),
+    dtype=dtypes,
+    seed=seeds,
+)
+def test_bias_activation_matches_reference(numba_backend, shape, use_bias, activation, dtype, seed):
+    rng = numpy.random.default_rng(seed)
+    y = random(rng, shape, dtype)
+    y.flat[0] = numpy.nan  # NaN must survive relu, as with numpy.maximum
+    bias = random(rng, shape[-1:], dtype) if use_bias else None
+    expected = Backend().bias_activation_forward(y.copy(), bias, activation)
+    assert_close(numba_backend.bias_activation_forward(y.copy(), bias, activation), expected, dtype)
+
+
+@few
+@given(
     batch=st.integers(1, 3),
     size=st.tuples(st.integers(2, 7), st.integers(2, 7)),
     channels=st.integers(1, 4),

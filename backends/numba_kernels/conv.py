@@ -87,3 +87,17 @@ def add_bias(y, bias):
         row = y[r]
         for f in range(filters):
             row[f] += bias[f]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def add_bias_relu(y, bias):
+    """``y = relu(y + bias)`` over the rows of ``y`` (``(pixels, filters)``), in place.
+
+    NaN stays NaN, as with ``numpy.maximum`` in the reference.
+    """
+    rows, filters = y.shape
+    for r in range(rows):
+        row = y[r]
+        for f in range(filters):
+            value = row[f] + bias[f]
+            row[f] = 0 if value <= 0 else value
