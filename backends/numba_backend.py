@@ -536,6 +536,8 @@ class NumbaBackend(NumpyBackend):
         kernel(rows, numpy.ascontiguousarray(bias))
         return y
 
+    # average pooling (max pooling is overridden with the other pooling kernels above)
+
     def avg_pool2d_forward(self, x, pool_size, strides, padding="valid"):
         if _jit_dtype(x) is None or x.ndim != 4 or x.size == 0:
             return super().avg_pool2d_forward(x, pool_size, strides, padding)

@@ -1,8 +1,9 @@
-"""Max pooling over channels-last ``(batch, height, width, channels)`` arrays.
+"""Max and average pooling over channels-last ``(batch, height, width, channels)`` arrays.
 
 Padding is implicit: positions outside the input count as ``-inf`` (they never
 win a max, as in the reference) and receive no gradient. A window of only
-``-inf`` reports offset 0, as the reference does. Channels are the
+``-inf`` reports offset 0, as the reference does. Averages leave padded
+positions out of both sum and count, as Keras does. Channels are the
 innermost loop, so every read and write walks contiguous memory.
 """
 
