@@ -5,6 +5,8 @@ import json
 import numpy
 import pytest
 
+import engine
+from engine import functional as F
 from engine import layers
 from tests.gradcheck import check_gradients, check_weight_gradients
 
@@ -126,6 +128,34 @@ def test_conv2d_layer_gradients_with_many_channels(backend, float64, rng):
     layer(x)
     check_gradients(layer, x, backend=backend)
     check_weight_gradients(lambda: layer(x), layer.trainable_weights)
+
+
+def test_conv_with_fused_relu_matches_and_has_gradients(backend, float64, rng):
+    """Conv2D/Conv1D(activation="relu") apply the bias and relu inside the convolution op."""
+    layer = layers.Conv2D(
+        3, (2, 3), padding="same", activation="relu", bias_initializer="random_normal"
+    )
+    x = rng.standard_normal((2, 5, 4, 2))
+    y = layer(x).numpy()
+    kernel, bias = layer.get_weights()
+    expected = numpy.maximum(conv2d_loop(x, kernel, bias, (1, 1), "same", (1, 1)), 0)
+    numpy.testing.assert_allclose(y, expected, rtol=1e-10, atol=1e-12)
+    assert (y == 0).any() and (y > 0).any()
+    check_gradients(layer, x, backend=backend)
+    check_weight_gradients(lambda: layer(x), layer.trainable_weights)
+
+    layer = layers.Conv1D(2, 3, padding="causal", activation="relu")
+    x = rng.standard_normal((2, 6, 3))
+    layer(x)
+    check_gradients(layer, x, backend=backend)
+    check_weight_gradients(lambda: layer(x), layer.trainable_weights)
+
+
+def test_conv2d_rejects_activation_it_cannot_fuse(backend, rng):
+    x = engine.tensor(rng.standard_normal((1, 3, 3, 1)))
+    kernel = engine.tensor(rng.standard_normal((2, 2, 1, 1)))
+    with pytest.raises(ValueError, match="activation"):
+        F.conv2d(x, kernel, activation="tanh")
 
 
 @pytest.mark.parametrize(

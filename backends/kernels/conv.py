@@ -150,6 +150,18 @@ class ConvKernels:
         cols, _ = self._im2col(x, (kh, kw), strides, padding, dilation)
         return self.xp.matmul(cols.T, dy.reshape(-1, f)).reshape(kernel_shape)
 
+    def bias_activation_forward(self, y, bias=None, activation=None):
+        """``activation(y + bias)`` for a fresh convolution output ``y``, which it may overwrite.
+
+        ``activation`` names a kernel pair (``"relu"``) or is None for none. The
+        caller hands ``y`` over: backends may add and activate in place, in one pass.
+        """
+        if bias is not None:
+            y += bias
+        if activation is None:
+            return y
+        return getattr(self, activation + "_forward")(y)
+
     def conv2d_backward_bias(self, dy):
         """Sum of ``dy`` over all but its last (channel) axis, as one matrix-vector product."""
         flat = dy.reshape(-1, dy.shape[-1])

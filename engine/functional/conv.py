@@ -2,26 +2,41 @@
 
 from ..tensor import Function, Tensor, apply
 
+#: activations ``conv2d`` can apply inside its op: their derivative needs only the output
+FUSED_ACTIVATIONS = ("relu",)
+
 
 class Conv2D(Function):
-    """``conv2d(x, kernel) + bias`` through the backend's im2col kernels."""
+    """``activation(conv2d(x, kernel) + bias)`` through the backend's im2col kernels.
 
-    def __init__(self, strides, padding, dilation):
+    With an activation, the bias and the activation are applied by one backend
+    kernel on the convolution's fresh output (in place where the backend can),
+    and the op keeps that output for the activation's derivative.
+    """
+
+    def __init__(self, strides, padding, dilation, activation=None):
         self.strides, self.padding, self.dilation = strides, padding, dilation
+        self.activation = activation
 
     def forward(self, x, kernel, bias=None):
         need_x, need_kernel = self.needs_input_grad[:2]
         self.x = x if need_kernel else None
         self.kernel = kernel if need_x else None
         self.x_shape, self.kernel_shape = x.shape, kernel.shape
-        return self.backend.conv2d_forward(
-            x, kernel, bias, self.strides, self.padding, self.dilation
-        )
+        geometry = (self.strides, self.padding, self.dilation)
+        if self.activation is None:
+            return self.backend.conv2d_forward(x, kernel, bias, *geometry)
+        y = self.backend.conv2d_forward(x, kernel, None, *geometry)
+        self.y = self.backend.bias_activation_forward(y, bias, self.activation)
+        return self.y
 
     def backward(self, grad):
         needs = self.needs_input_grad
         backend = self.backend
         geometry = (self.strides, self.padding, self.dilation)
+        if self.activation is not None:
+            # the input of the activation is gone; these derivatives read only its output
+            grad = getattr(backend, self.activation + "_backward")(grad, self.y, self.y)
         grad_x = grad_kernel = grad_bias = None
         if needs[0]:
             grad_x = backend.conv2d_backward_input(grad, self.kernel, self.x_shape, *geometry)
@@ -60,12 +75,23 @@ def conv2d(
     strides=(1, 1),
     padding="valid",
     dilation_rate=(1, 1),
+    activation: str | None = None,
 ) -> Tensor:
     """2-D cross-correlation of ``(n, h, w, c)`` inputs with a ``(kh, kw, c, f)`` kernel.
 
     ``padding`` is ``"valid"``, ``"same"`` or ``((top, bottom), (left, right))``.
+    ``activation`` (one of ``FUSED_ACTIVATIONS``) is applied inside the op.
     """
-    fn = Conv2D(as_pair(strides, "strides"), padding, as_pair(dilation_rate, "dilation_rate"))
+    if activation is not None and activation not in FUSED_ACTIVATIONS:
+        raise ValueError(
+            f"conv2d: activation must be None or one of {FUSED_ACTIVATIONS}, got {activation!r}."
+        )
+    fn = Conv2D(
+        as_pair(strides, "strides"),
+        padding,
+        as_pair(dilation_rate, "dilation_rate"),
+        activation,
+    )
     if bias is None:
         return apply(fn, x, kernel)
     return apply(fn, x, kernel, bias)
@@ -78,11 +104,12 @@ def conv1d(
     strides: int = 1,
     padding="valid",
     dilation_rate: int = 1,
+    activation: str | None = None,
 ) -> Tensor:
     """1-D convolution of ``(n, steps, c)`` inputs with a ``(k, c, f)`` kernel.
 
     ``padding`` may also be ``"causal"`` (all the padding before the sequence)
-    or a ``(before, after)`` pair.
+    or a ``(before, after)`` pair; ``activation`` is as in ``conv2d``.
     """
     n, steps, channels = x.shape
     if padding == "causal":
@@ -96,6 +123,7 @@ def conv1d(
         (1, strides),
         padding,
         (1, dilation_rate),
+        activation,
     )
     return y.reshape(n, y.shape[2], y.shape[3])
 

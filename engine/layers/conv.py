@@ -119,6 +119,10 @@ class _Conv(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
+    def _fused_activation(self) -> str | None:
+        """The activation's name when the convolution op can apply it itself (relu)."""
+        return "relu" if self.activation is activations.relu else None
+
     def _check_input(self, input_shape) -> tuple:
         check_rank(self, input_shape, self.rank + 2, self.layout)
         return spatial_output_shape(
@@ -179,8 +183,17 @@ class Conv2D(_Conv):
 
     def call(self, inputs):
         self._check_input(inputs.shape)
-        y = F.conv2d(inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
-        return self.activation(y)
+        fused = self._fused_activation()
+        y = F.conv2d(
+            inputs,
+            self.kernel,
+            self.bias,
+            self.strides,
+            self.padding,
+            self.dilation_rate,
+            fused,
+        )
+        return y if fused else self.activation(y)
 
 
 @register_layer
@@ -199,6 +212,7 @@ class Conv1D(_Conv):
 
     def call(self, inputs):
         self._check_input(inputs.shape)
+        fused = self._fused_activation()
         y = F.conv1d(
             inputs,
             self.kernel,
@@ -206,5 +220,6 @@ class Conv1D(_Conv):
             self.strides[0],
             self.padding,
             self.dilation_rate[0],
+            fused,
         )
-        return self.activation(y)
+        return y if fused else self.activation(y)

@@ -1,0 +1,237 @@
+"""The numba backend's convolution, pooling and batch-norm overrides agree with the reference."""
+
+import numpy
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import backends
+from backends.base import Backend
+
+pytest.importorskip("numba")
+
+FLOATS = ("float32", "float64")
+RTOL = {"float32": 1e-5, "float64": 1e-10}
+ATOL = {"float32": 1e-5, "float64": 1e-10}
+few = settings(max_examples=12, deadline=None)
+
+dtypes = st.sampled_from(FLOATS)
+seeds = st.integers(0, 2**31 - 1)
+pairs = st.tuples(st.integers(1, 3), st.integers(1, 3))
+
+
+@pytest.fixture(scope="module")
+def numba_backend():
+    return backends.get("numba")
+
+
+def random(rng, shape, dtype, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def assert_close(actual, expected, dtype):
+    assert actual.dtype == expected.dtype
+    assert actual.shape == expected.shape
+    numpy.testing.assert_allclose(actual, expected, rtol=RTOL[dtype], atol=ATOL[dtype])
+
+
+@st.composite
+def conv_cases(draw):
+    """A small convolution: input and kernel shapes, strides, padding and dilation."""
+    kernel = draw(pairs)
+    dilation = draw(pairs)
+    padding = draw(
+        st.one_of(
+            st.sampled_from(["valid", "same"]),
+            st.tuples(pairs, pairs).map(lambda p: ((p[0][0] - 1, p[0][1]), (p[1][0], p[1][1] - 1))),
+        )
+    )
+    reach = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    size = draw(st.tuples(st.integers(reach[0], reach[0] + 4), st.integers(reach[1], reach[1] + 4)))
+    channels, filters = draw(st.integers(1, 4)), draw(st.integers(1, 5))
+    return {
+        "x_shape": (draw(st.integers(1, 3)), *size, channels),
+        "kernel_shape": (*kernel, channels, filters),
+        "strides": draw(pairs),
+        "padding": padding,
+        "dilation": dilation,
+    }
+
+
+@few
+@given(case=conv_cases(), dtype=dtypes, seed=seeds, use_bias=st.booleans())
+def test_conv2d_matches_reference(numba_backend, case, dtype, seed, use_bias):
+    reference = Backend()
+    rng = numpy.random.default_rng(seed)
+    geometry = (case["strides"], case["padding"], case["dilation"])
+    x = random(rng, case["x_shape"], dtype)
+    kernel = random(rng, case["kernel_shape"], dtype)
+    bias = random(rng, case["kernel_shape"][3:], dtype) if use_bias else None
+
+    y = numba_backend.conv2d_forward(x, kernel, bias, *geometry)
+    expected = reference.conv2d_forward(x, kernel, bias, *geometry)
+    assert_close(y, expected, dtype)
+
+    dy = random(rng, expected.shape, dtype)
+    assert_close(
+        numba_backend.conv2d_backward_input(dy, kernel, x.shape, *geometry),
+        reference.conv2d_backward_input(dy, kernel, x.shape, *geometry),
+        dtype,
+    )
+    assert_close(
+        numba_backend.conv2d_backward_weight(dy, x, kernel.shape, *geometry),
+        reference.conv2d_backward_weight(dy, x, kernel.shape, *geometry),
+        dtype,
+    )
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_pointwise_conv_and_non_contiguous_input(numba_backend, dtype, rng):
+    """A 1x1 kernel skips im2col; a transposed (non-contiguous) input is copied first."""
+    reference = Backend()
+    x = random(rng, (2, 5, 6, 3), dtype).transpose(0, 2, 1, 3)
+    cases = [
+        ((1, 1, 3, 4), "valid"),
+        ((1, 1, 3, 4), ((0, 1), (2, 0))),  # 1x1 but padded: not its own column matrix
+        ((2, 3, 3, 4), "same"),
+    ]
+    for kernel_shape, padding in cases:
+        kernel = random(rng, kernel_shape, dtype)
+        geometry = ((1, 1), padding)
+        y = reference.conv2d_forward(x, kernel, None, *geometry)
+        assert_close(numba_backend.conv2d_forward(x, kernel, None, *geometry), y, dtype)
+        dy = random(rng, y.shape, dtype)
+        assert_close(
+            numba_backend.conv2d_backward_input(dy, kernel, x.shape, *geometry),
+            reference.conv2d_backward_input(dy, kernel, x.shape, *geometry),
+            dtype,
+        )
+        assert_close(
+            numba_backend.conv2d_backward_weight(dy, x, kernel.shape, *geometry),
+            reference.conv2d_backward_weight(dy, x, kernel.shape, *geometry),
+            dtype,
+        )
+
+
+@few
+@given(
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=4).map(tuple),
+    use_bias=st.booleans(),
+    activation=st.sampled_from([None, "relu"]),
+    dtype=dtypes,
+    seed=seeds,
+)
+def test_bias_activation_matches_reference(numba_backend, shape, use_bias, activation, dtype, seed):
+    rng = numpy.random.default_rng(seed)
+    y = random(rng, shape, dtype)
+    y.flat[0] = numpy.nan  # NaN must survive relu, as with numpy.maximum
+    bias = random(rng, shape[-1:], dtype) if use_bias else None
+    expected = Backend().bias_activation_forward(y.copy(), bias, activation)
+    assert_close(numba_backend.bias_activation_forward(y.copy(), bias, activation), expected, dtype)
+
+
+@few
+@given(
+    batch=st.integers(1, 3),
+    size=st.tuples(st.integers(2, 7), st.integers(2, 7)),
+    channels=st.integers(1, 4),
+    pool=pairs,
+    strides=pairs,
+    padding=st.sampled_from(["valid", "same"]),
+    dtype=dtypes,
+    seed=seeds,
+)
+def test_pooling_matches_reference(
+    numba_backend, batch, size, channels, pool, strides, padding, dtype, seed
+):
+    """Average pooling, and max pooling's backward with and without overlapping windows."""
+    reference = Backend()
+    pool = (min(pool[0], size[0]), min(pool[1], size[1]))
+    rng = numpy.random.default_rng(seed)
+    x = random(rng, (batch, *size, channels), dtype)
+    geometry = (pool, strides, padding)
+
+    y = numba_backend.avg_pool2d_forward(x, *geometry)
+    assert_close(y, reference.avg_pool2d_forward(x, *geometry), dtype)
+    dy = random(rng, y.shape, dtype)
+    assert_close(
+        numba_backend.avg_pool2d_backward(dy, x.shape, *geometry),
+        reference.avg_pool2d_backward(dy, x.shape, *geometry),
+        dtype,
+    )
+
+    _, argmax = reference.max_pool2d_forward(x, *geometry)
+    assert_close(
+        numba_backend.max_pool2d_backward(dy, argmax, x.shape, *geometry),
+        reference.max_pool2d_backward(dy, argmax, x.shape, *geometry),
+        dtype,
+    )
+
+
+@few
+@given(
+    rows=st.integers(1, 40),
+    channels=st.integers(1, 6),
+    use_gamma=st.booleans(),
+    use_beta=st.booleans(),
+    dtype=dtypes,
+    seed=seeds,
+)
+def test_batch_norm_matches_reference(
+    numba_backend, rows, channels, use_gamma, use_beta, dtype, seed
+):
+    reference = Backend()
+    rng = numpy.random.default_rng(seed)
+    x = random(rng, (rows, channels), dtype, 3.0) + 1
+    gamma = random(rng, (channels,), dtype) if use_gamma else None
+    beta = random(rng, (channels,), dtype) if use_beta else None
+
+    ours = numba_backend.batch_norm_forward(x, gamma, beta, 1e-3)
+    theirs = reference.batch_norm_forward(x, gamma, beta, 1e-3)
+    for actual, expected in zip(ours, theirs):
+        assert_close(actual, expected, dtype)
+
+    _, mean, variance = theirs
+    dy = random(rng, x.shape, dtype)
+    ours = numba_backend.batch_norm_backward(dy, x, mean, variance, gamma, 1e-3)
+    theirs = reference.batch_norm_backward(dy, x, mean, variance, gamma, 1e-3)
+    for actual, expected in zip(ours, theirs):
+        assert_close(actual, expected, dtype)
+
+
+def test_float16_falls_back_to_reference(numba_backend, rng):
+    reference = Backend()
+    x = random(rng, (2, 6, 5, 3), "float16")
+    kernel = random(rng, (3, 2, 3, 4), "float16")
+    bias = random(rng, (4,), "float16")
+    y = numba_backend.conv2d_forward(x, kernel, bias, (1, 2), "same")
+    assert y.dtype == numpy.float16
+    numpy.testing.assert_array_equal(y, reference.conv2d_forward(x, kernel, bias, (1, 2), "same"))
+    dy = numpy.ones(y.shape, numpy.float16)
+    numpy.testing.assert_array_equal(
+        numba_backend.conv2d_backward_input(dy, kernel, x.shape, (1, 2), "same"),
+        reference.conv2d_backward_input(dy, kernel, x.shape, (1, 2), "same"),
+    )
+    numpy.testing.assert_array_equal(
+        numba_backend.conv2d_backward_weight(dy, x, kernel.shape, (1, 2), "same"),
+        reference.conv2d_backward_weight(dy, x, kernel.shape, (1, 2), "same"),
+    )
+    numpy.testing.assert_array_equal(
+        numba_backend.avg_pool2d_forward(x, (2, 2), (2, 2)),
+        reference.avg_pool2d_forward(x, (2, 2), (2, 2)),
+    )
+    flat = x.reshape(-1, 3)
+    for actual, expected in zip(
+        numba_backend.batch_norm_forward(flat, None, None, 1e-3),
+        reference.batch_norm_forward(flat, None, None, 1e-3),
+    ):
+        assert actual.dtype == numpy.float16
+        numpy.testing.assert_array_equal(actual, expected)
+
+
+def test_mixed_dtypes_fall_back_to_reference(numba_backend, rng):
+    x = random(rng, (1, 4, 4, 2), "float32")
+    kernel = random(rng, (2, 2, 2, 3), "float64")
+    y = numba_backend.conv2d_forward(x, kernel)
+    assert y.dtype == numpy.float64
+    numpy.testing.assert_allclose(y, Backend().conv2d_forward(x, kernel))
