@@ -36,6 +36,8 @@ _SCALAR_MATH_LIMIT = 2048
 # Numba's dispatch (~2 us) for one-pass arithmetic such as relu.
 _MIN_JIT_SIZE = 2048
 _NARROW_ROWS = 32
+# Recurrent kernels split the batch between threads in blocks of at least this many rows.
+_MIN_ROWS_PER_THREAD = 16
 
 
 def _jit_dtype(*arrays):
@@ -456,6 +458,18 @@ class NumbaBackend(NumpyBackend):
         step_mask = self._step_mask(mask, x_proj)
         return None if step_mask is None else (codes, step_mask)
 
+    def _run_rows(self, kernel, *args, batch):
+        """Run a sequence kernel over all rows: split between threads where that pays."""
+        threads = min(self._recurrent.thread_count(), batch // _MIN_ROWS_PER_THREAD)
+        if threads <= 1:
+            kernel(*args, 0, batch)
+            return
+        # block edges on multiples of 8, the recurrent GEMM's row block
+        edges = [min(batch, -(-batch * k // threads) // 8 * 8) for k in range(threads)]
+        bounds = numpy.array(edges + [batch], dtype=numpy.int64)
+        parallel = getattr(self._recurrent, kernel.__name__ + "_parallel")
+        parallel(*args, bounds)
+
     @staticmethod
     def _state_sequence(x_proj, initial):
         states = numpy.empty((x_proj.shape[0] + 1, *initial.shape), dtype=x_proj.dtype)
@@ -479,14 +493,14 @@ class NumbaBackend(NumpyBackend):
             )
         (code,), step_mask = fused
         h_states = self._state_sequence(x_proj, h0)
-        self._recurrent.simple_rnn_forward(
+        self._run_rows(
+            self._recurrent.simple_rnn_forward,
             numpy.ascontiguousarray(x_proj),
             numpy.ascontiguousarray(recurrent_kernel),
             step_mask,
             code,
             h_states,
-            0,
-            x_proj.shape[1],
+            batch=x_proj.shape[1],
         )
         return h_states[1:], h_states[-1], (h_states, None)
 
@@ -500,7 +514,8 @@ class NumbaBackend(NumpyBackend):
             )
         grad_outputs, dh = self._gradient_inputs(h_states.dtype, grad_outputs, dh)
         dx_proj = numpy.empty(grad_outputs.shape, h_states.dtype)
-        self._recurrent.simple_rnn_backward(
+        self._run_rows(
+            self._recurrent.simple_rnn_backward,
             grad_outputs,
             dh,
             numpy.ascontiguousarray(recurrent_kernel.T, dtype=h_states.dtype),
@@ -508,8 +523,7 @@ class NumbaBackend(NumpyBackend):
             self._activation_codes(activation)[0],
             h_states,
             dx_proj,
-            0,
-            dh.shape[0],
+            batch=dh.shape[0],
         )
         return dx_proj, self._recurrent_kernel_grad(h_states, dx_proj), dh
 
@@ -533,7 +547,8 @@ class NumbaBackend(NumpyBackend):
         h_states = self._state_sequence(x_proj, h0)
         c_states = self._state_sequence(x_proj, c0)
         gates = numpy.empty(x_proj.shape, x_proj.dtype)
-        self._recurrent.lstm_forward(
+        self._run_rows(
+            self._recurrent.lstm_forward,
             numpy.ascontiguousarray(x_proj),
             numpy.ascontiguousarray(recurrent_kernel),
             step_mask,
@@ -541,8 +556,7 @@ class NumbaBackend(NumpyBackend):
             h_states,
             c_states,
             gates,
-            0,
-            x_proj.shape[1],
+            batch=x_proj.shape[1],
         )
         return h_states[1:], h_states[-1], c_states[-1], (h_states, c_states, None, gates)
 
@@ -565,7 +579,8 @@ class NumbaBackend(NumpyBackend):
             )  # fmt: skip
         grad_outputs, dh, dc = self._gradient_inputs(gates.dtype, grad_outputs, dh, dc)
         dx_proj = numpy.empty_like(gates)
-        self._recurrent.lstm_backward(
+        self._run_rows(
+            self._recurrent.lstm_backward,
             grad_outputs,
             dh,
             dc,
@@ -575,8 +590,7 @@ class NumbaBackend(NumpyBackend):
             c_states,
             gates,
             dx_proj,
-            0,
-            dh.shape[0],
+            batch=dh.shape[0],
         )
         return dx_proj, self._recurrent_kernel_grad(h_states, dx_proj), dh, dc
 
@@ -604,7 +618,8 @@ class NumbaBackend(NumpyBackend):
         h_states = self._state_sequence(x_proj, h0)
         gates = numpy.empty(x_proj.shape, x_proj.dtype)
         rec_h = numpy.empty((x_proj.shape[0], *h0.shape), x_proj.dtype)
-        self._recurrent.gru_forward(
+        self._run_rows(
+            self._recurrent.gru_forward,
             numpy.ascontiguousarray(x_proj),
             numpy.ascontiguousarray(recurrent_kernel),
             numpy.ascontiguousarray(recurrent_bias),
@@ -613,8 +628,7 @@ class NumbaBackend(NumpyBackend):
             h_states,
             gates,
             rec_h,
-            0,
-            x_proj.shape[1],
+            batch=x_proj.shape[1],
         )
         return h_states[1:], h_states[-1], (h_states, None, gates, rec_h)
 
@@ -635,7 +649,8 @@ class NumbaBackend(NumpyBackend):
             )
         grad_outputs, dh = self._gradient_inputs(gates.dtype, grad_outputs, dh)
         dx_proj, drec = numpy.empty_like(gates), numpy.empty_like(gates)
-        self._recurrent.gru_backward(
+        self._run_rows(
+            self._recurrent.gru_backward,
             grad_outputs,
             dh,
             numpy.ascontiguousarray(recurrent_kernel.T, dtype=gates.dtype),
@@ -646,8 +661,7 @@ class NumbaBackend(NumpyBackend):
             rec_h,
             dx_proj,
             drec,
-            0,
-            dh.shape[0],
+            batch=dh.shape[0],
         )
         d_bias = drec.reshape(-1, drec.shape[-1]).sum(axis=0)
         return dx_proj, self._recurrent_kernel_grad(h_states, drec), d_bias, dh
