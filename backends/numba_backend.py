@@ -546,10 +546,10 @@ class NumbaBackend(NumpyBackend):
         codes, step_mask = fused
         h_states = self._state_sequence(x_proj, h0)
         c_states = self._state_sequence(x_proj, c0)
-        gates = numpy.empty(x_proj.shape, x_proj.dtype)
+        gates = x_proj = numpy.ascontiguousarray(x_proj)  # consumed: the gates overwrite it
         self._run_rows(
             self._recurrent.lstm_forward,
-            numpy.ascontiguousarray(x_proj),
+            x_proj,
             numpy.ascontiguousarray(recurrent_kernel),
             step_mask,
             *codes,
@@ -578,7 +578,7 @@ class NumbaBackend(NumpyBackend):
                 recurrent_activation,
             )  # fmt: skip
         grad_outputs, dh, dc = self._gradient_inputs(gates.dtype, grad_outputs, dh, dc)
-        dx_proj = numpy.empty_like(gates)
+        dx_proj = gates  # the cache is consumed: the gradients overwrite the gates
         self._run_rows(
             self._recurrent.lstm_backward,
             grad_outputs,
@@ -616,11 +616,11 @@ class NumbaBackend(NumpyBackend):
         if recurrent_bias is None:
             recurrent_bias = numpy.zeros(x_proj.shape[2], x_proj.dtype)
         h_states = self._state_sequence(x_proj, h0)
-        gates = numpy.empty(x_proj.shape, x_proj.dtype)
+        gates = x_proj = numpy.ascontiguousarray(x_proj)  # consumed: the gates overwrite it
         rec_h = numpy.empty((x_proj.shape[0], *h0.shape), x_proj.dtype)
         self._run_rows(
             self._recurrent.gru_forward,
-            numpy.ascontiguousarray(x_proj),
+            x_proj,
             numpy.ascontiguousarray(recurrent_kernel),
             numpy.ascontiguousarray(recurrent_bias),
             step_mask,
@@ -648,7 +648,7 @@ class NumbaBackend(NumpyBackend):
                 grad_outputs, dh, recurrent_kernel, cache, mask, activation, recurrent_activation
             )
         grad_outputs, dh = self._gradient_inputs(gates.dtype, grad_outputs, dh)
-        dx_proj, drec = numpy.empty_like(gates), numpy.empty_like(gates)
+        dx_proj, drec = gates, numpy.empty_like(gates)  # the cache is consumed
         self._run_rows(
             self._recurrent.gru_backward,
             grad_outputs,

@@ -16,6 +16,12 @@ its output is the carried ``h`` (Keras's ``zero_output_for_mask`` is the
 caller's: it zeroes those outputs and their gradients). The ``cache`` is
 opaque to callers: pass it, unchanged, to the same backend's backward kernel.
 
+Both directions consume their big inputs: a backend may reuse the memory of
+``x_proj`` for the cache and of the cache for ``dx_proj`` (the references do
+not), so a caller must not read ``x_proj`` after the forward or the cache
+after the backward. This spares a training step two activation-sized
+allocations, and the page faults of first touching them.
+
 The reference sequence kernels below loop over time in Python through the
 single-step cell kernels (``*_cell_forward/backward``), one NumPy or CuPy call
 per piece; a backend overrides the sequence kernels to run the loop natively.
