@@ -36,8 +36,6 @@ _SCALAR_MATH_LIMIT = 2048
 # Numba's dispatch (~2 us) for one-pass arithmetic such as relu.
 _MIN_JIT_SIZE = 2048
 _NARROW_ROWS = 32
-# Recurrent kernels split the batch between threads in blocks of at least this many rows.
-_MIN_ROWS_PER_THREAD = 16
 
 
 def _jit_dtype(*arrays):
@@ -458,17 +456,17 @@ class NumbaBackend(NumpyBackend):
         step_mask = self._step_mask(mask, x_proj)
         return None if step_mask is None else (codes, step_mask)
 
-    def _run_rows(self, kernel, *args, batch):
-        """Run a sequence kernel over all rows: split between threads where that pays."""
-        threads = min(self._recurrent.thread_count(), batch // _MIN_ROWS_PER_THREAD)
-        if threads <= 1:
-            kernel(*args, 0, batch)
-            return
-        # block edges on multiples of 8, the recurrent GEMM's row block
-        edges = [min(batch, -(-batch * k // threads) // 8 * 8) for k in range(threads)]
-        bounds = numpy.array(edges + [batch], dtype=numpy.int64)
-        parallel = getattr(self._recurrent, kernel.__name__ + "_parallel")
-        parallel(*args, bounds)
+    @staticmethod
+    def _run_rows(kernel, *args, batch):
+        """Run a sequence kernel over all batch rows, on this thread.
+
+        The kernels take a row range so that rows could be split between
+        threads. A prange over two row blocks halved their time on free cores,
+        but with other processes busy it made W4 training 2-3x slower (median
+        of interleaved runs, Numba's OpenMP layer): its workers spin against
+        OpenBLAS's threads. Not done until measured on an idle machine.
+        """
+        kernel(*args, 0, batch)
 
     @staticmethod
     def _state_sequence(x_proj, initial):

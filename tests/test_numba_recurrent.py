@@ -2,10 +2,9 @@
 
 The sequence kernels are compared with ``backends.base.Backend`` on random
 shapes (batch sizes on and off the GEMM's 8-row blocks, units off its 4-wide
-k blocks), with and without a step mask, serial and split between threads,
-and both ways through a layer (``go_backwards``). Layer gradients are checked
-against finite differences in ``tests/test_recurrent.py``, which runs on this
-backend too.
+k blocks), with and without a step mask, and both ways through a layer
+(``go_backwards``). Layer gradients are checked against finite differences in
+``tests/test_recurrent.py``, which runs on this backend too.
 """
 
 import numpy
@@ -33,17 +32,6 @@ sizes = st.tuples(st.integers(1, 4), st.integers(1, 19), st.integers(1, 5))  # s
 @pytest.fixture(scope="module")
 def numba_backend():
     return backends.get("numba")
-
-
-@pytest.fixture
-def split_rows(monkeypatch):
-    """Split even small batches between threads (blocks of 8 rows and a remainder)."""
-    from backends import numba_backend as module
-    from backends.numba_kernels import recurrent
-
-    if recurrent.thread_count() < 2:
-        pytest.skip("Numba runs one thread here")
-    monkeypatch.setattr(module, "_MIN_ROWS_PER_THREAD", 1)
 
 
 def random(rng, shape, dtype, scale=1.0):
@@ -195,32 +183,6 @@ def test_float16_and_other_activations_fall_back(numba_backend, rng):
         reference.simple_rnn_sequence_forward(x_proj, kernel, h0, None, "elu")[0],
         rtol=1e-12,
     )
-
-
-@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
-def test_rows_split_between_threads_match_reference(numba_backend, split_rows, cell):
-    rng = numpy.random.default_rng(5)
-    steps, batch, units = 3, 21, 4
-    n_gates = {"lstm": 4, "gru": 3, "simple_rnn": 1}[cell]
-    x_proj = random(rng, (steps, batch, n_gates * units), "float64", 2.0)
-    kernel = random(rng, (units, n_gates * units), "float64")
-    h0 = random(rng, (batch, units), "float64")
-    mask = random_mask(rng, steps, batch, True)
-    grad_outputs = random(rng, (steps, batch, units), "float64")
-    results = []
-    for backend in (Backend(), numba_backend):  # the numba kernels consume x_proj
-        if cell == "lstm":
-            *outputs, cache = backend.lstm_sequence_forward(x_proj, kernel, h0, h0, mask)
-            grads = backend.lstm_sequence_backward(grad_outputs, h0, h0, kernel, cache, mask)
-        elif cell == "gru":
-            bias = kernel[0]
-            *outputs, cache = backend.gru_sequence_forward(x_proj, kernel, bias, h0, mask)
-            grads = backend.gru_sequence_backward(grad_outputs, h0, kernel, cache, mask)
-        else:
-            *outputs, cache = backend.simple_rnn_sequence_forward(x_proj, kernel, h0, mask)
-            grads = backend.simple_rnn_sequence_backward(grad_outputs, h0, kernel, cache, mask)
-        results.append((*outputs, *grads))
-    assert_all_close(results[1], results[0], "float64", scale=10.0)
 
 
 # -- through the layers: go_backwards, masks, return options ---------------------
