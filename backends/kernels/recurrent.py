@@ -1,22 +1,44 @@
-"""Recurrent cell kernels: one time step of SimpleRNN, LSTM and GRU, forward and backward.
+"""Recurrent kernels: whole sequences of SimpleRNN, LSTM and GRU, and their single steps.
 
-A sequence op projects every step's input with one GEMM up front
-(``x_proj = x @ kernel + bias``, shape ``(batch, timesteps, n_gates * units)``)
-and then calls a cell kernel once per step with that step's slice. The cell
-forward does the recurrent GEMM and the gate arithmetic, and returns what its
-backward needs; the cell backward turns the gradients of the new state into
-gradients of the gates' pre-activations (and of the previous cell state).
-The weight gradients are then a few GEMMs over all steps at once, outside the
-kernels. The gate layouts follow Keras 3: LSTM ``[i, f, c, o]``, GRU
-``[z, r, h]``.
+A recurrent layer projects every step's input with one GEMM up front
+(``x_proj = x @ kernel + bias``, time-major: ``(timesteps, batch, n_gates * units)``,
+already reversed when the layer goes backwards) and hands the whole sequence
+to a ``*_sequence_forward`` kernel: the loop over time, the recurrent GEMM and
+the gate arithmetic of every step. It returns the outputs, the final states
+and a ``cache`` for ``*_sequence_backward``, which runs back through time
+(BPTT) and returns the gradients of ``x_proj``, of the recurrent weights and
+of the initial states. The input kernel's and bias's gradients are GEMMs and
+sums over all steps at once, left to the caller.
+
+``mask`` is None or a boolean ``(timesteps, batch)`` array in processing
+order: a masked step (false) carries each row's states forward unchanged, and
+its output is the carried ``h`` (Keras's ``zero_output_for_mask`` is the
+caller's: it zeroes those outputs and their gradients). The ``cache`` is
+opaque to callers: pass it, unchanged, to the same backend's backward kernel.
+
+Both directions consume their big inputs: a backend may reuse the memory of
+``x_proj`` for the cache and of the cache for ``dx_proj`` (the references do
+not), so a caller must not read ``x_proj`` after the forward or the cache
+after the backward. This spares a training step two activation-sized
+allocations, and the page faults of first touching them.
+
+The reference sequence kernels below loop over time in Python through the
+single-step cell kernels (``*_cell_forward/backward``), one NumPy or CuPy call
+per piece; a backend overrides the sequence kernels to run the loop natively.
 
 ``activation`` and ``recurrent_activation`` are activation kernel names
 (``"tanh"``, ``"sigmoid"``, ``"relu"``, ..., or ``"linear"``). A fused
-override (Numba, CUDA) may handle only the default pair and call ``super()``
-for the rest.
+override (Numba, CUDA) may handle only some and call ``super()`` for the rest.
+The gate layouts follow Keras 3: LSTM ``[i, f, c, o]``, GRU ``[z, r, h]``.
 """
 
 import numpy
+
+
+def _split(xp, keep, grad):
+    """``grad`` on the steps that ran (``keep``) and on the masked steps, zero elsewhere."""
+    zero = grad.dtype.type(0)
+    return xp.where(keep, grad, zero), xp.where(keep, zero, grad)
 
 
 class RecurrentKernels:
@@ -195,3 +217,201 @@ class RecurrentKernels:
         drec = dx_proj.copy()
         drec[:, h_part] *= r
         return dx_proj, drec, dh * z
+
+    # -- whole sequences ------------------------------------------------------
+
+    def _sequence_states(self, x_proj, initial_states):
+        """``(timesteps + 1, batch, units)`` arrays, each starting with its initial state."""
+        timesteps = x_proj.shape[0]
+        states = []
+        for initial in initial_states:
+            array = self.xp.empty((timesteps + 1, *initial.shape), dtype=x_proj.dtype)
+            array[0] = initial
+            states.append(array)
+        return states
+
+    def simple_rnn_sequence_forward(
+        self, x_proj, recurrent_kernel, h0, mask=None, activation="tanh"
+    ):
+        """Run ``h = activation(x_proj[t] + h @ recurrent_kernel)`` over all steps.
+
+        ``x_proj`` (timesteps, batch, units); ``h0`` (batch, units). Returns
+        ``(outputs, h, cache)``: ``outputs`` (timesteps, batch, units) the state
+        after each step, ``h`` the final state.
+        """
+        xp = self.xp
+        (h_states,) = self._sequence_states(x_proj, [h0])
+        preact = xp.empty_like(x_proj)
+        for t in range(x_proj.shape[0]):
+            h, preact[t] = self.simple_rnn_cell_forward(
+                x_proj[t], h_states[t], recurrent_kernel, activation
+            )
+            if mask is not None:
+                h = xp.where(mask[t][:, None], h, h_states[t])
+            h_states[t + 1] = h
+        return h_states[1:], h_states[-1], (h_states, preact)
+
+    def simple_rnn_sequence_backward(
+        self, grad_outputs, dh, recurrent_kernel, cache, mask=None, activation="tanh"
+    ):
+        """Back through all steps of ``simple_rnn_sequence_forward``.
+
+        ``grad_outputs`` (timesteps, batch, units) and ``dh`` (batch, units) are
+        the gradients of the outputs and of the final state. Returns
+        ``(dx_proj, d_recurrent_kernel, dh0)``.
+        """
+        xp = self.xp
+        h_states, preact = cache
+        dx_proj = xp.empty_like(preact)
+        kernel_t = recurrent_kernel.T
+        for t in range(preact.shape[0] - 1, -1, -1):
+            dh = dh + grad_outputs[t]
+            keep = None
+            if mask is not None:
+                keep = mask[t][:, None]
+                dh, dh_carried = _split(xp, keep, dh)
+            dx_proj[t] = self.simple_rnn_cell_backward(dh, preact[t], h_states[t + 1], activation)
+            dh = self.matmul(dx_proj[t], kernel_t)
+            if keep is not None:
+                dh += dh_carried
+        return dx_proj, self._recurrent_kernel_grad(h_states, dx_proj), dh
+
+    def lstm_sequence_forward(
+        self,
+        x_proj,
+        recurrent_kernel,
+        h0,
+        c0,
+        mask=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+    ):
+        """Run ``lstm_cell_forward`` over all steps.
+
+        ``x_proj`` (timesteps, batch, 4*units); ``h0``, ``c0`` (batch, units).
+        Returns ``(outputs, h, c, cache)``: ``outputs`` (timesteps, batch, units)
+        the ``h`` after each step, and the final ``h`` and ``c``.
+        """
+        xp = self.xp
+        h_states, c_states = self._sequence_states(x_proj, [h0, c0])
+        preact, gates = xp.empty_like(x_proj), xp.empty_like(x_proj)
+        for t in range(x_proj.shape[0]):
+            h, c, preact[t], gates[t] = self.lstm_cell_forward(
+                x_proj[t], h_states[t], c_states[t], recurrent_kernel,
+                activation, recurrent_activation,
+            )  # fmt: skip
+            if mask is not None:
+                keep = mask[t][:, None]
+                h = xp.where(keep, h, h_states[t])
+                c = xp.where(keep, c, c_states[t])
+            h_states[t + 1], c_states[t + 1] = h, c
+        return h_states[1:], h_states[-1], c_states[-1], (h_states, c_states, preact, gates)
+
+    def lstm_sequence_backward(
+        self,
+        grad_outputs,
+        dh,
+        dc,
+        recurrent_kernel,
+        cache,
+        mask=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+    ):
+        """Back through all steps of ``lstm_sequence_forward``.
+
+        ``grad_outputs`` (timesteps, batch, units); ``dh``, ``dc`` the gradients
+        of the final states. Returns ``(dx_proj, d_recurrent_kernel, dh0, dc0)``.
+        """
+        xp = self.xp
+        h_states, c_states, preact, gates = cache
+        dx_proj = xp.empty_like(preact)
+        kernel_t = recurrent_kernel.T
+        for t in range(preact.shape[0] - 1, -1, -1):
+            dh = dh + grad_outputs[t]
+            keep = None
+            if mask is not None:
+                keep = mask[t][:, None]
+                dh, dh_carried = _split(xp, keep, dh)
+                dc, dc_carried = _split(xp, keep, dc)
+            dx_proj[t], dc = self.lstm_cell_backward(
+                dh, dc, c_states[t], c_states[t + 1], preact[t], gates[t],
+                activation, recurrent_activation,
+            )  # fmt: skip
+            dh = self.matmul(dx_proj[t], kernel_t)
+            if keep is not None:
+                dh += dh_carried
+                dc += dc_carried
+        return dx_proj, self._recurrent_kernel_grad(h_states, dx_proj), dh, dc
+
+    def gru_sequence_forward(
+        self,
+        x_proj,
+        recurrent_kernel,
+        recurrent_bias,
+        h0,
+        mask=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+    ):
+        """Run ``gru_cell_forward`` over all steps (``reset_after=True``).
+
+        ``x_proj`` (timesteps, batch, 3*units) includes the input bias;
+        ``recurrent_bias`` (3*units,) or None; ``h0`` (batch, units).
+        Returns ``(outputs, h, cache)``.
+        """
+        xp = self.xp
+        (h_states,) = self._sequence_states(x_proj, [h0])
+        preact, gates = xp.empty_like(x_proj), xp.empty_like(x_proj)
+        rec_h = xp.empty((x_proj.shape[0], *h0.shape), dtype=x_proj.dtype)
+        for t in range(x_proj.shape[0]):
+            h, preact[t], gates[t], rec_h[t] = self.gru_cell_forward(
+                x_proj[t], h_states[t], recurrent_kernel, recurrent_bias,
+                activation, recurrent_activation,
+            )  # fmt: skip
+            if mask is not None:
+                h = xp.where(mask[t][:, None], h, h_states[t])
+            h_states[t + 1] = h
+        return h_states[1:], h_states[-1], (h_states, preact, gates, rec_h)
+
+    def gru_sequence_backward(
+        self,
+        grad_outputs,
+        dh,
+        recurrent_kernel,
+        cache,
+        mask=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+    ):
+        """Back through all steps of ``gru_sequence_forward``.
+
+        Returns ``(dx_proj, d_recurrent_kernel, d_recurrent_bias, dh0)``;
+        ``dx_proj`` is also the input bias's gradient per step.
+        """
+        xp = self.xp
+        h_states, preact, gates, rec_h = cache
+        dx_proj = xp.empty_like(preact)
+        drec = xp.empty_like(preact)
+        kernel_t = recurrent_kernel.T
+        for t in range(preact.shape[0] - 1, -1, -1):
+            dh = dh + grad_outputs[t]
+            keep = None
+            if mask is not None:
+                keep = mask[t][:, None]
+                dh, dh_carried = _split(xp, keep, dh)
+            dx_proj[t], drec[t], dh_direct = self.gru_cell_backward(
+                dh, h_states[t], preact[t], gates[t], rec_h[t], activation, recurrent_activation
+            )
+            dh = self.matmul(drec[t], kernel_t) + dh_direct
+            if keep is not None:
+                dh += dh_carried
+        n_gates = drec.shape[-1]
+        d_bias = drec.reshape(-1, n_gates).sum(axis=0)
+        return dx_proj, self._recurrent_kernel_grad(h_states, drec), d_bias, dh
+
+    def _recurrent_kernel_grad(self, h_states, dpreact):
+        """``sum_t h_prev[t].T @ dpreact[t]`` as one GEMM over all steps."""
+        units, n_gates = h_states.shape[-1], dpreact.shape[-1]
+        h_prev = h_states[:-1].reshape(-1, units)
+        return self.matmul(h_prev.T, dpreact.reshape(-1, n_gates))
