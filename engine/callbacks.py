@@ -92,7 +92,9 @@ class ProgbarLogger(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if self.verbose:
             print(f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}", flush=True)
-            self._bar = Progbar(self.params.get("steps") or 0, verbose=self.verbose)
+            # a Dataset's or generator's length is known after its first epoch, as in Keras
+            steps = self.params.get("steps") or getattr(self, "_steps_seen", 0)
+            self._bar = Progbar(steps, verbose=self.verbose)
 
     def on_train_batch_end(self, batch, logs=None):
         self._seen = batch + 1
@@ -102,6 +104,7 @@ class ProgbarLogger(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self._bar is not None:
             steps = self.params.get("steps") or getattr(self, "_seen", 0)
+            self._steps_seen = steps
             self._bar.update(steps, logs, finalize=True)
             self._bar = None
 

@@ -238,3 +238,13 @@ def test_class_weight_reaches_weighted_metrics_only(backend):
     predicted = model.predict(x, verbose=0).argmax(axis=1)
     assert history.history["accuracy"][0] == pytest.approx((predicted == y).mean())
     assert history.history["acc"][0] == pytest.approx((predicted == y)[y == 1].mean())
+
+
+def test_progress_knows_a_datasets_length_after_the_first_epoch(capsys):
+    x, y = make_data()
+    dataset = engine.data.Dataset.from_tensor_slices((x, y)).batch(20)
+    make_model().fit(dataset, epochs=2, verbose=2)
+    out = capsys.readouterr().out
+    first, second = out.split("Epoch 2/2")
+    assert "3/Unknown - " in first
+    assert "3/3 - " in second and "Unknown" not in second
