@@ -78,6 +78,20 @@ def test_activations_match_reference(numba_backend, name, shape, dtype, seed):
     assert_close(backward, getattr(reference, name + "_backward")(dy, x, expected, **params), dtype)
 
 
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_activations_keep_nan_and_inf_as_the_reference_does(numba_backend, name, dtype):
+    """A NaN must survive the forward pass, or fit's NaN detection goes blind."""
+    reference = Backend()
+    x = numpy.array([numpy.nan, numpy.inf, -numpy.inf, -1.5, 0.0, 2.0], dtype=dtype)
+    params = ACTIVATIONS[name]
+    with numpy.errstate(all="ignore"):
+        forward = getattr(numba_backend, name + "_forward")(x, **params)
+        expected = getattr(reference, name + "_forward")(x, **params)
+    numpy.testing.assert_array_equal(numpy.isnan(forward), numpy.isnan(expected))
+    assert numpy.isnan(forward[0])
+
+
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 @few
 @given(shape=shapes, dtype=dtypes, seed=seeds, transpose=st.booleans())

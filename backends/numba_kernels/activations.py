@@ -18,7 +18,8 @@ def _sigmoid(v):
 @numba.njit(cache=True, error_model="numpy")
 def relu_forward(x, out):
     for i in range(x.size):
-        out[i] = x[i] if x[i] > 0 else 0
+        # written so that NaN passes through, as numpy.maximum(x, 0) lets it
+        out[i] = 0 if x[i] <= 0 else x[i]
 
 
 @numba.njit(cache=True, error_model="numpy")
