@@ -396,3 +396,29 @@ def test_max_pool_matches_reference(
         reference.max_pool2d_backward(dy, argmax, x.shape, pool, strides, padding),
         dtype,
     )
+
+
+def test_a_second_process_loads_kernels_from_the_cache(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy, backends\n"
+        "from backends.numba_kernels import activations\n"
+        "backend = backends.get('numba')\n"
+        "backend.relu_forward(numpy.ones(4096, dtype='float32'))\n"
+        "print(sum(activations.relu_forward.stats.cache_hits.values()))\n"
+    )
+    environment = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    hits = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for _ in range(2)
+    ]
+    assert hits == ["0", "1"]  # compiled once, then loaded from the cache
