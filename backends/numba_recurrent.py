@@ -1,0 +1,268 @@
+"""The numba backend's recurrent (whole-sequence LSTM, GRU, SimpleRNN) and embedding overrides.
+
+A mixin of ``NumbaBackend``: each sequence kernel runs the whole time loop in
+one jitted call. Anything the kernels do not cover (other activations or
+dtypes) goes to the NumPy reference through ``super()``.
+"""
+
+import numpy
+
+from .numba_dispatch import _jit_dtype
+
+
+class RecurrentOverrides:
+    """Needs ``self._recurrent`` and ``self._embedding`` kernel modules."""
+
+    # The sequence kernels run the whole time loop in one jitted call. Their
+    # cache holds no pre-activations (None in its place): the fused backward
+    # takes every derivative from the activations' outputs, and recognises its
+    # own forward's cache by that None.
+
+    def _activation_codes(self, *names):
+        codes = [self._recurrent.ACTIVATION_CODES.get(name) for name in names]
+        return None if None in codes else codes
+
+    @staticmethod
+    def _step_mask(mask, x_proj):
+        """The mask as the kernels take it (``(0, 0)`` for none), or None to fall back."""
+        if mask is None:
+            return numpy.zeros((0, 0), dtype=bool)
+        if type(mask) is not numpy.ndarray or mask.shape != x_proj.shape[:2]:
+            return None
+        return numpy.ascontiguousarray(mask, dtype=bool)
+
+    def _sequence_inputs(self, x_proj, recurrent_kernel, states, mask, names):
+        """``(codes, mask)`` for the fused kernels, or None where they do not apply."""
+        codes = self._activation_codes(*names)
+        if codes is None or _jit_dtype(x_proj, recurrent_kernel, *states) is None:
+            return None
+        if x_proj.ndim != 3 or x_proj.shape[0] == 0:
+            return None
+        step_mask = self._step_mask(mask, x_proj)
+        return None if step_mask is None else (codes, step_mask)
+
+    @staticmethod
+    def _run_rows(kernel, *args, batch):
+        """Run a sequence kernel over all batch rows, on this thread.
+
+        The kernels take a row range so that rows could be split between
+        threads. A prange over two row blocks halved their time on free cores,
+        but with other processes busy it made W4 training 2-3x slower (median
+        of interleaved runs, Numba's OpenMP layer): its workers spin against
+        OpenBLAS's threads. Not done until measured on an idle machine.
+        """
+        kernel(*args, 0, batch)
+
+    @staticmethod
+    def _state_sequence(x_proj, initial):
+        states = numpy.empty((x_proj.shape[0] + 1, *initial.shape), dtype=x_proj.dtype)
+        states[0] = initial
+        return states
+
+    @staticmethod
+    def _gradient_inputs(dtype, grad_outputs, *state_grads):
+        """Contiguous copies the backward kernels may write into (the state gradients)."""
+        return (numpy.ascontiguousarray(grad_outputs, dtype=dtype),) + tuple(
+            numpy.array(g, dtype=dtype, order="C") for g in state_grads
+        )
+
+    def simple_rnn_sequence_forward(
+        self, x_proj, recurrent_kernel, h0, mask=None, activation="tanh"
+    ):
+        fused = self._sequence_inputs(x_proj, recurrent_kernel, [h0], mask, [activation])
+        if fused is None:
+            return super().simple_rnn_sequence_forward(
+                x_proj, recurrent_kernel, h0, mask, activation
+            )
+        (code,), step_mask = fused
+        h_states = self._state_sequence(x_proj, h0)
+        self._run_rows(
+            self._recurrent.simple_rnn_forward,
+            numpy.ascontiguousarray(x_proj),
+            numpy.ascontiguousarray(recurrent_kernel),
+            step_mask,
+            code,
+            h_states,
+            batch=x_proj.shape[1],
+        )
+        return h_states[1:], h_states[-1], (h_states, None)
+
+    def simple_rnn_sequence_backward(
+        self, grad_outputs, dh, recurrent_kernel, cache, mask=None, activation="tanh"
+    ):
+        h_states, preact = cache
+        if preact is not None:
+            return super().simple_rnn_sequence_backward(
+                grad_outputs, dh, recurrent_kernel, cache, mask, activation
+            )
+        grad_outputs, dh = self._gradient_inputs(h_states.dtype, grad_outputs, dh)
+        dx_proj = numpy.empty(grad_outputs.shape, h_states.dtype)
+        self._run_rows(
+            self._recurrent.simple_rnn_backward,
+            grad_outputs,
+            dh,
+            numpy.ascontiguousarray(recurrent_kernel.T, dtype=h_states.dtype),
+            self._step_mask(mask, grad_outputs),
+            self._activation_codes(activation)[0],
+            h_states,
+            dx_proj,
+            batch=dh.shape[0],
+        )
+        return dx_proj, self._recurrent_kernel_grad(h_states, dx_proj), dh
+
+    def lstm_sequence_forward(
+        self,
+        x_proj,
+        recurrent_kernel,
+        h0,
+        c0,
+        mask=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+    ):
+        names = [activation, recurrent_activation]
+        fused = self._sequence_inputs(x_proj, recurrent_kernel, [h0, c0], mask, names)
+        if fused is None:
+            return super().lstm_sequence_forward(
+                x_proj, recurrent_kernel, h0, c0, mask, activation, recurrent_activation
+            )
+        codes, step_mask = fused
+        h_states = self._state_sequence(x_proj, h0)
+        c_states = self._state_sequence(x_proj, c0)
+        gates = x_proj = numpy.ascontiguousarray(x_proj)  # consumed: the gates overwrite it
+        self._run_rows(
+            self._recurrent.lstm_forward,
+            x_proj,
+            numpy.ascontiguousarray(recurrent_kernel),
+            step_mask,
+            *codes,
+            h_states,
+            c_states,
+            gates,
+            batch=x_proj.shape[1],
+        )
+        return h_states[1:], h_states[-1], c_states[-1], (h_states, c_states, None, gates)
+
+    def lstm_sequence_backward(
+        self,
+        grad_outputs,
+        dh,
+        dc,
+        recurrent_kernel,
+        cache,
+        mask=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+    ):
+        h_states, c_states, preact, gates = cache
+        if preact is not None:
+            return super().lstm_sequence_backward(
+                grad_outputs, dh, dc, recurrent_kernel, cache, mask, activation,
+                recurrent_activation,
+            )  # fmt: skip
+        grad_outputs, dh, dc = self._gradient_inputs(gates.dtype, grad_outputs, dh, dc)
+        dx_proj = gates  # the cache is consumed: the gradients overwrite the gates
+        self._run_rows(
+            self._recurrent.lstm_backward,
+            grad_outputs,
+            dh,
+            dc,
+            numpy.ascontiguousarray(recurrent_kernel.T, dtype=gates.dtype),
+            self._step_mask(mask, grad_outputs),
+            *self._activation_codes(activation, recurrent_activation),
+            c_states,
+            gates,
+            dx_proj,
+            batch=dh.shape[0],
+        )
+        return dx_proj, self._recurrent_kernel_grad(h_states, dx_proj), dh, dc
+
+    def gru_sequence_forward(
+        self,
+        x_proj,
+        recurrent_kernel,
+        recurrent_bias,
+        h0,
+        mask=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+    ):
+        names = [activation, recurrent_activation]
+        arrays = [h0] if recurrent_bias is None else [h0, recurrent_bias]
+        fused = self._sequence_inputs(x_proj, recurrent_kernel, arrays, mask, names)
+        if fused is None:
+            return super().gru_sequence_forward(
+                x_proj, recurrent_kernel, recurrent_bias, h0, mask, activation,
+                recurrent_activation,
+            )  # fmt: skip
+        codes, step_mask = fused
+        if recurrent_bias is None:
+            recurrent_bias = numpy.zeros(x_proj.shape[2], x_proj.dtype)
+        h_states = self._state_sequence(x_proj, h0)
+        gates = x_proj = numpy.ascontiguousarray(x_proj)  # consumed: the gates overwrite it
+        rec_h = numpy.empty((x_proj.shape[0], *h0.shape), x_proj.dtype)
+        self._run_rows(
+            self._recurrent.gru_forward,
+            x_proj,
+            numpy.ascontiguousarray(recurrent_kernel),
+            numpy.ascontiguousarray(recurrent_bias),
+            step_mask,
+            *codes,
+            h_states,
+            gates,
+            rec_h,
+            batch=x_proj.shape[1],
+        )
+        return h_states[1:], h_states[-1], (h_states, None, gates, rec_h)
+
+    def gru_sequence_backward(
+        self,
+        grad_outputs,
+        dh,
+        recurrent_kernel,
+        cache,
+        mask=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+    ):
+        h_states, preact, gates, rec_h = cache
+        if preact is not None:
+            return super().gru_sequence_backward(
+                grad_outputs, dh, recurrent_kernel, cache, mask, activation, recurrent_activation
+            )
+        grad_outputs, dh = self._gradient_inputs(gates.dtype, grad_outputs, dh)
+        dx_proj, drec = gates, numpy.empty_like(gates)  # the cache is consumed
+        self._run_rows(
+            self._recurrent.gru_backward,
+            grad_outputs,
+            dh,
+            numpy.ascontiguousarray(recurrent_kernel.T, dtype=gates.dtype),
+            self._step_mask(mask, grad_outputs),
+            *self._activation_codes(activation, recurrent_activation),
+            h_states,
+            gates,
+            rec_h,
+            dx_proj,
+            drec,
+            batch=dh.shape[0],
+        )
+        d_bias = drec.reshape(-1, drec.shape[-1]).sum(axis=0)
+        return dx_proj, self._recurrent_kernel_grad(h_states, drec), d_bias, dh
+
+    def embedding_backward(self, indices, grad, input_dim: int):
+        if (
+            _jit_dtype(grad) is None
+            or type(indices) is not numpy.ndarray
+            or indices.dtype.kind not in "iu"
+            or grad.shape[:-1] != indices.shape
+        ):
+            return super().embedding_backward(indices, grad, input_dim)
+        rows = numpy.ascontiguousarray(indices, dtype=numpy.int64).reshape(-1)
+        if rows.size and (rows.min() < 0 or rows.max() >= input_dim):
+            return super().embedding_backward(indices, grad, input_dim)  # NumPy's error
+        output_dim = grad.shape[-1]
+        table_grad = numpy.zeros((input_dim, output_dim), dtype=grad.dtype)
+        self._embedding.embedding_backward(
+            rows, numpy.ascontiguousarray(grad).reshape(-1, output_dim), table_grad
+        )
+        return table_grad
