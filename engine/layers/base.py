@@ -201,9 +201,9 @@ class Layer:
             return self.call(inputs, **kwargs)
         except DeviceOutOfMemoryError:
             raise  # an inner layer has already named itself
-        except self.backend.out_of_memory_errors as error:
+        except inputs.backend.out_of_memory_errors as error:
             raise DeviceOutOfMemoryError(
-                f"Layer '{self.name}' ran out of {self.backend.name} backend memory on an input "
+                f"Layer '{self.name}' ran out of {inputs.backend.name} backend memory on an input "
                 f"of shape {tuple(inputs.shape)} (batch size {inputs.shape[0]}). "
                 "Use a smaller batch_size in fit/evaluate/predict."
             ) from error

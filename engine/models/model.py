@@ -141,9 +141,9 @@ class Model(Layer):
             loss = loss + sum(penalties[1:], penalties[0])
         try:
             loss.backward()
-        except self.backend.out_of_memory_errors as error:
+        except loss.backend.out_of_memory_errors as error:
             raise DeviceOutOfMemoryError(
-                f"Model '{self.name}' ran out of {self.backend.name} backend memory in the "
+                f"Model '{self.name}' ran out of {loss.backend.name} backend memory in the "
                 f"backward pass of a batch of {len(x)} samples. Use a smaller batch_size in fit."
             ) from error
         self.optimizer.apply(self._trainable_cache)
