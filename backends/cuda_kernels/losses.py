@@ -5,6 +5,27 @@ import math
 from numba import cuda
 
 
+@cuda.jit(device=True)
+def _softmax_row(logits, probs, row):
+    """Write row ``row``'s softmax into ``probs``; return ``(peak, log(sum))``.
+
+    ``log(sum)`` is of the exponentials shifted by ``peak``, so the row's
+    log-softmax is ``logits - peak - log(sum)``.
+    """
+    classes = logits.shape[1]
+    peak = logits[row, 0]
+    for j in range(1, classes):
+        peak = max(peak, logits[row, j])
+    total = 0.0
+    for j in range(classes):
+        e = math.exp(logits[row, j] - peak)
+        probs[row, j] = e
+        total += e
+    for j in range(classes):
+        probs[row, j] /= total
+    return peak, math.log(total)
+
+
 @cuda.jit
 def softmax_cross_entropy_forward(logits, targets, loss, probs):
     """Dense targets: ``loss[i] = -sum(t * log_softmax)``, ``probs = softmax(logits)``."""
@@ -12,18 +33,9 @@ def softmax_cross_entropy_forward(logits, targets, loss, probs):
     row = cuda.grid(1)
     stride = cuda.gridsize(1)
     while row < rows:
-        peak = logits[row, 0]
-        for j in range(1, classes):
-            peak = max(peak, logits[row, j])
-        total = 0.0
-        for j in range(classes):
-            e = math.exp(logits[row, j] - peak)
-            probs[row, j] = e
-            total += e
-        log_total = math.log(total)
+        peak, log_total = _softmax_row(logits, probs, row)
         value = 0.0
         for j in range(classes):
-            probs[row, j] /= total
             value -= targets[row, j] * (logits[row, j] - peak - log_total)
         loss[row] = value
         row += stride
@@ -32,21 +44,12 @@ def softmax_cross_entropy_forward(logits, targets, loss, probs):
 @cuda.jit
 def sparse_softmax_cross_entropy_forward(logits, labels, loss, probs):
     """Integer labels: ``loss[i] = log(sum(exp)) - shifted[i, label]``."""
-    rows, classes = logits.shape
+    rows = logits.shape[0]
     row = cuda.grid(1)
     stride = cuda.gridsize(1)
     while row < rows:
-        peak = logits[row, 0]
-        for j in range(1, classes):
-            peak = max(peak, logits[row, j])
-        total = 0.0
-        for j in range(classes):
-            e = math.exp(logits[row, j] - peak)
-            probs[row, j] = e
-            total += e
-        for j in range(classes):
-            probs[row, j] /= total
-        loss[row] = math.log(total) - (logits[row, labels[row]] - peak)
+        peak, log_total = _softmax_row(logits, probs, row)
+        loss[row] = log_total - (logits[row, labels[row]] - peak)
         row += stride
 
 
