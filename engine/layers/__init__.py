@@ -1,9 +1,28 @@
 """Layers with Keras 3's names, arguments and defaults."""
 
+from .activation_layers import ELU, Identity, LeakyReLU, PReLU, ReLU, Softmax
 from .base import InputSpec, Layer, register_layer
 from .conv import Conv1D, Conv2D
 from .core import Activation, Dense, Input, InputLayer
 from .embedding import Embedding
+from .merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (
     AveragePooling1D,
@@ -16,8 +35,24 @@ from .pooling import (
     MaxPooling2D,
 )
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
-from .regularization import Dropout
-from .reshaping import Flatten, Reshape, ZeroPadding2D
+from .regularization import (
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+)
+from .reshaping import (
+    Cropping1D,
+    Cropping2D,
+    Flatten,
+    Permute,
+    RepeatVector,
+    Reshape,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding2D,
+)
 
 __all__ = [
     "AveragePooling1D",
@@ -25,8 +60,12 @@ __all__ = [
     "BatchNormalization",
     "Conv1D",
     "Conv2D",
+    "Cropping1D",
+    "Cropping2D",
     "Dropout",
     "Flatten",
+    "GaussianDropout",
+    "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
     "GlobalMaxPooling1D",
@@ -34,13 +73,41 @@ __all__ = [
     "LayerNormalization",
     "MaxPooling1D",
     "MaxPooling2D",
+    "Permute",
+    "RepeatVector",
     "Reshape",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "UpSampling1D",
+    "UpSampling2D",
     "ZeroPadding2D",
     "Bidirectional",
     "Embedding",
     "GRU",
     "LSTM",
     "SimpleRNN",
+    "Add",
+    "Average",
+    "Concatenate",
+    "Dot",
+    "Maximum",
+    "Minimum",
+    "Multiply",
+    "Subtract",
+    "add",
+    "average",
+    "concatenate",
+    "dot",
+    "maximum",
+    "minimum",
+    "multiply",
+    "subtract",
+    "ELU",
+    "Identity",
+    "LeakyReLU",
+    "PReLU",
+    "ReLU",
+    "Softmax",
     "Activation",
     "Dense",
     "Input",
