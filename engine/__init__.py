@@ -10,6 +10,7 @@ from backends import BackendMismatchError, BackendUnavailableError, DeviceOutOfM
 from . import (
     activations,
     callbacks,
+    constraints,
     data,
     functional,
     initializers,
@@ -36,6 +37,7 @@ __all__ = [
     "Sequential",
     "activations",
     "callbacks",
+    "constraints",
     "data",
     "initializers",
     "layers",

@@ -13,7 +13,7 @@ import numpy
 
 from backends.errors import DeviceOutOfMemoryError
 
-from .. import config, initializers, regularizers
+from .. import config, constraints, initializers, regularizers
 from ..registry import Registry, snake_case
 from ..tensor import Tensor, no_grad
 
@@ -163,17 +163,25 @@ class Layer:
         regularizer=None,
         trainable: bool = True,
         dtype=None,
+        constraint=None,
     ) -> Tensor:
-        """Create a weight on the layer's backend, initialized on the host."""
+        """Create a weight on the layer's backend, initialized on the host.
+
+        ``constraint`` (see ``engine.constraints``) is applied by the optimizer after
+        each update of the weight.
+        """
         initializer = initializers.get(initializer)
         values = numpy.asarray(initializer(tuple(shape), dtype or self.dtype))
-        weight = Tensor(
+        constraint = constraints.get(constraint)
+        weight = (Tensor if constraint is None else constraints.ConstrainedWeight)(
             values,
             requires_grad=trainable and self._trainable,
             dtype=dtype or self.dtype,
             backend=self.backend,
             name=f"{self.name}/{name}",
         )
+        if constraint is not None:
+            weight.constraint = constraint
         self._weights.append(weight)
         self._trainable_flags.append(trainable)
         regularizer = regularizers.get(regularizer)

@@ -2,9 +2,10 @@
 
 from backends.kernels.conv import output_size, window_padding
 
-from .. import activations, initializers, regularizers
+from .. import activations, constraints, initializers, regularizers
 from .. import functional as F
 from .base import InputSpec, Layer, format_shape, register_layer
+from .core import ActivityRegularized
 
 
 def normalize_tuple(value, rank: int, argument: str, layer: str) -> tuple:
@@ -75,7 +76,7 @@ def check_rank(layer, input_shape, rank: int, layout: str) -> None:
         )
 
 
-class _Conv(Layer):
+class _Conv(ActivityRegularized, Layer):
     """Shared body of Conv1D and Conv2D."""
 
     rank = 2
@@ -97,6 +98,9 @@ class _Conv(Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -117,6 +121,9 @@ class _Conv(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def _fused_activation(self) -> str | None:
@@ -142,9 +149,16 @@ class _Conv(Layer):
             (*self.kernel_size, channels, self.filters),
             self.kernel_initializer,
             self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         self.bias = (
-            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+            self.add_weight(
+                "bias",
+                (self.filters,),
+                self.bias_initializer,
+                self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
             if self.use_bias
             else None
         )
@@ -170,6 +184,9 @@ class _Conv(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            **self._activity_config(),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
 
@@ -193,7 +210,10 @@ class Conv2D(_Conv):
             self.dilation_rate,
             fused,
         )
-        return y if fused else self.activation(y)
+        outputs = y if fused else self.activation(y)
+        if self.activity_regularizer is not None:
+            self._regularize_activity(outputs)
+        return outputs
 
 
 @register_layer
@@ -222,4 +242,7 @@ class Conv1D(_Conv):
             self.dilation_rate[0],
             fused,
         )
-        return y if fused else self.activation(y)
+        outputs = y if fused else self.activation(y)
+        if self.activity_regularizer is not None:
+            self._regularize_activity(outputs)
+        return outputs

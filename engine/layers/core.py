@@ -1,6 +1,6 @@
 """Core layers: Input, Dense, Activation."""
 
-from .. import activations, initializers, regularizers
+from .. import activations, constraints, initializers, regularizers
 from .. import functional as F
 from .base import InputSpec, Layer, register_layer
 
@@ -39,8 +39,37 @@ def Input(shape, batch_size=None, name=None, dtype=None) -> InputLayer:  # noqa:
     return InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype)
 
 
+class ActivityRegularized:
+    """Mixin for layers taking ``activity_regularizer``: a penalty on their output.
+
+    As in Keras 3, ``losses`` holds ``activity_regularizer(output)`` of the
+    latest call, divided by the output's batch size (Keras 3.14 and later; 3.13
+    and earlier did not divide), and ``fit``/``evaluate`` add it to the loss.
+    """
+
+    activity_regularizer = None
+    _activity_losses: tuple = ()
+
+    def _regularize_activity(self, outputs) -> None:
+        """Record the penalty on ``outputs``, replacing the previous call's."""
+        penalty = self.activity_regularizer(outputs)
+        if outputs.ndim > 0:
+            batch_size = outputs.shape[0]
+            penalty = penalty * (1.0 / batch_size if batch_size else 0.0)  # Keras: divide_no_nan
+        self._activity_losses = (penalty,)
+
+    @property
+    def losses(self) -> list:
+        """The activity penalty of the latest call, then the weight penalties."""
+        own = super().losses
+        return [*self._activity_losses, *own] if self._activity_losses else own
+
+    def _activity_config(self) -> dict:
+        return {"activity_regularizer": regularizers.serialize(self.activity_regularizer)}
+
+
 @register_layer
-class Dense(Layer):
+class Dense(ActivityRegularized, Layer):
     """``activation(inputs @ kernel + bias)`` over the last axis."""
 
     def __init__(
@@ -52,6 +81,9 @@ class Dense(Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -66,23 +98,39 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.input_spec = InputSpec(min_ndim=2)
         self.supports_masking = True
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
         self.kernel = self.add_weight(
-            "kernel", (input_dim, self.units), self.kernel_initializer, self.kernel_regularizer
+            "kernel",
+            (input_dim, self.units),
+            self.kernel_initializer,
+            self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         self.bias = (
-            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+            self.add_weight(
+                "bias",
+                (self.units,),
+                self.bias_initializer,
+                self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
             if self.use_bias
             else None
         )
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
 
     def call(self, inputs):
-        return self.activation(F.dense(inputs, self.kernel, self.bias))
+        outputs = self.activation(F.dense(inputs, self.kernel, self.bias))
+        if self.activity_regularizer is not None:
+            self._regularize_activity(outputs)
+        return outputs
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
@@ -97,6 +145,9 @@ class Dense(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            **self._activity_config(),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
 

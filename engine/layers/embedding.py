@@ -1,13 +1,14 @@
 """The Embedding layer: integer indices to dense vectors."""
 
+from .. import constraints, initializers, regularizers
 from .. import functional as F
-from .. import initializers, regularizers
 from ..tensor import Tensor
 from .base import Layer, register_layer
+from .core import ActivityRegularized
 
 
 @register_layer
-class Embedding(Layer):
+class Embedding(ActivityRegularized, Layer):
     """Turns non-negative integer indices into rows of a ``(input_dim, output_dim)`` table.
 
     With ``mask_zero=True`` index 0 is padding: the layer's output mask is
@@ -22,8 +23,10 @@ class Embedding(Layer):
         output_dim: int,
         embeddings_initializer="uniform",
         embeddings_regularizer=None,
+        embeddings_constraint=None,
         mask_zero: bool = False,
         input_length=None,
+        activity_regularizer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -39,6 +42,8 @@ class Embedding(Layer):
             embeddings_initializer = initializers.RandomUniform(-0.05, 0.05)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.mask_zero = mask_zero
         self.input_length = input_length  # accepted for Keras 2 programs; shapes come from data
         self.supports_masking = mask_zero
@@ -49,6 +54,7 @@ class Embedding(Layer):
             (self.input_dim, self.output_dim),
             self.embeddings_initializer,
             self.embeddings_regularizer,
+            constraint=self.embeddings_constraint,
         )
 
     def call(self, inputs):
@@ -63,7 +69,10 @@ class Embedding(Layer):
                     f"Embedding '{self.name}': expected indices in [0, {self.input_dim}) "
                     f"(input_dim={self.input_dim}), but received index {bad}."
                 )
-        return F.embedding(indices, self.embeddings)
+        outputs = F.embedding(indices, self.embeddings)
+        if self.activity_regularizer is not None:
+            self._regularize_activity(outputs)
+        return outputs
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
@@ -82,5 +91,7 @@ class Embedding(Layer):
             "output_dim": self.output_dim,
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+            **self._activity_config(),
+            "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
             "mask_zero": self.mask_zero,
         }

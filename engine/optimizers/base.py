@@ -11,7 +11,7 @@ import warnings
 import numpy
 
 from .. import config
-from ..tensor import Tensor
+from ..tensor import Tensor, no_grad
 from . import schedules
 
 
@@ -59,6 +59,9 @@ class Optimizer:
         self._params: list[Tensor] = []
         self._slots: list[dict] = []
         self._index: dict[int, int] = {}
+        #: the constraint of each constrained parameter, by id; empty leaves ``apply``'s
+        #: path untouched
+        self._constraints: dict[int, object] = {}
 
     # -- learning rate ----------------------------------------------------
 
@@ -93,6 +96,9 @@ class Optimizer:
                 continue
             self._index[id(param)] = len(self._params)
             self._params.append(param)
+            constraint = getattr(param, "constraint", None)
+            if constraint is not None:
+                self._constraints[id(param)] = constraint
             self._slots.append({name: self.init_slot(name, param) for name in self.slot_names})
 
     def init_slot(self, name: str, param: Tensor):
@@ -130,7 +136,26 @@ class Optimizer:
                 param.data *= 1 - self.weight_decay * lr
             self.update(param.backend, param.data, grad, self._slots[self._index[id(param)]], lr)
             param.grad = None
+        if self._constraints:
+            self._apply_constraints([param for param, _ in pairs])
         self.iterations += 1
+
+    def _apply_constraints(self, params: list[Tensor]) -> None:
+        """Assign ``constraint(param)`` to each constrained parameter (Keras: after the update)."""
+        with no_grad():
+            for param in params:
+                constraint = self._constraints.get(id(param))
+                if constraint is None:
+                    continue
+                projected = constraint(param)
+                data = projected.data if isinstance(projected, Tensor) else projected
+                if tuple(data.shape) != tuple(param.shape):
+                    raise ValueError(
+                        f"The constraint {constraint!r} of weight '{param.name}' returned shape "
+                        f"{tuple(data.shape)}; it must keep the weight's shape "
+                        f"{tuple(param.shape)}."
+                    )
+                param.data[...] = param.backend.asarray(data)
 
     def apply_gradients(self, grads_and_vars) -> None:
         """Keras's API: apply explicit ``(gradient, variable)`` pairs."""
