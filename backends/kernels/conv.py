@@ -38,6 +38,45 @@ def output_size(size: int, window: int, stride: int, dilation: int, pads: tuple)
     return (size + pads[0] + pads[1] - effective) // stride + 1
 
 
+def transpose_output_size(
+    size: int, window: int, stride: int, dilation: int, padding: str, output_padding=None
+) -> int:
+    """Length of one output axis of a transposed convolution, by Keras 3's rule."""
+    effective = (window - 1) * dilation + 1
+    if padding == "valid":
+        extra = max(effective, stride) - effective if output_padding is None else output_padding
+        return (size - 1) * stride + effective + extra
+    if output_padding is None:
+        return size * stride
+    return (size - 1) * stride + effective % 2 + output_padding
+
+
+def transpose_padding(
+    size: int, window: int, stride: int, dilation: int, padding: str, output_padding=None
+) -> tuple:
+    """``(before, after)`` padding of the convolution whose adjoint is this transposed one.
+
+    A transposed convolution of an axis of ``size`` is ``conv2d_backward_input``
+    of a convolution over an axis of ``transpose_output_size(...)`` padded by
+    these: ``before`` crops the start of the full ``(size - 1) * stride +
+    effective`` output (Keras's JAX rule, i.e. TensorFlow's: the odd row goes
+    after), ``after`` its end; zeros are appended where the output is longer.
+    """
+    if padding not in ("valid", "same"):
+        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}.")
+    effective = (window - 1) * dilation + 1
+    before = 0
+    if padding == "same":
+        if output_padding is None:
+            total = stride + effective - 2
+        else:
+            total = effective + effective % 2 - 2 + output_padding
+        before = effective - 1 - min(total - total // 2, effective - 1)
+    full = (size - 1) * stride + effective
+    length = transpose_output_size(size, window, stride, dilation, padding, output_padding)
+    return (before, max(full - length - before, 0))
+
+
 class ConvKernels:
     xp = numpy
 

@@ -3,6 +3,7 @@
 from .activation_layers import ELU, Identity, LeakyReLU, PReLU, ReLU, Softmax
 from .base import InputSpec, Layer, register_layer
 from .conv import Conv1D, Conv2D
+from .conv_transpose import Conv1DTranspose, Conv2DTranspose
 from .core import Activation, Dense, Input, InputLayer
 from .embedding import Embedding
 from .merging import (
@@ -60,6 +61,8 @@ __all__ = [
     "BatchNormalization",
     "Conv1D",
     "Conv2D",
+    "Conv1DTranspose",
+    "Conv2DTranspose",
     "Cropping1D",
     "Cropping2D",
     "Dropout",
