@@ -304,7 +304,6 @@ class ModelCheckpoint(_Monitor):
                     f"Epoch {epoch + 1}: {self.monitor} improved from {self.best} to {value}, "
                     f"saving model to {path}"
                 )
-            self.best = value
         elif self.verbose > 0:
             print(f"Epoch {epoch + 1}: saving model to {path}")
         directory = os.path.dirname(path)
@@ -314,6 +313,8 @@ class ModelCheckpoint(_Monitor):
             self.model.save_weights(path)
         else:
             self.model.save(path)
+        if self.save_best_only:  # only now: after a failed write, the next value must save
+            self.best = value
 
 
 class ReduceLROnPlateau(_Monitor):

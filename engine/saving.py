@@ -9,6 +9,8 @@ File layout (``format_version`` 2). A safetensors file whose string metadata hol
   a registry name or ``{"class_name", "config"}`` (absent when the model was not compiled,
   or was compiled with an unregistered custom loss or optimizer);
 - ``training_state``: JSON ``{"shuffle_seed", "iterations"}``;
+- ``checksum``: ``"crc32:<8 hex digits>"`` of the header and the data (see ``_checksum``);
+  files written before it existed load without the check;
 
 and tensors ``weights/000000``, ``weights/000001``... in ``model.weights`` order,
 ``optimizer/000003/m``... (the optimizer's slots, by the index of their
@@ -34,17 +36,35 @@ through the allow-list registries (layers registered with
 ``@engine.layers.register_layer``, the built-in and registered losses, metrics
 and optimizers); nothing is imported or evaluated from the file.
 
-Atomicity: the bytes go to a temporary file in the target's directory, which is
-flushed, fsynced and then renamed over the target with ``os.replace``. A failure
-at any point leaves the previous file untouched.
+Loading checks before it trusts: the path must be a regular file whose size is
+what its header describes (a device or a FIFO is never read), the checksum must
+match, the training state must be sane, and while the model is built from the
+config every weight it creates must match a tensor of the file (``_FileWeights``).
+Every refusal is a ``ValueError`` naming the file.
+
+Atomicity: the bytes go to a temporary file ``.<name>.tmp-<host>-<pid>-<random>`` in
+the target's directory, which is flushed, fsynced and then renamed over the target
+with ``os.replace``. A failure at any point leaves the previous file untouched; a
+temporary left by a process that was killed is removed by the next save or load
+of that target. The file gets the mode an ``open()`` would give it (the umask's),
+or keeps the mode of the file it replaces, as ``torch.save`` and Keras do.
 """
 
+import collections
 import contextlib
+import contextvars
+import functools
+import inspect
 import json
 import os
+import re
+import secrets
+import socket
+import stat
 import struct
-import tempfile
+import threading
 import warnings
+import zlib
 
 import numpy
 from safetensors.numpy import load as _load_tensors
@@ -60,6 +80,9 @@ _READABLE_VERSIONS = ("1", "2")
 MODEL_FORMAT = "engine.model"
 WEIGHTS_FORMAT = "engine.weights"
 _MODEL_EXTENSIONS = (".safetensors", ".keras")
+#: safetensors' own limit on the JSON header
+_MAX_HEADER_BYTES = 100_000_000
+_O_BINARY = getattr(os, "O_BINARY", 0)
 
 
 # -- writing -----------------------------------------------------------------
@@ -85,28 +108,73 @@ def _check_extension(path: str, allowed: tuple, what: str) -> None:
         )
 
 
-def _write_bytes(handle, data: bytes) -> None:
+def _write_bytes(handle, data) -> None:
     """The one place bytes reach the file (tests replace it to simulate a failing disk)."""
     handle.write(data)
 
 
-def atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is either the old file or the new one."""
+def _temporary_prefix(path: str) -> str:
+    return f".{os.path.basename(path)}.tmp-"
+
+
+def _remove_stale_temporaries(path: str) -> None:
+    """Delete the temporaries of ``path`` left by writers on this host that no longer run.
+
+    Another host's temporaries (a shared file system) and those of live processes
+    are left alone: their writer may still rename them into place.
+    """
+    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    name = re.compile(re.escape(_temporary_prefix(path)) + r"(.+)-(\d+)-[0-9a-f]{8}")
+    host = socket.gethostname()
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(directory):
+            match = name.fullmatch(entry)
+            if match is None or match[1] != host:
+                continue
+            try:
+                os.kill(int(match[2]), 0)
+            except ProcessLookupError:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(directory, entry))
+            except (PermissionError, OverflowError):
+                pass  # alive, under another user
+
+
+def _create_temporary(path: str, directory: str) -> tuple[int, str]:
+    """A new file next to ``path``, named so that ``_remove_stale_temporaries`` recognizes it,
+    with the mode the umask gives a new file."""
+    name = f"{_temporary_prefix(path)}{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+    temporary = os.path.join(directory, name)
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+    except OSError as error:  # it would name the temporary file, not the target
+        raise type(error)(
+            error.errno,
+            f"Cannot write: {error.strerror} (creating a temporary file in '{directory}')",
+            path,
+        ) from None
+    return fd, temporary
+
+
+def atomic_write(path: str, *chunks) -> None:
+    """Write ``chunks`` (bytes-like) to ``path`` so that ``path`` is either the old file or
+    the new one."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(
             f"Cannot write '{path}': its directory '{os.path.dirname(path) or directory}' does "
             f"not exist; create it first (os.makedirs)."
         )
-    try:
-        fd, temporary = tempfile.mkstemp(
-            prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
-        )
-    except OSError as error:  # it would name the temporary file, not the target
-        raise type(error)(f"Cannot write '{path}': {error.strerror or error}.") from None
+    _remove_stale_temporaries(path)
+    fd, temporary = _create_temporary(path, directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            _write_bytes(handle, data)
+            with contextlib.suppress(OSError):  # keep the mode of the file replaced, if any
+                os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))
+            for chunk in chunks:
+                _write_bytes(handle, chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
@@ -120,6 +188,30 @@ def atomic_write(path: str, data: bytes) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _checksum(header: dict, data) -> str:
+    """CRC-32 (as Keras's ``.keras`` archives have) of the header and the data section.
+
+    The header is taken in a canonical JSON form without the checksum itself, so
+    that it covers every tensor's dtype, shape and offsets and all the metadata.
+    It detects damage, not forgery: whoever can edit the file can recompute it.
+    """
+    metadata = {k: v for k, v in header.get("__metadata__", {}).items() if k != "checksum"}
+    canonical = json.dumps({**header, "__metadata__": metadata}, sort_keys=True).encode()
+    return f"crc32:{zlib.crc32(data, zlib.crc32(canonical)):08x}"
+
+
+def _serialize(tensors: dict, metadata: dict) -> tuple[bytes, memoryview]:
+    """The file as ``(length and header, data)``, its header carrying ``_checksum``."""
+    serialized = _save_tensors(tensors, metadata=metadata)
+    (header_size,) = struct.unpack("<Q", serialized[:8])
+    header = json.loads(serialized[8 : 8 + header_size])
+    data = memoryview(serialized)[8 + header_size :]
+    header["__metadata__"]["checksum"] = _checksum(header, data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # safetensors aligns the data to 8 bytes
+    return struct.pack("<Q", len(text)) + text, data
 
 
 def _weight_tensors(model) -> dict:
@@ -205,7 +297,7 @@ def save_model(model, filepath, overwrite: bool = True) -> None:
             )
         else:
             tensors.update(_optimizer_tensors(model))
-    atomic_write(path, _save_tensors(tensors, metadata=metadata))
+    atomic_write(path, *_serialize(tensors, metadata))
 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
@@ -216,32 +308,45 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save_weights: '{path}' exists and overwrite=False.")
     metadata = _model_metadata(model, WEIGHTS_FORMAT)
-    atomic_write(path, _save_tensors(_weight_tensors(model), metadata=metadata))
+    atomic_write(path, *_serialize(_weight_tensors(model), metadata))
 
 
 # -- reading -----------------------------------------------------------------
 
 
 def _read(path: str) -> tuple[dict, dict]:
-    """``(metadata, tensors)`` of a file written here, or a ValueError naming the file."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No such file: '{path}'.")
+    """``(metadata, tensors)`` of a file written here, or a ValueError naming the file.
+
+    Nothing is read before the file is known to be a regular file whose size is the
+    one its header describes, so a device, a FIFO or a huge file is refused at once.
+    """
+    _remove_stale_temporaries(path)
+    mode = os.stat(path).st_mode  # its OSError names the file
+    if not stat.S_ISREG(mode):
+        kinds = (
+            (stat.S_ISDIR, "a directory"),
+            (stat.S_ISFIFO, "a FIFO"),
+            (stat.S_ISSOCK, "a socket"),
+        )
+        kind = next((name for is_kind, name in kinds if is_kind(mode)), "a device")
+        raise ValueError(f"Cannot load '{path}': it is {kind}, not a regular file.")
     with open(path, "rb") as handle:
-        data = handle.read()
-    problem = "it is not a safetensors file"
-    metadata = None
-    if len(data) >= 8:
-        (header_size,) = struct.unpack("<Q", data[:8])
-        if header_size > len(data) - 8:
-            problem = "it is truncated or not a safetensors file (its header runs past its end)"
-        else:
-            try:
-                header = json.loads(data[8 : 8 + header_size])
-                metadata = header.get("__metadata__") or {}
-            except (ValueError, AttributeError):
-                problem = "its safetensors header is corrupted"
-    if metadata is None:
-        raise ValueError(f"Cannot load '{path}': {problem}.")
+        size = os.fstat(handle.fileno()).st_size
+        header, header_size = _read_header(handle, size, path)
+        described = 8 + header_size + _data_size(header, path)
+        if size != described:
+            raise ValueError(
+                f"Cannot load '{path}': the file is {size} bytes, but its header describes "
+                f"{described} bytes; it is truncated, or not a safetensors file."
+            )
+        handle.seek(0)
+        data = handle.read(size)
+    metadata = header.get("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ValueError(
+            f"Cannot load '{path}': its safetensors '__metadata__' must be a JSON object of "
+            f"strings; found {json.dumps(metadata)[:80]}."
+        )
     if metadata.get("format") not in (MODEL_FORMAT, WEIGHTS_FORMAT):
         raise ValueError(
             f"Cannot load '{path}': it is a safetensors file but not a model saved by this "
@@ -252,6 +357,7 @@ def _read(path: str) -> tuple[dict, dict]:
             f"Cannot load '{path}': format version {metadata.get('format_version')!r} is not "
             f"supported (this library reads versions {', '.join(_READABLE_VERSIONS)})."
         )
+    _verify_checksum(header, metadata, memoryview(data)[8 + header_size :], path)
     try:
         tensors = _load_tensors(data)
     except Exception as error:  # safetensors raises its own SafetensorError
@@ -259,6 +365,64 @@ def _read(path: str) -> tuple[dict, dict]:
             f"Cannot load '{path}': its tensors are corrupted or truncated ({error})."
         ) from None
     return metadata, tensors
+
+
+def _read_header(handle, size: int, path: str) -> tuple[dict, int]:
+    """The parsed JSON header and its length, bounds checked before it is read."""
+    if size < 8:
+        raise ValueError(f"Cannot load '{path}': it is not a safetensors file ({size} bytes).")
+    (header_size,) = struct.unpack("<Q", handle.read(8))
+    if header_size > size - 8:
+        raise ValueError(
+            f"Cannot load '{path}': it is truncated or not a safetensors file (its header of "
+            f"{header_size} bytes runs past its end, at {size} bytes)."
+        )
+    if header_size > _MAX_HEADER_BYTES:
+        raise ValueError(
+            f"Cannot load '{path}': its header of {header_size} bytes is larger than "
+            f"safetensors allows ({_MAX_HEADER_BYTES})."
+        )
+    try:
+        header = json.loads(handle.read(header_size))
+    except (ValueError, RecursionError):
+        header = None
+    if not isinstance(header, dict):
+        raise ValueError(f"Cannot load '{path}': its safetensors header is corrupted.")
+    return header, header_size
+
+
+def _data_size(header: dict, path: str) -> int:
+    """The length of the data section: the end of the last tensor the header lists."""
+    end = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if not (
+            isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+            and 0 <= offsets[0] <= offsets[1]
+        ):
+            raise ValueError(
+                f"Cannot load '{path}': its safetensors header is corrupted (tensor "
+                f"{name!r} has data_offsets {offsets!r})."
+            )
+        end = max(end, offsets[1])
+    return end
+
+
+def _verify_checksum(header: dict, metadata: dict, data, path: str) -> None:
+    stored = metadata.get("checksum")
+    if stored is None:
+        return  # written before checksums
+    computed = _checksum(header, data)
+    if stored != computed:
+        raise ValueError(
+            f"Cannot load '{path}': its checksum does not match its contents (stored "
+            f"{stored}, computed {computed}); the file was changed or damaged after it was "
+            f"saved."
+        )
 
 
 def _json(metadata: dict, key: str, path: str):
@@ -271,6 +435,8 @@ def _json(metadata: dict, key: str, path: str):
         raise ValueError(
             f"Cannot load '{path}': its '{key}' is not valid JSON ({error})."
         ) from None
+    except RecursionError:
+        raise ValueError(f"Cannot load '{path}': its '{key}' is nested too deeply.") from None
 
 
 def _weights_from(tensors: dict) -> list:
@@ -278,7 +444,81 @@ def _weights_from(tensors: dict) -> list:
     return [tensors[k] for k in keys]
 
 
-def _build_model(model_config, path: str):
+class _FileWeights:
+    """The weight shapes a file holds, claimed one by one as its model is built.
+
+    A config is trusted only as far as the file's tensors vouch for it. Building
+    the model from the config runs each layer's initializers, which allocate
+    whatever the config asks for (``Dense(units=2**28)`` on 16 inputs: 16 GiB),
+    and ``set_weights`` would compare shapes only afterwards. So while
+    ``load_model`` builds, every ``Layer.add_weight`` first claims a weight
+    tensor of the file with the same shape, and is refused before its
+    initializer runs when none is left. Shapes are matched as a multiset, not in
+    order, because a layer may create its weights in another order than
+    ``model.weights`` lists them; ``set_weights`` then checks the order. A model
+    built within its file's shapes allocates no more than the file holds.
+    """
+
+    #: while a load builds its model: the ``_FileWeights`` of its file (per thread)
+    current: contextvars.ContextVar = contextvars.ContextVar("file_weights", default=None)
+    _install_lock = threading.Lock()
+
+    def __init__(self, path: str, arrays: list):
+        self.path = path
+        self.unclaimed = collections.Counter(tuple(array.shape) for array in arrays)
+
+    def claim(self, layer, name, shape) -> None:
+        try:
+            shape = tuple(int(size) for size in shape)
+        except (TypeError, ValueError):
+            return  # not a shape: add_weight itself refuses it
+        if self.unclaimed[shape] > 0:
+            self.unclaimed[shape] -= 1
+            return
+        left = [shape for shape, count in self.unclaimed.items() if count > 0]
+        listed = ", ".join(str(shape) for shape in left[:8]) + (", ..." if len(left) > 8 else "")
+        raise ValueError(
+            f"Cannot load '{self.path}': its config makes layer '{layer.name}' create weight "
+            f"'{name}' of shape {shape}, but the file holds no such tensor (its weight "
+            f"tensors not yet matched have shapes {listed or 'none'})."
+        )
+
+    @contextlib.contextmanager
+    def checking_builds(self):
+        """Within the block, this thread's ``Layer.add_weight`` calls claim from ``self``."""
+        self._install()
+        token = self.current.set(self)
+        try:
+            yield
+        finally:
+            self.current.reset(token)
+
+    @classmethod
+    def _install(cls) -> None:
+        """Wrap ``Layer.add_weight`` once; outside a load the wrapper only passes through."""
+        from .layers.base import Layer
+
+        with cls._install_lock:
+            original = Layer.add_weight
+            if getattr(original, "claims_file_weights", False):
+                return
+            signature = inspect.signature(original)
+
+            @functools.wraps(original)
+            def add_weight(self, *args, **kwargs):
+                expected = cls.current.get()
+                if expected is not None:
+                    with contextlib.suppress(TypeError):  # add_weight reports a bad call
+                        call = signature.bind(self, *args, **kwargs).arguments
+                        expected.claim(self, call.get("name"), call.get("shape"))
+                return original(self, *args, **kwargs)
+
+            add_weight.claims_file_weights = True
+            Layer.add_weight = add_weight
+
+
+def _build_model(model_config, weights: list, path: str):
+    """The model ``model_config`` describes, built only if ``weights`` have its shapes."""
     from .layers.base import layer_registry
     from .models.model import Model
 
@@ -287,7 +527,34 @@ def _build_model(model_config, path: str):
     cls = layer_registry.lookup(model_config.get("class_name", ""))
     if not (isinstance(cls, type) and issubclass(cls, Model)):
         raise ValueError(f"Cannot load '{path}': '{cls.__name__}' is not a model class.")
-    return cls.from_config(dict(model_config.get("config", {})))
+    with _FileWeights(path, weights).checking_builds():
+        return cls.from_config(dict(model_config.get("config", {})))
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _training_state(metadata: dict, path: str) -> dict:
+    """The ``training_state``, checked here so that a damaged one cannot fail inside ``fit``."""
+    state = _json(metadata, "training_state", path)
+    state = {} if state is None else state
+    if not isinstance(state, dict):
+        raise ValueError(
+            f"Cannot load '{path}': its 'training_state' must be a JSON object; found "
+            f"{json.dumps(state)[:80]}."
+        )
+    for field, allowed, wanted in (
+        ("shuffle_seed", (None,), "null or a non-negative integer"),
+        ("iterations", (), "a non-negative integer"),
+    ):
+        value = state.get(field)
+        if field in state and value not in allowed and not _is_count(value):
+            raise ValueError(
+                f"Cannot load '{path}': its training_state field '{field}' must be {wanted}; "
+                f"found {value!r}."
+            )
+    return state
 
 
 def _compile(model, compile_dict: dict, tensors: dict, format_version: str) -> None:
@@ -311,7 +578,13 @@ def restore_optimizer_state(model, tensors: dict, format_version: str = FORMAT_V
     """
     optimizer = model.optimizer
     if "optimizer/iterations" in tensors:
-        optimizer.iterations = int(tensors["optimizer/iterations"][0])
+        iterations = tensors["optimizer/iterations"]
+        if iterations.shape != (1,) or iterations.dtype.kind not in "iu" or iterations[0] < 0:
+            raise ValueError(
+                f"optimizer state 'optimizer/iterations' must be one non-negative integer; "
+                f"found {iterations.tolist()!r} ({iterations.dtype})"
+            )
+        optimizer.iterations = int(iterations[0])
     slots = {k: v for k, v in tensors.items() if k.startswith("optimizer/") and k.count("/") == 2}
     if not slots:
         return
@@ -362,14 +635,17 @@ def _load_model(path: str, compile: bool):  # noqa: A002
             f"Cannot load '{path}' as a model: it holds weights only (written by "
             f"save_weights); build the model and call model.load_weights('{path}')."
         )
+    state = _training_state(metadata, path)
+    weights = _weights_from(tensors)
     try:
-        model = _build_model(_json(metadata, "model_config", path), path)
-        model.set_weights(_weights_from(tensors))
-        state = _json(metadata, "training_state", path) or {}
+        model = _build_model(_json(metadata, "model_config", path), weights, path)
+        model.set_weights(weights)
         model.shuffle_seed = state.get("shuffle_seed")
         compile_dict = _json(metadata, "compile_config", path)
         if compile and compile_dict is not None:
             _compile(model, compile_dict, tensors, metadata["format_version"])
+    except RecursionError:
+        raise ValueError(f"Cannot load '{path}': its config is nested too deeply.") from None
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         if str(error).startswith(f"Cannot load '{path}'"):
             raise
