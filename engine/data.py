@@ -18,14 +18,25 @@ import threading
 
 import numpy
 
-from . import config
+from . import config, symbolic
 from . import random as random_module
 
 
 def _map_arrays(element, fn):
     if isinstance(element, tuple):
         return tuple(_map_arrays(e, fn) for e in element)
+    if isinstance(element, dict):
+        return {key: _map_arrays(value, fn) for key, value in element.items()}
     return fn(element)
+
+
+def _as_nested_tuples(structure):
+    """Lists become tuples (as tf.data reads them), dicts stay dicts; leaves are arrays."""
+    if isinstance(structure, (tuple, list)):
+        return tuple(_as_nested_tuples(item) for item in structure)
+    if isinstance(structure, dict):
+        return {key: _as_nested_tuples(value) for key, value in structure.items()}
+    return numpy.asarray(structure)
 
 
 class Dataset:
@@ -46,9 +57,11 @@ class Dataset:
 
     @classmethod
     def from_tensor_slices(cls, tensors) -> "Dataset":
-        """Elements are the rows of ``tensors`` (an array, or a tuple of equal-length arrays)."""
-        single = not isinstance(tensors, (tuple, list))
-        arrays = (numpy.asarray(tensors),) if single else tuple(numpy.asarray(t) for t in tensors)
+        """Elements are the rows of ``tensors``: an array, or a tuple (or list, or dict) of
+        equal-length arrays, nested as a model with several inputs reads them, e.g.
+        ``((images, features), labels)``."""
+        structure = _as_nested_tuples(tensors)
+        arrays = symbolic.flatten(structure)
         if not arrays or any(a.ndim == 0 for a in arrays):
             raise ValueError("Dataset.from_tensor_slices: every array needs a first (sample) axis.")
         lengths = {len(a) for a in arrays}
@@ -61,10 +74,10 @@ class Dataset:
 
         def make(backend):
             for i in range(count):
-                yield arrays[0][i] if single else tuple(a[i] for a in arrays)
+                yield symbolic.pack_like(structure, [a[i] for a in arrays])
 
         dataset = cls(make)
-        dataset._slices = (arrays, single)  # lets batch() slice instead of stacking rows
+        dataset._slices = (arrays, structure)  # lets batch() slice instead of stacking rows
         return dataset
 
     @classmethod
@@ -118,14 +131,14 @@ class Dataset:
             raise ValueError(f"Dataset.batch: `batch_size` must be > 0, got {batch_size!r}.")
         slices = getattr(self, "_slices", None)
         if slices is not None:  # straight from arrays: slice, don't stack rows
-            arrays, single = slices
+            arrays, structure = slices
             count = len(arrays[0])
             stop = count - count % batch_size if drop_remainder else count
 
             def make_sliced(backend):
                 for start in range(0, stop, batch_size):
-                    parts = tuple(a[start : start + batch_size] for a in arrays)
-                    yield parts[0] if single else parts
+                    parts = [a[start : start + batch_size] for a in arrays]
+                    yield symbolic.pack_like(structure, parts)
 
             return Dataset(make_sliced)
         source = self._make_iterator
@@ -134,6 +147,8 @@ class Dataset:
             first = elements[0]
             if isinstance(first, tuple):
                 return tuple(stack([e[i] for e in elements]) for i in range(len(first)))
+            if isinstance(first, dict):
+                return {key: stack([e[key] for e in elements]) for key in first}
             return numpy.stack([numpy.asarray(e) for e in elements])
 
         def make(backend):

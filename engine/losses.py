@@ -4,19 +4,28 @@ A loss object maps ``(y_true, y_pred)`` to one scalar tensor: the per-sample
 losses (mean over the last axis where Keras takes it), weighted by an optional
 ``sample_weight``, summed and divided by the number of samples
 ("sum_over_batch_size"). Cross-entropies on probabilities normalize and clip
-them to ``[1e-7, 1 - 1e-7]`` as Keras does; when the probabilities come
-straight from a softmax or sigmoid recorded in the graph, the loss is computed
-from the logits instead (as Keras's TensorFlow backend does), which is faster
-and exact.
+them to ``[1e-7, 1 - 1e-7]`` as Keras 3 does. When the probabilities come
+straight from a softmax recorded in the graph, the loss is computed
+from the logits (faster, and exact where the probabilities are not clipped),
+with the same clipping applied in log space: ``log(clip(p)) == clip(log(p))``.
+Binary cross-entropy always uses the probabilities: there float32's rounding
+of ``1 - p`` near saturation is part of Keras's numbers.
+So the recorded path (``fit``, ``train_on_batch``) and the unrecorded one
+(``evaluate``, ``predict``, validation) give the same numbers, Keras 3's (on
+PyTorch or JAX): a saturated softmax costs at most ``-log(1e-7) = 16.12`` per
+sample, never the unclipped logits' value, and its gradient is zero there.
 """
 
+import math
+
 from . import functional as F
-from .functional.activation import Activation as _ActivationOp
 from .functional.activation import Softmax as _SoftmaxOp
 from .registry import Registry
 from .tensor import Tensor
 
 EPSILON = 1e-7
+#: ``-log(p)`` for ``p`` clipped to ``[EPSILON, 1 - EPSILON]``
+_LEAST_LOSS, _MOST_LOSS = -math.log1p(-EPSILON), -math.log(EPSILON)
 
 
 def _target_array(y_true, y_pred: Tensor, dtype=None):
@@ -44,7 +53,7 @@ def _match_shape(name, y_true, y_pred):
 
 
 def _logits_of(y_pred: Tensor, kind: str):
-    """The logits behind ``y_pred`` when it is a recorded softmax (or sigmoid) output."""
+    """The logits behind ``y_pred`` when it is a recorded softmax output."""
     creator = y_pred.creator
     if (
         kind == "softmax"
@@ -52,9 +61,12 @@ def _logits_of(y_pred: Tensor, kind: str):
         and creator.axis in (-1, y_pred.ndim - 1)
     ):
         return creator.inputs[0]
-    if kind == "sigmoid" and isinstance(creator, _ActivationOp) and creator.name == "sigmoid":
-        return creator.inputs[0]
     return None
+
+
+def _clip_loss(loss: Tensor) -> Tensor:
+    """``-log(clip(p))`` from ``-log(p)``: Keras's probability clipping in log space."""
+    return F.clip(loss, _LEAST_LOSS, _MOST_LOSS)
 
 
 def mean_squared_error(y_true, y_pred: Tensor) -> Tensor:
@@ -86,9 +98,10 @@ def binary_crossentropy(
     y_true = _match_shape("binary_crossentropy", y_true, y_pred)
     if label_smoothing:
         y_true = y_true * (1 - label_smoothing) + 0.5 * label_smoothing
-    logits = y_pred if from_logits else _logits_of(y_pred, "sigmoid")
-    if logits is not None:
-        return F.mean(F.sigmoid_cross_entropy(logits, y_true), axis=-1)
+    if from_logits:
+        return F.mean(F.sigmoid_cross_entropy(y_pred, y_true), axis=-1)
+    # always from the probabilities, as Keras 3: in float32, log(1 - p) from a
+    # saturated sigmoid differs from its logits form by up to ~0.05 per element
     probs = F.clip(y_pred, EPSILON, 1 - EPSILON)
     per_element = -(F.log(probs) * y_true + F.log(1 - probs) * (1 - y_true))
     return F.mean(per_element, axis=-1)
@@ -101,9 +114,12 @@ def categorical_crossentropy(
     y_true = _match_shape("categorical_crossentropy", y_true, y_pred)
     if label_smoothing:
         y_true = y_true * (1 - label_smoothing) + label_smoothing / y_pred.shape[-1]
-    logits = y_pred if from_logits else _logits_of(y_pred, "softmax")
-    if logits is not None:
-        return F.softmax_cross_entropy(logits, y_true)
+    if from_logits:
+        return F.softmax_cross_entropy(y_pred, y_true)
+    logits = _logits_of(y_pred, "softmax")
+    if logits is not None:  # clip(log(p)) per class, as Keras clips p
+        log_probs = F.clip(F.log_softmax(logits), -_MOST_LOSS, -_LEAST_LOSS)
+        return -F.sum(log_probs * y_true, axis=-1)
     probs = y_pred / F.sum(y_pred, axis=-1, keepdims=True)
     probs = F.clip(probs, EPSILON, 1 - EPSILON)
     return -F.sum(F.log(probs) * y_true, axis=-1)
@@ -136,9 +152,11 @@ def sparse_categorical_crossentropy(y_true, y_pred: Tensor, from_logits: bool = 
             raise ValueError("sparse_categorical_crossentropy: labels must be whole numbers.")
     labels = labels.astype("int64", copy=False)
     _check_labels(labels, y_pred.shape[-1])
-    logits = y_pred if from_logits else _logits_of(y_pred, "softmax")
-    if logits is not None:
-        return F.sparse_softmax_cross_entropy(logits, labels)
+    if from_logits:
+        return F.sparse_softmax_cross_entropy(y_pred, labels)
+    logits = _logits_of(y_pred, "softmax")
+    if logits is not None:  # one class per sample: clipping its loss clips its p
+        return _clip_loss(F.sparse_softmax_cross_entropy(logits, labels))
     probs = y_pred / F.sum(y_pred, axis=-1, keepdims=True)
     probs = F.clip(probs, EPSILON, 1 - EPSILON)
     flat = F.reshape(probs, (-1, probs.shape[-1]))

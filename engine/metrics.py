@@ -153,17 +153,19 @@ _registry.register(MeanAbsoluteError, "mae")
 _registry.register(MeanSquaredError, "mse")
 
 
-def get(identifier, y_true_shape=None, y_pred_shape=None, loss=None) -> Metric:
-    """A metric from a name, config or instance; ``"accuracy"`` is resolved as Keras does.
+def get(identifier, y_true_shape=None, y_pred_shape=None) -> Metric:
+    """A metric from a name, config or instance; ``"accuracy"`` is resolved as Keras 3 does.
 
     The plain name resolves to binary, sparse-categorical or categorical
-    accuracy from the loss and the shapes of targets and predictions; the
-    metric keeps the name it was given (``"accuracy"`` or ``"acc"``).
+    accuracy from the shapes of targets and predictions alone (never from the
+    loss: three sigmoid outputs with binary cross-entropy get categorical
+    accuracy, as in Keras 3); the metric keeps the name it was given
+    (``"accuracy"`` or ``"acc"``).
     """
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
-        cls = resolve_accuracy(y_true_shape, y_pred_shape, loss)
+        cls = resolve_accuracy(y_true_shape, y_pred_shape)
         return cls(name=identifier)
     if isinstance(identifier, str):
         return _registry.lookup(identifier)(name=identifier)
@@ -172,20 +174,12 @@ def get(identifier, y_true_shape=None, y_pred_shape=None, loss=None) -> Metric:
     return _registry.create(identifier)
 
 
-def resolve_accuracy(y_true_shape, y_pred_shape, loss=None):
-    loss_name = getattr(loss, "name", "")
-    if loss_name == "binary_crossentropy":
-        return BinaryAccuracy
-    if loss_name == "sparse_categorical_crossentropy":
-        return SparseCategoricalAccuracy
-    if loss_name == "categorical_crossentropy":
-        return CategoricalAccuracy
-    if y_pred_shape is None:
+def resolve_accuracy(y_true_shape, y_pred_shape):
+    """Keras 3's ``is_binary_or_sparse_categorical`` (``trainers/compile_utils.py``)."""
+    if y_pred_shape is None or y_true_shape is None:
         return Accuracy
     if y_pred_shape[-1] == 1:
         return BinaryAccuracy
-    if y_true_shape is not None and (
-        len(y_true_shape) < len(y_pred_shape) or y_true_shape[-1] == 1
-    ):
+    if len(y_true_shape) < len(y_pred_shape) or y_true_shape[-1] == 1:
         return SparseCategoricalAccuracy
     return CategoricalAccuracy

@@ -13,7 +13,7 @@ import numpy
 
 from backends.errors import DeviceOutOfMemoryError
 
-from .. import config, constraints, initializers, regularizers
+from .. import config, constraints, initializers, regularizers, symbolic
 from ..registry import Registry, snake_case
 from ..tensor import Tensor, no_grad
 
@@ -96,6 +96,9 @@ def _call_accepts(cls) -> tuple[bool, bool]:
 class Layer:
     """Base class of all layers."""
 
+    #: merge layers take a list of tensors: ``build``/``compute_output_shape`` get a
+    #: list of shapes and ``call`` a list of tensors
+    multiple_inputs = False
     #: cast numeric inputs (float, int, bool) to the layer's dtype, so that integer
     #: data gives float outputs as in Keras; layers taking indices (Embedding) and
     #: pass-through layers (InputLayer) turn this off
@@ -117,6 +120,7 @@ class Layer:
                 f"{', '.join(sorted(kwargs))}."
             )
         object.__setattr__(self, "_layers", [])
+        self._inbound_nodes: list = []
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.dtype = dtype or config.floatx()
         self._trainable = trainable
@@ -150,7 +154,7 @@ class Layer:
             return
         if self.backend is None:
             self.backend = config.get_backend()
-        input_shape = tuple(input_shape)
+        input_shape = list(input_shape) if self.multiple_inputs else tuple(input_shape)
         self.build(input_shape)
         self._build_input_shape = input_shape
         self.built = True
@@ -192,14 +196,18 @@ class Layer:
     # -- calling ----------------------------------------------------------
 
     def __call__(self, inputs, training=None, mask=None, **kwargs):
-        if not isinstance(inputs, Tensor):
-            inputs = self._input_tensor(inputs)
-        elif self.autocast and inputs.data.dtype != self.dtype and inputs.data.dtype.kind in "fiub":
-            inputs = inputs.astype(self.dtype)
+        if symbolic.is_symbolic(inputs):
+            return self._call_symbolic(inputs, training, mask, kwargs)
+        if self.multiple_inputs:
+            inputs = self._input_list(inputs)
+            shape = [tensor.shape for tensor in inputs]
+        else:
+            inputs = self._single_input(inputs)
+            shape = inputs.shape
         if not self.built:
-            self.build_from_shape(inputs.shape)
-        if self.input_spec is not None:
-            self.input_spec.check(self, inputs.shape)
+            self.build_from_shape(shape)
+        if self.input_spec is not None and not self.multiple_inputs:
+            self.input_spec.check(self, shape)
         takes_training, takes_mask = _call_accepts(type(self))
         if takes_training:
             kwargs["training"] = bool(training)
@@ -209,12 +217,75 @@ class Layer:
             return self.call(inputs, **kwargs)
         except DeviceOutOfMemoryError:
             raise  # an inner layer has already named itself
-        except inputs.backend.out_of_memory_errors as error:
+        except _backend_of(inputs).out_of_memory_errors as error:
             raise DeviceOutOfMemoryError(
-                f"Layer '{self.name}' ran out of {inputs.backend.name} backend memory on an input "
-                f"of shape {tuple(inputs.shape)} (batch size {inputs.shape[0]}). "
-                "Use a smaller batch_size in fit/evaluate/predict."
+                f"Layer '{self.name}' ran out of {_backend_of(inputs).name} backend memory on "
+                f"inputs of shape {shape} (batch size {_count(inputs)}). Use a smaller "
+                f"batch_size in fit/evaluate/predict."
             ) from error
+
+    def _single_input(self, inputs) -> Tensor:
+        if isinstance(inputs, Tensor):
+            if (
+                self.autocast
+                and inputs.data.dtype != self.dtype
+                and inputs.data.dtype.kind in "fiub"
+            ):
+                return inputs.astype(self.dtype)
+            return inputs
+        if isinstance(inputs, dict) or (
+            isinstance(inputs, (list, tuple))
+            and any(isinstance(item, (Tensor, numpy.ndarray)) for item in inputs)
+        ):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) takes one input tensor, but was "
+                f"called on a {type(inputs).__name__} of {len(inputs)} tensors. To combine "
+                f"several tensors use a merge layer first, e.g. layers.Concatenate()([a, b])."
+            )
+        return self._input_tensor(inputs)
+
+    def _input_list(self, inputs) -> list[Tensor]:
+        if not isinstance(inputs, (list, tuple)):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) takes a list of input tensors, "
+                f"but was called on one {type(inputs).__name__}."
+            )
+        return [self._single_input(item) for item in inputs]
+
+    def _call_symbolic(self, inputs, training, mask, kwargs):
+        """Record a node: build from the input shapes, compute output shapes, run nothing."""
+        if self.multiple_inputs:
+            if not isinstance(inputs, (list, tuple)) or not all(
+                isinstance(t, symbolic.KerasTensor) for t in inputs
+            ):
+                raise ValueError(
+                    f"Layer '{self.name}' ({type(self).__name__}) takes a list of input tensors, "
+                    f"but was called on {inputs!r}."
+                )
+            inputs = list(inputs)
+            shape = [t.shape for t in inputs]
+        elif isinstance(inputs, symbolic.KerasTensor):
+            shape = inputs.shape
+        else:
+            count = len(symbolic.flatten(inputs))
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) takes one input tensor, but was "
+                f"called on a {type(inputs).__name__} of {count} tensors. To combine several "
+                f"tensors use a merge layer first, e.g. layers.Concatenate()([a, b])."
+            )
+        if not self.built:
+            self.build_from_shape(shape)
+        if self.input_spec is not None and not self.multiple_inputs:
+            self.input_spec.check(self, shape)
+        output_shape = self.compute_output_shape(shape)
+        dtype = self.dtype if self.autocast else symbolic.flatten(inputs)[0].dtype
+        shapes = [output_shape] if symbolic.is_shape(output_shape) else list(output_shape)
+        outputs = [symbolic.KerasTensor(s, dtype) for s in shapes]
+        call_kwargs = dict(kwargs)
+        if training is not None:
+            call_kwargs["training"] = training
+        symbolic.Node(self, inputs, outputs, call_kwargs)
+        return outputs[0] if symbolic.is_shape(output_shape) else outputs
 
     def _input_tensor(self, data) -> Tensor:
         backend = self.backend or config.get_backend()
@@ -359,3 +430,11 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _backend_of(inputs):
+    return (inputs[0] if isinstance(inputs, list) else inputs).backend
+
+
+def _count(inputs) -> int:
+    return (inputs[0] if isinstance(inputs, list) else inputs).shape[0]

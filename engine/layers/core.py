@@ -2,22 +2,61 @@
 
 from .. import activations, constraints, initializers, regularizers
 from .. import functional as F
+from ..symbolic import KerasTensor, Node
 from .base import InputSpec, Layer, register_layer
 
 
 @register_layer
 class InputLayer(Layer):
-    """Declares the input shape of a model; passes its input through unchanged."""
+    """Declares the input shape of a model; passes its input through unchanged.
+
+    Its ``output`` is the symbolic tensor that ``layers.Input`` returns.
+    """
 
     autocast = False  # integer inputs may be indices for an Embedding next
 
-    def __init__(self, shape=None, batch_size=None, name=None, dtype=None, input_shape=None):
+    def __init__(
+        self,
+        shape=None,
+        batch_size=None,
+        name=None,
+        dtype=None,
+        input_shape=None,
+        batch_shape=None,
+        sparse=None,
+        **kwargs,
+    ):
+        if batch_shape is not None:
+            if shape is not None or batch_size is not None:
+                raise ValueError(
+                    "InputLayer: give either `batch_shape` or `shape` (with `batch_size`), "
+                    f"not both; got batch_shape={batch_shape}, shape={shape}."
+                )
+            batch_shape = tuple(batch_shape)
+            batch_size, shape = batch_shape[0], batch_shape[1:]
         shape = shape if shape is not None else input_shape
         if shape is None:
             raise ValueError("InputLayer: give `shape`, the input shape without the batch axis.")
-        super().__init__(name=name, dtype=dtype, input_shape=tuple(shape), batch_size=batch_size)
-        self.shape = tuple(shape)
+        if isinstance(shape, int):
+            shape = (shape,)
+        if sparse:
+            raise ValueError(f"InputLayer: sparse inputs are not supported (got sparse={sparse}).")
+        shape = tuple(shape)
+        if any(s is not None and (not isinstance(s, int) or s <= 0) for s in shape):
+            raise ValueError(
+                f"InputLayer: `shape` must hold positive integers or None, got {shape}."
+            )
+        super().__init__(name=name, dtype=dtype, input_shape=shape, batch_size=batch_size, **kwargs)
+        self.shape = shape
         self.supports_masking = True
+        self.built = True
+        self._build_input_shape = (batch_size, *shape)
+        self.output = KerasTensor((batch_size, *shape), self.dtype, name=self.name)
+        Node(self, [], [self.output], {})
+
+    @property
+    def batch_shape(self) -> tuple:
+        return self._build_input_shape
 
     def call(self, inputs):
         return inputs
@@ -34,9 +73,20 @@ class InputLayer(Layer):
         }
 
 
-def Input(shape, batch_size=None, name=None, dtype=None) -> InputLayer:  # noqa: N802 (Keras name)
-    """``keras.Input``: the first entry of a ``Sequential`` model."""
-    return InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype)
+def Input(  # noqa: N802 (Keras name)
+    shape=None, batch_size=None, name=None, dtype=None, batch_shape=None, sparse=None
+) -> KerasTensor:
+    """``keras.Input``: a symbolic tensor to build models from (a ``Sequential``'s first entry,
+    or the inputs of ``Model(inputs, outputs)``)."""
+    layer = InputLayer(
+        shape=shape,
+        batch_size=batch_size,
+        name=name,
+        dtype=dtype,
+        batch_shape=batch_shape,
+        sparse=sparse,
+    )
+    return layer.output
 
 
 class ActivityRegularized:

@@ -1,5 +1,6 @@
 """Models: ``Sequential`` and the ``Model`` training API."""
 
+from .functional import Functional
 from .model import Model
 from .sequential import Sequential
 
@@ -15,4 +16,4 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
     return _load_model(filepath, custom_objects=custom_objects, compile=compile)
 
 
-__all__ = ["Model", "Sequential", "load_model"]
+__all__ = ["Functional", "Model", "Sequential", "load_model"]

@@ -55,22 +55,67 @@ def check_same_length(arrays: dict, where: str) -> int:
     return next(iter(lengths.values()))
 
 
-def prepare(x, y, sample_weight, where: str, dtype: str, need_y: bool = True):
-    """Validate and convert inputs; floats become the model's dtype once, up front."""
+class ArrayGroup:
+    """The arrays of a model's several inputs, batched and indexed together.
+
+    ``group[index]`` indexes every array; ``len(group)`` is the number of samples.
+    """
+
+    def __init__(self, arrays: list, names: list[str]):
+        self.arrays, self.names = list(arrays), list(names)
+
+    def __getitem__(self, index) -> "ArrayGroup":
+        return ArrayGroup([array[index] for array in self.arrays], self.names)
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    @property
+    def shape(self) -> list[tuple]:
+        return [tuple(array.shape) for array in self.arrays]
+
+    def map(self, function) -> "ArrayGroup":
+        return ArrayGroup([function(array) for array in self.arrays], self.names)
+
+
+def _prepare_x(x, where: str, dtype: str):
+    if isinstance(x, ArrayGroup):
+        group = x.map(lambda array: _prepare_x(array, where, dtype))
+        check_same_length(dict(zip((f"x[{n!r}]" for n in x.names), group.arrays)), where)
+        return group
     x = to_host_array(x, "x", where)
     if len(x) == 0:
         raise ValueError(f"{where}: `x` has no samples (shape {x.shape}); give at least one.")
     check_finite(x, "x", where)
     if x.dtype.kind == "f" and x.dtype != dtype:
         x = x.astype(dtype)
+    return x
+
+
+def _prepare_y(y, where: str, dtype: str):
+    if isinstance(y, ArrayGroup):
+        group = y.map(lambda array: _prepare_y(array, where, dtype))
+        check_same_length(dict(zip((f"y[{n!r}]" for n in y.names), group.arrays)), where)
+        return group
+    y = to_host_array(y, "y", where)
+    check_finite(y, "y", where)
+    if y.dtype.kind == "f" and y.dtype != dtype:
+        y = y.astype(dtype)
+    return y
+
+
+def prepare(x, y, sample_weight, where: str, dtype: str, need_y: bool = True):
+    """Validate and convert inputs; floats become the model's dtype once, up front.
+
+    ``x`` is one array, or an ``ArrayGroup`` for a model with several inputs;
+    ``y`` and ``sample_weight`` are cast to ``dtype``, the model's float dtype.
+    """
+    x = _prepare_x(x, where, dtype)
     if y is None:
         if need_y:
             raise ValueError(f"{where}: `y` (the targets) is required.")
     else:
-        y = to_host_array(y, "y", where)
-        check_finite(y, "y", where)
-        if y.dtype.kind == "f" and y.dtype != dtype:
-            y = y.astype(dtype)
+        y = _prepare_y(y, where, dtype)
     if sample_weight is not None:
         sample_weight = to_host_array(sample_weight, "sample_weight", where).astype(dtype)
         check_finite(sample_weight, "sample_weight", where)
@@ -89,15 +134,43 @@ def check_one_weighting(sample_weight, class_weight, where: str) -> None:
 
 def class_weights_to_sample_weights(y: numpy.ndarray, class_weight: dict, dtype) -> numpy.ndarray:
     """Per-sample weights from ``{class_index: weight}`` (labels sparse or one-hot)."""
+    check_class_weight(class_weight)
     labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
     labels = labels.astype(numpy.int64)
-    missing = sorted(set(numpy.unique(labels).tolist()) - set(class_weight))
+    weights = {int(label): float(weight) for label, weight in class_weight.items()}
+    present = numpy.unique(labels).tolist()
+    missing = sorted(set(present) - set(weights))
     if missing:
         raise ValueError(f"fit: `class_weight` has no weight for classes {missing}.")
-    table = numpy.zeros(int(max(class_weight)) + 1, dtype=dtype)
-    for label, weight in class_weight.items():
-        table[int(label)] = weight
+    table = numpy.zeros(max(present) + 1 if present else 1, dtype=dtype)
+    for label in present:
+        table[label] = weights[label]
     return table[labels]
+
+
+def check_class_weight(class_weight) -> None:
+    """``{class_index: weight}`` with integer keys and finite, non-negative number weights."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(
+            f"fit: `class_weight` must be a dict {{class_index: weight}}, got "
+            f"{type(class_weight).__name__}."
+        )
+    for label, weight in class_weight.items():
+        if isinstance(label, bool) or not isinstance(label, (int, numpy.integer)) or label < 0:
+            raise ValueError(
+                f"fit: `class_weight` keys must be class indices (non-negative integers), got "
+                f"{label!r}."
+            )
+        if isinstance(weight, bool) or not isinstance(weight, (int, float, numpy.number)):
+            raise TypeError(
+                f"fit: `class_weight[{label}]` must be a number, got {type(weight).__name__} "
+                f"{weight!r}."
+            )
+        if not numpy.isfinite(weight) or weight < 0:
+            raise ValueError(
+                f"fit: `class_weight[{label}]` must be a finite, non-negative number, got "
+                f"{weight!r}."
+            )
 
 
 def split_validation(arrays: list, fraction: float):
@@ -163,7 +236,9 @@ def iterate_source(source, backend, steps, where: str):
     return iterator
 
 
-def unpack_batch(batch, where: str, dtype: str, need_y: bool = True):
+def unpack_batch(
+    batch, where: str, dtype: str, need_y: bool = True, group_inputs=None, group_targets=None
+):
     """``(x, y, sample_weight)`` from a batch given as ``(x, y)`` or ``(x, y, sample_weight)``."""
     if isinstance(batch, (tuple, list)) and len(batch) in (1, 2, 3):
         x, y, weights = (*batch, None, None)[:3]
@@ -178,13 +253,19 @@ def unpack_batch(batch, where: str, dtype: str, need_y: bool = True):
         )
     if not need_y:
         y, weights = None, None
-    for name, array in (("x", x), ("y", y)):
+    if group_inputs is not None:
+        x = group_inputs(x, where)
+    if group_targets is not None and y is not None:
+        y = group_targets(y, where)
+    first_x = x.arrays[0] if isinstance(x, ArrayGroup) else x
+    first_y = y.arrays[0] if isinstance(y, ArrayGroup) else y
+    for name, array in (("x", first_x), ("y", first_y)):
         if array is not None and getattr(array, "ndim", numpy.ndim(array)) == 0:
             raise ValueError(
                 f"{where}: a batch's `{name}` is a single value, so the data is not batched. "
                 f"Call .batch(n) on the Dataset (Dataset.from_tensor_slices((x, y)).batch(32)), "
                 f"or make the generator yield batches."
             )
-    if isinstance(x, numpy.ndarray) or not hasattr(x, "__cuda_array_interface__"):
+    if isinstance(x, (numpy.ndarray, ArrayGroup)) or not hasattr(x, "__cuda_array_interface__"):
         return prepare(x, y, weights, where, dtype, need_y=need_y)
     return x, y, weights  # already on a device (a prefetched batch): checked when made

@@ -14,12 +14,14 @@ import numpy
 from backends.errors import DeviceOutOfMemoryError
 
 from .. import callbacks as callbacks_module
-from .. import config, optimizers, random
+from .. import config, optimizers, random, symbolic
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from ..layers.base import Layer, format_shape
+from ..layers.core import InputLayer
 from ..tensor import Tensor, no_grad
 from . import data as data_utils
+from . import outputs as outputs_module
 from .summary import summarize
 
 
@@ -27,6 +29,14 @@ class Model(Layer):
     """Base class of models; ``Sequential`` fills in ``call`` and the layer list."""
 
     autocast = False  # each layer casts its own inputs
+
+    def __new__(cls, *args, **kwargs):
+        # Keras's ``Model(inputs, outputs)`` is a functional model
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from .functional import Functional
+
+            return super().__new__(Functional)
+        return super().__new__(cls)
 
     def __init__(self, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
@@ -70,9 +80,14 @@ class Model(Layer):
                 f"loss='sparse_categorical_crossentropy'."
             )
         self.optimizer = optimizers.get(optimizer)
-        self.loss = losses_module.get(loss)
-        self._metric_identifiers = _metric_list(metrics)
-        self._weighted_metric_identifiers = _metric_list(weighted_metrics)
+        if self._several_outputs():
+            self.loss = outputs_module.OutputsLoss(loss, loss_weights, self.output_names)
+            self._metric_identifiers = metrics
+            self._weighted_metric_identifiers = weighted_metrics
+        else:
+            self.loss = losses_module.get(loss)
+            self._metric_identifiers = _metric_list(metrics)
+            self._weighted_metric_identifiers = _metric_list(weighted_metrics)
         self.compiled_metrics = self.compiled_weighted_metrics = None
         self.compiled = True
         if self.built and self.backend is not None:
@@ -85,13 +100,27 @@ class Model(Layer):
                 f"model.compile(optimizer=..., loss=...) before {where}()."
             )
 
+    def _several_outputs(self) -> bool:
+        return len(getattr(self, "output_names", ())) > 1
+
     def _resolve_metrics(self, y_shape, y_pred_shape) -> None:
         if self.compiled_metrics is not None:
             return
-        self.compiled_metrics, self.compiled_weighted_metrics = (
-            [metrics_module.get(m, y_shape, y_pred_shape, self.loss) for m in identifiers]
-            for identifiers in (self._metric_identifiers, self._weighted_metric_identifiers)
-        )
+        if self._several_outputs():
+            names = self.output_names
+            self.compiled_metrics = [
+                outputs_module.OutputLoss(self.loss, i) for i in range(len(names))
+            ] + outputs_module.output_metrics(
+                self._metric_identifiers, names, y_shape, y_pred_shape
+            )
+            self.compiled_weighted_metrics = outputs_module.output_metrics(
+                self._weighted_metric_identifiers, names, y_shape, y_pred_shape
+            )
+        else:
+            self.compiled_metrics, self.compiled_weighted_metrics = (
+                [metrics_module.get(m, y_shape, y_pred_shape) for m in identifiers]
+                for identifiers in (self._metric_identifiers, self._weighted_metric_identifiers)
+            )
         # Keras 3's log names: a repeated metric gets "_1", "_2"...; a weighted one
         # repeating a plain one's name is "weighted_<name>"
         names: list[str] = []
@@ -126,7 +155,33 @@ class Model(Layer):
     def _to_backend(self, array):
         if array is None:
             return None
+        if isinstance(array, data_utils.ArrayGroup):
+            return [self.backend.asarray(a) for a in array.arrays]
         return self.backend.asarray(array)
+
+    def group_inputs(self, x, where: str):
+        """``x`` as the model reads it: one array here; models with several inputs group them."""
+        return x
+
+    def group_targets(self, y, where: str):
+        """``y`` as the loss reads it: one array here; models with several outputs group them."""
+        return y
+
+    def _prepare(self, x, y, sample_weight, where: str, need_y: bool = True):
+        x = self.group_inputs(x, where)
+        if y is not None:
+            y = self.group_targets(y, where)
+        return data_utils.prepare(x, y, sample_weight, where, self.dtype, need_y=need_y)
+
+    def _unpack_batch(self, batch, where: str, need_y: bool = True):
+        return data_utils.unpack_batch(
+            batch,
+            where,
+            self.dtype,
+            need_y=need_y,
+            group_inputs=self.group_inputs,
+            group_targets=self.group_targets,
+        )
 
     def _ensure_built(self, x_shape) -> None:
         if not self.built:
@@ -178,33 +233,33 @@ class Model(Layer):
         """One gradient step on one batch; returns the loss (and metrics) before the update."""
         self._require_compiled("train_on_batch")
         data_utils.check_one_weighting(sample_weight, class_weight, "train_on_batch")
-        x, y, sample_weight = data_utils.prepare(x, y, sample_weight, "train_on_batch", self.dtype)
+        x, y, sample_weight = self._prepare(x, y, sample_weight, "train_on_batch")
         if class_weight is not None:
-            sample_weight = data_utils.class_weights_to_sample_weights(y, class_weight, self.dtype)
+            sample_weight = data_utils.class_weights_to_sample_weights(y, class_weight)
         self._begin_training(x.shape)
         self.reset_metrics()
         xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(sample_weight)
         loss, y_pred = self.train_step(xb, yb, wb)
-        self._resolve_metrics(y.shape, y_pred.shape)
+        self._resolve_metrics(_shape_of(y), _shape_of(y_pred))
         self._update_metrics(loss, yb, y_pred, wb, len(x))
         return self._results(return_dict)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
-        x, y, sample_weight = data_utils.prepare(x, y, sample_weight, "test_on_batch", self.dtype)
+        x, y, sample_weight = self._prepare(x, y, sample_weight, "test_on_batch")
         self._check_input(x, "test_on_batch")
         self.reset_metrics()
         xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(sample_weight)
         loss, y_pred = self.test_step(xb, yb, wb)
-        self._resolve_metrics(y.shape, y_pred.shape)
+        self._resolve_metrics(_shape_of(y), _shape_of(y_pred))
         self._update_metrics(loss, yb, y_pred, wb, len(x))
         return self._results(return_dict)
 
     def predict_on_batch(self, x) -> numpy.ndarray:
-        x, _, _ = data_utils.prepare(x, None, None, "predict_on_batch", self.dtype, need_y=False)
+        x, _, _ = self._prepare(x, None, None, "predict_on_batch", need_y=False)
         self._check_input(x, "predict_on_batch")
         with no_grad():
-            return self.backend.to_numpy(self(self._to_backend(x), training=False).data)
+            return self._join_predictions([self._host_outputs(self(self._to_backend(x)))])
 
     def _results(self, return_dict: bool):
         logs = self._logs()
@@ -278,7 +333,7 @@ class Model(Layer):
         else:
             batch_size = data_utils.check_batch_size(batch_size, "fit")
             data_utils.check_one_weighting(sample_weight, class_weight, "fit")
-            x, y, sample_weight = data_utils.prepare(x, y, sample_weight, "fit", self.dtype)
+            x, y, sample_weight = self._prepare(x, y, sample_weight, "fit")
             if validation_split and validation_data is None:
                 (x, y, sample_weight), validation_data = data_utils.split_validation(
                     [x, y, sample_weight], validation_split
@@ -323,8 +378,8 @@ class Model(Layer):
                 with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     loss, y_pred = self.train_step(xb, yb, wb)
                     if self.compiled_metrics is None:
-                        self._resolve_metrics(yb.shape, y_pred.shape)
-                    self._update_metrics(loss, yb, y_pred, wb, len(yb))
+                        self._resolve_metrics(_shape_of(yb), _shape_of(y_pred))
+                    self._update_metrics(loss, yb, y_pred, wb, _count(yb))
                 if warn_not_finite and not self._warned_nan:
                     self._warn_if_not_finite(float(loss), epoch, step)
                 if batch_logs_needed:
@@ -374,13 +429,13 @@ class Model(Layer):
         first = next(iter(data_utils.iterate_source(source, backend, 1, where)), None)
         if first is None:
             raise ValueError(f"{where}: the Dataset or generator given as `x` yielded no batches.")
-        x_shape = data_utils.unpack_batch(first, where, self.dtype)[0].shape
+        x_shape = self._unpack_batch(first, where)[0].shape
         if not isinstance(source, Dataset):  # the peeked batch is the first one trained on
             source = itertools.chain([first], source)
 
         def epoch_batches(epoch: int):
             for batch in data_utils.iterate_source(source, self.backend, steps, where):
-                x, y, weights = data_utils.unpack_batch(batch, where, self.dtype)
+                x, y, weights = self._unpack_batch(batch, where)
                 if class_weight is not None:
                     data_utils.check_one_weighting(weights, class_weight, where)
                     y_host = self.backend.to_numpy(y)
@@ -414,7 +469,7 @@ class Model(Layer):
         x_val, y_val, *rest = validation_data
         weights = rest[0] if rest else None
         where = "fit (validation_data)"
-        x_val, y_val, weights = data_utils.prepare(x_val, y_val, weights, where, self.dtype)
+        x_val, y_val, weights = self._prepare(x_val, y_val, weights, where)
         self._check_input_shape(x_val.shape, where)
         return x_val, y_val, weights
 
@@ -424,12 +479,12 @@ class Model(Layer):
             return self._evaluate_arrays(*data, batch_size or 32)
         self.reset_metrics()
         for batch in data_utils.iterate_source(data, self.backend, steps, where):
-            x, y, weights = data_utils.unpack_batch(batch, where, self.dtype)
+            x, y, weights = self._unpack_batch(batch, where)
             self._check_input(x, where)
             xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(weights)
             loss, y_pred = self.test_step(xb, yb, wb)
-            self._resolve_metrics(yb.shape, y_pred.shape)
-            self._update_metrics(loss, yb, y_pred, wb, len(yb))
+            self._resolve_metrics(_shape_of(yb), _shape_of(y_pred))
+            self._update_metrics(loss, yb, y_pred, wb, _count(yb))
         return self._logs()
 
     def _evaluate_arrays(self, x, y, sample_weight, batch_size: int) -> dict:
@@ -438,8 +493,8 @@ class Model(Layer):
             xb, yb = self._to_backend(x[index]), self._to_backend(y[index])
             wb = self._to_backend(sample_weight[index]) if sample_weight is not None else None
             loss, y_pred = self.test_step(xb, yb, wb)
-            self._resolve_metrics(y.shape, y_pred.shape)
-            self._update_metrics(loss, yb, y_pred, wb, len(yb))
+            self._resolve_metrics(_shape_of(y), _shape_of(y_pred))
+            self._update_metrics(loss, yb, y_pred, wb, _count(yb))
         return self._logs()
 
     def evaluate(
@@ -465,7 +520,7 @@ class Model(Layer):
             self._evaluate_data(x, None, steps, "evaluate")
             return self._results(return_dict)
         batch_size = data_utils.check_batch_size(batch_size, "evaluate")
-        x, y, sample_weight = data_utils.prepare(x, y, sample_weight, "evaluate", self.dtype)
+        x, y, sample_weight = self._prepare(x, y, sample_weight, "evaluate")
         self._ensure_built(x.shape)
         self._check_input(x, "evaluate")
         self._evaluate_arrays(x, y, sample_weight, batch_size)
@@ -480,23 +535,35 @@ class Model(Layer):
             outputs = []
             with no_grad():
                 for batch in data_utils.iterate_source(x, self.backend, steps, "predict"):
-                    xb, _, _ = data_utils.unpack_batch(batch, "predict", self.dtype, need_y=False)
+                    xb, _, _ = self._unpack_batch(batch, "predict", need_y=False)
                     self._check_input(xb, "predict")
                     y_pred = self(self._to_backend(xb), training=False)
-                    outputs.append(self.backend.to_numpy(y_pred.data))
+                    outputs.append(self._host_outputs(y_pred))
             if not outputs:
                 raise ValueError("predict: the Dataset or generator yielded no batches.")
-            return numpy.concatenate(outputs, axis=0)
+            return self._join_predictions(outputs)
         batch_size = data_utils.check_batch_size(batch_size, "predict")
-        x, _, _ = data_utils.prepare(x, None, None, "predict", self.dtype, need_y=False)
+        x, _, _ = self._prepare(x, None, None, "predict", need_y=False)
         self._ensure_built(x.shape)
         self._check_input(x, "predict")
         outputs = []
         with no_grad():
             for index in data_utils.batch_indices(len(x), batch_size, False, None):
                 y_pred = self(self._to_backend(x[index]), training=False)
-                outputs.append(self.backend.to_numpy(y_pred.data))
-        return numpy.concatenate(outputs, axis=0)
+                outputs.append(self._host_outputs(y_pred))
+        return self._join_predictions(outputs)
+
+    def _host_outputs(self, y_pred):
+        if isinstance(y_pred, Tensor):
+            return self.backend.to_numpy(y_pred.data)
+        return [self.backend.to_numpy(t.data) for t in symbolic.flatten(y_pred)]
+
+    def _join_predictions(self, batches: list):
+        """One array, or (several outputs) the arrays in the model's output structure."""
+        if isinstance(batches[0], numpy.ndarray):
+            return numpy.concatenate(batches, axis=0)
+        joined = [numpy.concatenate(parts, axis=0) for parts in zip(*batches)]
+        return symbolic.pack_like(getattr(self, "output", joined), joined)
 
     # -- saving -----------------------------------------------------------
 
@@ -517,6 +584,15 @@ class Model(Layer):
         from .. import saving
 
         saving.load_weights(self, filepath)
+
+    @classmethod
+    def from_config(cls, config_dict: dict, custom_objects: dict | None = None) -> "Model":
+        """``Model.from_config(functional_model.get_config())`` rebuilds the graph, as Keras."""
+        if cls is Model and "input_layers" in config_dict:
+            from .functional import Functional
+
+            return Functional.from_config(config_dict)
+        return super().from_config(config_dict)
 
     def get_compile_config(self) -> dict | None:
         if not self.compiled:
@@ -555,7 +631,7 @@ class Model(Layer):
 
     # -- inspection and moving --------------------------------------------
 
-    def summary(self, line_length: int = 80, print_fn=print) -> None:
+    def summary(self, line_length: int | None = None, print_fn=print) -> None:
         """Print the layers, their output shapes and parameter counts, as Keras does."""
         if not self.built:
             raise ValueError(
@@ -613,6 +689,29 @@ class Model(Layer):
             backend = self.backend or config.get_backend()
             inputs = Tensor(inputs, backend=backend)
         return super().__call__(inputs, training=training, mask=mask, **kwargs)
+
+
+def _shape_of(value):
+    """A tensor's or array's shape; a list of them for a model's several outputs."""
+    if isinstance(value, (list, tuple)):
+        return [tuple(item.shape) for item in value]
+    return tuple(value.shape)
+
+
+def _count(value) -> int:
+    return len(value[0]) if isinstance(value, (list, tuple)) else len(value)
+
+
+def compute_dtype(layers: list, default: str) -> str:
+    """The model's float dtype: that of its first layer after the inputs.
+
+    Targets, sample weights and class weights are cast to it, never to an
+    input's dtype (an ``Input(dtype="int32")`` before an Embedding holds indices).
+    """
+    for layer in layers:
+        if not isinstance(layer, InputLayer) and numpy.dtype(layer.dtype).kind == "f":
+            return layer.dtype
+    return default
 
 
 def _should_validate(epoch: int, validation_freq) -> bool:

@@ -3,7 +3,8 @@
 from .. import config
 from ..layers.base import Layer, register_layer
 from ..layers.core import InputLayer
-from .model import Model
+from ..symbolic import KerasTensor
+from .model import Model, compute_dtype
 
 
 @register_layer
@@ -23,6 +24,15 @@ class Sequential(Model):
 
     def add(self, layer: Layer) -> None:
         """Append a layer; the model builds as soon as its input shape is known."""
+        if isinstance(layer, KerasTensor):  # layers.Input(...) as the first entry
+            origin = layer._keras_history[0] if layer._keras_history else None
+            if not isinstance(origin, InputLayer):
+                raise TypeError(
+                    f"Sequential.add: only a tensor from layers.Input(...) can be added, got "
+                    f"{layer!r} (the output of a layer call); build a functional "
+                    f"engine.Model(inputs, outputs) instead."
+                )
+            layer = origin
         if not isinstance(layer, Layer):
             raise TypeError(
                 f"Sequential.add: expected a Layer instance, got {type(layer).__name__} "
@@ -86,7 +96,7 @@ class Sequential(Model):
         for layer in self._stack:
             self._build_layer(layer, shape)
             shape = layer.compute_output_shape(shape)
-        self.dtype = self._stack[0].dtype if self._stack else self.dtype
+        self.dtype = compute_dtype(self._stack, self.dtype)
         self.built = True
 
     def build_from_shape(self, input_shape) -> None:

@@ -28,16 +28,18 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines or [""]
 
 
-def _rows(cells, widths, left="│", mid="│", right="│") -> list[str]:
-    """One table row, several lines high where a cell wraps; the last column right-aligned."""
+def _rows(cells, widths, left="│", mid="│", right="│", align_last=True) -> list[str]:
+    """One table row, several lines high where a cell wraps; the ``Param #`` column
+    right-aligned (the last one, unless "Connected to" follows it)."""
     wrapped = [_wrap(cell, width - 2) for cell, width in zip(cells, widths)]
+    numbers = len(widths) - 1 if align_last else 2
     lines = []
     for index in range(max(len(cell) for cell in wrapped)):
         texts = []
         for column, (cell, width) in enumerate(zip(wrapped, widths)):
             text = cell[index] if index < len(cell) else ""
-            last = column == len(widths) - 1
-            texts.append(f" {text:>{width - 2}} " if last else f" {text:<{width - 2}} ")
+            right_aligned = column == numbers
+            texts.append(f" {text:>{width - 2}} " if right_aligned else f" {text:<{width - 2}} ")
         lines.append(left + mid.join(texts) + right)
     return lines
 
@@ -61,17 +63,28 @@ def optimizer_params(model) -> tuple[int, int] | None:
     return count, sum(int(a.nbytes) for a in slots) + 8 + learning_rate_bytes
 
 
-def summarize(model, line_length: int = 80, print_fn=print) -> None:
-    widths = [33, 24, 15]
+def _format_shapes(shape) -> str:
+    if shape and isinstance(shape[0], (tuple, list)):  # a layer with several outputs
+        return ", ".join(format_shape(s) for s in shape)
+    return format_shape(shape)
+
+
+def summarize(model, line_length: int | None = None, print_fn=print) -> None:
+    """Keras 3's table; a functional model's rows (4-tuples) add "Connected to"."""
+    rows = model.layer_summaries()
+    connected = bool(rows) and len(rows[0]) == 4
+    widths = [24, 19, 12, 23] if connected else [33, 24, 15]
+    line_length = line_length or (84 if connected else 80)
     scale = max(line_length, 50) / sum(widths)
     widths = [max(12, int(w * scale)) for w in widths]
+    headers = ["Layer (type)", "Output Shape", "Param #", "Connected to"][: len(widths)]
     lines = [f'Model: "{model.name}"']
     lines.append("┏" + "┳".join("━" * w for w in widths) + "┓")
-    lines += _rows(["Layer (type)", "Output Shape", "Param #"], widths, "┃", "┃", "┃")
+    lines += _rows(headers, widths, "┃", "┃", "┃", align_last=not connected)
     lines.append("┡" + "╇".join("━" * w for w in widths) + "┩")
-    rows = model.layer_summaries()
-    for i, (name, shape, params) in enumerate(rows):
-        lines += _rows([name, format_shape(shape), f"{params:,}"], widths)
+    for i, (name, shape, params, *rest) in enumerate(rows):
+        cells = [name, _format_shapes(shape), f"{params:,}", *rest]
+        lines += _rows(cells, widths, align_last=not connected)
         if i < len(rows) - 1:
             lines.append("├" + "┼".join("─" * w for w in widths) + "┤")
     lines.append("└" + "┴".join("─" * w for w in widths) + "┘")

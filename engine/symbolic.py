@@ -1,0 +1,135 @@
+"""Symbolic tensors and the nodes that record which layer made them.
+
+``layers.Input(shape)`` returns a ``KerasTensor``: a shape (batch axis ``None``),
+a dtype and the history of the layer call that produced it. Calling a layer on
+symbolic tensors runs no kernel: the layer is built from the input shapes, its
+output shapes come from ``compute_output_shape``, and a ``Node`` records the
+call. ``engine.models.Model(inputs, outputs)`` walks these nodes.
+
+This module sits beside ``tensor.py`` rather than in ``models/`` because
+``Layer.__call__`` must recognise symbolic inputs, and layers may not import
+models (dependencies point from models to layers).
+"""
+
+import itertools
+
+import numpy
+
+_tensor_ids = itertools.count()
+
+
+class KerasTensor:
+    """A placeholder for the value a layer will compute: shape, dtype and history."""
+
+    def __init__(self, shape, dtype="float32", name: str | None = None, history=None):
+        self.shape = tuple(None if s is None else int(s) for s in shape)
+        self.dtype = numpy.dtype(dtype).name
+        self.name = name or f"keras_tensor_{next(_tensor_ids)}"
+        #: ``(layer, node_index, tensor_index)``: the call that produced this tensor
+        self._keras_history = history
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    def __len__(self):
+        raise TypeError(
+            f"KerasTensor '{self.name}' is symbolic: its batch size is not known until the "
+            f"model runs. Use `tensor.shape` for the known axes."
+        )
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            f"KerasTensor '{self.name}' is symbolic (a model input or a layer output in the "
+            f"functional API): it has no values. Pass it to layers and build a "
+            f"engine.Model(inputs, outputs), then call the model on real data."
+        )
+
+    def __bool__(self):
+        raise TypeError(f"KerasTensor '{self.name}' is symbolic and has no truth value.")
+
+    __hash__ = object.__hash__
+
+
+class Node:
+    """One call of ``layer`` on symbolic ``inputs`` (a tensor, list or dict) giving ``outputs``."""
+
+    def __init__(self, layer, inputs, outputs: list[KerasTensor], call_kwargs: dict):
+        self.layer = layer
+        self.inputs = inputs
+        self.input_tensors = flatten(inputs)
+        self.outputs = outputs
+        self.call_kwargs = call_kwargs
+        self.index = len(layer._inbound_nodes)
+        layer._inbound_nodes.append(self)
+        for position, tensor in enumerate(outputs):
+            tensor._keras_history = (layer, self.index, position)
+
+    @property
+    def parent_nodes(self) -> list["Node"]:
+        """The nodes that produced this node's inputs."""
+        parents = []
+        for tensor in self.input_tensors:
+            layer, node_index, _ = tensor._keras_history
+            parents.append(layer._inbound_nodes[node_index])
+        return parents
+
+
+def flatten(structure) -> list:
+    """The leaves of a tensor, list, tuple or dict (dicts in key order), as a flat list."""
+    if isinstance(structure, dict):
+        return [leaf for key in structure for leaf in flatten(structure[key])]
+    if isinstance(structure, (list, tuple)):
+        return [leaf for item in structure for leaf in flatten(item)]
+    return [structure]
+
+
+def pack_like(structure, leaves):
+    """``leaves`` (a flat list) arranged as ``structure``."""
+    iterator = iter(leaves)
+
+    def pack(item):
+        if isinstance(item, dict):
+            return {key: pack(value) for key, value in item.items()}
+        if isinstance(item, (list, tuple)):
+            return type(item)(pack(value) for value in item)
+        return next(iterator)
+
+    return pack(structure)
+
+
+def map_structure(function, structure):
+    return pack_like(structure, [function(leaf) for leaf in flatten(structure)])
+
+
+def is_symbolic(inputs) -> bool:
+    """Whether ``inputs`` (a tensor or a structure of them) holds a KerasTensor."""
+    if isinstance(inputs, KerasTensor):
+        return True
+    if isinstance(inputs, (list, tuple, dict)):
+        return any(isinstance(leaf, KerasTensor) for leaf in flatten(inputs))
+    return False
+
+
+def shapes_of(structure):
+    """The shapes of a structure of tensors, arranged as the structure."""
+    return map_structure(lambda t: tuple(t.shape), structure)
+
+
+def is_shape(value) -> bool:
+    """Whether ``value`` is one shape (a tuple of ints and None), not a list of shapes."""
+    return isinstance(value, (tuple, list)) and all(
+        s is None or isinstance(s, (int, numpy.integer)) for s in value
+    )
+
+
+def flatten_shapes(structure) -> list[tuple]:
+    """The shapes in a shape, list or dict of shapes, as a flat list."""
+    if is_shape(structure):
+        return [tuple(structure)]
+    if isinstance(structure, dict):
+        return [shape for key in structure for shape in flatten_shapes(structure[key])]
+    return [shape for item in structure for shape in flatten_shapes(item)]
