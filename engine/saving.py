@@ -241,13 +241,37 @@ def _serialize_metric(metric):
     raise ValueError(f"metric {metric!r} is a function; register a Metric class to save it")
 
 
+def _serialize_metrics(identifiers):
+    """``compile``'s metrics (a list, or per output a list of lists or a dict) as JSON."""
+    if identifiers is None:
+        return []
+    if isinstance(identifiers, dict):
+        return {name: _serialize_metrics(items) for name, items in identifiers.items()}
+    if isinstance(identifiers, (list, tuple)):
+        return [_serialize_metrics(item) for item in identifiers]
+    return _serialize_metric(identifiers)
+
+
+def _deserialize_metrics(identifiers):
+    if isinstance(identifiers, dict) and "class_name" not in identifiers:
+        return {name: _deserialize_metrics(items) for name, items in identifiers.items()}
+    if isinstance(identifiers, list):
+        return [_deserialize_metrics(item) for item in identifiers]
+    return identifiers if isinstance(identifiers, str) else metrics_module.get(identifiers)
+
+
 def compile_config(model) -> dict:
     """The compile arguments as registry names and configs (JSON-able)."""
+    loss = model.loss
+    if hasattr(loss, "output_names"):  # one loss per output
+        loss = {"per_output": loss.get_config()}
+    else:
+        loss = losses_module.serialize(loss)
     return {
         "optimizer": optimizers.serialize(model.optimizer),
-        "loss": losses_module.serialize(model.loss),
-        "metrics": [_serialize_metric(m) for m in model._metric_identifiers],
-        "weighted_metrics": [_serialize_metric(m) for m in model._weighted_metric_identifiers],
+        "loss": loss,
+        "metrics": _serialize_metrics(model._metric_identifiers),
+        "weighted_metrics": _serialize_metrics(model._weighted_metric_identifiers),
     }
 
 
@@ -559,13 +583,22 @@ def _training_state(metadata: dict, path: str) -> dict:
 
 def _compile(model, compile_dict: dict, tensors: dict, format_version: str) -> None:
     optimizer = optimizers.get(compile_dict["optimizer"])
-    loss = losses_module.get(compile_dict["loss"])
+    loss, loss_weights = compile_dict["loss"], None
+    if isinstance(loss, dict) and "per_output" in loss:
+        per_output = loss["per_output"]
+        loss = [losses_module.get(item) for item in per_output["losses"]]
+        loss_weights = per_output["loss_weights"]
+    else:
+        loss = losses_module.get(loss)
     metrics, weighted_metrics = (
-        [m if isinstance(m, str) else metrics_module.get(m) for m in compile_dict.get(key, [])]
-        for key in ("metrics", "weighted_metrics")
+        _deserialize_metrics(compile_dict.get(key, [])) for key in ("metrics", "weighted_metrics")
     )
     model.compile(
-        optimizer=optimizer, loss=loss, metrics=metrics, weighted_metrics=weighted_metrics
+        optimizer=optimizer,
+        loss=loss,
+        loss_weights=loss_weights,
+        metrics=metrics,
+        weighted_metrics=weighted_metrics,
     )
     restore_optimizer_state(model, tensors, format_version)
 

@@ -219,3 +219,26 @@ def test_dataset_of_structures(backend):
     dataset = engine.data.Dataset.from_tensor_slices(((image, meta), targets)).batch(16)
     history = model.fit(dataset, epochs=2, verbose=0).history
     assert len(history["loss"]) == 2 and numpy.isfinite(history["loss"]).all()
+
+
+def test_saved_two_output_model_keeps_compile_and_continues_training(backend, tmp_path):
+    engine.utils.set_random_seed(7)
+    model = _two_by_two()
+    model.compile(
+        "adam",
+        ["mse", "sparse_categorical_crossentropy"],
+        loss_weights=[2.0, 0.5],
+        metrics=[["mae"], ["accuracy"]],
+    )
+    image, meta, rng = _data(7)
+    targets = [image[:, :1], rng.integers(0, 3, len(image))]
+    model.fit([image, meta], targets, epochs=1, batch_size=16, verbose=0)
+    path = tmp_path / "compiled.safetensors"
+    model.save(path)
+    loaded = engine.models.load_model(path)
+    assert loaded.compiled
+    expected = model.fit([image, meta], targets, epochs=1, batch_size=16, verbose=0).history
+    resumed = loaded.fit([image, meta], targets, epochs=1, batch_size=16, verbose=0).history
+    assert set(resumed) == {"loss", "score_loss", "kind_loss", "score_mae", "kind_accuracy"}
+    for key in expected:
+        assert resumed[key] == pytest.approx(expected[key], rel=1e-5)
