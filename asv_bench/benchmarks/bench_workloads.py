@@ -2,6 +2,8 @@
 
 ``track_train_samples_per_second`` turns the step time into the figure the
 issue notes quote (for W5, the full batch of 100 samples per step).
+``FunctionalWorkload`` trains W2 and W5 built with the functional API, to set
+beside ``Workload``'s Sequential figures (the functional W2 should be within 3%).
 The models and data come from ``workloads.py``, shared with ``compare.py``.
 """
 
@@ -11,10 +13,10 @@ from .workloads import WORKLOADS, EngineRunner, limit_threads, seconds_per_call
 WORKLOAD_KEYS = list(WORKLOADS)
 
 
-def _runner_or_skip(workload_key, backend_name, batch_size=None):
+def _runner_or_skip(workload_key, backend_name, batch_size=None, functional=False):
     backend_or_skip(backend_name)
     try:
-        return EngineRunner(WORKLOADS[workload_key], backend_name, batch_size)
+        return EngineRunner(WORKLOADS[workload_key], backend_name, batch_size, functional)
     except NotImplementedError as error:
         raise SkipNotImplemented(f"{workload_key}: {error}") from None
 
@@ -38,6 +40,28 @@ class Workload:
 
     def time_predict_batch(self, backend_name, workload_key):
         self.runner.predict()
+
+    def track_train_samples_per_second(self, backend_name, workload_key):
+        return self.runner.samples / seconds_per_call(self.runner.step, 0.2, rounds=3)
+
+    track_train_samples_per_second.unit = "samples/s"
+
+
+class FunctionalWorkload:
+    """W2 and W5 as ``engine.Model(inputs, outputs)``: the same layers as in ``Workload``."""
+
+    params = [BACKENDS, ["W2", "W5"]]
+    param_names = ["backend", "workload"]
+    timeout = 120
+
+    def setup(self, backend_name, workload_key):
+        self.runner = _runner_or_skip(workload_key, backend_name, functional=True)
+        limit_threads()
+        for _ in range(2):
+            self.runner.step()
+
+    def time_train_step(self, backend_name, workload_key):
+        self.runner.step()
 
     def track_train_samples_per_second(self, backend_name, workload_key):
         return self.runner.samples / seconds_per_call(self.runner.step, 0.2, rounds=3)

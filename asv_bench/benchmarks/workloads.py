@@ -6,6 +6,10 @@ does not depend on the values, so no dataset is loaded: the inputs have the
 shapes and ranges of the real ones (digits pixels in [0, 1], token ids below
 the vocabulary size, and so on).
 
+Any workload can also be built with the functional API (``functional=True``):
+the same layers, chained on the ``Input`` tensor into ``engine.Model``, so the
+dashboard shows what the functional graph costs over ``Sequential``.
+
 PyTorch is imported only inside the functions that need it; it is never a
 dependency of the library.
 """
@@ -336,10 +340,31 @@ def missing_layers(key: str) -> list[str]:
 # -- runners: one object per (workload, side) with step() and predict() ---------
 
 
-class EngineRunner:
-    """A compiled model of this library on ``backend_name``, with one batch ready."""
+def functional_model(layer_list: list):
+    """``engine.Model`` of ``layer_list`` (an ``Input`` first), chained as ``Sequential`` would."""
+    import engine
 
-    def __init__(self, workload: Workload, backend_name: str, batch_size: int | None = None):
+    inputs, *rest = layer_list
+    outputs = inputs
+    for layer in rest:
+        outputs = layer(outputs)
+    return engine.Model(inputs=inputs, outputs=outputs)
+
+
+class EngineRunner:
+    """A compiled model of this library on ``backend_name``, with one batch ready.
+
+    ``functional=True`` builds the workload with the functional API instead of
+    ``Sequential``: the same layers and initial weights.
+    """
+
+    def __init__(
+        self,
+        workload: Workload,
+        backend_name: str,
+        batch_size: int | None = None,
+        functional: bool = False,
+    ):
         import engine
 
         missing = missing_layers(workload.key)
@@ -348,7 +373,11 @@ class EngineRunner:
         engine.utils.set_random_seed(SEED)
         with engine.use_backend(backend_name) as backend:
             self.backend = backend
-            self.model = engine.models.Sequential(workload.build_engine())
+            layer_list = workload.build_engine()
+            if functional:
+                self.model = functional_model(layer_list)
+            else:
+                self.model = engine.models.Sequential(layer_list)
             self.model.compile(**workload.compile_engine())
         self.workload = workload
         self.x, self.y = workload.batch(batch_size)
