@@ -183,3 +183,8 @@ def resolve_accuracy(y_true_shape, y_pred_shape):
     if len(y_true_shape) < len(y_pred_shape) or y_true_shape[-1] == 1:
         return SparseCategoricalAccuracy
     return CategoricalAccuracy
+
+
+def serialize(metric: Metric) -> dict:
+    """``{"class_name", "config"}`` of a registered metric class (for saving)."""
+    return _registry.serialize(metric)

@@ -1,9 +1,10 @@
 """Saving and loading models: one safetensors file, no pickle, atomic writes.
 
-File layout (``format_version`` 2). A safetensors file whose string metadata holds
+File layout (``format_version`` 3). A safetensors file whose string metadata holds
 
 - ``format``: ``"engine.model"`` (``Model.save``) or ``"engine.weights"`` (``save_weights``);
-- ``format_version``: ``"2"``;
+- ``format_version``: ``"3"`` (version 3 added functional models, whose
+  ``model_config`` holds the layer graph; versions 1 and 2 still load);
 - ``model_config``: JSON ``{"class_name": ..., "config": model.get_config()}``;
 - ``compile_config``: JSON ``{"optimizer", "loss", "metrics", "weighted_metrics"}``, each
   a registry name or ``{"class_name", "config"}`` (absent when the model was not compiled,
@@ -75,8 +76,8 @@ from . import metrics as metrics_module
 from . import optimizers
 from .registry import custom_object_scope
 
-FORMAT_VERSION = "2"
-_READABLE_VERSIONS = ("1", "2")
+FORMAT_VERSION = "3"
+_READABLE_VERSIONS = ("1", "2", "3")
 MODEL_FORMAT = "engine.model"
 WEIGHTS_FORMAT = "engine.weights"
 _MODEL_EXTENSIONS = (".safetensors", ".keras")
@@ -223,10 +224,11 @@ def _optimizer_tensors(model) -> dict:
     optimizer = model.optimizer
     position = {id(weight): i for i, weight in enumerate(model.weights)}
     tensors = {}
-    for param, slots in zip(optimizer._params, optimizer._slots):
-        index = position.get(id(param))
-        if index is None:  # state of a weight that is no longer part of the model
+    for param in model.weights:
+        slots = optimizer.slots(param)
+        if slots is None:  # no state yet (never trained, or frozen)
             continue
+        index = position[id(param)]
         for name in optimizer.slot_names:
             tensors[f"optimizer/{index:06d}/{name}"] = _host(slots[name])
     tensors["optimizer/iterations"] = numpy.array([optimizer.iterations], dtype=numpy.int64)
@@ -237,7 +239,7 @@ def _serialize_metric(metric):
     if isinstance(metric, str):
         return metric
     if isinstance(metric, metrics_module.Metric):
-        return metrics_module._registry.serialize(metric)
+        return metrics_module.serialize(metric)
     raise ValueError(f"metric {metric!r} is a function; register a Metric class to save it")
 
 
@@ -270,8 +272,8 @@ def compile_config(model) -> dict:
     return {
         "optimizer": optimizers.serialize(model.optimizer),
         "loss": loss,
-        "metrics": _serialize_metrics(model._metric_identifiers),
-        "weighted_metrics": _serialize_metrics(model._weighted_metric_identifiers),
+        "metrics": _serialize_metrics(model.compile_metrics),
+        "weighted_metrics": _serialize_metrics(model.compile_weighted_metrics),
     }
 
 
@@ -543,13 +545,13 @@ class _FileWeights:
 
 def _build_model(model_config, weights: list, path: str):
     """The model ``model_config`` describes, built only if ``weights`` have its shapes."""
-    from .layers.base import layer_registry
-    from .models.model import Model
+    from .layers.base import Layer, layer_registry
 
     if not isinstance(model_config, dict):
         raise ValueError(f"Cannot load '{path}': it has no model architecture.")
     cls = layer_registry.lookup(model_config.get("class_name", ""))
-    if not (isinstance(cls, type) and issubclass(cls, Model)):
+    # a model is a Layer that trains; saving does not import models (they import saving)
+    if not (isinstance(cls, type) and issubclass(cls, Layer) and hasattr(cls, "fit")):
         raise ValueError(f"Cannot load '{path}': '{cls.__name__}' is not a model class.")
     with _FileWeights(path, weights).checking_builds():
         return cls.from_config(dict(model_config.get("config", {})))
@@ -629,13 +631,13 @@ def restore_optimizer_state(model, tensors: dict, format_version: str = FORMAT_V
             f"optimizer state for weight {indices[-1]} does not match the model, which has "
             f"{len(params)} weights"
         )
-    optimizer._params, optimizer._slots, optimizer._index = [], [], {}
+    optimizer.reset()
     optimizer.build([params[i] for i in indices])
     optimizer.build(model.trainable_weights)
     for key, array in slots.items():
         _, index, slot = key.split("/")
         param = params[int(index)]
-        state = optimizer._slots[optimizer._index[id(param)]]
+        state = optimizer.slots(param)
         if slot not in state:
             raise ValueError(
                 f"optimizer state '{key}' names a slot {type(optimizer).__name__} does not have "

@@ -60,9 +60,14 @@ class Node:
     def __init__(self, layer, inputs, outputs: list[KerasTensor], call_kwargs: dict):
         self.layer = layer
         self.inputs = inputs
-        self.input_tensors = flatten(inputs)
         self.outputs = outputs
+        #: keyword arguments; symbolic ones (e.g. a recurrent layer's ``initial_state``)
+        #: are inputs of the node too, after the positional ones in ``input_tensors``
         self.call_kwargs = call_kwargs
+        self.tensor_kwargs = {
+            key: value for key, value in call_kwargs.items() if is_symbolic(value)
+        }
+        self.input_tensors = flatten(inputs) + flatten(list(self.tensor_kwargs.values()))
         self.index = len(layer._inbound_nodes)
         layer._inbound_nodes.append(self)
         for position, tensor in enumerate(outputs):

@@ -462,7 +462,7 @@ def test_version_1_files_key_optimizer_state_by_optimizer_order(tmp_path):
         (size,) = struct.unpack("<Q", handle.read(8))
         metadata = json.loads(handle.read(size))["__metadata__"]
     tensors = {k: v for k, v in load_file(tmp_path / "v2.safetensors").items()}
-    assert metadata["format_version"] == "2"
+    assert metadata["format_version"] == "3"
     # v1 wrote the optimizer's order: BN gamma, beta, Dense kernel, bias (moving stats skipped)
     order = {0: 0, 1: 1, 4: 2, 5: 3}
     v1 = {}
@@ -478,3 +478,22 @@ def test_version_1_files_key_optimizer_state_by_optimizer_order(tmp_path):
     for name, slots in expected.items():
         for slot, array in slots.items():
             numpy.testing.assert_array_equal(restored[name][slot], array, err_msg=name)
+
+
+def test_version_2_file_still_loads(tmp_path):
+    """Version 3 added functional models; a Sequential file marked version 2 loads as before."""
+    from safetensors.numpy import load_file, save_file
+
+    x, y = make_data(features=4)
+    model = Sequential([layers.Input((4,)), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "v3.safetensors")
+    with open(tmp_path / "v3.safetensors", "rb") as handle:
+        (size,) = struct.unpack("<Q", handle.read(8))
+        metadata = json.loads(handle.read(size))["__metadata__"]
+    del metadata["checksum"]
+    tensors = load_file(tmp_path / "v3.safetensors")
+    save_file(tensors, tmp_path / "v2.safetensors", metadata={**metadata, "format_version": "2"})
+    loaded = load_model(tmp_path / "v2.safetensors")
+    numpy.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -86,10 +86,12 @@ class Functional(Model):
         for node in self._nodes:
             arguments = symbolic.pack_like(node.inputs, [values[id(t)] for t in node.input_tensors])
             kwargs = dict(node.call_kwargs)
+            for key, structure in node.tensor_kwargs.items():
+                kwargs[key] = symbolic.map_structure(lambda t: values[id(t)], structure)
             kwargs.setdefault("training", training)
             input_mask = None
-            if len(node.input_tensors) == 1:
-                input_mask = masks[id(node.input_tensors[0])]
+            if isinstance(node.inputs, KerasTensor):
+                input_mask = masks[id(node.inputs)]
             outputs = node.layer(arguments, mask=input_mask, **kwargs)
             output_mask = None
             if len(node.outputs) == 1 and not node.layer.multiple_inputs:
@@ -217,7 +219,7 @@ class Functional(Model):
         )
         shapes = {id(t): tuple(s) for t, s in zip(self.inputs, shapes_given)}
         for node in self._nodes:
-            arguments = [shapes[id(t)] for t in node.input_tensors]
+            arguments = [shapes[id(t)] for t in symbolic.flatten(node.inputs)]
             if len(arguments) == 1 and not node.layer.multiple_inputs:
                 arguments = arguments[0]
             result = node.layer.compute_output_shape(arguments)
@@ -260,11 +262,11 @@ class Functional(Model):
             inbound = []
             for node in [n for n in layer._inbound_nodes if _node_in(n, self._nodes)]:
                 node_ids[id(node)] = len(inbound)
+                kwargs = dict(node.call_kwargs)
+                for key, structure in node.tensor_kwargs.items():
+                    kwargs[key] = {"tensors": _history_structure(structure, node_ids)}
                 inbound.append(
-                    {
-                        "args": _history_structure(node.inputs, node_ids),
-                        "kwargs": {k: v for k, v in node.call_kwargs.items()},
-                    }
+                    {"args": _history_structure(node.inputs, node_ids), "kwargs": kwargs}
                 )
             layer_configs.append(
                 {
@@ -321,9 +323,13 @@ class Functional(Model):
                 layer, node = item
                 try:
                     arguments = resolve(node["args"])
+                    kwargs = {
+                        key: resolve(value["tensors"]) if _holds_tensors(value) else value
+                        for key, value in node.get("kwargs", {}).items()
+                    }
                 except KeyError:
                     continue
-                result = layer(arguments, **node.get("kwargs", {}))
+                result = layer(arguments, **kwargs)
                 index = calls_made.get(layer.name, 0)
                 calls_made[layer.name] = index + 1
                 outputs_of[(layer.name, index)] = symbolic.flatten(result)
@@ -440,6 +446,10 @@ def _history_structure(structure, node_ids: dict):
     layer, node_index, tensor_index = structure._keras_history
     node = layer._inbound_nodes[node_index]
     return [layer.name, node_ids.get(id(node), node_index), tensor_index]
+
+
+def _holds_tensors(value) -> bool:
+    return isinstance(value, dict) and list(value) == ["tensors"]
 
 
 def _is_history(value) -> bool:

@@ -101,6 +101,15 @@ class Optimizer:
                 self._constraints[id(param)] = constraint
             self._slots.append({name: self.init_slot(name, param) for name in self.slot_names})
 
+    def slots(self, param: Tensor) -> dict | None:
+        """The state arrays of ``param`` (``{"m": ..., "v": ...}`` for Adam), or None."""
+        index = self._index.get(id(param))
+        return None if index is None else self._slots[index]
+
+    def reset(self) -> None:
+        """Forget every parameter's state (``iterations`` is kept)."""
+        self._params, self._slots, self._index = [], [], {}
+
     def init_slot(self, name: str, param: Tensor):
         return param.backend.xp.zeros_like(param.data)
 

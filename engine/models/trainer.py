@@ -1,0 +1,626 @@
+"""Trainer: Keras's training API (compile, fit, evaluate, predict) for ``Model``.
+
+The training loop lives here, apart from the layer graph (``functional.py``)
+and the model's structure (``model.py``), so that a custom ``train_step`` and
+a distribution strategy plug into one place. The training step is the hot path
+of small models: it does no work per batch beyond the forward pass, one
+backward pass, one fused update per weight and the metric sums.
+"""
+
+import itertools
+import math
+import warnings
+
+import numpy
+
+from backends.errors import DeviceOutOfMemoryError
+
+from .. import callbacks as callbacks_module
+from .. import config, optimizers, random, symbolic
+from .. import losses as losses_module
+from .. import metrics as metrics_module
+from ..tensor import Tensor, no_grad
+from . import data as data_utils
+from . import outputs as outputs_module
+
+
+class Trainer:
+    """Mixed into ``Model`` before ``Layer``: the training state and loops."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.optimizer = None
+        self.loss = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._metric_identifiers: list = []
+        self._weighted_metric_identifiers: list = []
+        #: built at the first batch, when the shapes of targets and predictions are known:
+        #: ``metrics`` see no sample weights, ``weighted_metrics`` do (as in Keras 3)
+        self.compiled_metrics: list | None = None
+        self.compiled_weighted_metrics: list | None = None
+        self._metric_names: list[str] = []
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self._warned_nan = False
+        #: drawn once from engine.random at the first fit and saved with the model:
+        #: epoch e is shuffled by default_rng([shuffle_seed, e]) and its dropout masks
+        #: come from a backend stream seeded by (shuffle_seed, e), so a resumed run
+        #: (load_model, then fit(initial_epoch=k)) sees the same batches and masks
+        self.shuffle_seed: int | None = None
+
+    # -- compile ----------------------------------------------------------
+
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        metrics=None,
+        loss_weights=None,
+        weighted_metrics=None,
+        run_eagerly=None,
+        steps_per_execution=1,
+        jit_compile="auto",
+    ) -> None:
+        """Configure training: optimizer, loss and metrics by name or object."""
+        if loss is None:
+            raise ValueError(
+                f"compile: model '{self.name}' needs a `loss`, e.g. loss='mse' or "
+                f"loss='sparse_categorical_crossentropy'."
+            )
+        self.optimizer = optimizers.get(optimizer)
+        if self._several_outputs():
+            self.loss = outputs_module.OutputsLoss(loss, loss_weights, self.output_names)
+            self._metric_identifiers = metrics
+            self._weighted_metric_identifiers = weighted_metrics
+        else:
+            self.loss = losses_module.get(loss)
+            self._metric_identifiers = _metric_list(metrics)
+            self._weighted_metric_identifiers = _metric_list(weighted_metrics)
+        self.compiled_metrics = self.compiled_weighted_metrics = None
+        self.compiled = True
+        if self.built and self.backend is not None:
+            self.optimizer.build(self.trainable_weights)
+
+    def _require_compiled(self, where: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(
+                f"{where}: model '{self.name}' must be compiled first; call "
+                f"model.compile(optimizer=..., loss=...) before {where}()."
+            )
+
+    def _several_outputs(self) -> bool:
+        return len(getattr(self, "output_names", ())) > 1
+
+    def _resolve_metrics(self, y_shape, y_pred_shape) -> None:
+        if self.compiled_metrics is not None:
+            return
+        if self._several_outputs():
+            names = self.output_names
+            self.compiled_metrics = [
+                outputs_module.OutputLoss(self.loss, i) for i in range(len(names))
+            ] + outputs_module.output_metrics(
+                self._metric_identifiers, names, y_shape, y_pred_shape
+            )
+            self.compiled_weighted_metrics = outputs_module.output_metrics(
+                self._weighted_metric_identifiers, names, y_shape, y_pred_shape
+            )
+        else:
+            self.compiled_metrics, self.compiled_weighted_metrics = (
+                [metrics_module.get(m, y_shape, y_pred_shape) for m in identifiers]
+                for identifiers in (self._metric_identifiers, self._weighted_metric_identifiers)
+            )
+        # Keras 3's log names: a repeated metric gets "_1", "_2"...; a weighted one
+        # repeating a plain one's name is "weighted_<name>"
+        names: list[str] = []
+        for metric in self.compiled_metrics:
+            name = metric.name
+            if name in names:
+                name = _next_free(name, names)
+            names.append(name)
+        for metric in self.compiled_weighted_metrics:
+            name = metric.name
+            if name in names:
+                name = f"weighted_{metric.name}"
+                if name in names:
+                    name = _next_free(name, names)
+            names.append(name)
+        self._metric_names = names
+
+    @property
+    def compile_metrics(self):
+        """``metrics`` as given to ``compile`` (names, Metric objects, per-output lists)."""
+        return self._metric_identifiers
+
+    @property
+    def compile_weighted_metrics(self):
+        """``weighted_metrics`` as given to ``compile``."""
+        return self._weighted_metric_identifiers
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss"] + (self._metric_names if self.compiled_metrics is not None else [])
+
+    def _all_metrics(self) -> list:
+        return (self.compiled_metrics or []) + (self.compiled_weighted_metrics or [])
+
+    def reset_metrics(self) -> None:
+        self._loss_tracker.reset_state()
+        for metric in self._all_metrics():
+            metric.reset_state()
+
+    # -- one batch --------------------------------------------------------
+
+    def _to_backend(self, array):
+        if array is None:
+            return None
+        if isinstance(array, data_utils.ArrayGroup):
+            return [self.backend.asarray(a) for a in array.arrays]
+        return self.backend.asarray(array)
+
+    def group_inputs(self, x, where: str):
+        """``x`` as the model reads it: one array here; models with several inputs group them."""
+        return x
+
+    def group_targets(self, y, where: str):
+        """``y`` as the loss reads it: one array here; models with several outputs group them."""
+        return y
+
+    def _prepare(self, x, y, sample_weight, where: str, need_y: bool = True):
+        x = self.group_inputs(x, where)
+        if y is not None:
+            y = self.group_targets(y, where)
+        return data_utils.prepare(x, y, sample_weight, where, self.dtype, need_y=need_y)
+
+    def _unpack_batch(self, batch, where: str, need_y: bool = True):
+        return data_utils.unpack_batch(
+            batch,
+            where,
+            self.dtype,
+            need_y=need_y,
+            group_inputs=self.group_inputs,
+            group_targets=self.group_targets,
+        )
+
+    def _ensure_built(self, x_shape) -> None:
+        if not self.built:
+            self.build_from_shape((None, *x_shape[1:]))
+
+    def train_step(self, x, y, sample_weight=None):
+        """Forward, loss, backward and one optimizer update; returns ``(loss, y_pred)``."""
+        y_pred = self(x, training=True)
+        loss = self.loss(y, y_pred, sample_weight)
+        penalties = self.losses
+        if penalties:
+            loss = loss + sum(penalties[1:], penalties[0])
+        try:
+            loss.backward()
+        except loss.backend.out_of_memory_errors as error:
+            raise DeviceOutOfMemoryError(
+                f"Model '{self.name}' ran out of {loss.backend.name} backend memory in the "
+                f"backward pass of a batch of {len(x)} samples. Use a smaller batch_size in fit."
+            ) from error
+        self.optimizer.apply(self._trainable_cache)
+        return loss.data, y_pred
+
+    def test_step(self, x, y, sample_weight=None):
+        with no_grad():
+            y_pred = self(x, training=False)
+            loss = self.loss(y, y_pred, sample_weight)
+            penalties = self.losses
+            if penalties:
+                loss = loss + sum(penalties[1:], penalties[0])
+        return loss.data, y_pred
+
+    def _update_metrics(self, loss, y, y_pred, sample_weight, count: int) -> None:
+        self._loss_tracker.update_state(loss, count)
+        for metric in self.compiled_metrics:
+            metric.update_state(y, y_pred)
+        for metric in self.compiled_weighted_metrics:
+            metric.update_state(y, y_pred, sample_weight)
+
+    def _logs(self, prefix: str = "") -> dict:
+        """Metrics first, then the loss, as Keras 3 orders them."""
+        logs = {
+            prefix + name: metric.result()
+            for name, metric in zip(self._metric_names, self._all_metrics())
+        }
+        logs[prefix + "loss"] = self._loss_tracker.result()
+        return logs
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        """One gradient step on one batch; returns the loss (and metrics) before the update."""
+        self._require_compiled("train_on_batch")
+        data_utils.check_one_weighting(sample_weight, class_weight, "train_on_batch")
+        x, y, sample_weight = self._prepare(x, y, sample_weight, "train_on_batch")
+        if class_weight is not None:
+            sample_weight = data_utils.class_weights_to_sample_weights(y, class_weight)
+        self._begin_training(x.shape)
+        self.reset_metrics()
+        xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(sample_weight)
+        loss, y_pred = self.train_step(xb, yb, wb)
+        self._resolve_metrics(_shape_of(y), _shape_of(y_pred))
+        self._update_metrics(loss, yb, y_pred, wb, len(x))
+        return self._results(return_dict)
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        self._require_compiled("test_on_batch")
+        x, y, sample_weight = self._prepare(x, y, sample_weight, "test_on_batch")
+        self._check_input(x, "test_on_batch")
+        self.reset_metrics()
+        xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(sample_weight)
+        loss, y_pred = self.test_step(xb, yb, wb)
+        self._resolve_metrics(_shape_of(y), _shape_of(y_pred))
+        self._update_metrics(loss, yb, y_pred, wb, len(x))
+        return self._results(return_dict)
+
+    def predict_on_batch(self, x) -> numpy.ndarray:
+        x, _, _ = self._prepare(x, None, None, "predict_on_batch", need_y=False)
+        self._check_input(x, "predict_on_batch")
+        with no_grad():
+            return self._join_predictions([self._host_outputs(self(self._to_backend(x)))])
+
+    def _results(self, return_dict: bool):
+        logs = self._logs()
+        if return_dict:
+            return logs
+        values = [logs["loss"]] + [logs[name] for name in self._metric_names]
+        return values[0] if len(values) == 1 else values
+
+    def _begin_training(self, x_shape) -> None:
+        self._ensure_built(x_shape)
+        self._check_input_shape(x_shape, "fit")
+        self._trainable_cache = self.trainable_weights
+        self.optimizer.build(self._trainable_cache)
+
+    # -- fit / evaluate / predict -----------------------------------------
+
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs: int = 1,
+        verbose="auto",
+        callbacks=None,
+        validation_split: float = 0.0,
+        validation_data=None,
+        shuffle: bool = True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch: int = 0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+    ):
+        """Train for ``epochs`` epochs; returns a ``History`` with Keras's keys.
+
+        ``x`` is an array (with targets ``y``), an ``engine.data.Dataset`` of
+        ``(x, y[, sample_weight])`` batches (a fresh pass each epoch, at most
+        ``steps_per_epoch`` batches), or a generator of such batches (each
+        epoch takes ``steps_per_epoch`` batches, or runs until it is exhausted).
+
+        Shuffling and dropout are reproducible and resumable: epoch ``e`` uses the
+        permutation of ``numpy.random.default_rng([model.shuffle_seed, e])``, and
+        reseeds the backend's generator (dropout masks) from
+        ``(model.shuffle_seed, e)`` before its first batch, where ``shuffle_seed``
+        is drawn once from ``engine.random`` at the first fit and saved with the
+        model.
+        """
+        self._require_compiled("fit")
+        if not isinstance(epochs, int) or epochs < 0:
+            raise ValueError(f"fit: `epochs` must be a non-negative integer, got {epochs!r}.")
+        verbose = data_utils.check_verbose(verbose, "fit")
+        if not isinstance(validation_freq, (list, tuple)) and (
+            not isinstance(validation_freq, int) or validation_freq < 1
+        ):
+            raise ValueError(
+                f"fit: `validation_freq` must be a positive integer or a list of epochs, got "
+                f"{validation_freq!r}."
+            )
+        callback_list = _callback_list(callbacks, "fit")
+        if data_utils.is_batch_source(x):
+            if validation_split:
+                raise ValueError(
+                    "fit: `validation_split` needs arrays; with a Dataset or generator pass "
+                    "`validation_data` instead."
+                )
+            batch_size = None
+            epoch_batches, x_shape = self._source_batches(x, steps_per_epoch, class_weight)
+            steps = steps_per_epoch
+        else:
+            batch_size = data_utils.check_batch_size(batch_size, "fit")
+            data_utils.check_one_weighting(sample_weight, class_weight, "fit")
+            x, y, sample_weight = self._prepare(x, y, sample_weight, "fit")
+            if validation_split and validation_data is None:
+                (x, y, sample_weight), validation_data = data_utils.split_validation(
+                    [x, y, sample_weight], validation_split
+                )
+            if class_weight is not None:  # the training part only: val_loss stays unweighted
+                sample_weight = data_utils.class_weights_to_sample_weights(
+                    y, class_weight, self.dtype
+                )
+            epoch_batches = self._array_batches(x, y, sample_weight, batch_size, shuffle)
+            x_shape = x.shape
+            steps = math.ceil(len(x) / batch_size)
+        self._begin_training(x_shape)
+        validation = None
+        if validation_data is not None:
+            validation = self._prepare_validation(validation_data)
+        history = callbacks_module.History()
+        if verbose:
+            callback_list.append(callbacks_module.ProgbarLogger(verbose))
+        callback_list.append(history)
+        params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
+        hooks = callbacks_module.CallbackList(callback_list, self, params)
+        batch_logs_needed = any(callbacks_module.wants_batch_logs(c) for c in callback_list)
+        warn_not_finite = not any(
+            isinstance(c, callbacks_module.TerminateOnNaN) for c in callback_list
+        )
+        self.stop_training = False
+        self.history = history
+        hooks.on_train_begin()
+        if self.shuffle_seed is None:
+            self.shuffle_seed = int(random.generator().integers(2**63))
+        epoch_logs: dict = {}
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            hooks.on_epoch_begin(epoch)
+            self.backend.seed(_epoch_seed(self.shuffle_seed, epoch))
+            step = -1
+            for step, (xb, yb, wb) in enumerate(epoch_batches(epoch)):
+                hooks.on_train_batch_begin(step)
+                xb, yb, wb = self._to_backend(xb), self._to_backend(yb), self._to_backend(wb)
+                # a diverging run is reported once, by the warning below or by TerminateOnNaN;
+                # NumPy's overflow warnings from every op on the way would only repeat it
+                with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    loss, y_pred = self.train_step(xb, yb, wb)
+                    if self.compiled_metrics is None:
+                        self._resolve_metrics(_shape_of(yb), _shape_of(y_pred))
+                    self._update_metrics(loss, yb, y_pred, wb, _count(yb))
+                if warn_not_finite and not self._warned_nan:
+                    self._warn_if_not_finite(float(loss), epoch, step)
+                if batch_logs_needed:
+                    hooks.on_train_batch_end(step, self._logs())
+                if self.stop_training:
+                    break
+            if step < 0 and epochs > initial_epoch:
+                warnings.warn(
+                    f"fit: the input ran out of data in epoch {epoch + 1}; training stops. "
+                    f"Give `steps_per_epoch` so that the generator yields steps_per_epoch * "
+                    f"epochs batches, or pass an engine.data.Dataset (re-read every epoch).",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                break
+            epoch_logs = self._logs()
+            if validation is not None and _should_validate(epoch, validation_freq):
+                val_logs = self._evaluate_data(
+                    validation, validation_batch_size or batch_size, validation_steps
+                )
+                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+            hooks.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        hooks.on_train_end(epoch_logs)
+        return history
+
+    def _array_batches(self, x, y, sample_weight, batch_size: int, shuffle: bool):
+        """``epoch -> (x, y, sample_weight) host batches``, shuffled by ``(seed, epoch)``."""
+
+        def epoch_batches(epoch: int):
+            generator = numpy.random.default_rng([self.shuffle_seed, epoch]) if shuffle else None
+            for index in data_utils.batch_indices(len(x), batch_size, shuffle, generator):
+                yield (
+                    x[index],
+                    y[index],
+                    sample_weight[index] if sample_weight is not None else None,
+                )
+
+        return epoch_batches
+
+    def _source_batches(self, source, steps, class_weight, where: str = "fit"):
+        """``(epoch -> iterator of batches, shape of the first x)`` for a Dataset or generator."""
+        from ..data import Dataset
+
+        backend = self.backend or config.get_backend()
+        first = next(iter(data_utils.iterate_source(source, backend, 1, where)), None)
+        if first is None:
+            raise ValueError(f"{where}: the Dataset or generator given as `x` yielded no batches.")
+        x_shape = self._unpack_batch(first, where)[0].shape
+        if not isinstance(source, Dataset):  # the peeked batch is the first one trained on
+            source = itertools.chain([first], source)
+
+        def epoch_batches(epoch: int):
+            for batch in data_utils.iterate_source(source, self.backend, steps, where):
+                x, y, weights = self._unpack_batch(batch, where)
+                if class_weight is not None:
+                    data_utils.check_one_weighting(weights, class_weight, where)
+                    y_host = self.backend.to_numpy(y)
+                    weights = data_utils.class_weights_to_sample_weights(
+                        y_host, class_weight, self.dtype
+                    )
+                yield x, y, weights
+
+        return epoch_batches, x_shape
+
+    def _warn_if_not_finite(self, loss: float, epoch: int, batch: int) -> None:
+        """Warn once per model, at the first batch whose loss is NaN or infinite."""
+        if not math.isfinite(loss) and not self._warned_nan:
+            self._warned_nan = True
+            warnings.warn(
+                f"fit: the loss of model '{self.name}' became {loss} at batch {batch} of epoch "
+                f"{epoch + 1}. Lower the learning rate, check the data, or use "
+                f"callbacks.TerminateOnNaN() to stop training there.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    def _prepare_validation(self, validation_data):
+        if data_utils.is_batch_source(validation_data):
+            return validation_data
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(
+                "fit: `validation_data` must be a tuple (x_val, y_val) or "
+                "(x_val, y_val, val_sample_weight), a Dataset or a generator."
+            )
+        x_val, y_val, *rest = validation_data
+        weights = rest[0] if rest else None
+        where = "fit (validation_data)"
+        x_val, y_val, weights = self._prepare(x_val, y_val, weights, where)
+        self._check_input_shape(x_val.shape, where)
+        return x_val, y_val, weights
+
+    def _evaluate_data(self, data, batch_size, steps, where: str = "fit (validation_data)"):
+        """Loss and metrics over arrays ``(x, y, sample_weight)`` or a Dataset/generator."""
+        if not data_utils.is_batch_source(data):
+            return self._evaluate_arrays(*data, batch_size or 32)
+        self.reset_metrics()
+        for batch in data_utils.iterate_source(data, self.backend, steps, where):
+            x, y, weights = self._unpack_batch(batch, where)
+            self._check_input(x, where)
+            xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(weights)
+            loss, y_pred = self.test_step(xb, yb, wb)
+            self._resolve_metrics(_shape_of(yb), _shape_of(y_pred))
+            self._update_metrics(loss, yb, y_pred, wb, _count(yb))
+        return self._logs()
+
+    def _evaluate_arrays(self, x, y, sample_weight, batch_size: int) -> dict:
+        self.reset_metrics()
+        for index in data_utils.batch_indices(len(x), batch_size, False, None):
+            xb, yb = self._to_backend(x[index]), self._to_backend(y[index])
+            wb = self._to_backend(sample_weight[index]) if sample_weight is not None else None
+            loss, y_pred = self.test_step(xb, yb, wb)
+            self._resolve_metrics(_shape_of(y), _shape_of(y_pred))
+            self._update_metrics(loss, yb, y_pred, wb, _count(yb))
+        return self._logs()
+
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        return_dict: bool = False,
+    ):
+        """Loss (and metrics) on arrays, a Dataset or a generator, layers in inference mode."""
+        self._require_compiled("evaluate")
+        data_utils.check_verbose(verbose, "evaluate")
+        if data_utils.is_batch_source(x):
+            if not self.built:
+                raise ValueError(
+                    f"evaluate: model '{self.name}' has not been built yet; fit it or build it "
+                    f"with an input shape before evaluating on a Dataset or generator."
+                )
+            self._evaluate_data(x, None, steps, "evaluate")
+            return self._results(return_dict)
+        batch_size = data_utils.check_batch_size(batch_size, "evaluate")
+        x, y, sample_weight = self._prepare(x, y, sample_weight, "evaluate")
+        self._ensure_built(x.shape)
+        self._check_input(x, "evaluate")
+        self._evaluate_arrays(x, y, sample_weight, batch_size)
+        return self._results(return_dict)
+
+    def predict(
+        self, x, batch_size=None, verbose="auto", steps=None, callbacks=None
+    ) -> numpy.ndarray:
+        """Outputs for ``x`` (arrays, a Dataset or a generator) as one NumPy array."""
+        data_utils.check_verbose(verbose, "predict")
+        if data_utils.is_batch_source(x):
+            outputs = []
+            with no_grad():
+                for batch in data_utils.iterate_source(x, self.backend, steps, "predict"):
+                    xb, _, _ = self._unpack_batch(batch, "predict", need_y=False)
+                    self._check_input(xb, "predict")
+                    y_pred = self(self._to_backend(xb), training=False)
+                    outputs.append(self._host_outputs(y_pred))
+            if not outputs:
+                raise ValueError("predict: the Dataset or generator yielded no batches.")
+            return self._join_predictions(outputs)
+        batch_size = data_utils.check_batch_size(batch_size, "predict")
+        x, _, _ = self._prepare(x, None, None, "predict", need_y=False)
+        self._ensure_built(x.shape)
+        self._check_input(x, "predict")
+        outputs = []
+        with no_grad():
+            for index in data_utils.batch_indices(len(x), batch_size, False, None):
+                y_pred = self(self._to_backend(x[index]), training=False)
+                outputs.append(self._host_outputs(y_pred))
+        return self._join_predictions(outputs)
+
+    def _host_outputs(self, y_pred):
+        if isinstance(y_pred, Tensor):
+            return self.backend.to_numpy(y_pred.data)
+        return [self.backend.to_numpy(t.data) for t in symbolic.flatten(y_pred)]
+
+    def _join_predictions(self, batches: list):
+        """One array, or (several outputs) the arrays in the model's output structure."""
+        if isinstance(batches[0], numpy.ndarray):
+            return numpy.concatenate(batches, axis=0)
+        joined = [numpy.concatenate(parts, axis=0) for parts in zip(*batches)]
+        return symbolic.pack_like(getattr(self, "output", joined), joined)
+
+
+def _shape_of(value):
+    """A tensor's or array's shape; a list of them for a model's several outputs."""
+    if isinstance(value, (list, tuple)):
+        return [tuple(item.shape) for item in value]
+    return tuple(value.shape)
+
+
+def _count(value) -> int:
+    return len(value[0]) if isinstance(value, (list, tuple)) else len(value)
+
+
+def _should_validate(epoch: int, validation_freq) -> bool:
+    """Keras's ``validation_freq``: every n-th epoch (1-based, counted from epoch 1 even when
+    resuming with ``initial_epoch``), or the epochs listed."""
+    if isinstance(validation_freq, (list, tuple)):
+        return epoch + 1 in validation_freq
+    return (epoch + 1) % validation_freq == 0
+
+
+def _callback_list(callbacks, where: str) -> list:
+    """``callbacks`` as a list; one Callback alone is accepted, as Keras 3 does."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, callbacks_module.Callback):
+        return [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            f"{where}: `callbacks` must be a list of Callback instances, got "
+            f"{type(callbacks).__name__}."
+        )
+    for i, callback in enumerate(callbacks):
+        if not isinstance(callback, callbacks_module.Callback):
+            got = f"the class {callback.__name__}" if isinstance(callback, type) else repr(callback)
+            raise TypeError(
+                f"{where}: `callbacks[{i}]` must be a Callback instance (from engine.callbacks), "
+                f"got {got}."
+            )
+    return list(callbacks)
+
+
+def _metric_list(metrics) -> list:
+    """``compile``'s ``metrics``/``weighted_metrics``: None, one metric or a list of them."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
+        return [metrics]
+    return list(metrics)
+
+
+def _next_free(name: str, taken: list[str]) -> str:
+    index = 1
+    while f"{name}_{index}" in taken:
+        index += 1
+    return f"{name}_{index}"
+
+
+def _epoch_seed(shuffle_seed: int, epoch: int) -> int:
+    """The seed of epoch ``epoch``'s dropout stream: independent of its shuffling stream."""
+    return int(numpy.random.SeedSequence([shuffle_seed, epoch, 1]).generate_state(1)[0])
