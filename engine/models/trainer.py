@@ -320,30 +320,17 @@ class Trainer:
                 f"{validation_freq!r}."
             )
         callback_list = _callback_list(callbacks, "fit")
-        if data_utils.is_batch_source(x):
-            if validation_split:
-                raise ValueError(
-                    "fit: `validation_split` needs arrays; with a Dataset or generator pass "
-                    "`validation_data` instead."
-                )
-            batch_size = None
-            epoch_batches, x_shape = self._source_batches(x, steps_per_epoch, class_weight)
-            steps = steps_per_epoch
-        else:
-            batch_size = data_utils.check_batch_size(batch_size, "fit")
-            data_utils.check_one_weighting(sample_weight, class_weight, "fit")
-            x, y, sample_weight = self._prepare(x, y, sample_weight, "fit")
-            if validation_split and validation_data is None:
-                (x, y, sample_weight), validation_data = data_utils.split_validation(
-                    [x, y, sample_weight], validation_split
-                )
-            if class_weight is not None:  # the training part only: val_loss stays unweighted
-                sample_weight = data_utils.class_weights_to_sample_weights(
-                    y, class_weight, self.dtype
-                )
-            epoch_batches = self._array_batches(x, y, sample_weight, batch_size, shuffle)
-            x_shape = x.shape
-            steps = math.ceil(len(x) / batch_size)
+        epoch_batches, x_shape, steps, batch_size, validation_data = self._fit_data(
+            x,
+            y,
+            batch_size,
+            sample_weight,
+            class_weight,
+            validation_split,
+            validation_data,
+            shuffle,
+            steps_per_epoch,
+        )
         self._begin_training(x_shape)
         validation = None
         if validation_data is not None:
@@ -354,10 +341,6 @@ class Trainer:
         callback_list.append(history)
         params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
         hooks = callbacks_module.CallbackList(callback_list, self, params)
-        batch_logs_needed = any(callbacks_module.wants_batch_logs(c) for c in callback_list)
-        warn_not_finite = not any(
-            isinstance(c, callbacks_module.TerminateOnNaN) for c in callback_list
-        )
         self.stop_training = False
         self.history = history
         hooks.on_train_begin()
@@ -365,27 +348,7 @@ class Trainer:
             self.shuffle_seed = int(random.generator().integers(2**63))
         epoch_logs: dict = {}
         for epoch in range(initial_epoch, epochs):
-            self.reset_metrics()
-            hooks.on_epoch_begin(epoch)
-            self.backend.seed(_epoch_seed(self.shuffle_seed, epoch))
-            step = -1
-            for step, (xb, yb, wb) in enumerate(epoch_batches(epoch)):
-                hooks.on_train_batch_begin(step)
-                xb, yb, wb = self._to_backend(xb), self._to_backend(yb), self._to_backend(wb)
-                # a diverging run is reported once, by the warning below or by TerminateOnNaN;
-                # NumPy's overflow warnings from every op on the way would only repeat it
-                with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    loss, y_pred = self.train_step(xb, yb, wb)
-                    if self.compiled_metrics is None:
-                        self._resolve_metrics(_shape_of(yb), _shape_of(y_pred))
-                    self._update_metrics(loss, yb, y_pred, wb, _count(yb))
-                if warn_not_finite and not self._warned_nan:
-                    self._warn_if_not_finite(float(loss), epoch, step)
-                if batch_logs_needed:
-                    hooks.on_train_batch_end(step, self._logs())
-                if self.stop_training:
-                    break
-            if step < 0 and epochs > initial_epoch:
+            if not self._train_epoch(epoch, epoch_batches(epoch), hooks, callback_list):
                 warnings.warn(
                     f"fit: the input ran out of data in epoch {epoch + 1}; training stops. "
                     f"Give `steps_per_epoch` so that the generator yields steps_per_epoch * "
@@ -405,6 +368,68 @@ class Trainer:
                 break
         hooks.on_train_end(epoch_logs)
         return history
+
+    def _fit_data(
+        self,
+        x,
+        y,
+        batch_size,
+        sample_weight,
+        class_weight,
+        validation_split,
+        validation_data,
+        shuffle,
+        steps_per_epoch,
+    ):
+        """``(epoch -> batches, x shape, steps, batch_size, validation_data)`` for ``fit``."""
+        if data_utils.is_batch_source(x):
+            if validation_split:
+                raise ValueError(
+                    "fit: `validation_split` needs arrays; with a Dataset or generator pass "
+                    "`validation_data` instead."
+                )
+            epoch_batches, x_shape = self._source_batches(x, steps_per_epoch, class_weight)
+            return epoch_batches, x_shape, steps_per_epoch, None, validation_data
+        batch_size = data_utils.check_batch_size(batch_size, "fit")
+        data_utils.check_one_weighting(sample_weight, class_weight, "fit")
+        x, y, sample_weight = self._prepare(x, y, sample_weight, "fit")
+        if validation_split and validation_data is None:
+            (x, y, sample_weight), validation_data = data_utils.split_validation(
+                [x, y, sample_weight], validation_split
+            )
+        if class_weight is not None:  # the training part only: val_loss stays unweighted
+            sample_weight = data_utils.class_weights_to_sample_weights(y, class_weight, self.dtype)
+        epoch_batches = self._array_batches(x, y, sample_weight, batch_size, shuffle)
+        steps = math.ceil(len(x) / batch_size)
+        return epoch_batches, x.shape, steps, batch_size, validation_data
+
+    def _train_epoch(self, epoch: int, batches, hooks, callback_list) -> bool:
+        """One epoch's training steps; False when the data ran out before its first batch."""
+        batch_logs_needed = any(callbacks_module.wants_batch_logs(c) for c in callback_list)
+        warn_not_finite = not any(
+            isinstance(c, callbacks_module.TerminateOnNaN) for c in callback_list
+        )
+        self.reset_metrics()
+        hooks.on_epoch_begin(epoch)
+        self.backend.seed(_epoch_seed(self.shuffle_seed, epoch))
+        step = -1
+        for step, (xb, yb, wb) in enumerate(batches):
+            hooks.on_train_batch_begin(step)
+            xb, yb, wb = self._to_backend(xb), self._to_backend(yb), self._to_backend(wb)
+            # a diverging run is reported once, by the warning below or by TerminateOnNaN;
+            # NumPy's overflow warnings from every op on the way would only repeat it
+            with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                loss, y_pred = self.train_step(xb, yb, wb)
+                if self.compiled_metrics is None:
+                    self._resolve_metrics(_shape_of(yb), _shape_of(y_pred))
+                self._update_metrics(loss, yb, y_pred, wb, _count(yb))
+            if warn_not_finite and not self._warned_nan:
+                self._warn_if_not_finite(float(loss), epoch, step)
+            if batch_logs_needed:
+                hooks.on_train_batch_end(step, self._logs())
+            if self.stop_training:
+                break
+        return step >= 0
 
     def _array_batches(self, x, y, sample_weight, batch_size: int, shuffle: bool):
         """``epoch -> (x, y, sample_weight) host batches``, shuffled by ``(seed, epoch)``."""
