@@ -242,3 +242,28 @@ def test_saved_two_output_model_keeps_compile_and_continues_training(backend, tm
     assert set(resumed) == {"loss", "score_loss", "kind_loss", "score_mae", "kind_accuracy"}
     for key in expected:
         assert resumed[key] == pytest.approx(expected[key], rel=1e-5)
+
+
+def test_sample_weight_per_output_and_class_weight_refused(backend):
+    model = _two_by_two()
+    model.compile(optimizers.SGD(learning_rate=0.0), ["mse", "sparse_categorical_crossentropy"])
+    image, meta, rng = _data(8, 16)
+    targets = [image[:, :1], rng.integers(0, 3, 16)]
+    plain = model.evaluate([image, meta], targets, verbose=0, return_dict=True)
+    weights = {"score": numpy.full(16, 0.5), "kind": numpy.ones(16)}
+    weighted = model.evaluate(
+        [image, meta], targets, sample_weight=weights, verbose=0, return_dict=True
+    )
+    assert weighted["score_loss"] == pytest.approx(plain["score_loss"] / 2, rel=1e-5)
+    assert weighted["kind_loss"] == pytest.approx(plain["kind_loss"], rel=1e-5)
+    with pytest.raises(ValueError, match="class_weight` is not supported"):
+        model.fit([image, meta], targets, class_weight={0: 1.0}, verbose=0)
+
+
+def test_every_built_in_layer_computes_its_output_shape():
+    """Calling a built-in layer on symbolic tensors never runs it on zeros."""
+    from engine.layers.base import Layer, layer_registry
+
+    for name in layer_registry.names():
+        cls = layer_registry.lookup(name)
+        assert cls.compute_output_shape is not Layer.compute_output_shape, name

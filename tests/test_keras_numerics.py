@@ -157,3 +157,13 @@ def test_class_weight_is_checked(backend, class_weight, message):
         return
     with pytest.raises((ValueError, TypeError), match=message):
         model.fit(x, y, class_weight=class_weight, epochs=1, verbose=0)
+
+
+def test_train_on_batch_with_class_weight(backend):
+    model = engine.Sequential([layers.Input((3,)), layers.Dense(2, activation="softmax")])
+    model.compile(optimizers.SGD(learning_rate=0.0), "sparse_categorical_crossentropy")
+    x = numpy.ones((4, 3), dtype="float32")
+    y = numpy.array([0, 1, 0, 1])
+    plain = model.test_on_batch(x, y)
+    weighted = model.train_on_batch(x, y, class_weight={0: 0.5, 1: 0.5})
+    assert weighted == pytest.approx(plain / 2, rel=1e-5)

@@ -104,6 +104,14 @@ def _prepare_y(y, where: str, dtype: str):
     return y
 
 
+def _prepare_weights(weights, where: str, dtype: str):
+    if isinstance(weights, ArrayGroup):
+        return weights.map(lambda array: _prepare_weights(array, where, dtype))
+    weights = to_host_array(weights, "sample_weight", where).astype(dtype)
+    check_finite(weights, "sample_weight", where)
+    return weights
+
+
 def prepare(x, y, sample_weight, where: str, dtype: str, need_y: bool = True):
     """Validate and convert inputs; floats become the model's dtype once, up front.
 
@@ -117,8 +125,7 @@ def prepare(x, y, sample_weight, where: str, dtype: str, need_y: bool = True):
     else:
         y = _prepare_y(y, where, dtype)
     if sample_weight is not None:
-        sample_weight = to_host_array(sample_weight, "sample_weight", where).astype(dtype)
-        check_finite(sample_weight, "sample_weight", where)
+        sample_weight = _prepare_weights(sample_weight, where, dtype)
     check_same_length({"x": x, "y": y, "sample_weight": sample_weight}, where)
     return x, y, sample_weight
 
@@ -135,6 +142,11 @@ def check_one_weighting(sample_weight, class_weight, where: str) -> None:
 def class_weights_to_sample_weights(y: numpy.ndarray, class_weight: dict, dtype) -> numpy.ndarray:
     """Per-sample weights from ``{class_index: weight}`` (labels sparse or one-hot)."""
     check_class_weight(class_weight)
+    if isinstance(y, ArrayGroup):
+        raise ValueError(
+            "fit: `class_weight` is not supported for a model with several outputs (as in "
+            "Keras 3); give `sample_weight` per output instead, e.g. {'output_name': weights}."
+        )
     labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
     labels = labels.astype(numpy.int64)
     weights = {int(label): float(weight) for label, weight in class_weight.items()}

@@ -31,6 +31,11 @@ def per_output(value, output_names: list[str], argument: str, default=None) -> l
     return [value] * len(output_names)
 
 
+def _of_output(sample_weight, index: int):
+    """The sample weights of output ``index``: one array for all, or one per output."""
+    return sample_weight[index] if isinstance(sample_weight, list) else sample_weight
+
+
 class OutputsLoss:
     """The weighted sum of one loss per output; keeps each output's latest loss value."""
 
@@ -51,7 +56,7 @@ class OutputsLoss:
     def __call__(self, y_true: list, y_pred: list, sample_weight=None):
         total = None
         for index, (loss, weight) in enumerate(zip(self.losses, self.weights)):
-            value = loss(y_true[index], y_pred[index], sample_weight)
+            value = loss(y_true[index], y_pred[index], _of_output(sample_weight, index))
             self.latest[index] = value.data
             term = value if weight == 1.0 else value * weight
             total = term if total is None else total + term
@@ -88,7 +93,9 @@ class OutputMetric(metrics_module.Metric):
             self.metric.reset_state()
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        self.metric.update_state(y_true[self.index], y_pred[self.index], sample_weight)
+        self.metric.update_state(
+            y_true[self.index], y_pred[self.index], _of_output(sample_weight, self.index)
+        )
 
     def result(self) -> float:
         return self.metric.result()

@@ -170,6 +170,8 @@ class Trainer:
         x = self.group_inputs(x, where)
         if y is not None:
             y = self.group_targets(y, where)
+        if isinstance(sample_weight, (list, tuple, dict)):  # one array per output
+            sample_weight = self.group_targets(sample_weight, f"{where} (sample_weight)")
         return data_utils.prepare(x, y, sample_weight, where, self.dtype, need_y=need_y)
 
     def _unpack_batch(self, batch, where: str, need_y: bool = True):
@@ -234,7 +236,7 @@ class Trainer:
         data_utils.check_one_weighting(sample_weight, class_weight, "train_on_batch")
         x, y, sample_weight = self._prepare(x, y, sample_weight, "train_on_batch")
         if class_weight is not None:
-            sample_weight = data_utils.class_weights_to_sample_weights(y, class_weight)
+            sample_weight = data_utils.class_weights_to_sample_weights(y, class_weight, self.dtype)
         self._begin_training(x.shape)
         self.reset_metrics()
         xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(sample_weight)
