@@ -2,7 +2,10 @@
 
 A mixin of ``NumbaBackend``: each sequence kernel runs the whole time loop in
 one jitted call. Anything the kernels do not cover (other activations or
-dtypes) goes to the NumPy reference through ``super()``.
+dtypes, recurrent dropout masks) goes to the NumPy reference through
+``super()``; so does GRU's ``reset_after=False`` variant, which has no
+override. Input dropout, initial states and ``go_backwards`` happen outside
+these kernels, so they keep the fused path.
 """
 
 import numpy
@@ -67,12 +70,12 @@ class RecurrentOverrides:
         )
 
     def simple_rnn_sequence_forward(
-        self, x_proj, recurrent_kernel, h0, mask=None, activation="tanh"
+        self, x_proj, recurrent_kernel, h0, mask=None, activation="tanh", recurrent_mask=None
     ):
         fused = self._sequence_inputs(x_proj, recurrent_kernel, [h0], mask, [activation])
-        if fused is None:
+        if fused is None or recurrent_mask is not None:
             return super().simple_rnn_sequence_forward(
-                x_proj, recurrent_kernel, h0, mask, activation
+                x_proj, recurrent_kernel, h0, mask, activation, recurrent_mask
             )
         (code,), step_mask = fused
         h_states = self._state_sequence(x_proj, h0)
@@ -88,12 +91,19 @@ class RecurrentOverrides:
         return h_states[1:], h_states[-1], (h_states, None)
 
     def simple_rnn_sequence_backward(
-        self, grad_outputs, dh, recurrent_kernel, cache, mask=None, activation="tanh"
+        self,
+        grad_outputs,
+        dh,
+        recurrent_kernel,
+        cache,
+        mask=None,
+        activation="tanh",
+        recurrent_mask=None,
     ):
         h_states, preact = cache
         if preact is not None:
             return super().simple_rnn_sequence_backward(
-                grad_outputs, dh, recurrent_kernel, cache, mask, activation
+                grad_outputs, dh, recurrent_kernel, cache, mask, activation, recurrent_mask
             )
         grad_outputs, dh = self._gradient_inputs(h_states.dtype, grad_outputs, dh)
         dx_proj = numpy.empty(grad_outputs.shape, h_states.dtype)
@@ -119,13 +129,15 @@ class RecurrentOverrides:
         mask=None,
         activation="tanh",
         recurrent_activation="sigmoid",
+        recurrent_mask=None,
     ):
         names = [activation, recurrent_activation]
         fused = self._sequence_inputs(x_proj, recurrent_kernel, [h0, c0], mask, names)
-        if fused is None:
+        if fused is None or recurrent_mask is not None:
             return super().lstm_sequence_forward(
-                x_proj, recurrent_kernel, h0, c0, mask, activation, recurrent_activation
-            )
+                x_proj, recurrent_kernel, h0, c0, mask, activation, recurrent_activation,
+                recurrent_mask,
+            )  # fmt: skip
         codes, step_mask = fused
         h_states = self._state_sequence(x_proj, h0)
         c_states = self._state_sequence(x_proj, c0)
@@ -153,12 +165,13 @@ class RecurrentOverrides:
         mask=None,
         activation="tanh",
         recurrent_activation="sigmoid",
+        recurrent_mask=None,
     ):
         h_states, c_states, preact, gates = cache
         if preact is not None:
             return super().lstm_sequence_backward(
                 grad_outputs, dh, dc, recurrent_kernel, cache, mask, activation,
-                recurrent_activation,
+                recurrent_activation, recurrent_mask,
             )  # fmt: skip
         grad_outputs, dh, dc = self._gradient_inputs(gates.dtype, grad_outputs, dh, dc)
         dx_proj = gates  # the cache is consumed: the gradients overwrite the gates
@@ -186,14 +199,15 @@ class RecurrentOverrides:
         mask=None,
         activation="tanh",
         recurrent_activation="sigmoid",
+        recurrent_mask=None,
     ):
         names = [activation, recurrent_activation]
         arrays = [h0] if recurrent_bias is None else [h0, recurrent_bias]
         fused = self._sequence_inputs(x_proj, recurrent_kernel, arrays, mask, names)
-        if fused is None:
+        if fused is None or recurrent_mask is not None:
             return super().gru_sequence_forward(
                 x_proj, recurrent_kernel, recurrent_bias, h0, mask, activation,
-                recurrent_activation,
+                recurrent_activation, recurrent_mask,
             )  # fmt: skip
         codes, step_mask = fused
         if recurrent_bias is None:
@@ -224,12 +238,14 @@ class RecurrentOverrides:
         mask=None,
         activation="tanh",
         recurrent_activation="sigmoid",
+        recurrent_mask=None,
     ):
         h_states, preact, gates, rec_h = cache
         if preact is not None:
             return super().gru_sequence_backward(
-                grad_outputs, dh, recurrent_kernel, cache, mask, activation, recurrent_activation
-            )
+                grad_outputs, dh, recurrent_kernel, cache, mask, activation,
+                recurrent_activation, recurrent_mask,
+            )  # fmt: skip
         grad_outputs, dh = self._gradient_inputs(gates.dtype, grad_outputs, dh)
         dx_proj, drec = gates, numpy.empty_like(gates)  # the cache is consumed
         self._run_rows(

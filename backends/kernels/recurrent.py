@@ -26,10 +26,19 @@ The reference sequence kernels below loop over time in Python through the
 single-step cell kernels (``*_cell_forward/backward``), one NumPy or CuPy call
 per piece; a backend overrides the sequence kernels to run the loop natively.
 
+``recurrent_mask`` is None or Keras's recurrent dropout: masks of zeros and
+``1 / (1 - rate)``, ``(n_masks, batch, units)``, drawn once per sequence; gate
+``k``'s recurrent GEMM sees ``h_prev * recurrent_mask[k]`` (one mask per gate,
+as Keras 3's ``implementation=1``, which recurrent dropout selects). Only
+the recurrent GEMMs see it: GRU's ``z * h_prev`` mixes in the undropped state,
+as in Keras. The fused overrides leave masked sequences to these references.
+
 ``activation`` and ``recurrent_activation`` are activation kernel names
 (``"tanh"``, ``"sigmoid"``, ``"relu"``, ..., or ``"linear"``). A fused
 override (Numba, CUDA) may handle only some and call ``super()`` for the rest.
-The gate layouts follow Keras 3: LSTM ``[i, f, c, o]``, GRU ``[z, r, h]``.
+The gate layouts follow Keras 3: LSTM ``[i, f, c, o]``, GRU ``[z, r, h]``, for
+both GRU variants (``reset_after=True``, Keras 3's default, and the original
+``reset_after=False``, here ``gru_reset_before``).
 """
 
 import numpy
@@ -55,6 +64,58 @@ class RecurrentKernels:
         if name == "linear":
             return dy
         return getattr(self, name + "_backward")(dy, x, y)
+
+    # -- per-gate dropout masks -------------------------------------------
+
+    def gate_masked_matmul(self, x, kernel, masks):
+        """``x @ kernel`` where gate ``k``'s columns see ``x * masks[k]``.
+
+        Keras's dropout of a recurrent layer's inputs or state: ``masks``
+        (n_masks, ..., features) broadcasts against ``x`` (..., features); one
+        mask serves every gate, or each of the ``n_masks`` gates (equal column
+        blocks of ``kernel``) has its own.
+        """
+        n_masks = masks.shape[0]
+        features, width = kernel.shape[0], kernel.shape[1] // n_masks
+        parts = [
+            self.matmul(
+                (x * masks[k]).reshape(-1, features), kernel[:, k * width : (k + 1) * width]
+            )
+            for k in range(n_masks)
+        ]
+        out = parts[0] if n_masks == 1 else self.xp.concatenate(parts, axis=1)
+        return out.reshape(*x.shape[:-1], kernel.shape[1])
+
+    def gate_masked_matmul_backward(self, dy, x, kernel, masks, needs_x=True, needs_kernel=True):
+        """Gradients ``(dx, dkernel)`` of ``gate_masked_matmul``, None where not needed.
+
+        ``x`` is read only for ``dkernel``; ``kernel`` only for ``dx``.
+        """
+        n_masks = masks.shape[0]
+        features, columns = masks.shape[-1], dy.shape[-1]
+        width = columns // n_masks
+        dy_rows = dy.reshape(-1, columns)
+        dx = dkernel = None
+        if needs_kernel:
+            dkernel = self.xp.empty((features, columns), dtype=dy.dtype)
+        for k in range(n_masks):
+            block = slice(k * width, (k + 1) * width)
+            if needs_x:
+                part = self.matmul(dy_rows[:, block], kernel[:, block].T)
+                part = part.reshape(*dy.shape[:-1], features) * masks[k]
+                dx = part if dx is None else dx + part
+            if needs_kernel:
+                x_rows = (x * masks[k]).reshape(-1, features)
+                dkernel[:, block] = self.matmul(x_rows.T, dy_rows[:, block])
+        return dx, dkernel
+
+    def _recurrent_input_grad(self, dpreact, recurrent_kernel, kernel_t, recurrent_mask):
+        """``h_prev``'s gradient through the recurrent GEMM, dropout masks included."""
+        if recurrent_mask is None:
+            return self.matmul(dpreact, kernel_t)
+        return self.gate_masked_matmul_backward(
+            dpreact, None, recurrent_kernel, recurrent_mask, needs_kernel=False
+        )[0]
 
     # -- SimpleRNN --------------------------------------------------------
 
@@ -87,10 +148,13 @@ class RecurrentKernels:
         Returns ``(h, c, preact, gates)``: the new states, and the gates before
         and after their activations, each (batch, 4*units), for the backward.
         """
-        xp = self.xp
-        units = h_prev.shape[-1]
-        preact = x_proj + xp.matmul(h_prev, recurrent_kernel)
-        gates = xp.empty_like(preact)
+        preact = x_proj + self.xp.matmul(h_prev, recurrent_kernel)
+        return self._lstm_gates(preact, c_prev, activation, recurrent_activation)
+
+    def _lstm_gates(self, preact, c_prev, activation, recurrent_activation):
+        """The LSTM step from its pre-activations: ``(h, c, preact, gates)``."""
+        units = c_prev.shape[-1]
+        gates = self.xp.empty_like(preact)
         rec = slice(None, 2 * units)
         gates[:, rec] = self._activation_forward(recurrent_activation, preact[:, rec])
         cand = slice(2 * units, 3 * units)
@@ -163,9 +227,15 @@ class RecurrentKernels:
         Returns ``(h, preact, gates, rec_h)``: pre-activations and activations of
         ``[z, r, hh]`` (batch, 3*units) and ``rec[h]`` (batch, units).
         """
+        rec = self.xp.matmul(h_prev, recurrent_kernel)
+        return self._gru_gates(
+            x_proj, rec, recurrent_bias, h_prev, activation, recurrent_activation
+        )
+
+    def _gru_gates(self, x_proj, rec, recurrent_bias, h_prev, activation, recurrent_activation):
+        """The GRU step from ``rec = h_prev @ recurrent_kernel`` (updated in place)."""
         xp = self.xp
         units = h_prev.shape[-1]
-        rec = xp.matmul(h_prev, recurrent_kernel)
         if recurrent_bias is not None:
             rec += recurrent_bias
         preact = xp.empty_like(x_proj)
@@ -218,6 +288,89 @@ class RecurrentKernels:
         drec[:, h_part] *= r
         return dx_proj, drec, dh * z
 
+    # -- GRU (reset_after=False) -----------------------------------------
+
+    def gru_reset_before_cell_forward(
+        self,
+        x_proj,
+        h_prev,
+        recurrent_kernel,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        recurrent_mask=None,
+    ):
+        """One GRU step, Keras's ``reset_after=False`` (the original GRU), gates ``[z, r, h]``.
+
+        ``x_proj`` (batch, 3*units) is ``x_t @ kernel + bias``. With ``R`` the
+        recurrent kernel: ``z, r = recurrent_activation(x_proj[z, r] + h_prev @ R[z, r])``,
+        ``hh = activation(x_proj[h] + (r * h_prev) @ R[h])``,
+        ``h = z * h_prev + (1 - z) * hh``. ``recurrent_mask`` as in the module
+        docstring. Returns ``(h, preact, gates, h_reset)``: pre-activations and
+        activations of ``[z, r, hh]`` and ``h_reset = r * h_prev``, the input of
+        the candidate's recurrent GEMM (batch, units).
+        """
+        xp = self.xp
+        units = h_prev.shape[-1]
+        zr, cand = slice(None, 2 * units), slice(2 * units, None)
+        preact = xp.empty_like(x_proj)
+        gates = xp.empty_like(x_proj)
+        if recurrent_mask is None:
+            preact[:, zr] = x_proj[:, zr] + xp.matmul(h_prev, recurrent_kernel[:, zr])
+            h_candidate = h_prev
+        else:
+            rec_zr = self.gate_masked_matmul(h_prev, recurrent_kernel[:, zr], recurrent_mask[:2])
+            preact[:, zr] = x_proj[:, zr] + rec_zr
+            h_candidate = h_prev * recurrent_mask[2]
+        gates[:, zr] = self._activation_forward(recurrent_activation, preact[:, zr])
+        h_reset = gates[:, units : 2 * units] * h_candidate
+        preact[:, cand] = x_proj[:, cand] + xp.matmul(h_reset, recurrent_kernel[:, cand])
+        gates[:, cand] = self._activation_forward(activation, preact[:, cand])
+        z, hh = gates[:, :units], gates[:, cand]
+        h = z * h_prev + (1 - z) * hh
+        return h, preact, gates, h_reset
+
+    def gru_reset_before_cell_backward(
+        self,
+        dh,
+        h_prev,
+        preact,
+        gates,
+        recurrent_kernel,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        recurrent_mask=None,
+    ):
+        """Back through one ``gru_reset_before`` step.
+
+        Returns ``(dpreact, dh_prev)``: the gradient of the pre-activations
+        (also ``x_proj``'s) and all of ``h_prev``'s through this step.
+        """
+        xp = self.xp
+        units = h_prev.shape[-1]
+        zr, cand = slice(None, 2 * units), slice(2 * units, None)
+        z, r, hh = (gates[:, k * units : (k + 1) * units] for k in range(3))
+        dpreact = xp.empty_like(gates)
+        dpreact[:, cand] = self._activation_backward(
+            activation, dh * (1 - z), preact[:, cand], gates[:, cand]
+        )
+        dh_reset = self.matmul(dpreact[:, cand], recurrent_kernel[:, cand].T)
+        h_candidate = h_prev if recurrent_mask is None else h_prev * recurrent_mask[2]
+        dgates = xp.empty((dh.shape[0], 2 * units), dtype=gates.dtype)
+        dgates[:, :units] = dh * (h_prev - hh)
+        dgates[:, units:] = dh_reset * h_candidate
+        dpreact[:, zr] = self._activation_backward(
+            recurrent_activation, dgates, preact[:, zr], gates[:, zr]
+        )
+        dh_candidate = dh_reset * r
+        if recurrent_mask is None:
+            dh_zr = self.matmul(dpreact[:, zr], recurrent_kernel[:, zr].T)
+        else:
+            dh_candidate *= recurrent_mask[2]
+            dh_zr = self._recurrent_input_grad(
+                dpreact[:, zr], recurrent_kernel[:, zr], None, recurrent_mask[:2]
+            )
+        return dpreact, dh * z + dh_candidate + dh_zr
+
     # -- whole sequences ------------------------------------------------------
 
     def _sequence_states(self, x_proj, initial_states):
@@ -230,8 +383,34 @@ class RecurrentKernels:
             states.append(array)
         return states
 
+    def _forward_steps(self, states, mask, step) -> None:
+        """The time loop: ``state[t + 1]`` of each state sequence from ``step(t)``, its
+        new states, except on masked rows, which carry ``state[t]`` forward."""
+        xp = self.xp
+        for t in range(states[0].shape[0] - 1):
+            new_states = step(t)
+            for sequence, new in zip(states, new_states):
+                if mask is not None:
+                    new = xp.where(mask[t][:, None], new, sequence[t])
+                sequence[t + 1] = new
+
+    def _backward_steps(self, grad_outputs, state_grads, mask, step) -> list:
+        """BPTT's loop, last step first: add the step's output gradient to ``h``'s, then
+        ``step(t, state_grads)`` returns the previous states' gradients; masked rows
+        carry theirs over the step unchanged. Returns the initial states' gradients."""
+        xp = self.xp
+        for t in range(grad_outputs.shape[0] - 1, -1, -1):
+            state_grads = [state_grads[0] + grad_outputs[t], *state_grads[1:]]
+            if mask is None:
+                state_grads = step(t, state_grads)
+                continue
+            keep = mask[t][:, None]
+            ran, carried = zip(*[_split(xp, keep, grad) for grad in state_grads])
+            state_grads = [grad + rest for grad, rest in zip(step(t, list(ran)), carried)]
+        return state_grads
+
     def simple_rnn_sequence_forward(
-        self, x_proj, recurrent_kernel, h0, mask=None, activation="tanh"
+        self, x_proj, recurrent_kernel, h0, mask=None, activation="tanh", recurrent_mask=None
     ):
         """Run ``h = activation(x_proj[t] + h @ recurrent_kernel)`` over all steps.
 
@@ -239,20 +418,30 @@ class RecurrentKernels:
         ``(outputs, h, cache)``: ``outputs`` (timesteps, batch, units) the state
         after each step, ``h`` the final state.
         """
-        xp = self.xp
         (h_states,) = self._sequence_states(x_proj, [h0])
-        preact = xp.empty_like(x_proj)
-        for t in range(x_proj.shape[0]):
+        preact = self.xp.empty_like(x_proj)
+
+        def step(t):
+            h_prev = h_states[t]
+            if recurrent_mask is not None:
+                h_prev = h_prev * recurrent_mask[0]
             h, preact[t] = self.simple_rnn_cell_forward(
-                x_proj[t], h_states[t], recurrent_kernel, activation
+                x_proj[t], h_prev, recurrent_kernel, activation
             )
-            if mask is not None:
-                h = xp.where(mask[t][:, None], h, h_states[t])
-            h_states[t + 1] = h
+            return (h,)
+
+        self._forward_steps([h_states], mask, step)
         return h_states[1:], h_states[-1], (h_states, preact)
 
     def simple_rnn_sequence_backward(
-        self, grad_outputs, dh, recurrent_kernel, cache, mask=None, activation="tanh"
+        self,
+        grad_outputs,
+        dh,
+        recurrent_kernel,
+        cache,
+        mask=None,
+        activation="tanh",
+        recurrent_mask=None,
     ):
         """Back through all steps of ``simple_rnn_sequence_forward``.
 
@@ -260,21 +449,21 @@ class RecurrentKernels:
         the gradients of the outputs and of the final state. Returns
         ``(dx_proj, d_recurrent_kernel, dh0)``.
         """
-        xp = self.xp
         h_states, preact = cache
-        dx_proj = xp.empty_like(preact)
+        dx_proj = self.xp.empty_like(preact)
         kernel_t = recurrent_kernel.T
-        for t in range(preact.shape[0] - 1, -1, -1):
-            dh = dh + grad_outputs[t]
-            keep = None
-            if mask is not None:
-                keep = mask[t][:, None]
-                dh, dh_carried = _split(xp, keep, dh)
-            dx_proj[t] = self.simple_rnn_cell_backward(dh, preact[t], h_states[t + 1], activation)
-            dh = self.matmul(dx_proj[t], kernel_t)
-            if keep is not None:
-                dh += dh_carried
-        return dx_proj, self._recurrent_kernel_grad(h_states, dx_proj), dh
+
+        def step(t, state_grads):
+            dx_proj[t] = self.simple_rnn_cell_backward(
+                state_grads[0], preact[t], h_states[t + 1], activation
+            )
+            return [
+                self._recurrent_input_grad(dx_proj[t], recurrent_kernel, kernel_t, recurrent_mask)
+            ]
+
+        (dh,) = self._backward_steps(grad_outputs, [dh], mask, step)
+        d_kernel = self._recurrent_kernel_grad(h_states, dx_proj, recurrent_mask)
+        return dx_proj, d_kernel, dh
 
     def lstm_sequence_forward(
         self,
@@ -285,6 +474,7 @@ class RecurrentKernels:
         mask=None,
         activation="tanh",
         recurrent_activation="sigmoid",
+        recurrent_mask=None,
     ):
         """Run ``lstm_cell_forward`` over all steps.
 
@@ -292,19 +482,23 @@ class RecurrentKernels:
         Returns ``(outputs, h, c, cache)``: ``outputs`` (timesteps, batch, units)
         the ``h`` after each step, and the final ``h`` and ``c``.
         """
-        xp = self.xp
         h_states, c_states = self._sequence_states(x_proj, [h0, c0])
-        preact, gates = xp.empty_like(x_proj), xp.empty_like(x_proj)
-        for t in range(x_proj.shape[0]):
-            h, c, preact[t], gates[t] = self.lstm_cell_forward(
-                x_proj[t], h_states[t], c_states[t], recurrent_kernel,
-                activation, recurrent_activation,
-            )  # fmt: skip
-            if mask is not None:
-                keep = mask[t][:, None]
-                h = xp.where(keep, h, h_states[t])
-                c = xp.where(keep, c, c_states[t])
-            h_states[t + 1], c_states[t + 1] = h, c
+        preact, gates = self.xp.empty_like(x_proj), self.xp.empty_like(x_proj)
+
+        def step(t):
+            if recurrent_mask is None:
+                h, c, preact[t], gates[t] = self.lstm_cell_forward(
+                    x_proj[t], h_states[t], c_states[t], recurrent_kernel,
+                    activation, recurrent_activation,
+                )  # fmt: skip
+            else:
+                rec = self.gate_masked_matmul(h_states[t], recurrent_kernel, recurrent_mask)
+                h, c, preact[t], gates[t] = self._lstm_gates(
+                    x_proj[t] + rec, c_states[t], activation, recurrent_activation
+                )
+            return h, c
+
+        self._forward_steps([h_states, c_states], mask, step)
         return h_states[1:], h_states[-1], c_states[-1], (h_states, c_states, preact, gates)
 
     def lstm_sequence_backward(
@@ -317,32 +511,29 @@ class RecurrentKernels:
         mask=None,
         activation="tanh",
         recurrent_activation="sigmoid",
+        recurrent_mask=None,
     ):
         """Back through all steps of ``lstm_sequence_forward``.
 
         ``grad_outputs`` (timesteps, batch, units); ``dh``, ``dc`` the gradients
         of the final states. Returns ``(dx_proj, d_recurrent_kernel, dh0, dc0)``.
         """
-        xp = self.xp
         h_states, c_states, preact, gates = cache
-        dx_proj = xp.empty_like(preact)
+        dx_proj = self.xp.empty_like(preact)
         kernel_t = recurrent_kernel.T
-        for t in range(preact.shape[0] - 1, -1, -1):
-            dh = dh + grad_outputs[t]
-            keep = None
-            if mask is not None:
-                keep = mask[t][:, None]
-                dh, dh_carried = _split(xp, keep, dh)
-                dc, dc_carried = _split(xp, keep, dc)
+
+        def step(t, state_grads):
+            dh, dc = state_grads
             dx_proj[t], dc = self.lstm_cell_backward(
                 dh, dc, c_states[t], c_states[t + 1], preact[t], gates[t],
                 activation, recurrent_activation,
             )  # fmt: skip
-            dh = self.matmul(dx_proj[t], kernel_t)
-            if keep is not None:
-                dh += dh_carried
-                dc += dc_carried
-        return dx_proj, self._recurrent_kernel_grad(h_states, dx_proj), dh, dc
+            dh = self._recurrent_input_grad(dx_proj[t], recurrent_kernel, kernel_t, recurrent_mask)
+            return [dh, dc]
+
+        dh, dc = self._backward_steps(grad_outputs, [dh, dc], mask, step)
+        d_kernel = self._recurrent_kernel_grad(h_states, dx_proj, recurrent_mask)
+        return dx_proj, d_kernel, dh, dc
 
     def gru_sequence_forward(
         self,
@@ -353,6 +544,7 @@ class RecurrentKernels:
         mask=None,
         activation="tanh",
         recurrent_activation="sigmoid",
+        recurrent_mask=None,
     ):
         """Run ``gru_cell_forward`` over all steps (``reset_after=True``).
 
@@ -364,14 +556,22 @@ class RecurrentKernels:
         (h_states,) = self._sequence_states(x_proj, [h0])
         preact, gates = xp.empty_like(x_proj), xp.empty_like(x_proj)
         rec_h = xp.empty((x_proj.shape[0], *h0.shape), dtype=x_proj.dtype)
-        for t in range(x_proj.shape[0]):
-            h, preact[t], gates[t], rec_h[t] = self.gru_cell_forward(
-                x_proj[t], h_states[t], recurrent_kernel, recurrent_bias,
-                activation, recurrent_activation,
-            )  # fmt: skip
-            if mask is not None:
-                h = xp.where(mask[t][:, None], h, h_states[t])
-            h_states[t + 1] = h
+
+        def step(t):
+            if recurrent_mask is None:
+                h, preact[t], gates[t], rec_h[t] = self.gru_cell_forward(
+                    x_proj[t], h_states[t], recurrent_kernel, recurrent_bias,
+                    activation, recurrent_activation,
+                )  # fmt: skip
+            else:
+                rec = self.gate_masked_matmul(h_states[t], recurrent_kernel, recurrent_mask)
+                h, preact[t], gates[t], rec_h[t] = self._gru_gates(
+                    x_proj[t], rec, recurrent_bias, h_states[t],
+                    activation, recurrent_activation,
+                )  # fmt: skip
+            return (h,)
+
+        self._forward_steps([h_states], mask, step)
         return h_states[1:], h_states[-1], (h_states, preact, gates, rec_h)
 
     def gru_sequence_backward(
@@ -383,35 +583,103 @@ class RecurrentKernels:
         mask=None,
         activation="tanh",
         recurrent_activation="sigmoid",
+        recurrent_mask=None,
     ):
         """Back through all steps of ``gru_sequence_forward``.
 
         Returns ``(dx_proj, d_recurrent_kernel, d_recurrent_bias, dh0)``;
         ``dx_proj`` is also the input bias's gradient per step.
         """
-        xp = self.xp
         h_states, preact, gates, rec_h = cache
-        dx_proj = xp.empty_like(preact)
-        drec = xp.empty_like(preact)
+        dx_proj, drec = self.xp.empty_like(preact), self.xp.empty_like(preact)
         kernel_t = recurrent_kernel.T
-        for t in range(preact.shape[0] - 1, -1, -1):
-            dh = dh + grad_outputs[t]
-            keep = None
-            if mask is not None:
-                keep = mask[t][:, None]
-                dh, dh_carried = _split(xp, keep, dh)
-            dx_proj[t], drec[t], dh_direct = self.gru_cell_backward(
-                dh, h_states[t], preact[t], gates[t], rec_h[t], activation, recurrent_activation
-            )
-            dh = self.matmul(drec[t], kernel_t) + dh_direct
-            if keep is not None:
-                dh += dh_carried
-        n_gates = drec.shape[-1]
-        d_bias = drec.reshape(-1, n_gates).sum(axis=0)
-        return dx_proj, self._recurrent_kernel_grad(h_states, drec), d_bias, dh
 
-    def _recurrent_kernel_grad(self, h_states, dpreact):
-        """``sum_t h_prev[t].T @ dpreact[t]`` as one GEMM over all steps."""
+        def step(t, state_grads):
+            dx_proj[t], drec[t], dh_direct = self.gru_cell_backward(
+                state_grads[0], h_states[t], preact[t], gates[t], rec_h[t],
+                activation, recurrent_activation,
+            )  # fmt: skip
+            dh = self._recurrent_input_grad(drec[t], recurrent_kernel, kernel_t, recurrent_mask)
+            return [dh + dh_direct]
+
+        (dh,) = self._backward_steps(grad_outputs, [dh], mask, step)
+        d_bias = drec.reshape(-1, drec.shape[-1]).sum(axis=0)
+        d_kernel = self._recurrent_kernel_grad(h_states, drec, recurrent_mask)
+        return dx_proj, d_kernel, d_bias, dh
+
+    def gru_reset_before_sequence_forward(
+        self,
+        x_proj,
+        recurrent_kernel,
+        h0,
+        mask=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        recurrent_mask=None,
+    ):
+        """Run ``gru_reset_before_cell_forward`` over all steps (``reset_after=False``).
+
+        ``x_proj`` (timesteps, batch, 3*units) includes the bias (Keras's
+        ``reset_after=False`` GRU has only an input bias). Returns ``(outputs, h, cache)``.
+        """
+        xp = self.xp
+        (h_states,) = self._sequence_states(x_proj, [h0])
+        preact, gates = xp.empty_like(x_proj), xp.empty_like(x_proj)
+        h_reset = xp.empty((x_proj.shape[0], *h0.shape), dtype=x_proj.dtype)
+
+        def step(t):
+            h, preact[t], gates[t], h_reset[t] = self.gru_reset_before_cell_forward(
+                x_proj[t], h_states[t], recurrent_kernel, activation, recurrent_activation,
+                recurrent_mask,
+            )  # fmt: skip
+            return (h,)
+
+        self._forward_steps([h_states], mask, step)
+        return h_states[1:], h_states[-1], (h_states, preact, gates, h_reset)
+
+    def gru_reset_before_sequence_backward(
+        self,
+        grad_outputs,
+        dh,
+        recurrent_kernel,
+        cache,
+        mask=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        recurrent_mask=None,
+    ):
+        """Back through all steps of ``gru_reset_before_sequence_forward``.
+
+        Returns ``(dx_proj, d_recurrent_kernel, dh0)``.
+        """
+        xp = self.xp
+        h_states, preact, gates, h_reset = cache
+        dx_proj = xp.empty_like(preact)
+
+        def step(t, state_grads):
+            dx_proj[t], dh = self.gru_reset_before_cell_backward(
+                state_grads[0], h_states[t], preact[t], gates[t], recurrent_kernel,
+                activation, recurrent_activation, recurrent_mask,
+            )  # fmt: skip
+            return [dh]
+
+        (dh,) = self._backward_steps(grad_outputs, [dh], mask, step)
+        units = h_states.shape[-1]
+        zr, cand = slice(None, 2 * units), slice(2 * units, None)
+        mask_zr = None if recurrent_mask is None else recurrent_mask[:2]
+        d_kernel = xp.empty_like(recurrent_kernel, dtype=dx_proj.dtype)
+        d_kernel[:, zr] = self._recurrent_kernel_grad(h_states, dx_proj[..., zr], mask_zr)
+        d_kernel[:, cand] = self.matmul(
+            h_reset.reshape(-1, units).T, dx_proj[..., cand].reshape(-1, units)
+        )
+        return dx_proj, d_kernel, dh
+
+    def _recurrent_kernel_grad(self, h_states, dpreact, recurrent_mask=None):
+        """``sum_t h_prev[t].T @ dpreact[t]`` as one GEMM over all steps (per gate when masked)."""
+        if recurrent_mask is not None:
+            return self.gate_masked_matmul_backward(
+                dpreact, h_states[:-1], None, recurrent_mask, needs_x=False
+            )[1]
         units, n_gates = h_states.shape[-1], dpreact.shape[-1]
         h_prev = h_states[:-1].reshape(-1, units)
         return self.matmul(h_prev.T, dpreact.reshape(-1, n_gates))

@@ -1,4 +1,4 @@
-"""Whole-sequence recurrent ops: SimpleRNN, LSTM and GRU (``reset_after=True``).
+"""Whole-sequence recurrent ops: SimpleRNN, LSTM and the two GRU variants.
 
 Each op is one graph node for the whole sequence. The forward projects every
 step's input with one GEMM and hands the loop over time to the backend's
@@ -7,23 +7,34 @@ step's input with one GEMM and hands the loop over time to the backend's
 with a GEMM and a sum over all steps. This keeps autograd overhead to one
 node per layer call, and lets a backend run the time loop natively.
 
-The op returns one packed array of shape ``(batch, timesteps + n_states,
-units)``: the per-step outputs (in processing order, so reversed when
-``go_backwards``), then the final states (``h``, and ``c`` for LSTM). The
-layers slice it. Masked steps (``mask[b, t]`` false) carry the previous state
+The op has one output, so that autograd's single-output ``Function`` serves
+it: a packed array of shape ``(batch, timesteps + n_states, units)``, the
+per-step outputs (in processing order, so reversed when ``go_backwards``),
+then the final states (``h``, and ``c`` for LSTM). The layers slice it, and
+the slices' gradients flow back into the final states' gradients. The
+initial states, when given, are inputs of the op and get gradients from the
+kernels' BPTT. Masked steps (``mask[b, t]`` false) carry the previous state
 forward, and their output is the previous output or, with
 ``zero_output_for_mask``, zeros, as in Keras.
+
+Dropout follows Keras 3: ``input_mask`` (n_masks, batch, features) and
+``recurrent_mask`` (n_masks, batch, units), masks of zeros and
+``1 / (1 - rate)`` drawn once per sequence and applied at every step; one
+input mask for all gates, or one per gate (as Keras when recurrent dropout is
+on). The input masks are applied here, before the projection; the recurrent
+ones inside the sequence kernels.
 """
 
 from ..tensor import Function, Tensor, apply
 
-N_GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
-N_STATES = {"simple_rnn": 1, "lstm": 2, "gru": 1}
+N_GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3, "gru_reset_before": 3}
+N_STATES = {"simple_rnn": 1, "lstm": 2, "gru": 1, "gru_reset_before": 1}
 
 
 class RecurrentSequence(Function):
-    """Inputs: ``x`` (batch, timesteps, features), ``kernel``, ``recurrent_kernel``
-    and optionally ``bias`` ((n_gates*units,), or (2, 3*units) for GRU)."""
+    """Inputs: ``x`` (batch, timesteps, features), ``kernel``, ``recurrent_kernel``,
+    then ``bias`` if ``has_bias`` ((n_gates*units,), or (2, 3*units) for ``"gru"``),
+    then the initial states if given (``h``, and ``c`` for LSTM; each (batch, units))."""
 
     def __init__(
         self,
@@ -33,18 +44,27 @@ class RecurrentSequence(Function):
         zero_output_for_mask: bool = False,
         activation: str = "tanh",
         recurrent_activation: str = "sigmoid",
+        has_bias: bool = True,
+        input_mask=None,
+        recurrent_mask=None,
     ):
         self.cell = cell
         self.mask = mask
         self.go_backwards = go_backwards
         self.zero_output_for_mask = zero_output_for_mask
         self.activations = (activation, recurrent_activation)
+        self.has_bias = has_bias
+        self.input_mask = input_mask
+        self.recurrent_mask = recurrent_mask
 
-    def forward(self, x, kernel, recurrent_kernel, bias=None):
+    def forward(self, x, kernel, recurrent_kernel, *rest):
         backend = self.backend
         xp = backend.xp
         batch, timesteps, features = x.shape
         units = recurrent_kernel.shape[0]
+        bias = rest[0] if self.has_bias else None
+        initial_states = rest[1:] if self.has_bias else rest
+        self.n_initial_states = len(initial_states)
         # time-major and contiguous, so the projection is one GEMM and each step a block
         x_steps = x.transpose(1, 0, 2)
         if self.go_backwards:
@@ -53,8 +73,13 @@ class RecurrentSequence(Function):
         input_bias, recurrent_bias = bias, None
         if self.cell == "gru" and bias is not None:
             input_bias, recurrent_bias = bias[0], bias[1]
-        x_proj = backend.dense_forward(x_steps.reshape(-1, features), kernel, input_bias)
-        x_proj = x_proj.reshape(timesteps, batch, -1)
+        if self.input_mask is None:
+            x_proj = backend.dense_forward(x_steps.reshape(-1, features), kernel, input_bias)
+            x_proj = x_proj.reshape(timesteps, batch, -1)
+        else:
+            x_proj = backend.gate_masked_matmul(x_steps, kernel, self.input_mask)
+            if input_bias is not None:
+                x_proj += input_bias
 
         mask = None
         if self.mask is not None:
@@ -68,23 +93,31 @@ class RecurrentSequence(Function):
         self.kernel = kernel if needs[0] else None
         self.recurrent_kernel = recurrent_kernel
         self.x_shape = x.shape
-        self.has_bias = bias is not None
 
-        h0 = xp.zeros((batch, units), dtype=x_proj.dtype)
+        if not initial_states:
+            h0 = xp.zeros((batch, units), dtype=x_proj.dtype)
+            initial_states = (h0, h0) if self.cell == "lstm" else (h0,)
         act, rec_act = self.activations
+        rec_mask = self.recurrent_mask
         if self.cell == "lstm":
             outputs, h, c, self.cache = backend.lstm_sequence_forward(
-                x_proj, recurrent_kernel, h0, xp.zeros_like(h0), mask, act, rec_act
+                x_proj, recurrent_kernel, *initial_states, mask, act, rec_act, rec_mask
             )
             states = (h, c)
         elif self.cell == "gru":
             outputs, h, self.cache = backend.gru_sequence_forward(
-                x_proj, recurrent_kernel, recurrent_bias, h0, mask, act, rec_act
+                x_proj, recurrent_kernel, recurrent_bias, *initial_states, mask, act, rec_act,
+                rec_mask,
+            )  # fmt: skip
+            states = (h,)
+        elif self.cell == "gru_reset_before":
+            outputs, h, self.cache = backend.gru_reset_before_sequence_forward(
+                x_proj, recurrent_kernel, *initial_states, mask, act, rec_act, rec_mask
             )
             states = (h,)
         else:
             outputs, h, self.cache = backend.simple_rnn_sequence_forward(
-                x_proj, recurrent_kernel, h0, mask, act
+                x_proj, recurrent_kernel, *initial_states, mask, act, rec_mask
             )
             states = (h,)
 
@@ -106,40 +139,57 @@ class RecurrentSequence(Function):
             grad_outputs = grad_outputs * mask[:, :, None]
         dh = grad[:, timesteps]
         act, rec_act = self.activations
-        recurrent_kernel, cache = self.recurrent_kernel, self.cache
+        recurrent_kernel, cache, rec_mask = self.recurrent_kernel, self.cache, self.recurrent_mask
         self.cache = None
         d_recurrent_bias = None
         if self.cell == "lstm":
-            dx_proj, d_recurrent, _, _ = backend.lstm_sequence_backward(
+            dx_proj, d_recurrent, dh0, dc0 = backend.lstm_sequence_backward(
                 grad_outputs, dh, grad[:, timesteps + 1], recurrent_kernel, cache, mask,
-                act, rec_act,
+                act, rec_act, rec_mask,
             )  # fmt: skip
+            d_initial = (dh0, dc0)
         elif self.cell == "gru":
-            dx_proj, d_recurrent, d_recurrent_bias, _ = backend.gru_sequence_backward(
-                grad_outputs, dh, recurrent_kernel, cache, mask, act, rec_act
+            dx_proj, d_recurrent, d_recurrent_bias, dh0 = backend.gru_sequence_backward(
+                grad_outputs, dh, recurrent_kernel, cache, mask, act, rec_act, rec_mask
             )
+            d_initial = (dh0,)
+        elif self.cell == "gru_reset_before":
+            dx_proj, d_recurrent, dh0 = backend.gru_reset_before_sequence_backward(
+                grad_outputs, dh, recurrent_kernel, cache, mask, act, rec_act, rec_mask
+            )
+            d_initial = (dh0,)
         else:
-            dx_proj, d_recurrent, _ = backend.simple_rnn_sequence_backward(
-                grad_outputs, dh, recurrent_kernel, cache, mask, act
+            dx_proj, d_recurrent, dh0 = backend.simple_rnn_sequence_backward(
+                grad_outputs, dh, recurrent_kernel, cache, mask, act, rec_mask
             )
+            d_initial = (dh0,)
 
         needs = self.needs_input_grad
         dx_flat = dx_proj.reshape(-1, dx_proj.shape[-1])
-        grad_x = grad_kernel = grad_recurrent = grad_bias = None
-        if needs[0]:
-            grad_x = backend.matmul(dx_flat, self.kernel.T).reshape(timesteps, batch, features)
+        grad_x = grad_kernel = grad_bias = None
+        if self.input_mask is not None and (needs[0] or needs[1]):
+            grad_x, grad_kernel = backend.gate_masked_matmul_backward(
+                dx_proj, self.x_steps, self.kernel, self.input_mask, needs[0], needs[1]
+            )
+        else:
+            if needs[0]:
+                grad_x = backend.matmul(dx_flat, self.kernel.T).reshape(timesteps, batch, features)
+            if needs[1]:
+                grad_kernel = backend.matmul(self.x_steps.reshape(-1, features).T, dx_flat)
+        if grad_x is not None:
             if self.go_backwards:
                 grad_x = grad_x[::-1]
             grad_x = xp.ascontiguousarray(grad_x.transpose(1, 0, 2))
-        if needs[1]:
-            grad_kernel = backend.matmul(self.x_steps.reshape(-1, features).T, dx_flat)
-        if needs[2]:
-            grad_recurrent = d_recurrent
-        if self.has_bias and needs[3]:
-            grad_bias = dx_flat.sum(axis=0)
-            if self.cell == "gru":
-                grad_bias = xp.stack([grad_bias, d_recurrent_bias])
-        return grad_x, grad_kernel, grad_recurrent, grad_bias
+        grads = [grad_x, grad_kernel, d_recurrent if needs[2] else None]
+        if self.has_bias:
+            if needs[3]:
+                grad_bias = dx_flat.sum(axis=0)
+                if self.cell == "gru":
+                    grad_bias = xp.stack([grad_bias, d_recurrent_bias])
+            grads.append(grad_bias)
+        if self.n_initial_states:
+            grads.extend(d_initial)
+        return tuple(grads)
 
 
 def recurrent_sequence(
@@ -153,19 +203,42 @@ def recurrent_sequence(
     zero_output_for_mask: bool = False,
     activation: str = "tanh",
     recurrent_activation: str = "sigmoid",
+    initial_state=None,
+    input_mask=None,
+    recurrent_mask=None,
 ) -> Tensor:
-    """Run a ``"simple_rnn"``, ``"lstm"`` or ``"gru"`` layer over a whole sequence.
+    """Run a ``"simple_rnn"``, ``"lstm"``, ``"gru"`` or ``"gru_reset_before"`` layer over a
+    whole sequence.
 
-    ``mask`` is a boolean (batch, timesteps) array or tensor, or None. Returns
-    the packed array described in the module docstring.
+    ``mask`` is a boolean (batch, timesteps) array or tensor, or None.
+    ``initial_state`` is None (zeros) or a list of tensors, ``[h]`` or
+    ``[h, c]``. ``input_mask`` and ``recurrent_mask`` are None or the dropout
+    masks of the module docstring (backend arrays). Returns the packed array
+    described in the module docstring.
     """
     if cell not in N_GATES:
         raise ValueError(f"Unknown recurrent cell '{cell}'; expected one of {sorted(N_GATES)}.")
     if isinstance(mask, Tensor):
         mask = mask.data
     fn = RecurrentSequence(
-        cell, mask, go_backwards, zero_output_for_mask, activation, recurrent_activation
+        cell,
+        mask,
+        go_backwards,
+        zero_output_for_mask,
+        activation,
+        recurrent_activation,
+        has_bias=bias is not None,
+        input_mask=input_mask,
+        recurrent_mask=recurrent_mask,
     )
-    if bias is None:
-        return apply(fn, x, kernel, recurrent_kernel)
-    return apply(fn, x, kernel, recurrent_kernel, bias)
+    inputs = [x, kernel, recurrent_kernel]
+    if bias is not None:
+        inputs.append(bias)
+    if initial_state:
+        if len(initial_state) != N_STATES[cell]:
+            raise ValueError(
+                f"A '{cell}' layer has {N_STATES[cell]} state(s); got {len(initial_state)} "
+                "initial states."
+            )
+        inputs.extend(initial_state)
+    return apply(fn, *inputs)

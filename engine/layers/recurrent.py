@@ -3,8 +3,17 @@
 Weights follow Keras 3's shapes and order: ``kernel`` (features, n*units),
 ``recurrent_kernel`` (units, n*units), ``bias`` (n*units,), with the gates
 concatenated along the last axis in Keras's order (LSTM ``i, f, c, o``; GRU
-``z, r, h``, its bias (2, 3*units) holding the input and the recurrent bias).
+``z, r, h``, its bias (2, 3*units) holding the input and the recurrent bias,
+or with ``reset_after=False`` one (3*units,) input bias).
 Each layer runs the whole sequence as one op, ``F.recurrent_sequence``.
+
+Calls take Keras's ``initial_state`` (a list: ``[h]``, or ``[h, c]`` for
+LSTM, each (batch, units)); with ``return_state=True`` they return the list
+``[output, h]`` or ``[output, h, c]``. Gradients flow into the initial states
+and back from the returned ones. ``dropout`` and ``recurrent_dropout`` follow
+Keras 3: in training only, masks drawn once per call and reused at every
+step; recurrent dropout gives each gate its own masks, for the inputs too
+(Keras switches to ``implementation=1`` then).
 """
 
 import numpy
@@ -39,6 +48,7 @@ class RecurrentLayer(Layer):
 
     cell = ""  # the ``F.recurrent_sequence`` cell name
     n_gates = 1
+    STATE_NAMES = ("h", "c")  # of ``initial_state`` and the returned states, in order
 
     def __init__(
         self,
@@ -52,12 +62,21 @@ class RecurrentLayer(Layer):
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed=None,
         return_sequences: bool = False,
         return_state: bool = False,
         go_backwards: bool = False,
+        unroll: bool = False,
         zero_output_for_mask: bool = False,
         **kwargs,
     ):
+        """``unroll`` is accepted for Keras programs and configs: in Keras it unrolls
+        the time loop into the graph, which changes only speed and memory. Here the
+        loop always runs inside the backend's sequence kernels, so it has no effect.
+        ``seed`` is kept for configs; dropout masks come from the backend's
+        generator, seeded by ``engine.utils.set_random_seed``."""
         super().__init__(**kwargs)
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(
@@ -81,9 +100,19 @@ class RecurrentLayer(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        for argument, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}': `{argument}` must be a number in "
+                    f"[0, 1), got {rate!r}."
+                )
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.seed = seed
         self.return_sequences = return_sequences
         self.return_state = return_state
         self.go_backwards = go_backwards
+        self.unroll = unroll
         self.zero_output_for_mask = zero_output_for_mask
         self.input_spec = InputSpec(ndim=3)
         self.supports_masking = True
@@ -130,13 +159,19 @@ class RecurrentLayer(Layer):
 
     # -- calling ----------------------------------------------------------
 
-    def __call__(self, inputs, training=None, mask=None, **kwargs):
+    def __call__(self, inputs, initial_state=None, mask=None, training=None, **kwargs):
+        """Keras's call order: ``layer(x, initial_state)`` passes initial states."""
         shape = inputs.shape if isinstance(inputs, Tensor) else numpy.shape(inputs)
         self._check_rank(shape)
+        if initial_state is not None:
+            kwargs["initial_state"] = initial_state
         return super().__call__(inputs, training=training, mask=mask, **kwargs)
 
-    def call(self, inputs, mask=None):
+    def call(self, inputs, mask=None, training=False, initial_state=None):
         timesteps = inputs.shape[1]
+        input_mask = recurrent_mask = None
+        if training:
+            input_mask, recurrent_mask = self._dropout_masks(inputs)
         packed = F.recurrent_sequence(
             self.cell,
             inputs,
@@ -148,6 +183,9 @@ class RecurrentLayer(Layer):
             zero_output_for_mask=self.zero_output_for_mask,
             activation=activations.serialize(self.activation),
             recurrent_activation=activations.serialize(self.recurrent_activation),
+            initial_state=self._initial_states(initial_state, inputs),
+            input_mask=input_mask,
+            recurrent_mask=recurrent_mask,
         )
         if self.return_sequences:
             output = packed[:, :timesteps]
@@ -156,6 +194,56 @@ class RecurrentLayer(Layer):
         if not self.return_state:
             return output
         return [output] + [packed[:, timesteps + k] for k in range(self.state_size)]
+
+    def _dropout_masks(self, inputs):
+        """Keras's dropout masks for one call: ``(input_mask, recurrent_mask)``, each None
+        or (n_masks, batch, size), with a mask per gate when ``recurrent_dropout`` is on."""
+        backend, dtype = inputs.backend, inputs.dtype
+        batch, features = inputs.shape[0], inputs.shape[2]
+        n_masks = self.n_gates if self.recurrent_dropout else 1
+        input_mask = recurrent_mask = None
+        if self.dropout:
+            input_mask = backend.dropout_mask((n_masks, batch, features), self.dropout, dtype)
+        if self.recurrent_dropout:
+            recurrent_mask = backend.dropout_mask(
+                (n_masks, batch, self.units), self.recurrent_dropout, dtype
+            )
+        return input_mask, recurrent_mask
+
+    def _initial_states(self, initial_state, inputs) -> list | None:
+        """``initial_state`` as a checked list of tensors on the inputs' backend and dtype."""
+        if initial_state is None:
+            return None
+        states = initial_state
+        if not isinstance(initial_state, (list, tuple)):
+            states = [initial_state]
+        names = self.STATE_NAMES[: self.state_size]
+        if len(states) != self.state_size:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expects {self.state_size} initial state "
+                f"tensor(s) [{', '.join(names)}], but received {len(states)}."
+            )
+        expected = (inputs.shape[0], self.units)
+        checked = []
+        for name, state in zip(names, states):
+            if not isinstance(state, Tensor):
+                try:
+                    state = Tensor(state, dtype=inputs.dtype, backend=inputs.backend)
+                except TypeError as error:
+                    raise TypeError(
+                        f"{type(self).__name__} '{self.name}': initial state `{name}` must be "
+                        f"a tensor or an array of numbers, got {type(state).__name__}."
+                    ) from error
+            elif state.dtype != inputs.dtype:
+                state = state.astype(inputs.dtype)
+            if tuple(state.shape) != expected:
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}': initial state `{name}` must have "
+                    f"shape {format_shape(expected)} (batch, units), but received shape "
+                    f"{format_shape(tuple(state.shape))}."
+                )
+            checked.append(state)
+        return checked
 
     def compute_mask(self, inputs, mask=None):
         return mask if self.return_sequences else None
@@ -184,9 +272,13 @@ class RecurrentLayer(Layer):
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
             "return_sequences": self.return_sequences,
             "return_state": self.return_state,
             "go_backwards": self.go_backwards,
+            "unroll": self.unroll,
             "zero_output_for_mask": self.zero_output_for_mask,
         }
 
@@ -235,21 +327,24 @@ class LSTM(RecurrentLayer):
 
 @register_layer
 class GRU(RecurrentLayer):
-    """Gated recurrent unit, Keras 3's default ``reset_after=True`` form, gate order ``z, r, h``."""
+    """Gated recurrent unit, gate order ``z, r, h``.
+
+    ``reset_after=True`` (Keras 3's default, cuDNN's form) applies the reset gate
+    after the recurrent matmul and has an input and a recurrent bias, (2, 3*units);
+    ``reset_after=False`` (the original GRU) applies it to the state before the
+    candidate's recurrent matmul and has one bias, (3*units,).
+    """
 
     cell = "gru"
     n_gates = 3
 
     def __init__(self, units: int, reset_after: bool = True, **kwargs):
         super().__init__(units, **kwargs)
-        if not reset_after:
-            raise NotImplementedError(
-                f"GRU '{self.name}': only reset_after=True (Keras 3's default) is implemented."
-            )
-        self.reset_after = reset_after
+        self.reset_after = bool(reset_after)
+        self.cell = "gru" if self.reset_after else "gru_reset_before"
 
     def _bias_shape(self) -> tuple:
-        return (2, 3 * self.units)
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
     def get_config(self):
         return {**super().get_config(), "reset_after": self.reset_after}
@@ -324,14 +419,32 @@ class Bidirectional(Layer):
         self.forward_layer.build_from_shape(input_shape)
         self.backward_layer.build_from_shape(input_shape)
 
-    def __call__(self, inputs, training=None, mask=None, **kwargs):
+    def __call__(self, inputs, initial_state=None, mask=None, training=None, **kwargs):
         shape = inputs.shape if isinstance(inputs, Tensor) else numpy.shape(inputs)
         self.forward_layer._check_rank(shape)
+        if initial_state is not None:
+            kwargs["initial_state"] = initial_state
         return super().__call__(inputs, training=training, mask=mask, **kwargs)
 
-    def call(self, inputs, mask=None):
-        forward = self.forward_layer(inputs, mask=mask)
-        backward = self.backward_layer(inputs, mask=mask)
+    def call(self, inputs, mask=None, training=False, initial_state=None):
+        """``initial_state``: the forward layer's states, then the backward layer's (Keras)."""
+        forward_state = backward_state = None
+        if initial_state is not None:
+            if not isinstance(initial_state, (list, tuple)) or len(initial_state) % 2:
+                count = len(initial_state) if isinstance(initial_state, (list, tuple)) else 1
+                raise ValueError(
+                    f"Bidirectional '{self.name}': `initial_state` must be a list of the "
+                    f"forward layer's states followed by the backward layer's, an even "
+                    f"number of tensors; received {count}."
+                )
+            half = len(initial_state) // 2
+            forward_state, backward_state = list(initial_state[:half]), list(initial_state[half:])
+        forward = self.forward_layer(
+            inputs, initial_state=forward_state, mask=mask, training=training
+        )
+        backward = self.backward_layer(
+            inputs, initial_state=backward_state, mask=mask, training=training
+        )
         if self.return_state:
             forward, forward_states = forward[0], forward[1:]
             backward, backward_states = backward[0], backward[1:]
