@@ -7,6 +7,7 @@ generation (no recursion), and frees each op's saved arrays after use.
 """
 
 import contextlib
+import contextvars
 import heapq
 import itertools
 
@@ -16,35 +17,50 @@ import backends
 
 from . import config
 
+#: Whether ops record the graph. A ContextVar, so the switch is per thread (and
+#: per asyncio task), as in PyTorch: ``predict`` in one thread must not stop a
+#: ``fit`` in another from recording.
+_grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "engine_grad_enabled", default=True
+)
+#: ``apply`` reads the mode on every op: the bound ``get`` (cached per thread by
+#: CPython) costs no more than the class attribute it replaced.
+_recording = _grad_enabled.get
 
-class _GradMode:
+
+class _GradModeSwitch(contextlib.ContextDecorator):
+    """Sets the calling thread's grad mode for a block, restoring it after."""
+
+    enabled: bool
+
+    def __enter__(self):
+        self._previous = _grad_enabled.get()
+        _grad_enabled.set(self.enabled)
+
+    def __exit__(self, *exc):
+        _grad_enabled.set(self._previous)
+
+    def _recreate_cm(self):
+        # A fresh instance per decorated call: one shared ``_previous`` would be
+        # overwritten when two threads run the decorated function at once.
+        return type(self)()
+
+
+class no_grad(_GradModeSwitch):
+    """Context manager (or decorator) that stops recording the graph in this thread."""
+
+    enabled = False
+
+
+class enable_grad(_GradModeSwitch):
+    """Context manager (or decorator) that turns recording back on in this thread."""
+
     enabled = True
 
 
-class no_grad(contextlib.ContextDecorator):
-    """Context manager (or decorator) that stops recording the graph."""
-
-    def __enter__(self):
-        self._previous = _GradMode.enabled
-        _GradMode.enabled = False
-
-    def __exit__(self, *exc):
-        _GradMode.enabled = self._previous
-
-
-class enable_grad(contextlib.ContextDecorator):
-    """Context manager (or decorator) that turns recording back on."""
-
-    def __enter__(self):
-        self._previous = _GradMode.enabled
-        _GradMode.enabled = True
-
-    def __exit__(self, *exc):
-        _GradMode.enabled = self._previous
-
-
 def is_grad_enabled() -> bool:
-    return _GradMode.enabled
+    """Whether ops called from this thread record the graph."""
+    return _grad_enabled.get()
 
 
 class Function:
@@ -82,7 +98,7 @@ def apply(fn: Function, *inputs: "Tensor") -> "Tensor":
             raise _mismatch_error(backend, tensor.backend)
     fn.backend = backend
     record = False
-    if _GradMode.enabled:
+    if _recording():
         needs = tuple([t.requires_grad for t in inputs])
         record = True in needs
     if not record:
