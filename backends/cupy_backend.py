@@ -3,11 +3,12 @@
 Everything runs through the generic kernels of ``backends.base`` with
 ``xp = cupy`` (convolution is already im2col + ``cupy.matmul``, i.e. cuBLAS);
 ``cuda_kernels/`` (written with ``numba.cuda``) replaces the paths where the
-generic one launches many small kernels or allocates temporaries: fused
-softmax + cross-entropy, the in-place optimizer updates, the embedding
-scatter-add, max-pooling backward, and the LSTM and GRU cells' gate arithmetic
-after the cuBLAS recurrent GEMM. Overrides fall back to ``super()`` for
-inputs their kernels do not cover (non-float dtypes, non-contiguous state).
+generic one launches many small kernels, allocates temporaries or leaves the
+device: ``erf`` (exact GELU), fused softmax + cross-entropy, the in-place
+optimizer updates, the embedding scatter-add, max-pooling backward, and the
+LSTM and GRU cells' gate arithmetic after the cuBLAS recurrent GEMM. Overrides
+fall back to ``super()`` for inputs their kernels do not cover (non-float
+dtypes, non-contiguous state).
 
 Simulation mode (``ENGINE_CUDA_SIM=1``) makes this backend available without a
 GPU, for tests: ``xp`` is NumPy, the custom kernels run on host arrays under
@@ -112,8 +113,9 @@ class CupyBackend(Backend):
             self.xp = cupy
             self.threads_per_block, self.max_blocks = THREADS_PER_BLOCK, MAX_BLOCKS
         # imported here: numba.cuda must see NUMBA_ENABLE_CUDASIM before its first import
-        from .cuda_kernels import embedding, losses, optimizers, pooling, recurrent
+        from .cuda_kernels import activations, embedding, losses, optimizers, pooling, recurrent
 
+        self._activations = activations
         self._losses, self._optimizers = losses, optimizers
         self._embedding, self._pooling = embedding, pooling
         self._recurrent = recurrent
@@ -213,6 +215,18 @@ class CupyBackend(Backend):
         """Flattening must give views for in-place updates: all C-contiguous, one shape."""
         shape = arrays[0].shape
         return all(a.flags.c_contiguous and a.shape == shape for a in arrays)
+
+    # -- activations ------------------------------------------------------
+
+    def erf(self, x):
+        """Error function on the device (the reference copies to the host's math.erf)."""
+        if not self._floats(x):
+            return super().erf(x)
+        out = self.xp.empty(x.shape, dtype=x.dtype)
+        if x.size:
+            flat = self.xp.ascontiguousarray(x).reshape(-1)
+            self._launch(self._activations.erf, x.size, flat, out.reshape(-1))
+        return out
 
     # -- fused softmax + cross-entropy ------------------------------------
 

@@ -276,3 +276,45 @@ def test_cells_with_other_activations_fall_back(cupy, reference, rng):
     expected = reference.lstm_cell_forward(x_proj, h_prev, c_prev, recurrent_kernel, "relu")
     for actual, wanted in zip(ours, expected):
         _close(actual, wanted, numpy.float64)
+
+
+def _no_host_round_trip(backend, monkeypatch):
+    """Make any copy to the host fail the test, and return the transfer counts before."""
+
+    def to_numpy(array):
+        raise AssertionError("the device path copied an array to the host")
+
+    monkeypatch.setattr(backend, "to_numpy", to_numpy)
+    return dict(backend.transfers)
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_erf_runs_on_the_device_and_matches_reference(launch, reference, rng, monkeypatch, dtype):
+    x = (3 * rng.normal(size=(7, 5))).astype(dtype)
+    x[0, :4] = [0.0, -0.0, 6.0, -30.0]
+    # contiguous, a transposed view, 1-D, 0-D, empty
+    for case in (x, x.T, x[0], x[1, 1, ...], x[:0]):
+        expected = reference.erf(case)
+        before = _no_host_round_trip(launch, monkeypatch)
+        actual = launch.erf(case)
+        assert launch.transfers == before
+        assert actual.dtype == dtype and actual.shape == case.shape
+        _close(actual, expected, dtype)
+        monkeypatch.undo()
+
+
+def test_gelu_stays_on_the_device(cupy, reference, rng, monkeypatch):
+    x = rng.normal(size=(4, 6)).astype(numpy.float32)
+    dy = rng.normal(size=x.shape).astype(numpy.float32)
+    expected = reference.gelu_forward(x), reference.gelu_backward(dy, x, None)
+    before = _no_host_round_trip(cupy, monkeypatch)
+    actual = cupy.gelu_forward(x), cupy.gelu_backward(dy, x, None)
+    assert cupy.transfers == before
+    for ours, wanted in zip(actual, expected):
+        _close(ours, wanted, numpy.float32)
+
+
+def test_erf_of_other_dtypes_falls_back(cupy, reference):
+    x = numpy.arange(-2, 3, dtype=numpy.float16)
+    _close(cupy.erf(x), reference.erf(x), numpy.float32)
+    assert cupy.erf(x).dtype == numpy.float16
