@@ -53,8 +53,6 @@ or keeps the mode of the file it replaces, as ``torch.save`` and Keras do.
 
 import collections
 import contextlib
-import contextvars
-import functools
 import inspect
 import json
 import os
@@ -63,7 +61,6 @@ import secrets
 import socket
 import stat
 import struct
-import threading
 import warnings
 import zlib
 
@@ -291,7 +288,69 @@ def _model_metadata(model, file_format: str) -> dict:
             }
         ),
     }
+    build_config = model.get_build_config()
+    if build_config is not None:
+        metadata["build_config"] = json.dumps(build_config)
     return metadata
+
+
+def _check_serializable(model) -> None:
+    """Every class of the user's in the model whose constructor takes arguments must give
+    them back from ``get_config``, or ``load_model`` could not rebuild it (as Keras checks).
+
+    An unregistered class saves; loading it needs the class registered
+    (``@engine.saving.register_keras_serializable()``) or passed in ``custom_objects``.
+    """
+    pending, seen = [model], set()
+    while pending:
+        layer = pending.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        pending.extend(layer._layers)
+        cls = type(layer)
+        if cls.__module__.startswith("engine."):
+            continue
+        required = [
+            p.name
+            for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
+            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
+        overridden = any(
+            "get_config" in vars(klass)
+            for klass in cls.__mro__
+            if not klass.__module__.startswith("engine.") and klass is not object
+        )
+        if required and not overridden:
+            raise ValueError(
+                f"save: {cls.__name__}.__init__ takes {', '.join(required)}, but "
+                f"{cls.__name__} does not override get_config() to return them, so "
+                f"load_model could not rebuild '{layer.name}'. Add get_config() returning "
+                f"{{**super().get_config(), {', '.join(repr(n) + ': ...' for n in required)}}}, "
+                f"and register the class with @engine.saving.register_keras_serializable(); "
+                f"or save the weights alone with save_weights()."
+            )
+
+
+def register_keras_serializable(package: str = "Custom", name: str | None = None):
+    """Keras's decorator: make a custom layer, model, loss or metric class loadable by name."""
+    from .layers.base import Layer, layer_registry
+
+    def register(cls):
+        registries = [
+            (Layer, layer_registry),
+            (losses_module.Loss, losses_module._registry),
+            (metrics_module.Metric, metrics_module._registry),
+        ]
+        for base, registry in registries:
+            if isinstance(cls, type) and issubclass(cls, base):
+                return registry.register(cls, name)
+        raise TypeError(
+            f"register_keras_serializable: expected a Layer, Model, Loss or Metric class, got "
+            f"{cls!r}."
+        )
+
+    return register
 
 
 def _require_built(model, what: str) -> None:
@@ -307,6 +366,7 @@ def save_model(model, filepath, overwrite: bool = True) -> None:
     path = os.fspath(filepath)
     _check_extension(path, _MODEL_EXTENSIONS, "save")
     _require_built(model, "save")
+    _check_serializable(model)
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save: '{path}' exists and overwrite=False.")
     metadata = _model_metadata(model, MODEL_FORMAT)
@@ -485,19 +545,12 @@ class _FileWeights:
     built within its file's shapes allocates no more than the file holds.
     """
 
-    #: while a load builds its model: the ``_FileWeights`` of its file (per thread)
-    current: contextvars.ContextVar = contextvars.ContextVar("file_weights", default=None)
-    _install_lock = threading.Lock()
-
     def __init__(self, path: str, arrays: list):
         self.path = path
         self.unclaimed = collections.Counter(tuple(array.shape) for array in arrays)
 
     def claim(self, layer, name, shape) -> None:
-        try:
-            shape = tuple(int(size) for size in shape)
-        except (TypeError, ValueError):
-            return  # not a shape: add_weight itself refuses it
+        shape = tuple(shape)
         if self.unclaimed[shape] > 0:
             self.unclaimed[shape] -= 1
             return
@@ -512,38 +565,16 @@ class _FileWeights:
     @contextlib.contextmanager
     def checking_builds(self):
         """Within the block, this thread's ``Layer.add_weight`` calls claim from ``self``."""
-        self._install()
-        token = self.current.set(self)
+        from .layers.base import weight_claims
+
+        token = weight_claims.set(self.claim)
         try:
             yield
         finally:
-            self.current.reset(token)
-
-    @classmethod
-    def _install(cls) -> None:
-        """Wrap ``Layer.add_weight`` once; outside a load the wrapper only passes through."""
-        from .layers.base import Layer
-
-        with cls._install_lock:
-            original = Layer.add_weight
-            if getattr(original, "claims_file_weights", False):
-                return
-            signature = inspect.signature(original)
-
-            @functools.wraps(original)
-            def add_weight(self, *args, **kwargs):
-                expected = cls.current.get()
-                if expected is not None:
-                    with contextlib.suppress(TypeError):  # add_weight reports a bad call
-                        call = signature.bind(self, *args, **kwargs).arguments
-                        expected.claim(self, call.get("name"), call.get("shape"))
-                return original(self, *args, **kwargs)
-
-            add_weight.claims_file_weights = True
-            Layer.add_weight = add_weight
+            weight_claims.reset(token)
 
 
-def _build_model(model_config, weights: list, path: str):
+def _build_model(model_config, weights: list, path: str, build_config=None):
     """The model ``model_config`` describes, built only if ``weights`` have its shapes."""
     from .layers.base import Layer, layer_registry
 
@@ -554,7 +585,10 @@ def _build_model(model_config, weights: list, path: str):
     if not (isinstance(cls, type) and issubclass(cls, Layer) and hasattr(cls, "fit")):
         raise ValueError(f"Cannot load '{path}': '{cls.__name__}' is not a model class.")
     with _FileWeights(path, weights).checking_builds():
-        return cls.from_config(dict(model_config.get("config", {})))
+        model = cls.from_config(dict(model_config.get("config", {})))
+        if not model.built and build_config is not None:
+            model.build_from_config(build_config)
+    return model
 
 
 def _is_count(value) -> bool:
@@ -673,7 +707,8 @@ def _load_model(path: str, compile: bool):  # noqa: A002
     state = _training_state(metadata, path)
     weights = _weights_from(tensors)
     try:
-        model = _build_model(_json(metadata, "model_config", path), weights, path)
+        build_config = _json(metadata, "build_config", path)
+        model = _build_model(_json(metadata, "model_config", path), weights, path, build_config)
         model.set_weights(weights)
         model.shuffle_seed = state.get("shuffle_seed")
         compile_dict = _json(metadata, "compile_config", path)

@@ -138,3 +138,12 @@ def flatten_shapes(structure) -> list[tuple]:
     if isinstance(structure, dict):
         return [shape for key in structure for shape in flatten_shapes(structure[key])]
     return [shape for item in structure for shape in flatten_shapes(item)]
+
+
+def map_shapes(function, structure):
+    """``function`` applied to each shape of a shape, list or dict of shapes."""
+    if is_shape(structure):
+        return function(tuple(structure))
+    if isinstance(structure, dict):
+        return {key: map_shapes(function, value) for key, value in structure.items()}
+    return type(structure)(map_shapes(function, item) for item in structure)

@@ -337,7 +337,9 @@ def test_custom_layer_loads_after_registration(tmp_path):
             self.factor = factor
 
         def build(self, input_shape):
-            self.offset = self.add_weight("offset", (input_shape[-1],), initializer="ones")
+            self.offset = self.add_weight(
+                shape=(input_shape[-1],), initializer="ones", name="offset"
+            )
 
         def call(self, inputs):
             return inputs * self.factor + self.offset

@@ -222,7 +222,10 @@ class PReLU(Layer):
                 f"received input shape {format_shape(input_shape)}."
             )
         self.alpha = self.add_weight(
-            "alpha", parameter_shape, self.alpha_initializer, self.alpha_regularizer
+            name="alpha",
+            shape=parameter_shape,
+            initializer=self.alpha_initializer,
+            regularizer=self.alpha_regularizer,
         )
         axes = {
             i: input_shape[i]

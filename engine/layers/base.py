@@ -7,7 +7,9 @@ its weights live there.
 """
 
 import collections
+import contextvars
 import inspect
+import threading
 
 import numpy
 
@@ -26,6 +28,10 @@ layer_registry = Registry(
     ),
 )
 _name_counts: collections.Counter = collections.Counter()
+#: set by ``load_model`` while it builds a model from a file's config: called with
+#: ``(layer, name, shape)`` before each weight is allocated, so a config cannot ask for
+#: weights its file does not hold (see ``engine.saving``)
+weight_claims: contextvars.ContextVar = contextvars.ContextVar("weight_claims", default=None)
 
 
 def unique_name(prefix: str) -> str:
@@ -131,6 +137,7 @@ class Layer:
         self._weights: list[Tensor] = []
         self._trainable_flags: list[bool] = []
         self._regularized: list[tuple[Tensor, object]] = []
+        self._added_losses: list[Tensor] = []
         self._build_input_shape = None
         if input_dim is not None:
             input_shape = (input_dim,)
@@ -139,9 +146,25 @@ class Layer:
         )
 
     def __setattr__(self, name, value):
-        if isinstance(value, Layer) and name != "_parent":
-            self._layers.append(value)
+        if isinstance(value, Layer):
+            self._track(value)
+        elif isinstance(value, (list, tuple, dict)) and "_layers" in self.__dict__:
+            if not name.startswith("_"):  # Keras tracks layers held in lists and dicts
+                value = _tracked(value, self)
+            self._track(value)
         object.__setattr__(self, name, value)
+
+    def _track(self, value) -> None:
+        """Make ``value`` (a layer, or a container of layers) a sub-layer of this one."""
+        if isinstance(value, Layer):
+            if value is not self and not any(value is layer for layer in self._layers):
+                self._layers.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                self._track(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                self._track(item)
 
     # -- building ---------------------------------------------------------
 
@@ -154,28 +177,58 @@ class Layer:
             return
         if self.backend is None:
             self.backend = config.get_backend()
-        input_shape = list(input_shape) if self.multiple_inputs else tuple(input_shape)
+        if self.multiple_inputs:
+            input_shape = list(input_shape)
+        elif symbolic.is_shape(input_shape):
+            input_shape = tuple(input_shape)
         self.build(input_shape)
         self._build_input_shape = input_shape
         self.built = True
 
     def add_weight(
         self,
-        name: str,
-        shape,
-        initializer="glorot_uniform",
-        regularizer=None,
-        trainable: bool = True,
+        shape=None,
+        initializer=None,
         dtype=None,
+        trainable: bool = True,
+        regularizer=None,
         constraint=None,
+        name: str | None = None,
+        autocast: bool = True,
     ) -> Tensor:
-        """Create a weight on the layer's backend, initialized on the host.
+        """Create a weight on the layer's backend, initialized on the host (Keras 3's
+        arguments; ``initializer`` defaults to glorot_uniform for floats, else zeros).
 
         ``constraint`` (see ``engine.constraints``) is applied by the optimizer after
         each update of the weight.
         """
+        if isinstance(shape, str):
+            raise ValueError(
+                f"Layer '{self.name}'.add_weight: `name` must be passed as a keyword argument "
+                f"(as in Keras 3). Received: add_weight('{shape}', ...). Use: "
+                f"add_weight(shape=..., name='{shape}')."
+            )
+        if shape is None:
+            shape = ()
+        try:
+            shape = tuple(int(size) for size in shape)
+        except TypeError:
+            raise ValueError(
+                f"Layer '{self.name}'.add_weight: `shape` must be a tuple of ints, got "
+                f"{shape!r}. A size that is None is only known in build(input_shape)."
+            ) from None
+        if name is None:
+            name = f"variable_{len(self._weights)}" if self._weights else "variable"
+        if initializer is None:
+            kind = numpy.dtype(dtype or self.dtype).kind
+            initializer = "glorot_uniform" if kind == "f" else "zeros"
+        claim = weight_claims.get()
+        if claim is not None:
+            claim(self, name, shape)
+        if self.backend is None:
+            self.backend = config.get_backend()
         initializer = initializers.get(initializer)
-        values = numpy.asarray(initializer(tuple(shape), dtype or self.dtype))
+        values = numpy.asarray(initializer(shape, dtype or self.dtype))
         constraint = constraints.get(constraint)
         weight = (Tensor if constraint is None else constraints.ConstrainedWeight)(
             values,
@@ -193,26 +246,36 @@ class Layer:
             self._regularized.append((weight, regularizer))
         return weight
 
+    def add_loss(self, loss) -> None:
+        """Add a scalar tensor to the losses ``fit`` minimizes (a KL term, an activity
+        penalty...); cleared at the start of each outermost layer call, as in Keras."""
+        if not isinstance(loss, Tensor):
+            backend = self.backend or config.get_backend()
+            loss = Tensor(numpy.asarray(loss, dtype=self.dtype), backend=backend)
+        if not self._added_losses:
+            _call_depth.layers_with_losses.append(self)
+        self._added_losses.append(loss)
+
     # -- calling ----------------------------------------------------------
 
     def __call__(self, inputs, training=None, mask=None, **kwargs):
         if symbolic.is_symbolic(inputs):
             return self._call_symbolic(inputs, training, mask, kwargs)
-        if self.multiple_inputs:
-            inputs = self._input_list(inputs)
-            shape = [tensor.shape for tensor in inputs]
-        else:
-            inputs = self._single_input(inputs)
-            shape = inputs.shape
+        inputs = self._convert_inputs(inputs)
+        shape = inputs.shape if isinstance(inputs, Tensor) else _shapes(inputs)
         if not self.built:
             self.build_from_shape(shape)
-        if self.input_spec is not None and not self.multiple_inputs:
+        if self.input_spec is not None and isinstance(inputs, Tensor):
             self.input_spec.check(self, shape)
         takes_training, takes_mask = _call_accepts(type(self))
         if takes_training:
             kwargs["training"] = bool(training)
         if takes_mask and mask is not None:
             kwargs["mask"] = mask
+        outermost = not _call_depth.value
+        if outermost and _call_depth.layers_with_losses:
+            _clear_added_losses()
+        _call_depth.value += 1
         try:
             return self.call(inputs, **kwargs)
         except DeviceOutOfMemoryError:
@@ -223,6 +286,29 @@ class Layer:
                 f"inputs of shape {shape} (batch size {_count(inputs)}). Use a smaller "
                 f"batch_size in fit/evaluate/predict."
             ) from error
+        finally:
+            _call_depth.value -= 1
+
+    def _convert_inputs(self, inputs):
+        """Tensors on the layer's backend, in the layer's dtype; lists only where they fit.
+
+        Built-in layers take one tensor (merge layers a list); a layer or model that
+        users subclass may take any structure (a list, tuple or dict of tensors).
+        """
+        if isinstance(inputs, Tensor):
+            return self._single_input(inputs)
+        if self.multiple_inputs:
+            return self._input_list(inputs)
+        if _is_structure(inputs):
+            if not _takes_structures(type(self)):
+                raise ValueError(
+                    f"Layer '{self.name}' ({type(self).__name__}) takes one input tensor, but "
+                    f"was called on a {type(inputs).__name__} of {len(inputs)} tensors. To "
+                    f"combine several tensors use a merge layer first, e.g. "
+                    f"layers.Concatenate()([a, b])."
+                )
+            return symbolic.map_structure(self._single_input, inputs)
+        return self._input_tensor(inputs)
 
     def _single_input(self, inputs) -> Tensor:
         if isinstance(inputs, Tensor):
@@ -233,10 +319,7 @@ class Layer:
             ):
                 return inputs.astype(self.dtype)
             return inputs
-        if isinstance(inputs, dict) or (
-            isinstance(inputs, (list, tuple))
-            and any(isinstance(item, (Tensor, numpy.ndarray)) for item in inputs)
-        ):
+        if _is_structure(inputs):
             raise ValueError(
                 f"Layer '{self.name}' ({type(self).__name__}) takes one input tensor, but was "
                 f"called on a {type(inputs).__name__} of {len(inputs)} tensors. To combine "
@@ -266,6 +349,8 @@ class Layer:
             shape = [t.shape for t in inputs]
         elif isinstance(inputs, symbolic.KerasTensor):
             shape = inputs.shape
+        elif _takes_structures(type(self)):
+            shape = symbolic.shapes_of(inputs)
         else:
             count = len(symbolic.flatten(inputs))
             raise ValueError(
@@ -275,17 +360,18 @@ class Layer:
             )
         if not self.built:
             self.build_from_shape(shape)
-        if self.input_spec is not None and not self.multiple_inputs:
+        if self.input_spec is not None and isinstance(inputs, symbolic.KerasTensor):
             self.input_spec.check(self, shape)
         output_shape = self.compute_output_shape(shape)
         dtype = self.dtype if self.autocast else symbolic.flatten(inputs)[0].dtype
-        shapes = [output_shape] if symbolic.is_shape(output_shape) else list(output_shape)
+        single = symbolic.is_shape(output_shape)
+        shapes = [output_shape] if single else symbolic.flatten_shapes(output_shape)
         outputs = [symbolic.KerasTensor(s, dtype) for s in shapes]
         call_kwargs = dict(kwargs)
         if training is not None:
             call_kwargs["training"] = training
         symbolic.Node(self, inputs, outputs, call_kwargs)
-        return outputs[0] if symbolic.is_shape(output_shape) else outputs
+        return outputs[0] if single else outputs
 
     def _input_tensor(self, data) -> Tensor:
         backend = self.backend or config.get_backend()
@@ -304,15 +390,29 @@ class Layer:
         """The mask of this layer's output: passed through when the layer supports masking."""
         return mask if self.supports_masking else None
 
-    def compute_output_shape(self, input_shape) -> tuple:
-        """Output shape for ``input_shape``; the default runs the layer on zeros."""
+    def compute_output_shape(self, input_shape):
+        """Output shape(s) for ``input_shape`` (the batch axis may be None).
+
+        Every built-in layer computes it from the shapes alone. This fallback, for
+        a custom layer that does not define it, builds the layer and runs its
+        ``call`` once on zeros with a batch of one, as Keras traces ``call``.
+        """
         self.build_from_shape(input_shape)
-        probe_shape = tuple(1 if s is None else s for s in input_shape)
         dtype = self.dtype if self.autocast else "int64"
-        probe = Tensor(self.backend.xp.zeros(probe_shape, dtype=dtype), backend=self.backend)
+        xp = self.backend.xp
+
+        def zeros(shape):
+            probe = tuple(1 if s is None else s for s in shape)
+            return Tensor(xp.zeros(probe, dtype=dtype), backend=self.backend)
+
+        if symbolic.is_shape(input_shape):
+            probe, batch = zeros(input_shape), input_shape[0]
+        else:
+            probe = symbolic.map_shapes(zeros, input_shape)
+            batch = symbolic.flatten_shapes(input_shape)[0][0]
         with no_grad():
             output = self(probe)
-        return (input_shape[0], *output.shape[1:])
+        return symbolic.map_structure(lambda t: (batch, *t.shape[1:]), output)
 
     # -- weights ----------------------------------------------------------
 
@@ -352,8 +452,10 @@ class Layer:
 
     @property
     def losses(self) -> list[Tensor]:
-        """Regularization penalties of this layer and its sub-layers, for the current weights."""
-        penalties = [regularizer(weight) for weight, regularizer in self._regularized]
+        """``add_loss`` values since the outermost call began, then the weight
+        regularization penalties, of this layer and its sub-layers."""
+        penalties = list(self._added_losses)
+        penalties += [regularizer(weight) for weight, regularizer in self._regularized]
         for layer in self._layers:
             penalties.extend(layer.losses)
         return penalties
@@ -432,9 +534,120 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
+class _TrackedList(list):
+    """A list attribute of a layer: layers appended to it become sub-layers."""
+
+    def __init__(self, items, owner: "Layer"):
+        super().__init__(items)
+        self._owner = owner
+
+    def append(self, item) -> None:
+        super().append(item)
+        self._owner._track(item)
+
+    def extend(self, items) -> None:
+        items = list(items)
+        super().extend(items)
+        self._owner._track(items)
+
+    def insert(self, index, item) -> None:
+        super().insert(index, item)
+        self._owner._track(item)
+
+    def __setitem__(self, index, item) -> None:
+        super().__setitem__(index, item)
+        self._owner._track(item)
+
+    def __iadd__(self, items):
+        self.extend(items)
+        return self
+
+
+class _TrackedDict(dict):
+    """A dict attribute of a layer: layers stored in it become sub-layers (insertion order)."""
+
+    def __init__(self, items, owner: "Layer"):
+        super().__init__(items)
+        self._owner = owner
+
+    def __setitem__(self, key, item) -> None:
+        super().__setitem__(key, item)
+        self._owner._track(item)
+
+    def update(self, *args, **kwargs) -> None:
+        items = dict(*args, **kwargs)
+        super().update(items)
+        self._owner._track(items)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+
+def _tracked(value, owner: "Layer"):
+    if type(value) is list:
+        return _TrackedList(value, owner)
+    if type(value) is dict:
+        return _TrackedDict(value, owner)
+    return value
+
+
 def _backend_of(inputs):
-    return (inputs[0] if isinstance(inputs, list) else inputs).backend
+    return symbolic.flatten(inputs)[0].backend
 
 
 def _count(inputs) -> int:
-    return (inputs[0] if isinstance(inputs, list) else inputs).shape[0]
+    return symbolic.flatten(inputs)[0].shape[0]
+
+
+def _shapes(inputs):
+    return symbolic.map_structure(lambda t: tuple(t.shape), inputs)
+
+
+def _is_structure(inputs) -> bool:
+    """A dict, or a list/tuple holding tensors or arrays (not nested lists of numbers)."""
+    if isinstance(inputs, dict):
+        return True
+    return isinstance(inputs, (list, tuple)) and any(
+        isinstance(item, (Tensor, numpy.ndarray, symbolic.KerasTensor, list, tuple, dict))
+        and not _is_numbers(item)
+        for item in inputs
+    )
+
+
+def _is_numbers(item) -> bool:
+    """Nested lists of plain numbers: array data, not a structure of inputs."""
+    if isinstance(item, (list, tuple)):
+        return all(_is_numbers(x) for x in item)
+    return isinstance(item, (int, float, bool, numpy.number))
+
+
+_takes_structures_cache: dict[type, bool] = {}
+
+
+def _takes_structures(cls) -> bool:
+    """Layers and models that users write may take several tensors; built-in ones take one
+    (merge layers declare ``multiple_inputs``)."""
+    flag = _takes_structures_cache.get(cls)
+    if flag is None:
+        flag = _takes_structures_cache[cls] = not cls.__module__.startswith("engine.")
+    return flag
+
+
+class _CallDepth(threading.local):
+    """How deep this thread is in nested layer calls; the layers holding ``add_loss`` values."""
+
+    def __init__(self):
+        self.value = 0
+        self.layers_with_losses: list = []
+
+
+_call_depth = _CallDepth()
+
+
+def _clear_added_losses() -> None:
+    """Keras resets ``add_loss`` values at each outermost layer call."""
+    for layer in _call_depth.layers_with_losses:
+        layer._added_losses.clear()
+    _call_depth.layers_with_losses.clear()

@@ -145,18 +145,18 @@ class _Conv(ActivityRegularized, Layer):
                 f"known, but received input with shape {format_shape(input_shape)}."
             )
         self.kernel = self.add_weight(
-            "kernel",
-            (*self.kernel_size, channels, self.filters),
-            self.kernel_initializer,
-            self.kernel_regularizer,
+            name="kernel",
+            shape=(*self.kernel_size, channels, self.filters),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
         self.bias = (
             self.add_weight(
-                "bias",
-                (self.filters,),
-                self.bias_initializer,
-                self.bias_regularizer,
+                name="bias",
+                shape=(self.filters,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint,
             )
             if self.use_bias

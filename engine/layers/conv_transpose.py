@@ -59,12 +59,12 @@ class _ConvTranspose(_Conv):
                 f"strides={self.strides} and dilation_rate={self.dilation_rate}."
             )
 
-    def add_weight(self, name, shape, *args, **kwargs):
+    def add_weight(self, shape=None, *args, name=None, **kwargs):
         # ``_Conv.build`` asks for (..., in, filters); Keras stores the transposed
         # kernel as (..., filters, in), which is also what the op takes
         if name == "kernel":
             shape = (*shape[:-2], shape[-1], shape[-2])
-        return super().add_weight(name, shape, *args, **kwargs)
+        return super().add_weight(shape, *args, name=name, **kwargs)
 
     def _check_input(self, input_shape) -> tuple:
         """The output's spatial sizes (None stays None); any window fits any input."""

@@ -92,27 +92,21 @@ def Input(  # noqa: N802 (Keras name)
 class ActivityRegularized:
     """Mixin for layers taking ``activity_regularizer``: a penalty on their output.
 
-    As in Keras 3, ``losses`` holds ``activity_regularizer(output)`` of the
-    latest call, divided by the output's batch size (Keras 3.14 and later; 3.13
-    and earlier did not divide), and ``fit``/``evaluate`` add it to the loss.
+    As in Keras 3, ``losses`` holds ``activity_regularizer(output)`` of each call
+    since the outermost layer call began, divided by the output's batch size
+    (Keras 3.14 and later; 3.13 and earlier did not divide), and
+    ``fit``/``evaluate`` add it to the loss.
     """
 
     activity_regularizer = None
-    _activity_losses: tuple = ()
 
     def _regularize_activity(self, outputs) -> None:
-        """Record the penalty on ``outputs``, replacing the previous call's."""
+        """Add the penalty on ``outputs`` with ``add_loss`` (reset at each outermost call)."""
         penalty = self.activity_regularizer(outputs)
         if outputs.ndim > 0:
             batch_size = outputs.shape[0]
             penalty = penalty * (1.0 / batch_size if batch_size else 0.0)  # Keras: divide_no_nan
-        self._activity_losses = (penalty,)
-
-    @property
-    def losses(self) -> list:
-        """The activity penalty of the latest call, then the weight penalties."""
-        own = super().losses
-        return [*self._activity_losses, *own] if self._activity_losses else own
+        self.add_loss(penalty)
 
     def _activity_config(self) -> dict:
         return {"activity_regularizer": regularizers.serialize(self.activity_regularizer)}
@@ -157,18 +151,18 @@ class Dense(ActivityRegularized, Layer):
     def build(self, input_shape):
         input_dim = input_shape[-1]
         self.kernel = self.add_weight(
-            "kernel",
-            (input_dim, self.units),
-            self.kernel_initializer,
-            self.kernel_regularizer,
+            name="kernel",
+            shape=(input_dim, self.units),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
         self.bias = (
             self.add_weight(
-                "bias",
-                (self.units,),
-                self.bias_initializer,
-                self.bias_regularizer,
+                name="bias",
+                shape=(self.units,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint,
             )
             if self.use_bias

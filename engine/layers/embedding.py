@@ -50,10 +50,10 @@ class Embedding(ActivityRegularized, Layer):
 
     def build(self, input_shape):
         self.embeddings = self.add_weight(
-            "embeddings",
-            (self.input_dim, self.output_dim),
-            self.embeddings_initializer,
-            self.embeddings_regularizer,
+            name="embeddings",
+            shape=(self.input_dim, self.output_dim),
+            initializer=self.embeddings_initializer,
+            regularizer=self.embeddings_regularizer,
             constraint=self.embeddings_constraint,
         )
 

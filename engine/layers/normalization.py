@@ -72,20 +72,36 @@ class BatchNormalization(Layer):
         (axis,) = _check_axes(self, self.axis, input_shape)
         shape = (input_shape[axis],)
         self.gamma = (
-            self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
+            self.add_weight(
+                name="gamma",
+                shape=shape,
+                initializer=self.gamma_initializer,
+                regularizer=self.gamma_regularizer,
+            )
             if self.scale
             else None
         )
         self.beta = (
-            self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+            self.add_weight(
+                name="beta",
+                shape=shape,
+                initializer=self.beta_initializer,
+                regularizer=self.beta_regularizer,
+            )
             if self.center
             else None
         )
         self.moving_mean = self.add_weight(
-            "moving_mean", shape, self.moving_mean_initializer, trainable=False
+            name="moving_mean",
+            shape=shape,
+            initializer=self.moving_mean_initializer,
+            trainable=False,
         )
         self.moving_variance = self.add_weight(
-            "moving_variance", shape, self.moving_variance_initializer, trainable=False
+            name="moving_variance",
+            shape=shape,
+            initializer=self.moving_variance_initializer,
+            trainable=False,
         )
         self.input_spec = InputSpec(ndim=len(input_shape), axes={axis: input_shape[axis]})
         self._channel_axis = axis
@@ -170,12 +186,22 @@ class LayerNormalization(Layer):
         axes = _check_axes(self, self.axis, input_shape)
         shape = tuple(input_shape[a] for a in axes)
         self.gamma = (
-            self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
+            self.add_weight(
+                name="gamma",
+                shape=shape,
+                initializer=self.gamma_initializer,
+                regularizer=self.gamma_regularizer,
+            )
             if self.scale
             else None
         )
         self.beta = (
-            self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+            self.add_weight(
+                name="beta",
+                shape=shape,
+                initializer=self.beta_initializer,
+                regularizer=self.beta_regularizer,
+            )
             if self.center
             else None
         )

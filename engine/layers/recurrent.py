@@ -134,18 +134,24 @@ class RecurrentLayer(Layer):
         features = input_shape[-1]
         width = self.n_gates * self.units
         self.kernel = self.add_weight(
-            "kernel", (features, width), self.kernel_initializer, self.kernel_regularizer
+            name="kernel",
+            shape=(features, width),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
         )
         self.recurrent_kernel = self.add_weight(
-            "recurrent_kernel",
-            (self.units, width),
-            self.recurrent_initializer,
-            self.recurrent_regularizer,
+            name="recurrent_kernel",
+            shape=(self.units, width),
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
         )
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
-                "bias", self._bias_shape(), self._bias_initializer(), self.bias_regularizer
+                name="bias",
+                shape=self._bias_shape(),
+                initializer=self._bias_initializer(),
+                regularizer=self.bias_regularizer,
             )
         self.input_spec = InputSpec(ndim=3, axes={-1: features})
 

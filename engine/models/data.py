@@ -9,6 +9,8 @@ import itertools
 
 import numpy
 
+from .. import symbolic
+
 
 def to_host_array(data, argument: str, where: str) -> numpy.ndarray:
     """``data`` as a numeric NumPy array, or a clear error naming the argument."""
@@ -61,11 +63,26 @@ class ArrayGroup:
     ``group[index]`` indexes every array; ``len(group)`` is the number of samples.
     """
 
-    def __init__(self, arrays: list, names: list[str]):
+    def __init__(self, arrays: list, names: list[str], structure=None):
         self.arrays, self.names = list(arrays), list(names)
+        #: the list, tuple or dict the arrays came in (None: a flat list)
+        self.structure = structure
+
+    @classmethod
+    def of(cls, structure) -> "ArrayGroup":
+        """The arrays of a list, tuple or dict (of arrays), remembering its structure."""
+        leaves = symbolic.flatten(structure)
+        names = list(structure) if isinstance(structure, dict) else range(len(leaves))
+        return cls(leaves, [str(name) for name in names], structure)
+
+    def pack(self, arrays: list):
+        """``arrays`` (one per array of the group) in the group's structure."""
+        if self.structure is None:
+            return list(arrays)
+        return symbolic.pack_like(self.structure, arrays)
 
     def __getitem__(self, index) -> "ArrayGroup":
-        return ArrayGroup([array[index] for array in self.arrays], self.names)
+        return ArrayGroup([array[index] for array in self.arrays], self.names, self.structure)
 
     def __len__(self) -> int:
         return len(self.arrays[0])
@@ -75,7 +92,7 @@ class ArrayGroup:
         return [tuple(array.shape) for array in self.arrays]
 
     def map(self, function) -> "ArrayGroup":
-        return ArrayGroup([function(array) for array in self.arrays], self.names)
+        return ArrayGroup([function(array) for array in self.arrays], self.names, self.structure)
 
 
 def _prepare_x(x, where: str, dtype: str):

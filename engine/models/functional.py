@@ -20,6 +20,8 @@ from .model import Model, compute_dtype
 class Functional(Model):
     """``engine.Model(inputs, outputs)``; inputs and outputs a tensor, list or dict."""
 
+    builds_from_shape = True
+
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._input_structure = _plain_structure(inputs, "inputs", self.name)

@@ -6,10 +6,10 @@
 
 import numpy
 
-from .. import config, saving
+from .. import config, saving, symbolic
 from ..layers.base import Layer, format_shape
 from ..layers.core import InputLayer
-from ..tensor import Tensor
+from . import data as data_utils
 from .summary import summarize
 from .trainer import Trainer
 
@@ -18,6 +18,9 @@ class Model(Trainer, Layer):
     """Base class of models; ``Sequential`` fills in ``call`` and the layer list."""
 
     autocast = False  # each layer casts its own inputs
+    #: Sequential and functional models build from an input shape; a subclassed model
+    #: is called once on a sample of the data to create its layers' weights
+    builds_from_shape = False
 
     def __new__(cls, *args, **kwargs):
         # Keras's ``Model(inputs, outputs)`` is a functional model
@@ -58,6 +61,34 @@ class Model(Trainer, Layer):
             return None
         return saving.compile_config(self)
 
+    def get_build_config(self) -> dict | None:
+        """The input shape (and dtype) the model was built for, as Keras saves it."""
+        if not self.built or self._build_input_shape is None:
+            return None
+        return {
+            "input_shape": _as_lists(self._build_input_shape),
+            "input_dtype": getattr(self, "_build_input_dtype", None),
+        }
+
+    def build_from_config(self, config_dict: dict) -> None:
+        """Build as ``get_build_config`` describes: a subclassed model is called once on
+        zeros of that shape."""
+        shape = config_dict["input_shape"]
+        if self.builds_from_shape:
+            self.build_from_shape(symbolic.map_shapes(tuple, shape))
+            return
+        dtype = config_dict.get("input_dtype") or self.dtype
+        per_input = iter(dtype if isinstance(dtype, list) else [])  # in flatten order
+        default = dtype if isinstance(dtype, str) else self.dtype
+
+        def zeros(s):
+            return numpy.zeros((1, *s[1:]), dtype=next(per_input, default))
+
+        sample = symbolic.map_shapes(zeros, shape)
+        if not isinstance(sample, numpy.ndarray):
+            sample = data_utils.ArrayGroup.of(sample)
+        self._ensure_built(sample)
+
     # -- inputs -----------------------------------------------------------
 
     @property
@@ -65,13 +96,13 @@ class Model(Trainer, Layer):
         return self._build_input_shape
 
     def _check_input(self, x, where: str) -> None:
-        self._ensure_built(x.shape)
+        self._ensure_built(x)
         self._check_input_shape(x.shape, where)
 
     def _check_input_shape(self, shape, where: str) -> None:
         expected = self._build_input_shape
-        if expected is None:
-            return
+        if expected is None or not symbolic.is_shape(expected) or not symbolic.is_shape(shape):
+            return  # a subclassed model checks its own structured inputs
         if len(shape) != len(expected) or any(
             e is not None and e != s for e, s in zip(expected[1:], shape[1:])
         ):
@@ -94,7 +125,8 @@ class Model(Trainer, Layer):
             raise ValueError(
                 f"Model '{self.name}' has not been built yet, so its weights and output shapes "
                 f"are unknown. Give the first layer an input_shape (or start with "
-                f"layers.Input(shape)), call model.build(input_shape), or fit it on data first."
+                f"layers.Input(shape)), call model.build(input_shape), call it on a batch of "
+                f"data, or fit it first."
             )
         summarize(self, line_length, print_fn)
 
@@ -103,7 +135,15 @@ class Model(Trainer, Layer):
         return list(self._layers)
 
     def layer_summaries(self) -> list[tuple[str, tuple, int]]:
-        raise NotImplementedError
+        """A subclassed model's layers; their output shapes depend on ``call`` ("?", as Keras)."""
+        return [
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                "?",
+                layer.count_params() if layer.built else 0,
+            )
+            for layer in self._layers
+        ]
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """A layer by its name or its position in ``model.layers`` (Keras's ``get_layer``)."""
@@ -139,13 +179,16 @@ class Model(Trainer, Layer):
         return self
 
     def build(self, input_shape) -> None:
-        raise NotImplementedError
+        """A subclassed model's layers build when ``call`` first uses them."""
 
-    def __call__(self, inputs, training=None, mask=None, **kwargs):
-        if not isinstance(inputs, Tensor):
-            backend = self.backend or config.get_backend()
-            inputs = Tensor(inputs, backend=backend)
-        return super().__call__(inputs, training=training, mask=mask, **kwargs)
+
+def _as_lists(structure):
+    """Shapes as JSON has them: tuples become lists."""
+    if isinstance(structure, dict):
+        return {key: _as_lists(value) for key, value in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return [_as_lists(item) for item in structure]
+    return structure
 
 
 def compute_dtype(layers: list, default: str) -> str:

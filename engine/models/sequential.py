@@ -11,6 +11,8 @@ from .model import Model, compute_dtype
 class Sequential(Model):
     """``Sequential([layers.Dense(64, activation="relu"), layers.Dense(10)])`` or ``.add``."""
 
+    builds_from_shape = True
+
     def __init__(self, layers=None, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._stack: list[Layer] = []

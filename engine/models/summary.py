@@ -64,6 +64,8 @@ def optimizer_params(model) -> tuple[int, int] | None:
 
 
 def _format_shapes(shape) -> str:
+    if isinstance(shape, str):
+        return shape
     if shape and isinstance(shape[0], (tuple, list)):  # a layer with several outputs
         return ", ".join(format_shape(s) for s in shape)
     return format_shape(shape)

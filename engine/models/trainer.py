@@ -155,12 +155,17 @@ class Trainer:
         if array is None:
             return None
         if isinstance(array, data_utils.ArrayGroup):
-            return [self.backend.asarray(a) for a in array.arrays]
+            return array.pack([self.backend.asarray(a) for a in array.arrays])
         return self.backend.asarray(array)
 
     def group_inputs(self, x, where: str):
-        """``x`` as the model reads it: one array here; models with several inputs group them."""
-        return x
+        """``x`` as the model reads it: one array, or (a list, tuple or dict of arrays, which
+        a subclassed model may take) an ``ArrayGroup`` that keeps their structure."""
+        if isinstance(x, data_utils.ArrayGroup) or not isinstance(x, (list, tuple, dict)):
+            return x
+        if not any(hasattr(leaf, "shape") for leaf in symbolic.flatten(x)):
+            return x  # nested lists of numbers: one array
+        return data_utils.ArrayGroup.of(x)
 
     def group_targets(self, y, where: str):
         """``y`` as the loss reads it: one array here; models with several outputs group them."""
@@ -184,9 +189,19 @@ class Trainer:
             group_targets=self.group_targets,
         )
 
-    def _ensure_built(self, x_shape) -> None:
-        if not self.built:
-            self.build_from_shape((None, *x_shape[1:]))
+    def _ensure_built(self, x) -> None:
+        """Build for host data ``x``: from its shape; a subclassed model is also called
+        once on one sample, which creates the weights of the layers its ``call`` uses."""
+        if self.built:
+            return
+        if isinstance(x, data_utils.ArrayGroup):
+            self._build_input_dtype = [str(array.dtype) for array in x.arrays]
+        else:
+            self._build_input_dtype = str(x.dtype)
+        self.build_from_shape(symbolic.map_shapes(lambda s: (None, *s[1:]), x.shape))
+        if not self.builds_from_shape:
+            with no_grad():
+                self(self._to_backend(x[:1]), training=False)
 
     def train_step(self, x, y, sample_weight=None):
         """Forward, loss, backward and one optimizer update; returns ``(loss, y_pred)``."""
@@ -237,7 +252,7 @@ class Trainer:
         x, y, sample_weight = self._prepare(x, y, sample_weight, "train_on_batch")
         if class_weight is not None:
             sample_weight = data_utils.class_weights_to_sample_weights(y, class_weight, self.dtype)
-        self._begin_training(x.shape)
+        self._begin_training(x)
         self.reset_metrics()
         xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(sample_weight)
         loss, y_pred = self.train_step(xb, yb, wb)
@@ -269,9 +284,9 @@ class Trainer:
         values = [logs["loss"]] + [logs[name] for name in self._metric_names]
         return values[0] if len(values) == 1 else values
 
-    def _begin_training(self, x_shape) -> None:
-        self._ensure_built(x_shape)
-        self._check_input_shape(x_shape, "fit")
+    def _begin_training(self, x) -> None:
+        self._ensure_built(x)
+        self._check_input_shape(x.shape, "fit")
         self._trainable_cache = self.trainable_weights
         self.optimizer.build(self._trainable_cache)
 
@@ -322,7 +337,7 @@ class Trainer:
                 f"{validation_freq!r}."
             )
         callback_list = _callback_list(callbacks, "fit")
-        epoch_batches, x_shape, steps, batch_size, validation_data = self._fit_data(
+        epoch_batches, x_sample, steps, batch_size, validation_data = self._fit_data(
             x,
             y,
             batch_size,
@@ -333,7 +348,7 @@ class Trainer:
             shuffle,
             steps_per_epoch,
         )
-        self._begin_training(x_shape)
+        self._begin_training(x_sample)
         validation = None
         if validation_data is not None:
             validation = self._prepare_validation(validation_data)
@@ -383,15 +398,15 @@ class Trainer:
         shuffle,
         steps_per_epoch,
     ):
-        """``(epoch -> batches, x shape, steps, batch_size, validation_data)`` for ``fit``."""
+        """``(epoch -> batches, x (a sample), steps, batch_size, validation_data)`` for ``fit``."""
         if data_utils.is_batch_source(x):
             if validation_split:
                 raise ValueError(
                     "fit: `validation_split` needs arrays; with a Dataset or generator pass "
                     "`validation_data` instead."
                 )
-            epoch_batches, x_shape = self._source_batches(x, steps_per_epoch, class_weight)
-            return epoch_batches, x_shape, steps_per_epoch, None, validation_data
+            epoch_batches, x_sample = self._source_batches(x, steps_per_epoch, class_weight)
+            return epoch_batches, x_sample, steps_per_epoch, None, validation_data
         batch_size = data_utils.check_batch_size(batch_size, "fit")
         data_utils.check_one_weighting(sample_weight, class_weight, "fit")
         x, y, sample_weight = self._prepare(x, y, sample_weight, "fit")
@@ -403,7 +418,7 @@ class Trainer:
             sample_weight = data_utils.class_weights_to_sample_weights(y, class_weight, self.dtype)
         epoch_batches = self._array_batches(x, y, sample_weight, batch_size, shuffle)
         steps = math.ceil(len(x) / batch_size)
-        return epoch_batches, x.shape, steps, batch_size, validation_data
+        return epoch_batches, x, steps, batch_size, validation_data
 
     def _train_epoch(self, epoch: int, batches, hooks, callback_list) -> bool:
         """One epoch's training steps; False when the data ran out before its first batch."""
@@ -455,7 +470,7 @@ class Trainer:
         first = next(iter(data_utils.iterate_source(source, backend, 1, where)), None)
         if first is None:
             raise ValueError(f"{where}: the Dataset or generator given as `x` yielded no batches.")
-        x_shape = self._unpack_batch(first, where)[0].shape
+        x_sample = self._unpack_batch(first, where)[0]
         if not isinstance(source, Dataset):  # the peeked batch is the first one trained on
             source = itertools.chain([first], source)
 
@@ -470,7 +485,7 @@ class Trainer:
                     )
                 yield x, y, weights
 
-        return epoch_batches, x_shape
+        return epoch_batches, x_sample
 
     def _warn_if_not_finite(self, loss: float, epoch: int, batch: int) -> None:
         """Warn once per model, at the first batch whose loss is NaN or infinite."""
@@ -547,7 +562,7 @@ class Trainer:
             return self._results(return_dict)
         batch_size = data_utils.check_batch_size(batch_size, "evaluate")
         x, y, sample_weight = self._prepare(x, y, sample_weight, "evaluate")
-        self._ensure_built(x.shape)
+        self._ensure_built(x)
         self._check_input(x, "evaluate")
         self._evaluate_arrays(x, y, sample_weight, batch_size)
         return self._results(return_dict)
@@ -570,7 +585,7 @@ class Trainer:
             return self._join_predictions(outputs)
         batch_size = data_utils.check_batch_size(batch_size, "predict")
         x, _, _ = self._prepare(x, None, None, "predict", need_y=False)
-        self._ensure_built(x.shape)
+        self._ensure_built(x)
         self._check_input(x, "predict")
         outputs = []
         with no_grad():
