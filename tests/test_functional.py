@@ -267,3 +267,46 @@ def test_every_built_in_layer_computes_its_output_shape():
     for name in layer_registry.names():
         cls = layer_registry.lookup(name)
         assert cls.compute_output_shape is not Layer.compute_output_shape, name
+
+
+def _encoder_decoder(units=3):
+    encoder_inputs = layers.Input((4, 2), name="source")
+    _, state_h, state_c = layers.LSTM(units, return_state=True, name="encoder")(encoder_inputs)
+    decoder_inputs = layers.Input((3, 2), name="target_in")
+    decoded = layers.LSTM(units, return_sequences=True, name="decoder")(
+        decoder_inputs, initial_state=[state_h, state_c]
+    )
+    outputs = layers.Dense(2, name="next")(decoded)
+    return engine.Model([encoder_inputs, decoder_inputs], outputs)
+
+
+def test_encoder_decoder_states_flow_through_the_graph(backend, float64):
+    from tests.gradcheck import check_gradients
+
+    model = _encoder_decoder()
+    rng = numpy.random.default_rng(9)
+    source = rng.normal(size=(2, 4, 2))
+    target_in = rng.normal(size=(2, 3, 2))
+    text = []
+    model.summary(print_fn=text.append)
+    assert "encoder[0][1]," in "\n".join(text) and "encoder[0][2]" in "\n".join(text)
+    # the source reaches the output only through the encoder's states
+    check_gradients(lambda s, t: model([s, t]), source, target_in, backend=backend)
+    config = model.get_config()
+    clone = engine.Model.from_config(config)
+    clone.set_weights(model.get_weights())
+    numpy.testing.assert_allclose(
+        clone.predict([source, target_in], verbose=0), model.predict([source, target_in], verbose=0)
+    )
+
+
+def test_encoder_decoder_trains(backend):
+    engine.utils.set_random_seed(10)
+    model = _encoder_decoder(units=8)
+    rng = numpy.random.default_rng(10)
+    source = rng.normal(size=(64, 4, 2)).astype("float32")
+    target_in = rng.normal(size=(64, 3, 2)).astype("float32")
+    target = numpy.repeat(source[:, :1, :], 3, axis=1)  # needs the encoder's states
+    model.compile(optimizers.Adam(0.02), "mse")
+    history = model.fit([source, target_in], target, epochs=15, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.6 * history.history["loss"][0]
