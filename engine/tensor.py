@@ -257,6 +257,40 @@ class Tensor:
         self.requires_grad = flag
         return self
 
+    # -- Keras's variable API: a layer's weights are tensors --------------
+
+    @property
+    def value(self) -> "Tensor":
+        """The variable itself (Keras on PyTorch: ``v.value.grad`` is its gradient)."""
+        return self
+
+    @property
+    def trainable(self) -> bool:
+        return self.requires_grad
+
+    @property
+    def path(self) -> str | None:
+        return self.name
+
+    def assign(self, value) -> "Tensor":
+        """Overwrite the values in place (no gradient is recorded), keeping shape and dtype."""
+        array = value.data if isinstance(value, Tensor) else value
+        if not self.backend.is_native(array):
+            array = self.backend.asarray(numpy.asarray(array))
+        if tuple(array.shape) != tuple(self.shape) and array.size != 1:
+            raise ValueError(
+                f"assign: variable '{self.name}' has shape {tuple(self.shape)}, but the value "
+                f"given has shape {tuple(array.shape)}."
+            )
+        self.data[...] = array
+        return self
+
+    def assign_add(self, value) -> "Tensor":
+        return self.assign(self.data + (value.data if isinstance(value, Tensor) else value))
+
+    def assign_sub(self, value) -> "Tensor":
+        return self.assign(self.data - (value.data if isinstance(value, Tensor) else value))
+
     # -- autograd ---------------------------------------------------------
 
     def backward(self, grad=None, retain_graph: bool = False) -> None:

@@ -18,7 +18,7 @@ def run(optimizer, grads=GRADS, start=START):
     w = engine.tensor(start.copy(), requires_grad=True)
     for g in grads:
         w.grad = engine.tensor(g)
-        optimizer.apply([w])
+        optimizer.step([w])
         assert w.grad is None
     return w.numpy()
 
@@ -113,7 +113,7 @@ def test_global_clipnorm_scales_all_gradients_together(backend):
     a = engine.tensor(numpy.zeros(2), requires_grad=True)
     b = engine.tensor(numpy.zeros(1), requires_grad=True)
     a.grad, b.grad = engine.tensor([3.0, 0.0]), engine.tensor([4.0])
-    optimizers.SGD(1.0, global_clipnorm=1.0).apply([a, b])
+    optimizers.SGD(1.0, global_clipnorm=1.0).step([a, b])
     numpy.testing.assert_allclose(a.numpy(), [-0.6, 0.0])
     numpy.testing.assert_allclose(b.numpy(), [-0.8])
 

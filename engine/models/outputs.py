@@ -119,3 +119,36 @@ def output_metrics(identifiers, output_names, y_shapes, y_pred_shapes) -> list:
             metric = metrics_module.get(item, y_shapes[index], y_pred_shapes[index])
             result.append(OutputMetric(metric, index, name))
     return result
+
+
+class CompileMetrics(metrics_module.Metric):
+    """Keras 3's ``compile_metrics``: one metric in ``model.metrics`` standing for every
+    metric given to ``compile``; a custom ``train_step`` updates it with ``(y, y_pred)``."""
+
+    def __init__(self, model):
+        self.model = model
+        super().__init__(name="compile_metrics")
+
+    def reset_state(self) -> None:
+        if hasattr(self, "model"):
+            for metric in self.model._all_metrics():
+                metric.reset_state()
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        model = self.model
+        if model.compiled_metrics is None:
+            model._resolve_metrics(_shape(y_true), _shape(y_pred))
+        for metric in model.compiled_metrics:
+            metric.update_state(y_true, y_pred)
+        for metric in model.compiled_weighted_metrics:
+            metric.update_state(y_true, y_pred, sample_weight)
+
+    def result(self) -> dict:
+        model = self.model
+        return {name: m.result() for name, m in zip(model._metric_names, model._all_metrics())}
+
+
+def _shape(value):
+    if isinstance(value, (list, tuple)):
+        return [tuple(item.shape) for item in value]
+    return tuple(value.shape)

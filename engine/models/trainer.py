@@ -42,6 +42,9 @@ class Trainer:
         self.compiled_weighted_metrics: list | None = None
         self._metric_names: list[str] = []
         self._loss_tracker = metrics_module.Mean(name="loss")
+        self._compile_metrics = outputs_module.CompileMetrics(self)
+        #: the logs a custom train_step/test_step returned for the latest batch
+        self._step_logs: dict | None = None
         self._warned_nan = False
         #: drawn once from engine.random at the first fit and saved with the model:
         #: epoch e is shuffled by default_rng([shuffle_seed, e]) and its dropout masks
@@ -62,14 +65,17 @@ class Trainer:
         steps_per_execution=1,
         jit_compile="auto",
     ) -> None:
-        """Configure training: optimizer, loss and metrics by name or object."""
-        if loss is None:
-            raise ValueError(
-                f"compile: model '{self.name}' needs a `loss`, e.g. loss='mse' or "
-                f"loss='sparse_categorical_crossentropy'."
-            )
+        """Configure training: optimizer, loss and metrics by name or object.
+
+        ``loss`` may be left out when ``train_step`` is overridden (a GAN's compile
+        calls ``super().compile()`` and keeps its own optimizers and losses).
+        """
         self.optimizer = optimizers.get(optimizer)
-        if self._several_outputs():
+        if loss is None:
+            self.loss = None
+            self._metric_identifiers = _metric_list(metrics)
+            self._weighted_metric_identifiers = _metric_list(weighted_metrics)
+        elif self._several_outputs():
             self.loss = outputs_module.OutputsLoss(loss, loss_weights, self.output_names)
             self._metric_identifiers = metrics
             self._weighted_metric_identifiers = weighted_metrics
@@ -144,10 +150,46 @@ class Trainer:
     def _all_metrics(self) -> list:
         return (self.compiled_metrics or []) + (self.compiled_weighted_metrics or [])
 
+    @property
+    def metrics(self) -> list:
+        """The loss tracker and, when ``compile`` was given metrics, one ``compile_metrics``
+        container that updates them all (as Keras 3); a custom ``train_step`` updates these
+        (or a subclass overrides this property with its own trackers)."""
+        if self._metric_identifiers or self._weighted_metric_identifiers:
+            return [self._loss_tracker, self._compile_metrics]
+        return [self._loss_tracker]
+
     def reset_metrics(self) -> None:
+        self._step_logs = None
         self._loss_tracker.reset_state()
         for metric in self._all_metrics():
             metric.reset_state()
+        if type(self).metrics is not Trainer.metrics:
+            for metric in self.metrics:
+                metric.reset_state()
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss of ``y_pred`` against ``y``, plus the layers' ``losses``
+        (regularization penalties, ``add_loss`` values), as one scalar tensor."""
+        terms = list(self.losses)
+        if self.loss is not None:
+            if y is None:
+                raise ValueError(
+                    f"compute_loss: model '{self.name}' was compiled with a loss, which needs "
+                    f"the targets `y`; fit(x, y) or give y to compute_loss."
+                )
+            terms.insert(0, self.loss(y, y_pred, sample_weight))
+        if not terms:
+            raise ValueError(
+                f"compute_loss: model '{self.name}' has no loss: compile it with loss=..., or "
+                f"add one with self.add_loss(...) in call."
+            )
+        return terms[0] if len(terms) == 1 else sum(terms[1:], terms[0])
+
+    def zero_grad(self) -> None:
+        """Clear the gradients of every weight, as before a custom step's ``backward``."""
+        for weight in self.weights:
+            weight.grad = None
 
     # -- one batch --------------------------------------------------------
 
@@ -172,6 +214,11 @@ class Trainer:
         return y
 
     def _prepare(self, x, y, sample_weight, where: str, need_y: bool = True):
+        """Check and convert host data; ``y`` may be left out for a custom step or when the
+        model was compiled without a loss (``add_loss`` only)."""
+        training = where in ("fit", "train_on_batch")
+        if need_y and (self.loss is None or self._custom_step(training)):
+            need_y = False
         x = self.group_inputs(x, where)
         if y is not None:
             y = self.group_targets(y, where)
@@ -193,6 +240,9 @@ class Trainer:
         """Build for host data ``x``: from its shape; a subclassed model is also called
         once on one sample, which creates the weights of the layers its ``call`` uses."""
         if self.built:
+            if self.backend is None:  # a model that set ``self.built = True`` itself
+                weights = self.weights
+                self.backend = weights[0].backend if weights else config.get_backend()
             return
         if isinstance(x, data_utils.ArrayGroup):
             self._build_input_dtype = [str(array.dtype) for array in x.arrays]
@@ -203,31 +253,77 @@ class Trainer:
             with no_grad():
                 self(self._to_backend(x[:1]), training=False)
 
-    def train_step(self, x, y, sample_weight=None):
+    def _train_step(self, x, y, sample_weight=None):
         """Forward, loss, backward and one optimizer update; returns ``(loss, y_pred)``."""
         y_pred = self(x, training=True)
-        loss = self.loss(y, y_pred, sample_weight)
-        penalties = self.losses
-        if penalties:
-            loss = loss + sum(penalties[1:], penalties[0])
+        loss = self.compute_loss(x, y, y_pred, sample_weight)
         try:
             loss.backward()
         except loss.backend.out_of_memory_errors as error:
             raise DeviceOutOfMemoryError(
                 f"Model '{self.name}' ran out of {loss.backend.name} backend memory in the "
-                f"backward pass of a batch of {len(x)} samples. Use a smaller batch_size in fit."
+                f"backward pass of a batch of {_count(x)} samples. Use a smaller batch_size "
+                f"in fit."
             ) from error
-        self.optimizer.apply(self._trainable_cache)
+        self.optimizer.step(self._trainable_cache)
         return loss.data, y_pred
 
-    def test_step(self, x, y, sample_weight=None):
+    def _test_step(self, x, y, sample_weight=None):
         with no_grad():
             y_pred = self(x, training=False)
-            loss = self.loss(y, y_pred, sample_weight)
-            penalties = self.losses
-            if penalties:
-                loss = loss + sum(penalties[1:], penalties[0])
+            loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
         return loss.data, y_pred
+
+    def train_step(self, data) -> dict:
+        """One training step on a batch ``data`` (``x``, ``(x, y)`` or ``(x, y, sample_weight)``,
+        as Tensors); returns the logs. Override it for custom training: ``self.zero_grad()``,
+        ``loss = self.compute_loss(...)``, ``loss.backward()``, ``self.optimizer.apply(grads,
+        variables)``, update ``self.metrics``, return ``{name: value}``."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        self._record(*self._train_step(x, y, sample_weight), y, sample_weight)
+        return self._logs()
+
+    def test_step(self, data) -> dict:
+        """One evaluation step on a batch ``data``; returns the logs. Override to customize."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        self._record(*self._test_step(x, y, sample_weight), y, sample_weight)
+        return self._logs()
+
+    def _record(self, loss, y_pred, y, sample_weight) -> None:
+        if self.compiled_metrics is None:
+            self._resolve_metrics(_shape_of(y), _shape_of(y_pred))
+        self._update_metrics(loss, y, y_pred, sample_weight, _count(y_pred))
+
+    def _run_step(self, xb, yb, wb, training: bool):
+        """One batch through the default step, or the user's ``train_step``/``test_step``
+        (given the batch as Tensors); returns the loss, for the divergence warning."""
+        if not self._custom_step(training):
+            self._require_loss("fit" if training else "evaluate")
+            loss, y_pred = (self._train_step if training else self._test_step)(xb, yb, wb)
+            self._record(loss, y_pred, yb, wb)
+            return loss
+        data = symbolic.map_structure(self._as_tensor, _pack_data(xb, yb, wb))
+        step = self.train_step if training else self.test_step
+        self._step_logs = _checked_logs(step(data), type(self).__name__, step.__name__)
+        return self._step_logs.get("loss", 0.0)
+
+    def _custom_step(self, training: bool) -> bool:
+        """Whether a subclass overrides ``train_step`` (``test_step`` when not training)."""
+        if training:
+            return type(self).train_step is not Trainer.train_step
+        return type(self).test_step is not Trainer.test_step
+
+    def _as_tensor(self, array):
+        if array is None or isinstance(array, Tensor):
+            return array
+        return Tensor(array, backend=self.backend)
+
+    def _require_loss(self, where: str) -> None:
+        if self.loss is None and not self.losses:
+            raise ValueError(
+                f"{where}: model '{self.name}' was compiled without a loss; give "
+                f"compile(loss=...), or override train_step/test_step."
+            )
 
     def _update_metrics(self, loss, y, y_pred, sample_weight, count: int) -> None:
         self._loss_tracker.update_state(loss, count)
@@ -237,7 +333,9 @@ class Trainer:
             metric.update_state(y, y_pred, sample_weight)
 
     def _logs(self, prefix: str = "") -> dict:
-        """Metrics first, then the loss, as Keras 3 orders them."""
+        """Metrics first, then the loss, as Keras 3 orders them (or a custom step's logs)."""
+        if self._step_logs is not None:
+            return {prefix + key: value for key, value in self._step_logs.items()}
         logs = {
             prefix + name: metric.result()
             for name, metric in zip(self._metric_names, self._all_metrics())
@@ -255,9 +353,7 @@ class Trainer:
         self._begin_training(x)
         self.reset_metrics()
         xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(sample_weight)
-        loss, y_pred = self.train_step(xb, yb, wb)
-        self._resolve_metrics(_shape_of(y), _shape_of(y_pred))
-        self._update_metrics(loss, yb, y_pred, wb, len(x))
+        self._run_step(xb, yb, wb, training=True)
         return self._results(return_dict)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
@@ -266,9 +362,7 @@ class Trainer:
         self._check_input(x, "test_on_batch")
         self.reset_metrics()
         xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(sample_weight)
-        loss, y_pred = self.test_step(xb, yb, wb)
-        self._resolve_metrics(_shape_of(y), _shape_of(y_pred))
-        self._update_metrics(loss, yb, y_pred, wb, len(x))
+        self._run_step(xb, yb, wb, training=False)
         return self._results(return_dict)
 
     def predict_on_batch(self, x) -> numpy.ndarray:
@@ -281,6 +375,9 @@ class Trainer:
         logs = self._logs()
         if return_dict:
             return logs
+        if self._step_logs is not None:
+            values = list(logs.values())
+            return values[0] if len(values) == 1 else values
         values = [logs["loss"]] + [logs[name] for name in self._metric_names]
         return values[0] if len(values) == 1 else values
 
@@ -436,10 +533,7 @@ class Trainer:
             # a diverging run is reported once, by the warning below or by TerminateOnNaN;
             # NumPy's overflow warnings from every op on the way would only repeat it
             with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                loss, y_pred = self.train_step(xb, yb, wb)
-                if self.compiled_metrics is None:
-                    self._resolve_metrics(_shape_of(yb), _shape_of(y_pred))
-                self._update_metrics(loss, yb, y_pred, wb, _count(yb))
+                loss = self._run_step(xb, yb, wb, training=True)
             if warn_not_finite and not self._warned_nan:
                 self._warn_if_not_finite(float(loss), epoch, step)
             if batch_logs_needed:
@@ -456,7 +550,7 @@ class Trainer:
             for index in data_utils.batch_indices(len(x), batch_size, shuffle, generator):
                 yield (
                     x[index],
-                    y[index],
+                    y[index] if y is not None else None,
                     sample_weight[index] if sample_weight is not None else None,
                 )
 
@@ -523,19 +617,16 @@ class Trainer:
             x, y, weights = self._unpack_batch(batch, where)
             self._check_input(x, where)
             xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(weights)
-            loss, y_pred = self.test_step(xb, yb, wb)
-            self._resolve_metrics(_shape_of(yb), _shape_of(y_pred))
-            self._update_metrics(loss, yb, y_pred, wb, _count(yb))
+            self._run_step(xb, yb, wb, training=False)
         return self._logs()
 
     def _evaluate_arrays(self, x, y, sample_weight, batch_size: int) -> dict:
         self.reset_metrics()
         for index in data_utils.batch_indices(len(x), batch_size, False, None):
-            xb, yb = self._to_backend(x[index]), self._to_backend(y[index])
+            xb = self._to_backend(x[index])
+            yb = self._to_backend(y[index]) if y is not None else None
             wb = self._to_backend(sample_weight[index]) if sample_weight is not None else None
-            loss, y_pred = self.test_step(xb, yb, wb)
-            self._resolve_metrics(_shape_of(y), _shape_of(y_pred))
-            self._update_metrics(loss, yb, y_pred, wb, _count(yb))
+            self._run_step(xb, yb, wb, training=False)
         return self._logs()
 
     def evaluate(
@@ -605,6 +696,51 @@ class Trainer:
             return numpy.concatenate(batches, axis=0)
         joined = [numpy.concatenate(parts, axis=0) for parts in zip(*batches)]
         return symbolic.pack_like(getattr(self, "output", joined), joined)
+
+
+def unpack_x_y_sample_weight(data):
+    """Keras's ``keras.utils.unpack_x_y_sample_weight``: ``(x, y, sample_weight)`` of a batch."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data
+    raise ValueError(
+        f"A batch must be x, (x,), (x, y) or (x, y, sample_weight); got a tuple of {len(data)}."
+    )
+
+
+def _pack_data(x, y, sample_weight):
+    """A batch as Keras hands it to ``train_step``: ``x``, ``(x, y)`` or ``(x, y, weights)``."""
+    if y is None and sample_weight is None:
+        return x
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
+
+
+def _checked_logs(logs, class_name: str, step: str) -> dict:
+    """A custom step's logs as ``{name: float}`` (nested metric results flattened)."""
+    if not isinstance(logs, dict):
+        raise TypeError(
+            f"{class_name}.{step} must return a dict of metric names to numbers, e.g. "
+            f"{{'loss': loss}}; it returned {type(logs).__name__}."
+        )
+    flat = {}
+    for key, value in logs.items():
+        if isinstance(value, dict):
+            flat.update(_checked_logs(value, class_name, step))
+            continue
+        try:
+            flat[key] = float(value.item() if hasattr(value, "item") else value)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{class_name}.{step} returned {key!r}: {value!r}, which is not a number."
+            ) from None
+    return flat
 
 
 def _shape_of(value):

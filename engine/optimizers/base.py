@@ -132,7 +132,33 @@ class Optimizer:
 
     # -- stepping ---------------------------------------------------------
 
-    def apply(self, params: list[Tensor]) -> None:
+    def apply(self, grads, trainable_variables=None) -> None:
+        """Keras's ``optimizer.apply(grads, variables)``: one update of ``variables`` (the
+        weights the optimizer was built with when omitted) from ``grads`` (None skips)."""
+        if trainable_variables is None:
+            trainable_variables = self._params
+        grads, variables = list(grads), list(trainable_variables)
+        if len(grads) != len(variables):
+            raise ValueError(
+                f"{type(self).__name__}.apply: got {len(grads)} gradients for "
+                f"{len(variables)} variables; give one gradient (or None) per variable."
+            )
+        params = []
+        for grad, var in zip(grads, variables):
+            if grad is None:
+                continue
+            if not isinstance(grad, Tensor):
+                grad = Tensor(grad, backend=var.backend)
+            if tuple(grad.shape) != tuple(var.shape):
+                raise ValueError(
+                    f"{type(self).__name__}.apply: the gradient for '{var.name}' has shape "
+                    f"{tuple(grad.shape)}, but the variable has shape {tuple(var.shape)}."
+                )
+            var.grad = grad
+            params.append(var)
+        self.step(params)
+
+    def step(self, params: list[Tensor]) -> None:
         """Update ``params`` in place from their ``.grad`` and clear the gradients."""
         pairs = [(p, p.grad.data) for p in params if p.grad is not None]
         if not pairs:
@@ -168,13 +194,8 @@ class Optimizer:
 
     def apply_gradients(self, grads_and_vars) -> None:
         """Keras's API: apply explicit ``(gradient, variable)`` pairs."""
-        params = []
-        for grad, var in grads_and_vars:
-            if grad is None:
-                continue
-            var.grad = grad if isinstance(grad, Tensor) else Tensor(grad, backend=var.backend)
-            params.append(var)
-        self.apply(params)
+        pairs = list(grads_and_vars)
+        self.apply([grad for grad, _ in pairs], [var for _, var in pairs])
 
     def _clip(self, grads: list, backend) -> list:
         if self.clipvalue is not None:
