@@ -41,3 +41,11 @@ def normalize_axes(axis, ndim: int) -> tuple:
             raise ValueError(f"axis {a} is out of range for a tensor of rank {ndim}.")
         result.append(a % ndim)
     return tuple(sorted(result))
+
+
+def inverse_permutation(axes) -> list:
+    """The axes that undo ``transpose(axes)``."""
+    inverse = [0] * len(axes)
+    for position, axis in enumerate(axes):
+        inverse[axis] = position
+    return inverse

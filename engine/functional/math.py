@@ -124,6 +124,8 @@ class MatMul(Function):
                 matmul(grad, b.T) if need_a else None,
                 matmul(a.T, grad) if need_b else None,
             )
+        if len(shape_a) == 1 and len(shape_b) == 1:  # an inner product: grad is a scalar
+            return (grad * b if need_a else None, grad * a if need_b else None)
         # promote vectors to matrices as matmul does, then undo it
         if len(shape_a) == 1:
             grad = grad[..., None, :]

@@ -1,7 +1,7 @@
 """Reductions: sum, mean, max, min over axes, with keepdims."""
 
 from ..tensor import Function, Tensor, apply
-from ._util import normalize_axes
+from ._util import inverse_permutation, normalize_axes
 
 
 def _expand(grad, input_shape, axes, keepdims):
@@ -79,3 +79,82 @@ def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
 
 def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
     return apply(Extremum(normalize_axes(axis, x.ndim), keepdims, "min"), x)
+
+
+class LogSumExp(Function):
+    """``log(sum(exp(x)))`` over axes, shifted by the maximum so it cannot overflow."""
+
+    def __init__(self, axes, keepdims):
+        self.axes, self.keepdims = axes, keepdims
+
+    def forward(self, x):
+        xp = self.backend.xp
+        shift = x.max(axis=self.axes, keepdims=True)
+        shift = xp.where(xp.isfinite(shift), shift, 0)
+        y = xp.log(xp.exp(x - shift).sum(axis=self.axes, keepdims=True)) + shift
+        self.x, self.y = x, y
+        return y if self.keepdims else y.reshape(_reduced_shape(x.shape, self.axes))
+
+    def backward(self, grad):
+        grad = _expand(grad, self.x.shape, self.axes, self.keepdims)
+        return (grad * self.backend.xp.exp(self.x - self.y),)
+
+
+class Prod(Function):
+    """Product over axes; the gradient is the product of the other factors, so zeros are fine."""
+
+    def __init__(self, axes, keepdims):
+        self.axes, self.keepdims = axes, keepdims
+
+    def forward(self, x):
+        self.x = x
+        return x.prod(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, grad):
+        xp, x = self.backend.xp, self.x
+        grad = _expand(grad, x.shape, self.axes, self.keepdims)
+        if x.size == 0:
+            return (xp.zeros_like(x),)
+        # move the reduced axes last and flatten them; then each factor's cofactor
+        # is the product of those before it times the product of those after it
+        kept = [axis for axis in range(x.ndim) if axis not in self.axes]
+        order = kept + list(self.axes)
+        moved = x.transpose(order)
+        rows = moved.reshape(moved.shape[: len(kept)] + (-1,))
+        ones = xp.ones(rows.shape[:-1] + (1,), dtype=x.dtype)
+        before = xp.cumprod(xp.concatenate([ones, rows[..., :-1]], axis=-1), axis=-1)
+        after = xp.flip(
+            xp.cumprod(xp.flip(xp.concatenate([rows[..., 1:], ones], axis=-1), -1), -1), -1
+        )
+        cofactors = (before * after).reshape(moved.shape).transpose(inverse_permutation(order))
+        return (grad * cofactors,)
+
+
+class Cumsum(Function):
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        return self.backend.xp.cumsum(x, axis=self.axis)
+
+    def backward(self, grad):
+        xp, axis = self.backend.xp, self.axis
+        return (xp.flip(xp.cumsum(xp.flip(grad, axis), axis=axis), axis),)
+
+
+def _reduced_shape(shape, axes) -> tuple:
+    return tuple(size for axis, size in enumerate(shape) if axis not in axes)
+
+
+def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return apply(LogSumExp(normalize_axes(axis, x.ndim), keepdims), x)
+
+
+def prod(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return apply(Prod(normalize_axes(axis, x.ndim), keepdims), x)
+
+
+def cumsum(x: Tensor, axis: int) -> Tensor:
+    """Running sum along one axis."""
+    (axis,) = normalize_axes(axis, x.ndim)
+    return apply(Cumsum(axis), x)
