@@ -87,16 +87,50 @@ class InputSpec:
                 )
 
 
-_call_signatures: dict[type, tuple[bool, bool]] = {}
+class CallSignature:
+    """What ``cls.call`` takes, read once per class.
 
+    ``positional``: the parameters after the first input that a positional
+    argument of ``layer(x, ...)`` binds to (Keras passes ``mha(query, value)``
+    on to ``call(query, value)``); ``mask``: where the input mask goes, ``mask``
+    or, for a call taking several tensors, ``<first parameter>_mask``
+    (Keras 3's ``query_mask``).
+    """
 
-def _call_accepts(cls) -> tuple[bool, bool]:
-    """Whether ``cls.call`` takes ``training`` and ``mask`` (cached per class)."""
-    flags = _call_signatures.get(cls)
-    if flags is None:
+    def __init__(self, cls):
         parameters = inspect.signature(cls.call).parameters
-        flags = _call_signatures[cls] = ("training" in parameters, "mask" in parameters)
-    return flags
+        self.names = frozenset(parameters)
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        positional = [name for name, p in parameters.items() if p.kind in kinds][1:]  # no self
+        self.positional = positional[1:]
+        self.training = "training" in parameters
+        first_mask = f"{positional[0]}_mask" if positional else None
+        self.mask = "mask" if "mask" in parameters else None
+        if self.mask is None and first_mask in parameters:
+            self.mask = first_mask
+
+
+_call_signatures: dict[type, CallSignature] = {}
+
+
+def call_signature(cls) -> CallSignature:
+    signature = _call_signatures.get(cls)
+    if signature is None:
+        signature = _call_signatures[cls] = CallSignature(cls)
+    return signature
+
+
+def shape_arguments(method, kwargs: dict) -> dict:
+    """The call's keyword arguments that ``method`` (``build``, ``compute_output_shape``) names:
+    a tensor argument ``value`` as ``value_shape`` (Keras 3's rule), any other as it is."""
+    names = inspect.signature(method).parameters
+    arguments = {}
+    for key, value in kwargs.items():
+        if f"{key}_shape" in names and isinstance(value, (Tensor, symbolic.KerasTensor)):
+            arguments[f"{key}_shape"] = tuple(value.shape)
+        elif key in names:
+            arguments[key] = value
+    return arguments
 
 
 class Layer:
@@ -171,8 +205,12 @@ class Layer:
     def build(self, input_shape) -> None:
         """Create the weights for inputs of ``input_shape`` (batch axis included)."""
 
-    def build_from_shape(self, input_shape) -> None:
-        """Build on the current backend unless the layer already has one."""
+    def build_from_shape(self, input_shape, **shapes) -> None:
+        """Build on the current backend unless the layer already has one.
+
+        ``shapes``: those of the other tensor arguments of the call, for a ``build``
+        that names them (``value_shape``).
+        """
         if self.built:
             return
         if self.backend is None:
@@ -181,7 +219,7 @@ class Layer:
             input_shape = list(input_shape)
         elif symbolic.is_shape(input_shape):
             input_shape = tuple(input_shape)
-        self.build(input_shape)
+        self.build(input_shape, **shapes)
         self._build_input_shape = input_shape
         self.built = True
 
@@ -258,20 +296,25 @@ class Layer:
 
     # -- calling ----------------------------------------------------------
 
-    def __call__(self, inputs, training=None, mask=None, **kwargs):
+    def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        signature = call_signature(type(self))
+        if args:
+            kwargs = self._bind_positional(signature, args, kwargs)
+            training, mask = kwargs.pop("training", training), kwargs.pop("mask", mask)
         if symbolic.is_symbolic(inputs):
             return self._call_symbolic(inputs, training, mask, kwargs)
         inputs = self._convert_inputs(inputs)
         shape = inputs.shape if isinstance(inputs, Tensor) else _shapes(inputs)
+        if kwargs:
+            kwargs = {key: self._convert_argument(value) for key, value in kwargs.items()}
         if not self.built:
-            self.build_from_shape(shape)
+            self.build_from_shape(shape, **(kwargs and shape_arguments(self.build, kwargs)))
         if self.input_spec is not None and isinstance(inputs, Tensor):
             self.input_spec.check(self, shape)
-        takes_training, takes_mask = _call_accepts(type(self))
-        if takes_training:
+        if signature.training:
             kwargs["training"] = bool(training)
-        if takes_mask and mask is not None:
-            kwargs["mask"] = mask
+        if signature.mask and mask is not None:
+            kwargs[signature.mask] = mask
         outermost = not _call_depth.value
         if outermost and _call_depth.layers_with_losses:
             _clear_added_losses()
@@ -288,6 +331,37 @@ class Layer:
             ) from error
         finally:
             _call_depth.value -= 1
+
+    def _bind_positional(self, signature: CallSignature, args: tuple, kwargs: dict) -> dict:
+        """Positional arguments after the input, by the names ``call`` gives them."""
+        if len(args) > len(signature.positional):
+            raise TypeError(
+                f"Layer '{self.name}' ({type(self).__name__}): call() takes "
+                f"{len(signature.positional) + 1} positional argument(s) (inputs"
+                f"{''.join(', ' + name for name in signature.positional)}), but "
+                f"{len(args) + 1} were given."
+            )
+        bound = dict(zip(signature.positional, args))
+        for name in bound:
+            if name in kwargs:
+                raise TypeError(
+                    f"Layer '{self.name}' ({type(self).__name__}): got two values for "
+                    f"argument '{name}' (one positional, one by keyword)."
+                )
+        return {**bound, **kwargs}
+
+    def _convert_argument(self, value):
+        """A tensor argument besides the inputs (``value`` of attention): float data on the
+        layer's backend and in its dtype, as Keras converts every tensor argument; other
+        values (boolean masks, flags, structures) as given."""
+        if isinstance(value, Tensor):
+            floating = value.data.dtype.kind == "f"
+        else:
+            backend = self.backend or config.get_backend()
+            if not (isinstance(value, numpy.ndarray) or backend.is_native(value)):
+                return value
+            floating = value.dtype.kind == "f"
+        return self._single_input(value) if floating else value
 
     def _convert_inputs(self, inputs):
         """Tensors on the layer's backend, in the layer's dtype; lists only where they fit.
@@ -359,10 +433,11 @@ class Layer:
                 f"tensors use a merge layer first, e.g. layers.Concatenate()([a, b])."
             )
         if not self.built:
-            self.build_from_shape(shape)
+            self.build_from_shape(shape, **(kwargs and shape_arguments(self.build, kwargs)))
         if self.input_spec is not None and isinstance(inputs, symbolic.KerasTensor):
             self.input_spec.check(self, shape)
-        output_shape = self.compute_output_shape(shape)
+        extra = kwargs and shape_arguments(self.compute_output_shape, kwargs)
+        output_shape = self.compute_output_shape(shape, **extra)
         dtype = self.dtype if self.autocast else symbolic.flatten(inputs)[0].dtype
         single = symbolic.is_shape(output_shape)
         shapes = [output_shape] if single else symbolic.flatten_shapes(output_shape)

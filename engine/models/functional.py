@@ -8,7 +8,14 @@ symbolic tensor to value.
 """
 
 from .. import config, symbolic
-from ..layers.base import Layer, format_shape, layer_registry, register_layer
+from ..layers.base import (
+    Layer,
+    call_signature,
+    format_shape,
+    layer_registry,
+    register_layer,
+    shape_arguments,
+)
 from ..layers.core import InputLayer
 from ..symbolic import KerasTensor
 from ..tensor import Tensor
@@ -88,15 +95,22 @@ class Functional(Model):
         for node in self._nodes:
             arguments = symbolic.pack_like(node.inputs, [values[id(t)] for t in node.input_tensors])
             kwargs = dict(node.call_kwargs)
+            takes = call_signature(type(node.layer)).names
             for key, structure in node.tensor_kwargs.items():
                 kwargs[key] = symbolic.map_structure(lambda t: values[id(t)], structure)
+                # Keras 3: each tensor argument's mask goes to ``<argument>_mask``
+                if isinstance(structure, KerasTensor) and f"{key}_mask" in takes:
+                    kwargs.setdefault(f"{key}_mask", masks[id(structure)])
             kwargs.setdefault("training", training)
             input_mask = None
             if isinstance(node.inputs, KerasTensor):
                 input_mask = masks[id(node.inputs)]
+            elif node.layer.multiple_inputs:  # a list: one mask per tensor, unless none has one
+                input_mask = [masks[id(t)] for t in node.inputs]
+                input_mask = input_mask if any(m is not None for m in input_mask) else None
             outputs = node.layer(arguments, mask=input_mask, **kwargs)
             output_mask = None
-            if len(node.outputs) == 1 and not node.layer.multiple_inputs:
+            if len(node.outputs) == 1:
                 output_mask = node.layer.compute_mask(arguments, input_mask)
             for tensor, value in zip(node.outputs, symbolic.flatten(outputs)):
                 values[id(tensor)] = value
@@ -224,7 +238,12 @@ class Functional(Model):
             arguments = [shapes[id(t)] for t in symbolic.flatten(node.inputs)]
             if len(arguments) == 1 and not node.layer.multiple_inputs:
                 arguments = arguments[0]
-            result = node.layer.compute_output_shape(arguments)
+            kwargs = dict(node.call_kwargs)
+            for key, tensor in node.tensor_kwargs.items():
+                if isinstance(tensor, KerasTensor):
+                    kwargs[key] = KerasTensor(shapes[id(tensor)], tensor.dtype)
+            extra = shape_arguments(node.layer.compute_output_shape, kwargs)
+            result = node.layer.compute_output_shape(arguments, **extra)
             result = [result] if symbolic.is_shape(result) else symbolic.flatten_shapes(result)
             for tensor, shape in zip(node.outputs, result):
                 shapes[id(tensor)] = tuple(shape)
