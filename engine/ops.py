@@ -20,7 +20,7 @@ import math
 
 import numpy
 
-from . import config
+from . import config, symbolic
 from . import functional as F
 from .conversion import (
     INT32,
@@ -876,3 +876,28 @@ __all__ = [
     "swish",
     "tanh",
 ]
+
+
+def _records_symbolic_calls(name: str, function):
+    """``function`` that, given symbolic tensors (functional API), records a graph node."""
+
+    def wrapper(*args, **kwargs):
+        if symbolic.is_symbolic(args) or symbolic.is_symbolic(kwargs):
+            return symbolic.call_op(name, args, kwargs)
+        return function(*args, **kwargs)
+
+    wrapper.__name__, wrapper.__qualname__ = function.__name__, function.__qualname__
+    wrapper.__doc__, wrapper.__wrapped__ = function.__doc__, function
+    return wrapper
+
+
+for _name in __all__:
+    if _name not in ("convert_to_numpy", "shape", "ndim"):
+        globals()[_name] = _records_symbolic_calls(_name, globals()[_name])
+del _name
+_eager_shape = shape
+
+
+def shape(x) -> tuple:  # noqa: F811 (symbolic tensors know their shape, None for the batch)
+    """The shape of ``x`` as a tuple of ints (None where a symbolic tensor's size is open)."""
+    return x.shape if isinstance(x, symbolic.KerasTensor) else _eager_shape(x)

@@ -53,6 +53,63 @@ class KerasTensor:
 
     __hash__ = object.__hash__
 
+    # arithmetic records ``engine.ops`` calls in the graph, as Keras 3 does
+    def __add__(self, other):
+        return call_op("add", (self, other))
+
+    def __radd__(self, other):
+        return call_op("add", (other, self))
+
+    def __sub__(self, other):
+        return call_op("subtract", (self, other))
+
+    def __rsub__(self, other):
+        return call_op("subtract", (other, self))
+
+    def __mul__(self, other):
+        return call_op("multiply", (self, other))
+
+    def __rmul__(self, other):
+        return call_op("multiply", (other, self))
+
+    def __truediv__(self, other):
+        return call_op("divide", (self, other))
+
+    def __rtruediv__(self, other):
+        return call_op("divide", (other, self))
+
+    def __pow__(self, other):
+        return call_op("power", (self, other))
+
+    def __matmul__(self, other):
+        return call_op("matmul", (self, other))
+
+    def __neg__(self):
+        return call_op("negative", (self,))
+
+    def __abs__(self):
+        return call_op("abs", (self,))
+
+    def __getitem__(self, index):
+        return call_op("get_item", (self, index))
+
+
+#: the layer class that records an ``engine.ops`` call on symbolic tensors
+#: (``engine.layers.OpCall``; set by the layers package, which ops must not import)
+_op_layer = None
+
+
+def register_op_layer(cls) -> None:
+    global _op_layer
+    _op_layer = cls
+
+
+def call_op(name: str, args: tuple, kwargs: dict | None = None):
+    """``engine.ops.<name>(*args, **kwargs)`` on symbolic tensors: a node in the graph."""
+    if _op_layer is None:
+        import engine.layers  # noqa: F401  (registers OpCall)
+    return _op_layer.for_call(name, args, kwargs or {})
+
 
 class Node:
     """One call of ``layer`` on symbolic ``inputs`` (a tensor, list or dict) giving ``outputs``."""

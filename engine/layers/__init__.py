@@ -25,6 +25,7 @@ from .merging import (
     subtract,
 )
 from .normalization import BatchNormalization, LayerNormalization
+from .op_call import OpCall
 from .pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -116,6 +117,7 @@ __all__ = [
     "Input",
     "InputLayer",
     "InputSpec",
+    "OpCall",
     "Layer",
     "register_layer",
 ]
