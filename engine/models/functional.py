@@ -7,6 +7,8 @@ happens per training step: a call is a loop over the nodes with a dict from
 symbolic tensor to value.
 """
 
+import numpy
+
 from .. import config, symbolic
 from ..layers.base import (
     Layer,
@@ -121,10 +123,7 @@ class Functional(Model):
         """The values given for the model's inputs, as a flat list in ``self.inputs`` order."""
         leaves = self.flatten_inputs(inputs, f"Model '{self.name}'")
         backend = self.backend or config.get_backend()
-        return [
-            value if isinstance(value, Tensor) else Tensor(value, backend=backend)
-            for value in leaves
-        ]
+        return [_input_value(value, backend) for value in leaves]
 
     def flatten_inputs(self, inputs, where: str) -> list:
         """``inputs`` (one value, a list or a dict by input name) in ``self.inputs`` order."""
@@ -217,7 +216,7 @@ class Functional(Model):
                     f"Model '{self.name}': mix of symbolic and real inputs ({tensor!r})."
                 )
             _check_compatible(self.name, expected.shape, tensor.shape)
-        shapes = symbolic.flatten(self.compute_output_shape([t.shape for t in given]))
+        shapes = symbolic.flatten_shapes(self.compute_output_shape([t.shape for t in given]))
         outputs = [
             symbolic.KerasTensor(shape, tensor.dtype)
             for shape, tensor in zip(_as_shape_list(shapes), self.outputs)
@@ -367,6 +366,18 @@ class Functional(Model):
             name=config_dict.get("name"),
             trainable=config_dict.get("trainable", True),
         )
+
+
+def _input_value(value, backend):
+    """A model input as a Tensor on ``backend``; text stays a host array, for the
+    preprocessing layer that reads it."""
+    if isinstance(value, Tensor):
+        return value
+    if not backend.is_native(value):
+        value = numpy.asarray(value)
+        if symbolic.is_string_array(value):
+            return value
+    return Tensor(value, backend=backend)
 
 
 def _plain_structure(structure, argument: str, name: str):
