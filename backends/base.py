@@ -10,6 +10,7 @@ interface is the union of their public methods.
 import numpy
 
 from .kernels.activations import ActivationKernels
+from .kernels.attention import AttentionKernels
 from .kernels.conv import ConvKernels
 from .kernels.embedding import EmbeddingKernels
 from .kernels.losses import LossKernels
@@ -30,6 +31,7 @@ class Backend(
     NormalizationKernels,
     EmbeddingKernels,
     RecurrentKernels,
+    AttentionKernels,
 ):
     """Generic kernels over an array module ``xp`` (NumPy here; CuPy in subclasses)."""
 
