@@ -14,9 +14,20 @@ class Callback:
     batch, the epoch's metrics (and ``val_`` ones) at ``on_epoch_end``, as in Keras 3.
     """
 
+    #: a callback that only reports or writes files (progress bar, checkpoints, logs): in
+    #: data-parallel training (``engine.distribute``) only the chief, rank 0, runs its hooks
+    chief_only = False
+
     def __init__(self):
         self.model = None
         self.params: dict = {}
+
+    @property
+    def is_chief(self) -> bool:
+        """Whether this process is the one that prints and writes files: rank 0 of the
+        model's data-parallel strategy in ``fit``/``evaluate``, else True."""
+        distribution = getattr(self.model, "_distribution", None)
+        return distribution is None or distribution.is_chief
 
     def set_model(self, model) -> None:
         self.model = model
@@ -75,7 +86,7 @@ def _overrides(callback: Callback, hook: str) -> bool:
 def wants_batch_logs(callback: Callback, hook: str = "on_train_batch_end") -> bool:
     """Whether ``callback`` does anything at the per-batch ``hook``: the loops compute the
     running metrics after a batch, and call that hook, only when some callback does."""
-    needs = getattr(callback, "needs_batch_hook", None)
+    needs = getattr(callback, "_needs_batch_hook", None)
     if needs is not None:
         return needs(hook)
     if hook == "on_train_batch_end" and not _overrides(callback, hook):
@@ -94,18 +105,23 @@ class CallbackList:
         for callback in self.callbacks:
             callback.set_model(model)
             callback.set_params(params)
+        # off the chief, the chief-only callbacks are skipped; they still count in
+        # wants_batch_logs, so that every rank computes (and sums) the same logs
+        distribution = getattr(model, "_distribution", None)
+        chief = distribution is None or distribution.is_chief
+        self._running = [c for c in self.callbacks if chief or not c.chief_only]
 
     def wants_batch_logs(self, hook: str = "on_train_batch_end") -> bool:
         return any(wants_batch_logs(callback, hook) for callback in self.callbacks)
 
     def _call(self, hook: str, *args, logs) -> None:
         logs = python_logs(logs)
-        for callback in self.callbacks:
+        for callback in self._running:
             getattr(callback, hook)(*args, logs)
 
     def _call_batch(self, hook: str, batch: int, logs) -> None:
         logs = python_logs(logs)
-        for callback in self.callbacks:  # Keras passes a batch hook's logs by keyword
+        for callback in self._running:  # Keras passes a batch hook's logs by keyword
             getattr(callback, hook)(batch, logs=logs)
 
     def on_train_begin(self, logs=None):
@@ -178,6 +194,8 @@ class History(Callback):
 class ProgbarLogger(Callback):
     """Prints ``Epoch i/n`` and a progress bar (``verbose=1``) or one line per epoch (2);
     ``verbose`` defaults to ``params["verbose"]`` ("auto" is 1), as Keras's."""
+
+    chief_only = True
 
     def __init__(self, verbose: int | None = None):
         super().__init__()

@@ -10,17 +10,35 @@ from .base import Callback
 from .monitors import _Monitor
 
 
-def _check_save_freq(owner: str, save_freq) -> None:
-    if save_freq != "epoch" and (
-        not isinstance(save_freq, int) or isinstance(save_freq, bool) or save_freq <= 0
-    ):
-        raise ValueError(
-            f"{owner}: `save_freq` must be 'epoch' or a positive integer (a number of "
-            f"batches), got {save_freq!r}."
-        )
+class _SaveFrequency:
+    """``save_freq``: "epoch", or every ``n`` training batches (counted across epochs)."""
+
+    def _set_save_freq(self, owner: str, save_freq) -> None:
+        if save_freq != "epoch" and (
+            not isinstance(save_freq, int) or isinstance(save_freq, bool) or save_freq <= 0
+        ):
+            raise ValueError(
+                f"{owner}: `save_freq` must be 'epoch' or a positive integer (a number of "
+                f"batches), got {save_freq!r}."
+            )
+        self.save_freq = save_freq
+        self._batches_since_saving = 0
+
+    def _needs_batch_hook(self, hook: str) -> bool:
+        return hook == "on_train_batch_end" and self.save_freq != "epoch"
+
+    def _batch_due(self) -> bool:
+        """Count a training batch; whether a save is due after it."""
+        if self.save_freq == "epoch":
+            return False
+        self._batches_since_saving += 1
+        if self._batches_since_saving < self.save_freq:
+            return False
+        self._batches_since_saving = 0
+        return True
 
 
-class ModelCheckpoint(_Monitor):
+class ModelCheckpoint(_SaveFrequency, _Monitor):
     """Save the model (or its weights) after every epoch, or only when ``monitor`` improves.
 
     ``filepath`` may hold ``str.format`` fields: ``{epoch}`` (1-based, as in
@@ -29,6 +47,8 @@ class ModelCheckpoint(_Monitor):
     every epoch, and ``{batch}`` (1-based, within the epoch) is available too.
     The file's directory is created if it does not exist.
     """
+
+    chief_only = True
 
     def __init__(
         self,
@@ -42,27 +62,18 @@ class ModelCheckpoint(_Monitor):
         initial_value_threshold: float | None = None,
     ):
         super().__init__("ModelCheckpoint", monitor, mode, 0.0)
-        _check_save_freq("ModelCheckpoint", save_freq)
-        self.save_freq = save_freq
+        self._set_save_freq("ModelCheckpoint", save_freq)
         self._epoch = 0
-        self._batches_since_saving = 0
         self.filepath = os.fspath(filepath)
         self.verbose = verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
         self.best = initial_value_threshold
 
-    def _needs_batch_hook(self, hook: str) -> bool:
-        return hook == "on_train_batch_end" and self.save_freq != "epoch"
-
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq == "epoch":
-            return
-        self._batches_since_saving += 1
-        if self._batches_since_saving >= self.save_freq:
-            self._batches_since_saving = 0
+        if self._batch_due():
             self._save(self._epoch, dict(logs or {}), batch)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -106,7 +117,7 @@ _BACKUP_FILES = ("backup-a.safetensors", "backup-b.safetensors")
 _METADATA_FILE = "training_metadata.json"
 
 
-class BackupAndRestore(Callback):
+class BackupAndRestore(_SaveFrequency, Callback):
     """Back up the training state in ``backup_dir``; after an interruption, ``fit`` resumes
     from it.
 
@@ -141,18 +152,13 @@ class BackupAndRestore(Callback):
             raise ValueError(
                 "BackupAndRestore: `backup_dir` must name a directory, got an empty value."
             )
-        _check_save_freq("BackupAndRestore", save_freq)
+        self._set_save_freq("BackupAndRestore", save_freq)
         self.backup_dir = os.fspath(backup_dir)
-        self.save_freq = save_freq
         self.double_checkpoint = double_checkpoint
         self.delete_checkpoint = delete_checkpoint
         self._metadata_path = os.path.join(self.backup_dir, _METADATA_FILE)
         self._latest: dict | None = None
         self._current_epoch = 0
-        self._batches_since_saving = 0
-
-    def _needs_batch_hook(self, hook: str) -> bool:
-        return hook == "on_train_batch_end" and self.save_freq != "epoch"
 
     def on_train_begin(self, logs=None):
         self._batches_since_saving = 0
@@ -186,11 +192,7 @@ class BackupAndRestore(Callback):
         self.model._initial_epoch = backup["epoch"]
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq == "epoch":
-            return
-        self._batches_since_saving += 1
-        if self._batches_since_saving >= self.save_freq:
-            self._batches_since_saving = 0
+        if self._batch_due():
             self._save(batch)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -200,7 +202,7 @@ class BackupAndRestore(Callback):
 
     def on_train_end(self, logs=None):
         self._latest = None
-        if not self.delete_checkpoint:
+        if not self.delete_checkpoint or not self.is_chief:
             return
         for name in (*_BACKUP_FILES, _METADATA_FILE):
             try:
@@ -213,6 +215,8 @@ class BackupAndRestore(Callback):
             pass
 
     def _save(self, batch: int) -> None:
+        if not self.is_chief:  # every rank restores from the backup; rank 0 writes it
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         latest = self._latest
         name = (

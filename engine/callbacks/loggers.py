@@ -13,6 +13,8 @@ from .base import Callback
 class CSVLogger(Callback):
     """Write one CSV row per epoch: ``epoch`` and every log, columns fixed by the first epoch."""
 
+    chief_only = True
+
     def __init__(self, filename, separator: str = ",", append: bool = False):
         super().__init__()
         self.filename = os.fspath(filename)
@@ -108,6 +110,7 @@ class TensorBoard(Callback):
 
     #: makes the writer of one run directory (tests put a recording fake here)
     writer_class = EventWriter
+    chief_only = True
 
     def __init__(
         self,

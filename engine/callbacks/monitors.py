@@ -112,11 +112,11 @@ class EarlyStopping(_Monitor):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        if self.stopped_epoch > 0 and self.verbose > 0:
+        if self.stopped_epoch > 0 and self.verbose > 0 and self.is_chief:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         # Keras 3 restores whenever a best epoch was recorded, stopped early or not
         if self.restore_best_weights and self.best_weights is not None:
-            if self.verbose > 0:
+            if self.verbose > 0 and self.is_chief:
                 print(
                     "Restoring model weights from the end of the best epoch: "
                     f"{self.best_epoch + 1}."
@@ -171,7 +171,7 @@ class ReduceLROnPlateau(_Monitor):
             if old > self.min_lr:
                 new = max(old * self.factor, self.min_lr)
                 self.model.optimizer.learning_rate = new
-                if self.verbose > 0:
+                if self.verbose > 0 and self.is_chief:
                     print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
                 self.cooldown_counter = self.cooldown
                 self.wait = 0
@@ -198,7 +198,7 @@ class LearningRateScheduler(Callback):
                 f"for epoch {epoch}."
             )
         self.model.optimizer.learning_rate = float(lr)
-        if self.verbose > 0:
+        if self.verbose > 0 and self.is_chief:
             print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
 
     def on_epoch_end(self, epoch, logs=None):
@@ -222,8 +222,9 @@ class TerminateOnNaN(Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             self.stopped_batch, self.stopped_epoch = batch, self._epoch
-            print(
-                f"Batch {batch} of epoch {self._epoch + 1}: invalid loss {loss}, "
-                "terminating training"
-            )
+            if self.is_chief:
+                print(
+                    f"Batch {batch} of epoch {self._epoch + 1}: invalid loss {loss}, "
+                    "terminating training"
+                )
             self.model.stop_training = True

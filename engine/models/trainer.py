@@ -33,6 +33,12 @@ class Trainer:
         self.loss = None
         self.compiled = False
         self.stop_training = False
+        #: set by a callback to end ``evaluate`` or ``predict`` after the current batch
+        self.stop_evaluating = False
+        self.stop_predicting = False
+        #: the epoch ``fit`` starts at, when a callback's ``on_train_begin`` sets it
+        #: (``BackupAndRestore`` resuming); used once, as Keras 3's ``_initial_epoch``
+        self._initial_epoch = None
         self.history = None
         self._metric_identifiers: list = []
         self._weighted_metric_identifiers: list = []
@@ -425,7 +431,7 @@ class Trainer:
         self._require_compiled("fit")
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"fit: `epochs` must be a non-negative integer, got {epochs!r}.")
-        verbose = data_utils.check_verbose(verbose, "fit")
+        progress = data_utils.check_verbose(verbose, "fit")
         if not isinstance(validation_freq, (list, tuple)) and (
             not isinstance(validation_freq, int) or validation_freq < 1
         ):
@@ -449,15 +455,19 @@ class Trainer:
         validation = None
         if validation_data is not None:
             validation = self._prepare_validation(validation_data)
-        history = callbacks_module.History()
-        if verbose:
-            callback_list.append(callbacks_module.ProgbarLogger(verbose))
-        callback_list.append(history)
-        params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
+        # as Keras 3: a History or ProgbarLogger given in `callbacks` is used, not added
+        history = _first(callback_list, callbacks_module.History)
+        if history is None:
+            history = callbacks_module.History()
+            callback_list.append(history)
+        if progress and _first(callback_list, callbacks_module.ProgbarLogger) is None:
+            callback_list.append(callbacks_module.ProgbarLogger(progress))
+        params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         hooks = callbacks_module.CallbackList(callback_list, self, params)
         self.stop_training = False
         self.history = history
         hooks.on_train_begin()
+        initial_epoch, self._initial_epoch = self._initial_epoch or initial_epoch, None
         if self.shuffle_seed is None:
             self.shuffle_seed = int(random.generator().integers(2**63))
         epoch_logs: dict = {}
@@ -474,7 +484,7 @@ class Trainer:
             epoch_logs = self._logs()
             if validation is not None and _should_validate(epoch, validation_freq):
                 val_logs = self._evaluate_data(
-                    validation, validation_batch_size or batch_size, validation_steps
+                    validation, validation_batch_size or batch_size, validation_steps, hooks
                 )
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             hooks.on_epoch_end(epoch, epoch_logs)
@@ -608,26 +618,39 @@ class Trainer:
         self._check_input_shape(x_val.shape, where)
         return x_val, y_val, weights
 
-    def _evaluate_data(self, data, batch_size, steps, where: str = "fit (validation_data)"):
-        """Loss and metrics over arrays ``(x, y, sample_weight)`` or a Dataset/generator."""
-        if not data_utils.is_batch_source(data):
-            return self._evaluate_arrays(*data, batch_size or 32)
+    def _evaluate_data(self, data, batch_size, steps, hooks, where="fit (validation_data)"):
+        """Loss and metrics over arrays ``(x, y, sample_weight)`` or a Dataset/generator,
+        calling the ``on_test_*`` hooks as Keras 3 (in ``fit``, inside the epoch)."""
+        hooks.on_test_begin()
         self.reset_metrics()
-        for batch in data_utils.iterate_source(data, self.backend, steps, where):
-            x, y, weights = self._unpack_batch(batch, where)
-            self._check_input(x, where)
-            xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(weights)
+        self.stop_evaluating = False
+        batch_logs_needed = hooks.wants_batch_logs("on_test_batch_end")
+        for step, (xb, yb, wb) in enumerate(self._test_batches(data, batch_size, steps, where)):
+            hooks.on_test_batch_begin(step)
             self._run_step(xb, yb, wb, training=False)
-        return self._logs()
+            if batch_logs_needed:
+                hooks.on_test_batch_end(step, self._logs())
+            if self.stop_evaluating:
+                break
+        logs = self._logs()
+        hooks.on_test_end(logs)
+        return logs
 
-    def _evaluate_arrays(self, x, y, sample_weight, batch_size: int) -> dict:
-        self.reset_metrics()
-        for index in data_utils.batch_indices(len(x), batch_size, False, None):
-            xb = self._to_backend(x[index])
-            yb = self._to_backend(y[index]) if y is not None else None
-            wb = self._to_backend(sample_weight[index]) if sample_weight is not None else None
-            self._run_step(xb, yb, wb, training=False)
-        return self._logs()
+    def _test_batches(self, data, batch_size, steps, where: str):
+        """``(x, y, sample_weight)`` backend batches of arrays or of a Dataset/generator."""
+        if data_utils.is_batch_source(data):
+            for batch in data_utils.iterate_source(data, self.backend, steps, where):
+                x, y, weights = self._unpack_batch(batch, where)
+                self._check_input(x, where)
+                yield self._to_backend(x), self._to_backend(y), self._to_backend(weights)
+            return
+        x, y, sample_weight = data
+        for index in data_utils.batch_indices(len(x), batch_size or 32, False, None):
+            yield (
+                self._to_backend(x[index]),
+                self._to_backend(y[index]) if y is not None else None,
+                self._to_backend(sample_weight[index]) if sample_weight is not None else None,
+            )
 
     def evaluate(
         self,
@@ -643,47 +666,66 @@ class Trainer:
         """Loss (and metrics) on arrays, a Dataset or a generator, layers in inference mode."""
         self._require_compiled("evaluate")
         data_utils.check_verbose(verbose, "evaluate")
+        callback_list = _callback_list(callbacks, "evaluate")
         if data_utils.is_batch_source(x):
             if not self.built:
                 raise ValueError(
                     f"evaluate: model '{self.name}' has not been built yet; fit it or build it "
                     f"with an input shape before evaluating on a Dataset or generator."
                 )
-            self._evaluate_data(x, None, steps, "evaluate")
-            return self._results(return_dict)
-        batch_size = data_utils.check_batch_size(batch_size, "evaluate")
-        x, y, sample_weight = self._prepare(x, y, sample_weight, "evaluate")
-        self._ensure_built(x)
-        self._check_input(x, "evaluate")
-        self._evaluate_arrays(x, y, sample_weight, batch_size)
+            data = x
+        else:
+            batch_size = data_utils.check_batch_size(batch_size, "evaluate")
+            data = self._prepare(x, y, sample_weight, "evaluate")
+            self._ensure_built(data[0])
+            self._check_input(data[0], "evaluate")
+            steps = math.ceil(len(data[0]) / batch_size)
+        params = {"verbose": verbose, "epochs": 1, "steps": steps}
+        hooks = callbacks_module.CallbackList(callback_list, self, params)
+        self._evaluate_data(data, batch_size, steps, hooks, "evaluate")
         return self._results(return_dict)
 
     def predict(
         self, x, batch_size=None, verbose="auto", steps=None, callbacks=None
     ) -> numpy.ndarray:
-        """Outputs for ``x`` (arrays, a Dataset or a generator) as one NumPy array."""
+        """Outputs for ``x`` (arrays, a Dataset or a generator) as one NumPy array; the
+        ``on_predict_*`` hooks get Keras 3's logs (``{"outputs": batch outputs}`` per batch)."""
         data_utils.check_verbose(verbose, "predict")
-        if data_utils.is_batch_source(x):
-            outputs = []
-            with no_grad():
-                for batch in data_utils.iterate_source(x, self.backend, steps, "predict"):
-                    xb, _, _ = self._unpack_batch(batch, "predict", need_y=False)
-                    self._check_input(xb, "predict")
-                    y_pred = self(self._to_backend(xb), training=False)
-                    outputs.append(self._host_outputs(y_pred))
-            if not outputs:
-                raise ValueError("predict: the Dataset or generator yielded no batches.")
-            return self._join_predictions(outputs)
-        batch_size = data_utils.check_batch_size(batch_size, "predict")
-        x, _, _ = self._prepare(x, None, None, "predict", need_y=False)
-        self._ensure_built(x)
-        self._check_input(x, "predict")
+        callback_list = _callback_list(callbacks, "predict")
+        if not data_utils.is_batch_source(x):
+            batch_size = data_utils.check_batch_size(batch_size, "predict")
+            x, _, _ = self._prepare(x, None, None, "predict", need_y=False)
+            self._ensure_built(x)
+            self._check_input(x, "predict")
+            steps = math.ceil(len(x) / batch_size)
+        hooks = callbacks_module.CallbackList(
+            callback_list, self, {"verbose": verbose, "epochs": 1, "steps": steps}
+        )
+        hooks.on_predict_begin()
+        self.stop_predicting = False
         outputs = []
         with no_grad():
-            for index in data_utils.batch_indices(len(x), batch_size, False, None):
-                y_pred = self(self._to_backend(x[index]), training=False)
-                outputs.append(self._host_outputs(y_pred))
+            for step, xb in enumerate(self._predict_batches(x, batch_size, steps)):
+                hooks.on_predict_batch_begin(step)
+                outputs.append(self._host_outputs(self(xb, training=False)))
+                hooks.on_predict_batch_end(step, {"outputs": self._structured(outputs[-1])})
+                if self.stop_predicting:
+                    break
+        hooks.on_predict_end()
+        if not outputs:
+            raise ValueError("predict: the Dataset or generator yielded no batches.")
         return self._join_predictions(outputs)
+
+    def _predict_batches(self, x, batch_size, steps):
+        """Backend input batches of host arrays ``x`` or of a Dataset/generator."""
+        if not data_utils.is_batch_source(x):
+            for index in data_utils.batch_indices(len(x), batch_size, False, None):
+                yield self._to_backend(x[index])
+            return
+        for batch in data_utils.iterate_source(x, self.backend, steps, "predict"):
+            xb, _, _ = self._unpack_batch(batch, "predict", need_y=False)
+            self._check_input(xb, "predict")
+            yield self._to_backend(xb)
 
     def _host_outputs(self, y_pred):
         if isinstance(y_pred, Tensor):
@@ -694,8 +736,13 @@ class Trainer:
         """One array, or (several outputs) the arrays in the model's output structure."""
         if isinstance(batches[0], numpy.ndarray):
             return numpy.concatenate(batches, axis=0)
-        joined = [numpy.concatenate(parts, axis=0) for parts in zip(*batches)]
-        return symbolic.pack_like(getattr(self, "output", joined), joined)
+        return self._structured([numpy.concatenate(parts, axis=0) for parts in zip(*batches)])
+
+    def _structured(self, outputs):
+        """Host outputs (an array, or a list for several) in the model's output structure."""
+        if isinstance(outputs, numpy.ndarray):
+            return outputs
+        return symbolic.pack_like(getattr(self, "output", outputs), outputs)
 
 
 def unpack_x_y_sample_weight(data):
@@ -781,6 +828,10 @@ def _callback_list(callbacks, where: str) -> list:
                 f"got {got}."
             )
     return list(callbacks)
+
+
+def _first(callback_list: list, kind: type):
+    return next((callback for callback in callback_list if isinstance(callback, kind)), None)
 
 
 def _metric_list(metrics) -> list:
