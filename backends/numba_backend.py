@@ -7,8 +7,9 @@ dtype (float16, integers) to ``super()``, so Numba never sees a type it was
 not written for. Numba is imported lazily: this module imports without it,
 and selecting the backend without it raises ``BackendUnavailableError``.
 
-The convolution / normalization and the recurrent / embedding overrides are
-mixins in ``numba_conv.py`` and ``numba_recurrent.py`` (one module per family,
+The convolution / normalization, the recurrent / embedding and the attention
+overrides are mixins in ``numba_conv.py``, ``numba_recurrent.py`` and
+``numba_attention.py`` (one module per family,
 as the kernels in ``numba_kernels/``); this class joins them and holds the rest.
 """
 
@@ -17,6 +18,7 @@ import importlib
 import numpy
 
 from .kernels.pooling import _pool_geometry
+from .numba_attention import AttentionOverrides
 from .numba_conv import ConvolutionOverrides
 from .numba_dispatch import _JIT_DTYPES, _flat, _in_place_ok, _jit_dtype
 from .numba_recurrent import RecurrentOverrides
@@ -24,6 +26,7 @@ from .numpy_backend import NumpyBackend
 
 _FAMILIES = (
     "activations",
+    "attention",
     "conv",
     "dropout",
     "embedding",
@@ -46,7 +49,7 @@ _MIN_JIT_SIZE = 2048
 _NARROW_ROWS = 32
 
 
-class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, NumpyBackend):
+class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides, NumpyBackend):
     name = "numba"
 
     def __init__(self):
