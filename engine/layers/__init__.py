@@ -1,11 +1,13 @@
 """Layers with Keras 3's names, arguments and defaults."""
 
 from .activation_layers import ELU, Identity, LeakyReLU, PReLU, ReLU, Softmax
+from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import InputSpec, Layer, register_layer
 from .conv import Conv1D, Conv2D
 from .conv_transpose import Conv1DTranspose, Conv2DTranspose
 from .core import Activation, Dense, Input, InputLayer
 from .embedding import Embedding
+from .masking import Masking
 from .merging import (
     Add,
     Average,
@@ -112,6 +114,10 @@ __all__ = [
     "PReLU",
     "ReLU",
     "Softmax",
+    "AdditiveAttention",
+    "Attention",
+    "Masking",
+    "MultiHeadAttention",
     "Activation",
     "Dense",
     "Input",
