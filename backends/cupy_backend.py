@@ -35,7 +35,6 @@ import numpy
 
 from .base import Backend
 from .cuda_kernels import simulated_device_array
-from .cupy_attention import CudaAttentionOverrides
 from .kernels.pooling import _pool_geometry
 
 THREADS_PER_BLOCK = 256
@@ -98,7 +97,7 @@ def _probe_simulator() -> str | None:
     return None
 
 
-class CupyBackend(CudaAttentionOverrides, Backend):
+class CupyBackend(Backend):
     """Kernels on ``cupy.ndarray`` (``xp = cupy``), or on host arrays in simulation mode."""
 
     name = "cupy"
@@ -122,6 +121,8 @@ class CupyBackend(CudaAttentionOverrides, Backend):
         self._recurrent = recurrent
         #: host->device and device->host copies made by asarray / to_numpy (simulation only)
         self.transfers = {"to_device": 0, "to_host": 0}
+        #: the GPU set by ``use_device`` (None: CuPy's current device)
+        self.device_id: int | None = None
         super().__init__()
 
     # -- availability -----------------------------------------------------
@@ -158,6 +159,9 @@ class CupyBackend(CudaAttentionOverrides, Backend):
             # a transfer to the device never aliases host memory; nor does this
             self.transfers["to_device"] += 1
             return numpy.array(data, dtype=dtype, copy=True)
+        if self.device_id is not None:  # from any thread (a Dataset's prefetch) to our GPU
+            with self.xp.cuda.Device(self.device_id):
+                return self.xp.asarray(data, dtype=dtype)
         return self.xp.asarray(data, dtype=dtype)
 
     def to_numpy(self, array) -> numpy.ndarray:
@@ -167,6 +171,26 @@ class CupyBackend(CudaAttentionOverrides, Backend):
         if isinstance(array, self.xp.ndarray):
             return array.get()
         return numpy.asarray(array)
+
+    # -- which GPU ----------------------------------------------------------
+
+    def device_count(self) -> int:
+        """GPUs visible to this process (1 in simulation)."""
+        return 1 if self.simulated else int(self.xp.cuda.runtime.getDeviceCount())
+
+    def use_device(self, device_id: int) -> None:
+        """Put this process's arrays and kernels on GPU ``device_id`` (a data-parallel rank
+        per GPU: ``engine.distribute`` picks the rank's local index)."""
+        if not 0 <= device_id < self.device_count():
+            raise ValueError(
+                f"cupy backend: GPU {device_id} does not exist; {self.device_count()} visible."
+            )
+        if not self.simulated:
+            self.xp.cuda.Device(device_id).use()
+            from numba import cuda
+
+            cuda.select_device(device_id)  # the custom kernels' context: the same primary one
+        self.device_id = device_id
 
     def synchronize(self) -> None:
         """Wait for all queued GPU work (CuPy's and the custom kernels') to finish."""

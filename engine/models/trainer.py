@@ -17,6 +17,7 @@ from backends.errors import DeviceOutOfMemoryError
 
 from .. import callbacks as callbacks_module
 from .. import config, optimizers, random, symbolic
+from .. import distribute as distribute_module
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from ..tensor import Tensor, no_grad
@@ -26,6 +27,9 @@ from . import outputs as outputs_module
 
 class Trainer:
     """Mixed into ``Model`` before ``Layer``: the training state and loops."""
+
+    #: the data-parallel strategy (``engine.distribute``) of the running fit or evaluate
+    _distribution = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -339,7 +343,17 @@ class Trainer:
             metric.update_state(y, y_pred, sample_weight)
 
     def _logs(self, prefix: str = "") -> dict:
-        """Metrics first, then the loss, as Keras 3 orders them (or a custom step's logs)."""
+        """Metrics first, then the loss, as Keras 3 orders them (or a custom step's logs);
+        with a data-parallel strategy, of every rank's data."""
+        if self._distribution is not None:
+            states = None if self._step_logs is not None else self._metric_states()
+            return self._distribution.global_logs(self._local_logs, prefix, states)
+        return self._local_logs(prefix)
+
+    def _metric_states(self) -> list:
+        return [self._loss_tracker, *self._all_metrics()]
+
+    def _local_logs(self, prefix: str = "") -> dict:
         if self._step_logs is not None:
             return {prefix + key: value for key, value in self._step_logs.items()}
         logs = {
@@ -413,6 +427,7 @@ class Trainer:
         validation_steps=None,
         validation_batch_size=None,
         validation_freq=1,
+        distribute=None,
     ):
         """Train for ``epochs`` epochs; returns a ``History`` with Keras's keys.
 
@@ -427,6 +442,10 @@ class Trainer:
         ``(model.shuffle_seed, e)`` before its first batch, where ``shuffle_seed``
         is drawn once from ``engine.random`` at the first fit and saved with the
         model.
+
+        ``distribute``: an ``engine.distribute.DataParallel`` (default: the one set
+        with ``engine.distribute.set_distribution``, if any) to train on every rank's
+        share of each batch.
         """
         self._require_compiled("fit")
         if not isinstance(epochs, int) or epochs < 0:
@@ -440,6 +459,7 @@ class Trainer:
                 f"{validation_freq!r}."
             )
         callback_list = _callback_list(callbacks, "fit")
+        self._distribution = distribute_module.resolve(distribute)
         epoch_batches, x_sample, steps, batch_size, validation_data = self._fit_data(
             x,
             y,
@@ -451,6 +471,8 @@ class Trainer:
             shuffle,
             steps_per_epoch,
         )
+        if self._distribution is not None and data_utils.is_batch_source(x):
+            epoch_batches = self._distribution.shard_batches(epoch_batches)
         self._begin_training(x_sample)
         validation = None
         if validation_data is not None:
@@ -470,6 +492,8 @@ class Trainer:
         initial_epoch, self._initial_epoch = self._initial_epoch or initial_epoch, None
         if self.shuffle_seed is None:
             self.shuffle_seed = int(random.generator().integers(2**63))
+        if self._distribution is not None:  # the ranks agree, then take rank 0's state
+            self._distribution.begin_fit(self, _count(x_sample), steps)
         epoch_logs: dict = {}
         for epoch in range(initial_epoch, epochs):
             if not self._train_epoch(epoch, epoch_batches(epoch), hooks, callback_list):
@@ -488,9 +512,14 @@ class Trainer:
                 )
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             hooks.on_epoch_end(epoch, epoch_logs)
+            if self._distribution is not None:  # every rank stops at the same epoch
+                self.stop_training = self._distribution.any(self.stop_training)
             if self.stop_training:
                 break
         hooks.on_train_end(epoch_logs)
+        if self._distribution is not None:
+            self._distribution.end_fit(self)
+            self._distribution = None
         return history
 
     def _fit_data(
@@ -535,7 +564,8 @@ class Trainer:
         )
         self.reset_metrics()
         hooks.on_epoch_begin(epoch)
-        self.backend.seed(_epoch_seed(self.shuffle_seed, epoch))
+        rank = self._distribution.rank if self._distribution is not None else 0
+        self.backend.seed(_epoch_seed(self.shuffle_seed, epoch, rank))
         step = -1
         for step, (xb, yb, wb) in enumerate(batches):
             hooks.on_train_batch_begin(step)
@@ -558,6 +588,10 @@ class Trainer:
         def epoch_batches(epoch: int):
             generator = numpy.random.default_rng([self.shuffle_seed, epoch]) if shuffle else None
             for index in data_utils.batch_indices(len(x), batch_size, shuffle, generator):
+                if self._distribution is not None:  # this rank's part of the global batch
+                    index = self._distribution.shard_index(index, len(x))
+                    if index is None:
+                        continue
                 yield (
                     x[index],
                     y[index] if y is not None else None,
@@ -639,12 +673,17 @@ class Trainer:
     def _test_batches(self, data, batch_size, steps, where: str):
         """``(x, y, sample_weight)`` backend batches of arrays or of a Dataset/generator."""
         if data_utils.is_batch_source(data):
-            for batch in data_utils.iterate_source(data, self.backend, steps, where):
+            batches = data_utils.iterate_source(data, self.backend, steps, where)
+            if self._distribution is not None:
+                batches = self._distribution.shard_source(batches)
+            for batch in batches:
                 x, y, weights = self._unpack_batch(batch, where)
                 self._check_input(x, where)
                 yield self._to_backend(x), self._to_backend(y), self._to_backend(weights)
             return
         x, y, sample_weight = data
+        if self._distribution is not None:  # this rank's share; the logs sum every rank's
+            x, y, sample_weight = self._distribution.shard_arrays(x, y, sample_weight)
         for index in data_utils.batch_indices(len(x), batch_size or 32, False, None):
             yield (
                 self._to_backend(x[index]),
@@ -665,6 +704,7 @@ class Trainer:
     ):
         """Loss (and metrics) on arrays, a Dataset or a generator, layers in inference mode."""
         self._require_compiled("evaluate")
+        self._distribution = distribute_module.distribution()
         data_utils.check_verbose(verbose, "evaluate")
         callback_list = _callback_list(callbacks, "evaluate")
         if data_utils.is_batch_source(x):
@@ -850,6 +890,8 @@ def _next_free(name: str, taken: list[str]) -> str:
     return f"{name}_{index}"
 
 
-def _epoch_seed(shuffle_seed: int, epoch: int) -> int:
-    """The seed of epoch ``epoch``'s dropout stream: independent of its shuffling stream."""
-    return int(numpy.random.SeedSequence([shuffle_seed, epoch, 1]).generate_state(1)[0])
+def _epoch_seed(shuffle_seed: int, epoch: int, rank: int = 0) -> int:
+    """The seed of epoch ``epoch``'s dropout stream: independent of its shuffling stream (and,
+    in data-parallel training, of the other ranks')."""
+    entropy = [shuffle_seed, epoch, 1] + ([rank] if rank else [])
+    return int(numpy.random.SeedSequence(entropy).generate_state(1)[0])

@@ -10,7 +10,7 @@ import warnings
 
 import numpy
 
-from .. import config
+from .. import config, distribute
 from ..tensor import Tensor, no_grad
 from . import schedules
 
@@ -62,6 +62,9 @@ class Optimizer:
         #: the constraint of each constrained parameter, by id; empty leaves ``apply``'s
         #: path untouched
         self._constraints: dict[int, object] = {}
+        #: the data-parallel strategy (``engine.distribute``) that combines the ranks'
+        #: gradients before clipping; set by ``fit``, else the global one is used
+        self.distribution = None
 
     # -- learning rate ----------------------------------------------------
 
@@ -164,7 +167,11 @@ class Optimizer:
         if not pairs:
             return
         self.build([p for p, _ in pairs])
-        grads = self._clip([g for _, g in pairs], pairs[0][0].backend)
+        grads = [g for _, g in pairs]
+        distribution = self.distribution or distribute.distribution()
+        if distribution is not None:  # reduce -> clip -> update
+            grads = distribution.reduce_gradients([p for p, _ in pairs], grads)
+        grads = self._clip(grads, pairs[0][0].backend)
         lr = self.learning_rate
         for (param, _), grad in zip(pairs, grads):
             if self.weight_decay:

@@ -57,7 +57,10 @@ def plot_history(history, path, metrics=None, title: str | None = None) -> str:
         figure.suptitle(title)
     figure.tight_layout()
     path = os.fspath(path)
-    figure.savefig(path, dpi=100)
+    from .. import distribute
+
+    if distribute.is_chief():  # in data-parallel training only rank 0 writes the picture
+        figure.savefig(path, dpi=100)
     pyplot.close(figure)
     return path
 
