@@ -6,6 +6,10 @@ symbolic tensors runs no kernel: the layer is built from the input shapes, its
 output shapes come from ``compute_output_shape``, and a ``Node`` records the
 call. ``engine.models.Model(inputs, outputs)`` walks these nodes.
 
+Text has Keras's dtype name ``"string"``: its data are NumPy ``str`` or ``object``
+arrays, which stay on the host (``is_string_array``) until a preprocessing
+layer turns them into numbers.
+
 This module sits beside ``tensor.py`` rather than in ``models/`` because
 ``Layer.__call__`` must recognise symbolic inputs, and layers may not import
 models (dependencies point from models to layers).
@@ -23,7 +27,7 @@ class KerasTensor:
 
     def __init__(self, shape, dtype="float32", name: str | None = None, history=None):
         self.shape = tuple(None if s is None else int(s) for s in shape)
-        self.dtype = numpy.dtype(dtype).name
+        self.dtype = standardize_dtype(dtype)
         self.name = name or f"keras_tensor_{next(_tensor_ids)}"
         #: ``(layer, node_index, tensor_index)``: the call that produced this tensor
         self._keras_history = history
@@ -92,6 +96,23 @@ class KerasTensor:
 
     def __getitem__(self, index):
         return call_op("get_item", (self, index))
+
+
+def standardize_dtype(dtype) -> str:
+    """A dtype's name: NumPy's, or Keras's ``"string"`` for text (str, bytes, object)."""
+    if isinstance(dtype, str) and dtype == "string":
+        return "string"
+    dtype = numpy.dtype(dtype)
+    return "string" if dtype.kind in "OSU" else dtype.name
+
+
+def is_string_array(value) -> bool:
+    """Whether ``value`` is a NumPy array of text (str or bytes, or objects that are)."""
+    if not isinstance(value, numpy.ndarray):
+        return False
+    if value.dtype.kind in "SU":
+        return True
+    return value.dtype.kind == "O" and value.size > 0 and isinstance(value.flat[0], (str, bytes))
 
 
 #: the layer class that records an ``engine.ops`` call on symbolic tensors

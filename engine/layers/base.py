@@ -669,7 +669,8 @@ def _tracked(value, owner: "Layer"):
 
 
 def _backend_of(inputs):
-    return symbolic.flatten(inputs)[0].backend
+    first = symbolic.flatten(inputs)[0]
+    return first.backend if isinstance(first, Tensor) else config.get_backend()  # host text
 
 
 def _count(inputs) -> int:

@@ -1,8 +1,10 @@
 """Core layers: Input, Dense, Activation."""
 
+import numpy
+
 from .. import activations, constraints, initializers, regularizers
 from .. import functional as F
-from ..symbolic import KerasTensor, Node
+from ..symbolic import KerasTensor, Node, is_string_array, standardize_dtype
 from .base import InputSpec, Layer, register_layer
 
 
@@ -10,7 +12,9 @@ from .base import InputSpec, Layer, register_layer
 class InputLayer(Layer):
     """Declares the input shape of a model; passes its input through unchanged.
 
-    Its ``output`` is the symbolic tensor that ``layers.Input`` returns.
+    Its ``output`` is the symbolic tensor that ``layers.Input`` returns. With
+    ``dtype="string"`` it takes text (NumPy str or object arrays) and passes it on,
+    on the host, to a ``TextVectorization`` or ``StringLookup``.
     """
 
     autocast = False  # integer inputs may be indices for an Embedding next
@@ -42,6 +46,8 @@ class InputLayer(Layer):
         if sparse:
             raise ValueError(f"InputLayer: sparse inputs are not supported (got sparse={sparse}).")
         shape = tuple(shape)
+        if dtype is not None and standardize_dtype(dtype) == "string":
+            dtype = "string"  # Keras's name for text, whichever alias came (str, object)
         if any(s is not None and (not isinstance(s, int) or s <= 0) for s in shape):
             raise ValueError(
                 f"InputLayer: `shape` must hold positive integers or None, got {shape}."
@@ -57,6 +63,22 @@ class InputLayer(Layer):
     @property
     def batch_shape(self) -> tuple:
         return self._build_input_shape
+
+    @property
+    def accepts_strings(self) -> bool:
+        """Whether this input takes text (``dtype="string"``); models let it through."""
+        return self.dtype == "string"
+
+    def _input_tensor(self, data):
+        if not self.accepts_strings:
+            return super()._input_tensor(data)
+        array = numpy.asarray(data)
+        if not is_string_array(array):
+            raise TypeError(
+                f"InputLayer '{self.name}' has dtype 'string' and expects text (an array or "
+                f"list of str); got an array of dtype {array.dtype}."
+            )
+        return array
 
     def call(self, inputs):
         return inputs

@@ -12,8 +12,20 @@ import numpy
 from .. import symbolic
 
 
-def to_host_array(data, argument: str, where: str) -> numpy.ndarray:
-    """``data`` as a numeric NumPy array, or a clear error naming the argument."""
+class StringInputError(TypeError):
+    """Text given where numbers are needed (the model says which of its layers takes them)."""
+
+    def __init__(self, message: str, argument: str):
+        super().__init__(message)
+        self.argument = argument
+
+
+def to_host_array(data, argument: str, where: str, strings: bool = False) -> numpy.ndarray:
+    """``data`` as a numeric NumPy array, or a clear error naming the argument.
+
+    ``strings``: text (str, bytes or object arrays of them) is allowed too, and
+    stays on the host for the preprocessing layer that reads it.
+    """
     if data is None:
         raise ValueError(f"{where}: `{argument}` is required.")
     if hasattr(data, "numpy") and callable(data.numpy):  # our Tensor
@@ -26,7 +38,14 @@ def to_host_array(data, argument: str, where: str) -> numpy.ndarray:
         raise TypeError(
             f"{where}: `{argument}` could not be read as an array of numbers ({error})."
         ) from None
-    if array.dtype.kind not in "biuf":
+    text = symbolic.is_string_array(array)
+    if text and not strings:
+        raise StringInputError(
+            f"{where}: `{argument}` must be an array of numbers; got text (an array of dtype "
+            f"{array.dtype}, first element {array.reshape(-1)[:1].tolist()}).",
+            argument,
+        )
+    if not text and array.dtype.kind not in "biuf":
         raise TypeError(
             f"{where}: `{argument}` must be an array of numbers; got an array of dtype "
             f"{array.dtype} (first element {array.reshape(-1)[:1].tolist()})."
@@ -95,12 +114,12 @@ class ArrayGroup:
         return ArrayGroup([function(array) for array in self.arrays], self.names, self.structure)
 
 
-def _prepare_x(x, where: str, dtype: str):
+def _prepare_x(x, where: str, dtype: str, strings: bool = False):
     if isinstance(x, ArrayGroup):
-        group = x.map(lambda array: _prepare_x(array, where, dtype))
+        group = x.map(lambda array: _prepare_x(array, where, dtype, strings))
         check_same_length(dict(zip((f"x[{n!r}]" for n in x.names), group.arrays)), where)
         return group
-    x = to_host_array(x, "x", where)
+    x = to_host_array(x, "x", where, strings)
     if len(x) == 0:
         raise ValueError(f"{where}: `x` has no samples (shape {x.shape}); give at least one.")
     check_finite(x, "x", where)
@@ -129,13 +148,14 @@ def _prepare_weights(weights, where: str, dtype: str):
     return weights
 
 
-def prepare(x, y, sample_weight, where: str, dtype: str, need_y: bool = True):
+def prepare(x, y, sample_weight, where: str, dtype: str, need_y: bool = True, strings=False):
     """Validate and convert inputs; floats become the model's dtype once, up front.
 
     ``x`` is one array, or an ``ArrayGroup`` for a model with several inputs;
     ``y`` and ``sample_weight`` are cast to ``dtype``, the model's float dtype.
+    ``strings``: ``x`` may hold text (the model's first layer reads it).
     """
-    x = _prepare_x(x, where, dtype)
+    x = _prepare_x(x, where, dtype, strings)
     if y is None:
         if need_y:
             raise ValueError(f"{where}: `y` (the targets) is required.")
@@ -266,7 +286,13 @@ def iterate_source(source, backend, steps, where: str):
 
 
 def unpack_batch(
-    batch, where: str, dtype: str, need_y: bool = True, group_inputs=None, group_targets=None
+    batch,
+    where: str,
+    dtype: str,
+    need_y: bool = True,
+    group_inputs=None,
+    group_targets=None,
+    strings: bool = False,
 ):
     """``(x, y, sample_weight)`` from a batch given as ``(x, y)`` or ``(x, y, sample_weight)``."""
     if isinstance(batch, (tuple, list)) and len(batch) in (1, 2, 3):
@@ -296,5 +322,5 @@ def unpack_batch(
                 f"or make the generator yield batches."
             )
     if isinstance(x, (numpy.ndarray, ArrayGroup)) or not hasattr(x, "__cuda_array_interface__"):
-        return prepare(x, y, weights, where, dtype, need_y=need_y)
+        return prepare(x, y, weights, where, dtype, need_y=need_y, strings=strings)
     return x, y, weights  # already on a device (a prefetched batch): checked when made

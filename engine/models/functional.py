@@ -7,6 +7,8 @@ happens per training step: a call is a loop over the nodes with a dict from
 symbolic tensor to value.
 """
 
+import numpy
+
 from .. import config, symbolic
 from ..layers.base import (
     Layer,
@@ -121,10 +123,7 @@ class Functional(Model):
         """The values given for the model's inputs, as a flat list in ``self.inputs`` order."""
         leaves = self.flatten_inputs(inputs, f"Model '{self.name}'")
         backend = self.backend or config.get_backend()
-        return [
-            value if isinstance(value, Tensor) else Tensor(value, backend=backend)
-            for value in leaves
-        ]
+        return [_input_value(value, backend) for value in leaves]
 
     def flatten_inputs(self, inputs, where: str) -> list:
         """``inputs`` (one value, a list or a dict by input name) in ``self.inputs`` order."""
@@ -367,6 +366,18 @@ class Functional(Model):
             name=config_dict.get("name"),
             trainable=config_dict.get("trainable", True),
         )
+
+
+def _input_value(value, backend):
+    """A model input as a Tensor on ``backend``; text stays a host array, for the
+    preprocessing layer that reads it."""
+    if isinstance(value, Tensor):
+        return value
+    if not hasattr(value, "__cuda_array_interface__"):
+        value = numpy.asarray(value)
+        if symbolic.is_string_array(value):
+            return value
+    return Tensor(value, backend=backend)
 
 
 def _plain_structure(structure, argument: str, name: str):

@@ -95,6 +95,14 @@ class Model(Trainer, Layer):
     def input_shape(self):
         return self._build_input_shape
 
+    def _input_tensor(self, data):
+        """Text stays on the host, for the preprocessing layer that reads it."""
+        if not hasattr(data, "__cuda_array_interface__"):
+            data = numpy.asarray(data)
+            if symbolic.is_string_array(data):
+                return data
+        return super()._input_tensor(data)
+
     def _check_input(self, x, where: str) -> None:
         self._ensure_built(x)
         self._check_input_shape(x.shape, where)
@@ -198,6 +206,8 @@ def compute_dtype(layers: list, default: str) -> str:
     input's dtype (an ``Input(dtype="int32")`` before an Embedding holds indices).
     """
     for layer in layers:
-        if not isinstance(layer, InputLayer) and numpy.dtype(layer.dtype).kind == "f":
+        if isinstance(layer, InputLayer) or layer.dtype == "string":  # text out: no numbers
+            continue
+        if numpy.dtype(layer.dtype).kind == "f":
             return layer.dtype
     return default

@@ -7,6 +7,7 @@ of small models: it does no work per batch beyond the forward pass, one
 backward pass, one fused update per weight and the metric sums.
 """
 
+import contextlib
 import itertools
 import math
 import warnings
@@ -20,6 +21,7 @@ from .. import config, optimizers, random, symbolic
 from .. import distribute as distribute_module
 from .. import losses as losses_module
 from .. import metrics as metrics_module
+from ..layers.core import InputLayer
 from ..tensor import Tensor, no_grad
 from . import data as data_utils
 from . import outputs as outputs_module
@@ -207,8 +209,50 @@ class Trainer:
         if array is None:
             return None
         if isinstance(array, data_utils.ArrayGroup):
-            return array.pack([self.backend.asarray(a) for a in array.arrays])
+            return array.pack([self._to_backend(a) for a in array.arrays])
+        if symbolic.is_string_array(array):
+            return array  # text stays on the host for the preprocessing layer that reads it
         return self.backend.asarray(array)
+
+    @property
+    def takes_strings(self) -> bool:
+        """Whether ``x`` may be text: a layer reading the inputs takes strings (an
+        ``Input(dtype="string")``, a ``TextVectorization`` or ``StringLookup`` first)."""
+        return any(getattr(layer, "accepts_strings", False) for layer in self._entry_layers())
+
+    def _entry_layers(self) -> list:
+        """The layers reading the model's inputs: its InputLayers, else its first layer."""
+        layers = self.layers
+        return [layer for layer in layers if isinstance(layer, InputLayer)] or layers[:1]
+
+    @contextlib.contextmanager
+    def _naming_text_refusal(self, where: str):
+        """Text given to a model that takes numbers: say which layer takes them."""
+        try:
+            yield
+        except data_utils.StringInputError as error:
+            if error.argument != "x":
+                raise
+            first = self._entry_layers()[:1]
+            reader = "".join(f" its first layer '{x.name}' ({type(x).__name__})," for x in first)
+            raise TypeError(
+                f"{error} Model '{self.name}' reads it with{reader} a layer "
+                f"taking numbers: start the model with a TextVectorization or StringLookup layer "
+                f"(after layers.Input(shape=(), dtype='string')), or turn the text into numbers "
+                f"first."
+            ) from None
+
+    def _text_rank(self, x):
+        """As Keras 3: a 1-D array of text feeds an input of shape ``(None, 1)``, and a
+        ``(n, 1)`` one an input of shape ``(None,)``."""
+        expected = self._build_input_shape if self.built else None
+        if not symbolic.is_string_array(x) or not symbolic.is_shape(expected):
+            return x
+        if x.ndim == len(expected) - 1 and expected[-1] == 1:
+            return x[..., None]
+        if x.ndim == len(expected) + 1 and x.shape[-1] == 1:
+            return x[..., 0]
+        return x
 
     def group_inputs(self, x, where: str):
         """``x`` as the model reads it: one array, or (a list, tuple or dict of arrays, which
@@ -234,17 +278,24 @@ class Trainer:
             y = self.group_targets(y, where)
         if isinstance(sample_weight, (list, tuple, dict)):  # one array per output
             sample_weight = self.group_targets(sample_weight, f"{where} (sample_weight)")
-        return data_utils.prepare(x, y, sample_weight, where, self.dtype, need_y=need_y)
+        with self._naming_text_refusal(where):
+            x, y, sample_weight = data_utils.prepare(
+                x, y, sample_weight, where, self.dtype, need_y=need_y, strings=self.takes_strings
+            )
+        return self._text_rank(x), y, sample_weight
 
     def _unpack_batch(self, batch, where: str, need_y: bool = True):
-        return data_utils.unpack_batch(
-            batch,
-            where,
-            self.dtype,
-            need_y=need_y,
-            group_inputs=self.group_inputs,
-            group_targets=self.group_targets,
-        )
+        with self._naming_text_refusal(where):
+            x, y, weights = data_utils.unpack_batch(
+                batch,
+                where,
+                self.dtype,
+                need_y=need_y,
+                group_inputs=self.group_inputs,
+                group_targets=self.group_targets,
+                strings=self.takes_strings,
+            )
+        return self._text_rank(x), y, weights
 
     def _ensure_built(self, x) -> None:
         """Build for host data ``x``: from its shape; a subclassed model is also called
