@@ -38,6 +38,7 @@ from .pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from .preprocessing import IntegerLookup, StringLookup, TextVectorization
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .regularization import (
     Dropout,
@@ -126,4 +127,7 @@ __all__ = [
     "OpCall",
     "Layer",
     "register_layer",
+    "IntegerLookup",
+    "StringLookup",
+    "TextVectorization",
 ]

@@ -4,6 +4,7 @@ from ..layers.base import reset_names
 from ..random import set_seed as set_random_seed
 from .plotting import plot_history, plot_model
 from .progbar import Progbar
+from .sequences import pad_sequences, to_categorical
 
 
 def clear_session() -> None:
@@ -11,4 +12,12 @@ def clear_session() -> None:
     reset_names()
 
 
-__all__ = ["Progbar", "clear_session", "plot_history", "plot_model", "set_random_seed"]
+__all__ = [
+    "Progbar",
+    "clear_session",
+    "pad_sequences",
+    "plot_history",
+    "plot_model",
+    "set_random_seed",
+    "to_categorical",
+]
