@@ -1,0 +1,164 @@
+"""The ``Loss`` base class, Keras 3's reductions, and the helpers every loss uses."""
+
+import math
+
+from .. import functional as F
+from ..functional.activation import Softmax as _SoftmaxOp
+from ..registry import snake_case
+from ..tensor import Tensor
+
+EPSILON = 1e-7
+#: ``-log(p)`` for ``p`` clipped to ``[EPSILON, 1 - EPSILON]``
+_LEAST_LOSS, _MOST_LOSS = -math.log1p(-EPSILON), -math.log(EPSILON)
+
+#: Keras 3's ``reduction`` values (``None`` and ``"none"`` keep one loss per sample)
+REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+
+
+def _target_array(y_true, y_pred: Tensor, dtype=None):
+    """``y_true`` as a raw array on ``y_pred``'s backend (targets carry no gradient)."""
+    if isinstance(y_true, Tensor):
+        y_true = y_true.data
+    backend = y_pred.backend
+    if not backend.is_native(y_true):
+        y_true = backend.asarray(y_true)
+    if dtype is not None and y_true.dtype != dtype:
+        y_true = y_true.astype(dtype)
+    return y_true
+
+
+def _match_shape(name, y_true, y_pred):
+    """``y_true`` shaped like ``y_pred``: ``(n,)`` targets meet ``(n, 1)`` outputs and the
+    other way round, as Keras's ``squeeze_or_expand_to_same_rank`` makes them."""
+    if (y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1) or (
+        y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1
+    ):
+        y_true = y_true.reshape(y_pred.shape)
+    if tuple(y_true.shape) != tuple(y_pred.shape):
+        raise ValueError(
+            f"{name}: y_true and y_pred must have the same shape; got y_true {tuple(y_true.shape)}"
+            f" and y_pred {tuple(y_pred.shape)}."
+        )
+    return y_true
+
+
+def _targets(name: str, y_true, y_pred: Tensor):
+    """``y_true`` on ``y_pred``'s backend, in its dtype and shape."""
+    return _match_shape(name, _target_array(y_true, y_pred, y_pred.dtype), y_pred)
+
+
+def _logits_of(y_pred: Tensor, kind: str):
+    """The logits behind ``y_pred`` when it is a recorded softmax output."""
+    creator = y_pred.creator
+    if (
+        kind == "softmax"
+        and isinstance(creator, _SoftmaxOp)
+        and creator.axis in (-1, y_pred.ndim - 1)
+    ):
+        return creator.inputs[0]
+    return None
+
+
+def _clip_loss(loss: Tensor) -> Tensor:
+    """``-log(clip(p))`` from ``-log(p)``: Keras's probability clipping in log space."""
+    return F.clip(loss, _LEAST_LOSS, _MOST_LOSS)
+
+
+def _check_axis(name: str, axis) -> None:
+    if isinstance(axis, bool) or axis != -1:
+        # the classes are the last axis (channels-last images); no other is supported
+        raise ValueError(f"{name}: only `axis=-1` (the last axis) is supported; got axis={axis!r}.")
+
+
+def _check_reduction(reduction) -> str | None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(
+            f"Loss: invalid `reduction` {reduction!r}; expected one of "
+            f"{', '.join(repr(r) for r in REDUCTIONS)}."
+        )
+    return reduction
+
+
+class Loss:
+    """Base class: ``loss(y_true, y_pred, sample_weight=None) -> scalar tensor``.
+
+    ``call(y_true, y_pred)`` gives the per-sample losses; ``sample_weight``
+    multiplies them (one weight per sample, or per sample and time step), and
+    ``reduction`` makes one number of them as Keras 3 does:
+    ``"sum_over_batch_size"`` (the default, also ``"mean"``) divides the weighted
+    sum by the number of losses, never by the sum of the weights;
+    ``"mean_with_sample_weight"`` divides by the sum of the weights; ``"sum"``;
+    ``"none"``/``None`` returns the per-sample losses.
+    """
+
+    def __init__(self, name: str | None = None, reduction="sum_over_batch_size", dtype=None):
+        self.name = name or snake_case(type(self).__name__)
+        self.reduction = _check_reduction(reduction)
+        self.dtype = dtype
+
+    def call(self, y_true, y_pred: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def __call__(self, y_true, y_pred: Tensor, sample_weight=None) -> Tensor:
+        if self.dtype is not None and y_pred.dtype != self.dtype:
+            y_pred = F.cast(y_pred, self.dtype)
+        values = self.call(y_true, y_pred)
+        weights = None
+        if sample_weight is not None:
+            weights = self._weights(sample_weight, values, y_pred)
+            values = values * weights
+        return self._reduce(values, weights)
+
+    def _weights(self, sample_weight, values: Tensor, y_pred: Tensor):
+        weights = _target_array(sample_weight, y_pred, values.dtype)
+        while weights.ndim < values.ndim:
+            weights = weights[..., None]
+        if weights.ndim > values.ndim and weights.shape[-1] == 1:
+            weights = weights.reshape(weights.shape[:-1])  # (n, 1) weights, (n,) losses
+        if weights.ndim > values.ndim or any(
+            w not in (1, v) for w, v in zip(weights.shape, values.shape)
+        ):
+            given = tuple(getattr(sample_weight, "shape", ()))
+            raise ValueError(
+                f"loss '{self.name}': `sample_weight` of shape {given} does not fit the "
+                f"losses of shape {tuple(values.shape)} (one per sample, or per sample and "
+                f"time step); give one weight per sample, shape ({values.shape[0]},)."
+            )
+        return weights
+
+    def _reduce(self, values: Tensor, weights) -> Tensor:
+        reduction = self.reduction
+        if reduction in (None, "none") or values.ndim == 0:
+            return values
+        total = F.sum(values)
+        if reduction == "sum":
+            return total
+        if reduction == "mean_with_sample_weight" and weights is not None:
+            xp = values.backend.xp
+            divisor = weights.sum()
+            return total / xp.where(divisor == 0, xp.inf, divisor)  # 0 when no weight, as Keras
+        return total / values.size if values.size else total
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "reduction": self.reduction, "dtype": self.dtype}
+
+
+class LossFunctionWrapper(Loss):
+    """Wraps a function ``fn(y_true, y_pred, **kwargs) -> per-sample tensor`` as a Loss.
+
+    The built-in loss classes are such wrappers (as in Keras): their arguments are
+    the function's ``kwargs``, readable as attributes and saved in the config.
+    """
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        super().__init__(name or getattr(fn, "__name__", "loss"), reduction, dtype)
+        self.fn = fn
+        self.fn_kwargs = kwargs
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self.fn_kwargs)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), **self.fn_kwargs}
