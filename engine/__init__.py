@@ -9,6 +9,7 @@ from backends import BackendMismatchError, BackendUnavailableError, DeviceOutOfM
 
 from . import (
     activations,
+    backend,
     callbacks,
     constraints,
     data,
@@ -38,6 +39,7 @@ __all__ = [
     "Model",
     "Sequential",
     "activations",
+    "backend",
     "callbacks",
     "constraints",
     "data",

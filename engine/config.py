@@ -58,3 +58,80 @@ def set_floatx(dtype: str) -> None:
     if dtype not in ("float32", "float64"):
         raise ValueError(f"set_floatx: expected 'float32' or 'float64', got {dtype!r}.")
     _floatx = dtype
+
+
+# -- Keras's ``keras.config`` settings ---------------------------------------
+
+_epsilon = 1e-7
+_traceback_filtering = True
+
+
+def backend() -> str:
+    """The name of the current backend (``"numpy"``, ``"numba"`` or ``"cupy"``), as
+    ``keras.config.backend()`` names Keras's."""
+    return _current_backend.get()
+
+
+def epsilon() -> float:
+    """The fuzz factor of ``keras.config.epsilon()`` (1e-7), used by ``Normalization``."""
+    return _epsilon
+
+
+def set_epsilon(value: float) -> None:
+    """Set the value ``epsilon()`` returns.
+
+    The losses' probability clipping and the norm constraints keep Keras's
+    default, 1e-7, in their compiled kernels; another value warns that they do.
+    """
+    global _epsilon
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"set_epsilon: expected a positive number, got {value!r}.")
+    if float(value) != 1e-7:
+        import warnings
+
+        warnings.warn(
+            f"set_epsilon({value}): epsilon() and Normalization use the new value; the "
+            f"cross-entropy clipping and the norm constraints keep 1e-7.",
+            UserWarning,
+            stacklevel=2,
+        )
+    _epsilon = float(value)
+
+
+def image_data_format() -> str:
+    """Always ``"channels_last"``: images are ``(batch, height, width, channels)``."""
+    return "channels_last"
+
+
+def set_image_data_format(data_format: str) -> None:
+    """Accepts ``"channels_last"`` only: the convolution, pooling and image layers compute
+    on channels-last images."""
+    if data_format == "channels_last":
+        return
+    if data_format == "channels_first":
+        raise ValueError(
+            "set_image_data_format('channels_first'): this library supports "
+            "image_data_format='channels_last' only ((batch, height, width, channels)); "
+            "transpose channels-first data with numpy.moveaxis(x, 1, -1)."
+        )
+    raise ValueError(
+        f"set_image_data_format: `data_format` must be 'channels_last' (or Keras's "
+        f"'channels_first', not supported here), got {data_format!r}."
+    )
+
+
+def enable_traceback_filtering() -> None:
+    """Kept for Keras programs: tracebacks here are never filtered, so this does nothing."""
+    global _traceback_filtering
+    _traceback_filtering = True
+
+
+def disable_traceback_filtering() -> None:
+    """Kept for Keras programs: tracebacks here are never filtered, so this does nothing."""
+    global _traceback_filtering
+    _traceback_filtering = False
+
+
+def is_traceback_filtering_enabled() -> bool:
+    """The last setting made (Keras's default True); it changes no traceback."""
+    return _traceback_filtering

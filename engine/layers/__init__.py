@@ -7,6 +7,7 @@ from .conv import Conv1D, Conv2D
 from .conv_transpose import Conv1DTranspose, Conv2DTranspose
 from .core import Activation, Dense, Input, InputLayer
 from .embedding import Embedding
+from .lambda_layer import Lambda
 from .masking import Masking
 from .merging import (
     Add,
@@ -38,7 +39,20 @@ from .pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
-from .preprocessing import IntegerLookup, StringLookup, TextVectorization
+from .preprocessing import (
+    CenterCrop,
+    IntegerLookup,
+    Normalization,
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
+    StringLookup,
+    TextVectorization,
+)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .regularization import (
     Dropout,
@@ -127,6 +141,16 @@ __all__ = [
     "OpCall",
     "Layer",
     "register_layer",
+    "Lambda",
+    "CenterCrop",
+    "Normalization",
+    "RandomContrast",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "Rescaling",
+    "Resizing",
     "IntegerLookup",
     "StringLookup",
     "TextVectorization",

@@ -1,23 +1,24 @@
-"""Utilities: seeding, progress display, plots of training and architecture."""
+"""Utilities: seeding, data helpers, progress display, plots of training and architecture."""
 
-from ..layers.base import reset_names
+from ..backend import clear_session
 from ..random import set_seed as set_random_seed
+from .datasets import PyDataset, split_dataset
+from .files import get_file
+from .numerical import normalize
 from .plotting import plot_history, plot_model
 from .progbar import Progbar
 from .sequences import pad_sequences, to_categorical
 
-
-def clear_session() -> None:
-    """Reset the automatic layer and model names (``dense``, ``dense_1``...)."""
-    reset_names()
-
-
 __all__ = [
     "Progbar",
-    "clear_session",
     "pad_sequences",
+    "PyDataset",
+    "clear_session",
+    "get_file",
+    "normalize",
     "plot_history",
     "plot_model",
     "set_random_seed",
+    "split_dataset",
     "to_categorical",
 ]

@@ -1,6 +1,9 @@
-"""``plot_history`` (a PNG of the training curves) and ``plot_model`` (a text diagram)."""
+"""``plot_history`` (a PNG of the training curves) and ``plot_model`` (a text diagram, or
+Keras's graph picture through Graphviz)."""
 
 import os
+import shutil
+import subprocess
 
 from ..layers.base import format_shape
 
@@ -65,20 +68,125 @@ def plot_history(history, path, metrics=None, title: str | None = None) -> str:
     return path
 
 
-def plot_model(model, to_file=None, show_shapes: bool = True, show_layer_names: bool = True):
-    """A text diagram of the layers, their shapes and parameter counts (printed and returned).
+#: the pictures Graphviz's ``dot`` draws; ``.dot`` is the graph's text, written directly
+_GRAPH_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "gif", "ps")
 
-    Keras draws this with pydot and Graphviz; a box per layer in text needs
-    neither. With ``to_file`` the diagram is also written there.
+
+def plot_model(
+    model,
+    to_file=None,
+    show_shapes: bool = True,
+    show_layer_names: bool = True,
+    rankdir: str = "TB",
+    dpi: int = 200,
+    show_dtype: bool = False,
+    expand_nested: bool = False,
+    show_layer_activations: bool = False,
+    show_trainable: bool = False,
+    splines: str = "ortho",
+):
+    """A diagram of the layers, their shapes and parameter counts.
+
+    With ``to_file`` None or a ``.txt`` file: a box per layer in text (printed and
+    returned; written to ``to_file`` too). With a ``.dot`` file: the graph in
+    Graphviz's language, as Keras draws it. With a picture (``.png``, ``.svg``,
+    ``.pdf``...): that graph drawn by the Graphviz program ``dot``, which must be
+    installed (Keras needs the pydot package as well; this library writes the graph
+    itself and does not). Keras's ``show_dtype``, ``expand_nested``,
+    ``show_layer_activations``, ``show_trainable`` and ``splines`` are accepted and have
+    no effect.
     """
     if not model.built:
         raise ValueError(
             f"plot_model: model '{model.name}' has not been built yet; give the first layer an "
             f"input_shape or call model.build(input_shape)."
         )
+    extension = os.path.splitext(os.fspath(to_file))[1].lower().lstrip(".") if to_file else ""
+    if extension in ("", "txt"):
+        return _text_diagram(model, to_file, show_shapes, show_layer_names)
+    if extension != "dot" and extension not in _GRAPH_FORMATS:
+        raise ValueError(
+            f"plot_model: cannot tell what to write from the extension of {os.fspath(to_file)!r}; "
+            f"use .txt (text), .dot (Graphviz's language) or a picture: "
+            f"{', '.join('.' + f for f in _GRAPH_FORMATS)}."
+        )
+    if rankdir not in ("TB", "LR"):
+        raise ValueError(f"plot_model: `rankdir` must be 'TB' or 'LR', got {rankdir!r}.")
+    graph = model_to_dot(model, show_shapes, show_layer_names, rankdir, dpi)
+    if extension == "dot":
+        with open(to_file, "w", encoding="utf-8") as handle:
+            handle.write(graph)
+        return graph
+    program = shutil.which("dot")
+    if program is None:
+        raise ImportError(
+            f"plot_model: drawing {os.fspath(to_file)!r} needs the Graphviz program `dot`, "
+            f"which was not found on PATH: install Graphviz (apt-get install graphviz, brew "
+            f"install graphviz, conda install graphviz). Keras also needs the pydot package "
+            f"(pip install pydot); this library writes the graph itself and does not. Without "
+            f"Graphviz, save to a .dot or .txt file instead."
+        )
+    subprocess.run(
+        [program, f"-T{extension}", "-o", os.fspath(to_file)],
+        input=graph.encode(),
+        check=True,
+        capture_output=True,
+    )
+    return graph
+
+
+def _quote(*lines: str) -> str:
+    """A DOT string of ``lines`` (joined by DOT's ``\\n`` line break)."""
+    escaped = [line.replace("\\", "\\\\").replace('"', '\\"') for line in lines]
+    return '"' + "\\n".join(escaped) + '"'
+
+
+def model_to_dot(
+    model, show_shapes: bool = True, show_layer_names: bool = True, rankdir="TB", dpi=200
+) -> str:
+    """The model's layers as a Graphviz graph: one box per layer, an arrow per connection."""
+    rows = model.layer_summaries()
+    lines = [
+        f"digraph {_quote(model.name)} {{",
+        f"  graph [rankdir={rankdir}, dpi={int(dpi)}];",
+        "  node [shape=box, fontname=Helvetica];",
+    ]
+    names = []
+    for name, shape, params, *connected in rows:
+        layer_name, _, kind = name.partition(" (")
+        label = [name if show_layer_names else kind.rstrip(")")]
+        if show_shapes:
+            label.append(f"output: {_format_output(shape)}")
+        label.append(f"params: {params:,}")
+        lines.append(f"  {_quote(layer_name)} [label={_quote(*label)}];")
+        names.append((layer_name, connected[0] if connected else None))
+    for index, (layer_name, connected) in enumerate(names):
+        if connected is None:  # Sequential and subclassed models: a chain
+            if index:
+                lines.append(f"  {_quote(names[index - 1][0])} -> {_quote(layer_name)};")
+            continue
+        if connected == "-":
+            continue
+        for entry in connected.split(", "):
+            origin = entry.split("[")[0]
+            lines.append(f"  {_quote(origin)} -> {_quote(layer_name)};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _format_output(shape) -> str:
+    if isinstance(shape, str):
+        return shape
+    if shape and isinstance(shape[0], (tuple, list)):
+        return ", ".join(format_shape(s) for s in shape)
+    return format_shape(shape)
+
+
+def _text_diagram(model, to_file, show_shapes: bool, show_layer_names: bool) -> str:
+    """A box per layer in text, printed and returned (and written to ``to_file``)."""
     boxes = []
     shape = model.input_shape
-    for name, output_shape, params in model.layer_summaries():
+    for name, output_shape, params, *_ in model.layer_summaries():
         lines = [name if show_layer_names else name.split(" (")[-1].rstrip(")")]
         if show_shapes:
             lines.append(f"{format_shape(shape)} -> {format_shape(output_shape)}")
