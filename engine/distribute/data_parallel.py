@@ -49,8 +49,7 @@ class DataParallel:
 
     def __init__(self, communicator=None, bucket_size_mb: float = 4.0):
         if not isinstance(communicator, comm_module.Communicator):
-            on_gpu = _current_backend_name() == "cupy"
-            communicator = comm_module.get(communicator, device_arrays=on_gpu)
+            communicator = comm_module.get(communicator, device_arrays=_on_gpu())
         self.communicator = communicator
         if not bucket_size_mb > 0:
             raise ValueError(f"DataParallel: `bucket_size_mb` must be > 0, got {bucket_size_mb!r}.")
@@ -264,17 +263,23 @@ def _current_backend_name() -> str:
     return config._current_backend.get()
 
 
+def _on_gpu() -> bool:
+    """Whether the current backend keeps arrays on a GPU (cupy, not its CPU simulation)."""
+    if _current_backend_name() != "cupy":
+        return False
+    from backends import cupy_backend
+
+    return not cupy_backend.simulation_enabled()
+
+
 def _bind_device(local_rank: int) -> int | None:
     """On the cupy backend (a real GPU), make this process use GPU ``local_rank`` (modulo
     the GPUs present); returns the device id, or None off the GPU."""
-    if _current_backend_name() != "cupy":
-        return None
-    import backends
-    from backends import cupy_backend
-
-    if cupy_backend.simulation_enabled():
+    if not _on_gpu():
         return None
     import cupy
+
+    import backends
 
     device = local_rank % cupy.cuda.runtime.getDeviceCount()
     cupy.cuda.Device(device).use()  # before the backend's first kernel: nothing lands on GPU 0
