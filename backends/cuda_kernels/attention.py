@@ -52,6 +52,25 @@ def _dot(a, c, b, h, row_a, row_c):
     return total
 
 
+@cuda.jit(device=True)
+def _unravel(index, heads, length):
+    """``(batch, head, row)`` of a flat row index over ``(batch, heads, length)``."""
+    return index // (length * heads), (index // length) % heads, index % length
+
+
+@cuda.jit(device=True)
+def _weight_and_grad_score(grad, q, k, v, shift, row_dot, scale, b, h, i, j):
+    """``p_ij = exp(score_ij - logsumexp_i)`` and the score's gradient ``p_ij (dp_ij - D_i)``."""
+    weight = math.exp(_dot(q, k, b, h, i, j) * scale - shift)
+    return weight, weight * (_dot(grad, v, b, h, i, j) - row_dot[b, h, i]) * scale
+
+
+@cuda.jit(device=True)
+def _zero(acc, width):
+    for e in range(width):
+        acc[e] = 0
+
+
 @functools.cache
 def kernels(dtype_name: str):
     """``(forward, backward_query, backward_key)`` compiled for one float dtype's local arrays."""
@@ -67,11 +86,8 @@ def kernels(dtype_name: str):
         index = cuda.grid(1)
         stride = cuda.gridsize(1)
         while index < batch * heads * len_q:
-            i = index % len_q
-            h = (index // len_q) % heads
-            b = index // (len_q * heads)
-            for e in range(dim_v):
-                acc[e] = 0
+            b, h, i = _unravel(index, heads, len_q)
+            _zero(acc, dim_v)
             peak = minus_inf
             total = zero
             stop = min(len_k, i + 1) if causal else len_k
@@ -108,11 +124,8 @@ def kernels(dtype_name: str):
         index = cuda.grid(1)
         stride = cuda.gridsize(1)
         while index < batch * heads * len_q:
-            i = index % len_q
-            h = (index // len_q) % heads
-            b = index // (len_q * heads)
-            for d in range(dim):
-                acc[d] = 0
+            b, h, i = _unravel(index, heads, len_q)
+            _zero(acc, dim)
             shift = logsumexp[b, h, i]
             stop = min(len_k, i + 1) if causal else len_k
             if shift == minus_inf:  # a row with no key: no weight, no gradient
@@ -120,9 +133,9 @@ def kernels(dtype_name: str):
             for j in range(stop):
                 if not _allowed(mask, masked, causal, b, h, i, j):
                     continue
-                weight = math.exp(_dot(q, k, b, h, i, j) * scale - shift)
-                grad_weight = _dot(grad, v, b, h, i, j)
-                grad_score = weight * (grad_weight - row_dot[b, h, i]) * scale
+                _, grad_score = _weight_and_grad_score(
+                    grad, q, k, v, shift, row_dot, scale, b, h, i, j
+                )
                 for d in range(dim):
                     acc[d] += grad_score * k[b, h, j, d]
             for d in range(dim):
@@ -140,20 +153,16 @@ def kernels(dtype_name: str):
         index = cuda.grid(1)
         stride = cuda.gridsize(1)
         while index < batch * heads * len_k:
-            j = index % len_k
-            h = (index // len_k) % heads
-            b = index // (len_k * heads)
-            for d in range(dim):
-                acc_k[d] = 0
-            for e in range(dim_v):
-                acc_v[e] = 0
+            b, h, j = _unravel(index, heads, len_k)
+            _zero(acc_k, dim)
+            _zero(acc_v, dim_v)
             for i in range(j if causal else 0, len_q):
                 shift = logsumexp[b, h, i]
                 if shift == minus_inf or not _allowed(mask, masked, causal, b, h, i, j):
                     continue
-                weight = math.exp(_dot(q, k, b, h, i, j) * scale - shift)
-                grad_weight = _dot(grad, v, b, h, i, j)
-                grad_score = weight * (grad_weight - row_dot[b, h, i]) * scale
+                weight, grad_score = _weight_and_grad_score(
+                    grad, q, k, v, shift, row_dot, scale, b, h, i, j
+                )
                 for e in range(dim_v):
                     acc_v[e] += weight * grad[b, h, i, e]
                 for d in range(dim):

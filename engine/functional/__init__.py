@@ -1,6 +1,7 @@
 """Differentiable ops on tensors (forward and backward through backend kernels)."""
 
 from .activation import activation, log_softmax, relu, sigmoid, softmax, tanh
+from .attention import scaled_dot_product_attention
 from .conv import conv1d, conv2d, zero_pad2d
 from .embedding import embedding
 from .math import (
@@ -43,6 +44,7 @@ __all__ = [
     "zero_pad2d",
     "embedding",
     "recurrent_sequence",
+    "scaled_dot_product_attention",
     "abs",
     "activation",
     "add",
