@@ -90,7 +90,9 @@ def _host(array) -> numpy.ndarray:
     """A C-contiguous host copy, whatever the backend the array lives on."""
     if hasattr(array, "get") and hasattr(array, "__cuda_array_interface__"):  # CuPy
         array = array.get()
-    return numpy.ascontiguousarray(numpy.asarray(array))
+    array = numpy.asarray(array)
+    # ascontiguousarray would make a 0-d array 1-d
+    return array if array.flags.c_contiguous else numpy.array(array, order="C")
 
 
 def _check_extension(path: str, allowed: tuple, what: str) -> None:

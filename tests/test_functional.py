@@ -310,3 +310,17 @@ def test_encoder_decoder_trains(backend):
     model.compile(optimizers.Adam(0.02), "mse")
     history = model.fit([source, target_in], target, epochs=15, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < 0.6 * history.history["loss"][0]
+
+
+def test_training_none_reaches_each_layer_default(backend):
+    """Keras 3: ``model(x)`` lets each layer apply its own default: augmentation layers
+    augment, Dropout does not."""
+    inputs = layers.Input((4, 4, 1))
+    flipped = layers.RandomFlip("horizontal", seed=3)(inputs)
+    outputs = layers.Dropout(0.9)(layers.Flatten()(flipped))
+    model = engine.Model(inputs, outputs)
+    x = numpy.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+    flips = {tuple(model(x).numpy().ravel()) for _ in range(12)}
+    assert len(flips) == 2  # flipped or not, never dropped
+    assert {tuple(model(x, training=False).numpy().ravel())} == {tuple(x.ravel())}
+    numpy.testing.assert_array_equal(model.predict(x, verbose=0), x.reshape(1, -1))

@@ -104,6 +104,11 @@ class CallSignature:
         positional = [name for name, p in parameters.items() if p.kind in kinds][1:]  # no self
         self.positional = positional[1:]
         self.training = "training" in parameters
+        #: what ``training=None`` becomes: the default of ``call`` (Keras 3: augmentation
+        #: layers default to True, Dropout to False; a model's None reaches its layers,
+        #: each of which then applies its own default)
+        default = parameters["training"].default if self.training else None
+        self.training_default = None if default is inspect.Parameter.empty else default
         first_mask = f"{positional[0]}_mask" if positional else None
         self.mask = "mask" if "mask" in parameters else None
         if self.mask is None and first_mask in parameters:
@@ -312,7 +317,7 @@ class Layer:
         if self.input_spec is not None and isinstance(inputs, Tensor):
             self.input_spec.check(self, shape)
         if signature.training:
-            kwargs["training"] = bool(training)
+            kwargs["training"] = signature.training_default if training is None else bool(training)
         if signature.mask and mask is not None:
             kwargs[signature.mask] = mask
         outermost = not _call_depth.value

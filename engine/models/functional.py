@@ -84,9 +84,9 @@ class Functional(Model):
     def __call__(self, inputs, training=None, mask=None, **kwargs):
         if symbolic.is_symbolic(inputs):
             return self._call_symbolic(inputs, training)
-        return self.call(self._input_tensors(inputs), training=bool(training), mask=mask)
+        return self.call(self._input_tensors(inputs), training=training, mask=mask)
 
-    def call(self, inputs, training=False, mask=None):
+    def call(self, inputs, training=None, mask=None):
         """Run the nodes in order; ``inputs`` is a flat list matching ``self.inputs``."""
         if not isinstance(inputs, list):
             inputs = self._input_tensors(inputs)

@@ -106,7 +106,7 @@ class Sequential(Model):
             return
         self.build((None, *tuple(input_shape)[1:]))  # the batch size stays open
 
-    def call(self, inputs, training=False, mask=None):
+    def call(self, inputs, training=None, mask=None):
         x = inputs
         for layer in self._stack:
             outputs = layer(x, training=training, mask=mask)
