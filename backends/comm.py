@@ -212,22 +212,24 @@ class MpiCommunicator(Communicator):
         return buffers, restore
 
     def _wait(self, requests: list, what: str) -> None:
-        """Wait for ``requests``, polling (a sleep that backs off to 1 ms lets another rank on
-        the same core run) and giving up after ``timeout`` seconds."""
+        """Wait for ``requests``, giving up after ``timeout`` seconds. Each poll makes MPI's
+        progress (a large allreduce is several rounds of messages), so the first 0.1 s polls
+        without sleeping, yielding the core to a rank that shares it; a longer wait (a peer
+        busy writing a checkpoint) sleeps 1 ms between polls."""
         if self.timeout is None:
             self._mpi.Request.Waitall(requests)
             return
-        deadline = time.monotonic() + self.timeout
-        pause = 2e-5
+        started = time.monotonic()
+        deadline = started + self.timeout
         while not self._mpi.Request.Testall(requests):
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise CommunicatorTimeoutError(
                     f"rank {self.rank}: {what} did not complete within {self.timeout:g} s; "
                     f"another rank failed, is still running something else, or called "
                     f"different collectives (ENGINE_COMM_TIMEOUT sets the limit)."
                 )
-            time.sleep(pause)
-            pause = min(pause * 2, 1e-3)
+            time.sleep(0 if now - started < 0.1 else 1e-3)
 
 
 class NcclCommunicator(Communicator):

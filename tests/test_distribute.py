@@ -470,3 +470,20 @@ def test_a_rank_that_raises_ends_every_rank(tmp_path):
     assert result.returncode != 0
     assert "rank 1 fails on purpose" in result.stderr
     assert not list(tmp_path.glob("*.npz"))
+
+
+@pytest.mark.slow
+def test_the_distributed_example_runs_on_two_ranks(tmp_path):
+    mpiexec = _mpiexec()
+    if mpiexec is None:
+        pytest.skip('mpiexec is missing: pip install ".[distributed]"')
+    pytest.importorskip("mpi4py")
+    pytest.importorskip("sklearn")
+    example = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "distributed_mnist.py")
+    command = [mpiexec, "-n", "2", sys.executable, example, "--epochs", "3"]
+    result = _launch(command, tmp_path, 120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("Epoch 3/3") == 1  # rank 0 alone prints
+    accuracy = float(result.stdout.split("test accuracy:")[1].split()[0])
+    assert accuracy > 0.8
+    assert [p.name for p in tmp_path.iterdir()] == ["distributed_mnist.weights.safetensors"]
