@@ -2,11 +2,13 @@
 
 A mixin of ``NumbaBackend``. Memory is linear in the sequence lengths (the
 generic kernels hold the ``len_q x len_k`` scores, and backward four arrays of
-that size). The (batch, head) jobs run on one thread: a ``prange`` over them
-measured no faster on the 2-core machine shared with other processes (median
-of 15 interleaved runs at length 1024, 2 heads: forward 17.5 ms against 12.6
-ms serial; at 32 x 2 heads of 128: 8.8 against 6.7 ms) and, as in the other
-kernels, its workers would compete with OpenBLAS's threads in training.
+that size). The (batch, head) jobs run on one thread. A ``prange`` over them
+was measured on the 2-core machine shared with other processes (three runs of
+15 interleaved repeats, median wall time, 2 heads of dim 32): at length 1024 it
+ran the backward 1.2-1.7x faster when a core was free, but at length 256 it was
+up to 20x slower (22.8 against 1.1 ms forward) when the other core was busy:
+its workers wait for a core. Serial is the predictable choice, as in the other
+kernels, whose threads would also compete with OpenBLAS's in training.
 Inputs the kernels do not cover (other dtypes, empty dimensions, a mask that
 does not broadcast) go to the NumPy reference through ``super()``.
 """
