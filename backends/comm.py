@@ -145,7 +145,10 @@ class MpiCommunicator(Communicator):
 
     name = "mpi"
 
-    def __init__(self, comm=None, timeout: float | None = -1.0, abort_on_error: bool = True):
+    def __init__(self, comm=None, timeout: float | None | str = "env", abort_on_error=True):
+        """``comm``: an mpi4py communicator (``COMM_WORLD``); ``timeout``: the seconds a
+        collective may wait (None: forever; "env": ``ENGINE_COMM_TIMEOUT``, else 600);
+        ``abort_on_error``: end the job when this rank dies of an uncaught exception."""
         try:
             from mpi4py import MPI
         except ImportError as error:
@@ -158,7 +161,7 @@ class MpiCommunicator(Communicator):
         super().__init__(self.comm.Get_rank(), self.comm.Get_size(), local.Get_rank())
         self.local_size = local.Get_size()
         local.Free()
-        self.timeout = _timeout_from_environment() if timeout == -1.0 else timeout
+        self.timeout = _timeout_from_environment() if timeout == "env" else timeout
         self._ops = {"sum": MPI.SUM, "mean": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}
         if abort_on_error and self.size > 1:
             _abort_on_uncaught_exception(self)

@@ -15,22 +15,10 @@ import argparse
 import os
 import time
 
-import numpy
-from sklearn.datasets import load_digits
+from digits_mlp import load_data  # the digits, 80% / 20%, the same on every rank
 
 import engine
 from engine import layers, models, optimizers
-
-
-def load_data(seed: int):
-    """Digits as 64 pixel values in [0, 1]; 80% for training, 20% held out (the same on
-    every rank: each takes its own part of each batch)."""
-    x, y = load_digits(return_X_y=True)
-    x = (x / 16.0).astype("float32")
-    order = numpy.random.default_rng(seed).permutation(len(x))
-    x, y = x[order], y[order]
-    split = int(0.8 * len(x))
-    return (x[:split], y[:split]), (x[split:], y[split:])
 
 
 def main() -> None:
