@@ -1,4 +1,12 @@
-"""Sequential: a plain stack of layers, each feeding the next."""
+"""Sequential: a plain stack of layers, each feeding the next.
+
+As in Keras 3 it is a special case of the functional graph: once its input
+shape is known it calls its layers on a symbolic input and runs the resulting
+``Functional`` model, so masks, training flags and the per-node work are those
+of any functional model. What stays here is the stack itself (``add``,
+``pop``, building as soon as the input shape is known) and Keras's Sequential
+config and summary.
+"""
 
 from .. import config
 from ..layers.base import Layer, register_layer
@@ -55,6 +63,7 @@ class Sequential(Model):
             for previous in self._stack[:-1]:
                 shape = previous.compute_output_shape(shape)
             self._build_layer(layer, shape)
+            self._make_graph()
         elif first._batch_input_shape is not None:
             self.build_from_shape(first._batch_input_shape)
 
@@ -64,6 +73,8 @@ class Sequential(Model):
             raise ValueError(f"Sequential '{self.name}'.pop: the model has no layers to remove.")
         layer = self._stack.pop()
         self._layers.remove(layer)
+        if self.built:
+            self._make_graph()
         return layer
 
     @property
@@ -100,6 +111,25 @@ class Sequential(Model):
             shape = layer.compute_output_shape(shape)
         self.dtype = compute_dtype(self._stack, self.dtype)
         self.built = True
+        self._make_graph()
+
+    def _make_graph(self) -> None:
+        """Call the stack on a symbolic input: ``call`` runs the graph this records."""
+        from .functional import Functional
+
+        first = self._stack[0] if self._stack else None
+        if isinstance(first, InputLayer) and first.output.shape[1:] == self._build_input_shape[1:]:
+            inputs = first.output
+        else:  # named after the model, so that it takes no name from the user's Inputs
+            inputs = InputLayer(
+                batch_shape=(None, *self._build_input_shape[1:]), name=f"{self.name}_input"
+            ).output
+        outputs = inputs
+        for layer in self._stack:
+            if not isinstance(layer, InputLayer):
+                outputs = layer(outputs)
+        # not an attribute Layer.__setattr__ would track: the layers are the stack's
+        object.__setattr__(self, "_graph", Functional(inputs, outputs, name=f"{self.name}_graph"))
 
     def build_from_shape(self, input_shape) -> None:
         if self.built:
@@ -107,12 +137,7 @@ class Sequential(Model):
         self.build((None, *tuple(input_shape)[1:]))  # the batch size stays open
 
     def call(self, inputs, training=None, mask=None):
-        x = inputs
-        for layer in self._stack:
-            outputs = layer(x, training=training, mask=mask)
-            mask = layer.compute_mask(x, mask)
-            x = outputs
-        return x
+        return self._graph.call([inputs], training=training, mask=mask)
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
