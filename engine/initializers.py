@@ -10,7 +10,7 @@ import math
 import numpy
 
 from . import random
-from .registry import Registry
+from .registry import Registry, custom_object_scope
 
 # stddev of a unit normal truncated at two standard deviations
 _TRUNCATED_NORMAL_STDDEV = 0.87962566103423978
@@ -169,6 +169,115 @@ class LecunNormal(VarianceScaling):
         super().__init__(1.0, "fan_in", "truncated_normal", seed)
 
 
+class LecunUniform(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_in", "uniform", seed)
+
+
+class Identity(Initializer):
+    """``gain`` times the identity matrix (2-D shapes; rectangular ones get ones on the
+    main diagonal)."""
+
+    def __init__(self, gain: float = 1.0):
+        super().__init__()
+        self.gain = gain
+
+    def sample(self, shape):
+        if len(shape) != 2:
+            raise ValueError(
+                f"Identity initializer can only be used for 2D matrices, got shape {shape}."
+            )
+        return self.gain * numpy.eye(*shape)
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+# cosine-sum windows: w[n] = sum_k (-1)**k a_k cos(2 pi k n / (N - 1)), as scipy.signal
+_COSINE_WINDOWS = {
+    "hann": (0.5, 0.5),
+    "hamming": (0.54, 0.46),
+    "blackman": (0.42, 0.5, 0.08),
+    "boxcar": (1.0,),
+}
+
+
+def _window(name: str, length: int, periodic: bool) -> numpy.ndarray:
+    """scipy.signal.get_window's common windows in NumPy; others through SciPy if installed."""
+    if length == 1:
+        return numpy.ones(1)
+    points = length + 1 if periodic else length
+    n = numpy.arange(points)
+    if name in _COSINE_WINDOWS:
+        phase = 2 * math.pi * n / (points - 1)
+        window = sum(
+            (-1) ** k * a * numpy.cos(k * phase) for k, a in enumerate(_COSINE_WINDOWS[name])
+        )
+    elif name == "bartlett":
+        window = 1 - numpy.abs(2 * n / (points - 1) - 1)
+    else:
+        try:
+            from scipy.signal import get_window
+        except ImportError:
+            raise ValueError(
+                f"STFT: window '{name}' needs SciPy (pip install scipy); without it use one of "
+                f"{sorted([*_COSINE_WINDOWS, 'bartlett'])} or an array."
+            ) from None
+        return numpy.asarray(get_window(name, length, periodic), dtype=numpy.float64)
+    return window[:length]
+
+
+class STFT(Initializer):
+    """Kernels of a short-time Fourier transform as a convolution, shape
+    ``(frame_length, 1, fft_length // 2 + 1)``: the real (cosine) or imaginary (sine)
+    parts of the DFT, times ``window`` and divided by its ``scaling`` (Keras 3's)."""
+
+    def __init__(self, side="real", window="hann", scaling="density", periodic=False):
+        super().__init__()
+        if side not in ("real", "imag"):
+            raise ValueError(f"STFT: `side` must be 'real' or 'imag', got {side!r}.")
+        if scaling is not None and scaling not in ("density", "spectrum"):
+            raise ValueError(
+                f"STFT: `scaling` must be None, 'density' or 'spectrum', got {scaling!r}."
+            )
+        self.side, self.window, self.scaling, self.periodic = side, window, scaling, periodic
+
+    def sample(self, shape):
+        frame_length, _, fft_bins = shape
+        frequency = numpy.arange(fft_bins).reshape(1, 1, -1) / ((fft_bins - 1) * 2)
+        time = numpy.arange(frame_length).reshape(-1, 1, 1)
+        angle = -2 * time * frequency * math.pi
+        kernel = numpy.cos(angle) if self.side == "real" else numpy.sin(angle)
+        if self.window is None:
+            return kernel
+        window = self.window
+        if isinstance(window, str):
+            window = _window(window, frame_length, self.periodic)
+        window = numpy.asarray(window, dtype=numpy.float64)
+        if window.shape != (frame_length,):
+            raise ValueError(
+                f"STFT: the window must have shape ({frame_length},) (frame_length), got "
+                f"{window.shape}."
+            )
+        scaling = 1.0
+        if self.scaling == "density":
+            scaling = math.sqrt(float(numpy.sum(window**2)))
+        elif self.scaling == "spectrum":
+            scaling = float(numpy.sum(numpy.abs(window)))
+        return kernel * window.reshape(-1, 1, 1) / scaling
+
+    def get_config(self):
+        window = self.window
+        if isinstance(window, numpy.ndarray):
+            window = window.tolist()
+        return {
+            "side": self.side,
+            "window": window,
+            "scaling": self.scaling,
+            "periodic": self.periodic,
+        }
+
+
 class Orthogonal(Initializer):
     """A (semi-)orthogonal matrix from the QR decomposition of a normal sample."""
 
@@ -205,9 +314,32 @@ _registry = Registry(
         "he_uniform": HeUniform,
         "he_normal": HeNormal,
         "lecun_normal": LecunNormal,
+        "lecun_uniform": LecunUniform,
         "orthogonal": Orthogonal,
+        "identity": Identity,
+        "stft": STFT,
     },
 )
+# Keras's other names for some of them
+for _alias, _cls in {
+    "IdentityInitializer": Identity,
+    "OrthogonalInitializer": Orthogonal,
+    "STFTInitializer": STFT,
+    "normal": RandomNormal,
+    "uniform": RandomUniform,
+    "one": Ones,
+    "zero": Zeros,
+}.items():
+    _registry.register(_cls, _alias)
+
+# Keras 3 exports each class under its snake-case name too (``initializers.he_normal(seed=1)``)
+zeros, ones, constant = Zeros, Ones, Constant
+random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
+variance_scaling, orthogonal, identity, stft = VarianceScaling, Orthogonal, Identity, STFT
+glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
+he_uniform, he_normal = HeUniform, HeNormal
+lecun_uniform, lecun_normal = LecunUniform, LecunNormal
+IdentityInitializer, OrthogonalInitializer, STFTInitializer = Identity, Orthogonal, STFT
 
 
 def get(identifier) -> Initializer:
@@ -221,3 +353,9 @@ def get(identifier) -> Initializer:
 
 def serialize(initializer) -> dict:
     return _registry.serialize(initializer)
+
+
+def deserialize(config, custom_objects: dict | None = None) -> Initializer:
+    """An initializer from ``serialize``'s dict or a name (Keras's ``deserialize``)."""
+    with custom_object_scope(custom_objects):
+        return _registry.create(config)

@@ -1,13 +1,28 @@
 """Optimizers with Keras 3's names, formulas and defaults."""
 
-from ..registry import Registry
+from ..registry import Registry, custom_object_scope
 from . import schedules
+from .accumulators import Adadelta, Adafactor, Ftrl
+from .adam_variants import Adamax, Lamb, Lion, Nadam
 from .base import Optimizer
 from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 
 _registry = Registry(
     "optimizer",
-    {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad},
+    {
+        "sgd": SGD,
+        "adam": Adam,
+        "adamw": AdamW,
+        "rmsprop": RMSprop,
+        "adagrad": Adagrad,
+        "adadelta": Adadelta,
+        "adafactor": Adafactor,
+        "adamax": Adamax,
+        "ftrl": Ftrl,
+        "lamb": Lamb,
+        "lion": Lion,
+        "nadam": Nadam,
+    },
 )
 
 
@@ -22,7 +37,19 @@ def get(identifier) -> Optimizer:
 
 
 def serialize(optimizer: Optimizer) -> dict:
+    """``{"class_name": ..., "config": {...}}``, as Keras's ``optimizers.serialize``."""
     return _registry.serialize(optimizer)
+
+
+def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
+    """An optimizer from ``serialize``'s dict (Keras's ``optimizers.deserialize``)."""
+    if not isinstance(config, dict):
+        raise TypeError(
+            f"optimizers.deserialize expects a dict {{'class_name': ..., 'config': ...}}, "
+            f"got {type(config).__name__}."
+        )
+    with custom_object_scope(custom_objects):
+        return get(config)
 
 
 def register_optimizer(cls):
@@ -32,11 +59,19 @@ def register_optimizer(cls):
 
 __all__ = [
     "SGD",
+    "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",
+    "Adamax",
+    "Ftrl",
+    "Lamb",
+    "Lion",
+    "Nadam",
     "Optimizer",
     "RMSprop",
+    "deserialize",
     "get",
     "register_optimizer",
     "schedules",
