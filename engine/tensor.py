@@ -4,6 +4,13 @@ Define-by-run, as in Chainer and PyTorch: each op (a ``Function``) records its
 inputs when any of them requires a gradient; ``Tensor.backward`` walks the
 recorded graph once in reverse topological order, using a heap keyed on
 generation (no recursion), and frees each op's saved arrays after use.
+
+Higher-order gradients follow PyTorch. ``loss.backward(create_graph=True)``
+and ``grad(outputs, inputs, create_graph=True)`` run each op's
+``backward_graph``, its derivative written with tensor ops, so the gradients
+they produce are graph tensors that can be differentiated again (a WGAN-GP
+gradient penalty). The ordinary first-order pass (``run_backward``) is untouched
+by this: it works on raw arrays through the ops' fused ``backward`` kernels.
 """
 
 import contextlib
@@ -70,6 +77,14 @@ class Function:
     ``backward(grad) -> tuple`` (one gradient or None per input), using
     ``self.backend`` for kernels. ``self.needs_input_grad`` is set before
     ``forward`` so an op can save only what its backward will use.
+
+    An op may also implement ``backward_graph(grad: Tensor) -> tuple``: the same
+    gradients computed with tensor ops from ``self.inputs`` (the input tensors),
+    so that they are recorded and can be differentiated again. It is used only
+    under ``create_graph=True``, and may return ``NotImplemented`` for a case it
+    does not cover. Without it, the op's gradient is still computed, but
+    differentiating that gradient again raises "double backward is not
+    implemented for <op>".
     """
 
     backend: backends.Backend
@@ -156,6 +171,261 @@ def run_backward(root: Function, grad, retain_graph: bool = False) -> None:
             else:
                 pending[creator] = g
                 heapq.heappush(heap, (-creator.generation, next(counter), creator))
+
+
+# -- higher-order gradients ----------------------------------------------------
+
+
+class _NoDoubleBackward(Function):
+    """Stands for a gradient computed by an op without ``backward_graph``.
+
+    The gradient's value is exact; differentiating it again is what fails, with
+    an error naming the op, as in PyTorch.
+    """
+
+    def __init__(self, op_name: str, value):
+        self.op_name, self.value = op_name, value
+
+    def forward(self, *arrays):
+        return self.value
+
+    def backward(self, grad):
+        raise RuntimeError(
+            f"double backward is not implemented for {self.op_name}: its gradient was "
+            f"computed with create_graph=True, but cannot be differentiated again."
+        )
+
+
+def _op_name(fn: Function) -> str:
+    name = type(fn).__name__
+    detail = getattr(fn, "name", None)  # an Activation's kernel name
+    return f"{name} ('{detail}')" if isinstance(detail, str) else name
+
+
+def _differentiable_backward(fn: Function, grad: "Tensor") -> tuple:
+    """``fn``'s input gradients as graph tensors (``backward_graph``, or a stand-in)."""
+    method = getattr(fn, "backward_graph", None)
+    grads = NotImplemented if method is None else method(grad)
+    if grads is NotImplemented:
+        name = _op_name(fn)
+        grads = tuple(
+            None if g is None else apply(_NoDoubleBackward(name, g), grad, *fn.inputs)
+            for g in fn.backward(grad.data)
+        )
+    return grads
+
+
+def _functions_reaching(roots, targets: set) -> set:
+    """The recorded ops from which some tensor in ``targets`` can be reached through inputs.
+
+    An op whose saved arrays were freed counts as reaching, so that the walk
+    meets it and says so instead of reporting an unused input.
+    """
+    seen, freed, stack = set(), set(), [fn for fn, _ in roots]
+    while stack:
+        fn = stack.pop()
+        if fn in seen or fn in freed:
+            continue
+        if getattr(fn, "inputs", None) is None:
+            freed.add(fn)
+            continue
+        seen.add(fn)
+        stack.extend(t.creator for t in fn.inputs if t.creator is not None)
+    reaching = freed
+    for fn in sorted(seen, key=lambda f: f.generation):  # inputs' creators come first
+        if any(t in targets or t.creator in reaching for t in fn.inputs):
+            reaching.add(fn)
+    return reaching
+
+
+def _walk(roots, retain_graph: bool, create_graph: bool, targets=None):
+    """The backward pass behind ``grad`` and ``backward(create_graph=True)``.
+
+    ``roots`` pairs recorded ops with their output gradients: arrays, or tensors
+    when ``create_graph``, in which case each op runs its ``backward_graph`` and
+    the gradients are recorded. Without ``targets``, leaf gradients are
+    accumulated into ``.grad``. With ``targets`` (tensors), only the ops on a
+    path to one of them run, with their ``needs_input_grad`` narrowed to those
+    paths, and the targets' gradients are returned in a dict, ``.grad`` untouched.
+    """
+    by_creator = {}
+    reaching = None
+    if targets is not None:
+        by_creator = {t.creator: t for t in targets if t.creator is not None}
+        reaching = _functions_reaching(roots, targets)
+    captured = {}
+    counter = itertools.count()
+    pending, heap = {}, []
+
+    def send(fn, g):
+        if fn in pending:
+            pending[fn] = pending[fn] + g
+        elif reaching is None or fn in reaching or fn in by_creator:
+            pending[fn] = g
+            # a freed op has lost its generation; the walk stops at it with an error
+            heapq.heappush(heap, (-getattr(fn, "generation", 0), next(counter), fn))
+
+    for fn, g in roots:
+        send(fn, g)
+    while heap:
+        fn = heapq.heappop(heap)[2]
+        grad_out = pending.pop(fn)
+        if fn in by_creator:
+            captured[by_creator[fn]] = grad_out
+        if reaching is not None and fn not in reaching:
+            continue
+        inputs = getattr(fn, "inputs", None)
+        if inputs is None:
+            raise RuntimeError(
+                "Trying to run backward through the graph a second time; its saved arrays "
+                "were freed. Call backward(retain_graph=True) the first time."
+            )
+        needs = fn.needs_input_grad
+        if reaching is not None:
+            fn.needs_input_grad = tuple(
+                [n and (t in targets or t.creator in reaching) for n, t in zip(needs, inputs)]
+            )
+        grads = _differentiable_backward(fn, grad_out) if create_graph else fn.backward(grad_out)
+        fn.needs_input_grad = needs
+        if not retain_graph:
+            fn.__dict__.clear()
+        for tensor, g in zip(inputs, grads):
+            if g is None or not tensor.requires_grad:
+                continue
+            if tensor.creator is not None:
+                send(tensor.creator, g)
+            elif targets is None:
+                (_accumulate_leaf_graph if create_graph else _accumulate_leaf)(tensor, g)
+            elif tensor in targets:
+                captured[tensor] = captured[tensor] + g if tensor in captured else g
+    return captured
+
+
+def _as_list(value, name: str) -> list:
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    for v in values:
+        if not isinstance(v, Tensor):
+            raise TypeError(f"grad(): {name} must be tensors; got {type(v).__name__}.")
+    return values
+
+
+def _initial_grad(output: "Tensor", grad, create_graph: bool, caller: str, argument: str):
+    """The seed gradient of ``output``: a tensor when ``create_graph``, else an array."""
+    if grad is None:
+        if output.data.size != 1:
+            raise RuntimeError(
+                f"{caller}: a gradient can be created implicitly only for a scalar output; "
+                f"this tensor has shape {output.shape}. Pass {argument}=."
+            )
+        seed = output.backend.xp.ones_like(output.data)
+    elif create_graph and isinstance(grad, Tensor):
+        seed = grad  # a graph tensor stays one: its own gradient may be wanted
+    else:
+        array = grad.data if isinstance(grad, Tensor) else grad
+        seed = _to_backend_array(array, output.backend, output.data.dtype)
+    if seed.shape != output.shape:
+        raise ValueError(f"{caller}: grad has shape {seed.shape}, expected {output.shape}.")
+    if create_graph and not isinstance(seed, Tensor):
+        seed = Tensor._wrap(seed, output.backend)
+    return seed
+
+
+def _accumulate_leaf_graph(tensor: "Tensor", grad: "Tensor") -> None:
+    """``_accumulate_leaf`` for a recorded gradient: ``.grad`` becomes a graph tensor."""
+    if grad.shape != tensor.shape:
+        raise RuntimeError(
+            f"Internal error: gradient of shape {grad.shape} for a tensor of shape {tensor.shape}."
+        )
+    if grad.dtype != tensor.dtype:
+        grad = _ops.cast(grad, tensor.dtype)
+    tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned (``torch.autograd.grad``).
+
+    Nothing is accumulated into any tensor's ``.grad``, and only the ops on a
+    path from ``inputs`` to ``outputs`` run. ``inputs`` may be leaves or
+    intermediate tensors that require a gradient. Returns a tuple with one
+    tensor per input.
+
+    Args:
+        outputs: a tensor or a sequence of tensors; their gradients are summed.
+        grad_outputs: the gradient of each output (tensors or arrays); None (or
+            a None entry) means ones, which needs a one-element output.
+        retain_graph: keep the saved arrays for another backward pass; defaults
+            to ``create_graph``.
+        create_graph: record the gradient computation, so that the returned
+            gradients require a gradient themselves and can be differentiated
+            again, e.g. the gradient penalty of WGAN-GP::
+
+                (g,) = engine.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+                norms = g.reshape(len(g), -1).square().sum(axis=1).sqrt()
+                loss = loss + 10 * ((norms - 1) ** 2).mean()
+                loss.backward()   # reaches the critic's weights through g
+
+            Each op needs a ``backward_graph`` for this; one without raises
+            "double backward is not implemented for <op>" when its gradient is
+            differentiated.
+        allow_unused: return None for an input the outputs do not depend on,
+            instead of raising.
+    """
+    outputs = _as_list(outputs, "outputs")
+    inputs = _as_list(inputs, "inputs")
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad(): {len(grad_outputs)} grad_outputs for {len(outputs)} outputs.")
+    for i, tensor in enumerate(inputs):
+        if not tensor.requires_grad:
+            raise RuntimeError(
+                f"grad(): input {i} (shape {tensor.shape}) does not require a gradient; "
+                f"set its requires_grad = True before computing the outputs."
+            )
+    if retain_graph is None:
+        retain_graph = create_graph
+    targets = set(inputs)
+    roots, captured = [], {}
+    for output, seed in zip(outputs, grad_outputs):
+        if not output.requires_grad:
+            raise RuntimeError(
+                f"grad(): an output (shape {output.shape}) does not require a gradient; none "
+                f"of its inputs had requires_grad=True (or it was computed under no_grad())."
+            )
+        seed = _initial_grad(output, seed, create_graph, "grad()", "grad_outputs")
+        if output.creator is not None:
+            roots.append((output.creator, seed))
+        elif output in targets:
+            captured[output] = captured[output] + seed if output in captured else seed
+    with enable_grad() if create_graph else contextlib.nullcontext():
+        found = _walk(roots, retain_graph, create_graph, targets)
+    for tensor, g in found.items():
+        captured[tensor] = captured[tensor] + g if tensor in captured else g
+    results = []
+    for i, tensor in enumerate(inputs):
+        g = captured.get(tensor)
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad(): input {i} (shape {tensor.shape}) was not used to compute the "
+                    f"outputs. Pass allow_unused=True to get None for it."
+                )
+        elif create_graph:
+            g = g if g.dtype == tensor.dtype else _ops.cast(g, tensor.dtype)
+        else:
+            g = g if g.dtype == tensor.dtype else g.astype(tensor.dtype)
+            g = Tensor._wrap(g, tensor.backend)
+        results.append(g)
+    return tuple(results)
 
 
 class Tensor:
@@ -293,28 +563,39 @@ class Tensor:
 
     # -- autograd ---------------------------------------------------------
 
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires it."""
+    def backward(
+        self, grad=None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires it.
+
+        Args:
+            grad: the gradient of ``self`` (default ones, for a one-element tensor).
+            retain_graph: keep the saved arrays for another backward pass
+                (default: ``create_graph``).
+            create_graph: record the backward pass itself, as PyTorch does: the
+                gradients accumulated into ``.grad`` are then graph tensors that
+                require a gradient, and a loss built from them (a gradient
+                penalty) can be differentiated with a second ``backward()``.
+                ``engine.grad(..., create_graph=True)`` does the same without
+                touching ``.grad``. Every op on the way needs a ``backward_graph``
+                (see ``Function``).
+        """
         if not self.requires_grad:
             raise RuntimeError(
                 "backward(): this tensor does not require a gradient; none of its inputs "
                 "had requires_grad=True (or it was computed under no_grad())."
             )
-        if grad is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward(): a gradient can be created implicitly only for a scalar "
-                    f"output; this tensor has shape {self.shape}. Pass grad=."
-                )
-            grad = self.backend.xp.ones_like(self.data)
-        else:
-            grad = _to_backend_array(grad, self.backend, self.data.dtype)
-            if grad.shape != self.shape:
-                raise ValueError(f"backward(): grad has shape {grad.shape}, expected {self.shape}.")
-        if self.creator is None:
+        grad = _initial_grad(self, grad, create_graph, "backward()", "grad")
+        if create_graph:
+            if self.creator is None:
+                _accumulate_leaf_graph(self, grad)
+            else:
+                with enable_grad():
+                    _walk([(self.creator, grad)], retain_graph is not False, True)
+        elif self.creator is None:
             _accumulate_leaf(self, grad)
         else:
-            run_backward(self.creator, grad, retain_graph)
+            run_backward(self.creator, grad, bool(retain_graph))
 
     # -- operators --------------------------------------------------------
 

@@ -1,6 +1,15 @@
-"""Convolution ops (channels-last) and the zero padding that goes with them."""
+"""Convolution ops (channels-last) and the zero padding that goes with them.
+
+For ``create_graph=True`` a convolution's input gradient is a transposed
+convolution and its kernel gradient the op ``Conv2DBackwardWeight``; each of
+those is differentiable again through the others, so gradients of any order
+run on the same backend kernels.
+"""
 
 from ..tensor import Function, Tensor, apply
+from ._util import as_tensor
+from .reduction import sum as sum_over
+from .shape import GetItem
 
 #: activations ``conv2d`` can apply inside its op: their derivative needs only the output
 FUSED_ACTIVATIONS = ("relu",)
@@ -46,6 +55,83 @@ class Conv2D(Function):
             grad_bias = backend.conv2d_backward_bias(grad)
         return grad_x, grad_kernel, grad_bias
 
+    def backward_graph(self, grad):
+        from .conv_transpose import Conv2DTranspose  # that module imports this one
+
+        geometry = (self.strides, self.padding, self.dilation)
+        input_gradient = Conv2DTranspose(self.x_shape[1:3], *geometry)
+        return convolution_backward_graph(self, grad, input_gradient, geometry, transposed=False)
+
+
+def convolution_backward_graph(fn, grad: Tensor, input_gradient, geometry, transposed: bool):
+    """``backward_graph`` of ``Conv2D`` and ``Conv2DTranspose``, whose gradients mirror each other.
+
+    ``input_gradient`` is the op that takes ``grad`` back to the input (a
+    transposed convolution for a convolution and the other way round); the
+    kernel gradient is ``Conv2DBackwardWeight`` of ``(grad, x)``, or of
+    ``(x, grad)`` for a transposed convolution. An activation fused into the op
+    is undone first: only its output was kept, which suffices for relu, whose
+    derivative is a constant mask of it; others return ``NotImplemented``.
+    """
+    if fn.activation is not None:
+        if fn.activation != "relu":
+            return NotImplemented
+        grad = grad * as_tensor(fn.y > 0, grad)
+    needs = fn.needs_input_grad
+    x, kernel = fn.inputs[:2]
+    grad_x = grad_kernel = grad_bias = None
+    if needs[0]:
+        grad_x = apply(input_gradient, grad, kernel)
+    if needs[1]:
+        operands = (x, grad) if transposed else (grad, x)
+        grad_kernel = apply(Conv2DBackwardWeight(fn.kernel_shape, *geometry), *operands)
+    if len(needs) > 2 and needs[2]:
+        grad_bias = sum_over(grad, (0, 1, 2))
+    return grad_x, grad_kernel, grad_bias
+
+
+class Conv2DBackwardWeight(Function):
+    """A convolution's kernel gradient as an op of ``(dy, x)``, for higher-order gradients.
+
+    It is linear in each input: its gradient for ``dy`` is the convolution of
+    ``x`` with the incoming kernel-shaped gradient, and for ``x`` the transposed
+    convolution of ``dy`` with it.
+    """
+
+    def __init__(self, kernel_shape, strides, padding, dilation):
+        self.kernel_shape = kernel_shape
+        self.strides, self.padding, self.dilation = strides, padding, dilation
+
+    def forward(self, dy, x):
+        need_dy, need_x = self.needs_input_grad
+        self.dy = dy if need_x else None
+        self.x = x if need_dy else None
+        self.x_shape = x.shape
+        geometry = (self.strides, self.padding, self.dilation)
+        return self.backend.conv2d_backward_weight(dy, x, self.kernel_shape, *geometry)
+
+    def backward(self, grad):
+        need_dy, need_x = self.needs_input_grad
+        backend = self.backend
+        geometry = (self.strides, self.padding, self.dilation)
+        return (
+            backend.conv2d_forward(self.x, grad, None, *geometry) if need_dy else None,
+            backend.conv2d_backward_input(self.dy, grad, self.x_shape, *geometry)
+            if need_x
+            else None,
+        )
+
+    def backward_graph(self, grad):
+        from .conv_transpose import Conv2DTranspose  # that module imports this one
+
+        need_dy, need_x = self.needs_input_grad
+        dy, x = self.inputs
+        geometry = (self.strides, self.padding, self.dilation)
+        return (
+            apply(Conv2D(*geometry), x, grad) if need_dy else None,
+            apply(Conv2DTranspose(self.x_shape[1:3], *geometry), dy, grad) if need_x else None,
+        )
+
 
 class ZeroPad2D(Function):
     def __init__(self, pads):
@@ -55,8 +141,16 @@ class ZeroPad2D(Function):
         return self.backend.pad_spatial(x, self.pads)
 
     def backward(self, grad):
+        return (grad[self._inner(grad.shape)],)
+
+    def backward_graph(self, grad):
+        return (apply(GetItem(self._inner(grad.shape)), grad),)
+
+    def _inner(self, padded_shape) -> tuple:
+        """The index of the unpadded part of a padded array."""
         (top, bottom), (left, right) = self.pads
-        return (grad[:, top : grad.shape[1] - bottom, left : grad.shape[2] - right, :],)
+        rows = slice(top, padded_shape[1] - bottom)
+        return (slice(None), rows, slice(left, padded_shape[2] - right), slice(None))
 
 
 def as_pair(value, name: str) -> tuple:

@@ -12,7 +12,7 @@ convolution kernel ``(kh, kw, in, out)`` of that adjoint convolution as is.
 from backends.kernels.conv import transpose_output_size, transpose_padding
 
 from ..tensor import Function, Tensor, apply
-from .conv import FUSED_ACTIVATIONS
+from .conv import FUSED_ACTIVATIONS, Conv2D, convolution_backward_graph
 
 
 class Conv2DTranspose(Function):
@@ -52,6 +52,10 @@ class Conv2DTranspose(Function):
         if len(needs) > 2 and needs[2]:
             grad_bias = backend.conv2d_backward_bias(grad)
         return grad_x, grad_kernel, grad_bias
+
+    def backward_graph(self, grad):
+        geometry = (self.strides, self.pads, self.dilation)
+        return convolution_backward_graph(self, grad, Conv2D(*geometry), geometry, transposed=True)
 
 
 def conv_transpose_geometry(spatial, window, strides, padding, output_padding, dilation):

@@ -1,9 +1,14 @@
-"""Elementwise math beyond arithmetic: log1p, expm1, square, sin, cos, erf, maximum, minimum."""
+"""Elementwise math beyond arithmetic: log1p, expm1, square, sin, cos, erf, maximum, minimum.
+
+Each has a ``backward_graph`` for ``create_graph=True``.
+"""
 
 import math
 
 from ..tensor import Function, Tensor, apply
-from ._util import unbroadcast
+from ._util import as_tensor, unbroadcast
+from .math import exp
+from .shape import sum_to
 
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
@@ -16,6 +21,9 @@ class Log1p(Function):
     def backward(self, grad):
         return (grad / (1 + self.x),)
 
+    def backward_graph(self, grad):
+        return (grad / (self.inputs[0] + 1.0),)
+
 
 class Expm1(Function):
     def forward(self, x):
@@ -24,6 +32,9 @@ class Expm1(Function):
 
     def backward(self, grad):
         return (grad * (self.y + 1),)
+
+    def backward_graph(self, grad):
+        return (grad * exp(self.inputs[0]),)
 
 
 class Square(Function):
@@ -34,6 +45,9 @@ class Square(Function):
     def backward(self, grad):
         return (grad * (2 * self.x),)
 
+    def backward_graph(self, grad):
+        return (grad * (self.inputs[0] * 2.0),)
+
 
 class Sin(Function):
     def forward(self, x):
@@ -42,6 +56,9 @@ class Sin(Function):
 
     def backward(self, grad):
         return (grad * self.backend.xp.cos(self.x),)
+
+    def backward_graph(self, grad):
+        return (grad * cos(self.inputs[0]),)
 
 
 class Cos(Function):
@@ -52,6 +69,9 @@ class Cos(Function):
     def backward(self, grad):
         return (-grad * self.backend.xp.sin(self.x),)
 
+    def backward_graph(self, grad):
+        return (-grad * sin(self.inputs[0]),)
+
 
 class Erf(Function):
     def forward(self, x):
@@ -61,6 +81,10 @@ class Erf(Function):
     def backward(self, grad):
         x = self.x
         return (grad * (_TWO_OVER_SQRT_PI * self.backend.xp.exp(-x * x)),)
+
+    def backward_graph(self, grad):
+        x = self.inputs[0]
+        return (grad * (exp(-(x * x)) * _TWO_OVER_SQRT_PI),)
 
 
 class Extremum2(Function):
@@ -91,6 +115,17 @@ class Extremum2(Function):
             if need_b
             else None,
         )
+
+    def backward_graph(self, grad):
+        # the derivative is piecewise constant: the same weights, as constants
+        need_a, need_b = self.needs_input_grad
+        weight_a = self.a_wins + 0.5 * self.tie
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = sum_to(grad * as_tensor(weight_a, grad), self.shapes[0])
+        if need_b:
+            grad_b = sum_to(grad * as_tensor(1 - weight_a, grad), self.shapes[1])
+        return grad_a, grad_b
 
 
 def log1p(x: Tensor) -> Tensor:

@@ -1,7 +1,13 @@
-"""Elementwise arithmetic, matmul and the unary math functions."""
+"""Elementwise arithmetic, matmul and the unary math functions.
+
+Each op's ``backward_graph`` (for ``create_graph=True``) recomputes what its
+``backward`` reads from saved arrays (``exp(x)``, ``sqrt(x)``) as tensor ops
+on its inputs, so that the gradient stays differentiable in them.
+"""
 
 from ..tensor import Function, Tensor, apply
 from ._util import as_tensor, unbroadcast
+from .shape import reshape, sum_to, transpose
 
 
 class Add(Function):
@@ -17,6 +23,14 @@ class Add(Function):
             unbroadcast(grad, shape_b) if need_b else None,
         )
 
+    def backward_graph(self, grad):
+        shape_a, shape_b = self.shapes
+        need_a, need_b = self.needs_input_grad
+        return (
+            sum_to(grad, shape_a) if need_a else None,
+            sum_to(grad, shape_b) if need_b else None,
+        )
+
 
 class Subtract(Function):
     def forward(self, a, b):
@@ -29,6 +43,14 @@ class Subtract(Function):
         return (
             unbroadcast(grad, shape_a) if need_a else None,
             unbroadcast(-grad, shape_b) if need_b else None,
+        )
+
+    def backward_graph(self, grad):
+        shape_a, shape_b = self.shapes
+        need_a, need_b = self.needs_input_grad
+        return (
+            sum_to(grad, shape_a) if need_a else None,
+            sum_to(-grad, shape_b) if need_b else None,
         )
 
 
@@ -48,6 +70,14 @@ class Multiply(Function):
             unbroadcast(grad * self.a, shape_b) if need_b else None,
         )
 
+    def backward_graph(self, grad):
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        return (
+            sum_to(grad * b, a.shape) if need_a else None,
+            sum_to(grad * a, b.shape) if need_b else None,
+        )
+
 
 class Divide(Function):
     def forward(self, a, b):
@@ -61,6 +91,15 @@ class Divide(Function):
         return (
             unbroadcast(grad_over_b, a.shape) if need_a else None,
             unbroadcast(-grad_over_b * a / b, b.shape) if need_b else None,
+        )
+
+    def backward_graph(self, grad):
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        grad_over_b = grad / b
+        return (
+            sum_to(grad_over_b, a.shape) if need_a else None,
+            sum_to(-grad_over_b * a / b, b.shape) if need_b else None,
         )
 
 
@@ -77,6 +116,12 @@ class PowerScalar(Function):
     def backward(self, grad):
         p = self.exponent
         return (grad * p * self.x ** (p - 1),)
+
+    def backward_graph(self, grad):
+        p = self.exponent
+        if p == 1:  # x ** 0 would carry a 0 * inf into the next derivative at x = 0
+            return (grad,)
+        return (grad * (p * self.inputs[0] ** (p - 1)),)
 
 
 class Power(Function):
@@ -97,12 +142,26 @@ class Power(Function):
             grad_b = unbroadcast(grad * out * log_a, b.shape)
         return grad_a, grad_b
 
+    def backward_graph(self, grad):
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = sum_to(grad * b * a ** (b - 1), a.shape)
+        if need_b:
+            log_a = log(where(a.data > 0, a, 1.0))
+            grad_b = sum_to(grad * a**b * log_a, b.shape)
+        return grad_a, grad_b
+
 
 class Negative(Function):
     def forward(self, x):
         return -x
 
     def backward(self, grad):
+        return (-grad,)
+
+    def backward_graph(self, grad):
         return (-grad,)
 
 
@@ -144,6 +203,32 @@ class MatMul(Function):
             grad_b = grad_b.reshape(shape_b)
         return grad_a, grad_b
 
+    def backward_graph(self, grad):
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        if a.ndim == 1 and b.ndim == 1:
+            return (grad * b if need_a else None, grad * a if need_b else None)
+        # promote vectors to matrices as matmul does, then undo it
+        if a.ndim == 1:
+            grad = reshape(grad, (*grad.shape[:-1], 1, grad.shape[-1]))
+            a = reshape(a, (1, a.shape[0]))
+        if b.ndim == 1:
+            grad = reshape(grad, (*grad.shape, 1))
+            b = reshape(b, (b.shape[0], 1))
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = reshape(sum_to(matmul(grad, _swap_last(b)), a.shape), self.shapes[0])
+        if need_b:
+            grad_b = reshape(sum_to(matmul(_swap_last(a), grad), b.shape), self.shapes[1])
+        return grad_a, grad_b
+
+
+def _swap_last(x: Tensor) -> Tensor:
+    """``x`` with its last two axes swapped."""
+    axes = list(range(x.ndim))
+    axes[-2:] = axes[-1], axes[-2]
+    return transpose(x, axes)
+
 
 class Exp(Function):
     def forward(self, x):
@@ -152,6 +237,9 @@ class Exp(Function):
 
     def backward(self, grad):
         return (grad * self.y,)
+
+    def backward_graph(self, grad):
+        return (grad * exp(self.inputs[0]),)
 
 
 class Log(Function):
@@ -162,6 +250,9 @@ class Log(Function):
     def backward(self, grad):
         return (grad / self.x,)
 
+    def backward_graph(self, grad):
+        return (grad / self.inputs[0],)
+
 
 class Sqrt(Function):
     def forward(self, x):
@@ -171,6 +262,9 @@ class Sqrt(Function):
     def backward(self, grad):
         return (grad / (2 * self.y),)
 
+    def backward_graph(self, grad):
+        return (grad / (sqrt(self.inputs[0]) * 2.0),)
+
 
 class Abs(Function):
     def forward(self, x):
@@ -179,6 +273,9 @@ class Abs(Function):
 
     def backward(self, grad):
         return (grad * self.backend.xp.sign(self.x),)
+
+    def backward_graph(self, grad):
+        return (grad * as_tensor(self.backend.xp.sign(self.x), grad),)
 
 
 class Clip(Function):
@@ -191,14 +288,20 @@ class Clip(Function):
         self.x = x
         return self.backend.xp.clip(x, self.low, self.high)
 
-    def backward(self, grad):
+    def _inside(self):
         x = self.x
         inside = True
         if self.low is not None:
             inside = x >= self.low
         if self.high is not None:
             inside = inside & (x <= self.high)
-        return (grad * inside,)
+        return inside
+
+    def backward(self, grad):
+        return (grad * self._inside(),)
+
+    def backward_graph(self, grad):
+        return (grad * as_tensor(self._inside(), grad),)
 
 
 class Where(Function):
@@ -218,6 +321,16 @@ class Where(Function):
             unbroadcast(xp.where(self.condition, zero, grad), self.shapes[1]) if need_b else None,
         )
 
+    def backward_graph(self, grad):
+        need_a, need_b = self.needs_input_grad
+        zero = as_tensor(0.0, grad)
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = sum_to(apply(Where(self.condition), grad, zero), self.shapes[0])
+        if need_b:
+            grad_b = sum_to(apply(Where(self.condition), zero, grad), self.shapes[1])
+        return grad_a, grad_b
+
 
 class Cast(Function):
     def __init__(self, dtype):
@@ -229,6 +342,9 @@ class Cast(Function):
 
     def backward(self, grad):
         return (grad.astype(self.source_dtype),)
+
+    def backward_graph(self, grad):
+        return (cast(grad, self.source_dtype),)
 
 
 def _binary(function_class, a, b) -> Tensor:

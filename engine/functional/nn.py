@@ -1,6 +1,14 @@
-"""Neural-network ops: the dense affine map and fused softmax cross-entropy."""
+"""Neural-network ops: the dense affine map and fused softmax cross-entropy.
+
+Each has a ``backward_graph`` for ``create_graph=True``.
+"""
 
 from ..tensor import Function, Tensor, apply
+from ._util import as_tensor
+from .activation import sigmoid, softmax
+from .math import matmul
+from .reduction import sum as sum_over
+from .shape import reshape, transpose
 
 
 class Dense(Function):
@@ -27,6 +35,20 @@ class Dense(Function):
             grad_bias = grad_2d.sum(axis=0)
         return grad_x, grad_kernel, grad_bias
 
+    def backward_graph(self, grad):
+        needs = self.needs_input_grad
+        x, kernel = self.inputs[:2]
+        grad_2d = grad if grad.ndim == 2 else reshape(grad, (-1, grad.shape[-1]))
+        grad_x = grad_kernel = grad_bias = None
+        if needs[0]:
+            grad_x = matmul(grad, transpose(kernel))
+        if needs[1]:
+            x_2d = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
+            grad_kernel = matmul(transpose(x_2d), grad_2d)
+        if len(needs) > 2 and needs[2]:
+            grad_bias = sum_over(grad_2d, 0)
+        return grad_x, grad_kernel, grad_bias
+
 
 class SoftmaxCrossEntropy(Function):
     """Per-sample cross-entropy of ``softmax(logits)`` against target distributions."""
@@ -45,6 +67,11 @@ class SoftmaxCrossEntropy(Function):
         targets = self.targets.reshape(self.probs.shape)
         flat = self.backend.softmax_cross_entropy_backward(self.probs, targets, grad.reshape(-1))
         return (flat.reshape(self.shape),)
+
+    def backward_graph(self, grad):
+        logits = self.inputs[0]
+        targets = as_tensor(self.targets.reshape(logits.shape), grad)
+        return (reshape(grad, (*grad.shape, 1)) * (softmax(logits) - targets),)
 
 
 class SparseSoftmaxCrossEntropy(Function):
@@ -66,6 +93,12 @@ class SparseSoftmaxCrossEntropy(Function):
             self.probs, self.labels.reshape(-1), grad.reshape(-1)
         )
         return (flat.reshape(self.shape),)
+
+    def backward_graph(self, grad):
+        logits = self.inputs[0]
+        xp = self.backend.xp
+        one_hot = xp.eye(logits.shape[-1], dtype=logits.dtype)[self.labels.reshape(grad.shape)]
+        return (reshape(grad, (*grad.shape, 1)) * (softmax(logits) - as_tensor(one_hot, grad)),)
 
 
 def dense(x: Tensor, kernel: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -102,6 +135,9 @@ class SigmoidCrossEntropy(Function):
     def backward(self, grad):
         probs = self.backend.sigmoid_forward(self.logits)
         return (grad * (probs - self.targets),)
+
+    def backward_graph(self, grad):
+        return (grad * (sigmoid(self.inputs[0]) - as_tensor(self.targets, grad)),)
 
 
 def sigmoid_cross_entropy(logits: Tensor, targets) -> Tensor:

@@ -38,6 +38,31 @@ class AvgPool2D(Function):
             ),
         )
 
+    def backward_graph(self, grad):
+        geometry = (self.pool_size, self.strides, self.padding)
+        return (apply(AvgPool2DBackward(self.x_shape, *geometry), grad),)
+
+
+class AvgPool2DBackward(Function):
+    """Average pooling's input gradient (linear in it) as an op, for higher-order gradients.
+
+    Its own gradient is average pooling again.
+    """
+
+    def __init__(self, x_shape, pool_size, strides, padding):
+        self.x_shape = x_shape
+        self.pool_size, self.strides, self.padding = pool_size, strides, padding
+
+    def forward(self, grad):
+        geometry = (self.pool_size, self.strides, self.padding)
+        return self.backend.avg_pool2d_backward(grad, self.x_shape, *geometry)
+
+    def backward(self, grad):
+        return (self.backend.avg_pool2d_forward(grad, self.pool_size, self.strides, self.padding),)
+
+    def backward_graph(self, grad):
+        return (apply(AvgPool2D(self.pool_size, self.strides, self.padding), grad),)
+
 
 def _pool_args(pool_size, strides):
     pool_size = as_pair(pool_size, "pool_size")

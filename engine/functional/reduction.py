@@ -1,11 +1,16 @@
-"""Reductions: sum, mean, max, min over axes, with keepdims."""
+"""Reductions: sum, mean, max, min over axes, with keepdims.
+
+All but ``prod`` have a ``backward_graph`` for ``create_graph=True``.
+"""
 
 from ..tensor import Function, Tensor, apply
-from ._util import inverse_permutation, normalize_axes
+from ._util import as_tensor, inverse_permutation, normalize_axes
+from .math import exp
+from .shape import broadcast_to, flip
 
 
 def _expand(grad, input_shape, axes, keepdims):
-    """Reshape a reduced gradient so it broadcasts against the input."""
+    """Reshape a reduced gradient so it broadcasts against the input (arrays or tensors)."""
     if not keepdims:
         shape = list(input_shape)
         for axis in axes:
@@ -26,6 +31,9 @@ class Sum(Function):
         grad = _expand(grad, self.shape, self.axes, self.keepdims)
         return (self.backend.xp.broadcast_to(grad, self.shape),)
 
+    def backward_graph(self, grad):
+        return (broadcast_to(_expand(grad, self.shape, self.axes, self.keepdims), self.shape),)
+
 
 class Mean(Function):
     def __init__(self, axes, keepdims):
@@ -41,6 +49,13 @@ class Mean(Function):
             count *= self.shape[axis]
         grad = _expand(grad, self.shape, self.axes, self.keepdims) / count
         return (self.backend.xp.broadcast_to(grad, self.shape),)
+
+    def backward_graph(self, grad):
+        count = 1
+        for axis in self.axes:
+            count *= self.shape[axis]
+        grad = _expand(grad, self.shape, self.axes, self.keepdims) * (1.0 / count)
+        return (broadcast_to(grad, self.shape),)
 
 
 class Extremum(Function):
@@ -58,11 +73,18 @@ class Extremum(Function):
             else y.reshape([s for i, s in enumerate(x.shape) if i not in self.axes])
         )
 
+    def _weights(self, dtype):
+        mask = (self.x == self.y).astype(dtype)
+        mask /= mask.sum(axis=self.axes, keepdims=True)
+        return mask
+
     def backward(self, grad):
         grad = _expand(grad, self.x.shape, self.axes, self.keepdims)
-        mask = (self.x == self.y).astype(grad.dtype)
-        mask /= mask.sum(axis=self.axes, keepdims=True)
-        return (mask * grad,)
+        return (self._weights(grad.dtype) * grad,)
+
+    def backward_graph(self, grad):
+        grad = _expand(grad, self.x.shape, self.axes, self.keepdims)
+        return (grad * as_tensor(self._weights(grad.dtype), grad),)
 
 
 def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -98,6 +120,11 @@ class LogSumExp(Function):
     def backward(self, grad):
         grad = _expand(grad, self.x.shape, self.axes, self.keepdims)
         return (grad * self.backend.xp.exp(self.x - self.y),)
+
+    def backward_graph(self, grad):
+        x = self.inputs[0]
+        grad = _expand(grad, x.shape, self.axes, self.keepdims)
+        return (grad * exp(x - apply(LogSumExp(self.axes, True), x)),)
 
 
 class Prod(Function):
@@ -140,6 +167,10 @@ class Cumsum(Function):
     def backward(self, grad):
         xp, axis = self.backend.xp, self.axis
         return (xp.flip(xp.cumsum(xp.flip(grad, axis), axis=axis), axis),)
+
+    def backward_graph(self, grad):
+        axis = (self.axis,)
+        return (flip(apply(Cumsum(self.axis), flip(grad, axis)), axis),)
 
 
 def _reduced_shape(shape, axes) -> tuple:

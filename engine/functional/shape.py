@@ -1,4 +1,8 @@
-"""Shape ops: reshape, transpose, indexing, concatenate, stack, tile, repeat, flip, broadcast."""
+"""Shape ops: reshape, transpose, indexing, concatenate, stack, tile, repeat, flip, broadcast.
+
+Each (but an uneven repeat) has a ``backward_graph`` for ``create_graph=True``,
+written with these same ops.
+"""
 
 from ..tensor import Function, Tensor, apply
 from ._util import inverse_permutation, unbroadcast
@@ -15,6 +19,9 @@ class Reshape(Function):
     def backward(self, grad):
         return (grad.reshape(self.input_shape),)
 
+    def backward_graph(self, grad):
+        return (reshape(grad, self.input_shape),)
+
 
 class Transpose(Function):
     def __init__(self, axes):
@@ -28,11 +35,24 @@ class Transpose(Function):
             return (grad.transpose(),)
         return (grad.transpose(inverse_permutation(self.axes)),)
 
+    def backward_graph(self, grad):
+        return (transpose(grad, None if self.axes is None else inverse_permutation(self.axes)),)
+
 
 def _is_advanced(index) -> bool:
     """Whether ``index`` uses integer-array (fancy) indexing, which may repeat positions."""
     parts = index if isinstance(index, tuple) else (index,)
     return any(hasattr(part, "shape") or isinstance(part, list) for part in parts)
+
+
+def _scatter(xp, values, index, shape, dtype):
+    """Zeros of ``shape`` with ``values`` added at ``index``: the adjoint of ``x[index]``."""
+    full = xp.zeros(shape, dtype=dtype)
+    if _is_advanced(index):
+        xp.add.at(full, index, values)
+    else:
+        full[index] = values
+    return full
 
 
 class GetItem(Function):
@@ -44,13 +64,26 @@ class GetItem(Function):
         return x[self.index]
 
     def backward(self, grad):
-        xp = self.backend.xp
-        full = xp.zeros(self.shape, dtype=self.dtype)
-        if _is_advanced(self.index):
-            xp.add.at(full, self.index, grad)
-        else:
-            full[self.index] = grad
-        return (full,)
+        return (_scatter(self.backend.xp, grad, self.index, self.shape, self.dtype),)
+
+    def backward_graph(self, grad):
+        return (apply(Scatter(self.index, self.shape), grad),)
+
+
+class Scatter(Function):
+    """``x`` placed (added) at ``index`` of a zero tensor of ``shape``: ``GetItem``'s gradient."""
+
+    def __init__(self, index, shape):
+        self.index, self.shape = index, shape
+
+    def forward(self, x):
+        return _scatter(self.backend.xp, x, self.index, self.shape, x.dtype)
+
+    def backward(self, grad):
+        return (grad[self.index],)
+
+    def backward_graph(self, grad):
+        return (apply(GetItem(self.index), grad),)
 
 
 class Concatenate(Function):
@@ -67,6 +100,14 @@ class Concatenate(Function):
         pieces = xp.split(grad, bounds, axis=self.axis)
         return tuple(p if need else None for p, need in zip(pieces, self.needs_input_grad))
 
+    def backward_graph(self, grad):
+        grads, start = [], 0
+        for size, need in zip(self.sizes, self.needs_input_grad):
+            index = (slice(None),) * self.axis + (slice(start, start + size),)
+            grads.append(apply(GetItem(index), grad) if need else None)
+            start += size
+        return tuple(grads)
+
 
 class Stack(Function):
     def __init__(self, axis):
@@ -79,6 +120,13 @@ class Stack(Function):
         xp = self.backend.xp
         return tuple(
             xp.take(grad, i, axis=self.axis) if need else None
+            for i, need in enumerate(self.needs_input_grad)
+        )
+
+    def backward_graph(self, grad):
+        before = (slice(None),) * (self.axis % grad.ndim)
+        return tuple(
+            apply(GetItem((*before, i)), grad) if need else None
             for i, need in enumerate(self.needs_input_grad)
         )
 
@@ -135,6 +183,13 @@ class Tile(Function):
         grad = grad.reshape(interleaved).sum(axis=tuple(range(0, len(interleaved), 2)))
         return (grad,)
 
+    def backward_graph(self, grad):
+        interleaved, summed = [], []
+        for copies, size in zip(self.repeats, self.shape):
+            interleaved += [copies, size]
+            summed += [1, size]
+        return (reshape(sum_to(reshape(grad, interleaved), summed), self.shape),)
+
 
 class Repeat(Function):
     """Repeat each element along ``axis``, ``repeats`` (or ``repeats[i]``) times.
@@ -161,6 +216,14 @@ class Repeat(Function):
         xp.add.at(full, sources, moved)
         return (xp.moveaxis(full, 0, axis),)
 
+    def backward_graph(self, grad):
+        if not isinstance(self.repeats, int):
+            return NotImplemented
+        axis, size = self.axis, self.shape[self.axis]
+        split = grad.shape[:axis] + (size, self.repeats) + grad.shape[axis + 1 :]
+        summed = grad.shape[:axis] + (size, 1) + grad.shape[axis + 1 :]
+        return (reshape(sum_to(reshape(grad, split), summed), self.shape),)
+
 
 class Flip(Function):
     def __init__(self, axes: tuple):
@@ -171,6 +234,9 @@ class Flip(Function):
 
     def backward(self, grad):
         return (self.backend.xp.flip(grad, self.axes),)
+
+    def backward_graph(self, grad):
+        return (flip(grad, self.axes),)
 
 
 class BroadcastTo(Function):
@@ -183,6 +249,26 @@ class BroadcastTo(Function):
 
     def backward(self, grad):
         return (unbroadcast(grad, self.input_shape),)
+
+    def backward_graph(self, grad):
+        return (sum_to(grad, self.input_shape),)
+
+
+class SumTo(Function):
+    """Sum over the axes that broadcasting added or stretched: ``broadcast_to``'s adjoint."""
+
+    def __init__(self, shape: tuple):
+        self.shape = shape
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return unbroadcast(x, self.shape)
+
+    def backward(self, grad):
+        return (self.backend.xp.broadcast_to(grad, self.input_shape),)
+
+    def backward_graph(self, grad):
+        return (broadcast_to(grad, self.input_shape),)
 
 
 def tile(x: Tensor, repeats) -> Tensor:
@@ -212,3 +298,9 @@ def flip(x: Tensor, axes: tuple) -> Tensor:
 
 def broadcast_to(x: Tensor, shape) -> Tensor:
     return apply(BroadcastTo(tuple(shape)), x)
+
+
+def sum_to(x: Tensor, shape) -> Tensor:
+    """``x`` summed down to ``shape`` (a shape it was broadcast from), differentiably."""
+    shape = tuple(shape)
+    return x if x.shape == shape else apply(SumTo(shape), x)
