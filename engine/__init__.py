@@ -28,7 +28,7 @@ from . import (
 )
 from .config import floatx, get_backend, set_backend, set_floatx, use_backend
 from .models import Model, Sequential
-from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
+from .tensor import Function, Tensor, enable_grad, grad, is_grad_enabled, no_grad, tensor
 from .threads import get_num_threads, set_num_threads
 
 Input = layers.Input
@@ -59,6 +59,7 @@ __all__ = [
     "Function",
     "Tensor",
     "enable_grad",
+    "grad",
     "floatx",
     "functional",
     "get_backend",
