@@ -1,12 +1,46 @@
 """Layers with Keras 3's names, arguments and defaults."""
 
 from .activation_layers import ELU, Identity, LeakyReLU, PReLU, ReLU, Softmax
+from .adaptive_pooling import (
+    AdaptiveAveragePooling1D,
+    AdaptiveAveragePooling2D,
+    AdaptiveAveragePooling3D,
+    AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D,
+    AdaptiveMaxPooling3D,
+)
+from .aliases import (
+    AvgPool1D,
+    AvgPool2D,
+    AvgPool3D,
+    Convolution1D,
+    Convolution1DTranspose,
+    Convolution2D,
+    Convolution2DTranspose,
+    Convolution3D,
+    Convolution3DTranspose,
+    GlobalAvgPool1D,
+    GlobalAvgPool2D,
+    GlobalAvgPool3D,
+    GlobalMaxPool1D,
+    GlobalMaxPool2D,
+    GlobalMaxPool3D,
+    MaxPool1D,
+    MaxPool2D,
+    MaxPool3D,
+    SeparableConvolution1D,
+    SeparableConvolution2D,
+)
 from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import InputSpec, Layer, register_layer
 from .conv import Conv1D, Conv2D
+from .conv3d import Conv3D, Conv3DTranspose
 from .conv_transpose import Conv1DTranspose, Conv2DTranspose
 from .core import Activation, Dense, Input, InputLayer
+from .depthwise import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D
+from .einsum_dense import EinsumDense
 from .embedding import Embedding
+from .encoding import CategoryEncoding, Discretization
 from .lambda_layer import Lambda
 from .masking import Masking
 from .merging import (
@@ -28,16 +62,21 @@ from .merging import (
     subtract,
 )
 from .normalization import BatchNormalization, LayerNormalization
+from .normalization_extra import GroupNormalization, RMSNormalization, UnitNormalization
 from .op_call import OpCall
 from .pooling import (
     AveragePooling1D,
     AveragePooling2D,
+    AveragePooling3D,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalMaxPooling1D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     MaxPooling1D,
     MaxPooling2D,
+    MaxPooling3D,
 )
 from .preprocessing import (
     CenterCrop,
@@ -61,6 +100,7 @@ from .regularization import (
     SpatialDropout1D,
     SpatialDropout2D,
 )
+from .regularization_extra import ActivityRegularization, AlphaDropout, SpatialDropout3D
 from .reshaping import (
     Cropping1D,
     Cropping2D,
@@ -72,6 +112,8 @@ from .reshaping import (
     UpSampling2D,
     ZeroPadding2D,
 )
+from .reshaping_extra import Cropping3D, UpSampling3D, ZeroPadding1D, ZeroPadding3D
+from .serialization import deserialize, serialize
 
 __all__ = [
     "AveragePooling1D",
@@ -154,4 +196,55 @@ __all__ = [
     "IntegerLookup",
     "StringLookup",
     "TextVectorization",
+    "AdaptiveAveragePooling1D",
+    "AdaptiveAveragePooling2D",
+    "AdaptiveAveragePooling3D",
+    "AdaptiveMaxPooling1D",
+    "AdaptiveMaxPooling2D",
+    "AdaptiveMaxPooling3D",
+    "AvgPool1D",
+    "AvgPool2D",
+    "AvgPool3D",
+    "Convolution1D",
+    "Convolution1DTranspose",
+    "Convolution2D",
+    "Convolution2DTranspose",
+    "Convolution3D",
+    "Convolution3DTranspose",
+    "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
+    "GlobalAvgPool3D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPool2D",
+    "GlobalMaxPool3D",
+    "MaxPool1D",
+    "MaxPool2D",
+    "MaxPool3D",
+    "SeparableConvolution1D",
+    "SeparableConvolution2D",
+    "Conv3D",
+    "Conv3DTranspose",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
+    "SeparableConv1D",
+    "SeparableConv2D",
+    "EinsumDense",
+    "CategoryEncoding",
+    "Discretization",
+    "GroupNormalization",
+    "RMSNormalization",
+    "UnitNormalization",
+    "AveragePooling3D",
+    "GlobalAveragePooling3D",
+    "GlobalMaxPooling3D",
+    "MaxPooling3D",
+    "ActivityRegularization",
+    "AlphaDropout",
+    "SpatialDropout3D",
+    "Cropping3D",
+    "UpSampling3D",
+    "ZeroPadding1D",
+    "ZeroPadding3D",
+    "deserialize",
+    "serialize",
 ]

@@ -1,6 +1,7 @@
 """Pooling layers (channels-last): windowed max and average, and their global forms."""
 
 from .. import functional as F
+from ..functional.pooling3d import avg_pool3d, max_pool3d
 from .base import Layer, register_layer
 from .conv import (
     check_data_format,
@@ -46,8 +47,8 @@ class _Pooling(Layer):
 
     def call(self, inputs):
         self._output_spatial(inputs.shape)
-        pool_size = self.pool_size if self.rank == 2 else self.pool_size[0]
-        strides = self.strides if self.rank == 2 else self.strides[0]
+        pool_size = self.pool_size[0] if self.rank == 1 else self.pool_size
+        strides = self.strides[0] if self.rank == 1 else self.strides
         return self.pool(inputs, pool_size, strides, self.padding)
 
     def get_config(self):
@@ -101,6 +102,31 @@ class AveragePooling1D(_Pooling):
     pool = staticmethod(F.avg_pool1d)
 
     def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
+        super().__init__(pool_size, strides, padding, **kwargs)
+
+
+@register_layer
+class MaxPooling3D(_Pooling):
+    """Maximum over ``pool_size`` windows of ``(batch, depth, height, width, channels)``."""
+
+    rank = 3
+    layout = "(batch, depth, height, width, channels)"
+    pool = staticmethod(max_pool3d)
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", **kwargs):
+        super().__init__(pool_size, strides, padding, **kwargs)
+
+
+@register_layer
+class AveragePooling3D(_Pooling):
+    """Mean over ``pool_size`` windows of ``(batch, depth, height, width, channels)``
+    (``pool_size`` has no default, as in Keras); padded cells are not counted."""
+
+    rank = 3
+    layout = "(batch, depth, height, width, channels)"
+    pool = staticmethod(avg_pool3d)
+
+    def __init__(self, pool_size, strides=None, padding="valid", **kwargs):
         super().__init__(pool_size, strides, padding, **kwargs)
 
 
@@ -159,4 +185,21 @@ class GlobalMaxPooling1D(_GlobalPooling):
 
     rank = 1
     layout = "(batch, steps, channels)"
+    reduce = "max"
+
+
+@register_layer
+class GlobalAveragePooling3D(_GlobalPooling):
+    """Mean over depth, height and width: ``(batch, d, h, w, c)`` to ``(batch, c)``."""
+
+    rank = 3
+    layout = "(batch, depth, height, width, channels)"
+
+
+@register_layer
+class GlobalMaxPooling3D(_GlobalPooling):
+    """Maximum over depth, height and width: ``(batch, d, h, w, c)`` to ``(batch, c)``."""
+
+    rank = 3
+    layout = "(batch, depth, height, width, channels)"
     reduce = "max"
