@@ -35,6 +35,7 @@ from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import InputSpec, Layer, register_layer
 from .conv import Conv1D, Conv2D
 from .conv3d import Conv3D, Conv3DTranspose
+from .conv_lstm import ConvLSTM1D, ConvLSTM2D
 from .conv_transpose import Conv1DTranspose, Conv2DTranspose
 from .core import Activation, Dense, Input, InputLayer
 from .depthwise import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D
@@ -113,7 +114,10 @@ from .reshaping import (
     ZeroPadding2D,
 )
 from .reshaping_extra import Cropping3D, UpSampling3D, ZeroPadding1D, ZeroPadding3D
+from .rnn import RNN
+from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .serialization import deserialize, serialize
+from .wrappers import TimeDistributed, Wrapper
 
 __all__ = [
     "AveragePooling1D",
@@ -149,6 +153,15 @@ __all__ = [
     "GRU",
     "LSTM",
     "SimpleRNN",
+    "ConvLSTM1D",
+    "ConvLSTM2D",
+    "GRUCell",
+    "LSTMCell",
+    "RNN",
+    "SimpleRNNCell",
+    "StackedRNNCells",
+    "TimeDistributed",
+    "Wrapper",
     "Add",
     "Average",
     "Concatenate",
