@@ -163,6 +163,7 @@ def test_cell_weights_names_and_shapes_follow_keras():
     assert layers.LSTMCell(2).state_size == [2, 2]
     assert layers.RNN(layers.LSTMCell(2)).name.startswith("rnn")
     assert layers.ConvLSTM2D(2, 3).name.startswith("conv_lstm2d")
+    assert layers.ConvLSTM3D(2, 3).name.startswith("conv_lstm3d")
     assert layers.TimeDistributed(layers.Dense(2)).name.startswith("time_distributed")
     with pytest.raises(ValueError, match="units"):
         layers.LSTMCell(0)
@@ -190,9 +191,16 @@ def test_gradients(backend, float64, rng, make):
     check_weight_gradients(lambda: layer(x), layer.trainable_weights)
 
 
-def test_conv_lstm_gradients(backend, float64, rng):
-    layer = layers.ConvLSTM2D(2, (2, 2), padding="same", return_sequences=True)
-    x = rng.normal(size=(1, 2, 3, 3, 1))
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: layers.ConvLSTM2D(2, (2, 2), padding="same", return_sequences=True), (3, 3)),
+        (lambda: layers.ConvLSTM3D(1, 2, padding="same"), (2, 2, 2)),
+    ],
+)
+def test_conv_lstm_gradients(backend, float64, rng, make, shape):
+    layer = make()
+    x = rng.normal(size=(1, 2, *shape, 1))
     layer(x)
     check_gradients(layer, x, backend=backend)
     check_weight_gradients(lambda: layer(x), layer.trainable_weights)

@@ -35,7 +35,7 @@ from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import InputSpec, Layer, register_layer
 from .conv import Conv1D, Conv2D
 from .conv3d import Conv3D, Conv3DTranspose
-from .conv_lstm import ConvLSTM1D, ConvLSTM2D
+from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .conv_transpose import Conv1DTranspose, Conv2DTranspose
 from .core import Activation, Dense, Input, InputLayer
 from .depthwise import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D
@@ -155,6 +155,7 @@ __all__ = [
     "SimpleRNN",
     "ConvLSTM1D",
     "ConvLSTM2D",
+    "ConvLSTM3D",
     "GRUCell",
     "LSTMCell",
     "RNN",

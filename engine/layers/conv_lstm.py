@@ -1,4 +1,4 @@
-"""ConvLSTM1D and ConvLSTM2D: LSTMs whose input and recurrent transforms are convolutions.
+"""ConvLSTM1D, 2D and 3D: LSTMs whose input and recurrent transforms are convolutions.
 
 As Keras 3: ``kernel`` (*kernel_size, channels, 4*filters), ``recurrent_kernel``
 (*kernel_size, filters, 4*filters) and ``bias`` (4*filters,), gates ``i, f, c, o``
@@ -10,6 +10,7 @@ channels-last only, as the other convolution layers.
 
 from .. import functional as F
 from .. import regularizers
+from ..functional.conv3d import conv3d
 from .base import format_shape, register_layer, unique_name
 from .conv import check_data_format, check_padding, normalize_tuple, spatial_output_shape
 from .core import ActivityRegularized
@@ -94,6 +95,8 @@ class ConvLSTMCell(DropoutRNNCell):
     def _conv(self, x, kernel, bias, strides, padding, dilation_rate):
         if self.rank == 1:
             return F.conv1d(x, kernel, bias, strides[0], padding, dilation_rate[0])
+        if self.rank == 3:
+            return conv3d(x, kernel, bias, strides, padding, dilation_rate)
         return F.conv2d(x, kernel, bias, strides, padding, dilation_rate)
 
     def _gate_conv(self, x, kernel, bias, masks, strides, padding, dilation_rate):
@@ -162,6 +165,7 @@ class ConvLSTMCell(DropoutRNNCell):
         }
 
 
+_SPATIAL = {1: "steps", 2: "rows, cols", 3: "depth, rows, cols"}
 _CELL_ARGUMENTS = (
     "filters",
     "kernel_size",
@@ -228,7 +232,7 @@ class ConvLSTM(ActivityRegularized, RNN):
         if len(shape) != self.rank + 3:
             raise ValueError(
                 f"{type(self).__name__} '{self.name}' expects inputs of rank {self.rank + 3} "
-                f"(batch, timesteps, {'steps' if self.rank == 1 else 'rows, cols'}, channels), "
+                f"(batch, timesteps, {_SPATIAL[self.rank]}, channels), "
                 f"but received input with shape {format_shape(tuple(shape))}."
             )
 
@@ -268,3 +272,11 @@ class ConvLSTM2D(ConvLSTM):
 
     rank = 2
     keras_name = "conv_lstm2d"
+
+
+@register_layer(name="conv_lstm3d")
+class ConvLSTM3D(ConvLSTM):
+    """ConvLSTM over ``(batch, timesteps, depth, rows, cols, channels)``."""
+
+    rank = 3
+    keras_name = "conv_lstm3d"
