@@ -166,8 +166,8 @@ def small_tiles(monkeypatch):
     import backends
     from backends import numba_attention
 
-    monkeypatch.setattr(numba_attention, "BLOCK_Q", 6)
-    monkeypatch.setattr(numba_attention, "BLOCK_K", 10)
+    monkeypatch.setattr(numba_attention, "FORWARD_BLOCKS", (6, 10))
+    monkeypatch.setattr(numba_attention, "BACKWARD_BLOCKS", (6, 10))
     return backends.get("numba")
 
 
