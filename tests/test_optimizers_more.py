@@ -1,6 +1,7 @@
-"""Adamax, Nadam, Adadelta, Ftrl, Lion, Lamb and Adafactor, and the schedules beyond
-ExponentialDecay/CosineDecay: Keras 3.15's numbers (tests/optimizer_cases.py, from
-scripts/compare_optimizers_keras.py) and float64 NumPy references of Keras's formulas."""
+"""Adamax, Nadam, Adadelta, Ftrl, Lion, Lamb, Adafactor, ScheduleFreeAdamW, and the
+schedules beyond ExponentialDecay/CosineDecay: Keras 3.15's numbers
+(tests/optimizer_cases.py, from scripts/compare_optimizers_keras.py) and float64 NumPy
+references of Keras's formulas."""
 
 import math
 
@@ -15,6 +16,7 @@ from engine.optimizers import schedules
 from .optimizer_cases import CASES, GRADS, KERAS_RESULTS, START
 
 NEW_OPTIMIZERS = ("adadelta", "adafactor", "adamax", "ftrl", "lamb", "lion", "nadam")
+KERAS_NAMES = {"schedulefreeadamw": "schedule_free_adam_w"}
 
 
 def run(optimizer, start, grads, dtype="float32"):
@@ -95,6 +97,16 @@ def reference_step(name, kw, w, g, state, t):
         u = g / numpy.sqrt(v)
         u = u / max(1.0, numpy.sqrt(numpy.mean(u * u)) / kw.get("clip_threshold", 1.0))
         return w - alpha * u
+    if name == "ScheduleFreeAdamW":
+        warmup = kw.get("warmup_steps", 0)
+        lr = kw.get("learning_rate", 0.0025) * (min(t / warmup, 1.0) if warmup else 1.0)
+        eps = kw.get("epsilon", 1e-8)
+        z_old = s.get("z", w.copy())
+        s["v"] = s.get("v", 0 * w) + (g * g - s.get("v", 0 * w)) * (1 - b2)
+        s["z"] = z_old - lr * g / (numpy.sqrt(s["v"] / (1 - b2**t)) + eps)
+        x_old = (w - (1 - b1) * z_old) / b1
+        x_new = (1 - 1 / t) * x_old + s["z"] / t
+        return (1 - b1) * s["z"] + b1 * x_new
     raise AssertionError(name)
 
 
@@ -127,6 +139,8 @@ GRADS64 = [[RNG.normal(size=w.shape) for w in START64] for _ in range(5)]
         ("Lamb", dict(learning_rate=0.02)),
         ("Adafactor", dict(learning_rate=0.3, beta_2_decay=-0.6, clip_threshold=0.5)),
         ("Adafactor", dict(learning_rate=0.01, epsilon_2=0.5)),
+        ("ScheduleFreeAdamW", dict(learning_rate=0.05)),
+        ("ScheduleFreeAdamW", dict(learning_rate=0.05, beta_1=0.8, warmup_steps=3)),
     ],
 )
 def test_five_steps_match_the_float64_reference(backend, float64, name, kw):
@@ -236,10 +250,11 @@ def test_optimizer_steps_with_a_schedule(backend):
 # -- names, configs, validation -------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", NEW_OPTIMIZERS)
+@pytest.mark.parametrize("name", [*NEW_OPTIMIZERS, "schedulefreeadamw"])
 def test_names_and_config_round_trip(name):
     optimizer = optimizers.get(name)
-    assert optimizer.name == name and optimizers.get(name.title()).name == name
+    keras_name = KERAS_NAMES.get(name, name)
+    assert optimizer.name == keras_name and optimizers.get(name.title()).name == keras_name
     config = optimizers.serialize(optimizer)
     assert config["class_name"] == type(optimizer).__name__
     restored = optimizers.deserialize(config)
@@ -265,6 +280,9 @@ def test_deserialize_with_a_schedule_and_custom_objects():
 def test_keras_defaults():
     assert optimizers.Lion().beta_2 == 0.99 and optimizers.Lion().learning_rate == 0.001
     assert optimizers.Adadelta().rho == 0.95
+    schedule_free = optimizers.ScheduleFreeAdamW().get_config()
+    assert (schedule_free["learning_rate"], schedule_free["epsilon"]) == (0.0025, 1e-8)
+    assert schedule_free["name"] == "schedule_free_adam_w"
     ftrl = optimizers.Ftrl().get_config()
     assert ftrl["learning_rate_power"] == -0.5 and ftrl["initial_accumulator_value"] == 0.1
     adafactor = optimizers.Adafactor().get_config()
@@ -294,7 +312,7 @@ def make_model(optimizer, seed=2):
     return model
 
 
-@pytest.mark.parametrize("name", NEW_OPTIMIZERS)
+@pytest.mark.parametrize("name", [*NEW_OPTIMIZERS, "schedulefreeadamw"])
 def test_training_reduces_the_loss_and_resumes_exactly(backend, tmp_path, name):
     rng = numpy.random.default_rng(0)
     x = rng.normal(size=(64, 6)).astype("float32")

@@ -247,3 +247,30 @@ class OptimizerKernels:
         scale = scale / xp.maximum(1, rms / clip_threshold)
         update *= scale.astype(dtype)
         param -= update
+
+    def schedule_free_adamw_update(
+        self, param, grad, z, v, lr, beta_1, beta_2, epsilon, beta_2_power, average_weight
+    ):
+        """Schedule-free AdamW (Defazio et al., 2024) as Keras 3: Adam-scaled steps on ``z``;
+        the weight is ``y = (1 - beta_1) z + beta_1 x`` with ``x`` the running average of ``z``
+        (weight ``average_weight = 1 / t``), ``x`` recovered from the previous ``y`` and ``z``."""
+        xp = self.xp
+        average = xp.multiply(z, 1 - beta_1)
+        xp.subtract(param, average, out=average)
+        average /= beta_1
+        average *= 1 - average_weight
+        step = xp.multiply(grad, grad)
+        step -= v
+        step *= 1 - beta_2
+        v += step
+        xp.divide(v, 1 - beta_2_power, out=step)
+        xp.sqrt(step, out=step)
+        step += epsilon
+        xp.divide(grad, step, out=step)
+        step *= lr
+        z -= step
+        xp.multiply(z, average_weight, out=step)
+        average += step
+        average *= beta_1
+        xp.multiply(z, 1 - beta_1, out=param)
+        param += average

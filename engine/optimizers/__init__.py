@@ -3,7 +3,7 @@
 from ..registry import Registry, custom_object_scope
 from . import schedules
 from .accumulators import Adadelta, Adafactor, Ftrl
-from .adam_variants import Adamax, Lamb, Lion, Nadam
+from .adam_variants import Adamax, Lamb, Lion, Nadam, ScheduleFreeAdamW
 from .base import Optimizer
 from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 
@@ -22,6 +22,7 @@ _registry = Registry(
         "lamb": Lamb,
         "lion": Lion,
         "nadam": Nadam,
+        "schedulefreeadamw": ScheduleFreeAdamW,
     },
 )
 
@@ -71,6 +72,7 @@ __all__ = [
     "Nadam",
     "Optimizer",
     "RMSprop",
+    "ScheduleFreeAdamW",
     "deserialize",
     "get",
     "register_optimizer",

@@ -1,4 +1,5 @@
-"""Adamax, Nadam, Lamb and Lion: Adam's relatives, with Keras 3's formulas and defaults.
+"""Adamax, Nadam, Lamb, Lion and ScheduleFreeAdamW: Adam's relatives, with Keras 3's
+formulas and defaults.
 
 Each step is one fused in-place backend kernel per weight; the step-dependent
 scalars (bias corrections, Nadam's momentum schedule) are computed here.
@@ -110,3 +111,46 @@ class Lion(Optimizer):
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
+
+
+class ScheduleFreeAdamW(_Moments):
+    """Schedule-free AdamW (Defazio et al., 2024): no learning-rate schedule needed; the
+    weights interpolate between the Adam-stepped sequence (the ``momentum`` slot, starting
+    at the weights) and its running average. ``warmup_steps`` ramps the learning rate up
+    linearly.
+
+    Keras 3's formula recovers the average from the weights and the momentum before its
+    update, as here. Keras 3.15 on PyTorch reads that momentum after the update (its
+    variable's value is updated in place), so from the second step its numbers differ.
+    """
+
+    slot_names = ("momentum", "velocity")
+
+    def __init__(
+        self,
+        learning_rate=0.0025,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        warmup_steps: int = 0,
+        **kwargs,
+    ):
+        kwargs["name"] = kwargs.get("name") or "schedule_free_adam_w"  # Keras's name
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
+        self.warmup_steps = int(warmup_steps)
+
+    def init_slot(self, name, param):
+        if name == "momentum":
+            return param.data.copy()
+        return super().init_slot(name, param)
+
+    def update(self, backend, param, grad, slots, lr):
+        step = self.iterations + 1
+        if self.warmup_steps > 0:
+            lr *= min(step / self.warmup_steps, 1.0)
+        self._update(
+            backend.schedule_free_adamw_update, param, grad, slots, lr, self.beta_2**step, 1 / step
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "warmup_steps": self.warmup_steps}
