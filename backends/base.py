@@ -39,7 +39,8 @@ class Backend(
     xp = numpy
 
     def __init__(self):
-        self._random = self.xp.random.RandomState()
+        self._random_state = self.xp.random.RandomState()
+        self._pending_seed = None
 
     # -- availability -----------------------------------------------------
 
@@ -79,8 +80,23 @@ class Backend(
 
     # -- randomness -------------------------------------------------------
 
-    def seed(self, seed: int) -> None:
-        self._random = self.xp.random.RandomState(seed)
+    def seed(self, seed) -> None:
+        """Reseed the stream of ``random_uniform`` and ``dropout_mask``.
+
+        ``seed``: an int, or a function returning one. The generator is made at the
+        first draw after this: making one costs tens of microseconds, which ``fit``
+        would otherwise pay every epoch even for a model that draws nothing.
+        """
+        self._pending_seed = seed
+
+    @property
+    def _random(self):
+        """The random stream, made from the pending seed if one was given since the last draw."""
+        seed = self._pending_seed
+        if seed is not None:
+            self._pending_seed = None
+            self._random_state = self.xp.random.RandomState(seed() if callable(seed) else seed)
+        return self._random_state
 
     def random_uniform(self, shape, dtype):
         return self._random.random_sample(shape).astype(dtype, copy=False)
