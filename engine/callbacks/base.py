@@ -83,6 +83,10 @@ def _overrides(callback: Callback, hook: str) -> bool:
     return getattr(type(callback), hook) is not getattr(Callback, hook)
 
 
+#: the base class's batch hooks that call Keras's older names
+_ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+
+
 def wants_batch_logs(callback: Callback, hook: str = "on_train_batch_end") -> bool:
     """Whether ``callback`` does anything at the per-batch ``hook``: the loops compute the
     running metrics after a batch, and call that hook, only when some callback does."""
@@ -110,19 +114,38 @@ class CallbackList:
         distribution = getattr(model, "_distribution", None)
         chief = distribution is None or distribution.is_chief
         self._running = [c for c in self.callbacks if chief or not c.chief_only]
+        #: the running callbacks that do something at each hook, found at its first call
+        self._implementing: dict[str, list] = {}
 
     def wants_batch_logs(self, hook: str = "on_train_batch_end") -> bool:
         return any(wants_batch_logs(callback, hook) for callback in self.callbacks)
 
+    def _implementers(self, hook: str) -> list:
+        """The running callbacks whose ``hook`` is not the base class's no-op: a hook no
+        callback implements costs no logs dict and no calls (``fit`` calls some per batch)."""
+        found = self._implementing.get(hook)
+        if found is None:
+            alias = _ALIASES.get(hook)
+            found = self._implementing[hook] = [
+                callback
+                for callback in self._running
+                if _overrides(callback, hook) or (alias is not None and _overrides(callback, alias))
+            ]
+        return found
+
     def _call(self, hook: str, *args, logs) -> None:
-        logs = python_logs(logs)
-        for callback in self._running:
-            getattr(callback, hook)(*args, logs)
+        callbacks = self._implementers(hook)
+        if callbacks:
+            logs = python_logs(logs)
+            for callback in callbacks:
+                getattr(callback, hook)(*args, logs)
 
     def _call_batch(self, hook: str, batch: int, logs) -> None:
-        logs = python_logs(logs)
-        for callback in self._running:  # Keras passes a batch hook's logs by keyword
-            getattr(callback, hook)(batch, logs=logs)
+        callbacks = self._implementers(hook)
+        if callbacks:
+            logs = python_logs(logs)
+            for callback in callbacks:  # Keras passes a batch hook's logs by keyword
+                getattr(callback, hook)(batch, logs=logs)
 
     def on_train_begin(self, logs=None):
         self._call("on_train_begin", logs=logs)

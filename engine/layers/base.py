@@ -68,23 +68,26 @@ class InputSpec:
         self.axes = axes or {}
 
     def check(self, layer: "Layer", shape: tuple) -> None:
-        prefix = f"Input 0 of layer '{layer.name}' is incompatible with the layer:"
-        got = f"but received input with shape {format_shape(shape)}"
-        if self.ndim is not None and len(shape) != self.ndim:
-            raise ValueError(f"{prefix} expected ndim={self.ndim}, found ndim={len(shape)}; {got}.")
-        if self.min_ndim is not None and len(shape) < self.min_ndim:
-            raise ValueError(
-                f"{prefix} expected min_ndim={self.min_ndim}, found ndim={len(shape)}; {got}."
-            )
-        if self.max_ndim is not None and len(shape) > self.max_ndim:
-            raise ValueError(
-                f"{prefix} expected max_ndim={self.max_ndim}, found ndim={len(shape)}; {got}."
-            )
-        for axis, size in self.axes.items():
-            if size is not None and shape[axis] != size:
-                raise ValueError(
-                    f"{prefix} expected axis {axis} of input shape to have value {size}, {got}."
-                )
+        """Raise Keras's error when ``shape`` does not fit (the messages are made only then:
+        this runs at every call of the layer)."""
+        rank = len(shape)
+        if self.ndim is not None and rank != self.ndim:
+            problem = f"expected ndim={self.ndim}, found ndim={rank};"
+        elif self.min_ndim is not None and rank < self.min_ndim:
+            problem = f"expected min_ndim={self.min_ndim}, found ndim={rank};"
+        elif self.max_ndim is not None and rank > self.max_ndim:
+            problem = f"expected max_ndim={self.max_ndim}, found ndim={rank};"
+        else:
+            for axis, size in self.axes.items():
+                if size is not None and shape[axis] != size:
+                    problem = f"expected axis {axis} of input shape to have value {size},"
+                    break
+            else:
+                return
+        raise ValueError(
+            f"Input 0 of layer '{layer.name}' is incompatible with the layer: {problem} but "
+            f"received input with shape {format_shape(shape)}."
+        )
 
 
 class CallSignature:

@@ -183,7 +183,9 @@ class Mean(Metric):
     def update_state(self, values, sample_weight=None) -> None:
         if isinstance(sample_weight, (int, float)) and not isinstance(sample_weight, bool):
             # one weight for the batch (the loss tracker's batch size): no array to send
-            xp, (values,) = self.float_arrays(values)
+            backend = self._backend
+            if backend is None or not backend.is_native(values) or values.dtype != self.dtype:
+                xp, (values,) = self.float_arrays(values)
             self.total += values.mean() * sample_weight if values.ndim else values * sample_weight
             self.count += sample_weight
             return
@@ -199,7 +201,11 @@ class Mean(Metric):
             self.count += values.shape[0] if values.ndim else 1
 
     def result(self) -> float:
-        return as_float(divide_no_nan(self.host(self.total), self.host(self.count)))
+        total, count = self.host(self.total), self.host(self.count)
+        if total.ndim == 0 and count.ndim == 0:  # divide_no_nan's float64 division, in Python
+            count = float(count)
+            return float(total) / count if count != 0 else 0.0
+        return as_float(divide_no_nan(total, count))
 
 
 class Sum(Metric):

@@ -8,6 +8,7 @@ backward pass, one fused update per weight and the metric sums.
 """
 
 import contextlib
+import functools
 import itertools
 import math
 import warnings
@@ -545,9 +546,13 @@ class Trainer:
             self.shuffle_seed = int(random.generator().integers(2**63))
         if self._distribution is not None:  # the ranks agree, then take rank 0's state
             self._distribution.begin_fit(self, _count(x_sample), steps)
+        batch_logs_needed = hooks.wants_batch_logs()
+        warn_not_finite = _first(callback_list, callbacks_module.TerminateOnNaN) is None
         epoch_logs: dict = {}
         for epoch in range(initial_epoch, epochs):
-            if not self._train_epoch(epoch, epoch_batches(epoch), hooks, callback_list):
+            if not self._train_epoch(
+                epoch, epoch_batches(epoch), hooks, batch_logs_needed, warn_not_finite
+            ):
                 warnings.warn(
                     f"fit: the input ran out of data in epoch {epoch + 1}; training stops. "
                     f"Give `steps_per_epoch` so that the generator yields steps_per_epoch * "
@@ -607,16 +612,19 @@ class Trainer:
         steps = math.ceil(len(x) / batch_size)
         return epoch_batches, x, steps, batch_size, validation_data
 
-    def _train_epoch(self, epoch: int, batches, hooks, callback_list) -> bool:
-        """One epoch's training steps; False when the data ran out before its first batch."""
-        batch_logs_needed = any(callbacks_module.wants_batch_logs(c) for c in callback_list)
-        warn_not_finite = not any(
-            isinstance(c, callbacks_module.TerminateOnNaN) for c in callback_list
-        )
+    def _train_epoch(
+        self, epoch: int, batches, hooks, batch_logs_needed: bool, warn_not_finite: bool
+    ) -> bool:
+        """One epoch's training steps; False when the data ran out before its first batch.
+
+        ``batch_logs_needed``: some callback reads the logs after each batch;
+        ``warn_not_finite``: no TerminateOnNaN watches the loss, so a warning does.
+        """
         self.reset_metrics()
         hooks.on_epoch_begin(epoch)
         rank = self._distribution.rank if self._distribution is not None else 0
-        self.backend.seed(_epoch_seed(self.shuffle_seed, epoch, rank))
+        # the dropout stream's seed is worked out at its first draw, if the epoch makes one
+        self.backend.seed(functools.partial(_epoch_seed, self.shuffle_seed, epoch, rank))
         step = -1
         for step, (xb, yb, wb) in enumerate(batches):
             hooks.on_train_batch_begin(step)
