@@ -241,7 +241,9 @@ def test_mha_all_masked_rows_give_zero_weights_never_nan(backend, rng):
     assert numpy.all(numpy.isfinite(tensors[0].grad.numpy()))
     assert numpy.all(tensors[1].grad.numpy()[1] == 0)  # nothing flows from masked keys
     # the path without scores agrees
-    numpy.testing.assert_allclose(layer(q, v, value_mask=value_mask).numpy(), output.numpy())
+    numpy.testing.assert_allclose(
+        layer(q, v, value_mask=value_mask).numpy(), output.numpy(), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_causal_mask_blocks_the_future(backend, float64, rng):
@@ -615,3 +617,20 @@ def test_layer_call_binds_positional_tensors(backend):
         layer(x, y, y=y)
     dropout = layers.Dropout(0.5)
     numpy.testing.assert_array_equal(dropout(x, False).numpy(), x)  # Keras: call(x, training)
+
+
+def test_fused_and_composed_attention_paths_agree(backend):
+    """Without scores or dropout MultiHeadAttention runs the fused kernel; with
+    ``return_attention_scores`` it composes matmul and softmax: the same numbers."""
+    rng = numpy.random.default_rng(11)
+    layer = layers.MultiHeadAttention(num_heads=2, key_dim=4)
+    query = rng.normal(size=(3, 5, 6)).astype("float32")
+    value = rng.normal(size=(3, 7, 6)).astype("float32")
+    mask = rng.random((3, 5, 7)) > 0.3
+    mask[0, 0] = False  # a row with every key masked
+    fused = layer(query, value, attention_mask=mask).numpy()
+    composed, _ = layer(query, value, attention_mask=mask, return_attention_scores=True)
+    numpy.testing.assert_allclose(fused, composed.numpy(), rtol=1e-5, atol=1e-6)
+    causal = layer(query, query, use_causal_mask=True).numpy()
+    causal_composed, _ = layer(query, query, use_causal_mask=True, return_attention_scores=True)
+    numpy.testing.assert_allclose(causal, causal_composed.numpy(), rtol=1e-5, atol=1e-6)

@@ -283,9 +283,15 @@ class MultiHeadAttention(ActivityRegularized, Layer):
         q = self._project(query, self.query_kernel, self.query_bias)
         k = self._project(key, self.key_kernel, self.key_bias)
         v = self._project(value, self.value_kernel, self.value_bias)
-        q = F.multiply(q, 1.0 / math.sqrt(float(self.key_dim)))
-        scores = _masked_softmax(F.matmul(q, F.transpose(k, (0, 1, 3, 2))), mask)
-        context = F.matmul(_dropout(self, scores, training), v)  # (batch, heads, Tq, value_dim)
+        scale = 1.0 / math.sqrt(float(self.key_dim))
+        if return_attention_scores or (training and self.dropout):
+            q = F.multiply(q, scale)
+            scores = _masked_softmax(F.matmul(q, F.transpose(k, (0, 1, 3, 2))), mask)
+            context = F.matmul(_dropout(self, scores, training), v)
+        else:  # the fused kernel: no (Tq, Tk) score matrix kept (blocked on numba)
+            scores = None
+            context = F.scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)
+        # context: (batch, heads, Tq, value_dim)
         batch, heads, length, size = context.shape
         context = F.reshape(F.transpose(context, (0, 2, 1, 3)), (batch, length, heads * size))
         if self.use_gate:
