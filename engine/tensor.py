@@ -317,7 +317,8 @@ def _initial_grad(output: "Tensor", grad, create_graph: bool, caller: str, argum
                 f"{caller}: a gradient can be created implicitly only for a scalar output; "
                 f"this tensor has shape {output.shape}. Pass {argument}=."
             )
-        seed = output.backend.xp.ones_like(output.data)
+        data = output.data  # ones(shape): ones_like of a NumPy scalar costs twice as much
+        seed = output.backend.xp.ones(data.shape, dtype=data.dtype)
     elif create_graph and isinstance(grad, Tensor):
         seed = grad  # a graph tensor stays one: its own gradient may be wanted
     else:

@@ -4,9 +4,10 @@ Each has a ``backward_graph`` for ``create_graph=True``.
 """
 
 from ..tensor import Function, Tensor, apply
-from ._util import as_tensor
+from ._util import as_tensor, normalize_axes
 from .activation import sigmoid, softmax
 from .math import matmul
+from .reduction import mean_of
 from .reduction import sum as sum_over
 from .shape import reshape, transpose
 
@@ -99,6 +100,41 @@ class SparseSoftmaxCrossEntropy(Function):
         xp = self.backend.xp
         one_hot = xp.eye(logits.shape[-1], dtype=logits.dtype)[self.labels.reshape(grad.shape)]
         return (reshape(grad, (*grad.shape, 1)) * (softmax(logits) - as_tensor(one_hot, grad)),)
+
+
+class MeanSquaredError(Function):
+    """Per-sample ``mean((y_pred - targets) ** 2)`` over the last axis; ``targets`` is an array
+    (no gradient) shaped like ``y_pred``.
+
+    One op for the subtraction, product and mean, with the rounding of those three ops
+    (forward and backward) at the Python cost of one.
+    """
+
+    def __init__(self, targets):
+        self.targets = targets
+
+    def forward(self, y_pred):
+        diff = y_pred - self.targets
+        self.diff = diff
+        return mean_of(diff * diff, (diff.ndim - 1,))
+
+    def backward(self, grad):
+        diff = self.diff
+        part = grad.reshape(*grad.shape, 1) / diff.shape[-1] * diff
+        return (part + part,)  # d(diff * diff): the two factors' gradients, summed
+
+    def backward_graph(self, grad):
+        diff = self.inputs[0] - as_tensor(self.targets, grad)
+        part = reshape(grad, (*grad.shape, 1)) * (1.0 / diff.shape[-1]) * diff
+        return (part + part,)
+
+
+def mean_squared_error(y_pred: Tensor, targets) -> Tensor:
+    """Per-sample loss; ``targets`` is an array (no gradient) shaped like ``y_pred``."""
+    if isinstance(targets, Tensor):
+        targets = targets.data
+    normalize_axes(-1, y_pred.ndim)  # a scalar has no last axis to average over
+    return apply(MeanSquaredError(targets), y_pred)
 
 
 def dense(x: Tensor, kernel: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -3,10 +3,28 @@
 All but ``prod`` have a ``backward_graph`` for ``create_graph=True``.
 """
 
+import math
+
 from ..tensor import Function, Tensor, apply
 from ._util import as_tensor, inverse_permutation, normalize_axes
 from .math import exp
-from .shape import broadcast_to, flip
+from .shape import broadcast_to, flip, reshape
+
+#: a reduction's gradient for an input of at most this many numbers is spread into a new
+#: array: NumPy's ``broadcast_to`` (a view) costs more in Python than copying them
+_SPREAD_LIMIT = 4096
+
+
+def _spread(xp, grad, shape: tuple):
+    """``grad`` broadcast to ``shape``: itself when it has that shape already, else a new
+    array for a small input or a read-only view of ``grad`` for a large one."""
+    if grad.shape == shape:
+        return grad
+    if math.prod(shape) > _SPREAD_LIMIT:
+        return xp.broadcast_to(grad, shape)
+    spread = xp.empty(shape, grad.dtype)
+    spread[...] = grad
+    return spread
 
 
 def _expand(grad, input_shape, axes, keepdims):
@@ -29,7 +47,7 @@ class Sum(Function):
 
     def backward(self, grad):
         grad = _expand(grad, self.shape, self.axes, self.keepdims)
-        return (self.backend.xp.broadcast_to(grad, self.shape),)
+        return (_spread(self.backend.xp, grad, self.shape),)
 
     def backward_graph(self, grad):
         return (broadcast_to(_expand(grad, self.shape, self.axes, self.keepdims), self.shape),)
@@ -41,21 +59,55 @@ class Mean(Function):
 
     def forward(self, x):
         self.shape = x.shape
-        return x.mean(axis=self.axes, keepdims=self.keepdims)
+        return mean_of(x, self.axes, self.keepdims)
+
+    def _count(self) -> int:
+        return _count(self.shape, self.axes)
 
     def backward(self, grad):
-        count = 1
-        for axis in self.axes:
-            count *= self.shape[axis]
-        grad = _expand(grad, self.shape, self.axes, self.keepdims) / count
-        return (self.backend.xp.broadcast_to(grad, self.shape),)
+        grad = _expand(grad, self.shape, self.axes, self.keepdims) / self._count()
+        return (_spread(self.backend.xp, grad, self.shape),)
 
     def backward_graph(self, grad):
-        count = 1
-        for axis in self.axes:
-            count *= self.shape[axis]
-        grad = _expand(grad, self.shape, self.axes, self.keepdims) * (1.0 / count)
+        grad = _expand(grad, self.shape, self.axes, self.keepdims) * (1.0 / self._count())
         return (broadcast_to(grad, self.shape),)
+
+
+def _count(shape: tuple, axes) -> int:
+    count = 1
+    for axis in axes:
+        count *= shape[axis]
+    return count
+
+
+def mean_of(x, axes: tuple, keepdims: bool = False):
+    """``x.mean(axis=axes)`` of a raw array, as the ``Mean`` op computes it."""
+    count = _count(x.shape, axes)
+    if x.dtype.kind == "f" and x.dtype.itemsize >= 4 and 0 < count <= 1 << 24:
+        # NumPy's mean is this sum and division behind a Python wrapper that costs more
+        # than both on small arrays; dividing by a count exact in float32 rounds the same
+        return x.sum(axis=axes, keepdims=keepdims) / count
+    return x.mean(axis=axes, keepdims=keepdims)
+
+
+class SumOverSize(Function):
+    """``sum(x) / x.size`` in one op (Keras's "sum_over_batch_size" loss reduction): the
+    sum over every axis, then the division by the size as a constant of the sum's dtype."""
+
+    def forward(self, x):
+        self.shape = x.shape
+        total = x.sum()
+        dtype = total.dtype if total.dtype.kind == "f" else None
+        self.size = self.backend.asarray(x.size, dtype=dtype)
+        return total / self.size
+
+    def backward(self, grad):
+        grad = (grad / self.size).reshape((1,) * len(self.shape))
+        return (_spread(self.backend.xp, grad, self.shape),)
+
+    def backward_graph(self, grad):
+        grad = grad / as_tensor(self.size, grad)
+        return (broadcast_to(reshape(grad, (1,) * len(self.shape)), self.shape),)
 
 
 class Extremum(Function):
@@ -93,6 +145,11 @@ def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
 
 def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     return apply(Mean(normalize_axes(axis, x.ndim), keepdims), x)
+
+
+def sum_over_size(x: Tensor) -> Tensor:
+    """``sum(x) / size(x)``: the mean of every element, rounded as that sum and division."""
+    return apply(SumOverSize(), x)
 
 
 def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001

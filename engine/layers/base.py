@@ -464,6 +464,8 @@ class Layer:
                 f"Layer '{self.name}' expects numeric input; got an array of dtype {array.dtype}."
             )
         dtype = self.dtype if (self.autocast and array.dtype.kind in "fiub") else None
+        if backend.is_native(array) and (dtype is None or array.dtype == dtype):
+            return Tensor._wrap(array, backend)  # a batch already in place: nothing to convert
         return Tensor(array, dtype=dtype, backend=backend)
 
     def call(self, inputs, **kwargs):

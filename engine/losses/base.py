@@ -4,6 +4,7 @@ import math
 
 from .. import functional as F
 from ..functional.activation import Softmax as _SoftmaxOp
+from ..functional.reduction import sum_over_size
 from ..registry import snake_case
 from ..tensor import Tensor
 
@@ -130,14 +131,14 @@ class Loss:
         reduction = self.reduction
         if reduction in (None, "none") or values.ndim == 0:
             return values
-        total = F.sum(values)
-        if reduction == "sum":
-            return total
         if reduction == "mean_with_sample_weight" and weights is not None:
             xp = values.backend.xp
             divisor = weights.sum()
-            return total / xp.where(divisor == 0, xp.inf, divisor)  # 0 when no weight, as Keras
-        return total / values.size if values.size else total
+            # 0 when no weight, as Keras
+            return F.sum(values) / xp.where(divisor == 0, xp.inf, divisor)
+        if reduction == "sum" or not values.size:
+            return F.sum(values)
+        return sum_over_size(values)
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction, "dtype": self.dtype}

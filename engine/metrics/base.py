@@ -113,6 +113,16 @@ class Metric:
         self._place(backend)
         return backend, [None if v is None else raw_array(v, backend) for v in values]
 
+    def _holds(self, value) -> bool:
+        """Whether ``value`` needs no conversion: an array of the metric's backend in its
+        dtype, or on a host backend a NumPy scalar of that dtype (a loss)."""
+        backend = self._backend
+        if backend is None or not (
+            backend.is_native(value) or (backend.xp is numpy and isinstance(value, numpy.generic))
+        ):
+            return False
+        return value.dtype == self.dtype
+
     def float_arrays(self, *values):
         """``(xp, [arrays])`` as ``arrays``, each in the metric's float dtype."""
         backend, arrays = self.arrays(*values)
@@ -183,8 +193,7 @@ class Mean(Metric):
     def update_state(self, values, sample_weight=None) -> None:
         if isinstance(sample_weight, (int, float)) and not isinstance(sample_weight, bool):
             # one weight for the batch (the loss tracker's batch size): no array to send
-            backend = self._backend
-            if backend is None or not backend.is_native(values) or values.dtype != self.dtype:
+            if not self._holds(values):
                 xp, (values,) = self.float_arrays(values)
             self.total += values.mean() * sample_weight if values.ndim else values * sample_weight
             self.count += sample_weight

@@ -112,6 +112,8 @@ class Functional(Model):
             values[step.output_id] = output
             if input_mask is not None or step.makes_mask:
                 masks[step.output_id] = layer.compute_mask(x, input_mask)
+        if isinstance(self._output_structure, KerasTensor):
+            return values[id(self._output_structure)]
         return symbolic.pack_like(self._output_structure, [values[id(t)] for t in self.outputs])
 
     def _input_tensors(self, inputs) -> list[Tensor]:
