@@ -163,6 +163,12 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
             return super().swish_backward(dy, x, y)
         return self._binary(self._activations.swish_backward, dy, x)
 
+    def erf(self, x):
+        # the reference calls math.erf once per element from Python (GELU's hot spot)
+        if _jit_dtype(x) is None:
+            return super().erf(x)
+        return self._unary(self._activations.erf, x)
+
     # -- softmax over the last axis ----------------------------------------
 
     def _rows(self, kernel, *arrays):

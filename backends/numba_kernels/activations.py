@@ -107,6 +107,12 @@ def softplus_backward(dy, x, out):
 
 
 @numba.njit(cache=True, error_model="numpy")
+def erf(x, out):
+    for i in range(x.size):
+        out[i] = math.erf(x[i])
+
+
+@numba.njit(cache=True, error_model="numpy")
 def swish_forward(x, out):
     for i in range(x.size):
         out[i] = x[i] * _sigmoid(x[i])
