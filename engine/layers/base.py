@@ -189,24 +189,24 @@ class Layer:
 
     def __setattr__(self, name, value):
         if isinstance(value, Layer):
-            self._track(value)
+            self._track_sublayers(value)
         elif isinstance(value, (list, tuple, dict)) and "_layers" in self.__dict__:
             if not name.startswith("_"):  # Keras tracks layers held in lists and dicts
                 value = _tracked(value, self)
-            self._track(value)
+            self._track_sublayers(value)
         object.__setattr__(self, name, value)
 
-    def _track(self, value) -> None:
+    def _track_sublayers(self, value) -> None:
         """Make ``value`` (a layer, or a container of layers) a sub-layer of this one."""
         if isinstance(value, Layer):
             if value is not self and not any(value is layer for layer in self._layers):
                 self._layers.append(value)
         elif isinstance(value, dict):
             for item in value.values():
-                self._track(item)
+                self._track_sublayers(item)
         elif isinstance(value, (list, tuple)):
             for item in value:
-                self._track(item)
+                self._track_sublayers(item)
 
     # -- building ---------------------------------------------------------
 
@@ -628,20 +628,20 @@ class _TrackedList(list):
 
     def append(self, item) -> None:
         super().append(item)
-        self._owner._track(item)
+        self._owner._track_sublayers(item)
 
     def extend(self, items) -> None:
         items = list(items)
         super().extend(items)
-        self._owner._track(items)
+        self._owner._track_sublayers(items)
 
     def insert(self, index, item) -> None:
         super().insert(index, item)
-        self._owner._track(item)
+        self._owner._track_sublayers(item)
 
     def __setitem__(self, index, item) -> None:
         super().__setitem__(index, item)
-        self._owner._track(item)
+        self._owner._track_sublayers(item)
 
     def __iadd__(self, items):
         self.extend(items)
@@ -657,12 +657,12 @@ class _TrackedDict(dict):
 
     def __setitem__(self, key, item) -> None:
         super().__setitem__(key, item)
-        self._owner._track(item)
+        self._owner._track_sublayers(item)
 
     def update(self, *args, **kwargs) -> None:
         items = dict(*args, **kwargs)
         super().update(items)
-        self._owner._track(items)
+        self._owner._track_sublayers(items)
 
     def setdefault(self, key, default=None):
         if key not in self:
