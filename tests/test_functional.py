@@ -266,7 +266,8 @@ def test_every_built_in_layer_computes_its_output_shape():
 
     for name in layer_registry.names():
         cls = layer_registry.lookup(name)
-        assert cls.compute_output_shape is not Layer.compute_output_shape, name
+        if cls.__module__.startswith("engine."):  # not classes other tests registered
+            assert cls.compute_output_shape is not Layer.compute_output_shape, name
 
 
 def _encoder_decoder(units=3):
