@@ -1,16 +1,45 @@
 """The numba backend's convolution, average pooling and batch-normalization overrides.
 
 A mixin of ``NumbaBackend``: convolution is Numba im2col / col2im (padding
-handled without a padded copy) around one BLAS GEMM, which measured 3-5x
-faster than direct loops at 32 channels; bias (+ relu) is added in place; batch
+handled without a padded copy) around BLAS GEMMs, which measured 3-5x faster
+than direct loops at 32 channels; bias (+ relu) is added in place; batch
 normalization keeps its channel sums in float64. Anything the kernels do not
 cover goes to the NumPy reference through ``super()``.
+
+The columns are never built for the whole batch: a few images at a time are
+packed into a per-thread scratch array of about L2's size (``_CHUNK_BYTES``)
+and multiplied while they are still in cache, the forward's GEMM writing
+straight into its slice of the output. On W3's second convolution (32 to 64
+channels, 8.9 MB of columns for the batch) this made the forward and both
+backwards 20-35% faster than packing the batch's columns and making one GEMM
+(measured on 2 cores, one thread; the GEMM itself also runs faster on a
+cache-resident matrix).
 """
+
+import threading
 
 import numpy
 
 from .kernels.pooling import _pool_geometry
 from .numba_dispatch import _jit_dtype
+
+#: bytes of column matrix per GEMM: about the L2 cache of one core
+_CHUNK_BYTES = 1 << 19
+
+_scratch_arrays = threading.local()
+
+
+def _scratch(name: str, size: int, dtype) -> numpy.ndarray:
+    """A 1-D scratch array of ``size`` elements, reused by later calls on this thread.
+
+    One array per name and dtype, grown to the largest size asked for, so a
+    steady-state training step allocates no column matrices.
+    """
+    arrays = _scratch_arrays.__dict__.setdefault("arrays", {})
+    array = arrays.get((name, dtype))
+    if array is None or array.size < size:
+        array = arrays[name, dtype] = numpy.empty(size, dtype)
+    return array[:size]
 
 
 class ConvolutionOverrides:
@@ -30,16 +59,28 @@ class ConvolutionOverrides:
         pointwise = tuple(window) == (1, 1) and tuple(strides) == (1, 1) and out_hw == x_shape[1:3]
         return out_hw, geometry, pointwise
 
-    def _columns(self, x, window, out_hw, geometry, pointwise):
-        """The ``(n * out_h * out_w, kh * kw * c)`` column matrix of ``x``'s windows."""
+    @staticmethod
+    def _chunks(batch, out_hw, window, channels, dtype):
+        """``(start, stop)`` image ranges whose column matrices fit ``_CHUNK_BYTES``."""
+        row_bytes = window[0] * window[1] * channels * numpy.dtype(dtype).itemsize
+        images = max(1, _CHUNK_BYTES // (out_hw[0] * out_hw[1] * row_bytes))
+        return [(start, min(start + images, batch)) for start in range(0, batch, images)]
+
+    def _column_chunks(self, x, window, out_hw, geometry):
+        """For each chunk of images: ``(start, stop, columns)``, the columns in scratch.
+
+        ``columns`` is the ``((stop - start) * out_h * out_w, kh * kw * c)``
+        matrix of the chunk's windows, overwritten by the next chunk.
+        """
         n, _, _, c = x.shape
-        rows = n * out_hw[0] * out_hw[1]
-        x = numpy.ascontiguousarray(x)
-        if pointwise:
-            return x.reshape(rows, c)
-        cols = numpy.empty((n, *out_hw, *window, c), x.dtype)
-        self._conv.im2col(x, *geometry, cols)
-        return cols.reshape(rows, -1)
+        pixels = out_hw[0] * out_hw[1]
+        depth = window[0] * window[1] * c
+        for start, stop in self._chunks(n, out_hw, window, c, x.dtype):
+            cols = _scratch("columns", (stop - start) * pixels * depth, x.dtype)
+            self._conv.im2col(
+                x[start:stop], *geometry, cols.reshape(stop - start, *out_hw, *window, c)
+            )
+            yield start, stop, cols.reshape(-1, depth)
 
     def conv2d_forward(
         self, x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)
@@ -57,11 +98,18 @@ class ConvolutionOverrides:
         )
         if not plan:
             return super().conv2d_forward(x, kernel, bias, strides, padding, dilation)
-        cols = self._columns(x, (kh, kw), *plan)
-        y = numpy.matmul(cols, numpy.ascontiguousarray(kernel).reshape(kh * kw * c, f))
+        out_hw, geometry, pointwise = plan
+        x = numpy.ascontiguousarray(x)
+        weights = numpy.ascontiguousarray(kernel).reshape(kh * kw * c, f)
+        y = numpy.empty((x.shape[0], *out_hw, f), x.dtype)
+        if pointwise:
+            numpy.matmul(x.reshape(-1, c), weights, out=y.reshape(-1, f))
+        else:
+            for start, stop, cols in self._column_chunks(x, (kh, kw), out_hw, geometry):
+                numpy.matmul(cols, weights, out=y[start:stop].reshape(-1, f))
         if bias is not None:
-            self._conv.add_bias(y, numpy.ascontiguousarray(bias))
-        return y.reshape(x.shape[0], *plan[0], f)
+            self._conv.add_bias(y.reshape(-1, f), numpy.ascontiguousarray(bias))
+        return y
 
     def conv2d_backward_input(
         self, dy, kernel, x_shape, strides=(1, 1), padding="valid", dilation=(1, 1)
@@ -79,12 +127,19 @@ class ConvolutionOverrides:
         if not plan or plan[0] != dy.shape[1:3]:
             return super().conv2d_backward_input(dy, kernel, x_shape, strides, padding, dilation)
         out_hw, geometry, pointwise = plan
-        weights = numpy.ascontiguousarray(kernel).reshape(kh * kw * c, f)
-        dcols = numpy.matmul(dy.reshape(-1, f), weights.T)
+        weights_t = numpy.ascontiguousarray(kernel).reshape(kh * kw * c, f).T
+        dy = numpy.ascontiguousarray(dy)
         if pointwise:
-            return dcols.reshape(x_shape)
+            return numpy.matmul(dy.reshape(-1, f), weights_t).reshape(x_shape)
         dx = numpy.zeros(tuple(x_shape), dy.dtype)
-        self._conv.col2im(dcols.reshape(x_shape[0], *out_hw, kh, kw, c), *geometry, dx)
+        pixels = out_hw[0] * out_hw[1]
+        for start, stop in self._chunks(x_shape[0], out_hw, (kh, kw), c, dy.dtype):
+            dcols = _scratch("columns", (stop - start) * pixels * kh * kw * c, dy.dtype)
+            numpy.matmul(
+                dy[start:stop].reshape(-1, f), weights_t, out=dcols.reshape(-1, kh * kw * c)
+            )
+            dcols = dcols.reshape(stop - start, *out_hw, kh, kw, c)
+            self._conv.col2im(dcols, *geometry, dx[start:stop])
         return dx
 
     def conv2d_backward_weight(
@@ -101,8 +156,19 @@ class ConvolutionOverrides:
         )
         if not plan or plan[0] != dy.shape[1:3]:
             return super().conv2d_backward_weight(dy, x, kernel_shape, strides, padding, dilation)
-        cols = self._columns(x, (kh, kw), *plan)
-        return numpy.matmul(cols.T, dy.reshape(-1, f)).reshape(kernel_shape)
+        out_hw, geometry, pointwise = plan
+        x, dy = numpy.ascontiguousarray(x), numpy.ascontiguousarray(dy)
+        if pointwise:
+            return numpy.matmul(x.reshape(-1, c).T, dy.reshape(-1, f)).reshape(kernel_shape)
+        grad = part = None
+        for start, stop, cols in self._column_chunks(x, (kh, kw), out_hw, geometry):
+            dy_rows = dy[start:stop].reshape(-1, f)
+            if grad is None:
+                grad = numpy.matmul(cols.T, dy_rows)
+                part = numpy.empty_like(grad) if stop < x.shape[0] else None
+            else:
+                grad += numpy.matmul(cols.T, dy_rows, out=part)
+        return grad.reshape(kernel_shape)
 
     def bias_activation_forward(self, y, bias=None, activation=None):
         if (

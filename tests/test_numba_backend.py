@@ -398,6 +398,28 @@ def test_max_pool_matches_reference(
     )
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize(
+    "pool, strides, padding", [((2, 2), (2, 2), "valid"), ((3, 2), (1, 2), "same")]
+)
+def test_max_pool_keeps_nan_and_inf_as_the_reference_does(
+    numba_backend, dtype, pool, strides, padding, rng
+):
+    """NaN propagates into the maximum but never wins the argmax; -inf and ties as the reference."""
+    reference = Backend()
+    x = random(rng, (2, 6, 7, 9), dtype)
+    x[0, 0, 0, :3] = numpy.nan
+    x[0, 1, 1, 1:5] = numpy.nan
+    x[1, :2, :2, 4] = -numpy.inf
+    x[1, 2:4, 2:4, 5] = numpy.inf
+    x[1, 4:, :, 6] = 1.0  # ties: the first offset wins
+    y, argmax = numba_backend.max_pool2d_forward(x, pool, strides, padding)
+    expected_y, expected_argmax = reference.max_pool2d_forward(x, pool, strides, padding)
+    numpy.testing.assert_array_equal(y, expected_y)
+    numpy.testing.assert_array_equal(argmax, expected_argmax)
+    assert argmax.dtype == expected_argmax.dtype
+
+
 def test_a_second_process_loads_kernels_from_the_cache(tmp_path):
     import os
     import subprocess

@@ -1,11 +1,14 @@
 """The numba backend's convolution, pooling and batch-norm overrides agree with the reference."""
 
+from unittest import mock
+
 import numpy
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import backends
+from backends import numba_conv
 from backends.base import Backend
 
 pytest.importorskip("numba")
@@ -35,6 +38,20 @@ def assert_close(actual, expected, dtype):
     numpy.testing.assert_allclose(actual, expected, rtol=RTOL[dtype], atol=ATOL[dtype])
 
 
+def assert_backwards_close(numba_backend, dy, x, kernel, geometry, dtype, **tolerance):
+    """The input and kernel gradients of a convolution agree with the reference's."""
+    reference = Backend()
+    tolerance = tolerance or {"rtol": RTOL[dtype], "atol": ATOL[dtype]}
+    pairs = [
+        (backend.conv2d_backward_input(dy, kernel, x.shape, *geometry),
+         backend.conv2d_backward_weight(dy, x, kernel.shape, *geometry))
+        for backend in (numba_backend, reference)
+    ]  # fmt: skip
+    for ours, theirs in zip(*pairs):
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+        numpy.testing.assert_allclose(ours, theirs, **tolerance)
+
+
 @st.composite
 def conv_cases(draw):
     """A small convolution: input and kernel shapes, strides, padding and dilation."""
@@ -59,30 +76,50 @@ def conv_cases(draw):
 
 
 @few
-@given(case=conv_cases(), dtype=dtypes, seed=seeds, use_bias=st.booleans())
-def test_conv2d_matches_reference(numba_backend, case, dtype, seed, use_bias):
+@given(
+    case=conv_cases(),
+    dtype=dtypes,
+    seed=seeds,
+    use_bias=st.booleans(),
+    images_per_chunk=st.sampled_from([None, 1, 2]),
+)
+def test_conv2d_matches_reference(numba_backend, case, dtype, seed, use_bias, images_per_chunk):
+    """Also with the batch's column matrices split into chunks of one or two images."""
     reference = Backend()
     rng = numpy.random.default_rng(seed)
     geometry = (case["strides"], case["padding"], case["dilation"])
     x = random(rng, case["x_shape"], dtype)
     kernel = random(rng, case["kernel_shape"], dtype)
     bias = random(rng, case["kernel_shape"][3:], dtype) if use_bias else None
-
-    y = numba_backend.conv2d_forward(x, kernel, bias, *geometry)
     expected = reference.conv2d_forward(x, kernel, bias, *geometry)
-    assert_close(y, expected, dtype)
+    chunk_bytes = numba_conv._CHUNK_BYTES
+    if images_per_chunk is not None:
+        kh, kw, c, _ = kernel.shape
+        pixels = expected.shape[1] * expected.shape[2]
+        chunk_bytes = images_per_chunk * pixels * kh * kw * c * x.itemsize
 
-    dy = random(rng, expected.shape, dtype)
-    assert_close(
-        numba_backend.conv2d_backward_input(dy, kernel, x.shape, *geometry),
-        reference.conv2d_backward_input(dy, kernel, x.shape, *geometry),
-        dtype,
-    )
-    assert_close(
-        numba_backend.conv2d_backward_weight(dy, x, kernel.shape, *geometry),
-        reference.conv2d_backward_weight(dy, x, kernel.shape, *geometry),
-        dtype,
-    )
+    with mock.patch.object(numba_conv, "_CHUNK_BYTES", chunk_bytes):
+        y = numba_backend.conv2d_forward(x, kernel, bias, *geometry)
+        assert_close(y, expected, dtype)
+
+        dy = random(rng, expected.shape, dtype)
+        assert_backwards_close(numba_backend, dy, x, kernel, geometry, dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_conv2d_in_chunks_at_w3_sizes(numba_backend, dtype, rng):
+    """W3's second convolution spans several chunks of images; the scratch is reused."""
+    reference = Backend()
+    x = random(rng, (9, 13, 13, 32), dtype)
+    kernel = random(rng, (3, 3, 32, 16), dtype)
+    bias = random(rng, (16,), dtype)
+    assert len(numba_backend._chunks(9, (11, 11), (3, 3), 32, dtype)) > 1
+    for _ in range(2):
+        y = numba_backend.conv2d_forward(x, kernel, bias)
+        expected = reference.conv2d_forward(x, kernel, bias)
+        numpy.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4)
+    dy = random(rng, y.shape, dtype)
+    assert_backwards_close(numba_backend, dy, x, kernel, (), dtype, rtol=1e-4, atol=1e-3)
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -101,16 +138,7 @@ def test_pointwise_conv_and_non_contiguous_input(numba_backend, dtype, rng):
         y = reference.conv2d_forward(x, kernel, None, *geometry)
         assert_close(numba_backend.conv2d_forward(x, kernel, None, *geometry), y, dtype)
         dy = random(rng, y.shape, dtype)
-        assert_close(
-            numba_backend.conv2d_backward_input(dy, kernel, x.shape, *geometry),
-            reference.conv2d_backward_input(dy, kernel, x.shape, *geometry),
-            dtype,
-        )
-        assert_close(
-            numba_backend.conv2d_backward_weight(dy, x, kernel.shape, *geometry),
-            reference.conv2d_backward_weight(dy, x, kernel.shape, *geometry),
-            dtype,
-        )
+        assert_backwards_close(numba_backend, dy, x, kernel, geometry, dtype)
 
 
 @few
