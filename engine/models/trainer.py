@@ -489,7 +489,8 @@ class Trainer:
         epoch takes ``steps_per_epoch`` batches, or runs until it is exhausted).
 
         Shuffling and dropout are reproducible and resumable: epoch ``e`` uses the
-        permutation of ``numpy.random.default_rng([model.shuffle_seed, e])``, and
+        permutation of ``numpy.random.default_rng([model.shuffle_seed, e])`` (none
+        when one batch holds all the samples: it would only reorder that batch), and
         reseeds the backend's generator (dropout masks) from
         ``(model.shuffle_seed, e)`` before its first batch, where ``shuffle_seed``
         is drawn once from ``engine.random`` at the first fit and saved with the
@@ -643,6 +644,10 @@ class Trainer:
 
     def _array_batches(self, x, y, sample_weight, batch_size: int, shuffle: bool):
         """``epoch -> (x, y, sample_weight) host batches``, shuffled by ``(seed, epoch)``."""
+
+        # when one batch holds every sample, shuffling would only reorder it, which changes
+        # nothing but rounding; making the generator costs more than a small model's step
+        shuffle = shuffle and len(x) > batch_size
 
         def epoch_batches(epoch: int):
             generator = numpy.random.default_rng([self.shuffle_seed, epoch]) if shuffle else None
