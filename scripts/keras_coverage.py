@@ -50,6 +50,7 @@ LEFT_OUT = {
         "Discretization": None,
         "STFTSpectrogram": "audio front end: out of scope so far",
         "MelSpectrogram": "audio front end: out of scope so far",
+        "MaxNumBoundingBoxes": "bounding boxes are not supported by the augmentation layers",
     },
     "optimizers": {
         "LossScaleOptimizer": "mixed precision (float16 loss scaling) is not supported",

@@ -42,6 +42,7 @@ from .depthwise import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, Separa
 from .einsum_dense import EinsumDense
 from .embedding import Embedding
 from .encoding import CategoryEncoding, Discretization
+from .group_query_attention import GroupedQueryAttention, GroupQueryAttention
 from .lambda_layer import Lambda
 from .masking import Masking
 from .merging import (
@@ -80,16 +81,38 @@ from .pooling import (
     MaxPooling3D,
 )
 from .preprocessing import (
+    AugMix,
+    AutoContrast,
     CenterCrop,
+    CutMix,
+    Equalization,
     IntegerLookup,
+    MixUp,
     Normalization,
+    Pipeline,
+    RandAugment,
+    RandomBrightness,
+    RandomColorDegeneration,
+    RandomColorJitter,
     RandomContrast,
+    RandomCrop,
+    RandomErasing,
     RandomFlip,
+    RandomGaussianBlur,
+    RandomGrayscale,
+    RandomHue,
+    RandomInvert,
+    RandomPerspective,
+    RandomPosterization,
     RandomRotation,
+    RandomSaturation,
+    RandomSharpness,
+    RandomShear,
     RandomTranslation,
     RandomZoom,
     Rescaling,
     Resizing,
+    Solarization,
     StringLookup,
     TextVectorization,
 )
@@ -114,9 +137,11 @@ from .reshaping import (
     ZeroPadding2D,
 )
 from .reshaping_extra import Cropping3D, UpSampling3D, ZeroPadding1D, ZeroPadding3D
+from .reversible_embedding import ReversibleEmbedding
 from .rnn import RNN
 from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .serialization import deserialize, serialize
+from .spectral_normalization import SpectralNormalization
 from .wrappers import TimeDistributed, Wrapper
 
 __all__ = [
@@ -261,4 +286,30 @@ __all__ = [
     "ZeroPadding3D",
     "deserialize",
     "serialize",
+    "AugMix",
+    "AutoContrast",
+    "CutMix",
+    "Equalization",
+    "MixUp",
+    "Pipeline",
+    "RandAugment",
+    "RandomBrightness",
+    "RandomColorDegeneration",
+    "RandomColorJitter",
+    "RandomCrop",
+    "RandomErasing",
+    "RandomGaussianBlur",
+    "RandomGrayscale",
+    "RandomHue",
+    "RandomInvert",
+    "RandomPerspective",
+    "RandomPosterization",
+    "RandomSaturation",
+    "RandomSharpness",
+    "RandomShear",
+    "Solarization",
+    "GroupQueryAttention",
+    "GroupedQueryAttention",
+    "ReversibleEmbedding",
+    "SpectralNormalization",
 ]
