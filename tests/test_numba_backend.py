@@ -15,14 +15,20 @@ pytest.importorskip("numba")
 from backends import numba_backend as _module  # noqa: E402
 
 DEFAULT_CUTOFFS = {
-    name: getattr(_module, name) for name in ("_MIN_JIT_SIZE", "_SCALAR_MATH_LIMIT", "_NARROW_ROWS")
+    name: getattr(_module, name)
+    for name in ("_MIN_JIT_SIZE", "_MIN_JIT_SGD_SIZE", "_SCALAR_MATH_LIMIT", "_NARROW_ROWS")
 }
 
 FLOATS = ("float32", "float64")
 RTOL = {"float32": 1e-5, "float64": 1e-10}
 ATOL = {"float32": 1e-6, "float64": 1e-12}
 few = settings(max_examples=10, deadline=None)
-LIFTED_CUTOFFS = {"_MIN_JIT_SIZE": 0, "_SCALAR_MATH_LIMIT": 10**9, "_NARROW_ROWS": 10**9}
+LIFTED_CUTOFFS = {
+    "_MIN_JIT_SIZE": 0,
+    "_MIN_JIT_SGD_SIZE": 0,
+    "_SCALAR_MATH_LIMIT": 10**9,
+    "_NARROW_ROWS": 10**9,
+}
 
 shapes = st.lists(st.integers(1, 6), min_size=1, max_size=3).map(tuple)
 dtypes = st.sampled_from(FLOATS)
