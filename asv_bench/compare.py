@@ -1,4 +1,4 @@
-"""Training speed of W1-W5 on each backend and in PyTorch, measured side by side.
+"""Training speed of W1-W6 on each backend and in PyTorch, measured side by side.
 
 Every (workload, side) pair is built once; then each repeat times a block of
 training steps of every pair in turn, so drift in the machine's speed touches
@@ -20,7 +20,7 @@ import statistics
 import sys
 import time
 
-WORKLOAD_KEYS = ["W1", "W2", "W3", "W4", "W5"]
+WORKLOAD_KEYS = ["W1", "W2", "W3", "W4", "W5", "W6"]
 
 
 def parse_args(argv=None):

@@ -1,4 +1,4 @@
-"""The seed workloads W1-W5: one training step and one predict batch on each backend.
+"""The seed workloads W1-W6: one training step and one predict batch on each backend.
 
 ``track_train_samples_per_second`` turns the step time into the figure the
 issue notes quote (for W5, the full batch of 100 samples per step).

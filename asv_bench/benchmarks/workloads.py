@@ -1,4 +1,4 @@
-"""The seed workloads W1-W5, defined once for the asv benchmarks and ``compare.py``.
+"""The seed workloads W1-W6, defined once for the asv benchmarks and ``compare.py``.
 
 Each workload says how to build its model in this library (on a named
 backend) and in PyTorch, and how to make one batch of synthetic data. Speed
@@ -92,6 +92,16 @@ def _text_batch(rng, batch):
     return x, rng.integers(0, 2, size=(batch, 1)).astype(numpy.float32)
 
 
+# W6: keras.io's "Text classification with Transformer" at sequence 128, embedding 64,
+# 2 heads of 32, feed-forward 128: tokens and positions embedded, one post-norm block
+TEXT_VOCABULARY, TEXT_LENGTH, TEXT_DIM, TEXT_HEADS, TEXT_FEED_FORWARD = 1000, 128, 64, 2, 128
+
+
+def _sentence_batch(rng, batch):
+    x = rng.integers(1, TEXT_VOCABULARY, size=(batch, TEXT_LENGTH))
+    return x, rng.integers(0, 2, size=batch)
+
+
 def _regression_batch(rng, batch):
     x = rng.standard_normal((batch, 1), dtype=numpy.float32)
     return x, (3 * x + 2 + 0.1 * rng.standard_normal((batch, 1), dtype=numpy.float32))
@@ -150,6 +160,46 @@ def _w5_layers():
     from engine import layers
 
     return [layers.Input(shape=(1,)), layers.Dense(1)]
+
+
+def _w6_layers():
+    """keras.io's two custom layers, written in this library (defined here so that this
+    module imports no engine at load time)."""
+    from engine import layers, ops
+
+    class TokenAndPositionEmbedding(layers.Layer):
+        def __init__(self, sequence_length, vocabulary, dim, **kwargs):
+            super().__init__(**kwargs)
+            self.tokens = layers.Embedding(vocabulary, dim)
+            self.positions = layers.Embedding(sequence_length, dim)
+
+        def call(self, x):
+            return self.tokens(x) + self.positions(ops.arange(x.shape[-1]))
+
+    class TransformerBlock(layers.Layer):
+        def __init__(self, dim, num_heads, feed_forward_dim, rate=0.1, **kwargs):
+            super().__init__(**kwargs)
+            self.attention = layers.MultiHeadAttention(num_heads, key_dim=dim // num_heads)
+            self.hidden = layers.Dense(feed_forward_dim, activation="relu")
+            self.projection = layers.Dense(dim)
+            self.norm_1 = layers.LayerNormalization(epsilon=1e-6)
+            self.norm_2 = layers.LayerNormalization(epsilon=1e-6)
+            self.dropout_1 = layers.Dropout(rate)
+            self.dropout_2 = layers.Dropout(rate)
+
+        def call(self, x, training=False):
+            attended = self.dropout_1(self.attention(x, x), training=training)
+            x = self.norm_1(x + attended)
+            fed = self.dropout_2(self.projection(self.hidden(x)), training=training)
+            return self.norm_2(x + fed)
+
+    return [
+        layers.Input(shape=(TEXT_LENGTH,)),
+        TokenAndPositionEmbedding(TEXT_LENGTH, TEXT_VOCABULARY, TEXT_DIM),
+        TransformerBlock(TEXT_DIM, TEXT_HEADS, TEXT_FEED_FORWARD),
+        layers.GlobalAveragePooling1D(),
+        layers.Dense(2, activation="softmax"),
+    ]
 
 
 def _sgd_momentum():
@@ -264,6 +314,40 @@ def _torch_w5():
     return module, _torch_adam(module.parameters()), nn.MSELoss(), to_torch
 
 
+def _torch_w6():
+    import torch
+    from torch import nn
+
+    class TextTransformer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tokens = nn.Embedding(TEXT_VOCABULARY, TEXT_DIM)
+            self.positions = nn.Embedding(TEXT_LENGTH, TEXT_DIM)
+            self.attention = nn.MultiheadAttention(TEXT_DIM, TEXT_HEADS, batch_first=True)
+            self.hidden = nn.Linear(TEXT_DIM, TEXT_FEED_FORWARD)
+            self.projection = nn.Linear(TEXT_FEED_FORWARD, TEXT_DIM)
+            self.norm_1 = nn.LayerNorm(TEXT_DIM, eps=1e-6)
+            self.norm_2 = nn.LayerNorm(TEXT_DIM, eps=1e-6)
+            self.dropout_1 = nn.Dropout(0.1)
+            self.dropout_2 = nn.Dropout(0.1)
+            self.dense = nn.Linear(TEXT_DIM, 2)
+
+        def forward(self, tokens):
+            x = self.tokens(tokens) + self.positions(torch.arange(tokens.shape[1]))
+            # need_weights=False: PyTorch's fused attention, as its TransformerEncoderLayer
+            attended, _ = self.attention(x, x, x, need_weights=False)
+            x = self.norm_1(x + self.dropout_1(attended))
+            fed = self.projection(torch.relu(self.hidden(x)))
+            x = self.norm_2(x + self.dropout_2(fed))
+            return self.dense(x.mean(dim=1))
+
+    def to_torch(x, y):
+        return torch.from_numpy(x.astype(numpy.int64)), torch.from_numpy(y.astype(numpy.int64))
+
+    module = TextTransformer()
+    return module, _torch_adam(module.parameters()), nn.CrossEntropyLoss(), to_torch
+
+
 WORKLOADS = {
     w.key: w
     for w in (
@@ -317,6 +401,16 @@ WORKLOADS = {
             _torch_w5,
             epoch_samples=100,
         ),
+        Workload(
+            "W6",
+            "text Transformer, seq 128, embed 64, 2 heads, Adam",
+            32,
+            _sentence_batch,
+            _w6_layers,
+            _adam("sparse_categorical_crossentropy"),
+            _torch_w6,
+            epoch_samples=1024,
+        ),
     )
 }
 
@@ -327,6 +421,7 @@ REQUIRED_LAYERS = {
     "W3": ("Conv2D", "MaxPooling2D", "Flatten", "Dense"),
     "W4": ("Embedding", "LSTM", "Dense"),
     "W5": ("Dense",),
+    "W6": ("Embedding", "MultiHeadAttention", "LayerNormalization", "Dense", "Dropout"),
 }
 
 
