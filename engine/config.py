@@ -135,3 +135,27 @@ def disable_traceback_filtering() -> None:
 def is_traceback_filtering_enabled() -> bool:
     """The last setting made (Keras's default True); it changes no traceback."""
     return _traceback_filtering
+
+
+# -- interactive logging (Keras's ``keras.config.*_interactive_logging``) ------
+
+_interactive_logging = True
+
+
+def enable_interactive_logging() -> None:
+    """Progress bars and messages go to stdout (the default)."""
+    global _interactive_logging
+    _interactive_logging = True
+
+
+def disable_interactive_logging() -> None:
+    """Progress bars (their final line of each epoch) and ``utils.progbar.print_msg``
+    messages go to Python's ``logging`` (logger ``"engine"``, level INFO) instead of
+    stdout, as Keras sends them to its logger: for jobs whose output goes to log files."""
+    global _interactive_logging
+    _interactive_logging = False
+
+
+def is_interactive_logging_enabled() -> bool:
+    """Whether progress goes to stdout (True, the default) or to ``logging``."""
+    return _interactive_logging

@@ -1,7 +1,8 @@
 """Randomness: the host generator for weights and shuffling, and Keras 3's ``keras.random``.
 
-``normal``, ``uniform``, ``randint``, ``truncated_normal``, ``dropout``,
-``shuffle`` and ``categorical`` follow Keras 3's seed semantics:
+``normal``, ``uniform``, ``randint``, ``truncated_normal``, ``gamma``, ``beta``,
+``binomial``, ``dropout``, ``shuffle`` and ``categorical`` follow Keras 3's seed
+semantics:
 
 - ``seed=None`` draws from a global ``SeedGenerator``: different values each
   call, the same sequence after ``engine.utils.set_random_seed(n)``;
@@ -171,6 +172,56 @@ def randint(shape, minval, maxval, dtype="int32", seed=None) -> Tensor:
     if int(maxval) <= int(minval):
         raise ValueError(f"randint: maxval ({maxval}) must be greater than minval ({minval}).")
     values = _host_generator(seed).integers(int(minval), int(maxval), _shape(shape), dtype=dtype)
+    return _on_backend(values, dtype)
+
+
+def _parameter(value):
+    """A distribution parameter (a number, an array or a tensor, broadcast against the
+    shape) as a host array."""
+    if isinstance(value, Tensor):
+        return value.numpy()
+    return numpy.asarray(value, dtype=numpy.float64)
+
+
+def gamma(shape, alpha, dtype=None, seed=None) -> Tensor:
+    """Samples from the gamma distribution of shape ``alpha`` and scale 1."""
+    dtype = _float_dtype("gamma", dtype)
+    alpha = _parameter(alpha)
+    if (alpha <= 0).any():
+        raise ValueError(f"gamma: `alpha` must be positive; got {alpha.tolist()!r}.")
+    values = _host_generator(seed).gamma(alpha, 1.0, size=_shape(shape))
+    return _on_backend(values, dtype)
+
+
+def beta(shape, alpha, beta, dtype=None, seed=None) -> Tensor:
+    """Samples from the beta distribution with parameters ``alpha`` and ``beta``, in [0, 1]."""
+    dtype = _float_dtype("beta", dtype)
+    alpha, beta_ = _parameter(alpha), _parameter(beta)
+    if (alpha <= 0).any() or (beta_ <= 0).any():
+        raise ValueError(
+            f"beta: `alpha` and `beta` must be positive; got alpha={alpha.tolist()!r}, "
+            f"beta={beta_.tolist()!r}."
+        )
+    values = _host_generator(seed).beta(alpha, beta_, size=_shape(shape))
+    return _on_backend(values, dtype)
+
+
+def binomial(shape, counts, probabilities, dtype=None, seed=None) -> Tensor:
+    """The number of successes in ``counts`` trials each succeeding with ``probabilities``,
+    as floats (``floatx`` unless ``dtype`` is given), as Keras returns them."""
+    dtype = _float_dtype("binomial", dtype)
+    counts, probabilities = _parameter(counts), _parameter(probabilities)
+    if (counts < 0).any() or (counts != numpy.round(counts)).any():
+        raise ValueError(
+            f"binomial: `counts` must be non-negative whole numbers; got {counts.tolist()!r}."
+        )
+    if ((probabilities < 0) | (probabilities > 1)).any():
+        raise ValueError(
+            f"binomial: `probabilities` must be in [0, 1]; got {probabilities.tolist()!r}."
+        )
+    values = _host_generator(seed).binomial(
+        counts.astype(numpy.int64), probabilities, _shape(shape)
+    )
     return _on_backend(values, dtype)
 
 

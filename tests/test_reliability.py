@@ -146,9 +146,22 @@ def test_more_bad_inputs_name_the_argument(backend, digits):
 def test_registry_errors_list_keras_names():
     model = Sequential([layers.Dense(2, input_dim=3)])
     with pytest.raises(
-        ValueError, match="Valid optimizers are: adagrad, adam, adamw, rmsprop, sgd"
-    ):
-        model.compile(optimizer="adamax", loss="mse")
+        ValueError, match="Unknown optimizer: 'adamaxx'. Valid optimizers are: "
+    ) as error:
+        model.compile(optimizer="adamaxx", loss="mse")
+    listed = str(error.value).split("Valid optimizers are: ")[1].rstrip(".").split(", ")
+    assert listed == sorted(listed)  # every valid name, Keras's spelling, in order
+    assert {
+        "adadelta",
+        "adagrad",
+        "adam",
+        "adamax",
+        "adamw",
+        "ftrl",
+        "nadam",
+        "rmsprop",
+        "sgd",
+    } <= set(listed)
     with pytest.raises(ValueError, match="Unknown loss: 'msee'. Valid losses are: "):
         model.compile(optimizer="adam", loss="msee")
 

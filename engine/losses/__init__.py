@@ -7,18 +7,21 @@ losses (mean over the last axis where Keras takes it), weighted by an optional
 function on ``(y_true, y_pred)`` returning the per-sample losses
 (``engine.losses.kl_divergence``); every one is differentiable in ``y_pred``.
 Families: ``regression`` (squared, absolute, percentage, logarithmic, Huber,
-log-cosh, cosine), ``probabilistic`` (cross-entropies, focal, KL, Poisson),
-``hinge``.
+log-cosh, cosine), ``probabilistic`` (cross-entropies, focal, generalized, KL,
+Poisson), ``hinge``, ``overlap`` (Dice, Tversky), ``embedding`` (Circle).
 """
 
 from ..registry import Registry
 from .base import EPSILON, REDUCTIONS, Loss, LossFunctionWrapper
+from .embedding import Circle, circle
 from .hinge import CategoricalHinge, Hinge, SquaredHinge, categorical_hinge, hinge, squared_hinge
+from .overlap import Dice, Tversky, dice, tversky
 from .probabilistic import (
     BinaryCrossentropy,
     BinaryFocalCrossentropy,
     CategoricalCrossentropy,
     CategoricalFocalCrossentropy,
+    CategoricalGeneralizedCrossEntropy,
     KLDivergence,
     Poisson,
     SparseCategoricalCrossentropy,
@@ -26,6 +29,7 @@ from .probabilistic import (
     binary_focal_crossentropy,
     categorical_crossentropy,
     categorical_focal_crossentropy,
+    categorical_generalized_cross_entropy,
     kl_divergence,
     poisson,
     sparse_categorical_crossentropy,
@@ -67,6 +71,10 @@ _registry = Registry(
         "hinge": Hinge,
         "squared_hinge": SquaredHinge,
         "categorical_hinge": CategoricalHinge,
+        "categorical_generalized_cross_entropy": CategoricalGeneralizedCrossEntropy,
+        "dice": Dice,
+        "tversky": Tversky,
+        "circle": Circle,
     },
 )
 # Keras 3's aliases (its ``losses.ALL_OBJECTS_DICT``); lookups ignore case ("MSE", "KLD")
@@ -108,8 +116,11 @@ __all__ = [
     "BinaryFocalCrossentropy",
     "CategoricalCrossentropy",
     "CategoricalFocalCrossentropy",
+    "CategoricalGeneralizedCrossEntropy",
     "CategoricalHinge",
+    "Circle",
     "CosineSimilarity",
+    "Dice",
     "Hinge",
     "Huber",
     "KLDivergence",
@@ -123,13 +134,17 @@ __all__ = [
     "Poisson",
     "SparseCategoricalCrossentropy",
     "SquaredHinge",
+    "Tversky",
     "binary_crossentropy",
     "binary_focal_crossentropy",
     "categorical_crossentropy",
     "categorical_focal_crossentropy",
+    "categorical_generalized_cross_entropy",
     "categorical_hinge",
+    "circle",
     "cosine_similarity",
     "deserialize",
+    "dice",
     "get",
     "hinge",
     "huber",
@@ -143,4 +158,5 @@ __all__ = [
     "serialize",
     "sparse_categorical_crossentropy",
     "squared_hinge",
+    "tversky",
 ]

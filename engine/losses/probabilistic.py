@@ -1,4 +1,4 @@
-"""Probabilistic losses: cross-entropies (plain and focal), KL divergence, Poisson.
+"""Probabilistic losses: cross-entropies (plain, focal, generalized), KL divergence, Poisson.
 
 Cross-entropies on probabilities normalize and clip them to ``[1e-7, 1 - 1e-7]``
 as Keras 3 does. When the probabilities come straight from a softmax recorded
@@ -81,19 +81,26 @@ def _check_labels(labels, num_classes: int) -> None:
         )
 
 
-def sparse_categorical_crossentropy(
-    y_true, y_pred: Tensor, from_logits: bool = False, axis=-1
-) -> Tensor:
-    _check_axis("sparse_categorical_crossentropy", axis)
+def _class_labels(name: str, y_true, y_pred: Tensor):
+    """Integer class labels, one per prediction row (``(batch,)`` or ``(batch, 1)``), as an
+    array on ``y_pred``'s backend."""
     labels = _target_array(y_true, y_pred)
     if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
         labels = labels.reshape(labels.shape[:-1])
     if tuple(labels.shape) != tuple(y_pred.shape[:-1]):
         raise ValueError(
-            f"sparse_categorical_crossentropy: expected integer labels of shape "
-            f"{tuple(y_pred.shape[:-1])} for predictions of shape {tuple(y_pred.shape)}; "
-            f"got labels of shape {tuple(labels.shape)}."
+            f"{name}: expected integer labels of shape {tuple(y_pred.shape[:-1])} for "
+            f"predictions of shape {tuple(y_pred.shape)}; got labels of shape "
+            f"{tuple(labels.shape)}."
         )
+    return labels
+
+
+def sparse_categorical_crossentropy(
+    y_true, y_pred: Tensor, from_logits: bool = False, axis=-1
+) -> Tensor:
+    _check_axis("sparse_categorical_crossentropy", axis)
+    labels = _class_labels("sparse_categorical_crossentropy", y_true, y_pred)
     if labels.dtype.kind == "f":
         if not bool((labels == labels.round()).all()):
             raise ValueError("sparse_categorical_crossentropy: labels must be whole numbers.")
@@ -159,6 +166,17 @@ def kl_divergence(y_true, y_pred: Tensor) -> Tensor:
     y_true = _targets("kl_divergence", y_true, y_pred)
     y_true = y_pred.backend.xp.clip(y_true, EPSILON, 1)
     return F.sum(F.log(y_true / F.clip(y_pred, EPSILON, 1)) * y_true, axis=-1)
+
+
+def categorical_generalized_cross_entropy(y_true, y_pred: Tensor, q: float) -> Tensor:
+    """``(1 - p ** q) / q`` with ``p`` the probability of the true class (Zhang & Sabuncu,
+    2018): cross-entropy as ``q -> 0``, mean absolute error at ``q = 1``. ``y_true`` holds
+    integer class labels, shape ``(batch,)`` or ``(batch, 1)``; ``y_pred`` probabilities."""
+    labels = _class_labels("categorical_generalized_cross_entropy", y_true, y_pred)
+    xp = y_pred.backend.xp
+    one_hot = labels.astype("int64")[..., None] == xp.arange(y_pred.shape[-1])
+    p = F.sum(y_pred * one_hot.astype(y_pred.dtype), axis=-1)
+    return (1 - F.power(p, float(q))) / float(q)
 
 
 def poisson(y_true, y_pred: Tensor) -> Tensor:
@@ -278,6 +296,19 @@ class CategoricalFocalCrossentropy(LossFunctionWrapper):
             label_smoothing=label_smoothing,
             axis=axis,
         )
+
+
+class CategoricalGeneralizedCrossEntropy(LossFunctionWrapper):
+    def __init__(
+        self,
+        q: float = 0.5,
+        reduction="sum_over_batch_size",
+        name="categorical_generalized_cross_entropy",
+        dtype=None,
+    ):
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
+            raise ValueError(f"{name}: `q` must be a number in the interval (0, 1); got {q!r}.")
+        super().__init__(categorical_generalized_cross_entropy, reduction, name, dtype, q=q)
 
 
 class KLDivergence(LossFunctionWrapper):

@@ -5,7 +5,8 @@ value (``result``); its state is a few arrays (``metric.variables``) on the
 backend of the data, summable across processes (see ``base``). Families, as
 Keras splits them: ``base`` (``Metric``, ``Mean``, ``Sum``,
 ``MeanMetricWrapper``), ``accuracy``, ``regression``, ``probabilistic`` (and
-hinge), ``confusion`` (counts, precision, recall, AUC), ``f_score``, ``iou``.
+hinge), ``confusion`` (counts, precision, recall, AUC, rates at a target rate),
+``correlation``, ``f_score``, ``iou``.
 """
 
 from .. import losses as _losses
@@ -30,9 +31,19 @@ from .confusion import (
     FalseNegatives,
     FalsePositives,
     Precision,
+    PrecisionAtRecall,
     Recall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
     TrueNegatives,
     TruePositives,
+)
+from .correlation import (
+    ConcordanceCorrelation,
+    PearsonCorrelation,
+    concordance_correlation,
+    pearson_correlation,
 )
 from .f_score import F1Score, FBetaScore
 from .iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
@@ -53,6 +64,7 @@ from .regression import (
     MeanAbsolutePercentageError,
     MeanSquaredError,
     MeanSquaredLogarithmicError,
+    R2Score,
     RootMeanSquaredError,
 )
 
@@ -87,6 +99,9 @@ _CLASSES = [
     MeanSquaredLogarithmicError,
     CosineSimilarity,
     LogCoshError,
+    R2Score,
+    PearsonCorrelation,
+    ConcordanceCorrelation,
     AUC,
     FalseNegatives,
     FalsePositives,
@@ -94,6 +109,10 @@ _CLASSES = [
     Recall,
     TrueNegatives,
     TruePositives,
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
     Hinge,
     SquaredHinge,
     CategoricalHinge,
@@ -182,6 +201,7 @@ __all__ = [
     "CategoricalAccuracy",
     "CategoricalCrossentropy",
     "CategoricalHinge",
+    "ConcordanceCorrelation",
     "CosineSimilarity",
     "F1Score",
     "FBetaScore",
@@ -201,13 +221,19 @@ __all__ = [
     "Metric",
     "OneHotIoU",
     "OneHotMeanIoU",
+    "PearsonCorrelation",
     "Poisson",
     "Precision",
+    "PrecisionAtRecall",
+    "R2Score",
     "Recall",
+    "RecallAtPrecision",
     "RootMeanSquaredError",
+    "SensitivityAtSpecificity",
     "SparseCategoricalAccuracy",
     "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy",
+    "SpecificityAtSensitivity",
     "SquaredHinge",
     "Sum",
     "TopKCategoricalAccuracy",
@@ -221,6 +247,7 @@ __all__ = [
     "categorical_crossentropy",
     "categorical_focal_crossentropy",
     "categorical_hinge",
+    "concordance_correlation",
     "deserialize",
     "get",
     "hinge",
@@ -231,6 +258,7 @@ __all__ = [
     "mean_absolute_percentage_error",
     "mean_squared_error",
     "mean_squared_logarithmic_error",
+    "pearson_correlation",
     "poisson",
     "serialize",
     "sparse_categorical_accuracy",

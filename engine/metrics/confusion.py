@@ -1,4 +1,5 @@
-"""Confusion-matrix metrics: true/false positive/negative counts, precision, recall, AUC.
+"""Confusion-matrix metrics: true/false positive/negative counts, precision, recall, AUC,
+and the best of one rate where another reaches a target (``PrecisionAtRecall``...).
 
 Each counts, for every threshold ``t``, the (weighted) predictions ``y_pred > t``
 that are right or wrong about the labels ``y_true != 0``, as Keras 3's
@@ -405,3 +406,100 @@ class AUC(ConfusionMetric):
         if self._init_from_thresholds:
             config["thresholds"] = self.thresholds[1:-1]
         return config
+
+
+class _RateAtRate(ConfusionMetric):
+    """The best ``dependent`` rate over the thresholds where the ``constrained`` rate is at
+    least ``value`` (0 if none is), from the four counts at ``num_thresholds`` evenly
+    spaced thresholds in [0, 1] (Keras's ``SensitivitySpecificityBase``)."""
+
+    kinds = KINDS
+    #: the name of the constructor's target argument, and the two rates compared
+    target: str = ""
+    constrained: str = ""
+    dependent: str = ""
+
+    def __init__(self, value, num_thresholds: int = 200, class_id=None, name=None, dtype=None):
+        where = type(self).__name__
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ValueError(
+                f"{where}: `{self.target}` must be in the range [0, 1]; got {value!r}."
+            )
+        if (
+            isinstance(num_thresholds, bool)
+            or not isinstance(num_thresholds, int)
+            or num_thresholds <= 0
+        ):
+            raise ValueError(
+                f"{where}: `num_thresholds` must be an integer > 0; got {num_thresholds!r}."
+            )
+        super().__init__(dtype=dtype, name=name)
+        self.value, self.num_thresholds, self.class_id = value, num_thresholds, class_id
+        setattr(self, self.target, value)
+        if num_thresholds == 1:
+            self.thresholds, self._evenly = [0.5], False
+        else:
+            inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+            self.thresholds, self._evenly = [0.0, *inner, 1.0], True
+        self._add_counts((len(self.thresholds),))
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        self._update(y_true, y_pred, sample_weight, class_id=self.class_id)
+
+    def _rates(self) -> dict:
+        tp, fp, tn, fn = (self.host(getattr(self, kind)) for kind in self.kinds)
+        return {
+            "recall": divide_no_nan(tp, tp + fn),  # also the sensitivity
+            "precision": divide_no_nan(tp, tp + fp),
+            "specificity": divide_no_nan(tn, tn + fp),
+        }
+
+    def result(self) -> float:
+        rates = self._rates()
+        feasible = rates[self.constrained] >= self.value
+        return as_float(numpy.where(feasible, rates[self.dependent], 0.0).max(initial=0.0))
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "class_id": self.class_id,
+            "num_thresholds": self.num_thresholds,
+            self.target: self.value,
+        }
+
+
+class SensitivityAtSpecificity(_RateAtRate):
+    """The best sensitivity ``tp / (tp + fn)`` where the specificity ``tn / (tn + fp)`` is
+    at least ``specificity``."""
+
+    target, constrained, dependent = "specificity", "specificity", "recall"
+
+    def __init__(self, specificity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(specificity, num_thresholds, class_id, name, dtype)
+
+
+class SpecificityAtSensitivity(_RateAtRate):
+    """The best specificity where the sensitivity is at least ``sensitivity``."""
+
+    target, constrained, dependent = "sensitivity", "recall", "specificity"
+
+    def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(sensitivity, num_thresholds, class_id, name, dtype)
+
+
+class PrecisionAtRecall(_RateAtRate):
+    """The best precision where the recall is at least ``recall``."""
+
+    target, constrained, dependent = "recall", "recall", "precision"
+
+    def __init__(self, recall, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(recall, num_thresholds, class_id, name, dtype)
+
+
+class RecallAtPrecision(_RateAtRate):
+    """The best recall where the precision is at least ``precision`` (0 if it never is)."""
+
+    target, constrained, dependent = "precision", "precision", "recall"
+
+    def __init__(self, precision, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(precision, num_thresholds, class_id, name, dtype)

@@ -112,7 +112,7 @@ def plot_model(
         )
     if rankdir not in ("TB", "LR"):
         raise ValueError(f"plot_model: `rankdir` must be 'TB' or 'LR', got {rankdir!r}.")
-    graph = model_to_dot(model, show_shapes, show_layer_names, rankdir, dpi)
+    graph = _dot_graph(model, show_shapes, show_layer_names, rankdir, dpi)
     if extension == "dot":
         with open(to_file, "w", encoding="utf-8") as handle:
             handle.write(graph)
@@ -142,6 +142,35 @@ def _quote(*lines: str) -> str:
 
 
 def model_to_dot(
+    model,
+    show_shapes: bool = False,
+    show_dtype: bool = False,
+    show_layer_names: bool = True,
+    rankdir: str = "TB",
+    expand_nested: bool = False,
+    dpi: int = 200,
+    subgraph: bool = False,
+    show_layer_activations: bool = False,
+    show_trainable: bool = False,
+    splines: str = "ortho",
+    **kwargs,
+) -> str:
+    """The model as a graph in Graphviz's DOT language, with Keras 3's arguments and
+    defaults. Keras returns a ``pydot.Dot``; this returns its text (``pydot.
+    graph_from_dot_data(text)`` makes one), so neither pydot nor Graphviz is needed.
+    ``show_dtype``, ``expand_nested``, ``subgraph``, ``show_layer_activations``,
+    ``show_trainable`` and ``splines`` are accepted and have no effect."""
+    if rankdir not in ("TB", "LR"):
+        raise ValueError(f"model_to_dot: `rankdir` must be 'TB' or 'LR', got {rankdir!r}.")
+    if not model.built:
+        raise ValueError(
+            f"model_to_dot: model '{model.name}' has not been built yet; give the first layer "
+            f"an input_shape or call model.build(input_shape)."
+        )
+    return _dot_graph(model, show_shapes, show_layer_names, rankdir, dpi)
+
+
+def _dot_graph(
     model, show_shapes: bool = True, show_layer_names: bool = True, rankdir="TB", dpi=200
 ) -> str:
     """The model's layers as a Graphviz graph: one box per layer, an arrow per connection."""

@@ -1,9 +1,28 @@
-"""A Keras-style progress bar: ``12/47 ━━━━━╺━━━━━━━━━ 1s 4ms/step - loss: 0.31``."""
+"""A Keras-style progress bar: ``12/47 ━━━━━╺━━━━━━━━━ 1s 4ms/step - loss: 0.31``.
 
+With ``engine.config.disable_interactive_logging()`` the bar's final line of each
+epoch, and every ``print_msg``, go to Python's ``logging`` (logger ``"engine"``,
+level INFO) instead of stdout, as Keras's ``io_utils.print_msg`` sends them to its
+logger.
+"""
+
+import logging
 import sys
 import time
 
+from .. import config
+
 _WIDTH = 20
+logger = logging.getLogger("engine")
+
+
+def print_msg(message: str, line_break: bool = True) -> None:
+    """Print ``message`` to stdout, or log it when interactive logging is disabled."""
+    if config.is_interactive_logging_enabled():
+        sys.stdout.write(message + ("\n" if line_break else ""))
+        sys.stdout.flush()
+    else:
+        logger.info(message)
 
 
 def format_logs(logs: dict) -> str:
@@ -63,6 +82,10 @@ class Progbar:
             text = f"{count} {self._bar(current)} {timing}"
         if logs:
             text += " - " + format_logs(logs)
+        if not config.is_interactive_logging_enabled():
+            if finalize:
+                logger.info(text)
+            return
         if finalize:
             self.stream.write(("\r" if self._dynamic else "") + text + "\n")
         elif self._dynamic:
