@@ -736,3 +736,17 @@ def load_weights(model, filepath) -> None:
         raise ValueError(
             f"Cannot load weights from '{path}' into '{model.name}': {error}"
         ) from None
+
+
+# Keras's registration and serialization names in ``keras.saving``, shared with
+# ``engine.utils`` (one set of custom objects behind both); this
+# register_keras_serializable replaces the Layer/Loss/Metric-only one above
+from .utils import serialization as _serialization  # noqa: E402
+
+CustomObjectScope = _serialization.CustomObjectScope
+deserialize_keras_object = _serialization.deserialize_keras_object
+get_custom_objects = _serialization.get_custom_objects
+get_registered_name = _serialization.get_registered_name
+get_registered_object = _serialization.get_registered_object
+register_keras_serializable = _serialization.register_keras_serializable  # noqa: F811
+serialize_keras_object = _serialization.serialize_keras_object
