@@ -309,7 +309,7 @@ class Layer:
         if args:
             kwargs = self._bind_positional(signature, args, kwargs)
             training, mask = kwargs.pop("training", training), kwargs.pop("mask", mask)
-        if symbolic.is_symbolic(inputs):
+        if type(inputs) is not Tensor and symbolic.is_symbolic(inputs):
             return self._call_symbolic(inputs, training, mask, kwargs)
         inputs = self._convert_inputs(inputs)
         shape = inputs.shape if isinstance(inputs, Tensor) else _shapes(inputs)

@@ -7,7 +7,6 @@ of small models: it does no work per batch beyond the forward pass, one
 backward pass, one fused update per weight and the metric sums.
 """
 
-import contextlib
 import functools
 import itertools
 import math
@@ -226,22 +225,19 @@ class Trainer:
         layers = self.layers
         return [layer for layer in layers if isinstance(layer, InputLayer)] or layers[:1]
 
-    @contextlib.contextmanager
-    def _naming_text_refusal(self, where: str):
+    def _naming_text_refusal(self, where: str) -> "_TextRefusal":
         """Text given to a model that takes numbers: say which layer takes them."""
-        try:
-            yield
-        except data_utils.StringInputError as error:
-            if error.argument != "x":
-                raise
-            first = self._entry_layers()[:1]
-            reader = "".join(f" its first layer '{x.name}' ({type(x).__name__})," for x in first)
-            raise TypeError(
-                f"{error} Model '{self.name}' reads it with{reader} a layer "
-                f"taking numbers: start the model with a TextVectorization or StringLookup layer "
-                f"(after layers.Input(shape=(), dtype='string')), or turn the text into numbers "
-                f"first."
-            ) from None
+        return _TextRefusal(self)
+
+    def _text_refusal(self, error) -> TypeError:
+        first = self._entry_layers()[:1]
+        reader = "".join(f" its first layer '{x.name}' ({type(x).__name__})," for x in first)
+        return TypeError(
+            f"{error} Model '{self.name}' reads it with{reader} a layer "
+            f"taking numbers: start the model with a TextVectorization or StringLookup layer "
+            f"(after layers.Input(shape=(), dtype='string')), or turn the text into numbers "
+            f"first."
+        )
 
     def _text_rank(self, x):
         """As Keras 3: a 1-D array of text feeds an input of shape ``(None, 1)``, and a
@@ -456,7 +452,8 @@ class Trainer:
     def _begin_training(self, x) -> None:
         self._ensure_built(x)
         self._check_input_shape(x.shape, "fit")
-        self._trainable_cache = self.trainable_weights
+        # set past Layer.__setattr__, which would look for layers in the list at every batch
+        object.__setattr__(self, "_trainable_cache", self.trainable_weights)
         self.optimizer.build(self._trainable_cache)
 
     # -- fit / evaluate / predict -----------------------------------------
@@ -847,6 +844,25 @@ class Trainer:
         if isinstance(outputs, numpy.ndarray):
             return outputs
         return symbolic.pack_like(getattr(self, "output", outputs), outputs)
+
+
+class _TextRefusal:
+    """``Trainer._naming_text_refusal``'s context: a class, as it runs at every
+    ``train_on_batch`` (a generator-based context manager costs several times more)."""
+
+    __slots__ = ("model",)
+
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is not None and issubclass(kind, data_utils.StringInputError):
+            if error.argument == "x":
+                raise self.model._text_refusal(error) from None
+        return False
 
 
 def unpack_x_y_sample_weight(data):
