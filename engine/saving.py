@@ -334,27 +334,6 @@ def _check_serializable(model) -> None:
             )
 
 
-def register_keras_serializable(package: str = "Custom", name: str | None = None):
-    """Keras's decorator: make a custom layer, model, loss or metric class loadable by name."""
-    from .layers.base import Layer, layer_registry
-
-    def register(cls):
-        registries = [
-            (Layer, layer_registry),
-            (losses_module.Loss, losses_module._registry),
-            (metrics_module.Metric, metrics_module._registry),
-        ]
-        for base, registry in registries:
-            if isinstance(cls, type) and issubclass(cls, base):
-                return registry.register(cls, name)
-        raise TypeError(
-            f"register_keras_serializable: expected a Layer, Model, Loss or Metric class, got "
-            f"{cls!r}."
-        )
-
-    return register
-
-
 def _require_built(model, what: str) -> None:
     if not model.built:
         raise ValueError(
@@ -739,8 +718,7 @@ def load_weights(model, filepath) -> None:
 
 
 # Keras's registration and serialization names in ``keras.saving``, shared with
-# ``engine.utils`` (one set of custom objects behind both); this
-# register_keras_serializable replaces the Layer/Loss/Metric-only one above
+# ``engine.utils`` (one set of custom objects behind both)
 from .utils import serialization as _serialization  # noqa: E402
 
 CustomObjectScope = _serialization.CustomObjectScope
@@ -748,5 +726,5 @@ deserialize_keras_object = _serialization.deserialize_keras_object
 get_custom_objects = _serialization.get_custom_objects
 get_registered_name = _serialization.get_registered_name
 get_registered_object = _serialization.get_registered_object
-register_keras_serializable = _serialization.register_keras_serializable  # noqa: F811
+register_keras_serializable = _serialization.register_keras_serializable
 serialize_keras_object = _serialization.serialize_keras_object
