@@ -144,7 +144,7 @@ def test_register_keras_serializable_reaches_every_registry(
     backend, clean_custom_objects, tmp_path
 ):
     @utils.register_keras_serializable(package="tests")
-    class Scale(layers.Layer):
+    class FactorScale(layers.Layer):
         def __init__(self, factor=2.0, **kwargs):
             super().__init__(**kwargs)
             self.factor = factor
@@ -164,19 +164,21 @@ def test_register_keras_serializable_reaches_every_registry(
         def call(self, y_true, y_pred):
             return losses.mean_squared_error(y_true, y_pred) * 0.5
 
-    assert utils.get_registered_name(Scale) == "tests>Scale"
+    assert utils.get_registered_name(FactorScale) == "tests>FactorScale"
     assert utils.get_registered_name(layers.Dense) == "Dense"
-    assert utils.get_registered_object("tests>Scale") is Scale
+    assert utils.get_registered_object("tests>FactorScale") is FactorScale
     assert utils.get_custom_objects()["tests>scaled_tanh"] is scaled_tanh
     assert utils.get_custom_objects()["tests>Halved"] is HalfMSE
     assert type(losses.get("HalfMSE")) is HalfMSE and type(losses.get("tests>Halved")) is HalfMSE
-    config = utils.serialize_keras_object(Scale(3.0))
-    assert config["registered_name"] == "tests>Scale" and config["class_name"] == "Scale"
+    config = utils.serialize_keras_object(FactorScale(3.0))
+    assert (
+        config["registered_name"] == "tests>FactorScale" and config["class_name"] == "FactorScale"
+    )
     assert utils.deserialize_keras_object(config).factor == 3.0
     assert utils.serialize_keras_object(scaled_tanh)["config"] == "tests>scaled_tanh"
     # a model with all three saves and loads with no custom_objects
     model = engine.Sequential(
-        [layers.Input((3,)), Scale(0.5), layers.Dense(2, activation="scaled_tanh")]
+        [layers.Input((3,)), FactorScale(0.5), layers.Dense(2, activation="scaled_tanh")]
     )
     model.compile(optimizer="sgd", loss="HalfMSE")
     x = numpy.linspace(-1, 1, 12, dtype="float32").reshape(4, 3)
@@ -188,8 +190,8 @@ def test_register_keras_serializable_reaches_every_registry(
     assert type(loaded.loss) is HalfMSE
     # unregistering takes them out again
     utils.get_custom_objects().clear()
-    with pytest.raises(ValueError, match="Unknown layer: 'Scale'"):
-        layers.deserialize({"class_name": "Scale", "config": {}})
+    with pytest.raises(ValueError, match="Unknown layer: 'FactorScale'"):
+        layers.deserialize({"class_name": "FactorScale", "config": {}})
     with pytest.raises(ValueError, match="Unknown activation: 'scaled_tanh'"):
         engine.activations.get("scaled_tanh")
     with pytest.raises(ValueError, match="Unknown loss: 'HalfMSE'"):
