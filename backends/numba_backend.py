@@ -20,7 +20,7 @@ import numpy
 from .kernels.pooling import _pool_geometry
 from .numba_attention import AttentionOverrides
 from .numba_conv import ConvolutionOverrides
-from .numba_dispatch import _JIT_DTYPES, _flat, _in_place_ok, _jit_dtype
+from .numba_dispatch import _JIT_DTYPES, _flat, _jit_dtype
 from .numba_recurrent import RecurrentOverrides
 from .numpy_backend import NumpyBackend
 
@@ -292,26 +292,28 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
     # -- optimizers (in place) ----------------------------------------------
 
     @staticmethod
-    def _same_shape(param, *arrays):
-        return all(a.shape == param.shape for a in arrays)
+    def _fused_update_ok(param, grad, *state) -> bool:
+        """Whether an update kernel takes these arrays: NumPy arrays of one compiled dtype and
+        one shape, ``param`` and the state C-contiguous (updated through flat views). One
+        pass over them, as it runs for every weight at every step."""
+        dtype, shape = param.dtype, param.shape
+        if dtype not in _JIT_DTYPES:
+            return False
+        for array in (param, grad, *state):
+            if type(array) is not numpy.ndarray or array.dtype != dtype or array.shape != shape:
+                return False
+        for array in (param, *state):
+            if not array.flags.c_contiguous:
+                return False
+        return True
 
     def sgd_update(self, param, grad, lr):
-        if (
-            param.size < _MIN_JIT_SGD_SIZE
-            or not _in_place_ok(param)
-            or _jit_dtype(param, grad) is None
-            or grad.shape != param.shape
-        ):
+        if param.size < _MIN_JIT_SGD_SIZE or not self._fused_update_ok(param, grad):
             return super().sgd_update(param, grad, lr)
         self._optimizers.sgd_update(param.reshape(-1), _flat(grad), param.dtype.type(lr))
 
     def sgd_momentum_update(self, param, grad, velocity, lr, momentum, nesterov=False):
-        if (
-            param.size < _MIN_JIT_SGD_SIZE
-            or not _in_place_ok(param, velocity)
-            or _jit_dtype(param, grad) is None
-            or not self._same_shape(param, grad, velocity)
-        ):
+        if param.size < _MIN_JIT_SGD_SIZE or not self._fused_update_ok(param, grad, velocity):
             return super().sgd_momentum_update(param, grad, velocity, lr, momentum, nesterov)
         scalar = param.dtype.type
         self._optimizers.sgd_momentum_update(
@@ -325,11 +327,7 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
 
     def adam_update(self, param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat=None):
         state = (m, v) if v_hat is None else (m, v, v_hat)
-        if (
-            not _in_place_ok(param, *state)
-            or _jit_dtype(param, grad) is None
-            or not self._same_shape(param, grad, *state)
-        ):
+        if not self._fused_update_ok(param, grad, *state):
             return super().adam_update(param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat)
         scalar = param.dtype.type
         args = (param.reshape(-1), _flat(grad), m.reshape(-1), v.reshape(-1))
@@ -352,11 +350,7 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
         average_grad=None,
     ):
         state = [a for a in (velocity, momentum_buffer, average_grad) if a is not None]
-        if (
-            not _in_place_ok(param, *state)
-            or _jit_dtype(param, grad) is None
-            or not self._same_shape(param, grad, *state)
-        ):
+        if not self._fused_update_ok(param, grad, *state):
             return super().rmsprop_update(
                 param, grad, velocity, lr, rho, epsilon, momentum_buffer, momentum, average_grad
             )
@@ -378,11 +372,7 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
         )
 
     def adagrad_update(self, param, grad, accumulator, lr, epsilon):
-        if (
-            not _in_place_ok(param, accumulator)
-            or _jit_dtype(param, grad) is None
-            or not self._same_shape(param, grad, accumulator)
-        ):
+        if not self._fused_update_ok(param, grad, accumulator):
             return super().adagrad_update(param, grad, accumulator, lr, epsilon)
         scalar = param.dtype.type
         self._optimizers.adagrad_update(
