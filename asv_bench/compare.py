@@ -8,6 +8,13 @@ how speed claims are reported in issue notes.
 
     python asv_bench/compare.py
     python asv_bench/compare.py --workloads W3 W4 --backends numpy numba --threads 2
+    python asv_bench/compare.py --threads 1 --clock cpu   # on a machine other work keeps busy
+
+With ``--clock cpu`` a block is timed by the process's CPU time
+(``time.process_time``, all its threads) instead of the wall clock: on a busy
+machine the wall clock mostly measures how long the other processes held the
+cores, while the CPU time of a one-thread run still measures the work (spinning
+threads count as work, so compare threads > 1 by the wall clock).
 
 The models come from ``benchmarks/workloads.py``, shared with the asv
 benchmarks. PyTorch is optional: without it the table has no PyTorch column.
@@ -49,6 +56,12 @@ def parse_args(argv=None):
         type=float,
         default=0.2,
         help="idle seconds before each block, so the last side's spinning threads go to sleep",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="time blocks by the wall clock or by the process's CPU time (default: wall)",
     )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     return parser.parse_args(argv)
@@ -121,15 +134,16 @@ def main(argv=None) -> None:
         pair: max(1, round(args.seconds / workloads.seconds_per_call(runner.step, 0.05)))
         for pair, runner in runners.items()
     }
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     times: dict = {pair: [] for pair in runners}
     for _ in range(args.repeat):
         for pair, runner in runners.items():
             step = runner.step
             time.sleep(args.pause)
-            start = time.perf_counter()
+            start = clock()
             for _ in range(calls[pair]):
                 step()
-            times[pair].append((time.perf_counter() - start) / calls[pair])
+            times[pair].append((clock() - start) / calls[pair])
 
     rates = {
         pair: runners[pair].samples / statistics.median(values) for pair, values in times.items()
@@ -140,12 +154,28 @@ def main(argv=None) -> None:
     if with_torch:
         versions += f", torch {torch.__version__}"
     print(
-        f"Training samples/s, median of {args.repeat} interleaved repeats of "
-        f"~{args.seconds:g} s blocks; {threads} thread(s); {platform.processor() or 'cpu'}, "
-        f"{os.cpu_count()} CPUs; Python {platform.python_version()}, {versions}."
+        f"Training samples/s ({args.clock} clock), median of {args.repeat} interleaved repeats "
+        f"of ~{args.seconds:g} s blocks; {threads} thread(s); {platform.processor() or 'cpu'}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
+        f"Python {platform.python_version()}, {versions}; {blas_description()}."
     )
     for (key, side), reason in skipped.items():
         print(f"Skipped {key} on {side}: {reason}")
+
+
+def blas_description() -> str:
+    """Which BLAS NumPy called, its kernel and threading (threadpoolctl), or why unknown."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return "BLAS unknown (no threadpoolctl)"
+    found = [
+        f"{info.get('internal_api')} {info.get('version')} "
+        f"({info.get('architecture', '?')} kernels, {info.get('threading_layer', '?')})"
+        for info in threadpoolctl.threadpool_info()
+        if info.get("user_api") == "blas"
+    ]
+    return "BLAS " + ", ".join(found) if found else "BLAS unknown"
 
 
 def table(keys, sides, rates, with_torch: bool) -> str:

@@ -53,6 +53,15 @@ class RecurrentOverrides:
         but with other processes busy it made W4 training 2-3x slower (median
         of interleaved runs, Numba's OpenMP layer): its workers spin against
         OpenBLAS's threads. Not done until measured on an idle machine.
+
+        Measured again on the 2-core machine at load 5-8 (W4's LSTM forward
+        and backward, two blocks of 32 rows, medians of alternating runs):
+        with the OpenMP layer the blocks took 1.5-1.7x the serial kernels' CPU
+        time for 13% less wall time at best, and more wall time at higher
+        load; with ``OMP_WAIT_POLICY=PASSIVE`` or the workqueue layer the CPU
+        time matched the serial kernels' but the wall time did not drop. On
+        such a machine a two-thread OpenBLAS GEMM (W4's recurrent-kernel
+        gradient) took 52 ms where one thread took 1.9 ms.
         """
         kernel(*args, 0, batch)
 

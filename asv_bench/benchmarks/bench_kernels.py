@@ -2,7 +2,8 @@
 
 Sizes are taken from the seed workloads where one fits: the small convolution
 is W3's first layer, the large one its second; pooling follows W3's two
-pooling layers; the LSTM cell is W4's at the small size.
+pooling layers; the LSTM cell and the whole-sequence LSTM are W4's at the
+small size.
 """
 
 from .common import BACKENDS, backend_or_skip, host_random
@@ -140,5 +141,40 @@ class LSTMCell(KernelBenchmark):
     def time_backward(self, backend_name, size):
         self.backend.lstm_cell_backward(
             self.dh, self.dc, self.c_prev, self.c, self.preact, self.gates
+        )
+        self.backend.synchronize()
+
+
+class LSTMSequence(KernelBenchmark):
+    """The whole time loop of an LSTM layer, as the LSTM op runs it.
+
+    The sequence kernels may consume ``x_proj`` and their cache (the numba
+    backend writes gates and gradients over them), so each call starts from a
+    copy of ``x_proj``, which is timed with it.
+    """
+
+    def make_inputs(self, size):
+        steps, batch, units = {"small": (50, 64, 64), "large": (50, 256, 256)}[size]
+        self.x_proj = self.array((steps, batch, 4 * units))
+        self.recurrent_kernel = self.array((units, 4 * units), seed=1) * 0.1
+        self.h0 = self.array((batch, units), seed=2)
+        self.c0 = self.array((batch, units), seed=3)
+        self.grad_outputs = self.array((steps, batch, units), seed=4)
+        self.dh = self.array((batch, units), seed=5)
+        self.dc = self.array((batch, units), seed=6)
+
+    def forward(self):
+        return self.backend.lstm_sequence_forward(
+            self.x_proj.copy(), self.recurrent_kernel, self.h0, self.c0
+        )
+
+    def time_forward(self, backend_name, size):
+        self.forward()
+        self.backend.synchronize()
+
+    def time_forward_backward(self, backend_name, size):
+        cache = self.forward()[3]
+        self.backend.lstm_sequence_backward(
+            self.grad_outputs, self.dh, self.dc, self.recurrent_kernel, cache
         )
         self.backend.synchronize()
