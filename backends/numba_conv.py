@@ -24,6 +24,8 @@ from .numba_dispatch import _jit_dtype
 
 #: bytes of column matrix per GEMM (whole images; at least one)
 _CHUNK_BYTES = 1 << 20
+#: the largest scratch array kept between calls (one image's columns can be larger)
+_KEEP_BYTES = 1 << 23
 
 _scratch_arrays = threading.local()
 
@@ -32,8 +34,11 @@ def _scratch(name: str, size: int, dtype) -> numpy.ndarray:
     """A 1-D scratch array of ``size`` elements, reused by later calls on this thread.
 
     One array per name and dtype, grown to the largest size asked for, so a
-    steady-state training step allocates no column matrices.
+    steady-state training step allocates no column matrices. Arrays above
+    ``_KEEP_BYTES`` (a large image's columns) are not kept.
     """
+    if size * numpy.dtype(dtype).itemsize > _KEEP_BYTES:
+        return numpy.empty(size, dtype)
     arrays = _scratch_arrays.__dict__.setdefault("arrays", {})
     array = arrays.get((name, dtype))
     if array is None or array.size < size:

@@ -122,6 +122,24 @@ def test_conv2d_in_chunks_at_w3_sizes(numba_backend, dtype, rng):
     assert_backwards_close(numba_backend, dy, x, kernel, (), dtype, rtol=1e-4, atol=1e-3)
 
 
+def test_scratch_is_reused_per_thread_and_large_arrays_are_not_kept():
+    import threading
+
+    first = numba_conv._scratch("test", 100, numpy.float32)
+    assert numba_conv._scratch("test", 50, numpy.float32).base is first.base  # reused
+    assert numba_conv._scratch("test", 50, numpy.float64).base is not first.base
+    elsewhere = []
+    thread = threading.Thread(
+        target=lambda: elsewhere.append(numba_conv._scratch("test", 100, numpy.float32))
+    )
+    thread.start()
+    thread.join()
+    assert elsewhere[0].base is not first.base  # each thread has its own
+    large = numba_conv._KEEP_BYTES // 4 + 1
+    assert numba_conv._scratch("test", large, numpy.float32).size == large
+    assert numba_conv._scratch("test", 100, numpy.float32).base is first.base  # still kept
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_pointwise_conv_and_non_contiguous_input(numba_backend, dtype, rng):
     """A 1x1 kernel skips im2col; a transposed (non-contiguous) input is copied first."""
