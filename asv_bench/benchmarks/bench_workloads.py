@@ -13,10 +13,14 @@ from .workloads import WORKLOADS, EngineRunner, limit_threads, seconds_per_call
 WORKLOAD_KEYS = list(WORKLOADS)
 
 
-def _runner_or_skip(workload_key, backend_name, batch_size=None, functional=False):
+def _runner_or_skip(
+    workload_key, backend_name, batch_size=None, functional=False, subclassed=False
+):
     backend_or_skip(backend_name)
     try:
-        return EngineRunner(WORKLOADS[workload_key], backend_name, batch_size, functional)
+        return EngineRunner(
+            WORKLOADS[workload_key], backend_name, batch_size, functional, subclassed
+        )
     except NotImplementedError as error:
         raise SkipNotImplemented(f"{workload_key}: {error}") from None
 
@@ -67,6 +71,16 @@ class FunctionalWorkload:
         return self.runner.samples / seconds_per_call(self.runner.step, 0.2, rounds=3)
 
     track_train_samples_per_second.unit = "samples/s"
+
+
+class SubclassedWorkload(FunctionalWorkload):
+    """W2 and W5 as a subclassed ``engine.Model`` looping over its layers in ``call``."""
+
+    def setup(self, backend_name, workload_key):
+        self.runner = _runner_or_skip(workload_key, backend_name, subclassed=True)
+        limit_threads()
+        for _ in range(2):
+            self.runner.step()
 
 
 class EpochPeakMemory:

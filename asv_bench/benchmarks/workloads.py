@@ -446,11 +446,33 @@ def functional_model(layer_list: list):
     return engine.Model(inputs=inputs, outputs=outputs)
 
 
+def subclassed_model(layer_list: list):
+    """A subclassed ``engine.Model`` whose ``call`` runs ``layer_list`` (after its ``Input``)
+    in a loop, as users write them: the same layers and weights as ``Sequential``."""
+    import engine
+
+    class Stack(engine.Model):
+        def __init__(self, stack):
+            super().__init__()
+            self.stack = stack
+
+        def call(self, x, training=None):
+            for layer in self.stack:
+                x = layer(x, training=training)
+            return x
+
+    inputs, *rest = layer_list
+    model = Stack(rest)
+    model.build_from_config({"input_shape": list(inputs.shape), "input_dtype": inputs.dtype})
+    return model
+
+
 class EngineRunner:
     """A compiled model of this library on ``backend_name``, with one batch ready.
 
     ``functional=True`` builds the workload with the functional API instead of
-    ``Sequential``: the same layers and initial weights.
+    ``Sequential``, ``subclassed=True`` as a subclassed Model: the same layers and
+    initial weights.
     """
 
     def __init__(
@@ -459,6 +481,7 @@ class EngineRunner:
         backend_name: str,
         batch_size: int | None = None,
         functional: bool = False,
+        subclassed: bool = False,
     ):
         import engine
 
@@ -471,6 +494,8 @@ class EngineRunner:
             layer_list = workload.build_engine()
             if functional:
                 self.model = functional_model(layer_list)
+            elif subclassed:
+                self.model = subclassed_model(layer_list)
             else:
                 self.model = engine.models.Sequential(layer_list)
             self.model.compile(**workload.compile_engine())
