@@ -24,6 +24,8 @@ from .numba_dispatch import _jit_dtype
 
 #: bytes of column matrix per GEMM (whole images; at least one)
 _CHUNK_BYTES = 1 << 20
+#: up to this many input channels the columns are packed transposed (``im2col_transposed``)
+_TRANSPOSED_MAX_CHANNELS = 2
 #: the largest scratch array kept between calls (one image's columns can be larger)
 _KEEP_BYTES = 1 << 23
 
@@ -80,13 +82,18 @@ class ConvolutionOverrides:
         n, _, _, c = x.shape
         pixels = out_hw[0] * out_hw[1]
         depth = window[0] * window[1] * c
+        transposed = c <= _TRANSPOSED_MAX_CHANNELS
         for start, stop in self._chunks(n, out_hw, window, c, x.dtype):
             rows = slice(start * pixels, stop * pixels)
             cols = _scratch("columns", (stop - start) * pixels * depth, x.dtype)
-            self._conv.im2col(
-                x[start:stop], *geometry, cols.reshape(stop - start, *out_hw, *window, c)
-            )
-            yield rows, cols.reshape(-1, depth)
+            if transposed:  # the same matrix, Fortran-ordered
+                cols_t = cols.reshape(*window, c, stop - start, *out_hw)
+                self._conv.im2col_transposed(x[start:stop], *geometry, cols_t)
+                yield rows, cols.reshape(depth, -1).T
+            else:
+                cols_6d = cols.reshape(stop - start, *out_hw, *window, c)
+                self._conv.im2col(x[start:stop], *geometry, cols_6d)
+                yield rows, cols.reshape(-1, depth)
 
     def conv2d_forward(
         self, x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)

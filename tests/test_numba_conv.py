@@ -122,6 +122,21 @@ def test_conv2d_in_chunks_at_w3_sizes(numba_backend, dtype, rng):
     assert_backwards_close(numba_backend, dy, x, kernel, (), dtype, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_transposed_columns_are_the_transpose(numba_backend, channels, rng):
+    """``im2col_transposed`` (used up to two channels) packs ``im2col``'s matrix transposed."""
+    kernels = numba_backend._conv
+    x = random(rng, (2, 7, 6, channels), "float32")
+    geometry = (2, 1, 1, 2, 1, 2)  # strides, dilation, top and left padding
+    out_h, out_w = 4, 5
+    cols = numpy.full((2, out_h, out_w, 3, 2, channels), numpy.nan, "float32")
+    kernels.im2col(x, *geometry, cols)
+    cols_t = numpy.full((3, 2, channels, 2, out_h, out_w), numpy.nan, "float32")
+    kernels.im2col_transposed(x, *geometry, cols_t)
+    depth = 3 * 2 * channels
+    numpy.testing.assert_array_equal(cols_t.reshape(depth, -1), cols.reshape(-1, depth).T)
+
+
 def test_scratch_is_reused_per_thread_and_large_arrays_are_not_kept():
     import threading
 
