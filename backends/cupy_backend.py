@@ -35,6 +35,7 @@ import numpy
 
 from .base import Backend
 from .cuda_kernels import simulated_device_array
+from .cupy_attention import CudaAttentionOverrides
 from .kernels.pooling import _pool_geometry
 
 THREADS_PER_BLOCK = 256
@@ -97,7 +98,7 @@ def _probe_simulator() -> str | None:
     return None
 
 
-class CupyBackend(Backend):
+class CupyBackend(CudaAttentionOverrides, Backend):
     """Kernels on ``cupy.ndarray`` (``xp = cupy``), or on host arrays in simulation mode."""
 
     name = "cupy"
