@@ -6,6 +6,9 @@ import pathlib
 import numpy
 import pytest
 
+# whole example programs: run on every real backend, not through the CUDA simulator
+pytestmark = pytest.mark.examples
+
 EXAMPLE = pathlib.Path(__file__).parent.parent / "examples" / "functional_digits.py"
 
 

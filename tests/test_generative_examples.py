@@ -14,6 +14,9 @@ import pytest
 
 import engine
 
+# whole example programs: run on every real backend, not through the CUDA simulator
+pytestmark = pytest.mark.examples
+
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

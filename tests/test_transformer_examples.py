@@ -12,6 +12,9 @@ import pytest
 
 import engine
 
+# whole example programs: run on every real backend, not through the CUDA simulator
+pytestmark = pytest.mark.examples
+
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 
 
