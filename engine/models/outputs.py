@@ -137,7 +137,7 @@ class CompileMetrics(metrics_module.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         model = self.model
         if model.compiled_metrics is None:
-            model._resolve_metrics(_shape(y_true), _shape(y_pred))
+            model._resolve_metrics(shape_of(y_true), shape_of(y_pred))
         for metric in model.compiled_metrics:
             metric.update_state(y_true, y_pred)
         for metric in model.compiled_weighted_metrics:
@@ -148,7 +148,8 @@ class CompileMetrics(metrics_module.Metric):
         return {name: m.result() for name, m in zip(model._metric_names, model._all_metrics())}
 
 
-def _shape(value):
+def shape_of(value):
+    """A tensor's or array's shape; a list of them for a model's several outputs."""
     if isinstance(value, (list, tuple)):
         return [tuple(item.shape) for item in value]
     return tuple(value.shape)

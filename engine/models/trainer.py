@@ -349,7 +349,7 @@ class Trainer:
 
     def _record(self, loss, y_pred, y, sample_weight) -> None:
         if self.compiled_metrics is None:
-            self._resolve_metrics(_shape_of(y), _shape_of(y_pred))
+            self._resolve_metrics(outputs_module.shape_of(y), outputs_module.shape_of(y_pred))
         self._update_metrics(loss, y, y_pred, sample_weight, _count(y_pred))
 
     def _run_step(self, xb, yb, wb, training: bool):
@@ -908,13 +908,6 @@ def _checked_logs(logs, class_name: str, step: str) -> dict:
                 f"{class_name}.{step} returned {key!r}: {value!r}, which is not a number."
             ) from None
     return flat
-
-
-def _shape_of(value):
-    """A tensor's or array's shape; a list of them for a model's several outputs."""
-    if isinstance(value, (list, tuple)):
-        return [tuple(item.shape) for item in value]
-    return tuple(value.shape)
 
 
 def _count(value) -> int:
