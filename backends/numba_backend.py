@@ -17,6 +17,7 @@ import importlib
 
 import numpy
 
+from . import thread_pool
 from .kernels.pooling import _pool_geometry
 from .numba_attention import AttentionOverrides
 from .numba_conv import ConvolutionOverrides
@@ -62,6 +63,7 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
         for family in _FAMILIES:
             module = importlib.import_module(f"{__package__}.numba_kernels.{family}")
             setattr(self, f"_{family}", module)
+        thread_pool.pin_blas()  # the kernel pool does the splitting (see thread_pool.py)
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -74,6 +76,21 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
     @classmethod
     def install_hint(cls) -> str:
         return "pip install numba"
+
+    # -- linear algebra: BLAS on one thread per block of the kernel pool ---------
+
+    def matmul(self, a, b):
+        if type(a) is not numpy.ndarray or type(b) is not numpy.ndarray:
+            return super().matmul(a, b)
+        return thread_pool.matmul(a, b)
+
+    def dense_forward(self, x, kernel, bias=None):
+        if type(x) is not numpy.ndarray or type(kernel) is not numpy.ndarray:
+            return super().dense_forward(x, kernel, bias)
+        y = thread_pool.matmul(x, kernel)
+        if bias is not None:
+            y += bias
+        return y
 
     # -- elementwise activations -----------------------------------------
 

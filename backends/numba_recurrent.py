@@ -10,6 +10,7 @@ these kernels, so they keep the fused path.
 
 import numpy
 
+from . import thread_pool
 from .numba_dispatch import _jit_dtype
 
 
@@ -46,24 +47,11 @@ class RecurrentOverrides:
 
     @staticmethod
     def _run_rows(kernel, *args, batch):
-        """Run a sequence kernel over all batch rows, on this thread.
-
-        The kernels take a row range so that rows could be split between
-        threads. A prange over two row blocks halved their time on free cores,
-        but with other processes busy it made W4 training 2-3x slower (median
-        of interleaved runs, Numba's OpenMP layer): its workers spin against
-        OpenBLAS's threads. Not done until measured on an idle machine.
-
-        Measured again on the 2-core machine at load 5-8 (W4's LSTM forward
-        and backward, two blocks of 32 rows, medians of alternating runs):
-        with the OpenMP layer the blocks took 1.5-1.7x the serial kernels' CPU
-        time for 13% less wall time at best, and more wall time at higher
-        load; with ``OMP_WAIT_POLICY=PASSIVE`` or the workqueue layer the CPU
-        time matched the serial kernels' but the wall time did not drop. On
-        such a machine a two-thread OpenBLAS GEMM (W4's recurrent-kernel
-        gradient) took 52 ms where one thread took 1.9 ms.
-        """
-        kernel(*args, 0, batch)
+        """Run a sequence kernel over all batch rows, split between the kernel pool's
+        threads (``thread_pool.py``): rows are independent through time. Blocks
+        start on the GEMM's 8-row tiles, so every row takes the same path, and
+        gives the same bits, whatever the number of threads."""
+        thread_pool.run_blocks(kernel, *args, count=batch, min_block=8, align=8)
 
     @staticmethod
     def _state_sequence(x_proj, initial):

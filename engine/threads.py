@@ -1,8 +1,10 @@
-"""How many threads the numba backend's parallel kernels use.
+"""How many threads the numba backend's kernels use.
 
-Numba reads ``NUMBA_NUM_THREADS`` at import as the size of its thread pool;
-``set_num_threads(n)`` chooses how many of those the kernels use, up to that
-size. Without numba these functions still work and only record the value.
+The numba backend splits its big matrix products, sequence kernels and
+attention between the threads of one pool (``backends/thread_pool.py``), with
+BLAS on one thread inside each block. ``set_num_threads(n)`` sets that pool's
+width for the whole process, up to ``NUMBA_NUM_THREADS`` (read by Numba at
+import; by default the number of CPUs). Numba's own thread count follows it.
 """
 
 import os
@@ -26,7 +28,7 @@ def _pool_size() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads in parallel kernels (1 <= n <= NUMBA_NUM_THREADS)."""
+    """Use ``n`` threads in the numba backend's kernels (1 <= n <= NUMBA_NUM_THREADS)."""
     global _requested
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads needs a positive integer, got {n!r}.")
@@ -43,8 +45,5 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """The number of threads parallel kernels use now."""
-    numba = _numba()
-    if numba is not None:
-        return numba.get_num_threads()
+    """The number of threads the numba backend's kernels use now (in every Python thread)."""
     return _requested if _requested is not None else _pool_size()

@@ -296,7 +296,7 @@ def _matmul_row(a_row, b, row):
 # -- SimpleRNN ---------------------------------------------------------------------
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def simple_rnn_forward(x_proj, kernel, mask, activation, h_states, start, stop):
     """Fill ``h_states[1:]`` (``h_states[0]`` holds h0) for rows ``[start, stop)``."""
     masked = mask.shape[0] > 0
@@ -314,7 +314,7 @@ def simple_rnn_forward(x_proj, kernel, mask, activation, h_states, start, stop):
                 _activate_into(preact[b], h_states[t + 1, b], activation)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def simple_rnn_backward(
     grad_outputs, dh, kernel_t, mask, activation, h_states, dx_proj, start, stop
 ):
@@ -355,7 +355,7 @@ def _lstm_gates(row, units):
     return row[:units], row[units : 2 * units], row[2 * units : 3 * units], row[3 * units :]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def lstm_forward(
     x_proj, kernel, mask, activation, recurrent_activation, h_states, c_states, gates, start, stop
 ):
@@ -388,7 +388,7 @@ def lstm_forward(
                 h_new[j] *= o[j]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def lstm_backward(
     grad_outputs,
     dh,
@@ -454,7 +454,7 @@ def lstm_backward(
 # -- GRU (reset_after=True) -----------------------------------------------------
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def gru_forward(
     x_proj,
     kernel,
@@ -498,7 +498,7 @@ def gru_forward(
                 h_new[j] = z[j] * h_old[j] + (one - z[j]) * hh[j]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def gru_backward(
     grad_outputs,
     dh,

@@ -1,0 +1,139 @@
+"""The numba backend's kernel pool: blocks, splitting, errors, and BLAS on one thread.
+
+``thread_pool.width`` is patched to more threads than this machine may have,
+so that every split path runs here whatever the CPU count.
+"""
+
+import threading
+
+import numpy
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import backends
+from backends import thread_pool
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture
+def three_threads(monkeypatch):
+    monkeypatch.setattr(thread_pool, "width", lambda: 3)
+
+
+@given(count=st.integers(0, 200), parts=st.integers(1, 9), align=st.integers(1, 17))
+def test_blocks_cover_the_range_once_on_aligned_boundaries(count, parts, align):
+    pieces = thread_pool.blocks(count, parts, align)
+    assert len(pieces) <= parts
+    covered = [i for start, stop in pieces for i in range(start, stop)]
+    assert covered == list(range(count))
+    assert all(start % align == 0 for start, _ in pieces)
+
+
+def test_run_blocks_uses_worker_threads_and_covers_every_row(three_threads):
+    seen = {}
+    lock = threading.Lock()
+
+    def kernel(out, start, stop):
+        with lock:
+            seen[(start, stop)] = threading.current_thread().name
+        out[start:stop] = numpy.arange(start, stop)
+
+    out = numpy.full(30, -1)
+    thread_pool.run_blocks(kernel, out, count=30)
+    assert (out == numpy.arange(30)).all()
+    assert len(seen) == 3
+    assert sum(name.startswith("engine-kernel") for name in seen.values()) == 2
+
+
+def test_small_work_and_one_thread_stay_on_the_calling_thread(monkeypatch):
+    names = []
+
+    def kernel(start, stop):
+        names.append(threading.current_thread().name)
+
+    monkeypatch.setattr(thread_pool, "width", lambda: 3)
+    thread_pool.run_blocks(kernel, count=7, min_block=4)  # one block of at least 4 rows
+    monkeypatch.setattr(thread_pool, "width", lambda: 1)
+    thread_pool.run_blocks(kernel, count=100)
+    assert names == [threading.current_thread().name] * 2
+
+
+def test_an_error_in_a_worker_reaches_the_caller(three_threads):
+    def kernel(start, stop):
+        if start > 0:
+            raise ValueError(f"block {start}")
+
+    with pytest.raises(ValueError, match="block"):
+        thread_pool.run_blocks(kernel, count=9)
+    # the pool still works afterwards
+    out = numpy.zeros(9)
+    thread_pool.run_blocks(lambda o, a, b: o.__setitem__(slice(a, b), 1.0), out, count=9)
+    assert out.sum() == 9
+
+
+def test_a_block_inside_the_pool_does_not_split_again(monkeypatch):
+    import engine.threads
+
+    monkeypatch.setattr(engine.threads, "get_num_threads", lambda: 3)
+    widths = []
+    caller = threading.current_thread()
+
+    def kernel(start, stop):
+        widths.append((threading.current_thread() is caller, thread_pool.width()))
+
+    thread_pool.run_blocks(kernel, count=9)
+    assert sorted(widths) == [(False, 1), (False, 1), (True, 3)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        ((300, 130), (130, 70)),  # rows split
+        ((4, 50, 130), (130, 90)),  # leading axes flattened
+        ((6, 40, 100), (6, 100, 60)),  # batched, split along the first axis
+        ((1, 3, 200, 100), (1, 3, 100, 120)),  # batched, one in the first axis: not split
+        ((10, 10), (10, 10)),  # too small to split
+    ],
+)
+def test_matmul_equals_numpy(three_threads, shapes, dtype):
+    rng = numpy.random.default_rng(0)
+    a, b = (rng.standard_normal(shape).astype(dtype) for shape in shapes)
+    expected = numpy.matmul(a, b)
+    got = thread_pool.matmul(a, b)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    tolerance = {"rtol": 1e-4, "atol": 1e-4} if dtype == "float32" else {"rtol": 1e-12}
+    numpy.testing.assert_allclose(got, expected, **tolerance)
+    # transposed (non-contiguous) operands, as the backward passes give them
+    if a.ndim == 2:
+        numpy.testing.assert_allclose(thread_pool.matmul(b.T, a.T), expected.T, **tolerance)
+
+
+def test_numba_backend_puts_blas_on_one_thread():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    backends.get("numba")
+    blas = [info for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
+    assert blas and all(info["num_threads"] == 1 for info in blas)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lstm_rows_split_between_threads_equal_one_thread(monkeypatch, dtype):
+    numba_backend = backends.get("numba")
+    rng = numpy.random.default_rng(1)
+    steps, batch, units = 5, 19, 6
+    kernel = (rng.standard_normal((units, 4 * units)) * 0.5).astype(dtype)
+    h0, c0 = (rng.standard_normal((batch, units)).astype(dtype) for _ in range(2))
+    x_proj = rng.standard_normal((steps, batch, 4 * units)).astype(dtype)
+    grads = [rng.standard_normal(shape).astype(dtype) for shape in ((steps, batch, units),) * 1]
+    dh, dc = (rng.standard_normal((batch, units)).astype(dtype) for _ in range(2))
+
+    def run(threads):
+        monkeypatch.setattr(thread_pool, "width", lambda: threads)
+        forward = numba_backend.lstm_sequence_forward(x_proj.copy(), kernel, h0, c0)
+        backward = numba_backend.lstm_sequence_backward(grads[0], dh, dc, kernel, forward[3])
+        return [*forward[:3], *backward]
+
+    for split, serial in zip(run(3), run(1), strict=True):
+        numpy.testing.assert_array_equal(split, serial)
