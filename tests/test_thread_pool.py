@@ -137,3 +137,24 @@ def test_lstm_rows_split_between_threads_equal_one_thread(monkeypatch, dtype):
 
     for split, serial in zip(run(3), run(1), strict=True):
         numpy.testing.assert_array_equal(split, serial)
+
+
+def test_two_python_threads_splitting_at_once_both_get_their_results(three_threads):
+    rng = numpy.random.default_rng(2)
+    pairs = [(rng.standard_normal((200, 120)), rng.standard_normal((120, 100))) for _ in range(2)]
+    results = [[], []]
+
+    def products(index):
+        a, b = pairs[index]
+        for _ in range(30):
+            results[index].append(thread_pool.matmul(a, b))
+
+    threads = [threading.Thread(target=products, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for (a, b), got in zip(pairs, results, strict=True):
+        assert len(got) == 30
+        for product in got:
+            numpy.testing.assert_allclose(product, a @ b, rtol=1e-12)
