@@ -12,7 +12,7 @@ by (batch, head) jobs. Measured on the idle 2-core machine, W4 and W6 steps
 took 11 and 47 ms instead of 15 and 58.
 
 The width is ``engine.threads.get_num_threads()``; with one thread, or for
-work too small to pay for a hand-off (about 20 us), everything runs on the
+work too small to pay for a hand-off (about 30 us), everything runs on the
 calling thread. Kernels given to the pool must release the GIL
 (``nogil=True``), or the blocks run one after another.
 """
@@ -23,8 +23,8 @@ import threading
 
 import numpy
 
-# A block hand-off costs ~20 us; below this many multiply-adds a GEMM is not split.
-MIN_SPLIT_MACS = 2_000_000
+# A block hand-off costs ~30 us; below this many multiply-adds a GEMM is not split.
+MIN_SPLIT_MACS = 4_000_000
 
 _local = threading.local()
 
