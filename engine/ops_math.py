@@ -1,0 +1,307 @@
+"""Elementwise ``engine.ops`` (re-exported there): arithmetic, math functions, comparisons, logic.
+
+Binary ops broadcast and promote their operands to one dtype as Keras 3 does;
+float ops are differentiable, and integer or boolean results (comparisons,
+``floor``, ``round``, ``sign``) are outside the graph.
+"""
+
+import builtins
+import math
+
+import numpy
+
+from . import functional as F
+from .conversion import (
+    INT32,
+    already_promoted,
+    as_float,
+    as_tensor,
+    backend_of,
+    cast_tensor,
+    promote,
+    result_type,
+    to_tensor,
+)
+from .functional import elementwise
+from .tensor import Tensor
+
+# -- arithmetic -----------------------------------------------------------------
+
+
+def _pair(function: str, x1, x2, floating: bool = False) -> tuple:
+    """``x1`` and ``x2`` as tensors of one dtype on one backend."""
+    if already_promoted((x1, x2), floating):
+        return x1, x2
+    return promote(function, {"x1": x1, "x2": x2}, floating=floating)
+
+
+def _binary(function: str, op, x1, x2, floating: bool = False) -> Tensor:
+    a, b = _pair(function, x1, x2, floating)
+    try:
+        return op(a, b)
+    except ValueError as error:
+        try:
+            numpy.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ValueError(
+                f"{function}: x1 of shape {a.shape} and x2 of shape {b.shape} do not broadcast."
+            ) from error
+        raise
+
+
+def add(x1, x2) -> Tensor:
+    """``x1 + x2``, broadcasting."""
+    return _binary("add", F.add, x1, x2)
+
+
+def subtract(x1, x2) -> Tensor:
+    """``x1 - x2``, broadcasting."""
+    return _binary("subtract", F.subtract, x1, x2)
+
+
+def multiply(x1, x2) -> Tensor:
+    """``x1 * x2``, broadcasting."""
+    return _binary("multiply", F.multiply, x1, x2)
+
+
+def divide(x1, x2) -> Tensor:
+    """``x1 / x2``, broadcasting; integers divide to ``floatx``."""
+    return _binary("divide", F.divide, x1, x2, floating=True)
+
+
+true_divide = divide
+
+
+def _outside_graph(function: str, op, x1, x2) -> Tensor:
+    a, b = promote(function, {"x1": x1, "x2": x2})
+    return Tensor._wrap(op(a.data, b.data), a.backend)
+
+
+def floor_divide(x1, x2) -> Tensor:
+    """``x1 // x2`` (no gradient)."""
+    return _outside_graph("floor_divide", lambda a, b: a // b, x1, x2)
+
+
+def mod(x1, x2) -> Tensor:
+    """``x1 % x2`` with the sign of ``x2``, as NumPy (no gradient)."""
+    return _outside_graph("mod", lambda a, b: a % b, x1, x2)
+
+
+def power(x1, x2) -> Tensor:
+    """``x1 ** x2``, broadcasting; a Python-number exponent stays a constant."""
+    if isinstance(x2, (int, float)) and not isinstance(x2, bool):
+        x = as_tensor(x1)
+        return F.power(cast_tensor(x, result_type(x, x2)), x2)
+    return _binary("power", F.power, x1, x2)
+
+
+def maximum(x1, x2) -> Tensor:
+    """Elementwise maximum; a tie splits the gradient in half."""
+    return _binary("maximum", elementwise.maximum, x1, x2)
+
+
+def minimum(x1, x2) -> Tensor:
+    """Elementwise minimum; a tie splits the gradient in half."""
+    return _binary("minimum", elementwise.minimum, x1, x2)
+
+
+def negative(x) -> Tensor:
+    """``-x``."""
+    return F.negative(as_tensor(x))
+
+
+def abs(x) -> Tensor:  # noqa: A001  (Keras's name)
+    """``|x|``; the gradient at 0 is 0."""
+    return F.abs(as_tensor(x))
+
+
+absolute = abs
+
+
+def square(x) -> Tensor:
+    """``x * x`` (booleans become int32, as in Keras)."""
+    x = as_tensor(x)
+    return elementwise.square(cast_tensor(x, INT32) if x.dtype.kind == "b" else x)
+
+
+def sqrt(x) -> Tensor:
+    return F.sqrt(as_float("sqrt", x))
+
+
+def rsqrt(x) -> Tensor:
+    """``1 / sqrt(x)``."""
+    return F.power(as_float("rsqrt", x), -0.5)
+
+
+def reciprocal(x) -> Tensor:
+    return F.divide(1.0, as_float("reciprocal", x))
+
+
+def exp(x) -> Tensor:
+    return F.exp(as_float("exp", x))
+
+
+def expm1(x) -> Tensor:
+    """``exp(x) - 1``, accurate near 0."""
+    return elementwise.expm1(as_float("expm1", x))
+
+
+def log(x) -> Tensor:
+    return F.log(as_float("log", x))
+
+
+def log1p(x) -> Tensor:
+    """``log(1 + x)``, accurate near 0."""
+    return elementwise.log1p(as_float("log1p", x))
+
+
+def log2(x) -> Tensor:
+    return F.multiply(F.log(as_float("log2", x)), 1 / math.log(2))
+
+
+def log10(x) -> Tensor:
+    return F.multiply(F.log(as_float("log10", x)), 1 / math.log(10))
+
+
+def sin(x) -> Tensor:
+    return elementwise.sin(as_float("sin", x))
+
+
+def cos(x) -> Tensor:
+    return elementwise.cos(as_float("cos", x))
+
+
+def tan(x) -> Tensor:
+    x = as_float("tan", x)
+    return F.divide(elementwise.sin(x), elementwise.cos(x))
+
+
+def erf(x) -> Tensor:
+    """The Gauss error function."""
+    return elementwise.erf(as_float("erf", x))
+
+
+def _elementwise_constant(x: Tensor, compute) -> Tensor:
+    """An op whose gradient is zero almost everywhere: computed outside the graph."""
+    return Tensor._wrap(compute(x.backend.xp, x.data), x.backend)
+
+
+def sign(x) -> Tensor:
+    """-1, 0 or 1 by the sign of ``x`` (no gradient)."""
+    x = as_tensor(x)
+    return _elementwise_constant(x, lambda xp, a: xp.sign(a))
+
+
+def floor(x) -> Tensor:
+    """Round down (no gradient; integers become ``floatx``, as in Keras)."""
+    x = as_float("floor", x)
+    return _elementwise_constant(x, lambda xp, a: xp.floor(a))
+
+
+def ceil(x) -> Tensor:
+    """Round up (no gradient; integers become ``floatx``, as in Keras)."""
+    x = as_float("ceil", x)
+    return _elementwise_constant(x, lambda xp, a: xp.ceil(a))
+
+
+def round(x, decimals: int = 0) -> Tensor:  # noqa: A001  (Keras's name)
+    """Round half to even, to ``decimals`` places (no gradient)."""
+    x = as_tensor(x)
+    return _elementwise_constant(x, lambda xp, a: xp.round(a, decimals))
+
+
+def clip(x, x_min, x_max) -> Tensor:
+    """``x`` limited to ``[x_min, x_max]``; the gradient passes where ``x`` is inside.
+
+    Tensor bounds that require a gradient get it (through ``maximum`` and
+    ``minimum``); constant bounds are folded into one op.
+    """
+    bounds = {"x_min": x_min, "x_max": x_max}
+    if builtins.any(isinstance(b, Tensor) and b.requires_grad for b in bounds.values()):
+        return minimum(maximum(x, x_min), x_max)
+    given = {name: b for name, b in bounds.items() if b is not None}
+    x, *limits = promote("clip", {"x": x, **given})
+    limits = dict(zip(given, [t.data for t in limits]))
+    return F.clip(x, limits.get("x_min"), limits.get("x_max"))
+
+
+def where(condition, x1=None, x2=None):
+    """``x1`` where ``condition`` holds, else ``x2``, broadcasting all three.
+
+    With only ``condition``: the indices of its non-zero entries, one int32
+    tensor per axis (as ``numpy.nonzero``).
+    """
+    if x1 is None and x2 is None:
+        condition = as_tensor(condition)
+        xp = condition.backend.xp
+        return tuple(
+            Tensor._wrap(i.astype(INT32), condition.backend) for i in xp.nonzero(condition.data)
+        )
+    if x1 is None or x2 is None:
+        raise ValueError("where: give both x1 and x2, or neither (to get the indices).")
+    backend = backend_of("where", {"condition": condition, "x1": x1, "x2": x2})
+    a, b = promote("where", {"x1": x1, "x2": x2})
+    condition = to_tensor(condition, backend).data.astype(bool)
+    return F.where(condition, a, b)
+
+
+# -- comparisons and logic (no gradient) -----------------------------------------
+
+
+def _predicate(function: str, ufunc: str, *values) -> Tensor:
+    names = ("x1", "x2") if len(values) == 2 else ("x",)
+    tensors = promote(function, dict(zip(names, values)))
+    backend = tensors[0].backend
+    return Tensor._wrap(getattr(backend.xp, ufunc)(*[t.data for t in tensors]), backend)
+
+
+def equal(x1, x2) -> Tensor:
+    return _predicate("equal", "equal", x1, x2)
+
+
+def not_equal(x1, x2) -> Tensor:
+    return _predicate("not_equal", "not_equal", x1, x2)
+
+
+def greater(x1, x2) -> Tensor:
+    return _predicate("greater", "greater", x1, x2)
+
+
+def greater_equal(x1, x2) -> Tensor:
+    return _predicate("greater_equal", "greater_equal", x1, x2)
+
+
+def less(x1, x2) -> Tensor:
+    return _predicate("less", "less", x1, x2)
+
+
+def less_equal(x1, x2) -> Tensor:
+    return _predicate("less_equal", "less_equal", x1, x2)
+
+
+def logical_and(x1, x2) -> Tensor:
+    return _predicate("logical_and", "logical_and", x1, x2)
+
+
+def logical_or(x1, x2) -> Tensor:
+    return _predicate("logical_or", "logical_or", x1, x2)
+
+
+def logical_xor(x1, x2) -> Tensor:
+    return _predicate("logical_xor", "logical_xor", x1, x2)
+
+
+def logical_not(x) -> Tensor:
+    return _predicate("logical_not", "logical_not", x)
+
+
+def isnan(x) -> Tensor:
+    return _predicate("isnan", "isnan", x)
+
+
+def isinf(x) -> Tensor:
+    return _predicate("isinf", "isinf", x)
+
+
+def isfinite(x) -> Tensor:
+    return _predicate("isfinite", "isfinite", x)
