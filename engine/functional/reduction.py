@@ -92,14 +92,16 @@ def mean_of(x, axes: tuple, keepdims: bool = False):
 
 class SumOverSize(Function):
     """``sum(x) / x.size`` in one op (Keras's "sum_over_batch_size" loss reduction): the
-    sum over every axis, then the division by the size as a constant of the sum's dtype."""
+    sum over every axis, then the division by the size.
+
+    The size stays a Python number: NumPy and CuPy convert it to the sum's dtype (a
+    weak scalar) and round the quotient as a division by a constant of that dtype
+    would, without sending a 0-d array to the device at every training step."""
 
     def forward(self, x):
         self.shape = x.shape
-        total = x.sum()
-        dtype = total.dtype if total.dtype.kind == "f" else None
-        self.size = self.backend.asarray(x.size, dtype=dtype)
-        return total / self.size
+        self.size = x.size
+        return x.sum() / self.size
 
     def backward(self, grad):
         grad = (grad / self.size).reshape((1,) * len(self.shape))

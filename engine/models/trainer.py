@@ -546,10 +546,15 @@ class Trainer:
             self._distribution.begin_fit(self, _count(x_sample), steps)
         batch_logs_needed = hooks.wants_batch_logs()
         warn_not_finite = _first(callback_list, callbacks_module.TerminateOnNaN) is None
+        # the divergence warning reads the loss after each batch only where that copies
+        # nothing to the host (host arrays, or batch logs that callbacks read anyway); on a
+        # device backend otherwise, once per epoch from the epoch's logs (a NaN or inf batch
+        # loss leaves the running mean NaN or inf)
+        warn_each_batch = warn_not_finite and (batch_logs_needed or self._loss_on_host())
         epoch_logs: dict = {}
         for epoch in range(initial_epoch, epochs):
             if not self._train_epoch(
-                epoch, epoch_batches(epoch), hooks, batch_logs_needed, warn_not_finite
+                epoch, epoch_batches(epoch), hooks, batch_logs_needed, warn_each_batch
             ):
                 warnings.warn(
                     f"fit: the input ran out of data in epoch {epoch + 1}; training stops. "
@@ -560,6 +565,8 @@ class Trainer:
                 )
                 break
             epoch_logs = self._logs()
+            if warn_not_finite and not warn_each_batch and not self._warned_nan:
+                self._warn_if_not_finite(epoch_logs.get("loss", 0.0), epoch, None)
             if validation is not None and _should_validate(epoch, validation_freq):
                 val_logs = self._evaluate_data(
                     validation, validation_batch_size or batch_size, validation_steps, hooks
@@ -611,12 +618,13 @@ class Trainer:
         return epoch_batches, x, steps, batch_size, validation_data
 
     def _train_epoch(
-        self, epoch: int, batches, hooks, batch_logs_needed: bool, warn_not_finite: bool
+        self, epoch: int, batches, hooks, batch_logs_needed: bool, warn_each_batch: bool
     ) -> bool:
         """One epoch's training steps; False when the data ran out before its first batch.
 
         ``batch_logs_needed``: some callback reads the logs after each batch;
-        ``warn_not_finite``: no TerminateOnNaN watches the loss, so a warning does.
+        ``warn_each_batch``: no TerminateOnNaN watches the loss, so a warning does, read
+        after each batch (from the logs when they are made anyway).
         """
         self.reset_metrics()
         hooks.on_epoch_begin(epoch)
@@ -631,10 +639,13 @@ class Trainer:
             # NumPy's overflow warnings from every op on the way would only repeat it
             with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 loss = self._run_step(xb, yb, wb, training=True)
-            if warn_not_finite and not self._warned_nan:
-                self._warn_if_not_finite(float(loss), epoch, step)
             if batch_logs_needed:
-                hooks.on_train_batch_end(step, self._logs())
+                logs = self._logs()
+                if warn_each_batch and not self._warned_nan:
+                    self._warn_if_not_finite(logs.get("loss", 0.0), epoch, step)
+                hooks.on_train_batch_end(step, logs)
+            elif warn_each_batch and not self._warned_nan:
+                self._warn_if_not_finite(float(loss), epoch, step)
             if self.stop_training:
                 break
         return step >= 0
@@ -686,13 +697,20 @@ class Trainer:
 
         return epoch_batches, x_sample
 
-    def _warn_if_not_finite(self, loss: float, epoch: int, batch: int) -> None:
-        """Warn once per model, at the first batch whose loss is NaN or infinite."""
+    def _loss_on_host(self) -> bool:
+        """Whether reading the loss as a number copies nothing (the backend's arrays are
+        NumPy's); a GPU backend would wait for the step and copy the loss back."""
+        return self.backend.xp is numpy
+
+    def _warn_if_not_finite(self, loss: float, epoch: int, batch: int | None) -> None:
+        """Warn once per model, at the first batch (or epoch, when the loss is read once per
+        epoch) whose loss is NaN or infinite."""
         if not math.isfinite(loss) and not self._warned_nan:
             self._warned_nan = True
+            where = f"at batch {batch} of epoch" if batch is not None else "in epoch"
             warnings.warn(
-                f"fit: the loss of model '{self.name}' became {loss} at batch {batch} of epoch "
-                f"{epoch + 1}. Lower the learning rate, check the data, or use "
+                f"fit: the loss of model '{self.name}' became {loss} {where} {epoch + 1}. "
+                f"Lower the learning rate, check the data, or use "
                 f"callbacks.TerminateOnNaN() to stop training there.",
                 RuntimeWarning,
                 stacklevel=3,
