@@ -2,19 +2,18 @@
 
 A mixin of ``NumbaBackend``. Memory is linear in the sequence lengths (the
 generic kernels hold the ``len_q x len_k`` scores, and backward four arrays of
-that size). The (batch, head) jobs run on one thread. A ``prange`` over them
-was measured on the 2-core machine shared with other processes (three runs of
-15 interleaved repeats, median wall time, 2 heads of dim 32): at length 1024 it
-ran the backward 1.2-1.7x faster when a core was free, but at length 256 it was
-up to 20x slower (22.8 against 1.1 ms forward) when the other core was busy:
-its workers wait for a core. Serial is the predictable choice, as in the other
-kernels, whose threads would also compete with OpenBLAS's in training.
+that size). The (batch, head) jobs are split over the backend's kernel pool
+(``thread_pool.run_blocks``), whose sleeping workers do not fight BLAS for the
+cores as Numba's ``prange`` workers did (a ``prange`` measured up to 20x slower
+at length 256 when the other core was busy). A block holds at least
+``MIN_BLOCK_MACS`` multiply-adds, so small inputs stay on the calling thread.
 Inputs the kernels do not cover (other dtypes, empty dimensions, a mask that
 does not broadcast) go to the NumPy reference through ``super()``.
 """
 
 import numpy
 
+from . import thread_pool
 from .kernels.attention import as_4d_mask, attention_scale
 from .numba_dispatch import _jit_dtype
 
@@ -22,6 +21,9 @@ from .numba_dispatch import _jit_dtype
 #: a tile of float64 scores takes 64-128 KiB, within L2)
 FORWARD_BLOCKS = (128, 128)
 BACKWARD_BLOCKS = (64, 128)
+
+#: a job of fewer multiply-adds than this shares a block (a hand-off costs ~20 us)
+MIN_BLOCK_MACS = 500_000
 
 _NO_MASK = numpy.ones((1, 1, 1, 1), dtype=bool)
 
@@ -37,6 +39,14 @@ def _kernel_mask(mask, q, k):
     if any(m not in (1, t) for m, t in zip(mask.shape, target)):
         return None
     return numpy.ascontiguousarray(mask, dtype=bool), True
+
+
+def _run_jobs(kernel, args, q, k, v):
+    """``kernel(*args, start, stop)`` over the (batch, head) jobs, split over the pool."""
+    batch, heads, len_q, dim = q.shape
+    job_macs = len_q * k.shape[2] * (dim + v.shape[3])
+    min_block = -(-MIN_BLOCK_MACS // job_macs)
+    thread_pool.run_blocks(kernel, *args, count=batch * heads, min_block=min_block)
 
 
 class AttentionOverrides:
@@ -61,11 +71,12 @@ class AttentionOverrides:
         batch, heads, len_q, dim = q.shape
         out = numpy.empty((batch, heads, len_q, v.shape[3]), q.dtype)
         logsumexp = numpy.empty((batch, heads, len_q), q.dtype)
-        self._attention.attention_forward(
-            *(numpy.ascontiguousarray(a) for a in (q, k, v)), *plan,
-            q.dtype.type(attention_scale(dim, scale)), bool(causal), *FORWARD_BLOCKS,
-            out, logsumexp,
+        q, k, v = (numpy.ascontiguousarray(a) for a in (q, k, v))
+        args = (
+            q, k, v, *plan, q.dtype.type(attention_scale(dim, scale)), bool(causal),
+            *FORWARD_BLOCKS, out, logsumexp,
         )  # fmt: skip
+        _run_jobs(self._attention.attention_forward, args, q, k, v)
         return out, logsumexp
 
     def attention_backward(
@@ -76,9 +87,10 @@ class AttentionOverrides:
             return super().attention_backward(grad, q, k, v, out, logsumexp, mask, scale, causal)
         dq, dk, dv = (numpy.empty(a.shape, q.dtype) for a in (q, k, v))
         arrays = (grad, q, k, v, out, logsumexp)
-        self._attention.attention_backward(
+        args = (
             *(numpy.ascontiguousarray(a) for a in arrays), *plan,
             q.dtype.type(attention_scale(q.shape[3], scale)), bool(causal), *BACKWARD_BLOCKS,
             dq, dk, dv,
         )  # fmt: skip
+        _run_jobs(self._attention.attention_backward, args, q, k, v)
         return dq, dk, dv

@@ -182,6 +182,44 @@ def test_numba_tiles_match_reference(small_tiles, reference, rng, shape, mask_ki
     compare_with_reference(small_tiles, reference, q, k, v, mask, None, causal, rng)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mask_kind", [None, "full"])
+def test_numba_jobs_split_over_three_threads_match_one(monkeypatch, rng, mask_kind, dtype):
+    """The (batch, head) jobs cut into three blocks on the kernel pool give, bit for bit,
+    what one thread gives; and the split does happen."""
+    pytest.importorskip("numba")
+    import backends
+    from backends import numba_attention, thread_pool
+
+    numba = backends.get("numba")
+    shape = (3, 4, 23, 31, 5, 7)
+    q, k, v = random_inputs(rng, shape, dtype)
+    mask = make_mask(mask_kind, rng, *shape[:4])
+    grad = rng.standard_normal((*shape[:3], shape[5])).astype(dtype)
+
+    def forward_backward():
+        out, logsumexp = numba.attention_forward(q, k, v, mask, None, True)
+        backward = numba.attention_backward(grad, q, k, v, out, logsumexp, mask, None, True)
+        return out, logsumexp, *backward
+
+    monkeypatch.setattr(thread_pool, "width", lambda: 1)
+    serial = forward_backward()
+    blocks = []
+    run = thread_pool._Pool.run
+
+    def counted_run(pool, function, argument_sets):
+        blocks.append(len(argument_sets))
+        run(pool, function, argument_sets)
+
+    monkeypatch.setattr(thread_pool._Pool, "run", counted_run)
+    monkeypatch.setattr(thread_pool, "width", lambda: 3)
+    monkeypatch.setattr(numba_attention, "MIN_BLOCK_MACS", 1)
+    split = forward_backward()
+    assert blocks == [3, 3]
+    for got, expected in zip(split, serial):
+        numpy.testing.assert_array_equal(got, expected)
+
+
 def test_numba_attention_memory_is_linear_in_length():
     """Forward + backward at length 4096 (float64, 2 heads, dim 32) raise the numba process's
     peak memory by what the linear arrays take (inputs, output, gradients, the kernels'

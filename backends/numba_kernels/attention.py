@@ -1,13 +1,15 @@
 """Blocked scaled dot-product attention (FlashAttention's online softmax) on the CPU.
 
-Each (batch, head) is one job. The forward walks the queries ``block_q`` rows
-at a time and, for each block, the keys ``block_k`` at a time: one ``block_q x
-block_k`` tile is all of the score matrix that ever exists. A running
-maximum and sum per query rescale the output accumulated so far whenever a
-later tile raises the maximum. The backward rebuilds each tile of weights from
-the saved logsumexp (``exp(score - logsumexp)``), so it stores nothing
-quadratic either. Besides its tiles, a job holds transposed copies of its
-inputs and (backward) gradients: memory is linear in the sequence lengths.
+Each (batch, head) is one job; the entry points take a range of jobs and
+release the GIL, so that ``thread_pool.run_blocks`` runs disjoint ranges at
+once. The forward walks the queries ``block_q`` rows at a time and, for each
+block, the keys ``block_k`` at a time: one ``block_q x block_k`` tile is all of
+the score matrix that ever exists. A running maximum and sum per query rescale
+the output accumulated so far whenever a later tile raises the maximum. The
+backward rebuilds each tile of weights from the saved logsumexp
+(``exp(score - logsumexp)``), so it stores nothing quadratic either. Besides
+its tiles, a job holds transposed copies of its inputs and (backward)
+gradients: memory is linear in the sequence lengths.
 
 Arrays are C-contiguous; ``q``, ``k``, ``v`` and their gradients are
 ``(batch, heads, length, dim)``; ``mask`` is a boolean ``(batch or 1, heads or
@@ -376,14 +378,18 @@ def _mask_plane(mask, b, h):
     return mask[b if mask.shape[0] > 1 else 0, h if mask.shape[1] > 1 else 0]
 
 
-@numba.njit(cache=True, error_model="numpy")
-def attention_forward(q, k, v, mask, masked, scale, causal, block_q, block_k, out, logsumexp):
-    """Fill ``out`` and ``logsumexp`` (``(batch, heads, len_q)``), one (batch, head) at a time.
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def attention_forward(
+    q, k, v, mask, masked, scale, causal, block_q, block_k, out, logsumexp, start, stop
+):
+    """Fill ``out`` and ``logsumexp`` (``(batch, heads, len_q)``) for the (batch, head) jobs
+    ``start`` to ``stop`` (``job = b * heads + h``), one at a time.
 
-    ``masked`` False means ``mask`` is all True (it is then not read).
+    ``masked`` False means ``mask`` is all True (it is then not read). The GIL is
+    released: disjoint job ranges run on several threads at once.
     """
-    batch, heads = q.shape[:2]
-    for job in range(batch * heads):
+    heads = q.shape[1]
+    for job in range(start, stop):
         b, h = job // heads, job % heads
         _forward_head(
             q[b, h], k[b, h], v[b, h], _mask_plane(mask, b, h), masked, scale, causal,
@@ -391,13 +397,14 @@ def attention_forward(q, k, v, mask, masked, scale, causal, block_q, block_k, ou
         )  # fmt: skip
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def attention_backward(
-    grad, q, k, v, out, logsumexp, mask, masked, scale, causal, block_q, block_k, dq, dk, dv
-):
-    """Fill ``dq``, ``dk`` and ``dv``, one (batch, head) at a time."""
-    batch, heads = q.shape[:2]
-    for job in range(batch * heads):
+    grad, q, k, v, out, logsumexp, mask, masked, scale, causal, block_q, block_k, dq, dk, dv,
+    start, stop,
+):  # fmt: skip
+    """Fill ``dq``, ``dk`` and ``dv`` for the jobs ``start`` to ``stop``, as the forward."""
+    heads = q.shape[1]
+    for job in range(start, stop):
         b, h = job // heads, job % heads
         _backward_head(
             grad[b, h], q[b, h], k[b, h], v[b, h], out[b, h], logsumexp[b, h],
