@@ -7,7 +7,11 @@ that size). The (batch, head) jobs are split over the backend's kernel pool
 cores as Numba's ``prange`` workers did (a ``prange`` measured up to 20x slower
 at length 256 when the other core was busy). A block holds at least
 ``MIN_BLOCK_MACS`` multiply-adds, so small inputs stay on the calling thread.
-Inputs the kernels do not cover (other dtypes, empty dimensions, a mask that
+The kernels read their inputs with any strides over the first three axes
+(the (batch, length, heads, dim) projections an attention layer transposes to
+heads first are not copied), and the outputs and gradients take the layout of
+``q``, ``k`` and ``v``: the layer's transpose back is then contiguous, and so
+free to reshape. Inputs the kernels do not cover (other dtypes, empty dimensions, a mask that
 does not broadcast) go to the NumPy reference through ``super()``.
 """
 
@@ -41,6 +45,13 @@ def _kernel_mask(mask, q, k):
     return numpy.ascontiguousarray(mask, dtype=bool), True
 
 
+def _rows_contiguous(array):
+    """``array`` itself when its last axis is contiguous, else a C-contiguous copy."""
+    if array.strides[-1] == array.itemsize or array.shape[-1] <= 1:
+        return array
+    return numpy.ascontiguousarray(array)
+
+
 def _run_jobs(kernel, args, q, k, v):
     """``kernel(*args, start, stop)`` over the (batch, head) jobs, split over the pool."""
     batch, heads, len_q, dim = q.shape
@@ -69,9 +80,9 @@ class AttentionOverrides:
         if plan is None:
             return super().attention_forward(q, k, v, mask, scale, causal)
         batch, heads, len_q, dim = q.shape
-        out = numpy.empty((batch, heads, len_q, v.shape[3]), q.dtype)
+        q, k, v = (_rows_contiguous(a) for a in (q, k, v))
+        out = numpy.empty_like(q, shape=(batch, heads, len_q, v.shape[3]))
         logsumexp = numpy.empty((batch, heads, len_q), q.dtype)
-        q, k, v = (numpy.ascontiguousarray(a) for a in (q, k, v))
         args = (
             q, k, v, *plan, q.dtype.type(attention_scale(dim, scale)), bool(causal),
             *FORWARD_BLOCKS, out, logsumexp,
@@ -85,10 +96,10 @@ class AttentionOverrides:
         plan = self._attention_plan(q, k, v, mask, grad, out, logsumexp)
         if plan is None or grad.shape != out.shape or logsumexp.shape != q.shape[:3]:
             return super().attention_backward(grad, q, k, v, out, logsumexp, mask, scale, causal)
-        dq, dk, dv = (numpy.empty(a.shape, q.dtype) for a in (q, k, v))
-        arrays = (grad, q, k, v, out, logsumexp)
+        grad, q, k, v, out = (_rows_contiguous(a) for a in (grad, q, k, v, out))
+        dq, dk, dv = (numpy.empty_like(a) for a in (q, k, v))
         args = (
-            *(numpy.ascontiguousarray(a) for a in arrays), *plan,
+            grad, q, k, v, out, numpy.ascontiguousarray(logsumexp), *plan,
             q.dtype.type(attention_scale(q.shape[3], scale)), bool(causal), *BACKWARD_BLOCKS,
             dq, dk, dv,
         )  # fmt: skip

@@ -11,10 +11,12 @@ backward rebuilds each tile of weights from the saved logsumexp
 its tiles, a job holds transposed copies of its inputs and (backward)
 gradients: memory is linear in the sequence lengths.
 
-Arrays are C-contiguous; ``q``, ``k``, ``v`` and their gradients are
-``(batch, heads, length, dim)``; ``mask`` is a boolean ``(batch or 1, heads or
-1, len_q or 1, len_k or 1)`` array, read with broadcasting rather than
-expanded (``(1, 1, 1, 1)`` True for no mask). Rows with no key get what the
+``q``, ``k``, ``v``, their gradients and ``out`` are ``(batch, heads, length,
+dim)`` arrays of any strides (contiguous along ``dim`` for speed): they are
+read and written one element at a time, while the hot loops run over each
+job's contiguous tiles and transposed copies. ``mask`` is a boolean ``(batch
+or 1, heads or 1, len_q or 1, len_k or 1)`` array, read with broadcasting
+rather than expanded (``(1, 1, 1, 1)`` True for no mask). Rows with no key get what the
 reference gives (``backends/kernels/attention.py``): zero output, ``-inf``
 logsumexp, zero gradients.
 
