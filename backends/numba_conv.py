@@ -1,4 +1,4 @@
-"""The numba backend's convolution, average pooling and batch-normalization overrides.
+"""The numba backend's convolution, pooling and batch-normalization overrides.
 
 A mixin of ``NumbaBackend``: convolution is Numba im2col / col2im (padding
 handled without a padded copy) around BLAS GEMMs, which measured 3-5x faster
@@ -13,12 +13,21 @@ into its slice of the output. On W3 (8.9 MB of columns a batch in its second
 convolution) this made a training step 19% faster than one GEMM over the
 batch's columns (one thread; chunks of 0.25, 0.5, 1, 1.5 and 2 MiB measured,
 0.75-1 MiB best); the GEMMs themselves run faster on cache-resident columns.
+
+Convolution and pooling split the batch into one block of images per thread
+of the kernel pool (``thread_pool.py``; BLAS on one thread in each block),
+each block packing and multiplying its own chunks in its own scratch: the
+kernel gradient is summed per block and the block sums added at the end, the
+input gradient is zeroed and scattered chunk by chunk. Blocks get at least
+``MIN_SPLIT_MACS`` multiply-adds (``_MIN_SPLIT_ELEMENTS`` elements for pooling
+and bias), so small convolutions stay on the calling thread.
 """
 
 import threading
 
 import numpy
 
+from . import thread_pool
 from .kernels.pooling import _pool_geometry
 from .numba_dispatch import _jit_dtype
 
@@ -26,6 +35,8 @@ from .numba_dispatch import _jit_dtype
 _CHUNK_BYTES = 1 << 20
 #: up to this many input channels the columns are packed transposed (``im2col_transposed``)
 _TRANSPOSED_MAX_CHANNELS = 2
+#: a one-pass kernel (pooling, bias) is split only into blocks of at least this many elements
+_MIN_SPLIT_ELEMENTS = 1 << 17
 #: the largest scratch array kept between calls (one image's columns can be larger)
 _KEEP_BYTES = 1 << 23
 
@@ -48,6 +59,86 @@ def _scratch(name: str, size: int, dtype) -> numpy.ndarray:
     return array[:size]
 
 
+def _split_images(block, *args, batch: int, work_per_image: int, min_work: int = 0) -> None:
+    """``block(*args, start, stop)`` over the images ``range(batch)``, split between threads.
+
+    A block gets at least ``min_work`` units of work (by default
+    ``thread_pool.MIN_SPLIT_MACS`` multiply-adds), so small batches stay on
+    this thread.
+    """
+    min_work = min_work or thread_pool.MIN_SPLIT_MACS
+    min_block = -(-min_work // max(work_per_image, 1))
+    thread_pool.run_blocks(block, *args, count=batch, min_block=min_block)
+
+
+def _chunks(start, stop, out_hw, window, channels, dtype):
+    """``(first, last)`` image ranges covering ``[start, stop)`` whose column matrices
+    fit ``_CHUNK_BYTES``, as equal as whole images allow."""
+    row_bytes = window[0] * window[1] * channels * numpy.dtype(dtype).itemsize
+    images = max(1, _CHUNK_BYTES // (out_hw[0] * out_hw[1] * row_bytes))
+    parts = -(-(stop - start) // images)
+    return [(start + a, start + b) for a, b in thread_pool.blocks(stop - start, parts)]
+
+
+def _column_chunks(conv, x, window, out_hw, geometry, pointwise, start, stop):
+    """For each chunk of the images ``[start, stop)``: ``(rows, columns)``.
+
+    ``columns`` is the ``(len(rows), kh * kw * c)`` matrix of the windows of
+    the output rows ``rows`` (a slice of ``n * out_h * out_w``), in this
+    thread's scratch and overwritten by the next chunk; a pointwise
+    convolution's is ``x`` itself, in one chunk.
+    """
+    c = x.shape[3]
+    pixels = out_hw[0] * out_hw[1]
+    if pointwise:
+        yield slice(start * pixels, stop * pixels), x[start:stop].reshape(-1, c)
+        return
+    depth = window[0] * window[1] * c
+    transposed = c <= _TRANSPOSED_MAX_CHANNELS
+    for first, last in _chunks(start, stop, out_hw, window, c, x.dtype):
+        rows = slice(first * pixels, last * pixels)
+        cols = _scratch("columns", (last - first) * pixels * depth, x.dtype)
+        if transposed:  # the same matrix, Fortran-ordered
+            cols_t = cols.reshape(*window, c, last - first, *out_hw)
+            conv.im2col_transposed(x[first:last], *geometry, cols_t)
+            yield rows, cols.reshape(depth, -1).T
+        else:
+            cols_6d = cols.reshape(last - first, *out_hw, *window, c)
+            conv.im2col(x[first:last], *geometry, cols_6d)
+            yield rows, cols.reshape(-1, depth)
+
+
+def _forward_block(conv, x, weights, y, window, out_hw, geometry, pointwise, start, stop):
+    """``y``'s rows of the images ``[start, stop)``, one GEMM per chunk of columns."""
+    for rows, cols in _column_chunks(conv, x, window, out_hw, geometry, pointwise, start, stop):
+        numpy.matmul(cols, weights, out=y[rows])
+
+
+def _input_gradient_block(conv, dy, weights_t, dx, window, geometry, start, stop):
+    """``dx[start:stop]``, each chunk's column gradients scattered back while in cache."""
+    out_hw, f, c = dy.shape[1:3], dy.shape[3], dx.shape[3]
+    depth = window[0] * window[1] * c
+    for first, last in _chunks(start, stop, out_hw, window, c, dy.dtype):
+        dcols = _scratch("columns", (last - first) * out_hw[0] * out_hw[1] * depth, dy.dtype)
+        numpy.matmul(dy[first:last].reshape(-1, f), weights_t, out=dcols.reshape(-1, depth))
+        dx[first:last] = 0
+        conv.col2im(dcols.reshape(last - first, *out_hw, *window, c), *geometry, dx[first:last])
+
+
+def _weight_gradient_block(conv, dy, x, window, geometry, pointwise, partials, start, stop):
+    """The kernel gradient of the images ``[start, stop)``, stored as ``partials[start]``."""
+    out_hw = dy.shape[1:3]
+    dy = dy.reshape(-1, dy.shape[3])
+    grad = part = None
+    for rows, cols in _column_chunks(conv, x, window, out_hw, geometry, pointwise, start, stop):
+        if grad is None:
+            grad = numpy.matmul(cols.T, dy[rows])
+            part = numpy.empty_like(grad)
+        else:
+            grad += numpy.matmul(cols.T, dy[rows], out=part)
+    partials[start] = grad
+
+
 class ConvolutionOverrides:
     """Needs ``self._conv``, ``self._pooling`` and ``self._normalization`` kernel modules."""
 
@@ -64,36 +155,6 @@ class ConvolutionOverrides:
         geometry = tuple(map(int, (*strides, *dilation, pads[0][0], pads[1][0])))
         pointwise = tuple(window) == (1, 1) and tuple(strides) == (1, 1) and out_hw == x_shape[1:3]
         return out_hw, geometry, pointwise
-
-    @staticmethod
-    def _chunks(batch, out_hw, window, channels, dtype):
-        """``(start, stop)`` image ranges whose column matrices fit ``_CHUNK_BYTES``."""
-        row_bytes = window[0] * window[1] * channels * numpy.dtype(dtype).itemsize
-        images = max(1, _CHUNK_BYTES // (out_hw[0] * out_hw[1] * row_bytes))
-        return [(start, min(start + images, batch)) for start in range(0, batch, images)]
-
-    def _column_chunks(self, x, window, out_hw, geometry):
-        """For each chunk of images: ``(rows, columns)``, the columns in scratch.
-
-        ``columns`` is the ``(len(rows), kh * kw * c)`` matrix of the windows
-        of the output rows ``rows`` (a slice of ``n * out_h * out_w``),
-        overwritten by the next chunk.
-        """
-        n, _, _, c = x.shape
-        pixels = out_hw[0] * out_hw[1]
-        depth = window[0] * window[1] * c
-        transposed = c <= _TRANSPOSED_MAX_CHANNELS
-        for start, stop in self._chunks(n, out_hw, window, c, x.dtype):
-            rows = slice(start * pixels, stop * pixels)
-            cols = _scratch("columns", (stop - start) * pixels * depth, x.dtype)
-            if transposed:  # the same matrix, Fortran-ordered
-                cols_t = cols.reshape(*window, c, stop - start, *out_hw)
-                self._conv.im2col_transposed(x[start:stop], *geometry, cols_t)
-                yield rows, cols.reshape(depth, -1).T
-            else:
-                cols_6d = cols.reshape(stop - start, *out_hw, *window, c)
-                self._conv.im2col(x[start:stop], *geometry, cols_6d)
-                yield rows, cols.reshape(-1, depth)
 
     def conv2d_forward(
         self, x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)
@@ -114,15 +175,13 @@ class ConvolutionOverrides:
         out_hw, geometry, pointwise = plan
         x = numpy.ascontiguousarray(x)
         weights = numpy.ascontiguousarray(kernel).reshape(kh * kw * c, f)
-        y = numpy.empty((x.shape[0] * out_hw[0] * out_hw[1], f), x.dtype)
-        if pointwise:
-            numpy.matmul(x.reshape(-1, c), weights, out=y)
-        else:
-            for rows, cols in self._column_chunks(x, (kh, kw), out_hw, geometry):
-                numpy.matmul(cols, weights, out=y[rows])
+        n, pixels = x.shape[0], out_hw[0] * out_hw[1]
+        y = numpy.empty((n * pixels, f), x.dtype)
+        block_args = (self._conv, x, weights, y, (kh, kw), out_hw, geometry, pointwise)
+        _split_images(_forward_block, *block_args, batch=n, work_per_image=pixels * kh * kw * c * f)
         if bias is not None:
             self._conv.add_bias(y, numpy.ascontiguousarray(bias))
-        return y.reshape(x.shape[0], *out_hw, f)
+        return y.reshape(n, *out_hw, f)
 
     def conv2d_backward_input(
         self, dy, kernel, x_shape, strides=(1, 1), padding="valid", dilation=(1, 1)
@@ -143,16 +202,14 @@ class ConvolutionOverrides:
         weights_t = numpy.ascontiguousarray(kernel).reshape(kh * kw * c, f).T
         dy = numpy.ascontiguousarray(dy)
         if pointwise:
-            return numpy.matmul(dy.reshape(-1, f), weights_t).reshape(x_shape)
-        dx = numpy.zeros(tuple(x_shape), dy.dtype)
-        pixels = out_hw[0] * out_hw[1]
-        for start, stop in self._chunks(x_shape[0], out_hw, (kh, kw), c, dy.dtype):
-            dcols = _scratch("columns", (stop - start) * pixels * kh * kw * c, dy.dtype)
-            numpy.matmul(
-                dy[start:stop].reshape(-1, f), weights_t, out=dcols.reshape(-1, kh * kw * c)
-            )
-            dcols = dcols.reshape(stop - start, *out_hw, kh, kw, c)
-            self._conv.col2im(dcols, *geometry, dx[start:stop])
+            return thread_pool.matmul(dy.reshape(-1, f), weights_t).reshape(x_shape)
+        dx = numpy.empty(tuple(x_shape), dy.dtype)
+        _split_images(
+            _input_gradient_block,
+            *(self._conv, dy, weights_t, dx, (kh, kw), geometry),
+            batch=x_shape[0],
+            work_per_image=out_hw[0] * out_hw[1] * kh * kw * c * f,
+        )
         return dx
 
     def conv2d_backward_weight(
@@ -171,17 +228,18 @@ class ConvolutionOverrides:
             return super().conv2d_backward_weight(dy, x, kernel_shape, strides, padding, dilation)
         out_hw, geometry, pointwise = plan
         x, dy = numpy.ascontiguousarray(x), numpy.ascontiguousarray(dy)
-        if pointwise:
-            return numpy.matmul(x.reshape(-1, c).T, dy.reshape(-1, f)).reshape(kernel_shape)
-        dy = dy.reshape(-1, f)
-        grad = part = None
-        for rows, cols in self._column_chunks(x, (kh, kw), out_hw, geometry):
-            if grad is None:
-                grad = numpy.matmul(cols.T, dy[rows])
-                part = numpy.empty_like(grad)
-            else:
-                grad += numpy.matmul(cols.T, dy[rows], out=part)
-        return grad.reshape(kernel_shape)
+        partials = {}  # one kernel-sized sum per block, added up in block order
+        _split_images(
+            _weight_gradient_block,
+            *(self._conv, dy, x, (kh, kw), geometry, pointwise, partials),
+            batch=x.shape[0],
+            work_per_image=out_hw[0] * out_hw[1] * kh * kw * c * f,
+        )
+        grads = [partials[start] for start in sorted(partials)]
+        total = grads[0]
+        for grad in grads[1:]:
+            total += grad
+        return total.reshape(kernel_shape)
 
     def bias_activation_forward(self, y, bias=None, activation=None):
         if (
@@ -199,34 +257,99 @@ class ConvolutionOverrides:
                 return y
             bias = numpy.zeros(y.shape[-1], y.dtype)
         kernel = self._conv.add_bias if activation is None else self._conv.add_bias_relu
-        kernel(rows, numpy.ascontiguousarray(bias))
+        bias = numpy.ascontiguousarray(bias)
+
+        def block(start, stop):
+            kernel(rows[start:stop], bias)
+
+        # whole blocks of 16 rows keep the threads off each other's cache lines
+        min_rows = -(-_MIN_SPLIT_ELEMENTS // rows.shape[1])
+        thread_pool.run_blocks(block, count=rows.shape[0], min_block=min_rows, align=16)
         return y
 
-    # average pooling (max pooling is overridden with the other pooling kernels above)
+    # -- pooling: the images split between the pool's threads ---------------
+
+    @staticmethod
+    def _pool_geometry_args(x_shape, pool_size, strides, padding):
+        """``(out_hw, (pool_h, pool_w, stride_h, stride_w, top, left))`` for the kernels."""
+        pads, out_hw = _pool_geometry(x_shape, pool_size, strides, padding)
+        return out_hw, tuple(map(int, (*pool_size, *strides, pads[0][0], pads[1][0])))
+
+    def max_pool2d_forward(self, x, pool_size, strides, padding="valid"):
+        if _jit_dtype(x) is None or x.ndim != 4 or x.size == 0:
+            return super().max_pool2d_forward(x, pool_size, strides, padding)
+        out_hw, geometry = self._pool_geometry_args(x.shape, pool_size, strides, padding)
+        out_shape = (x.shape[0], *out_hw, x.shape[3])
+        index_dtype = numpy.int8 if pool_size[0] * pool_size[1] <= 127 else numpy.int32
+        x = numpy.ascontiguousarray(x)
+        y = numpy.empty(out_shape, x.dtype)
+        argmax = numpy.empty(out_shape, index_dtype)
+        kernel = self._pooling.max_pool2d_forward
+
+        def block(start, stop):
+            kernel(x[start:stop], *geometry, y[start:stop], argmax[start:stop])
+
+        _split_images(
+            block, batch=x.shape[0], work_per_image=x[0].size, min_work=_MIN_SPLIT_ELEMENTS
+        )
+        return y, argmax
+
+    def max_pool2d_backward(self, dy, argmax, x_shape, pool_size, strides, padding="valid"):
+        if _jit_dtype(dy) is None or dy.ndim != 4 or type(argmax) is not numpy.ndarray:
+            return super().max_pool2d_backward(dy, argmax, x_shape, pool_size, strides, padding)
+        _, geometry = self._pool_geometry_args(x_shape, pool_size, strides, padding)
+        dy, argmax = numpy.ascontiguousarray(dy), numpy.ascontiguousarray(argmax)
+        dx = numpy.empty(tuple(x_shape), dy.dtype)
+        if strides[0] >= pool_size[0] and strides[1] >= pool_size[1]:
+            kernel = self._pooling.max_pool2d_backward_disjoint  # writes every element of dx
+
+            def block(start, stop):
+                kernel(dy[start:stop], argmax[start:stop], *geometry, dx[start:stop])
+
+        else:
+            kernel = self._pooling.max_pool2d_backward
+
+            def block(start, stop):
+                dx[start:stop] = 0
+                kernel(dy[start:stop], argmax[start:stop], *geometry[1:], dx[start:stop])
+
+        work = dx[0].size if dx.shape[0] else 0
+        _split_images(block, batch=dx.shape[0], work_per_image=work, min_work=_MIN_SPLIT_ELEMENTS)
+        return dx
 
     def avg_pool2d_forward(self, x, pool_size, strides, padding="valid"):
         if _jit_dtype(x) is None or x.ndim != 4 or x.size == 0:
             return super().avg_pool2d_forward(x, pool_size, strides, padding)
-        pads, out_hw = _pool_geometry(x.shape, pool_size, strides, padding)
+        out_hw, geometry = self._pool_geometry_args(x.shape, pool_size, strides, padding)
+        x = numpy.ascontiguousarray(x)
         y = numpy.empty((x.shape[0], *out_hw, x.shape[3]), x.dtype)
-        self._pooling.avg_pool2d_forward(
-            numpy.ascontiguousarray(x),
-            *map(int, (*pool_size, *strides, pads[0][0], pads[1][0])),
-            y,
+        kernel = self._pooling.avg_pool2d_forward
+
+        def block(start, stop):
+            kernel(x[start:stop], *geometry, y[start:stop])
+
+        _split_images(
+            block, batch=x.shape[0], work_per_image=x[0].size, min_work=_MIN_SPLIT_ELEMENTS
         )
         return y
 
     def avg_pool2d_backward(self, dy, x_shape, pool_size, strides, padding="valid"):
         if _jit_dtype(dy) is None or dy.ndim != 4 or len(x_shape) != 4:
             return super().avg_pool2d_backward(dy, x_shape, pool_size, strides, padding)
-        pads, _ = _pool_geometry(x_shape, pool_size, strides, padding)
-        dx = numpy.zeros(tuple(x_shape), dy.dtype)
-        self._pooling.avg_pool2d_backward(
-            numpy.ascontiguousarray(dy),
-            *map(int, (*pool_size, *strides, pads[0][0], pads[1][0])),
-            dx,
-        )
+        _, geometry = self._pool_geometry_args(x_shape, pool_size, strides, padding)
+        dy = numpy.ascontiguousarray(dy)
+        dx = numpy.empty(tuple(x_shape), dy.dtype)
+        kernel = self._pooling.avg_pool2d_backward
+
+        def block(start, stop):
+            dx[start:stop] = 0
+            kernel(dy[start:stop], *geometry, dx[start:stop])
+
+        work = dx[0].size if dx.shape[0] else 0
+        _split_images(block, batch=dx.shape[0], work_per_image=work, min_work=_MIN_SPLIT_ELEMENTS)
         return dx
+
+    # -- batch normalization -----------------------------------------------
 
     def _batch_norm_args(self, x, gamma, beta):
         """``gamma`` and ``beta`` as arrays (ones and zeros when absent), or None to fall back."""

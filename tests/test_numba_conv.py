@@ -113,7 +113,7 @@ def test_conv2d_in_chunks_at_w3_sizes(numba_backend, dtype, rng):
     x = random(rng, (9, 13, 13, 32), dtype)
     kernel = random(rng, (3, 3, 32, 16), dtype)
     bias = random(rng, (16,), dtype)
-    assert len(numba_backend._chunks(9, (11, 11), (3, 3), 32, dtype)) > 1
+    assert len(numba_conv._chunks(0, 9, (11, 11), (3, 3), 32, dtype)) > 1
     for _ in range(2):
         y = numba_backend.conv2d_forward(x, kernel, bias)
         expected = reference.conv2d_forward(x, kernel, bias)
@@ -296,3 +296,97 @@ def test_mixed_dtypes_fall_back_to_reference(numba_backend, rng):
     y = numba_backend.conv2d_forward(x, kernel)
     assert y.dtype == numpy.float64
     numpy.testing.assert_allclose(y, Backend().conv2d_forward(x, kernel))
+
+
+@pytest.fixture
+def split_counter(monkeypatch):
+    """``run(threads)`` sets the pool's width; every split of work into blocks is counted."""
+    from backends import thread_pool
+
+    monkeypatch.setattr(thread_pool, "MIN_SPLIT_MACS", 1)
+    monkeypatch.setattr(numba_conv, "_MIN_SPLIT_ELEMENTS", 1)
+    splits = []
+    pool_run = thread_pool._pool.run
+
+    def counting_run(function, argument_sets):
+        splits.append(len(argument_sets))
+        pool_run(function, argument_sets)
+
+    monkeypatch.setattr(thread_pool._pool, "run", counting_run)
+
+    def set_width(threads):
+        monkeypatch.setattr(thread_pool, "width", lambda: threads)
+        return splits
+
+    return set_width
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize(
+    ("x_shape", "kernel_shape", "geometry"),
+    [
+        ((7, 9, 8, 1), (3, 3, 1, 5), ((1, 1), "valid")),  # transposed columns
+        ((7, 9, 8, 4), (3, 2, 4, 6), ((2, 1), "same", (1, 2))),  # several chunks per block
+        ((5, 6, 6, 3), (1, 1, 3, 4), ((1, 1), "valid")),  # pointwise
+    ],
+)
+def test_conv2d_split_between_threads_equals_one_thread(
+    numba_backend, split_counter, dtype, x_shape, kernel_shape, geometry, rng
+):
+    """Three blocks of images (the kernel gradient: three partial sums) give one thread's result."""
+    x = random(rng, x_shape, dtype)
+    kernel = random(rng, kernel_shape, dtype)
+    bias = random(rng, kernel_shape[3:], dtype)
+    one_image = x.shape[1] * x.shape[2] * kernel_shape[0] * kernel_shape[1] * x.itemsize
+    tolerance = {"rtol": RTOL[dtype], "atol": ATOL[dtype]}
+
+    def run(threads):
+        split_counter(threads)
+        with mock.patch.object(numba_conv, "_CHUNK_BYTES", one_image * x.shape[3]):
+            y = numba_backend.conv2d_forward(x, kernel, bias, *geometry)
+            dy = numpy.ascontiguousarray(y[::-1])
+            return [
+                y,
+                numba_backend.conv2d_backward_input(dy, kernel, x.shape, *geometry),
+                numba_backend.conv2d_backward_weight(dy, x, kernel.shape, *geometry),
+            ]
+
+    serial = run(1)
+    assert split_counter(1) == []
+    split = run(3)
+    assert split_counter(3) == [3, 3, 3]
+    for ours, theirs in zip(split, serial, strict=True):
+        assert ours.dtype == theirs.dtype
+        numpy.testing.assert_allclose(ours, theirs, **tolerance)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize(("pool", "strides"), [((2, 2), (2, 2)), ((3, 2), (1, 2))])
+def test_pooling_and_bias_split_between_threads_equal_one_thread(
+    numba_backend, split_counter, dtype, pool, strides, rng
+):
+    x = random(rng, (7, 9, 8, 5), dtype)
+    bias = random(rng, (5,), dtype)
+
+    def run(threads):
+        split_counter(threads)
+        results = []
+        for padding in ("valid", "same"):
+            geometry = (pool, strides, padding)
+            y, argmax = numba_backend.max_pool2d_forward(x, *geometry)
+            dy = random(numpy.random.default_rng(1), y.shape, dtype)
+            results += [
+                y,
+                argmax,
+                numba_backend.max_pool2d_backward(dy, argmax, x.shape, *geometry),
+                numba_backend.avg_pool2d_forward(x, *geometry),
+                numba_backend.avg_pool2d_backward(dy, x.shape, *geometry),
+            ]
+        results.append(numba_backend.bias_activation_forward(x.copy(), bias, "relu"))
+        return results
+
+    serial = run(1)
+    split = run(3)
+    assert split_counter(3) == [3] * 9
+    for ours, theirs in zip(split, serial, strict=True):
+        numpy.testing.assert_array_equal(ours, theirs)

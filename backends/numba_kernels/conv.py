@@ -13,14 +13,16 @@ around them.
 ``(batch, out_h, out_w, kh, kw, in_channels)`` (``im2col_transposed``: the
 transpose, for one or two channels). Padding is implicit: positions
 outside the input read as zero and receive no gradient; nothing is copied to
-pad. The kernels are serial: in parallel (``prange`` over the batch) they ran
-slower in the training step, their threads competing with OpenBLAS's.
+pad. The kernels are serial and release the GIL: the backend runs them on
+blocks of images in its kernel pool (``thread_pool.py``). In parallel
+(``prange`` over the batch) they had run slower in the training step, their
+threads competing with OpenBLAS's.
 """
 
 import numba
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def im2col(x, stride_h, stride_w, dilation_h, dilation_w, top, left, cols):
     """Pack ``x``'s windows into ``cols`` (``(batch, out_h, out_w, kh, kw, in)``), zero outside.
 
@@ -52,7 +54,7 @@ def im2col(x, stride_h, stride_w, dilation_h, dilation_w, top, left, cols):
                                 out[c] = pixel[c]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _inside(size, out_size, stride, offset):
     """``(first, stop)``: the outputs ``o`` with ``0 <= o * stride + offset < size``."""
     first = 0 if offset >= 0 else (stride - 1 - offset) // stride
@@ -60,7 +62,7 @@ def _inside(size, out_size, stride, offset):
     return min(first, out_size), min(max(stop, first), out_size)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def im2col_transposed(x, stride_h, stride_w, dilation_h, dilation_w, top, left, cols):
     """Pack ``x``'s windows into ``cols`` (``(kh, kw, in, batch, out_h, out_w)``), zero outside.
 
@@ -92,7 +94,7 @@ def im2col_transposed(x, stride_h, stride_w, dilation_h, dilation_w, top, left, 
                             out[ow] = source[ow * stride_w + offset, c]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def col2im(cols, stride_h, stride_w, dilation_h, dilation_w, top, left, dx):
     """Scatter-add ``cols`` (``(batch, out_h, out_w, kh, kw, in)``) into zeroed ``dx``."""
     batch, height, width, channels = dx.shape
@@ -119,7 +121,7 @@ def col2im(cols, stride_h, stride_w, dilation_h, dilation_w, top, left, dx):
                                 pixel[c] += values[c]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def add_bias(y, bias):
     """``y += bias`` over the rows of ``y`` (``(pixels, filters)``), in place.
 
@@ -133,7 +135,7 @@ def add_bias(y, bias):
             row[f] += bias[f]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def add_bias_relu(y, bias):
     """``y = relu(y + bias)`` over the rows of ``y`` (``(pixels, filters)``), in place.
 

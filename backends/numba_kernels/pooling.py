@@ -4,14 +4,15 @@ Padding is implicit: positions outside the input count as ``-inf`` (they never
 win a max, as in the reference) and receive no gradient. A window of only
 ``-inf`` reports offset 0, as the reference does. Averages leave padded
 positions out of both sum and count, as Keras does. Channels are the
-innermost loop, so every read and write walks contiguous memory.
+innermost loop, so every read and write walks contiguous memory. The kernels
+release the GIL: the backend runs them on blocks of images in its kernel pool.
 """
 
 import numba
 import numpy
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def max_pool2d_forward(x, pool_h, pool_w, stride_h, stride_w, top, left, y, argmax):
     """Window maxima into ``y`` and their row-major window offsets into ``argmax``.
 
@@ -53,7 +54,7 @@ def max_pool2d_forward(x, pool_h, pool_w, stride_h, stride_w, top, left, y, argm
                     index[c] = offsets[c]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def max_pool2d_backward(dy, argmax, pool_w, stride_h, stride_w, top, left, dx):
     batch, height, width, channels = dx.shape
     _, out_h, out_w, _ = dy.shape
@@ -68,7 +69,7 @@ def max_pool2d_backward(dy, argmax, pool_w, stride_h, stride_w, top, left, dx):
                         dx[n, row, col, c] += dy[n, oh, ow, c]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _covered(size, out_size, pool, stride, before):
     """Which positions along one axis some window covers."""
     covered = numpy.zeros(size, numpy.bool_)
@@ -80,7 +81,7 @@ def _covered(size, out_size, pool, stride, before):
     return covered
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def max_pool2d_backward_disjoint(dy, argmax, pool_h, pool_w, stride_h, stride_w, top, left, dx):
     """``max_pool2d_backward`` for windows that do not overlap (stride >= pool size).
 
@@ -121,7 +122,7 @@ def max_pool2d_backward_disjoint(dy, argmax, pool_h, pool_w, stride_h, stride_w,
                     dx[n, row, col] = 0
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def avg_pool2d_forward(x, pool_h, pool_w, stride_h, stride_w, top, left, y):
     """Window means; positions outside the input are left out of the sum and the count."""
     batch, height, width, channels = x.shape
@@ -149,7 +150,7 @@ def avg_pool2d_forward(x, pool_h, pool_w, stride_h, stride_w, top, left, y):
                     total[c] /= scale
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def avg_pool2d_backward(dy, pool_h, pool_w, stride_h, stride_w, top, left, dx):
     """Spread each output gradient evenly over its window's real inputs; ``dx`` starts zeroed."""
     batch, height, width, channels = dx.shape
