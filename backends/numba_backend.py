@@ -7,7 +7,7 @@ dtype (float16, integers) to ``super()``, so Numba never sees a type it was
 not written for. Numba is imported lazily: this module imports without it,
 and selecting the backend without it raises ``BackendUnavailableError``.
 
-The convolution / pooling / normalization, the recurrent / embedding and the attention
+The convolution / normalization, the recurrent / embedding and the attention
 overrides are mixins in ``numba_conv.py``, ``numba_recurrent.py`` and
 ``numba_attention.py`` (one module per family,
 as the kernels in ``numba_kernels/``); this class joins them and holds the rest.
@@ -18,6 +18,7 @@ import importlib
 import numpy
 
 from . import thread_pool
+from .kernels.pooling import _pool_geometry
 from .numba_attention import AttentionOverrides
 from .numba_conv import ConvolutionOverrides
 from .numba_dispatch import _JIT_DTYPES, _flat, _jit_dtype
@@ -52,6 +53,9 @@ _MIN_JIT_SIZE = 2048
 # kernel wins at every size.
 _MIN_JIT_SGD_SIZE = 16384
 _NARROW_ROWS = 32
+# Rows of a row-wise kernel (layer normalization) are split between the pool's threads
+# in blocks of at least this many elements: a hand-off costs ~20 us.
+_MIN_SPLIT_ELEMENTS = 32768
 
 
 class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides, NumpyBackend):
@@ -403,6 +407,63 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
             param.reshape(-1), _flat(grad), accumulator.reshape(-1), scalar(lr), scalar(epsilon)
         )
 
+    # -- layer normalization: rows split between the pool's threads ------------
+
+    def _layer_norm_args(self, x, gamma, beta, *others):
+        """``gamma`` and ``beta`` as arrays (ones and zeros when absent), or None to fall back."""
+        params = [p for p in (gamma, beta) if p is not None]
+        if _jit_dtype(x, *params, *others) is None or x.ndim != 2 or x.size == 0:
+            return None
+        if any(p.shape != x.shape[1:] for p in params):
+            return None
+        features = x.shape[1]
+        gamma = numpy.ones(features, x.dtype) if gamma is None else numpy.ascontiguousarray(gamma)
+        beta = numpy.zeros(features, x.dtype) if beta is None else numpy.ascontiguousarray(beta)
+        return gamma, beta
+
+    def layer_norm_forward(self, x, gamma, beta, epsilon):
+        params = self._layer_norm_args(x, gamma, beta)
+        if params is None:
+            return super().layer_norm_forward(x, gamma, beta, epsilon)
+        rows, features = x.shape
+        y = numpy.empty(x.shape, x.dtype)
+        mean = numpy.empty((rows, 1), x.dtype)
+        variance = numpy.empty((rows, 1), x.dtype)
+        args = (numpy.ascontiguousarray(x), *params, x.dtype.type(epsilon), y, mean, variance)
+        min_rows = -(-_MIN_SPLIT_ELEMENTS // features)
+        thread_pool.run_blocks(
+            self._normalization.layer_norm_forward, *args, count=rows, min_block=min_rows
+        )
+        return y, mean, variance
+
+    def layer_norm_backward(self, dy, x, mean, variance, gamma, epsilon):
+        params = self._layer_norm_args(x, gamma, None, dy, mean, variance)
+        rows = x.shape[0]
+        if params is None or dy.shape != x.shape or not mean.shape == variance.shape == (rows, 1):
+            return super().layer_norm_backward(dy, x, mean, variance, gamma, epsilon)
+        features = x.shape[1]
+        parts = min(thread_pool.width(), max(1, x.size // _MIN_SPLIT_ELEMENTS))
+        blocks = thread_pool.blocks(rows, parts)
+        bounds = numpy.array([start for start, _ in blocks] + [rows], numpy.int64)
+        dx = numpy.empty(x.shape, x.dtype)
+        dgamma_parts = numpy.empty((len(blocks), features))
+        dbeta_parts = numpy.empty((len(blocks), features))
+        arrays = (dy, x, mean, variance)
+        thread_pool.run_blocks(
+            self._normalization.layer_norm_backward,
+            *(numpy.ascontiguousarray(a) for a in arrays),
+            params[0],
+            x.dtype.type(epsilon),
+            bounds,
+            dx,
+            dgamma_parts,
+            dbeta_parts,
+            count=len(blocks),
+        )
+        dgamma = dgamma_parts.sum(axis=0).astype(x.dtype)
+        dbeta = dbeta_parts.sum(axis=0).astype(x.dtype)
+        return dx, dgamma, dbeta
+
     # -- dropout ---------------------------------------------------------------
 
     def dropout_mask(self, shape, rate: float, dtype):
@@ -415,3 +476,43 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
         scale = dtype.type(1.0 / (1.0 - rate))
         self._dropout.dropout_mask(uniform.reshape(-1), dtype.type(rate), scale, out.reshape(-1))
         return out
+
+    # -- pooling -----------------------------------------------------------------
+
+    def max_pool2d_forward(self, x, pool_size, strides, padding="valid"):
+        if _jit_dtype(x) is None or x.ndim != 4 or x.size == 0:
+            return super().max_pool2d_forward(x, pool_size, strides, padding)
+        pads, out_hw = _pool_geometry(x.shape, pool_size, strides, padding)
+        out_shape = (x.shape[0], *out_hw, x.shape[3])
+        index_dtype = numpy.int8 if pool_size[0] * pool_size[1] <= 127 else numpy.int32
+        y = numpy.empty(out_shape, x.dtype)
+        argmax = numpy.empty(out_shape, index_dtype)
+        self._pooling.max_pool2d_forward(
+            numpy.ascontiguousarray(x),
+            *map(int, (*pool_size, *strides, pads[0][0], pads[1][0])),
+            y,
+            argmax,
+        )
+        return y, argmax
+
+    def max_pool2d_backward(self, dy, argmax, x_shape, pool_size, strides, padding="valid"):
+        if _jit_dtype(dy) is None or dy.ndim != 4 or type(argmax) is not numpy.ndarray:
+            return super().max_pool2d_backward(dy, argmax, x_shape, pool_size, strides, padding)
+        pads, _ = _pool_geometry(x_shape, pool_size, strides, padding)
+        if strides[0] >= pool_size[0] and strides[1] >= pool_size[1]:
+            dx = numpy.empty(tuple(x_shape), dy.dtype)
+            self._pooling.max_pool2d_backward_disjoint(
+                numpy.ascontiguousarray(dy),
+                numpy.ascontiguousarray(argmax),
+                *map(int, (*pool_size, *strides, pads[0][0], pads[1][0])),
+                dx,
+            )
+            return dx
+        dx = numpy.zeros(tuple(x_shape), dy.dtype)
+        self._pooling.max_pool2d_backward(
+            numpy.ascontiguousarray(dy),
+            numpy.ascontiguousarray(argmax),
+            *map(int, (pool_size[1], *strides, pads[0][0], pads[1][0])),
+            dx,
+        )
+        return dx

@@ -169,6 +169,35 @@ def test_dense_forward_matches_reference(numba_backend, batch, sizes, dtype, see
     assert_close(numba_backend.dense_forward(x, kernel), Backend().dense_forward(x, kernel), dtype)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize(
+    "shape, use_gamma, use_beta",
+    [((1, 1), True, True), ((7, 5), False, True), ((40, 13), True, False), ((41, 64), True, True)],
+)
+def test_layer_norm_matches_reference(monkeypatch, rng, shape, use_gamma, use_beta, threads, dtype):
+    """Row by row, with the rows split in blocks between three threads or on one."""
+    from backends import numba_backend as module
+    from backends import thread_pool
+
+    monkeypatch.setattr(thread_pool, "width", lambda: threads)
+    monkeypatch.setattr(module, "_MIN_SPLIT_ELEMENTS", 1)
+    numba_backend, reference = backends.get("numba"), Backend()
+    x = random(rng, shape, dtype) + 1
+    gamma = random(rng, shape[1:], dtype) if use_gamma else None
+    beta = random(rng, shape[1:], dtype) if use_beta else None
+    ours = numba_backend.layer_norm_forward(x, gamma, beta, 1e-3)
+    theirs = reference.layer_norm_forward(x, gamma, beta, 1e-3)
+    for actual, expected in zip(ours, theirs):
+        assert_close(actual, expected, dtype)
+    _, mean, variance = theirs
+    dy = random(rng, shape, dtype)
+    ours = numba_backend.layer_norm_backward(dy, x, mean, variance, gamma, 1e-3)
+    theirs = reference.layer_norm_backward(dy, x, mean, variance, gamma, 1e-3)
+    for actual, expected in zip(ours, theirs):
+        assert_close(actual, expected, dtype)
+
+
 @few
 @given(rows=st.integers(1, 8), classes=st.integers(1, 6), dtype=dtypes, seed=seeds)
 def test_cross_entropy_matches_reference(numba_backend, rows, classes, dtype, seed):
