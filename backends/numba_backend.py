@@ -7,7 +7,7 @@ dtype (float16, integers) to ``super()``, so Numba never sees a type it was
 not written for. Numba is imported lazily: this module imports without it,
 and selecting the backend without it raises ``BackendUnavailableError``.
 
-The convolution / normalization, the recurrent / embedding and the attention
+The convolution / pooling / normalization, the recurrent / embedding and the attention
 overrides are mixins in ``numba_conv.py``, ``numba_recurrent.py`` and
 ``numba_attention.py`` (one module per family,
 as the kernels in ``numba_kernels/``); this class joins them and holds the rest.
@@ -18,7 +18,6 @@ import importlib
 import numpy
 
 from . import thread_pool
-from .kernels.pooling import _pool_geometry
 from .numba_attention import AttentionOverrides
 from .numba_conv import ConvolutionOverrides
 from .numba_dispatch import _JIT_DTYPES, _flat, _jit_dtype
@@ -476,43 +475,3 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
         scale = dtype.type(1.0 / (1.0 - rate))
         self._dropout.dropout_mask(uniform.reshape(-1), dtype.type(rate), scale, out.reshape(-1))
         return out
-
-    # -- pooling -----------------------------------------------------------------
-
-    def max_pool2d_forward(self, x, pool_size, strides, padding="valid"):
-        if _jit_dtype(x) is None or x.ndim != 4 or x.size == 0:
-            return super().max_pool2d_forward(x, pool_size, strides, padding)
-        pads, out_hw = _pool_geometry(x.shape, pool_size, strides, padding)
-        out_shape = (x.shape[0], *out_hw, x.shape[3])
-        index_dtype = numpy.int8 if pool_size[0] * pool_size[1] <= 127 else numpy.int32
-        y = numpy.empty(out_shape, x.dtype)
-        argmax = numpy.empty(out_shape, index_dtype)
-        self._pooling.max_pool2d_forward(
-            numpy.ascontiguousarray(x),
-            *map(int, (*pool_size, *strides, pads[0][0], pads[1][0])),
-            y,
-            argmax,
-        )
-        return y, argmax
-
-    def max_pool2d_backward(self, dy, argmax, x_shape, pool_size, strides, padding="valid"):
-        if _jit_dtype(dy) is None or dy.ndim != 4 or type(argmax) is not numpy.ndarray:
-            return super().max_pool2d_backward(dy, argmax, x_shape, pool_size, strides, padding)
-        pads, _ = _pool_geometry(x_shape, pool_size, strides, padding)
-        if strides[0] >= pool_size[0] and strides[1] >= pool_size[1]:
-            dx = numpy.empty(tuple(x_shape), dy.dtype)
-            self._pooling.max_pool2d_backward_disjoint(
-                numpy.ascontiguousarray(dy),
-                numpy.ascontiguousarray(argmax),
-                *map(int, (*pool_size, *strides, pads[0][0], pads[1][0])),
-                dx,
-            )
-            return dx
-        dx = numpy.zeros(tuple(x_shape), dy.dtype)
-        self._pooling.max_pool2d_backward(
-            numpy.ascontiguousarray(dy),
-            numpy.ascontiguousarray(argmax),
-            *map(int, (pool_size[1], *strides, pads[0][0], pads[1][0])),
-            dx,
-        )
-        return dx
