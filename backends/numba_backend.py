@@ -52,8 +52,9 @@ _MIN_JIT_SIZE = 2048
 # kernel wins at every size.
 _MIN_JIT_SGD_SIZE = 16384
 _NARROW_ROWS = 32
-# Rows of a row-wise kernel (layer normalization) are split between the pool's threads
-# in blocks of at least this many elements: a hand-off costs ~20 us.
+# Row-wise kernels (layer normalization, a dense layer's bias) and elementwise ones are
+# split between the pool's threads in blocks of at least this many elements: a
+# hand-off costs ~20 us.
 _MIN_SPLIT_ELEMENTS = 32768
 
 
@@ -98,21 +99,42 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
         if type(x) is not numpy.ndarray or type(kernel) is not numpy.ndarray:
             return super().dense_forward(x, kernel, bias)
         y = thread_pool.matmul(x, kernel)
-        if bias is not None:
+        if bias is None:
+            return y
+        if type(bias) is not numpy.ndarray or bias.shape != y.shape[-1:] or y.ndim < 2:
             y += bias
+            return y
+        rows = y.reshape(-1, y.shape[-1])  # a view: matmul's result is C-contiguous
+
+        def add_bias(start, stop):  # NumPy's add releases the GIL
+            numpy.add(rows[start:stop], bias, out=rows[start:stop])
+
+        min_rows = -(-_MIN_SPLIT_ELEMENTS // max(y.shape[-1], 1))
+        thread_pool.run_blocks(add_bias, count=rows.shape[0], min_block=min_rows)
         return y
 
     # -- elementwise activations -----------------------------------------
 
+    @staticmethod
+    def _elementwise(kernel, arrays, scalars, out):
+        """``kernel(*arrays, *scalars, out)`` on 1-D arrays, in slices on the kernel pool
+        when they are long (the kernels release the GIL)."""
+
+        def block(start, stop):
+            kernel(*(a[start:stop] for a in arrays), *scalars, out[start:stop])
+
+        thread_pool.run_blocks(block, count=out.size, min_block=_MIN_SPLIT_ELEMENTS, align=16)
+
     def _unary(self, kernel, x, *scalars):
         out = numpy.empty(x.shape, x.dtype)
-        kernel(_flat(x), *(x.dtype.type(s) for s in scalars), out.reshape(-1))
+        scalars = tuple(x.dtype.type(s) for s in scalars)
+        self._elementwise(kernel, (_flat(x),), scalars, out.reshape(-1))
         return out
 
     def _binary(self, kernel, a, b, *scalars):
         out = numpy.empty(a.shape, a.dtype)
-        args = (_flat(a), _flat(b), *(a.dtype.type(s) for s in scalars), out.reshape(-1))
-        kernel(*args)
+        scalars = tuple(a.dtype.type(s) for s in scalars)
+        self._elementwise(kernel, (_flat(a), _flat(b)), scalars, out.reshape(-1))
         return out
 
     def relu_forward(self, x):

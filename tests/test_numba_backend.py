@@ -198,6 +198,36 @@ def test_layer_norm_matches_reference(monkeypatch, rng, shape, use_gamma, use_be
         assert_close(actual, expected, dtype)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "sigmoid", "swish"])
+def test_elementwise_and_bias_split_over_three_threads(monkeypatch, rng, name, dtype):
+    """Activations and a dense layer's bias cut into blocks for three threads agree with
+    the reference (an odd length: blocks of unequal size)."""
+    from backends import numba_backend as module
+    from backends import thread_pool
+
+    for cutoff, lifted in LIFTED_CUTOFFS.items():
+        monkeypatch.setattr(module, cutoff, lifted)
+    monkeypatch.setattr(module, "_MIN_SPLIT_ELEMENTS", 1)
+    monkeypatch.setattr(thread_pool, "width", lambda: 3)
+    numba_backend, reference = backends.get("numba"), Backend()
+    x = random(rng, (7, 53), dtype)
+    y = getattr(reference, name + "_forward")(x)
+    assert_close(getattr(numba_backend, name + "_forward")(x), y, dtype)
+    dy = random(rng, x.shape, dtype)
+    assert_close(
+        getattr(numba_backend, name + "_backward")(dy, x, y),
+        getattr(reference, name + "_backward")(dy, x, y),
+        dtype,
+    )
+    kernel, bias = random(rng, (53, 9), dtype), random(rng, (9,), dtype)
+    assert_close(
+        numba_backend.dense_forward(x, kernel, bias),
+        reference.dense_forward(x, kernel, bias),
+        dtype,
+    )
+
+
 @few
 @given(rows=st.integers(1, 8), classes=st.integers(1, 6), dtype=dtypes, seed=seeds)
 def test_cross_entropy_matches_reference(numba_backend, rows, classes, dtype, seed):

@@ -1,4 +1,8 @@
-"""Elementwise activations and their derivatives on flat 1-D arrays, plus row softmax."""
+"""Elementwise activations and their derivatives on flat 1-D arrays, plus row softmax.
+
+The elementwise kernels release the GIL: the backend runs slices of a long
+array on its kernel pool's threads at once.
+"""
 
 import math
 
@@ -15,68 +19,68 @@ def _sigmoid(v):
     return 1 / (1 + e) if v >= 0 else e / (1 + e)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def relu_forward(x, out):
     for i in range(x.size):
         # written so that NaN passes through, as numpy.maximum(x, 0) lets it
         out[i] = 0 if x[i] <= 0 else x[i]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def relu_backward(dy, y, out):
     for i in range(dy.size):
         out[i] = dy[i] if y[i] > 0 else 0
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def sigmoid_forward(x, out):
     for i in range(x.size):
         out[i] = _sigmoid(x[i])
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def sigmoid_backward(dy, y, out):
     for i in range(dy.size):
         out[i] = dy[i] * y[i] * (1 - y[i])
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def tanh_forward(x, out):
     for i in range(x.size):
         out[i] = math.tanh(x[i])
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def tanh_backward(dy, y, out):
     for i in range(dy.size):
         out[i] = dy[i] * (1 - y[i] * y[i])
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def leaky_relu_forward(x, negative_slope, out):
     for i in range(x.size):
         out[i] = x[i] if x[i] > 0 else x[i] * negative_slope
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def leaky_relu_backward(dy, x, negative_slope, out):
     for i in range(dy.size):
         out[i] = dy[i] if x[i] > 0 else dy[i] * negative_slope
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def elu_forward(x, alpha, out):
     for i in range(x.size):
         out[i] = x[i] if x[i] > 0 else alpha * math.expm1(x[i])
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def elu_backward(dy, x, y, alpha, out):
     for i in range(dy.size):
         out[i] = dy[i] if x[i] > 0 else dy[i] * (y[i] + alpha)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def selu_forward(x, out):
     for i in range(x.size):
         if x[i] > 0:
@@ -85,7 +89,7 @@ def selu_forward(x, out):
             out[i] = SELU_SCALE * (SELU_ALPHA * math.expm1(x[i]))
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def selu_backward(dy, x, y, out):
     for i in range(dy.size):
         if x[i] > 0:
@@ -94,31 +98,31 @@ def selu_backward(dy, x, y, out):
             out[i] = dy[i] * (y[i] + SELU_SCALE * SELU_ALPHA)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def softplus_forward(x, out):
     for i in range(x.size):
         out[i] = max(x[i], 0) + math.log1p(math.exp(-abs(x[i])))
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def softplus_backward(dy, x, out):
     for i in range(dy.size):
         out[i] = dy[i] * _sigmoid(x[i])
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def erf(x, out):
     for i in range(x.size):
         out[i] = math.erf(x[i])
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def swish_forward(x, out):
     for i in range(x.size):
         out[i] = x[i] * _sigmoid(x[i])
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def swish_backward(dy, x, out):
     for i in range(dy.size):
         s = _sigmoid(x[i])
