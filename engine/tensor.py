@@ -105,9 +105,26 @@ def _mismatch_error(first, other) -> backends.BackendMismatchError:
     )
 
 
+_NEEDS_GRAD, _NEEDS_NO_GRAD = (True,), (False,)
+
+
 def apply(fn: Function, *inputs: "Tensor") -> "Tensor":
     """Run ``fn`` on tensors, recording it in the graph when a gradient is needed."""
-    backend = inputs[0].backend
+    first = inputs[0]
+    backend = first.backend
+    if len(inputs) == 1:  # the unary ops (activations, reductions, losses), spelled out
+        fn.backend = backend
+        if first.requires_grad and _recording():
+            fn.needs_input_grad = _NEEDS_GRAD
+            out = Tensor._wrap(fn.forward(first.data), backend)
+            fn.inputs = inputs
+            fn.generation = generation = first.generation
+            out.requires_grad = True
+            out.creator = fn
+            out.generation = generation + 1
+            return out
+        fn.needs_input_grad = _NEEDS_NO_GRAD
+        return Tensor._wrap(fn.forward(first.data), backend)
     for tensor in inputs:
         if tensor.backend is not backend:
             raise _mismatch_error(backend, tensor.backend)

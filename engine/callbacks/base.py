@@ -77,10 +77,19 @@ def python_logs(logs) -> dict:
     return result
 
 
+#: (callback class, hook) -> whether the class overrides the hook; ``fit`` makes a
+#: CallbackList per call, and a one-step ``fit`` would otherwise ask again each time
+_class_overrides: dict[tuple[type, str], bool] = {}
+
+
 def _overrides(callback: Callback, hook: str) -> bool:
     if hook in vars(callback):  # LambdaCallback sets its hooks on the instance
         return True
-    return getattr(type(callback), hook) is not getattr(Callback, hook)
+    key = (type(callback), hook)
+    found = _class_overrides.get(key)
+    if found is None:
+        found = _class_overrides[key] = getattr(key[0], hook) is not getattr(Callback, hook)
+    return found
 
 
 #: the base class's batch hooks that call Keras's older names

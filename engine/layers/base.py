@@ -305,14 +305,20 @@ class Layer:
     # -- calling ----------------------------------------------------------
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
-        signature = call_signature(type(self))
+        signature = _call_signatures.get(type(self)) or call_signature(type(self))
         if args:
             kwargs = self._bind_positional(signature, args, kwargs)
             training, mask = kwargs.pop("training", training), kwargs.pop("mask", mask)
-        if type(inputs) is not Tensor and symbolic.is_symbolic(inputs):
+        if type(inputs) is Tensor:  # the common case, inlined from _single_input
+            data = inputs.data
+            if self.autocast and data.dtype != self.dtype and data.dtype.kind in "fiub":
+                inputs = inputs.astype(self.dtype)
+            shape = data.shape
+        elif symbolic.is_symbolic(inputs):
             return self._call_symbolic(inputs, training, mask, kwargs)
-        inputs = self._convert_inputs(inputs)
-        shape = inputs.shape if isinstance(inputs, Tensor) else _shapes(inputs)
+        else:
+            inputs = self._convert_inputs(inputs)
+            shape = inputs.shape if isinstance(inputs, Tensor) else _shapes(inputs)
         if kwargs:
             kwargs = {key: self._convert_argument(value) for key, value in kwargs.items()}
         if not self.built:
@@ -525,7 +531,11 @@ class Layer:
     def trainable_weights(self) -> list[Tensor]:
         if not self._trainable:
             return []
-        result = [w for w, flag in zip(self._weights, self._trainable_flags) if flag]
+        result = (
+            [w for w, flag in zip(self._weights, self._trainable_flags) if flag]
+            if self._weights
+            else []
+        )
         for layer in self._layers:
             result.extend(layer.trainable_weights)
         return result
@@ -540,7 +550,8 @@ class Layer:
         """``add_loss`` values since the outermost call began, then the weight
         regularization penalties, of this layer and its sub-layers."""
         penalties = list(self._added_losses)
-        penalties += [regularizer(weight) for weight, regularizer in self._regularized]
+        if self._regularized:
+            penalties += [regularizer(weight) for weight, regularizer in self._regularized]
         for layer in self._layers:
             penalties.extend(layer.losses)
         return penalties

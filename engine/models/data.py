@@ -26,6 +26,8 @@ def to_host_array(data, argument: str, where: str, strings: bool = False) -> num
     ``strings``: text (str, bytes or object arrays of them) is allowed too, and
     stays on the host for the preprocessing layer that reads it.
     """
+    if type(data) is numpy.ndarray and data.dtype.kind in "biuf" and data.ndim:
+        return data  # the common case, checked at every train_on_batch: nothing to convert
     if data is None:
         raise ValueError(f"{where}: `{argument}` is required.")
     if hasattr(data, "numpy") and callable(data.numpy):  # our Tensor
@@ -70,10 +72,11 @@ def check_finite(array: numpy.ndarray, argument: str, where: str) -> None:
 
 def check_same_length(arrays: dict, where: str) -> int:
     lengths = {name: len(a) for name, a in arrays.items() if a is not None}
-    if len(set(lengths.values())) > 1:
+    first, *others = lengths.values()
+    if any(n != first for n in others):
         described = " and ".join(f"`{name}` has {n}" for name, n in lengths.items())
         raise ValueError(f"{where}: all arrays must have the same number of samples; {described}.")
-    return next(iter(lengths.values()))
+    return first
 
 
 class ArrayGroup:
@@ -268,6 +271,8 @@ def check_verbose(verbose, where: str) -> int:
 
 def is_batch_source(data) -> bool:
     """A Dataset or an iterator of batches (rather than arrays of samples)."""
+    if type(data) is numpy.ndarray:
+        return False  # the common case, asked several times per fit
     from ..data import Dataset
 
     return isinstance(data, Dataset) or (hasattr(data, "__next__") and hasattr(data, "__iter__"))

@@ -58,6 +58,8 @@ class Trainer:
         #: the logs a custom train_step/test_step returned for the latest batch
         self._step_logs: dict | None = None
         self._warned_nan = False
+        #: (input shape, the model's input shape) that ``_begin_training`` last found fitting
+        self._checked_input_shape = None
         #: drawn once from engine.random at the first fit and saved with the model:
         #: epoch e is shuffled by default_rng([shuffle_seed, e]) and its dropout masks
         #: come from a backend stream seeded by (shuffle_seed, e), so a resumed run
@@ -206,6 +208,8 @@ class Trainer:
     # -- one batch --------------------------------------------------------
 
     def _to_backend(self, array):
+        if type(array) is numpy.ndarray and array.dtype.kind in "biuf":
+            return self.backend.asarray(array)  # the common case, at every batch
         if array is None:
             return None
         if isinstance(array, data_utils.ArrayGroup):
@@ -242,6 +246,8 @@ class Trainer:
     def _text_rank(self, x):
         """As Keras 3: a 1-D array of text feeds an input of shape ``(None, 1)``, and a
         ``(n, 1)`` one an input of shape ``(None,)``."""
+        if type(x) is numpy.ndarray and x.dtype.kind in "biuf":
+            return x  # numbers, at every train_on_batch: nothing to reshape
         expected = self._build_input_shape if self.built else None
         if not symbolic.is_string_array(x) or not symbolic.is_shape(expected):
             return x
@@ -451,7 +457,11 @@ class Trainer:
 
     def _begin_training(self, x) -> None:
         self._ensure_built(x)
-        self._check_input_shape(x.shape, "fit")
+        # checked once per shape: train_on_batch calls this at every batch
+        checked = (x.shape, self._build_input_shape)
+        if checked != getattr(self, "_checked_input_shape", None):
+            self._check_input_shape(x.shape, "fit")
+            object.__setattr__(self, "_checked_input_shape", checked)
         # set past Layer.__setattr__, which would look for layers in the list at every batch
         object.__setattr__(self, "_trainable_cache", self.trainable_weights)
         self.optimizer.build(self._trainable_cache)

@@ -163,23 +163,31 @@ class Optimizer:
 
     def step(self, params: list[Tensor]) -> None:
         """Update ``params`` in place from their ``.grad`` and clear the gradients."""
-        pairs = [(p, p.grad.data) for p in params if p.grad is not None]
-        if not pairs:
+        params = [p for p in params if p.grad is not None]
+        if not params:
             return
-        self.build([p for p, _ in pairs])
-        grads = [g for _, g in pairs]
+        index, slots = self._index, self._slots
+        try:
+            param_slots = [slots[index[id(p)]] for p in params]
+        except KeyError:  # a parameter seen for the first time
+            self.build(params)
+            param_slots = [slots[index[id(p)]] for p in params]
+        grads = [p.grad.data for p in params]
         distribution = self.distribution or distribute.distribution()
         if distribution is not None:  # reduce -> clip -> update
-            grads = distribution.reduce_gradients([p for p, _ in pairs], grads)
-        grads = self._clip(grads, pairs[0][0].backend)
+            grads = distribution.reduce_gradients(params, grads)
+        if not (self.clipvalue is None and self.clipnorm is None and self.global_clipnorm is None):
+            grads = self._clip(grads, params[0].backend)
         lr = self.learning_rate
-        for (param, _), grad in zip(pairs, grads):
-            if self.weight_decay:
-                param.data *= 1 - self.weight_decay * lr
-            self.update(param.backend, param.data, grad, self._slots[self._index[id(param)]], lr)
+        decay = self.weight_decay
+        update = self.update
+        for param, grad, state in zip(params, grads, param_slots):
+            if decay:
+                param.data *= 1 - decay * lr
+            update(param.backend, param.data, grad, state, lr)
             param.grad = None
         if self._constraints:
-            self._apply_constraints([param for param, _ in pairs])
+            self._apply_constraints(params)
         self.iterations += 1
 
     def _apply_constraints(self, params: list[Tensor]) -> None:
