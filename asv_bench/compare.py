@@ -10,6 +10,18 @@ how speed claims are reported in issue notes.
     python asv_bench/compare.py --workloads W3 W4 --backends numpy numba --threads 2
     python asv_bench/compare.py --threads 1 --clock cpu   # on a machine other work keeps busy
 
+With ``--memory`` it measures memory instead of speed: for each (workload,
+side) a fresh interpreter imports the library (for this library: ``engine`` and
+the backend, so Numba and its kernel modules; for PyTorch: ``torch``), notes
+its peak resident set size, builds the model and trains ``--steps`` steps, and
+reports the peak RSS of the whole process (Linux's ``VmHWM``, in
+MiB) with the part after the imports in parentheses, and the ratio of the
+peaks to PyTorch's (below 1: less memory than PyTorch). Run the speed
+comparison (or ``--memory`` once) first so that Numba's cache is filled: a cold
+compilation adds the compiler's memory to the numba figure.
+
+    python asv_bench/compare.py --memory --steps 20
+
 With ``--clock cpu`` a block is timed by the process's CPU time
 (``time.process_time``, all its threads) instead of the wall clock: on a busy
 machine the wall clock mostly measures how long the other processes held the
@@ -21,9 +33,12 @@ benchmarks. PyTorch is optional: without it the table has no PyTorch column.
 """
 
 import argparse
+import json
 import os
 import platform
+import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -64,6 +79,14 @@ def parse_args(argv=None):
         help="time blocks by the wall clock or by the process's CPU time (default: wall)",
     )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="peak resident memory of a fresh process per (workload, side) instead of speed",
+    )
+    parser.add_argument(
+        "--steps", type=int, default=20, help="training steps of each --memory process"
+    )
     return parser.parse_args(argv)
 
 
@@ -110,6 +133,9 @@ def main(argv=None) -> None:
             sides.append(("torch", "PyTorch"))
         except ImportError:
             print("PyTorch is not installed: no PyTorch column.", file=sys.stderr)
+    if args.memory:
+        memory_comparison(args, sides, threads, with_torch)
+        return
     workloads.limit_threads(threads)
 
     runners, skipped = {}, {}
@@ -161,6 +187,109 @@ def main(argv=None) -> None:
     )
     for (key, side), reason in skipped.items():
         print(f"Skipped {key} on {side}: {reason}")
+
+
+def memory_comparison(args, sides, threads: int, with_torch: bool) -> None:
+    """Print the ``--memory`` table: one fresh process per (workload, side), one at a time."""
+    peaks, skipped = {}, {}
+    for key in args.workloads:
+        for side, _ in sides:
+            result = peak_memory_in_new_process(key, side, args.steps)
+            if "skipped" in result:
+                skipped[key, side] = result["skipped"]
+            else:
+                peaks[key, side] = result
+    print(memory_table(args.workloads, sides, peaks, with_torch))
+    print()
+    print(
+        f"Peak resident memory in MiB (VmHWM) of a fresh process that builds the model and "
+        f"trains {args.steps} steps; in parentheses the peak after importing the library and "
+        f"creating its backend, before the model is built. {threads} thread(s); "
+        f"{os.cpu_count()} CPUs; {platform.python_version()}, "
+        f"NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR', '(default)')}."
+    )
+    for (key, side), reason in skipped.items():
+        print(f"Skipped {key} on {side}: {reason}")
+
+
+def peak_memory_in_new_process(key: str, side: str, steps: int) -> dict:
+    """``measure_peak_memory`` run in a new interpreter; its result, parsed."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = (
+        f"import sys; sys.path.insert(0, {here!r}); import compare; "
+        f"compare.measure_peak_memory({key!r}, {side!r}, {steps})"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"measuring {key} on {side} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak RSS: Linux's ``VmHWM``, not ``ru_maxrss``, which a child started
+    with ``vfork`` (as ``subprocess`` does) inherits from its parent (measured: a child of a
+    400 MiB parent reported 400 MiB, its ``VmHWM`` 11 MiB)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def measure_peak_memory(key: str, side: str, steps: int) -> None:
+    """In a fresh process: import, build ``key`` on ``side``, train ``steps`` steps; print
+    the peak RSS after the imports and at the end as JSON."""
+    from benchmarks import workloads
+
+    if side == "torch":
+        import torch  # noqa: F401
+    else:
+        import backends
+        import engine  # noqa: F401
+
+        backends.get(side)
+    threads = workloads.limit_threads()
+    imported = _peak_rss_mib()
+    try:
+        if side == "torch":
+            runner = workloads.TorchRunner(workloads.WORKLOADS[key], threads)
+        else:
+            runner = workloads.EngineRunner(workloads.WORKLOADS[key], side)
+    except NotImplementedError as error:
+        print(json.dumps({"skipped": str(error)}))
+        return
+    for _ in range(steps):
+        runner.step()
+    print(json.dumps({"imported": imported, "peak": _peak_rss_mib()}))
+
+
+def memory_table(keys, sides, peaks, with_torch: bool) -> str:
+    """The ``--memory`` markdown table: peak MiB per side (after imports), ratios to PyTorch."""
+    from benchmarks import workloads
+
+    engine_sides = [(side, label) for side, label in sides if side != "torch"]
+    header = ["workload"] + [f"{label} MiB" for _, label in sides]
+    if with_torch:
+        header += [f"{label} / PyTorch" for _, label in engine_sides]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for key in keys:
+        cells = [f"{key} {workloads.WORKLOADS[key].title}"]
+        for side, _ in sides:
+            peak = peaks.get((key, side))
+            cells.append(f"{peak['peak']:.0f} ({peak['imported']:.0f})" if peak else "n/a")
+        if with_torch:
+            reference = peaks.get((key, "torch"))
+            for side, _ in engine_sides:
+                peak = peaks.get((key, side))
+                ratio = peak and reference and peak["peak"] / reference["peak"]
+                cells.append(f"{ratio:.2f}x" if ratio else "n/a")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def blas_description() -> str:
