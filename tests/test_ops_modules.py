@@ -1,0 +1,46 @@
+"""``engine.ops`` re-exports every op of its family modules, each recording symbolic calls."""
+
+import sys
+
+import pytest
+
+from engine import ops, ops_linalg, ops_math, ops_nn, ops_reduction, ops_shape
+
+FAMILIES = [ops_math, ops_reduction, ops_linalg, ops_nn, ops_shape]
+#: functions that take no tensors to record (a shape, a conversion to NumPy)
+NOT_RECORDED = {"convert_to_numpy", "ndim", "shape"}
+
+
+def _ops_of(module) -> set:
+    """The names of the public functions ``module`` defines (not the ones it imports)."""
+    return {
+        name
+        for name, value in vars(module).items()
+        if callable(value)
+        and not name.startswith("_")
+        and getattr(value, "__module__", None) == module.__name__
+    }
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda module: module.__name__)
+def test_every_op_of_a_family_is_exported(family):
+    missing = sorted(_ops_of(family) - set(ops.__all__))
+    assert not missing, f"{family.__name__} defines {missing}, absent from engine.ops.__all__"
+
+
+def test_each_op_lives_in_one_family():
+    seen: dict = {}
+    for family in FAMILIES:
+        for name in _ops_of(family):
+            assert name not in seen, f"{name} is defined in {seen[name]} and {family.__name__}"
+            seen[name] = family.__name__
+
+
+@pytest.mark.parametrize("name", sorted(set(ops.__all__) - NOT_RECORDED))
+def test_exported_ops_record_symbolic_calls(name):
+    exported = getattr(ops, name)
+    original = exported.__wrapped__
+    assert exported.__name__ == original.__name__
+    home = sys.modules[original.__module__]
+    assert home is ops or home in FAMILIES
+    assert home is ops or getattr(home, name) is original
