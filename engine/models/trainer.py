@@ -1,14 +1,16 @@
-"""Trainer: Keras's training API (compile, fit, evaluate, predict) for ``Model``.
+"""Trainer: Keras's training API (compile, fit, train_on_batch) for ``Model``.
 
 The training loop lives here, apart from the layer graph (``functional.py``)
 and the model's structure (``model.py``), so that a custom ``train_step`` and
 a distribution strategy plug into one place. The training step is the hot path
 of small models: it does no work per batch beyond the forward pass, one
 backward pass, one fused update per weight and the metric sums.
+
+``Trainer`` mixes in the data plumbing (``batches.py``: checking, grouping and
+batching what users give) and the evaluate/predict loops (``inference.py``).
 """
 
 import functools
-import itertools
 import math
 import warnings
 
@@ -17,17 +19,20 @@ import numpy
 from backends.errors import DeviceOutOfMemoryError
 
 from .. import callbacks as callbacks_module
-from .. import config, optimizers, random, symbolic
 from .. import distribute as distribute_module
 from .. import losses as losses_module
 from .. import metrics as metrics_module
-from ..layers.core import InputLayer
+from .. import optimizers, random, symbolic
 from ..tensor import Tensor, no_grad
 from . import data as data_utils
 from . import outputs as outputs_module
+from .batches import BatchData, count_samples, pack_data, unpack_x_y_sample_weight
+from .inference import InferenceLoops, checked_callbacks
+
+__all__ = ["Trainer", "unpack_x_y_sample_weight"]
 
 
-class Trainer:
+class Trainer(InferenceLoops, BatchData):
     """Mixed into ``Model`` before ``Layer``: the training state and loops."""
 
     #: the data-parallel strategy (``engine.distribute``) of the running fit or evaluate
@@ -207,116 +212,6 @@ class Trainer:
 
     # -- one batch --------------------------------------------------------
 
-    def _to_backend(self, array):
-        if type(array) is numpy.ndarray and array.dtype.kind in "biuf":
-            return self.backend.asarray(array)  # the common case, at every batch
-        if array is None:
-            return None
-        if isinstance(array, data_utils.ArrayGroup):
-            return array.pack([self._to_backend(a) for a in array.arrays])
-        if symbolic.is_string_array(array):
-            return array  # text stays on the host for the preprocessing layer that reads it
-        return self.backend.asarray(array)
-
-    @property
-    def takes_strings(self) -> bool:
-        """Whether ``x`` may be text: a layer reading the inputs takes strings (an
-        ``Input(dtype="string")``, a ``TextVectorization`` or ``StringLookup`` first)."""
-        return any(getattr(layer, "accepts_strings", False) for layer in self._entry_layers())
-
-    def _entry_layers(self) -> list:
-        """The layers reading the model's inputs: its InputLayers, else its first layer."""
-        layers = self.layers
-        return [layer for layer in layers if isinstance(layer, InputLayer)] or layers[:1]
-
-    def _naming_text_refusal(self, where: str) -> "_TextRefusal":
-        """Text given to a model that takes numbers: say which layer takes them."""
-        return _TextRefusal(self)
-
-    def _text_refusal(self, error) -> TypeError:
-        first = self._entry_layers()[:1]
-        reader = "".join(f" its first layer '{x.name}' ({type(x).__name__})," for x in first)
-        return TypeError(
-            f"{error} Model '{self.name}' reads it with{reader} a layer "
-            f"taking numbers: start the model with a TextVectorization or StringLookup layer "
-            f"(after layers.Input(shape=(), dtype='string')), or turn the text into numbers "
-            f"first."
-        )
-
-    def _text_rank(self, x):
-        """As Keras 3: a 1-D array of text feeds an input of shape ``(None, 1)``, and a
-        ``(n, 1)`` one an input of shape ``(None,)``."""
-        if type(x) is numpy.ndarray and x.dtype.kind in "biuf":
-            return x  # numbers, at every train_on_batch: nothing to reshape
-        expected = self._build_input_shape if self.built else None
-        if not symbolic.is_string_array(x) or not symbolic.is_shape(expected):
-            return x
-        if x.ndim == len(expected) - 1 and expected[-1] == 1:
-            return x[..., None]
-        if x.ndim == len(expected) + 1 and x.shape[-1] == 1:
-            return x[..., 0]
-        return x
-
-    def group_inputs(self, x, where: str):
-        """``x`` as the model reads it: one array, or (a list, tuple or dict of arrays, which
-        a subclassed model may take) an ``ArrayGroup`` that keeps their structure."""
-        if isinstance(x, data_utils.ArrayGroup) or not isinstance(x, (list, tuple, dict)):
-            return x
-        if not any(hasattr(leaf, "shape") for leaf in symbolic.flatten(x)):
-            return x  # nested lists of numbers: one array
-        return data_utils.ArrayGroup.of(x)
-
-    def group_targets(self, y, where: str):
-        """``y`` as the loss reads it: one array here; models with several outputs group them."""
-        return y
-
-    def _prepare(self, x, y, sample_weight, where: str, need_y: bool = True):
-        """Check and convert host data; ``y`` may be left out for a custom step or when the
-        model was compiled without a loss (``add_loss`` only)."""
-        training = where in ("fit", "train_on_batch")
-        if need_y and (self.loss is None or self._custom_step(training)):
-            need_y = False
-        x = self.group_inputs(x, where)
-        if y is not None:
-            y = self.group_targets(y, where)
-        if isinstance(sample_weight, (list, tuple, dict)):  # one array per output
-            sample_weight = self.group_targets(sample_weight, f"{where} (sample_weight)")
-        with self._naming_text_refusal(where):
-            x, y, sample_weight = data_utils.prepare(
-                x, y, sample_weight, where, self.dtype, need_y=need_y, strings=self.takes_strings
-            )
-        return self._text_rank(x), y, sample_weight
-
-    def _unpack_batch(self, batch, where: str, need_y: bool = True):
-        with self._naming_text_refusal(where):
-            x, y, weights = data_utils.unpack_batch(
-                batch,
-                where,
-                self.dtype,
-                need_y=need_y,
-                group_inputs=self.group_inputs,
-                group_targets=self.group_targets,
-                strings=self.takes_strings,
-            )
-        return self._text_rank(x), y, weights
-
-    def _ensure_built(self, x) -> None:
-        """Build for host data ``x``: from its shape; a subclassed model is also called
-        once on one sample, which creates the weights of the layers its ``call`` uses."""
-        if self.built:
-            if self.backend is None:  # a model that set ``self.built = True`` itself
-                weights = self.weights
-                self.backend = weights[0].backend if weights else config.get_backend()
-            return
-        if isinstance(x, data_utils.ArrayGroup):
-            self._build_input_dtype = [str(array.dtype) for array in x.arrays]
-        else:
-            self._build_input_dtype = str(x.dtype)
-        self.build_from_shape(symbolic.map_shapes(lambda s: (None, *s[1:]), x.shape))
-        if not self.builds_from_shape:
-            with no_grad():
-                self(self._to_backend(x[:1]), training=False)
-
     def _train_step(self, x, y, sample_weight=None):
         """Forward, loss, backward and one optimizer update; returns ``(loss, y_pred)``."""
         y_pred = self(x, training=True)
@@ -326,7 +221,7 @@ class Trainer:
         except loss.backend.out_of_memory_errors as error:
             raise DeviceOutOfMemoryError(
                 f"Model '{self.name}' ran out of {loss.backend.name} backend memory in the "
-                f"backward pass of a batch of {_count(x)} samples. Use a smaller batch_size "
+                f"backward pass of a batch of {count_samples(x)} samples. Use a smaller batch_size "
                 f"in fit."
             ) from error
         self.optimizer.step(self._trainable_cache)
@@ -356,7 +251,7 @@ class Trainer:
     def _record(self, loss, y_pred, y, sample_weight) -> None:
         if self.compiled_metrics is None:
             self._resolve_metrics(outputs_module.shape_of(y), outputs_module.shape_of(y_pred))
-        self._update_metrics(loss, y, y_pred, sample_weight, _count(y_pred))
+        self._update_metrics(loss, y, y_pred, sample_weight, count_samples(y_pred))
 
     def _run_step(self, xb, yb, wb, training: bool):
         """One batch through the default step, or the user's ``train_step``/``test_step``
@@ -366,7 +261,7 @@ class Trainer:
             loss, y_pred = (self._train_step if training else self._test_step)(xb, yb, wb)
             self._record(loss, y_pred, yb, wb)
             return loss
-        data = symbolic.map_structure(self._as_tensor, _pack_data(xb, yb, wb))
+        data = symbolic.map_structure(self._as_tensor, pack_data(xb, yb, wb))
         step = self.train_step if training else self.test_step
         self._step_logs = _checked_logs(step(data), type(self).__name__, step.__name__)
         return self._step_logs.get("loss", 0.0)
@@ -430,21 +325,6 @@ class Trainer:
         self._run_step(xb, yb, wb, training=True)
         return self._results(return_dict)
 
-    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        self._require_compiled("test_on_batch")
-        x, y, sample_weight = self._prepare(x, y, sample_weight, "test_on_batch")
-        self._check_input(x, "test_on_batch")
-        self.reset_metrics()
-        xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(sample_weight)
-        self._run_step(xb, yb, wb, training=False)
-        return self._results(return_dict)
-
-    def predict_on_batch(self, x) -> numpy.ndarray:
-        x, _, _ = self._prepare(x, None, None, "predict_on_batch", need_y=False)
-        self._check_input(x, "predict_on_batch")
-        with no_grad():
-            return self._join_predictions([self._host_outputs(self(self._to_backend(x)))])
-
     def _results(self, return_dict: bool):
         logs = self._logs()
         if return_dict:
@@ -466,7 +346,7 @@ class Trainer:
         object.__setattr__(self, "_trainable_cache", self.trainable_weights)
         self.optimizer.build(self._trainable_cache)
 
-    # -- fit / evaluate / predict -----------------------------------------
+    # -- fit --------------------------------------------------------------
 
     def fit(
         self,
@@ -518,7 +398,7 @@ class Trainer:
                 f"fit: `validation_freq` must be a positive integer or a list of epochs, got "
                 f"{validation_freq!r}."
             )
-        callback_list = _callback_list(callbacks, "fit")
+        callback_list = checked_callbacks(callbacks, "fit")
         self._distribution = distribute_module.resolve(distribute)
         epoch_batches, x_sample, steps, batch_size, validation_data = self._fit_data(
             x,
@@ -553,7 +433,7 @@ class Trainer:
         if self.shuffle_seed is None:
             self.shuffle_seed = int(random.generator().integers(2**63))
         if self._distribution is not None:  # the ranks agree, then take rank 0's state
-            self._distribution.begin_fit(self, _count(x_sample), steps)
+            self._distribution.begin_fit(self, count_samples(x_sample), steps)
         batch_logs_needed = hooks.wants_batch_logs()
         warn_not_finite = _first(callback_list, callbacks_module.TerminateOnNaN) is None
         # the divergence warning reads the loss after each batch only where that copies
@@ -660,53 +540,6 @@ class Trainer:
                 break
         return step >= 0
 
-    def _array_batches(self, x, y, sample_weight, batch_size: int, shuffle: bool):
-        """``epoch -> (x, y, sample_weight) host batches``, shuffled by ``(seed, epoch)``."""
-
-        # when one batch holds every sample, shuffling would only reorder it, which changes
-        # nothing but rounding; making the generator costs more than a small model's step
-        shuffle = shuffle and len(x) > batch_size
-
-        def epoch_batches(epoch: int):
-            generator = numpy.random.default_rng([self.shuffle_seed, epoch]) if shuffle else None
-            for index in data_utils.batch_indices(len(x), batch_size, shuffle, generator):
-                if self._distribution is not None:  # this rank's part of the global batch
-                    index = self._distribution.shard_index(index, len(x))
-                    if index is None:
-                        continue
-                yield (
-                    x[index],
-                    y[index] if y is not None else None,
-                    sample_weight[index] if sample_weight is not None else None,
-                )
-
-        return epoch_batches
-
-    def _source_batches(self, source, steps, class_weight, where: str = "fit"):
-        """``(epoch -> iterator of batches, shape of the first x)`` for a Dataset or generator."""
-        from ..data import Dataset
-
-        backend = self.backend or config.get_backend()
-        first = next(iter(data_utils.iterate_source(source, backend, 1, where)), None)
-        if first is None:
-            raise ValueError(f"{where}: the Dataset or generator given as `x` yielded no batches.")
-        x_sample = self._unpack_batch(first, where)[0]
-        if not isinstance(source, Dataset):  # the peeked batch is the first one trained on
-            source = itertools.chain([first], source)
-
-        def epoch_batches(epoch: int):
-            for batch in data_utils.iterate_source(source, self.backend, steps, where):
-                x, y, weights = self._unpack_batch(batch, where)
-                if class_weight is not None:
-                    data_utils.check_one_weighting(weights, class_weight, where)
-                    y_host = self.backend.to_numpy(y)
-                    weights = data_utils.class_weights_to_sample_weights(
-                        y_host, class_weight, self.dtype
-                    )
-                yield x, y, weights
-
-        return epoch_batches, x_sample
-
     def _loss_on_host(self) -> bool:
         """Whether reading the loss as a number copies nothing (the backend's arrays are
         NumPy's); a GPU backend would wait for the step and copy the loss back."""
@@ -725,196 +558,6 @@ class Trainer:
                 RuntimeWarning,
                 stacklevel=3,
             )
-
-    def _prepare_validation(self, validation_data):
-        if data_utils.is_batch_source(validation_data):
-            return validation_data
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError(
-                "fit: `validation_data` must be a tuple (x_val, y_val) or "
-                "(x_val, y_val, val_sample_weight), a Dataset or a generator."
-            )
-        x_val, y_val, *rest = validation_data
-        weights = rest[0] if rest else None
-        where = "fit (validation_data)"
-        x_val, y_val, weights = self._prepare(x_val, y_val, weights, where)
-        self._check_input_shape(x_val.shape, where)
-        return x_val, y_val, weights
-
-    def _evaluate_data(self, data, batch_size, steps, hooks, where="fit (validation_data)"):
-        """Loss and metrics over arrays ``(x, y, sample_weight)`` or a Dataset/generator,
-        calling the ``on_test_*`` hooks as Keras 3 (in ``fit``, inside the epoch)."""
-        hooks.on_test_begin()
-        self.reset_metrics()
-        self.stop_evaluating = False
-        batch_logs_needed = hooks.wants_batch_logs("on_test_batch_end")
-        for step, (xb, yb, wb) in enumerate(self._test_batches(data, batch_size, steps, where)):
-            hooks.on_test_batch_begin(step)
-            self._run_step(xb, yb, wb, training=False)
-            if batch_logs_needed:
-                hooks.on_test_batch_end(step, self._logs())
-            if self.stop_evaluating:
-                break
-        logs = self._logs()
-        hooks.on_test_end(logs)
-        return logs
-
-    def _test_batches(self, data, batch_size, steps, where: str):
-        """``(x, y, sample_weight)`` backend batches of arrays or of a Dataset/generator."""
-        if data_utils.is_batch_source(data):
-            batches = data_utils.iterate_source(data, self.backend, steps, where)
-            if self._distribution is not None:
-                batches = self._distribution.shard_source(batches)
-            for batch in batches:
-                x, y, weights = self._unpack_batch(batch, where)
-                self._check_input(x, where)
-                yield self._to_backend(x), self._to_backend(y), self._to_backend(weights)
-            return
-        x, y, sample_weight = data
-        if self._distribution is not None:  # this rank's share; the logs sum every rank's
-            x, y, sample_weight = self._distribution.shard_arrays(x, y, sample_weight)
-        for index in data_utils.batch_indices(len(x), batch_size or 32, False, None):
-            yield (
-                self._to_backend(x[index]),
-                self._to_backend(y[index]) if y is not None else None,
-                self._to_backend(sample_weight[index]) if sample_weight is not None else None,
-            )
-
-    def evaluate(
-        self,
-        x=None,
-        y=None,
-        batch_size=None,
-        verbose="auto",
-        sample_weight=None,
-        steps=None,
-        callbacks=None,
-        return_dict: bool = False,
-    ):
-        """Loss (and metrics) on arrays, a Dataset or a generator, layers in inference mode."""
-        self._require_compiled("evaluate")
-        self._distribution = distribute_module.distribution()
-        data_utils.check_verbose(verbose, "evaluate")
-        callback_list = _callback_list(callbacks, "evaluate")
-        if data_utils.is_batch_source(x):
-            if not self.built:
-                raise ValueError(
-                    f"evaluate: model '{self.name}' has not been built yet; fit it or build it "
-                    f"with an input shape before evaluating on a Dataset or generator."
-                )
-            data = x
-        else:
-            batch_size = data_utils.check_batch_size(batch_size, "evaluate")
-            data = self._prepare(x, y, sample_weight, "evaluate")
-            self._ensure_built(data[0])
-            self._check_input(data[0], "evaluate")
-            steps = math.ceil(len(data[0]) / batch_size)
-        params = {"verbose": verbose, "epochs": 1, "steps": steps}
-        hooks = callbacks_module.CallbackList(callback_list, self, params)
-        self._evaluate_data(data, batch_size, steps, hooks, "evaluate")
-        return self._results(return_dict)
-
-    def predict(
-        self, x, batch_size=None, verbose="auto", steps=None, callbacks=None
-    ) -> numpy.ndarray:
-        """Outputs for ``x`` (arrays, a Dataset or a generator) as one NumPy array; the
-        ``on_predict_*`` hooks get Keras 3's logs (``{"outputs": batch outputs}`` per batch)."""
-        data_utils.check_verbose(verbose, "predict")
-        callback_list = _callback_list(callbacks, "predict")
-        if not data_utils.is_batch_source(x):
-            batch_size = data_utils.check_batch_size(batch_size, "predict")
-            x, _, _ = self._prepare(x, None, None, "predict", need_y=False)
-            self._ensure_built(x)
-            self._check_input(x, "predict")
-            steps = math.ceil(len(x) / batch_size)
-        hooks = callbacks_module.CallbackList(
-            callback_list, self, {"verbose": verbose, "epochs": 1, "steps": steps}
-        )
-        hooks.on_predict_begin()
-        self.stop_predicting = False
-        outputs = []
-        with no_grad():
-            for step, xb in enumerate(self._predict_batches(x, batch_size, steps)):
-                hooks.on_predict_batch_begin(step)
-                outputs.append(self._host_outputs(self(xb, training=False)))
-                hooks.on_predict_batch_end(step, {"outputs": self._structured(outputs[-1])})
-                if self.stop_predicting:
-                    break
-        hooks.on_predict_end()
-        if not outputs:
-            raise ValueError("predict: the Dataset or generator yielded no batches.")
-        return self._join_predictions(outputs)
-
-    def _predict_batches(self, x, batch_size, steps):
-        """Backend input batches of host arrays ``x`` or of a Dataset/generator."""
-        if not data_utils.is_batch_source(x):
-            for index in data_utils.batch_indices(len(x), batch_size, False, None):
-                yield self._to_backend(x[index])
-            return
-        for batch in data_utils.iterate_source(x, self.backend, steps, "predict"):
-            xb, _, _ = self._unpack_batch(batch, "predict", need_y=False)
-            self._check_input(xb, "predict")
-            yield self._to_backend(xb)
-
-    def _host_outputs(self, y_pred):
-        if isinstance(y_pred, Tensor):
-            return self.backend.to_numpy(y_pred.data)
-        return [self.backend.to_numpy(t.data) for t in symbolic.flatten(y_pred)]
-
-    def _join_predictions(self, batches: list):
-        """One array, or (several outputs) the arrays in the model's output structure."""
-        if isinstance(batches[0], numpy.ndarray):
-            return numpy.concatenate(batches, axis=0)
-        return self._structured([numpy.concatenate(parts, axis=0) for parts in zip(*batches)])
-
-    def _structured(self, outputs):
-        """Host outputs (an array, or a list for several) in the model's output structure."""
-        if isinstance(outputs, numpy.ndarray):
-            return outputs
-        return symbolic.pack_like(getattr(self, "output", outputs), outputs)
-
-
-class _TextRefusal:
-    """``Trainer._naming_text_refusal``'s context: a class, as it runs at every
-    ``train_on_batch`` (a generator-based context manager costs several times more)."""
-
-    __slots__ = ("model",)
-
-    def __init__(self, model):
-        self.model = model
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        if kind is not None and issubclass(kind, data_utils.StringInputError):
-            if error.argument == "x":
-                raise self.model._text_refusal(error) from None
-        return False
-
-
-def unpack_x_y_sample_weight(data):
-    """Keras's ``keras.utils.unpack_x_y_sample_weight``: ``(x, y, sample_weight)`` of a batch."""
-    if isinstance(data, list):
-        data = tuple(data)
-    if not isinstance(data, tuple):
-        return data, None, None
-    if len(data) == 1:
-        return data[0], None, None
-    if len(data) == 2:
-        return data[0], data[1], None
-    if len(data) == 3:
-        return data
-    raise ValueError(
-        f"A batch must be x, (x,), (x, y) or (x, y, sample_weight); got a tuple of {len(data)}."
-    )
-
-
-def _pack_data(x, y, sample_weight):
-    """A batch as Keras hands it to ``train_step``: ``x``, ``(x, y)`` or ``(x, y, weights)``."""
-    if y is None and sample_weight is None:
-        return x
-    return (x, y) if sample_weight is None else (x, y, sample_weight)
 
 
 def _checked_logs(logs, class_name: str, step: str) -> dict:
@@ -938,37 +581,12 @@ def _checked_logs(logs, class_name: str, step: str) -> dict:
     return flat
 
 
-def _count(value) -> int:
-    return len(value[0]) if isinstance(value, (list, tuple)) else len(value)
-
-
 def _should_validate(epoch: int, validation_freq) -> bool:
     """Keras's ``validation_freq``: every n-th epoch (1-based, counted from epoch 1 even when
     resuming with ``initial_epoch``), or the epochs listed."""
     if isinstance(validation_freq, (list, tuple)):
         return epoch + 1 in validation_freq
     return (epoch + 1) % validation_freq == 0
-
-
-def _callback_list(callbacks, where: str) -> list:
-    """``callbacks`` as a list; one Callback alone is accepted, as Keras 3 does."""
-    if callbacks is None:
-        return []
-    if isinstance(callbacks, callbacks_module.Callback):
-        return [callbacks]
-    if not isinstance(callbacks, (list, tuple)):
-        raise TypeError(
-            f"{where}: `callbacks` must be a list of Callback instances, got "
-            f"{type(callbacks).__name__}."
-        )
-    for i, callback in enumerate(callbacks):
-        if not isinstance(callback, callbacks_module.Callback):
-            got = f"the class {callback.__name__}" if isinstance(callback, type) else repr(callback)
-            raise TypeError(
-                f"{where}: `callbacks[{i}]` must be a Callback instance (from engine.callbacks), "
-                f"got {got}."
-            )
-    return list(callbacks)
 
 
 def _first(callback_list: list, kind: type):
