@@ -4,7 +4,11 @@ One batch, 2 heads of dim 32, float32, no mask. ``AttentionKernel`` times the
 backend kernels alone on raw arrays at sequence lengths 256 and 1024 (forward,
 and forward then backward); ``TorchAttention`` times
 ``torch.nn.functional.scaled_dot_product_attention`` on the CPU at the same
-shapes. ``AttentionPeakMemory`` is the peak memory of forward + backward of
+shapes. ``AttentionW6Shapes`` and ``TorchAttentionW6Shapes`` do the same at the
+text Transformer W6's shapes (batch 32, 2 heads of dim 32, length 128), on the
+heads-first views of ``(batch, length, heads, dim)`` projections that an
+attention layer passes: 64 (batch, head) jobs for the numba kernel pool.
+``AttentionPeakMemory`` is the peak memory of forward + backward of
 ``engine.functional.scaled_dot_product_attention`` at lengths 256, 1024 and
 4096: on numba (blocked kernels) it stays near the process's baseline, on
 numpy (the reference, which holds the ``length x length`` scores) it grows
@@ -70,6 +74,58 @@ class TorchAttention:
             self.torch.nn.functional.scaled_dot_product_attention(self.q, self.k, self.v)
 
     def time_forward_backward(self, length):
+        for tensor in (self.q, self.k, self.v):
+            tensor.grad = None
+        out = self.torch.nn.functional.scaled_dot_product_attention(self.q, self.k, self.v)
+        out.backward(self.grad)
+
+
+W6_SHAPE = (32, 128, HEADS, DIM)  # (batch, length, heads, dim), as projected
+
+
+def _heads_first(array):
+    """The ``(batch, heads, length, dim)`` view (NumPy, CuPy or a torch tensor)."""
+    return array.permute(0, 2, 1, 3) if hasattr(array, "permute") else array.transpose(0, 2, 1, 3)
+
+
+class AttentionW6Shapes:
+    """``attention_forward`` then ``attention_backward`` at W6's shapes, on transposed views."""
+
+    params = [BACKENDS]
+    param_names = ["backend"]
+
+    def setup(self, backend_name):
+        self.backend = backend_or_skip(backend_name)
+        limit_threads()
+        self.q, self.k, self.v, self.grad = (
+            _heads_first(self.backend.asarray(host_random(W6_SHAPE, seed))) for seed in range(4)
+        )
+        self.time_forward_backward(backend_name)  # JIT warm-up
+
+    def time_forward_backward(self, backend_name):
+        out, logsumexp = self.backend.attention_forward(self.q, self.k, self.v)
+        self.backend.attention_backward(self.grad, self.q, self.k, self.v, out, logsumexp)
+        self.backend.synchronize()
+
+
+class TorchAttentionW6Shapes:
+    """PyTorch's ``scaled_dot_product_attention`` forward + backward at W6's shapes."""
+
+    def setup(self):
+        try:
+            import torch
+        except ImportError:
+            raise SkipNotImplemented("PyTorch is not installed") from None
+        limit_threads()
+        self.torch = torch
+        self.q, self.k, self.v, self.grad = (
+            _heads_first(torch.from_numpy(host_random(W6_SHAPE, seed))) for seed in range(4)
+        )
+        for tensor in (self.q, self.k, self.v):
+            tensor.requires_grad_()
+        self.time_forward_backward()
+
+    def time_forward_backward(self):
         for tensor in (self.q, self.k, self.v):
             tensor.grad = None
         out = self.torch.nn.functional.scaled_dot_product_attention(self.q, self.k, self.v)
