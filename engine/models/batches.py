@@ -94,6 +94,8 @@ class BatchData:
             y = self.group_targets(y, where)
         if isinstance(sample_weight, (list, tuple, dict)):  # one array per output
             sample_weight = self.group_targets(sample_weight, f"{where} (sample_weight)")
+        if type(x) is numpy.ndarray and x.dtype.kind in "biuf":  # numbers: no text to name
+            return data_utils.prepare(x, y, sample_weight, where, self.dtype, need_y=need_y)
         with self._naming_text_refusal(where):
             x, y, sample_weight = data_utils.prepare(
                 x, y, sample_weight, where, self.dtype, need_y=need_y, strings=self.takes_strings
