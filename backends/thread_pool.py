@@ -106,13 +106,19 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
+_get_num_threads = None
+
+
 def width() -> int:
     """How many threads a split uses now: 1 inside a pool worker (no nesting)."""
+    global _get_num_threads
     if getattr(_local, "in_pool", False):
         return 1
-    from engine.threads import get_num_threads
+    if _get_num_threads is None:
+        from engine.threads import get_num_threads  # here: engine imports backends
 
-    return get_num_threads()
+        _get_num_threads = get_num_threads
+    return _get_num_threads()
 
 
 def blocks(count: int, parts: int, align: int = 1) -> list[tuple[int, int]]:
@@ -152,12 +158,13 @@ def matmul(a, b):
     equal leading axes is split along the first axis. Anything else, or fewer
     than ``MIN_SPLIT_MACS`` multiply-adds, is one ``numpy.matmul``.
     """
-    if a.ndim < 2 or b.ndim < 2 or width() <= 1:
+    # the size first: most products of a small model are not split, and width() costs ~1 us
+    if a.ndim < 2 or b.ndim < 2 or a.size * b.shape[-1] < MIN_SPLIT_MACS or width() <= 1:
         return numpy.matmul(a, b)
     *lead, rows, inner = a.shape
     columns = b.shape[-1]
-    if a.size // inner * inner * columns < MIN_SPLIT_MACS or b.shape[-2] != inner:
-        return numpy.matmul(a, b)
+    if b.shape[-2] != inner:
+        return numpy.matmul(a, b)  # NumPy's error
     dtype = numpy.result_type(a, b)
     if b.ndim == 2:
         flat = a.reshape(-1, inner)

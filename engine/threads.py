@@ -20,11 +20,19 @@ def _numba():
     return numba
 
 
+_pool_size_cache: int | None = None
+
+
 def _pool_size() -> int:
-    numba = _numba()
-    if numba is not None:
-        return numba.config.NUMBA_NUM_THREADS
-    return int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1))
+    """``NUMBA_NUM_THREADS`` as Numba read it at import (fixed for the process)."""
+    global _pool_size_cache
+    if _pool_size_cache is None:
+        numba = _numba()
+        if numba is not None:
+            _pool_size_cache = numba.config.NUMBA_NUM_THREADS
+        else:
+            _pool_size_cache = int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1))
+    return _pool_size_cache
 
 
 def set_num_threads(n: int) -> None:

@@ -74,9 +74,7 @@ def test_an_error_in_a_worker_reaches_the_caller(three_threads):
 
 
 def test_a_block_inside_the_pool_does_not_split_again(monkeypatch):
-    import engine.threads
-
-    monkeypatch.setattr(engine.threads, "get_num_threads", lambda: 3)
+    monkeypatch.setattr(thread_pool, "_get_num_threads", lambda: 3)
     widths = []
     caller = threading.current_thread()
 
@@ -109,6 +107,18 @@ def test_matmul_equals_numpy(three_threads, shapes, dtype):
     # transposed (non-contiguous) operands, as the backward passes give them
     if a.ndim == 2:
         numpy.testing.assert_allclose(thread_pool.matmul(b.T, a.T), expected.T, **tolerance)
+
+
+def test_width_follows_set_num_threads():
+    import engine
+
+    before = engine.get_num_threads()
+    try:
+        engine.set_num_threads(1)
+        assert thread_pool.width() == 1
+    finally:
+        engine.set_num_threads(before)
+    assert thread_pool.width() == before
 
 
 def test_numba_backend_puts_blas_on_one_thread():
