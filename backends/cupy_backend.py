@@ -245,7 +245,7 @@ class CupyBackend(CudaAttentionOverrides, Backend):
     # -- activations ------------------------------------------------------
 
     def erf(self, x):
-        """Error function on the device (the reference copies to the host's math.erf)."""
+        """Error function on the device, one kernel (the reference makes about 30 array passes)."""
         if not self._floats(x):
             return super().erf(x)
         out = self.xp.empty(x.shape, dtype=x.dtype)
