@@ -165,6 +165,9 @@ def main(argv=None) -> None:
     for _ in range(args.repeat):
         for pair, runner in runners.items():
             step = runner.step
+            # each side's own BLAS threads: the numpy backend BLAS's, the numba backend one
+            # per block of its kernel pool (selecting it pinned BLAS for the whole process)
+            workloads.limit_threads(threads, side=pair[1])
             time.sleep(args.pause)
             start = clock()
             for _ in range(calls[pair]):

@@ -17,6 +17,7 @@ dependency of the library.
 import dataclasses
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
@@ -30,17 +31,27 @@ def thread_count() -> int:
     return int(os.environ.get("ENGINE_BENCH_THREADS", os.cpu_count() or 1))
 
 
-def limit_threads(threads: int | None = None) -> int:
-    """Cap BLAS, Numba and (if loaded) PyTorch at the same number of threads."""
+def _numba_backend_loaded() -> bool:
+    backends = sys.modules.get("backends")
+    return backends is not None and "numba" in getattr(backends, "_instances", {})
+
+
+def limit_threads(threads: int | None = None, side: str | None = None) -> int:
+    """Cap BLAS, Numba and (if loaded) PyTorch at the same number of threads.
+
+    BLAS gets one thread where the numba backend runs (``side == "numba"``, or
+    by default once the numba backend is loaded): that is the backend's own
+    policy, its kernel pool splits the products (``backends/thread_pool.py``).
+    """
     threads = threads or thread_count()
+    numba_side = side == "numba" if side is not None else _numba_backend_loaded()
     try:
         import threadpoolctl
 
-        threadpoolctl.threadpool_limits(threads)
+        threadpoolctl.threadpool_limits(threads, user_api="openmp")
+        threadpoolctl.threadpool_limits(1 if numba_side else threads, user_api="blas")
     except ImportError:
         pass
-    import sys
-
     if "numba" in sys.modules:
         import numba
 
