@@ -7,6 +7,12 @@ that size). The (batch, head) jobs are split over the backend's kernel pool
 cores as Numba's ``prange`` workers did (a ``prange`` measured up to 20x slower
 at length 256 when the other core was busy). A block holds at least
 ``MIN_BLOCK_MACS`` multiply-adds, so small inputs stay on the calling thread.
+Measured at W6's shapes (batch 32, 2 heads of dim 32, length 128, heads-first
+views), forward + backward with the layer's reshapes, medians of 15
+alternating rounds against the serial, copying version: 23.4 against 25.3 ms
+on 2 threads and 22.1 against 24.9 ms of CPU on one, on the 2-core machine
+under a load average of 4 from other processes (an idle-machine figure is
+still to be taken).
 The kernels read their inputs with any strides over the first three axes
 (the (batch, length, heads, dim) projections an attention layer transposes to
 heads first are not copied), and the outputs and gradients take the layout of
