@@ -54,7 +54,7 @@ _MIN_JIT_SGD_SIZE = 16384
 _NARROW_ROWS = 32
 # Row-wise kernels (layer normalization, a dense layer's bias) and elementwise ones are
 # split between the pool's threads in blocks of at least this many elements: a
-# hand-off costs ~20 us.
+# hand-off costs ~30 us.
 _MIN_SPLIT_ELEMENTS = 32768
 
 
@@ -101,8 +101,13 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
         y = thread_pool.matmul(x, kernel)
         if bias is None:
             return y
-        if type(bias) is not numpy.ndarray or bias.shape != y.shape[-1:] or y.ndim < 2:
-            y += bias
+        if (
+            y.size < 2 * _MIN_SPLIT_ELEMENTS
+            or type(bias) is not numpy.ndarray
+            or bias.shape != y.shape[-1:]
+            or y.ndim < 2
+        ):
+            y += bias  # one block: no closure, no pool look-up (a small model's every step)
             return y
         rows = y.reshape(-1, y.shape[-1])  # a view: matmul's result is C-contiguous
 
@@ -119,6 +124,10 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
     def _elementwise(kernel, arrays, scalars, out):
         """``kernel(*arrays, *scalars, out)`` on 1-D arrays, in slices on the kernel pool
         when they are long (the kernels release the GIL)."""
+
+        if out.size < 2 * _MIN_SPLIT_ELEMENTS:
+            kernel(*arrays, *scalars, out)
+            return
 
         def block(start, stop):
             kernel(*(a[start:stop] for a in arrays), *scalars, out[start:stop])
