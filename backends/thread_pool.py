@@ -185,6 +185,9 @@ _blas_pinned = False
 def pin_blas() -> bool:
     """Ask every BLAS library loaded in the process for one thread (once).
 
+    NumPy's BLAS, which the backend's products call, is loaded by then; one
+    loaded later (SciPy's, say) keeps its own threads, and no kernel uses it.
+
     Needs ``threadpoolctl``; returns False where it is missing (BLAS then keeps
     its own threads, as before).
     """
