@@ -1,10 +1,13 @@
 """A training step on a device backend copies nothing to the host and nothing small to
-the device (issue 14): the divergence warning reads the loss once per epoch there, and
-the loss reduction divides by the batch size as a Python number.
+the device (issue 14): the divergence warning reads the loss once per epoch there, the
+loss reduction divides by the batch size as a Python number, and the class labels of
+``sparse_categorical_crossentropy`` are checked on the host targets (once per fit) or,
+on the device, once per epoch.
 
-A device backend is faked on the host: ``_loss_on_host`` says no, and the step's loss
-refuses to become a Python number. The CUDA simulator's transfer counts check the
-reduction (run with ``ENGINE_CUDA_SIM=1 NUMBA_ENABLE_CUDASIM=1``).
+A device backend is faked on the host: ``_loss_on_host`` says no, the step's loss
+refuses to become a Python number, and so do the batches and every array computed from
+them (``_DeviceArray``). The CUDA simulator's transfer counts check the reduction and a
+whole fit (run with ``ENGINE_CUDA_SIM=1 NUMBA_ENABLE_CUDASIM=1``).
 """
 
 import warnings
@@ -15,7 +18,13 @@ import pytest
 import backends
 import engine
 from backends import cupy_backend
+from engine.losses import labels as labels_module
 from engine.models.trainer import Trainer
+
+simulation_only = pytest.mark.skipif(
+    not cupy_backend.simulation_enabled(),
+    reason="simulation mode is off: run with ENGINE_CUDA_SIM=1 NUMBA_ENABLE_CUDASIM=1",
+)
 
 
 def _data(n=64):
@@ -29,6 +38,20 @@ def _diverging_model():
     engine.utils.set_random_seed(0)
     model = engine.models.Sequential([engine.layers.Dense(1, input_shape=(4,))])
     model.compile(optimizer=engine.optimizers.SGD(learning_rate=1e36), loss="mse")
+    return model
+
+
+def _labels(n=64):
+    return numpy.random.default_rng(1).integers(0, 3, n)
+
+
+def _classifier():
+    """Keras's usual classifier: sparse cross-entropy, accuracy, Adam."""
+    engine.utils.set_random_seed(0)
+    model = engine.models.Sequential(
+        [engine.layers.Dense(3, activation="softmax", input_shape=(4,))]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
@@ -50,6 +73,44 @@ def device_like(monkeypatch):
         return _DeviceLoss()
 
     monkeypatch.setattr(Trainer, "_run_step", run_step_on_device)
+
+
+class _DeviceArray(numpy.ndarray):
+    """A batch on the faked device, and what is computed from it: reading one as a Python
+    number (``int(labels.max())``, ``bool(mask.any())``) would be a host round trip."""
+
+    def _read(self, *args):
+        raise AssertionError("the training step read a device array as a Python number")
+
+    __float__ = __int__ = __index__ = __bool__ = item = tolist = _read
+
+
+class _HostReads:
+    """The arrays copied to the host by ``backend.to_numpy`` (the metrics' results)."""
+
+    def __init__(self):
+        self.count = 0
+
+
+@pytest.fixture
+def device_arrays(backend, monkeypatch):
+    """Batches come to the model as ``_DeviceArray``, labels are checked as on a device, and
+    the copies to the host are counted."""
+    to_backend, to_numpy = Trainer._to_backend, backend.to_numpy
+    reads = _HostReads()
+
+    def to_device(self, array):
+        array = to_backend(self, array)
+        return array.view(_DeviceArray) if isinstance(array, numpy.ndarray) else array
+
+    def counted_to_numpy(array):
+        reads.count += 1
+        return to_numpy(array)
+
+    monkeypatch.setattr(Trainer, "_to_backend", to_device)
+    monkeypatch.setattr(labels_module, "on_device", lambda backend: True)
+    monkeypatch.setattr(backend, "to_numpy", counted_to_numpy)
+    return reads
 
 
 def test_device_fit_reads_the_loss_once_per_epoch(backend, device_like):
@@ -90,10 +151,7 @@ def test_device_fit_of_a_finite_loss_warns_nothing(backend, device_like):
     assert all(numpy.isfinite(history.history["loss"]))
 
 
-@pytest.mark.skipif(
-    not cupy_backend.simulation_enabled(),
-    reason="simulation mode is off: run with ENGINE_CUDA_SIM=1 NUMBA_ENABLE_CUDASIM=1",
-)
+@simulation_only
 @pytest.mark.parametrize("loss", ["mse", "sparse_categorical_crossentropy"])
 def test_simulated_training_step_sends_nothing_to_the_device(loss):
     cupy = backends.get("cupy")
@@ -110,3 +168,97 @@ def test_simulated_training_step_sends_nothing_to_the_device(loss):
         before = dict(cupy.transfers)
         model._train_step(xb, yb)
     assert cupy.transfers == before
+
+
+@pytest.mark.parametrize("source", ["arrays", "dataset"])
+def test_device_fit_of_a_classifier_reads_nothing_per_step(
+    backend, device_like, device_arrays, source
+):
+    """Sparse labels checked on the host targets (arrays) or on the device once per epoch
+    (a Dataset's batches), accuracy summed on the device: the reads do not grow with the
+    number of steps."""
+    x, _ = _data()
+    y = _labels()
+    reads = []
+    for batch_size in (32, 8):
+        model = _classifier()
+        data = engine.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+        device_arrays.count = 0
+        if source == "arrays":
+            history = model.fit(x, y, epochs=2, batch_size=batch_size, verbose=0)
+        else:
+            history = model.fit(data, epochs=2, verbose=0)
+        reads.append(device_arrays.count)
+        assert model.optimizer.iterations == 2 * 64 // batch_size
+        assert 0 <= history.history["accuracy"][-1] <= 1
+    assert reads[0] == reads[1], reads
+
+
+def test_device_labels_of_a_dataset_are_checked_at_the_epoch_end(
+    backend, device_like, device_arrays
+):
+    x, _ = _data()
+    y = _labels()
+    y[40] = -1  # (a label of 3 would make the host kernels' indexing raise first)
+    model = _classifier()
+    data = engine.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    expected = (
+        r"sparse_categorical_crossentropy: labels must be integers in \[0, 3\) for a model "
+        r"with 3 outputs; got a label of -1 \(device labels are checked once per epoch\)"
+    )
+    with pytest.raises(ValueError, match=expected):
+        model.fit(data, epochs=2, verbose=0)
+    assert model.optimizer.iterations == 4  # the first epoch ran; no step read its labels
+
+
+def test_device_fractional_labels_are_refused_at_the_epoch_end(backend, device_like, device_arrays):
+    x, _ = _data()
+    y = _labels().astype("float32")
+    y[5] = 0.5
+    data = engine.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    with pytest.raises(ValueError, match="labels must be whole numbers"):
+        _classifier().fit(data, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [(3, r"in \[0, 3\).*got a label of 3\."), (-1, "got a label of -1"), (0.5, "whole numbers")],
+)
+def test_bad_labels_still_raise_the_clear_error(backend, bad, message):
+    """On every backend (the simulated cupy one too), before the first update: the host
+    targets are checked whole."""
+    x, _ = _data()
+    y = _labels().astype("float32" if bad == 0.5 else "int64")
+    y[40] = bad
+    model = _classifier()
+    message = "sparse_categorical_crossentropy: labels must .*" + message
+    with pytest.raises(ValueError, match=message):
+        model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    assert model.optimizer.iterations == 0
+    with pytest.raises(ValueError, match=message):
+        model.train_on_batch(x, y)
+    with pytest.raises(ValueError, match=message):
+        model.evaluate(x, y, verbose=0)
+    with pytest.raises(ValueError, match=message):
+        model.fit(x[:8], y[:8], epochs=1, validation_data=(x, y), verbose=0)
+    with pytest.raises(ValueError, match=message):
+        model.loss(y, model(x))  # outside the loops: checked at once
+
+
+@simulation_only
+def test_simulated_fit_of_a_classifier_copies_only_the_batches():
+    """In the simulator: per step, the batch's x and y go to the device and nothing comes
+    back (the labels checked on the host, the accuracy summed on the device)."""
+    cupy = backends.get("cupy")
+    x, _ = _data()
+    y = _labels()
+    counts = []
+    with engine.use_backend("cupy"):
+        for batch_size in (32, 8):
+            model = _classifier()
+            model.fit(x, y, epochs=1, batch_size=64, verbose=0)  # builds everything
+            before = dict(cupy.transfers)
+            model.fit(x, y, epochs=2, batch_size=batch_size, verbose=0)
+            counts.append({key: cupy.transfers[key] - before[key] for key in before})
+    assert counts[0]["to_host"] == counts[1]["to_host"], counts
+    assert counts[1]["to_device"] - counts[0]["to_device"] == 2 * (16 - 4), counts

@@ -26,6 +26,7 @@ from .base import (
     _target_array,
     _targets,
 )
+from .labels import check_labels
 
 
 def _binary_crossentropy_elements(y_true, probs: Tensor) -> Tensor:
@@ -69,18 +70,6 @@ def categorical_crossentropy(
     return -F.sum(F.log(_normalized_probabilities(y_pred)) * y_true, axis=-1)
 
 
-def _check_labels(labels, num_classes: int) -> None:
-    if labels.size == 0:
-        return
-    low, high = int(labels.min()), int(labels.max())
-    if low < 0 or high >= num_classes:
-        bad = low if low < 0 else high
-        raise ValueError(
-            f"sparse_categorical_crossentropy: labels must be integers in [0, {num_classes}) "
-            f"for a model with {num_classes} outputs; got a label of {bad}."
-        )
-
-
 def _class_labels(name: str, y_true, y_pred: Tensor):
     """Integer class labels, one per prediction row (``(batch,)`` or ``(batch, 1)``), as an
     array on ``y_pred``'s backend."""
@@ -101,11 +90,10 @@ def sparse_categorical_crossentropy(
 ) -> Tensor:
     _check_axis("sparse_categorical_crossentropy", axis)
     labels = _class_labels("sparse_categorical_crossentropy", y_true, y_pred)
-    if labels.dtype.kind == "f":
-        if not bool((labels == labels.round()).all()):
-            raise ValueError("sparse_categorical_crossentropy: labels must be whole numbers.")
+    # on a device backend in fit/evaluate, without reading the labels back each step
+    name = "sparse_categorical_crossentropy"
+    check_labels(name, y_true, labels, y_pred.shape[-1], y_pred.backend)
     labels = labels.astype("int64", copy=False)
-    _check_labels(labels, y_pred.shape[-1])
     if from_logits:
         return F.sparse_softmax_cross_entropy(y_pred, labels)
     logits = _logits_of(y_pred, "softmax")

@@ -13,6 +13,7 @@ import numpy
 from .. import callbacks as callbacks_module
 from .. import distribute as distribute_module
 from .. import symbolic
+from ..losses.labels import LabelChecks
 from ..tensor import Tensor, no_grad
 from . import data as data_utils
 
@@ -26,7 +27,9 @@ class InferenceLoops:
         self._check_input(x, "test_on_batch")
         self.reset_metrics()
         xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(sample_weight)
-        self._run_step(xb, yb, wb, training=False)
+        with LabelChecks(y) as label_checks:
+            self._run_step(xb, yb, wb, training=False)
+        label_checks.verify()
         return self._results(return_dict)
 
     def predict_on_batch(self, x) -> numpy.ndarray:
@@ -42,13 +45,18 @@ class InferenceLoops:
         self.reset_metrics()
         self.stop_evaluating = False
         batch_logs_needed = hooks.wants_batch_logs("on_test_batch_end")
-        for step, (xb, yb, wb) in enumerate(self._test_batches(data, batch_size, steps, where)):
-            hooks.on_test_batch_begin(step)
-            self._run_step(xb, yb, wb, training=False)
-            if batch_logs_needed:
-                hooks.on_test_batch_end(step, self._logs())
-            if self.stop_evaluating:
-                break
+        targets = None if data_utils.is_batch_source(data) else data[1]
+        # the targets' labels are checked once, or on the device at the end
+        with LabelChecks(targets) as label_checks:
+            batches = self._test_batches(data, batch_size, steps, where)
+            for step, (xb, yb, wb) in enumerate(batches):
+                hooks.on_test_batch_begin(step)
+                self._run_step(xb, yb, wb, training=False)
+                if batch_logs_needed:
+                    hooks.on_test_batch_end(step, self._logs())
+                if self.stop_evaluating:
+                    break
+        label_checks.verify("evaluation")
         logs = self._logs()
         hooks.on_test_end(logs)
         return logs

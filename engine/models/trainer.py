@@ -23,6 +23,7 @@ from .. import distribute as distribute_module
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers, random, symbolic
+from ..losses.labels import LabelChecks, note_batch
 from ..tensor import Tensor, no_grad
 from . import data as data_utils
 from . import outputs as outputs_module
@@ -256,6 +257,7 @@ class Trainer(InferenceLoops, BatchData):
     def _run_step(self, xb, yb, wb, training: bool):
         """One batch through the default step, or the user's ``train_step``/``test_step``
         (given the batch as Tensors); returns the loss, for the divergence warning."""
+        note_batch(yb)  # a batch of targets whose labels may be checked on the host
         if not self._custom_step(training):
             self._require_loss("fit" if training else "evaluate")
             loss, y_pred = (self._train_step if training else self._test_step)(xb, yb, wb)
@@ -322,7 +324,9 @@ class Trainer(InferenceLoops, BatchData):
         self._begin_training(x)
         self.reset_metrics()
         xb, yb, wb = self._to_backend(x), self._to_backend(y), self._to_backend(sample_weight)
-        self._run_step(xb, yb, wb, training=True)
+        with LabelChecks(y) as label_checks:
+            self._run_step(xb, yb, wb, training=True)
+        label_checks.verify()
         return self._results(return_dict)
 
     def _results(self, return_dict: bool):
@@ -400,7 +404,7 @@ class Trainer(InferenceLoops, BatchData):
             )
         callback_list = checked_callbacks(callbacks, "fit")
         self._distribution = distribute_module.resolve(distribute)
-        epoch_batches, x_sample, steps, batch_size, validation_data = self._fit_data(
+        epoch_batches, x_sample, y, steps, batch_size, validation_data = self._fit_data(
             x,
             y,
             batch_size,
@@ -442,31 +446,34 @@ class Trainer(InferenceLoops, BatchData):
         # loss leaves the running mean NaN or inf)
         warn_each_batch = warn_not_finite and (batch_logs_needed or self._loss_on_host())
         epoch_logs: dict = {}
-        for epoch in range(initial_epoch, epochs):
-            if not self._train_epoch(
-                epoch, epoch_batches(epoch), hooks, batch_logs_needed, warn_each_batch
-            ):
-                warnings.warn(
-                    f"fit: the input ran out of data in epoch {epoch + 1}; training stops. "
-                    f"Give `steps_per_epoch` so that the generator yields steps_per_epoch * "
-                    f"epochs batches, or pass an engine.data.Dataset (re-read every epoch).",
-                    UserWarning,
-                    stacklevel=2,
-                )
-                break
-            epoch_logs = self._logs()
-            if warn_not_finite and not warn_each_batch and not self._warned_nan:
-                self._warn_if_not_finite(epoch_logs.get("loss", 0.0), epoch, None)
-            if validation is not None and _should_validate(epoch, validation_freq):
-                val_logs = self._evaluate_data(
-                    validation, validation_batch_size or batch_size, validation_steps, hooks
-                )
-                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
-            hooks.on_epoch_end(epoch, epoch_logs)
-            if self._distribution is not None:  # every rank stops at the same epoch
-                self.stop_training = self._distribution.any(self.stop_training)
-            if self.stop_training:
-                break
+        # the targets' labels are checked once per fit, or on the device once per epoch
+        with LabelChecks(y) as label_checks:
+            for epoch in range(initial_epoch, epochs):
+                if not self._train_epoch(
+                    epoch, epoch_batches(epoch), hooks, batch_logs_needed, warn_each_batch
+                ):
+                    warnings.warn(
+                        f"fit: the input ran out of data in epoch {epoch + 1}; training stops. "
+                        f"Give `steps_per_epoch` so that the generator yields steps_per_epoch * "
+                        f"epochs batches, or pass an engine.data.Dataset (re-read every epoch).",
+                        UserWarning,
+                        stacklevel=2,
+                    )
+                    break
+                label_checks.verify("epoch")  # device labels: one copy per epoch
+                epoch_logs = self._logs()
+                if warn_not_finite and not warn_each_batch and not self._warned_nan:
+                    self._warn_if_not_finite(epoch_logs.get("loss", 0.0), epoch, None)
+                if validation is not None and _should_validate(epoch, validation_freq):
+                    val_logs = self._evaluate_data(
+                        validation, validation_batch_size or batch_size, validation_steps, hooks
+                    )
+                    epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+                hooks.on_epoch_end(epoch, epoch_logs)
+                if self._distribution is not None:  # every rank stops at the same epoch
+                    self.stop_training = self._distribution.any(self.stop_training)
+                if self.stop_training:
+                    break
         hooks.on_train_end(epoch_logs)
         if self._distribution is not None:
             self._distribution.end_fit(self)
@@ -485,7 +492,8 @@ class Trainer(InferenceLoops, BatchData):
         shuffle,
         steps_per_epoch,
     ):
-        """``(epoch -> batches, x (a sample), steps, batch_size, validation_data)`` for ``fit``."""
+        """``(epoch -> batches, x (a sample), y, steps, batch_size, validation_data)`` for
+        ``fit``; ``y`` the host targets of arrays (None for a Dataset or generator)."""
         if data_utils.is_batch_source(x):
             if validation_split:
                 raise ValueError(
@@ -493,7 +501,7 @@ class Trainer(InferenceLoops, BatchData):
                     "`validation_data` instead."
                 )
             epoch_batches, x_sample = self._source_batches(x, steps_per_epoch, class_weight)
-            return epoch_batches, x_sample, steps_per_epoch, None, validation_data
+            return epoch_batches, x_sample, None, steps_per_epoch, None, validation_data
         batch_size = data_utils.check_batch_size(batch_size, "fit")
         data_utils.check_one_weighting(sample_weight, class_weight, "fit")
         x, y, sample_weight = self._prepare(x, y, sample_weight, "fit")
@@ -505,7 +513,7 @@ class Trainer(InferenceLoops, BatchData):
             sample_weight = data_utils.class_weights_to_sample_weights(y, class_weight, self.dtype)
         epoch_batches = self._array_batches(x, y, sample_weight, batch_size, shuffle)
         steps = math.ceil(len(x) / batch_size)
-        return epoch_batches, x, steps, batch_size, validation_data
+        return epoch_batches, x, y, steps, batch_size, validation_data
 
     def _train_epoch(
         self, epoch: int, batches, hooks, batch_logs_needed: bool, warn_each_batch: bool

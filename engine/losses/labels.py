@@ -1,0 +1,166 @@
+"""The check of integer class labels (``sparse_categorical_crossentropy``) without a host
+round trip per training step.
+
+Reading the smallest and largest label as Python numbers makes a device backend wait
+for the step and copy them back, twice per step (issue 14). So:
+
+- host labels (NumPy's backends) are checked where they are, at every call;
+- in ``fit``, ``evaluate`` and ``train_on_batch``, whose targets are one NumPy array on
+  the host, ``LabelChecks(host_targets=y)`` checks that array once (its smallest and
+  largest label, and that all are whole numbers, found at the loss's first call); a
+  loss given a batch that the loop made of it (``note_batch``), unchanged, only
+  compares them with its number of classes, in Python;
+- device labels of other data (a Dataset on the device, a custom ``train_step``,
+  several outputs) are folded on the device into a running smallest and largest label,
+  which ``LabelChecks.verify`` reads with one copy, at the end of each epoch of ``fit``
+  and of each ``evaluate``;
+- outside those loops (a loss called directly on device arrays), the labels are checked
+  at once, which costs the round trip.
+"""
+
+import contextvars
+
+import numpy
+
+from ..tensor import Tensor
+
+_ACTIVE: contextvars.ContextVar = contextvars.ContextVar("label_checks", default=None)
+
+
+def on_device(backend) -> bool:
+    """Whether reading ``backend``'s arrays as numbers waits for a device and copies them
+    (the cupy backend; its CUDA simulator too, which runs the device paths on the host)."""
+    return backend.xp is not numpy or getattr(backend, "simulated", False)
+
+
+def range_error(name: str, num_classes: int, bad, where: str = "") -> ValueError:
+    return ValueError(
+        f"{name}: labels must be integers in [0, {num_classes}) for a model with "
+        f"{num_classes} outputs; got a label of {bad}{where}."
+    )
+
+
+def whole_error(name: str, where: str = "") -> ValueError:
+    return ValueError(f"{name}: labels must be whole numbers{where}.")
+
+
+def note_batch(targets) -> None:
+    """Tell the running ``LabelChecks`` that ``targets`` (on the backend) are a batch of its
+    host targets."""
+    checks = _ACTIVE.get()
+    if checks is not None and checks._host_targets is not None:
+        checks._batch = targets
+
+
+def check_labels(name: str, y_true, labels, num_classes: int, backend) -> None:
+    """Check class ``labels`` (an array of ``backend``, read from ``y_true``) against
+    ``num_classes``: at once on the host, or as the running ``LabelChecks`` does it."""
+    checks = _ACTIVE.get()
+    if checks is not None and checks.check_from_host(name, y_true, num_classes):
+        return
+    if not on_device(backend) or checks is None:
+        _check_now(name, labels, num_classes)
+    else:
+        checks.defer(name, labels, num_classes, backend)
+
+
+def _check_now(name: str, labels, num_classes: int) -> None:
+    """The direct check: copies the labels' extremes to the host (a round trip on a device)."""
+    if labels.size == 0:
+        return
+    if labels.dtype.kind == "f" and not bool((labels == labels.round()).all()):
+        raise whole_error(name)
+    labels = labels.astype("int64", copy=False)
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= num_classes:
+        raise range_error(name, num_classes, low if low < 0 else high)
+
+
+class LabelChecks:
+    """The label checks of one loop (``with LabelChecks(...) as checks:``).
+
+    ``host_targets``: the NumPy array every batch's targets come from, when the loss sees
+    them unchanged (the default step of a model with one output); checked once.
+    """
+
+    def __init__(self, host_targets=None):
+        if type(host_targets) is not numpy.ndarray or host_targets.dtype.kind not in "biuf":
+            host_targets = None
+        self._host_targets = host_targets
+        self._batch = None  # the latest batch of them on the backend (``note_batch``)
+        self._host_summary = None  # (smallest, largest, all whole), found at first use
+        #: ``{(loss name, classes): [smallest, largest, count of fractional labels]}``, device
+        #: arrays folded at every deferred check
+        self._pending: dict = {}
+        self._backend = None
+        self._token = None
+
+    def __enter__(self) -> "LabelChecks":
+        self._token = _ACTIVE.set(self)
+        return self
+
+    def __exit__(self, *error) -> bool:
+        _ACTIVE.reset(self._token)
+        return False
+
+    def check_from_host(self, name: str, y_true, num_classes: int) -> bool:
+        """Check the host targets' labels against ``num_classes``, when ``y_true`` is a batch
+        of them; False otherwise."""
+        if isinstance(y_true, Tensor):  # a custom train_step's
+            y_true = y_true.data
+        if self._batch is None or y_true is not self._batch:
+            return False
+        if self._host_summary is None:
+            self._host_summary = _summary(self._host_targets)
+        low, high, whole = self._host_summary
+        if not whole:
+            raise whole_error(name)
+        if low is not None and (low < 0 or high >= num_classes):
+            raise range_error(name, num_classes, low if low < 0 else high)
+        return True
+
+    def defer(self, name: str, labels, num_classes: int, backend) -> None:
+        """Fold the device ``labels`` into the running check; nothing is read now."""
+        if labels.size == 0:
+            return
+        xp = backend.xp
+        as_int = labels.astype("int64", copy=False)
+        fractional = (labels != labels.round()).sum() if labels.dtype.kind == "f" else None
+        key = (name, num_classes)
+        state = self._pending.get(key)
+        if state is None:
+            zero = xp.zeros((), dtype="int64")
+            state = self._pending[key] = [as_int.min(), as_int.max(), zero]
+        else:
+            state[0] = xp.minimum(state[0], as_int.min())
+            state[1] = xp.maximum(state[1], as_int.max())
+        if fractional is not None:
+            state[2] = state[2] + fractional
+        self._backend = backend
+
+    def verify(self, when: str = "") -> None:
+        """Raise for the bad labels deferred since the last call: one copy to the host."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        xp = self._backend.xp
+        keys = list(pending)
+        values = self._backend.to_numpy(xp.stack([v for key in keys for v in pending[key]]))
+        where = f" (device labels are checked once per {when})" if when else ""
+        for index, (name, num_classes) in enumerate(keys):
+            low, high, fractional = (int(v) for v in values[3 * index : 3 * index + 3])
+            if fractional:
+                raise whole_error(name, where)
+            if low < 0 or high >= num_classes:
+                raise range_error(name, num_classes, low if low < 0 else high, where)
+
+
+def _summary(targets: numpy.ndarray) -> tuple:
+    """``(smallest, largest, all whole)`` of host labels (``None`` extremes when empty)."""
+    if targets.size == 0:
+        return None, None, True
+    if targets.dtype.kind == "f":
+        if not bool(numpy.all(targets == numpy.round(targets))):
+            return None, None, False
+        targets = targets.astype("int64")
+    return int(targets.min()), int(targets.max()), True
