@@ -260,5 +260,39 @@ def test_simulated_fit_of_a_classifier_copies_only_the_batches():
             before = dict(cupy.transfers)
             model.fit(x, y, epochs=2, batch_size=batch_size, verbose=0)
             counts.append({key: cupy.transfers[key] - before[key] for key in before})
-    assert counts[0]["to_host"] == counts[1]["to_host"], counts
+    assert counts[0]["to_host"] == counts[1]["to_host"] == 2, counts  # the epochs' logs
     assert counts[1]["to_device"] - counts[0]["to_device"] == 2 * (16 - 4), counts
+
+
+@simulation_only
+def test_simulated_logs_of_a_loss_and_an_accuracy_are_one_copy():
+    """Batch logs (a progress bar's) and train_on_batch's results: the loss's and the
+    accuracy's sums and counts come to the host together."""
+    cupy = backends.get("cupy")
+    x, _ = _data()
+    y = _labels()
+    seen = []
+
+    class Watch(engine.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(dict(cupy.transfers))
+
+    with engine.use_backend("cupy"):
+        model = _classifier()
+        history = model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[Watch()])
+        before = dict(cupy.transfers)
+        loss, accuracy = model.train_on_batch(x, y)
+        assert cupy.transfers["to_host"] - before["to_host"] == 1
+    assert [b["to_host"] - a["to_host"] for a, b in zip(seen, seen[1:])] == [1, 1, 1]
+    assert 0 <= accuracy <= 1 and history.history["loss"][0] > 0
+
+
+def test_device_logs_equal_the_host_ones(backend, monkeypatch):
+    """The logs read in one copy (as on a device) equal those read state by state."""
+    x, _ = _data()
+    y = _labels()
+    model = _classifier()
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    per_state = model._logs()
+    monkeypatch.setattr(labels_module, "on_device", lambda backend: True)
+    assert model._logs() == per_state

@@ -9,10 +9,13 @@ the state of data split across processes is the elementwise sum of theirs
 which is what a data-parallel strategy does before ``result()``.
 """
 
+import contextvars
+
 import numpy
 
 from .. import config
 from ..layers.base import unique_name
+from ..losses import labels as labels_module
 from ..registry import snake_case
 from ..tensor import Tensor, no_grad
 
@@ -130,6 +133,11 @@ class Metric:
 
     def host(self, array) -> numpy.ndarray:
         """A state array on the host, as float64 for the arithmetic of ``result()``."""
+        copies = _HOST_COPIES.get()
+        if copies is not None:
+            found = copies.get(id(array))
+            if found is not None and found[0] is array:
+                return found[1].copy()
         if self._backend is not None:
             array = self._backend.to_numpy(array)
         return numpy.asarray(array, dtype=numpy.float64)
@@ -152,6 +160,52 @@ class Metric:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
+
+
+_HOST_COPIES: contextvars.ContextVar = contextvars.ContextVar("metric_host_copies", default=None)
+
+
+class HostCopies:
+    """``with HostCopies(metrics):`` their ``result()`` read their state from one copy of it
+    all to the host, made on entering, rather than a copy (a wait for the device) per state
+    array: the logs of a loss and an accuracy cost one round trip, not four."""
+
+    __slots__ = ("metrics", "_token")
+
+    def __init__(self, metrics: list):
+        self.metrics = metrics
+        self._token = None
+
+    def __enter__(self) -> "HostCopies":
+        self._token = _HOST_COPIES.set(_copy_states(self.metrics))
+        return self
+
+    def __exit__(self, *error) -> bool:
+        _HOST_COPIES.reset(self._token)
+        return False
+
+
+def _copy_states(metrics: list) -> dict | None:
+    """``{id(state): (state, float64 host copy)}`` of the metrics' device states, one copy
+    per device backend; None when none is on a device."""
+    by_backend: dict = {}
+    for metric in metrics:
+        backend = metric._backend
+        if backend is not None and labels_module.on_device(backend):
+            by_backend.setdefault(id(backend), (backend, {}))[1].update(
+                (id(array), array) for array in metric.variables
+            )
+    copies = {}
+    for backend, states in by_backend.values():
+        arrays = list(states.values())
+        if not arrays:
+            continue
+        flat = backend.xp.concatenate([a.astype("float64").reshape(-1) for a in arrays])
+        host, offset = backend.to_numpy(flat), 0
+        for array in arrays:
+            copies[id(array)] = (array, host[offset : offset + array.size].reshape(array.shape))
+            offset += array.size
+    return copies or None
 
 
 def as_float(value):

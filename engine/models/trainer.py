@@ -23,7 +23,9 @@ from .. import distribute as distribute_module
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers, random, symbolic
+from ..losses import labels as labels_module
 from ..losses.labels import LabelChecks, note_batch
+from ..metrics.base import HostCopies
 from ..tensor import Tensor, no_grad
 from . import data as data_utils
 from . import outputs as outputs_module
@@ -307,6 +309,12 @@ class Trainer(InferenceLoops, BatchData):
     def _local_logs(self, prefix: str = "") -> dict:
         if self._step_logs is not None:
             return {prefix + key: value for key, value in self._step_logs.items()}
+        if self.backend is not None and labels_module.on_device(self.backend):
+            with HostCopies(self._metric_states()):  # one copy, not one a state
+                return self._metric_results(prefix)
+        return self._metric_results(prefix)
+
+    def _metric_results(self, prefix: str) -> dict:
         logs = {
             prefix + name: metric.result()
             for name, metric in zip(self._metric_names, self._all_metrics())
