@@ -174,3 +174,30 @@ def test_metric_values(backend):
     binary = metrics.BinaryAccuracy()
     binary.update_state(numpy.array([1, 0]), engine.tensor(numpy.array([[0.7], [0.6]])))
     assert binary.result() == pytest.approx(0.5)
+
+
+def test_label_checks_trust_the_host_targets_only_for_their_batches(backend):
+    """Inside a loop's ``LabelChecks``, a batch of its checked host targets is not read
+    again; any other labels are checked themselves (on a device, at ``verify``)."""
+    from engine.losses.labels import LabelChecks, note_batch, on_device
+
+    loss = losses.get("sparse_categorical_crossentropy")
+    probs = engine.tensor(numpy.full((2, 3), 1 / 3))
+    other = numpy.array([-1, 0])  # not a batch of the host targets
+    with LabelChecks(numpy.array([0, 1, 2, 2])) as checks:
+        batch = backend.asarray(numpy.array([0, 2]))
+        note_batch(batch)
+        assert loss(batch, probs).item() == pytest.approx(numpy.log(3), rel=1e-5)
+        if on_device(backend):
+            loss(other, probs)
+            with pytest.raises(
+                ValueError, match="got a label of -1 .device labels are checked once per epoch"
+            ):
+                checks.verify("epoch")
+        else:
+            with pytest.raises(ValueError, match="got a label of -1"):
+                loss(other, probs)
+    with LabelChecks(numpy.array([0, 5])):
+        note_batch(batch)
+        with pytest.raises(ValueError, match=r"in \[0, 3\).*got a label of 5"):
+            loss(batch, probs)  # the host targets hold a 5

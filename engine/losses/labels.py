@@ -77,10 +77,12 @@ def _check_now(name: str, labels, num_classes: int) -> None:
 
 
 class LabelChecks:
-    """The label checks of one loop (``with LabelChecks(...) as checks:``).
+    """The label checks of one loop (``with LabelChecks(y) as checks:``, then
+    ``checks.verify()`` where the loop reads its logs anyway).
 
-    ``host_targets``: the NumPy array every batch's targets come from, when the loss sees
-    them unchanged (the default step of a model with one output); checked once.
+    ``host_targets``: the loop's NumPy targets, checked once, for the losses given a batch
+    of them unchanged (the loop marks each with ``note_batch``); other labels (another
+    array, several outputs' targets, a Dataset's) are checked as ``check_labels`` says.
     """
 
     def __init__(self, host_targets=None):
