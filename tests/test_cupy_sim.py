@@ -69,6 +69,16 @@ def test_softmax_cross_entropy_matches_reference(launch, reference, rng, dtype):
         _close(grad, getattr(reference, name + "_backward")(probs_ref, target, dloss), dtype)
 
 
+def test_sparse_cross_entropy_kernel_gives_nan_for_a_label_out_of_range(launch, rng):
+    """Device labels are checked once per epoch; until then the kernel must not read
+    outside the row, and the bad rows' loss is NaN (the others are unchanged)."""
+    logits = rng.normal(size=(4, 3)).astype(numpy.float32)
+    good, _ = launch.sparse_softmax_cross_entropy_forward(logits, numpy.array([0, 1, 2, 1]))
+    loss, _ = launch.sparse_softmax_cross_entropy_forward(logits, numpy.array([0, 3, 2, -1]))
+    assert numpy.isnan(loss[[1, 3]]).all()
+    numpy.testing.assert_array_equal(loss[[0, 2]], good[[0, 2]])
+
+
 def _optimizer_cases():
     return [
         ("sgd_update", 1, (0.1,), {}),

@@ -43,13 +43,22 @@ def softmax_cross_entropy_forward(logits, targets, loss, probs):
 
 @cuda.jit
 def sparse_softmax_cross_entropy_forward(logits, labels, loss, probs):
-    """Integer labels: ``loss[i] = log(sum(exp)) - shifted[i, label]``."""
-    rows = logits.shape[0]
+    """Integer labels: ``loss[i] = log(sum(exp)) - shifted[i, label]``.
+
+    A label outside ``[0, classes)`` gives a NaN loss instead of a read out of
+    bounds: the training loop checks device labels once per epoch
+    (``engine/losses/labels.py``), and until then the kernel must not fault.
+    """
+    rows, classes = logits.shape
     row = cuda.grid(1)
     stride = cuda.gridsize(1)
     while row < rows:
         peak, log_total = _softmax_row(logits, probs, row)
-        loss[row] = log_total - (logits[row, labels[row]] - peak)
+        label = labels[row]
+        if 0 <= label < classes:
+            loss[row] = log_total - (logits[row, label] - peak)
+        else:
+            loss[row] = math.nan
         row += stride
 
 
