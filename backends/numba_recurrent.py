@@ -49,8 +49,8 @@ class RecurrentOverrides:
     def _run_rows(kernel, *args, batch):
         """Run a sequence kernel over all batch rows, split between the kernel pool's
         threads (``thread_pool.py``): rows are independent through time. Blocks
-        start on the GEMM's 8-row tiles, so every row takes the same path, and
-        gives the same bits, whatever the number of threads."""
+        start on multiples of 8, so on the GEMM's 4-row tiles: every row takes the
+        same path, and gives the same bits, whatever the number of threads."""
         thread_pool.run_blocks(kernel, *args, count=batch, min_block=8, align=8)
 
     @staticmethod

@@ -23,14 +23,26 @@ What decides the speed here, measured on x86-64 (AVX-512 and AVX2, no SVML):
   are flushed to zero.
 - The per-step GEMMs are small (64x64 by 64x256 in W4). Calling BLAS from
   inside the loop wakes its thread pool every step, which on a busy machine
-  costs milliseconds; ``_matmul_rows`` is a plain 8x4-blocked loop that LLVM
-  vectorizes, about as fast as single-threaded OpenBLAS at these sizes. Its
-  output is scratch allocated inside the kernel: LLVM then knows it aliases
-  no input and drops the runtime overlap checks (measured: 20% faster).
+  costs milliseconds; ``_matmul_rows`` is a plain 4x4-blocked loop that LLVM
+  vectorizes, about as fast as single-threaded OpenBLAS at these sizes.
 - The GEMM and the exponential's polynomial allow fused multiply-adds
   (``fastmath={"contract"}``, no other fast-math flag, so NaN and inf behave
   as without it): on AVX2 the GEMM ran 1.8x and the gate activations 1.45x
   faster (W4's shapes, float32); float64 gains less.
+
+What decides the compile time (a cold cache compiles every kernel a model
+uses): Numba compiles each jitted function a kernel calls as a module of its
+own, and then optimizes and generates machine code for it again inside every
+module that calls it, so a deep tree of small helpers costs several times its
+size. Here the helpers are few and one level deep (``_helper``: without the
+Python and C entry points that only calls from outside compiled code use),
+each takes one signature per dtype (``_matmul_rows`` always accumulates, so
+no ``Literal[bool]`` argument compiles it twice), and the GEMM's 4x4 blocks
+need fewer than half the runtime overlap checks of 8x4. Measured (CPU seconds, empty
+cache, W4's float32 ``lstm_forward`` and ``lstm_backward`` with all they
+call, three alternating runs on a busy machine): 9.0-10.8 with a helper tree
+three deep and an 8x4 GEMM compiled once per ``accumulate``, 4.2-6.8 now; the
+GRU and SimpleRNN pairs together 9.2-14.4 and 5.8-8.5.
 
 Inner loops index 1-D views (a gate's slice of a row) with the bare loop
 variable of a ``range(n)``: an index such as ``offset + j`` keeps Numba's
@@ -48,6 +60,20 @@ from numba.extending import intrinsic, overload
 
 LINEAR, TANH, SIGMOID, RELU = 0, 1, 2, 3
 ACTIVATION_CODES = {"linear": LINEAR, "tanh": TANH, "sigmoid": SIGMOID, "relu": RELU}
+
+
+def _helper(**options):
+    """``numba.njit`` for functions only the kernels call: they link in its code, so it
+    needs neither a Python nor a C entry point (each would be compiled and cached)."""
+    return numba.njit(
+        cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True, **options
+    )
+
+
+def _kernel(function):
+    """``numba.njit`` for the kernels: called from Python, never through a C pointer."""
+    return numba.njit(cache=True, error_model="numpy", nogil=True, no_cfunc_wrapper=True)(function)
+
 
 # -- vectorizable elementary functions ------------------------------------------
 
@@ -84,7 +110,7 @@ def _like(x, value):
     stays float32: Numba types ``1 - float32`` as float64, halving the vector width."""
 
 
-@overload(_like)
+@overload(_like, jit_options={"no_cfunc_wrapper": True})
 def _like_overload(x, value):
     target = x.dtype if isinstance(x, types.Array) else x
 
@@ -98,7 +124,7 @@ def _exp_parts(x):
     """``(2**n, p)`` with ``exp(x) = 2**n * (1 + p)`` and ``p = exp(r) - 1``, ``|r| <= ln(2)/2``."""
 
 
-@overload(_exp_parts, jit_options={"fastmath": {"contract"}})
+@overload(_exp_parts, jit_options={"fastmath": {"contract"}, "no_cfunc_wrapper": True})
 def _exp_parts_overload(x):
     if x == types.float32:
 
@@ -159,7 +185,7 @@ def _exp_parts_overload(x):
         return exp_parts_float64
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+@_helper(fastmath={"contract"})
 def _sigmoid(x):
     # as the reference: exp of a non-positive number, which never overflows
     scale, p = _exp_parts(-abs(x))
@@ -168,7 +194,7 @@ def _sigmoid(x):
     return one / (one + e) if x >= 0 else e / (one + e)
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+@_helper(fastmath={"contract"})
 def _tanh(x):
     # tanh|x| = expm1(2|x|) / (expm1(2|x|) + 2), accurate near 0; 22 saturates both dtypes
     magnitude = abs(x)
@@ -182,35 +208,36 @@ def _tanh(x):
     return -result if x < 0 else result
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _activate(v, kind):
-    """``v = activation(v)`` in place on a 1-D view."""
-    if kind == TANH:
-        for j in range(v.size):
-            v[j] = _tanh(v[j])
-    elif kind == SIGMOID:
-        for j in range(v.size):
-            v[j] = _sigmoid(v[j])
-    elif kind == RELU:
-        for j in range(v.size):
-            if v[j] < 0:
-                v[j] = 0
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _activate_into(source, out, kind):
+@_helper(fastmath={"contract"})
+def _activate(source, out, kind):
     """``out = activation(source)`` on 1-D views of one length."""
-    _copy(source, out)
-    _activate(out, kind)
+    if kind == TANH:
+        for j in range(out.size):
+            out[j] = _tanh(source[j])
+    elif kind == SIGMOID:
+        for j in range(out.size):
+            out[j] = _sigmoid(source[j])
+    elif kind == RELU:
+        zero = _like(out, 0.0)
+        for j in range(out.size):
+            out[j] = zero if source[j] < zero else source[j]  # NaN stays NaN
+    else:
+        _copy(source, out)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@_helper()
 def _copy(source, out):
     for j in range(out.size):
         out[j] = source[j]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@_helper()
+def _fill_zero(out):
+    for j in range(out.size):
+        out[j] = 0
+
+
+@_helper()
 def _times_derivative(d, y, kind):
     """``d *= activation'`` on 1-D views, from the activation's output ``y``."""
     one = _like(d, 1.0)
@@ -229,74 +256,49 @@ def _times_derivative(d, y, kind):
 # -- the recurrent GEMM ------------------------------------------------------------
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _matmul_rows(a, b, out, start, stop, accumulate):
-    """``out[r] (+)= a[r] @ b`` for rows ``r`` in ``[start, stop)``.
+@_helper(fastmath={"contract"})
+def _matmul_rows(a, b, out, start, stop):
+    """``out[r] += a[r] @ b`` for rows ``r`` in ``[start, stop)``.
 
-    Eight rows of ``a`` by four rows of ``b`` at a time, so each pass over an
+    Four rows of ``a`` by four rows of ``b`` at a time, so each pass over an
     output row does four multiply-adds per load and store of it, and each
-    load of ``b`` serves eight rows (measured best of 2-8 by 2-8 blocks).
+    load of ``b`` serves four rows. On AVX2 this ran 15% faster than eight
+    rows of ``a``, and compiles in half the time: eight output rows need 2.7x
+    the runtime overlap checks.
     """
-    if not accumulate:
-        for r in range(start, stop):
-            row = out[r]
-            for j in range(row.size):
-                row[j] = 0
-    r = start
-    while stop - r >= 8:
-        _matmul_8_rows(a, b, out, r)
-        r += 8
-    while r < stop:
-        _matmul_row(a[r], b, out[r])
-        r += 1
-
-
-@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _matmul_8_rows(a, b, out, r):
     inner = b.shape[0]
-    o0, o1, o2, o3 = out[r], out[r + 1], out[r + 2], out[r + 3]
-    o4, o5, o6, o7 = out[r + 4], out[r + 5], out[r + 6], out[r + 7]
-    a0, a1, a2, a3 = a[r], a[r + 1], a[r + 2], a[r + 3]
-    a4, a5, a6, a7 = a[r + 4], a[r + 5], a[r + 6], a[r + 7]
-    for k in range(0, inner - 3, 4):
-        w0, w1, w2, w3 = b[k], b[k + 1], b[k + 2], b[k + 3]
-        a00, a01, a02, a03 = a0[k], a0[k + 1], a0[k + 2], a0[k + 3]
-        a10, a11, a12, a13 = a1[k], a1[k + 1], a1[k + 2], a1[k + 3]
-        a20, a21, a22, a23 = a2[k], a2[k + 1], a2[k + 2], a2[k + 3]
-        a30, a31, a32, a33 = a3[k], a3[k + 1], a3[k + 2], a3[k + 3]
-        a40, a41, a42, a43 = a4[k], a4[k + 1], a4[k + 2], a4[k + 3]
-        a50, a51, a52, a53 = a5[k], a5[k + 1], a5[k + 2], a5[k + 3]
-        a60, a61, a62, a63 = a6[k], a6[k + 1], a6[k + 2], a6[k + 3]
-        a70, a71, a72, a73 = a7[k], a7[k + 1], a7[k + 2], a7[k + 3]
-        for j in range(w0.size):
-            x0, x1, x2, x3 = w0[j], w1[j], w2[j], w3[j]
-            o0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3
-            o1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3
-            o2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3
-            o3[j] += a30 * x0 + a31 * x1 + a32 * x2 + a33 * x3
-            o4[j] += a40 * x0 + a41 * x1 + a42 * x2 + a43 * x3
-            o5[j] += a50 * x0 + a51 * x1 + a52 * x2 + a53 * x3
-            o6[j] += a60 * x0 + a61 * x1 + a62 * x2 + a63 * x3
-            o7[j] += a70 * x0 + a71 * x1 + a72 * x2 + a73 * x3
-    for q in range(8):
-        for k in range(inner - inner % 4, inner):
-            row, w, coefficient = out[r + q], b[k], a[r + q, k]
+    r = start
+    while stop - r >= 4:
+        o0, o1, o2, o3 = out[r], out[r + 1], out[r + 2], out[r + 3]
+        a0, a1, a2, a3 = a[r], a[r + 1], a[r + 2], a[r + 3]
+        for k in range(0, inner - 3, 4):
+            k1, k2, k3 = k + 1, k + 2, k + 3
+            w0, w1, w2, w3 = b[k], b[k1], b[k2], b[k3]
+            a00, a01, a02, a03 = a0[k], a0[k1], a0[k2], a0[k3]
+            a10, a11, a12, a13 = a1[k], a1[k1], a1[k2], a1[k3]
+            a20, a21, a22, a23 = a2[k], a2[k1], a2[k2], a2[k3]
+            a30, a31, a32, a33 = a3[k], a3[k1], a3[k2], a3[k3]
+            for j in range(w0.size):
+                x0, x1, x2, x3 = w0[j], w1[j], w2[j], w3[j]
+                o0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3
+                o1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3
+                o2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3
+                o3[j] += a30 * x0 + a31 * x1 + a32 * x2 + a33 * x3
+        r += 4
+    # what the blocks left: their rows' last ``inner % 4`` products, and the other rows
+    blocked, k_blocked = r, inner - inner % 4
+    for r in range(start, stop):
+        row, a_row = out[r], a[r]
+        for k in range(k_blocked if r < blocked else 0, inner):
+            w, coefficient = b[k], a_row[k]
             for j in range(row.size):
                 row[j] += coefficient * w[j]
-
-
-@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _matmul_row(a_row, b, row):
-    for k in range(b.shape[0]):
-        w, coefficient = b[k], a_row[k]
-        for j in range(row.size):
-            row[j] += coefficient * w[j]
 
 
 # -- SimpleRNN ---------------------------------------------------------------------
 
 
-@numba.njit(cache=True, error_model="numpy", nogil=True)
+@_kernel
 def simple_rnn_forward(x_proj, kernel, mask, activation, h_states, start, stop):
     """Fill ``h_states[1:]`` (``h_states[0]`` holds h0) for rows ``[start, stop)``."""
     masked = mask.shape[0] > 0
@@ -306,15 +308,15 @@ def simple_rnn_forward(x_proj, kernel, mask, activation, h_states, start, stop):
             row, x_row = preact[b], x_proj[t, b]
             for j in range(row.size):
                 row[j] = x_row[j]
-        _matmul_rows(h_states[t], kernel, preact, start, stop, True)
+        _matmul_rows(h_states[t], kernel, preact, start, stop)
         for b in range(start, stop):
             if masked and not mask[t, b]:
                 _copy(h_states[t, b], h_states[t + 1, b])
             else:
-                _activate_into(preact[b], h_states[t + 1, b], activation)
+                _activate(preact[b], h_states[t + 1, b], activation)
 
 
-@numba.njit(cache=True, error_model="numpy", nogil=True)
+@_kernel
 def simple_rnn_backward(
     grad_outputs, dh, kernel_t, mask, activation, h_states, dx_proj, start, stop
 ):
@@ -324,7 +326,7 @@ def simple_rnn_backward(
     ``kernel_t`` is the recurrent kernel transposed.
     """
     masked = mask.shape[0] > 0
-    dh_next = numpy.empty_like(dh)
+    dh_next = numpy.empty(dh.shape, dh.dtype)
     for t in range(grad_outputs.shape[0] - 1, -1, -1):
         for b in range(start, stop):
             d, grad_row, dp = dh[b], grad_outputs[t, b], dx_proj[t, b]
@@ -337,7 +339,8 @@ def simple_rnn_backward(
                 for j in range(dp.size):
                     dp[j] = d[j]
                 _times_derivative(dp, h_states[t + 1, b], activation)
-        _matmul_rows(dx_proj[t], kernel_t, dh_next, start, stop, False)
+            _fill_zero(dh_next[b])
+        _matmul_rows(dx_proj[t], kernel_t, dh_next, start, stop)
         for b in range(start, stop):
             if masked and not mask[t, b]:
                 continue  # dh carries over the skipped step unchanged
@@ -349,13 +352,7 @@ def simple_rnn_backward(
 # -- LSTM --------------------------------------------------------------------------
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _lstm_gates(row, units):
-    """Views of the ``i, f, c, o`` parts of a gate row."""
-    return row[:units], row[units : 2 * units], row[2 * units : 3 * units], row[3 * units :]
-
-
-@numba.njit(cache=True, error_model="numpy", nogil=True)
+@_kernel
 def lstm_forward(
     x_proj, kernel, mask, activation, recurrent_activation, h_states, c_states, gates, start, stop
 ):
@@ -368,7 +365,7 @@ def lstm_forward(
             row, x_row = preact[b], x_proj[t, b]
             for j in range(row.size):
                 row[j] = x_row[j]
-        _matmul_rows(h_states[t], kernel, preact, start, stop, True)
+        _matmul_rows(h_states[t], kernel, preact, start, stop)
         for b in range(start, stop):
             c_old, c_new = c_states[t, b], c_states[t + 1, b]
             h_new = h_states[t + 1, b]
@@ -377,18 +374,19 @@ def lstm_forward(
                 _copy(h_states[t, b], h_new)
                 continue
             g, p = gates[t, b], preact[b]
-            i, f, cand, o = _lstm_gates(g, units)
-            _activate_into(p[: 2 * units], g[: 2 * units], recurrent_activation)
-            _activate_into(p[2 * units : 3 * units], cand, activation)
-            _activate_into(p[3 * units :], o, recurrent_activation)
+            i, f = g[:units], g[units : 2 * units]
+            cand, o = g[2 * units : 3 * units], g[3 * units :]
+            _activate(p[: 2 * units], g[: 2 * units], recurrent_activation)
+            _activate(p[2 * units : 3 * units], cand, activation)
+            _activate(p[3 * units :], o, recurrent_activation)
             for j in range(units):
                 c_new[j] = f[j] * c_old[j] + i[j] * cand[j]
-            _activate_into(c_new, h_new, activation)
+            _activate(c_new, h_new, activation)
             for j in range(units):
                 h_new[j] *= o[j]
 
 
-@numba.njit(cache=True, error_model="numpy", nogil=True)
+@_kernel
 def lstm_backward(
     grad_outputs,
     dh,
@@ -410,15 +408,17 @@ def lstm_backward(
     """
     masked = mask.shape[0] > 0
     units = dh.shape[1]
-    dh_next = numpy.empty_like(dh)
+    dh_next = numpy.empty(dh.shape, dh.dtype)
     c_act = numpy.empty(units, dh.dtype)
     dc_act = numpy.empty(units, dh.dtype)
     d_row = numpy.empty(4 * units, dh.dtype)  # copied out last: dx_proj may be ``gates``
-    d_i, d_f, d_cand, d_o = _lstm_gates(d_row, units)
+    d_i, d_f = d_row[:units], d_row[units : 2 * units]
+    d_cand, d_o = d_row[2 * units : 3 * units], d_row[3 * units :]
     for t in range(grad_outputs.shape[0] - 1, -1, -1):
         for b in range(start, stop):
             d_h, d_c, dp = dh[b], dc[b], dx_proj[t, b]
             grad_row = grad_outputs[t, b]
+            _fill_zero(dh_next[b])
             for j in range(units):
                 d_h[j] += grad_row[j]
             if masked and not mask[t, b]:
@@ -426,23 +426,31 @@ def lstm_backward(
                     dp[j] = 0
                 continue
             g, c_old = gates[t, b], c_states[t, b]
-            i, f, cand, o = _lstm_gates(g, units)
-            _activate_into(c_states[t + 1, b], c_act, activation)
+            i, f = g[:units], g[units : 2 * units]
+            cand, o = g[2 * units : 3 * units], g[3 * units :]
+            _activate(c_states[t + 1, b], c_act, activation)
             for j in range(units):
                 dc_act[j] = d_h[j] * o[j]
             _times_derivative(dc_act, c_act, activation)
+            # one product a loop: LLVM checks at run time that the arrays of a loop do not
+            # overlap, a check for each written and each other array (measured: 10% faster)
             for j in range(units):
-                dc_total = d_c[j] + dc_act[j]
-                d_i[j] = dc_total * cand[j]
-                d_f[j] = dc_total * c_old[j]
-                d_cand[j] = dc_total * i[j]
+                dc_act[j] += d_c[j]  # now the cell state's whole gradient
+            for j in range(units):
+                d_i[j] = dc_act[j] * cand[j]
+            for j in range(units):
+                d_f[j] = dc_act[j] * c_old[j]
+            for j in range(units):
+                d_cand[j] = dc_act[j] * i[j]
+            for j in range(units):
                 d_o[j] = d_h[j] * c_act[j]
-                d_c[j] = dc_total * f[j]
+            for j in range(units):
+                d_c[j] = dc_act[j] * f[j]
             _times_derivative(d_row[: 2 * units], g[: 2 * units], recurrent_activation)
             _times_derivative(d_cand, cand, activation)
             _times_derivative(d_o, o, recurrent_activation)
             _copy(d_row, dp)
-        _matmul_rows(dx_proj[t], kernel_t, dh_next, start, stop, False)
+        _matmul_rows(dx_proj[t], kernel_t, dh_next, start, stop)
         for b in range(start, stop):
             if masked and not mask[t, b]:
                 continue  # dh and dc carry over the skipped step unchanged
@@ -454,7 +462,7 @@ def lstm_backward(
 # -- GRU (reset_after=True) -----------------------------------------------------
 
 
-@numba.njit(cache=True, error_model="numpy", nogil=True)
+@_kernel
 def gru_forward(
     x_proj,
     kernel,
@@ -475,7 +483,9 @@ def gru_forward(
     bias_zr, bias_h = recurrent_bias[: 2 * units], recurrent_bias[2 * units :]
     one = _like(x_proj, 1.0)
     for t in range(x_proj.shape[0]):
-        _matmul_rows(h_states[t], kernel, rec, start, stop, False)
+        for b in range(start, stop):
+            _fill_zero(rec[b])
+        _matmul_rows(h_states[t], kernel, rec, start, stop)
         for b in range(start, stop):
             h_old, h_new = h_states[t, b], h_states[t + 1, b]
             if masked and not mask[t, b]:
@@ -488,17 +498,17 @@ def gru_forward(
             x_h, rec_row_h = x_row[2 * units :], rec_row[2 * units :]
             for j in range(2 * units):
                 rec_zr[j] = x_zr[j] + (rec_zr[j] + bias_zr[j])
-            _activate_into(rec_zr, g[: 2 * units], recurrent_activation)
+            _activate(rec_zr, g[: 2 * units], recurrent_activation)
             for j in range(units):
                 candidate = rec_row_h[j] + bias_h[j]
                 rec_h_row[j] = candidate
                 rec_row_h[j] = x_h[j] + r[j] * candidate
-            _activate_into(rec_row_h, hh, activation)
+            _activate(rec_row_h, hh, activation)
             for j in range(units):
                 h_new[j] = z[j] * h_old[j] + (one - z[j]) * hh[j]
 
 
-@numba.njit(cache=True, error_model="numpy", nogil=True)
+@_kernel
 def gru_backward(
     grad_outputs,
     dh,
@@ -521,14 +531,15 @@ def gru_backward(
     masked = mask.shape[0] > 0
     units = dh.shape[1]
     one = _like(dh, 1.0)
-    dh_next = numpy.empty_like(dh)
-    dh_direct = numpy.empty_like(dh)  # through ``z * h_prev``
+    dh_next = numpy.empty(dh.shape, dh.dtype)
+    dh_direct = numpy.empty(dh.shape, dh.dtype)  # through ``z * h_prev``
     d_row = numpy.empty(3 * units, dh.dtype)  # copied out last: dx_proj may be ``gates``
     d_z, d_r, d_hh = d_row[:units], d_row[units : 2 * units], d_row[2 * units :]
     for t in range(grad_outputs.shape[0] - 1, -1, -1):
         for b in range(start, stop):
             d_h, dp, dr = dh[b], dx_proj[t, b], drec[t, b]
             grad_row = grad_outputs[t, b]
+            _fill_zero(dh_next[b])
             for j in range(units):
                 d_h[j] += grad_row[j]
             if masked and not mask[t, b]:
@@ -553,7 +564,7 @@ def gru_backward(
             for j in range(units):
                 dr_h[j] = d_hh[j] * r[j]
             _copy(d_row, dp)
-        _matmul_rows(drec[t], kernel_t, dh_next, start, stop, False)
+        _matmul_rows(drec[t], kernel_t, dh_next, start, stop)
         for b in range(start, stop):
             if masked and not mask[t, b]:
                 continue  # dh carries over the skipped step unchanged
