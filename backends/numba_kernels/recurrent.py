@@ -433,20 +433,13 @@ def lstm_backward(
             for j in range(units):
                 dc_act[j] = d_h[j] * o[j]
             _times_derivative(dc_act, c_act, activation)
-            # one product a loop: LLVM checks at run time that the arrays of a loop do not
-            # overlap, a check for each written and each other array (measured: 10% faster)
             for j in range(units):
-                dc_act[j] += d_c[j]  # now the cell state's whole gradient
-            for j in range(units):
-                d_i[j] = dc_act[j] * cand[j]
-            for j in range(units):
-                d_f[j] = dc_act[j] * c_old[j]
-            for j in range(units):
-                d_cand[j] = dc_act[j] * i[j]
-            for j in range(units):
+                dc_total = d_c[j] + dc_act[j]
+                d_i[j] = dc_total * cand[j]
+                d_f[j] = dc_total * c_old[j]
+                d_cand[j] = dc_total * i[j]
                 d_o[j] = d_h[j] * c_act[j]
-            for j in range(units):
-                d_c[j] = dc_act[j] * f[j]
+                d_c[j] = dc_total * f[j]
             _times_derivative(d_row[: 2 * units], g[: 2 * units], recurrent_activation)
             _times_derivative(d_cand, cand, activation)
             _times_derivative(d_o, o, recurrent_activation)
