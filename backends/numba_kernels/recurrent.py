@@ -39,11 +39,11 @@ Python and C entry points that only calls from outside compiled code use),
 each takes one signature per dtype (``_matmul_rows`` always accumulates, so
 no ``Literal[bool]`` argument compiles it twice), and the GEMM's 4x4 blocks
 need fewer than half the runtime overlap checks of 8x4. Measured (CPU
-seconds, empty cache, three alternating runs on a busy machine): W4's float32
+seconds, empty cache, six alternating runs on a busy machine): W4's float32
 ``lstm_forward`` and ``lstm_backward`` with all they call 9.0-10.8 with a
 helper tree three deep and an 8x4 GEMM compiled once per ``accumulate``,
 4.2-6.8 now; the GRU and SimpleRNN pairs together 9.2-14.4 and 5.8-8.5; W4's
-whole cold first step (``bench_jit``) 11.3-13.8 and 7.1-9.3.
+whole cold first step (``bench_jit``, four runs) 11.0-14.0 and 6.5-9.3.
 
 Inner loops index 1-D views (a gate's slice of a row) with the bare loop
 variable of a ``range(n)``: an index such as ``offset + j`` keeps Numba's
