@@ -10,6 +10,14 @@ this pool, whose idle workers sleep instead of spinning. A GEMM is split by
 rows of its output (``matmul``), a sequence kernel by batch rows, attention
 by (batch, head) jobs. Measured on the idle 2-core machine, W4 and W6 steps
 took 11 and 47 ms instead of 15 and 58.
+Against OpenBLAS's own two threads (same process, alternating rounds, 16:40
+on the 2-core VM): W3 21.5 against 23.4 ms a step, W4 14.8 against 18.7, W6
+44.4 against 54.7, W1 and W5 alike; W2 (mostly 128-row GEMMs) loses, 4.6
+against 3.7 ms. Waking a sleeping worker costs 50-250 us on a VM, while
+OpenBLAS's workers spin; letting BLAS use its threads for the unsplit GEMMs
+won W2 back but cost W4 and W6 a third (its spinning workers then take the
+core the pool's blocks need). A hand-off that spins without the GIL is the
+next step.
 
 The width is ``engine.threads.get_num_threads()``; with one thread, or for
 work too small to pay for a hand-off (about 30 us), everything runs on the
