@@ -67,6 +67,12 @@ def test_an_error_in_a_worker_reaches_the_caller(three_threads):
 
     with pytest.raises(ValueError, match="block"):
         thread_pool.run_blocks(kernel, count=9)
+
+    def every_block_fails(start, stop):
+        raise ValueError(f"block {start}")
+
+    with pytest.raises(ValueError, match="block 0"):  # the caller's own error wins
+        thread_pool.run_blocks(every_block_fails, count=9)
     # the pool still works afterwards
     out = numpy.zeros(9)
     thread_pool.run_blocks(lambda o, a, b: o.__setitem__(slice(a, b), 1.0), out, count=9)
