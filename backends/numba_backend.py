@@ -20,7 +20,7 @@ import numpy
 from . import thread_pool
 from .numba_attention import AttentionOverrides
 from .numba_conv import ConvolutionOverrides
-from .numba_dispatch import _JIT_DTYPES, _flat, _jit_dtype
+from .numba_dispatch import _JIT_DTYPES, _flat, _jit_dtype, _scale_and_shift
 from .numba_recurrent import RecurrentOverrides
 from .numpy_backend import NumpyBackend
 
@@ -440,17 +440,12 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
 
     # -- layer normalization: rows split between the pool's threads ------------
 
-    def _layer_norm_args(self, x, gamma, beta, *others):
-        """``gamma`` and ``beta`` as arrays (ones and zeros when absent), or None to fall back."""
-        params = [p for p in (gamma, beta) if p is not None]
-        if _jit_dtype(x, *params, *others) is None or x.ndim != 2 or x.size == 0:
-            return None
-        if any(p.shape != x.shape[1:] for p in params):
-            return None
-        features = x.shape[1]
-        gamma = numpy.ones(features, x.dtype) if gamma is None else numpy.ascontiguousarray(gamma)
-        beta = numpy.zeros(features, x.dtype) if beta is None else numpy.ascontiguousarray(beta)
-        return gamma, beta
+    @staticmethod
+    def _layer_norm_args(x, gamma, beta, *others):
+        """``gamma`` and ``beta`` as arrays (ones and zeros when absent), or None to fall back
+        (also for an empty ``x``)."""
+        params = _scale_and_shift(x, gamma, beta, *others)
+        return None if params is None or x.size == 0 else params
 
     def layer_norm_forward(self, x, gamma, beta, epsilon):
         params = self._layer_norm_args(x, gamma, beta)

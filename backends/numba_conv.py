@@ -33,7 +33,7 @@ import numpy
 
 from . import thread_pool
 from .kernels.pooling import _pool_geometry
-from .numba_dispatch import _jit_dtype
+from .numba_dispatch import _jit_dtype, _scale_and_shift
 
 #: bytes of column matrix per GEMM (whole images; at least one)
 _CHUNK_BYTES = 1 << 20
@@ -355,17 +355,12 @@ class ConvolutionOverrides:
 
     # -- batch normalization -----------------------------------------------
 
-    def _batch_norm_args(self, x, gamma, beta):
-        """``gamma`` and ``beta`` as arrays (ones and zeros when absent), or None to fall back."""
-        params = [p for p in (gamma, beta) if p is not None]
-        if _jit_dtype(x, *params) is None or x.ndim != 2 or x.shape[0] == 0:
-            return None
-        if any(p.shape != x.shape[1:] for p in params):
-            return None
-        channels = x.shape[1]
-        gamma = numpy.ones(channels, x.dtype) if gamma is None else numpy.ascontiguousarray(gamma)
-        beta = numpy.zeros(channels, x.dtype) if beta is None else numpy.ascontiguousarray(beta)
-        return gamma, beta
+    @staticmethod
+    def _batch_norm_args(x, gamma, beta):
+        """``gamma`` and ``beta`` as arrays (ones and zeros when absent), or None to fall back
+        (also for a batch of no rows)."""
+        params = _scale_and_shift(x, gamma, beta)  # None unless x is 2-D
+        return None if params is None or x.shape[0] == 0 else params
 
     def batch_norm_forward(self, x, gamma, beta, epsilon):
         params = self._batch_norm_args(x, gamma, beta)

@@ -29,3 +29,19 @@ def _flat(array):
 def _in_place_ok(*arrays):
     """Whether the arrays can be updated in place through flat views."""
     return _jit_dtype(*arrays) is not None and all(a.flags.c_contiguous for a in arrays)
+
+
+def _scale_and_shift(x, gamma, beta, *others):
+    """A normalization's ``gamma`` and ``beta`` as contiguous arrays over ``x``'s features
+    (ones and zeros when absent), or None where the kernels do not apply: ``x`` not 2-D,
+    a dtype they do not compile for (in ``x``, the parameters or ``others``), or a
+    parameter that does not match the features."""
+    params = [p for p in (gamma, beta) if p is not None]
+    if _jit_dtype(x, *params, *others) is None or x.ndim != 2:
+        return None
+    if any(p.shape != x.shape[1:] for p in params):
+        return None
+    features = x.shape[1]
+    gamma = numpy.ones(features, x.dtype) if gamma is None else numpy.ascontiguousarray(gamma)
+    beta = numpy.zeros(features, x.dtype) if beta is None else numpy.ascontiguousarray(beta)
+    return gamma, beta
