@@ -45,6 +45,7 @@ INSTALL_HINT = (
     "then launch with `mpiexec -n N python script.py`"
 )
 OPS = ("sum", "mean", "max", "min")
+ABORT_GRACE_SECONDS = 1.0  # how long a dying rank leaves mpiexec to forward its output
 
 
 class CommunicatorTimeoutError(RuntimeError):
@@ -362,7 +363,12 @@ def _abort_on_uncaught_exception(communicator: Communicator) -> None:
             f"rank {communicator.rank}: uncaught {kind.__name__}; aborting all "
             f"{communicator.size} ranks.\n"
         )
+        sys.stdout.flush()
         sys.stderr.flush()
+        # The launcher kills every rank as soon as it hears of the abort, and may not have
+        # forwarded this rank's output by then (seen on a loaded 2-core machine: the
+        # traceback was lost): give it a moment to drain the pipes first.
+        time.sleep(ABORT_GRACE_SECONDS)
         communicator.abort(1)
 
     sys.excepthook = hook

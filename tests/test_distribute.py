@@ -470,7 +470,8 @@ def test_a_rank_that_raises_ends_every_rank(tmp_path):
         [mpiexec, "-n", "2", sys.executable, WORKER, "crash", str(tmp_path)], tmp_path, 90
     )
     assert result.returncode != 0
-    assert "rank 1 fails on purpose" in result.stderr
+    assert "rank 1 fails on purpose" in result.stderr, (result.returncode, result.stdout)
+    assert "aborting all 2 ranks" in result.stderr
     assert not list(tmp_path.glob("*.npz"))
 
 
