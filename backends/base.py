@@ -39,7 +39,7 @@ class Backend(
     xp = numpy
 
     def __init__(self):
-        self._random_state = self.xp.random.RandomState()
+        self._random_state = self.xp.random.default_rng()
         self._pending_seed = None
 
     # -- availability -----------------------------------------------------
@@ -95,11 +95,16 @@ class Backend(
         seed = self._pending_seed
         if seed is not None:
             self._pending_seed = None
-            self._random_state = self.xp.random.RandomState(seed() if callable(seed) else seed)
+            self._random_state = self.xp.random.default_rng(seed() if callable(seed) else seed)
         return self._random_state
 
     def random_uniform(self, shape, dtype):
-        return self._random.random_sample(shape).astype(dtype, copy=False)
+        """Uniform samples in [0, 1) of ``shape``, drawn in ``dtype`` when it is float32 or
+        float64 (a float32 draw costs half a float64 one), else in float64 and cast."""
+        dtype = numpy.dtype(dtype)
+        if dtype.name in FLOAT_DTYPES:
+            return self._random.random(shape, dtype=dtype)
+        return self._random.random(shape).astype(dtype)
 
     def dropout_mask(self, shape, rate: float, dtype):
         """A mask of zeros and ``1 / (1 - rate)``: multiply it in to apply inverted dropout."""

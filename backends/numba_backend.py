@@ -497,8 +497,7 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
         dtype = numpy.dtype(dtype)
         if dtype not in _JIT_DTYPES:
             return super().dropout_mask(shape, rate, dtype)
-        uniform = self._random.random_sample(shape)
-        out = numpy.empty(uniform.shape, dtype)
+        mask = self.random_uniform(shape, dtype)
         scale = dtype.type(1.0 / (1.0 - rate))
-        self._dropout.dropout_mask(uniform.reshape(-1), dtype.type(rate), scale, out.reshape(-1))
-        return out
+        self._dropout.dropout_mask(mask.reshape(-1), dtype.type(rate), scale)
+        return mask

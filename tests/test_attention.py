@@ -168,7 +168,33 @@ def small_tiles(monkeypatch):
 
     monkeypatch.setattr(numba_attention, "FORWARD_BLOCKS", (6, 10))
     monkeypatch.setattr(numba_attention, "BACKWARD_BLOCKS", (6, 10))
+    monkeypatch.setattr(numba_attention, "PANEL_MAX_KEYS", 0)  # every length goes by tiles
     return backends.get("numba")
+
+
+@pytest.fixture
+def small_panels(monkeypatch):
+    """The numba backend's row panels with 6 queries and at most 150 scores each, so that
+    small inputs span several panels of queries and of batch rows, partial ones included."""
+    pytest.importorskip("numba")
+    import backends
+    from backends import numba_attention
+
+    monkeypatch.setattr(numba_attention, "PANEL_ROWS", 6)
+    monkeypatch.setattr(numba_attention, "PANEL_SCORES", 150)
+    return backends.get("numba")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("mask_kind", MASKS)
+@pytest.mark.parametrize("shape", [(3, 2, 23, 31, 5, 7), (2, 1, 5, 13, 8, 3)])
+def test_numba_panels_match_reference(
+    small_panels, reference, rng, shape, mask_kind, causal, dtype
+):
+    q, k, v = random_inputs(rng, shape, dtype)
+    mask = make_mask(mask_kind, rng, *shape[:4])
+    compare_with_reference(small_panels, reference, q, k, v, mask, None, causal, rng)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -184,13 +210,18 @@ def test_numba_tiles_match_reference(small_tiles, reference, rng, shape, mask_ki
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("mask_kind", [None, "full"])
-def test_numba_jobs_split_over_three_threads_match_one(monkeypatch, rng, mask_kind, dtype):
-    """The (batch, head) jobs cut into three blocks on the kernel pool give, bit for bit,
-    what one thread gives; and the split does happen."""
+@pytest.mark.parametrize("panel_max_keys", [512, 0], ids=["panels", "tiles"])
+def test_numba_jobs_split_over_three_threads_match_one(
+    monkeypatch, rng, mask_kind, dtype, panel_max_keys
+):
+    """The jobs (batch rows for panels, (batch, head) pairs for tiles) cut into three
+    blocks on the kernel pool give, bit for bit, what one thread gives; and the split
+    does happen."""
     pytest.importorskip("numba")
     import backends
     from backends import numba_attention, thread_pool
 
+    monkeypatch.setattr(numba_attention, "PANEL_MAX_KEYS", panel_max_keys)
     numba = backends.get("numba")
     shape = (3, 4, 23, 31, 5, 7)
     q, k, v = random_inputs(rng, shape, dtype)
@@ -223,7 +254,8 @@ def test_numba_jobs_split_over_three_threads_match_one(monkeypatch, rng, mask_ki
 def test_numba_attention_memory_is_linear_in_length():
     """Forward + backward at length 4096 (float64, 2 heads, dim 32) raise the numba process's
     peak memory by what the linear arrays take (inputs, output, gradients, the kernels'
-    transposed copies: about 25 MiB); one score matrix alone would take 256 MiB. The
+    transposed copies: about 25 MiB); one score matrix alone would take 256 MiB. So does
+    the longest length that goes by row panels (2048: two panels of 4 MiB). The
     reference at length 2048 is measured as a control: its scores must show up."""
     pytest.importorskip("numba")
     if not os.path.exists("/proc/self/clear_refs"):
@@ -231,6 +263,7 @@ def test_numba_attention_memory_is_linear_in_length():
     script = textwrap.dedent(
         """
         import json, numpy, backends
+        from backends import numba_attention
 
         def peak_mib():  # the peak resident memory since the last reset (VmHWM)
             with open("/proc/self/status") as status:
@@ -248,15 +281,21 @@ def test_numba_attention_memory_is_linear_in_length():
             backend.attention_backward(grad, q, k, v, out, logsumexp, causal=True)
 
         numba = backends.get("numba")
-        forward_backward(numba, 64)  # compile, or load from the cache
+        # compile, or load from the cache, both paths: row panels and the online kernels
+        forward_backward(numba, 64)
+        forward_backward(numba, numba_attention.PANEL_MAX_KEYS + 1)
         reset_peak()
         before = peak_mib()
         forward_backward(numba, 4096)
         fused = peak_mib() - before
         reset_peak()
         before = peak_mib()
+        forward_backward(numba, numba_attention.PANEL_MAX_KEYS)
+        panels = peak_mib() - before
+        reset_peak()
+        before = peak_mib()
         forward_backward(backends.get("numpy"), 2048)
-        print(json.dumps({"fused": fused, "reference": peak_mib() - before}))
+        print(json.dumps({"fused": fused, "panels": panels, "reference": peak_mib() - before}))
         """
     )
     result = subprocess.run(
@@ -265,6 +304,7 @@ def test_numba_attention_memory_is_linear_in_length():
     growth = json.loads(result.stdout.strip().splitlines()[-1])
     assert growth["reference"] > 128, growth  # the control: the measurement sees the scores
     assert growth["fused"] < 48, growth
+    assert growth["panels"] < 48, growth  # the row panels at their longest keys
 
 
 # -- cupy in simulation: the GPU's launch configuration ----------------------------

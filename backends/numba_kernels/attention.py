@@ -413,3 +413,107 @@ def attention_backward(
             _mask_plane(mask, b, h), masked, scale, causal, block_q, block_k,
             dq[b, h], dk[b, h], dv[b, h],
         )  # fmt: skip
+
+
+# -- row panels: the softmax of whole score rows, the products left to BLAS -------------
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _visible_scores(row, scale, shift, plane, hide, causal, query):
+    """``row = row * scale - shift``, and ``-inf`` for the keys ``query`` may not see
+    (``plane``: its mask plane, read only when ``hide``)."""
+    for j in range(row.size):
+        row[j] = row[j] * scale - shift
+    if not hide:
+        return
+    minus_inf = row.dtype.type(-numpy.inf)
+    allowed = plane[query if plane.shape[0] > 1 else 0]
+    key_step = 1 if plane.shape[1] > 1 else 0
+    for j in range(row.size):
+        if (causal and j > query) or not allowed[j * key_step]:
+            row[j] = minus_inf
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _row_max(row):
+    """The maximum of ``row``, kept in four running maxima (one alone does not vectorize)."""
+    full = row.size - row.size % 4
+    m0 = m1 = m2 = m3 = row.dtype.type(-numpy.inf)
+    for j in range(0, full, 4):
+        m0, m1 = max(m0, row[j]), max(m1, row[j + 1])
+        m2, m3 = max(m2, row[j + 2]), max(m3, row[j + 3])
+    best = max(max(m0, m1), max(m2, m3))
+    for j in range(full, row.size):
+        best = max(best, row[j])
+    return best
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _row_sum(row):
+    """The sum of ``row``, in whatever order vectorizes (the only fast-math flag here)."""
+    total = row.dtype.type(0)
+    for j in range(row.size):
+        total += row[j]
+    return total
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def softmax_panel(scores, mask, masked, causal, scale, b0, q0, logsumexp):
+    """Turn ``scores`` (``(batches, heads, rows, len_k)``, the products ``q @ k.T`` of
+    batches ``b0...`` and queries ``q0...``) into softmax weights in place, and fill
+    their ``logsumexp`` (``(batch, heads, len_q)``). A row with no key gets zero weights
+    and ``-inf``."""
+    batches, heads, rows, len_k = scores.shape
+    minus_inf, zero = scores.dtype.type(-numpy.inf), scores.dtype.type(0)
+    for i in range(batches):
+        for h in range(heads):
+            plane = _mask_plane(mask, b0 + i, h)
+            for r in range(rows):
+                row, query = scores[i, h, r], q0 + r
+                _visible_scores(row, scale, zero, plane, masked or causal, causal, query)
+                top = _row_max(row)
+                if top == minus_inf:
+                    row[:] = 0
+                    logsumexp[b0 + i, h, query] = minus_inf
+                    continue
+                for j in range(len_k):
+                    row[j] = _exp(row[j] - top)
+                total = _row_sum(row)
+                inverse = scores.dtype.type(1) / total
+                for j in range(len_k):
+                    row[j] *= inverse
+                logsumexp[b0 + i, h, query] = top + numpy.log(total)
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def weights_panel(scores, mask, masked, causal, scale, b0, q0, logsumexp):
+    """Turn ``scores`` into the forward's softmax weights in place, from its ``logsumexp``
+    (``exp(score * scale - logsumexp)``; zero for hidden keys and rows with none)."""
+    batches, heads, rows, len_k = scores.shape
+    minus_inf = scores.dtype.type(-numpy.inf)
+    for i in range(batches):
+        for h in range(heads):
+            plane = _mask_plane(mask, b0 + i, h)
+            for r in range(rows):
+                row, query = scores[i, h, r], q0 + r
+                shift = logsumexp[b0 + i, h, query]
+                if shift == minus_inf:
+                    row[:] = 0
+                    continue
+                _visible_scores(row, scale, shift, plane, masked or causal, causal, query)
+                for j in range(len_k):
+                    row[j] = _exp(row[j])
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def grad_scores_panel(weights, grad_weights, row_dot, scale):
+    """``grad_weights = weights * (grad_weights - row_dot) * scale`` in place: the gradient
+    of the scaled scores (``row_dot``, ``(batches, heads, rows)``: ``rowsum(dO * O)``)."""
+    batches, heads, rows, len_k = weights.shape
+    for i in range(batches):
+        for h in range(heads):
+            for r in range(rows):
+                p, ds = weights[i, h, r], grad_weights[i, h, r]
+                offset = row_dot[i, h, r]
+                for j in range(len_k):
+                    ds[j] = p[j] * (ds[j] - offset) * scale
