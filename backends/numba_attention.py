@@ -132,8 +132,7 @@ def _panel_backward(
             weights = numpy.matmul(queries, keys_b.swapaxes(-1, -2))
             kernels.weights_panel(weights, mask, masked, causal, scale, b0, q0, logsumexp)
             grad_weights = numpy.matmul(grads, values.swapaxes(-1, -2))
-            row_dot = numpy.einsum("bhqd,bhqd->bhq", grads, out[b0:b1, :, q0:q1])
-            kernels.grad_scores_panel(weights, grad_weights, row_dot, scale)
+            kernels.grad_scores_panel(weights, grad_weights, grads, out[b0:b1, :, q0:q1], scale)
             dq[b0:b1, :, q0:q1] = numpy.matmul(grad_weights, keys_b)
             if whole:
                 grad_v[...] = numpy.matmul(weights.swapaxes(-1, -2), grads)

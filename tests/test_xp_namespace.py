@@ -4,7 +4,7 @@ The generic kernels (``backends/base.py``, ``backends/kernels/``) and the
 engine reach arrays through ``xp`` (``self.xp``, ``backend.xp``, a local
 ``xp = self.xp``). A NumPy-only function there would pass every test on the
 CPU and fail only on a GPU; this test finds such uses statically (CuPy imports
-without a GPU). Array methods (``a.sum()``) and RandomState methods are not
+without a GPU). Array methods (``a.sum()``) and random Generator methods are not
 covered.
 """
 

@@ -506,14 +506,18 @@ def weights_panel(scores, mask, masked, causal, scale, b0, q0, logsumexp):
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
-def grad_scores_panel(weights, grad_weights, row_dot, scale):
-    """``grad_weights = weights * (grad_weights - row_dot) * scale`` in place: the gradient
-    of the scaled scores (``row_dot``, ``(batches, heads, rows)``: ``rowsum(dO * O)``)."""
+def grad_scores_panel(weights, grad_weights, grad, out, scale):
+    """``grad_weights = weights * (grad_weights - rowsum(grad * out)) * scale`` in place:
+    the gradient of the scaled scores (``grad`` and ``out``: the panel's rows of the
+    output's gradient and of the output; ``rowsum(dO * O)`` equals ``rowsum(dP * P)``)."""
     batches, heads, rows, len_k = weights.shape
     for i in range(batches):
         for h in range(heads):
             for r in range(rows):
                 p, ds = weights[i, h, r], grad_weights[i, h, r]
-                offset = row_dot[i, h, r]
+                g, o = grad[i, h, r], out[i, h, r]
+                offset = weights.dtype.type(0)
+                for e in range(g.size):
+                    offset += g[e] * o[e]
                 for j in range(len_k):
                     ds[j] = p[j] * (ds[j] - offset) * scale
