@@ -147,12 +147,12 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
         return out
 
     def relu_forward(self, x):
-        if _jit_dtype(x) is None or x.size < _MIN_JIT_SIZE:
+        if x.size < _MIN_JIT_SIZE or _jit_dtype(x) is None:
             return super().relu_forward(x)
         return self._unary(self._activations.relu_forward, x)
 
     def relu_backward(self, dy, x, y):
-        if _jit_dtype(dy, y) is None or dy.shape != y.shape or y.size < _MIN_JIT_SIZE:
+        if y.size < _MIN_JIT_SIZE or _jit_dtype(dy, y) is None or dy.shape != y.shape:
             return super().relu_backward(dy, x, y)
         return self._binary(self._activations.relu_backward, dy, y)
 
@@ -162,17 +162,17 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
         return self._unary(self._activations.sigmoid_forward, x)
 
     def sigmoid_backward(self, dy, x, y):
-        if _jit_dtype(dy, y) is None or dy.shape != y.shape or y.size < _MIN_JIT_SIZE:
+        if y.size < _MIN_JIT_SIZE or _jit_dtype(dy, y) is None or dy.shape != y.shape:
             return super().sigmoid_backward(dy, x, y)
         return self._binary(self._activations.sigmoid_backward, dy, y)
 
     def tanh_backward(self, dy, x, y):
-        if _jit_dtype(dy, y) is None or dy.shape != y.shape or y.size < _MIN_JIT_SIZE:
+        if y.size < _MIN_JIT_SIZE or _jit_dtype(dy, y) is None or dy.shape != y.shape:
             return super().tanh_backward(dy, x, y)
         return self._binary(self._activations.tanh_backward, dy, y)
 
     def leaky_relu_forward(self, x, negative_slope=0.2):
-        if _jit_dtype(x) is None or x.size < _MIN_JIT_SIZE:
+        if x.size < _MIN_JIT_SIZE or _jit_dtype(x) is None:
             return super().leaky_relu_forward(x, negative_slope)
         return self._unary(self._activations.leaky_relu_forward, x, negative_slope)
 
