@@ -296,3 +296,42 @@ def test_device_logs_equal_the_host_ones(backend, monkeypatch):
     per_state = model._logs()
     monkeypatch.setattr(labels_module, "on_device", lambda backend: True)
     assert model._logs() == per_state
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        lambda: engine.optimizers.Adam(clipnorm=0.01),
+        lambda: engine.optimizers.SGD(0.1, global_clipnorm=0.01),
+    ],
+    ids=["clipnorm", "global_clipnorm"],
+)
+def test_device_gradient_clipping_reads_nothing(backend, device_like, device_arrays, optimizer):
+    """The norms stay on the device: the clipped update is computed there, so no step
+    reads a gradient's norm as a Python number (``_DeviceArray`` would raise)."""
+    x, y = _data()
+    engine.utils.set_random_seed(0)
+    model = engine.models.Sequential(
+        [engine.layers.Dense(2, input_shape=(4,)), engine.layers.Dense(1)]
+    )
+    model.compile(optimizer=optimizer(), loss="mse")
+    before = [w.copy() for w in model.get_weights()]
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    moved = [float(numpy.abs(w - b).max()) for w, b in zip(model.get_weights(), before)]
+    assert all(0 < m for m in moved), moved
+
+
+def test_device_attention_mask_is_not_read(backend):
+    """The unfused softmax of the attention layers (scores returned, or dropout on them)
+    applies a device mask without asking whether every row has a key (a read of the
+    device, which ``_DeviceArray`` refuses), and gives what a host mask gives."""
+    from engine.layers.attention import _masked_softmax
+
+    rng = numpy.random.default_rng(0)
+    scores = engine.Tensor(backend.asarray(rng.normal(size=(2, 1, 3, 4)).astype("float32")))
+    mask = rng.random((2, 1, 3, 4)) > 0.3
+    mask[0, 0, 1] = False  # a query row with no key: zero weights
+    host = backend.to_numpy(_masked_softmax(scores, backend.asarray(mask)).data)
+    device = _masked_softmax(scores, backend.asarray(mask).view(_DeviceArray))
+    numpy.testing.assert_array_equal(backend.to_numpy(device.data), host)
+    assert not host[0, 0, 1].any() and numpy.allclose(host[1].sum(axis=-1), 1)

@@ -216,10 +216,10 @@ class Optimizer:
         if self.clipvalue is not None:
             grads = [backend.xp.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
         if self.clipnorm is not None:
-            grads = [_clip_by_norm(g, self.clipnorm, _norm(g)) for g in grads]
+            grads = [_clip_by_norm(g, self.clipnorm, _squared_norm(g), backend) for g in grads]
         if self.global_clipnorm is not None:
-            total = math.sqrt(sum(_norm(g) ** 2 for g in grads))
-            grads = [_clip_by_norm(g, self.global_clipnorm, total) for g in grads]
+            total = sum(_squared_norm(g) for g in grads)
+            grads = [_clip_by_norm(g, self.global_clipnorm, total, backend) for g in grads]
         return grads
 
     def update(self, backend, param, grad, slots: dict, lr: float) -> None:
@@ -264,9 +264,14 @@ def _check_learning_rate(owner: str, value):
     )
 
 
-def _norm(grad) -> float:
-    return float(math.sqrt(float((grad * grad).sum())))
+def _squared_norm(grad):
+    """``sum(grad ** 2)`` as a 0-d array where ``grad`` lives (no host round trip)."""
+    return (grad * grad).sum()
 
 
-def _clip_by_norm(grad, clip: float, norm: float):
-    return grad * (clip / norm) if norm > clip else grad
+def _clip_by_norm(grad, clip: float, squared_norm, backend):
+    """``grad * clip / max(norm, clip)``: rescaled to norm ``clip`` when longer, else as it
+    is (the factor is then exactly 1), computed where ``grad`` lives."""
+    xp = backend.xp
+    norm = xp.sqrt(squared_norm)
+    return grad * (clip / xp.maximum(norm, norm.dtype.type(clip)))
