@@ -335,3 +335,48 @@ def test_device_attention_mask_is_not_read(backend):
     device = _masked_softmax(scores, backend.asarray(mask).view(_DeviceArray))
     numpy.testing.assert_array_equal(backend.to_numpy(device.data), host)
     assert not host[0, 0, 1].any() and numpy.allclose(host[1].sum(axis=-1), 1)
+
+
+def _embedding_model():
+    engine.utils.set_random_seed(0)
+    model = engine.models.Sequential(
+        [
+            engine.layers.Input((5,), dtype="int64"),
+            engine.layers.Embedding(10, 3),
+            engine.layers.GlobalAveragePooling1D(),
+            engine.layers.Dense(1),
+        ]
+    )
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def test_device_embedding_indices_are_read_once_per_epoch(backend, device_like, device_arrays):
+    """An Embedding's index check folds device indices into the running check (read with
+    the epoch's logs): the reads do not grow with the number of steps."""
+    rng = numpy.random.default_rng(0)
+    x = rng.integers(0, 10, (32, 5))
+    y = rng.normal(size=(32, 1)).astype("float32")
+    reads = []
+    for batch_size in (16, 4):
+        device_arrays.count = 0
+        _embedding_model().fit(x, y, epochs=2, batch_size=batch_size, verbose=0)
+        reads.append(device_arrays.count)
+    assert reads[0] == reads[1], reads
+
+
+def test_device_embedding_index_out_of_range_raises_at_the_epoch_end(
+    backend, device_like, device_arrays
+):
+    rng = numpy.random.default_rng(0)
+    x = rng.integers(0, 10, (32, 5))
+    x[20, 2] = -1  # (an index of 10 would make the host kernels' indexing raise first)
+    y = rng.normal(size=(32, 1)).astype("float32")
+    model = _embedding_model()
+    expected = (
+        r"Embedding 'embedding(_\d+)?': expected indices in \[0, 10\) \(input_dim=10\), but "
+        r"received index -1 \(device indices are checked once per epoch\)"
+    )
+    with pytest.raises(ValueError, match=expected):
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert model.optimizer.iterations == 4  # the first epoch ran; no step read an index

@@ -2,6 +2,7 @@
 
 from .. import constraints, initializers, regularizers
 from .. import functional as F
+from ..losses.labels import check_indices
 from ..tensor import Tensor
 from .base import Layer, register_layer
 from .core import ActivityRegularized
@@ -61,14 +62,8 @@ class Embedding(ActivityRegularized, Layer):
         indices = inputs.data
         if indices.dtype.kind not in "iu":
             indices = indices.astype("int64")
-        if indices.size:
-            low, high = int(indices.min()), int(indices.max())
-            if low < 0 or high >= self.input_dim:
-                bad = low if low < 0 else high
-                raise ValueError(
-                    f"Embedding '{self.name}': expected indices in [0, {self.input_dim}) "
-                    f"(input_dim={self.input_dim}), but received index {bad}."
-                )
+        # on a device, inside fit or evaluate: checked once per epoch, not per step
+        check_indices(f"Embedding '{self.name}'", indices, self.input_dim, inputs.backend)
         outputs = F.embedding(indices, self.embeddings)
         if self.activity_regularizer is not None:
             self._regularize_activity(outputs)

@@ -16,6 +16,9 @@ for the step and copy them back, twice per step (issue 14). So:
   and of each ``evaluate``;
 - outside those loops (a loss called directly on device arrays), the labels are checked
   at once, which costs the round trip.
+
+An ``Embedding``'s indices go the same way (``check_indices``): at once on the host or
+outside a loop, folded on the device and read at the epoch's end inside one.
 """
 
 import contextvars
@@ -44,6 +47,16 @@ def whole_error(name: str, where: str = "") -> ValueError:
     return ValueError(f"{name}: labels must be whole numbers{where}.")
 
 
+def index_error(name: str, size: int, bad, where: str = "") -> ValueError:
+    return ValueError(
+        f"{name}: expected indices in [0, {size}) (input_dim={size}), but received index "
+        f"{bad}{where}."
+    )
+
+
+_RANGE_ERRORS = {"labels": range_error, "indices": index_error}
+
+
 def note_batch(targets) -> None:
     """Tell the running ``LabelChecks`` that ``targets`` (on the backend) are a batch of its
     host targets."""
@@ -62,6 +75,19 @@ def check_labels(name: str, y_true, labels, num_classes: int, backend) -> None:
         _check_now(name, labels, num_classes)
     else:
         checks.defer(name, labels, num_classes, backend)
+
+
+def check_indices(name: str, indices, size: int, backend) -> None:
+    """Check integer ``indices`` (an Embedding's) against ``[0, size)``: at once on the host
+    or outside a loop, else folded into the running ``LabelChecks`` (read at the epoch's
+    end, as device labels are)."""
+    checks = _ACTIVE.get()
+    if checks is not None and on_device(backend):
+        checks.defer(name, indices, size, backend, kind="indices")
+    elif indices.size:
+        low, high = int(indices.min()), int(indices.max())
+        if low < 0 or high >= size:
+            raise index_error(name, size, low if low < 0 else high)
 
 
 def _check_now(name: str, labels, num_classes: int) -> None:
@@ -121,14 +147,15 @@ class LabelChecks:
             raise range_error(name, num_classes, low if low < 0 else high)
         return True
 
-    def defer(self, name: str, labels, num_classes: int, backend) -> None:
-        """Fold the device ``labels`` into the running check; nothing is read now."""
+    def defer(self, name: str, labels, num_classes: int, backend, kind: str = "labels") -> None:
+        """Fold the device ``labels`` (or an Embedding's ``kind="indices"``) into the running
+        check; nothing is read now."""
         if labels.size == 0:
             return
         xp = backend.xp
         as_int = labels.astype("int64", copy=False)
         fractional = (labels != labels.round()).sum() if labels.dtype.kind == "f" else None
-        key = (name, num_classes)
+        key = (name, num_classes, kind)
         state = self._pending.get(key)
         if state is None:
             zero = xp.zeros((), dtype="int64")
@@ -148,13 +175,14 @@ class LabelChecks:
         xp = self._backend.xp
         keys = list(pending)
         values = self._backend.to_numpy(xp.stack([v for key in keys for v in pending[key]]))
-        where = f" (device labels are checked once per {when})" if when else ""
-        for index, (name, num_classes) in enumerate(keys):
+        for index, (name, num_classes, kind) in enumerate(keys):
             low, high, fractional = (int(v) for v in values[3 * index : 3 * index + 3])
+            where = f" (device {kind} are checked once per {when})" if when else ""
             if fractional:
                 raise whole_error(name, where)
             if low < 0 or high >= num_classes:
-                raise range_error(name, num_classes, low if low < 0 else high, where)
+                bad = low if low < 0 else high
+                raise _RANGE_ERRORS[kind](name, num_classes, bad, where)
 
 
 def _summary(targets: numpy.ndarray) -> tuple:
