@@ -8,7 +8,7 @@ backend asks BLAS for one thread (``pin_blas``) and does the splitting itself:
 ``run_blocks`` cuts a row range into one block per thread and runs them on
 this pool, whose idle workers sleep instead of spinning. A GEMM is split by
 rows of its output (``matmul``), a sequence kernel by batch rows, attention
-by (batch, head) jobs. Measured on the idle 2-core machine, W4 and W6 steps
+by batch rows or (batch, head) jobs. Measured on the idle 2-core machine, W4 and W6 steps
 took 11 and 47 ms instead of 15 and 58.
 Against OpenBLAS's own two threads (same process, alternating rounds, 16:40
 on the 2-core VM): W3 21.5 against 23.4 ms a step, W4 14.8 against 18.7, W6
