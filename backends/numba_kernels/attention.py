@@ -1,4 +1,7 @@
-"""Blocked scaled dot-product attention (FlashAttention's online softmax) on the CPU.
+"""Blocked scaled dot-product attention (FlashAttention's online softmax) on the CPU,
+and the softmax kernels of the row panels that ``backends/numba_attention.py`` uses
+for keys up to ``PANEL_MAX_KEYS`` (the file's last section: the products there are
+BLAS's, these kernels only scale, mask and normalize whole rows of scores in place).
 
 Each (batch, head) is one job; the entry points take a range of jobs and
 release the GIL, so that ``thread_pool.run_blocks`` runs disjoint ranges at
