@@ -134,6 +134,21 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
 
         thread_pool.run_blocks(block, count=out.size, min_block=_MIN_SPLIT_ELEMENTS, align=16)
 
+    @staticmethod
+    def _update_in_slices(kernel, arrays, scalars):
+        """``kernel(*arrays, *scalars)``, an optimizer's in-place update of flat arrays, in
+        slices on the kernel pool when they are long (the update kernels release the GIL;
+        each element's update is the same whatever the slices)."""
+        size = arrays[0].size
+        if size < 2 * _MIN_SPLIT_ELEMENTS:
+            kernel(*arrays, *scalars)
+            return
+
+        def block(start, stop):
+            kernel(*(a[start:stop] for a in arrays), *scalars)
+
+        thread_pool.run_blocks(block, count=size, min_block=_MIN_SPLIT_ELEMENTS, align=16)
+
     def _unary(self, kernel, x, *scalars):
         out = numpy.empty(x.shape, x.dtype)
         scalars = tuple(x.dtype.type(s) for s in scalars)
@@ -369,19 +384,17 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
     def sgd_update(self, param, grad, lr):
         if param.size < _MIN_JIT_SGD_SIZE or not self._fused_update_ok(param, grad):
             return super().sgd_update(param, grad, lr)
-        self._optimizers.sgd_update(param.reshape(-1), _flat(grad), param.dtype.type(lr))
+        arrays = (param.reshape(-1), _flat(grad))
+        self._update_in_slices(self._optimizers.sgd_update, arrays, (param.dtype.type(lr),))
 
     def sgd_momentum_update(self, param, grad, velocity, lr, momentum, nesterov=False):
         if param.size < _MIN_JIT_SGD_SIZE or not self._fused_update_ok(param, grad, velocity):
             return super().sgd_momentum_update(param, grad, velocity, lr, momentum, nesterov)
         scalar = param.dtype.type
-        self._optimizers.sgd_momentum_update(
-            param.reshape(-1),
-            _flat(grad),
-            velocity.reshape(-1),
-            scalar(lr),
-            scalar(momentum),
-            bool(nesterov),
+        self._update_in_slices(
+            self._optimizers.sgd_momentum_update,
+            (param.reshape(-1), _flat(grad), velocity.reshape(-1)),
+            (scalar(lr), scalar(momentum), bool(nesterov)),
         )
 
     def adam_update(self, param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat=None):
@@ -392,9 +405,10 @@ class NumbaBackend(ConvolutionOverrides, RecurrentOverrides, AttentionOverrides,
         args = (param.reshape(-1), _flat(grad), m.reshape(-1), v.reshape(-1))
         constants = (scalar(lr_t), scalar(1 - beta_1), scalar(1 - beta_2), scalar(epsilon))
         if v_hat is None:
-            self._optimizers.adam_update(*args, *constants)
+            self._update_in_slices(self._optimizers.adam_update, args, constants)
         else:
-            self._optimizers.amsgrad_update(*args, v_hat.reshape(-1), *constants)
+            arrays = (*args, v_hat.reshape(-1))
+            self._update_in_slices(self._optimizers.amsgrad_update, arrays, constants)
 
     def rmsprop_update(
         self,

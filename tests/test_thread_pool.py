@@ -178,3 +178,43 @@ def test_two_python_threads_splitting_at_once_both_get_their_results(three_threa
         assert len(got) == 30
         for product in got:
             numpy.testing.assert_allclose(product, a @ b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("update", ["sgd", "sgd_momentum", "adam", "amsgrad"])
+def test_optimizer_updates_split_between_threads_equal_one_thread(monkeypatch, update):
+    """A long parameter (over twice the elementwise split size) updated in slices on three
+    threads, bit for bit as on one, and the split does happen."""
+    from backends import numba_backend as module
+
+    numba_backend = backends.get("numba")
+    rng = numpy.random.default_rng(2)
+    size = 2 * module._MIN_SPLIT_ELEMENTS + 37
+    param, grad, m, v, v_hat = (rng.standard_normal(size).astype("float32") for _ in range(5))
+    v, v_hat = numpy.abs(v), numpy.abs(v_hat)
+    calls = {
+        "sgd": lambda s: numba_backend.sgd_update(s[0], grad, 0.1),
+        "sgd_momentum": lambda s: numba_backend.sgd_momentum_update(s[0], grad, s[1], 0.1, 0.9),
+        "adam": lambda s: numba_backend.adam_update(s[0], grad, s[1], s[2], 0.01, 0.9, 0.999, 1e-7),
+        "amsgrad": lambda s: numba_backend.adam_update(
+            s[0], grad, s[1], s[2], 0.01, 0.9, 0.999, 1e-7, s[3]
+        ),
+    }
+
+    def run(threads):
+        monkeypatch.setattr(thread_pool, "width", lambda: threads)
+        state = [param.copy(), m.copy(), v.copy(), v_hat.copy()]
+        calls[update](state)
+        return state
+
+    serial = run(1)
+    blocks = []
+    pool_run = thread_pool._Pool.run
+    monkeypatch.setattr(
+        thread_pool._Pool,
+        "run",
+        lambda pool, function, sets: blocks.append(len(sets)) or pool_run(pool, function, sets),
+    )
+    for split, expected in zip(run(3), serial, strict=True):
+        numpy.testing.assert_array_equal(split, expected)
+    assert blocks == [2], blocks  # two blocks of at least the split size
+    assert not numpy.array_equal(serial[0], param)

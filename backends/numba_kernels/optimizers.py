@@ -3,7 +3,8 @@
 Arrays are flat and C-contiguous; every scalar has the arrays' dtype (the
 caller folds constants such as ``1 - beta_1`` in), so float32 parameters
 update in float32 as in the reference and the loops vectorize. Optional
-behaviour is chosen outside the loops for the same reason.
+behaviour is chosen outside the loops for the same reason. SGD's and Adam's release
+the GIL: the backend runs long parameters in slices on its kernel pool.
 """
 
 import math
@@ -11,13 +12,13 @@ import math
 import numba
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def sgd_update(param, grad, lr):
     for i in range(param.size):
         param[i] -= lr * grad[i]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def sgd_momentum_update(param, grad, velocity, lr, momentum, nesterov):
     if nesterov:
         for i in range(param.size):
@@ -32,7 +33,7 @@ def sgd_momentum_update(param, grad, velocity, lr, momentum, nesterov):
             param[i] += v
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def adam_update(param, grad, m, v, lr_t, one_minus_beta_1, one_minus_beta_2, epsilon):
     for i in range(param.size):
         g = grad[i]
@@ -43,7 +44,7 @@ def adam_update(param, grad, m, v, lr_t, one_minus_beta_1, one_minus_beta_2, eps
         param[i] -= m_i / (math.sqrt(v_i) + epsilon) * lr_t
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def amsgrad_update(param, grad, m, v, v_hat, lr_t, one_minus_beta_1, one_minus_beta_2, epsilon):
     for i in range(param.size):
         g = grad[i]
