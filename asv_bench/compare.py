@@ -273,26 +273,15 @@ def measure_peak_memory(key: str, side: str, steps: int) -> None:
 
 def memory_table(keys, sides, peaks, with_torch: bool) -> str:
     """The ``--memory`` markdown table: peak MiB per side (after imports), ratios to PyTorch."""
-    from benchmarks import workloads
-
-    engine_sides = [(side, label) for side, label in sides if side != "torch"]
-    header = ["workload"] + [f"{label} MiB" for _, label in sides]
-    if with_torch:
-        header += [f"{label} / PyTorch" for _, label in engine_sides]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for key in keys:
-        cells = [f"{key} {workloads.WORKLOADS[key].title}"]
-        for side, _ in sides:
-            peak = peaks.get((key, side))
-            cells.append(f"{peak['peak']:.0f} ({peak['imported']:.0f})" if peak else "n/a")
-        if with_torch:
-            reference = peaks.get((key, "torch"))
-            for side, _ in engine_sides:
-                peak = peaks.get((key, side))
-                ratio = peak and reference and peak["peak"] / reference["peak"]
-                cells.append(f"{ratio:.2f}x" if ratio else "n/a")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return _markdown_table(
+        keys,
+        sides,
+        peaks,
+        with_torch,
+        "MiB",
+        cell=lambda peak: f"{peak['peak']:.0f} ({peak['imported']:.0f})",
+        number=lambda peak: peak["peak"],
+    )
 
 
 def blas_description() -> str:
@@ -312,24 +301,32 @@ def blas_description() -> str:
 
 def table(keys, sides, rates, with_torch: bool) -> str:
     """The markdown table: a row per workload, samples/s per side, ratios to PyTorch."""
+    return _markdown_table(
+        keys, sides, rates, with_torch, "samples/s", cell=format_rate, number=lambda rate: rate
+    )
+
+
+def _markdown_table(keys, sides, values, with_torch: bool, unit: str, cell, number) -> str:
+    """A row per workload: ``cell(value)`` per side under "<label> <unit>" ("n/a" where
+    missing), then with PyTorch each engine side's ``number(value)`` over PyTorch's."""
     from benchmarks import workloads
 
     engine_sides = [(side, label) for side, label in sides if side != "torch"]
-    header = ["workload"] + [f"{label} samples/s" for _, label in sides]
+    header = ["workload"] + [f"{label} {unit}" for _, label in sides]
     if with_torch:
         header += [f"{label} / PyTorch" for _, label in engine_sides]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key in keys:
-        title = f"{key} {workloads.WORKLOADS[key].title}"
-        cells = [title]
+        cells = [f"{key} {workloads.WORKLOADS[key].title}"]
         for side, _ in sides:
-            rate = rates.get((key, side))
-            cells.append(format_rate(rate) if rate else "n/a")
+            value = values.get((key, side))
+            cells.append(cell(value) if value else "n/a")
         if with_torch:
-            reference = rates.get((key, "torch"))
+            reference = values.get((key, "torch"))
             for side, _ in engine_sides:
-                rate = rates.get((key, side))
-                cells.append(f"{rate / reference:.2f}x" if rate and reference else "n/a")
+                value = values.get((key, side))
+                ratio = value and reference and number(value) / number(reference)
+                cells.append(f"{ratio:.2f}x" if ratio else "n/a")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -49,6 +49,27 @@ class AttentionKernel:
         self.backend.synchronize()
 
 
+def _torch_inputs(shape, layout=lambda tensor: tensor):
+    """``(torch, (q, k, v, grad))``: ``layout`` of PyTorch tensors of ``host_random(shape)``,
+    q, k and v requiring gradients; threads limited as for the engine's side."""
+    try:
+        import torch
+    except ImportError:
+        raise SkipNotImplemented("PyTorch is not installed") from None
+    limit_threads()
+    tensors = tuple(layout(torch.from_numpy(host_random(shape, seed))) for seed in range(4))
+    for tensor in tensors[:3]:
+        tensor.requires_grad_()
+    return torch, tensors
+
+
+def _torch_forward_backward(torch, q, k, v, grad):
+    for tensor in (q, k, v):
+        tensor.grad = None
+    out = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    out.backward(grad)
+
+
 class TorchAttention:
     """PyTorch's fused ``scaled_dot_product_attention`` (CPU, eager) at the same shapes."""
 
@@ -56,17 +77,7 @@ class TorchAttention:
     param_names = ["length"]
 
     def setup(self, length):
-        try:
-            import torch
-        except ImportError:
-            raise SkipNotImplemented("PyTorch is not installed") from None
-        limit_threads()
-        self.torch = torch
-        self.q, self.k, self.v, self.grad = (
-            torch.from_numpy(host_random(_shape(length), seed)) for seed in range(4)
-        )
-        for tensor in (self.q, self.k, self.v):
-            tensor.requires_grad_()
+        self.torch, (self.q, self.k, self.v, self.grad) = _torch_inputs(_shape(length))
         self.time_forward_backward(length)
 
     def time_forward(self, length):
@@ -74,10 +85,7 @@ class TorchAttention:
             self.torch.nn.functional.scaled_dot_product_attention(self.q, self.k, self.v)
 
     def time_forward_backward(self, length):
-        for tensor in (self.q, self.k, self.v):
-            tensor.grad = None
-        out = self.torch.nn.functional.scaled_dot_product_attention(self.q, self.k, self.v)
-        out.backward(self.grad)
+        _torch_forward_backward(self.torch, self.q, self.k, self.v, self.grad)
 
 
 W6_SHAPE = (32, 128, HEADS, DIM)  # (batch, length, heads, dim), as projected
@@ -112,24 +120,11 @@ class TorchAttentionW6Shapes:
     """PyTorch's ``scaled_dot_product_attention`` forward + backward at W6's shapes."""
 
     def setup(self):
-        try:
-            import torch
-        except ImportError:
-            raise SkipNotImplemented("PyTorch is not installed") from None
-        limit_threads()
-        self.torch = torch
-        self.q, self.k, self.v, self.grad = (
-            _heads_first(torch.from_numpy(host_random(W6_SHAPE, seed))) for seed in range(4)
-        )
-        for tensor in (self.q, self.k, self.v):
-            tensor.requires_grad_()
+        self.torch, (self.q, self.k, self.v, self.grad) = _torch_inputs(W6_SHAPE, _heads_first)
         self.time_forward_backward()
 
     def time_forward_backward(self):
-        for tensor in (self.q, self.k, self.v):
-            tensor.grad = None
-        out = self.torch.nn.functional.scaled_dot_product_attention(self.q, self.k, self.v)
-        out.backward(self.grad)
+        _torch_forward_backward(self.torch, self.q, self.k, self.v, self.grad)
 
 
 class AttentionPeakMemory:
