@@ -85,9 +85,7 @@ def check_indices(name: str, indices, size: int, backend) -> None:
     if checks is not None and on_device(backend):
         checks.defer(name, indices, size, backend, kind="indices")
     elif indices.size:
-        low, high = int(indices.min()), int(indices.max())
-        if low < 0 or high >= size:
-            raise index_error(name, size, low if low < 0 else high)
+        _check_range_now(name, indices, size, "indices")
 
 
 def _check_now(name: str, labels, num_classes: int) -> None:
@@ -96,10 +94,15 @@ def _check_now(name: str, labels, num_classes: int) -> None:
         return
     if labels.dtype.kind == "f" and not bool((labels == labels.round()).all()):
         raise whole_error(name)
-    labels = labels.astype("int64", copy=False)
-    low, high = int(labels.min()), int(labels.max())
-    if low < 0 or high >= num_classes:
-        raise range_error(name, num_classes, low if low < 0 else high)
+    _check_range_now(name, labels.astype("int64", copy=False), num_classes, "labels")
+
+
+def _check_range_now(name: str, values, size: int, kind: str) -> None:
+    """Raise ``kind``'s range error unless every one of ``values`` (integers, not empty) is
+    in ``[0, size)``; reads their extremes as Python numbers."""
+    low, high = int(values.min()), int(values.max())
+    if low < 0 or high >= size:
+        raise _RANGE_ERRORS[kind](name, size, low if low < 0 else high)
 
 
 class LabelChecks:
