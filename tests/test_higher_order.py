@@ -148,6 +148,11 @@ CASES = {
         [(2, 2, 4)],
         {},
     ),
+    "sparse_softmax_cross_entropy_clipped": (  # the samples above 1.6 have no gradient
+        lambda x: F.sparse_softmax_cross_entropy(x, numpy.array([[1, 0], [3, 3]]), (0.1, 1.6)),
+        [(2, 2, 4)],
+        {"low": -2.0, "high": 2.0},
+    ),
     "sigmoid_cross_entropy": (
         lambda x: F.sigmoid_cross_entropy(x, numpy.array([0.0, 1.0, 0.3])),
         [(2, 3)],

@@ -107,6 +107,28 @@ def test_fused_softmax_path_equals_probability_path(backend, float64, rng):
     numpy.testing.assert_allclose(fused.item(), plain.item(), rtol=1e-10)
 
 
+def test_clipped_sparse_cross_entropy_equals_clip_of_the_loss(backend, float64):
+    """The loss clipped inside the op: the values and gradients of ``clip`` of the loss, with
+    samples clipped from above and below passing no gradient (and a NaN row NaN, as clip's)."""
+    from engine import functional as F
+
+    data = numpy.array([[9.0, -9.0, 0.0], [0.1, 0.2, 0.3], [40.0, 0.0, 0.0], [0.0, 1.0, -1.0]])
+    data[3, 1] = numpy.nan
+    labels = numpy.array([0, 2, 1, 1])
+    bounds = (1e-3, 16.0)  # row 0 (loss ~1e-8) and row 2 (loss 40) are clipped
+    fused_logits = engine.tensor(data, requires_grad=True, backend=backend)
+    plain_logits = engine.tensor(data, requires_grad=True, backend=backend)
+    fused = F.sparse_softmax_cross_entropy(fused_logits, labels, bounds)
+    plain = F.clip(F.sparse_softmax_cross_entropy(plain_logits, labels), *bounds)
+    numpy.testing.assert_array_equal(fused.numpy(), plain.numpy())
+    weights = engine.tensor(numpy.array([1.0, 2.0, 3.0, 4.0]), backend=backend)
+    (fused * weights).sum().backward()
+    (plain * weights).sum().backward()
+    gradient = fused_logits.grad.numpy()
+    numpy.testing.assert_array_equal(gradient, plain_logits.grad.numpy())
+    assert not gradient[[0, 2]].any() and gradient[1].all() and numpy.isnan(gradient[3]).all()
+
+
 @pytest.mark.parametrize(
     "name", ["binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"]
 )

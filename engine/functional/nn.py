@@ -76,10 +76,15 @@ class SoftmaxCrossEntropy(Function):
 
 
 class SparseSoftmaxCrossEntropy(Function):
-    """Per-sample cross-entropy of ``softmax(logits)`` against integer labels."""
+    """Per-sample cross-entropy of ``softmax(logits)`` against integer labels.
 
-    def __init__(self, labels):
+    ``bounds=(low, high)`` clips each loss into ``[low, high]`` in the same op, with the
+    gradient of a clipped loss zero (as ``clip`` of the loss would give, one op fewer).
+    """
+
+    def __init__(self, labels, bounds=None):
         self.labels = labels
+        self.bounds = bounds
 
     def forward(self, logits):
         self.shape = logits.shape
@@ -87,17 +92,29 @@ class SparseSoftmaxCrossEntropy(Function):
         loss, self.probs = self.backend.sparse_softmax_cross_entropy_forward(
             flat, self.labels.reshape(-1)
         )
+        self.inside = None
+        if self.bounds is not None:
+            xp = self.backend.xp
+            low, high = self.bounds
+            clipped = xp.minimum(xp.maximum(loss, low), high)
+            self.inside = clipped == loss  # NaN counts as clipped: no gradient, as clip's
+            loss = clipped
         return loss.reshape(logits.shape[:-1])
 
     def backward(self, grad):
+        grad = grad.reshape(-1)
+        if self.inside is not None:
+            grad = grad * self.inside
         flat = self.backend.sparse_softmax_cross_entropy_backward(
-            self.probs, self.labels.reshape(-1), grad.reshape(-1)
+            self.probs, self.labels.reshape(-1), grad
         )
         return (flat.reshape(self.shape),)
 
     def backward_graph(self, grad):
         logits = self.inputs[0]
         xp = self.backend.xp
+        if self.inside is not None:
+            grad = grad * as_tensor(self.inside.reshape(grad.shape).astype(grad.dtype), grad)
         one_hot = xp.eye(logits.shape[-1], dtype=logits.dtype)[self.labels.reshape(grad.shape)]
         return (reshape(grad, (*grad.shape, 1)) * (softmax(logits) - as_tensor(one_hot, grad)),)
 
@@ -150,11 +167,12 @@ def softmax_cross_entropy(logits: Tensor, targets) -> Tensor:
     return apply(SoftmaxCrossEntropy(targets), logits)
 
 
-def sparse_softmax_cross_entropy(logits: Tensor, labels) -> Tensor:
-    """Per-sample loss; integer ``labels`` are shaped like ``logits`` without its last axis."""
+def sparse_softmax_cross_entropy(logits: Tensor, labels, bounds=None) -> Tensor:
+    """Per-sample loss; integer ``labels`` are shaped like ``logits`` without its last axis.
+    ``bounds=(low, high)``: each loss clipped into them (a clipped loss has no gradient)."""
     if isinstance(labels, Tensor):
         labels = labels.data
-    return apply(SparseSoftmaxCrossEntropy(labels), logits)
+    return apply(SparseSoftmaxCrossEntropy(labels, bounds), logits)
 
 
 class SigmoidCrossEntropy(Function):

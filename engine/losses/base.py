@@ -11,6 +11,9 @@ from ..tensor import Tensor
 EPSILON = 1e-7
 #: ``-log(p)`` for ``p`` clipped to ``[EPSILON, 1 - EPSILON]``
 _LEAST_LOSS, _MOST_LOSS = -math.log1p(-EPSILON), -math.log(EPSILON)
+#: a cross-entropy's ``-log(clip(p))`` is ``-log(p)`` clipped to these: Keras's clipping of
+#: the probabilities, in log space
+_LOSS_BOUNDS = (_LEAST_LOSS, _MOST_LOSS)
 
 #: Keras 3's ``reduction`` values (``None`` and ``"none"`` keep one loss per sample)
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
@@ -58,11 +61,6 @@ def _logits_of(y_pred: Tensor, kind: str):
     ):
         return creator.inputs[0]
     return None
-
-
-def _clip_loss(loss: Tensor) -> Tensor:
-    """``-log(clip(p))`` from ``-log(p)``: Keras's probability clipping in log space."""
-    return F.clip(loss, _LEAST_LOSS, _MOST_LOSS)
 
 
 def _check_axis(name: str, axis) -> None:

@@ -17,11 +17,11 @@ from .. import functional as F
 from ..tensor import Tensor
 from .base import (
     _LEAST_LOSS,
+    _LOSS_BOUNDS,
     _MOST_LOSS,
     EPSILON,
     LossFunctionWrapper,
     _check_axis,
-    _clip_loss,
     _logits_of,
     _target_array,
     _targets,
@@ -98,7 +98,7 @@ def sparse_categorical_crossentropy(
         return F.sparse_softmax_cross_entropy(y_pred, labels)
     logits = _logits_of(y_pred, "softmax")
     if logits is not None:  # one class per sample: clipping its loss clips its p
-        return _clip_loss(F.sparse_softmax_cross_entropy(logits, labels))
+        return F.sparse_softmax_cross_entropy(logits, labels, bounds=_LOSS_BOUNDS)
     probs = _normalized_probabilities(y_pred)
     flat = F.reshape(probs, (-1, probs.shape[-1]))
     rows = y_pred.backend.xp.arange(flat.shape[0])
