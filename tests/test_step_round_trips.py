@@ -337,46 +337,54 @@ def test_device_attention_mask_is_not_read(backend):
     assert not host[0, 0, 1].any() and numpy.allclose(host[1].sum(axis=-1), 1)
 
 
-def _embedding_model():
+def _integer_input_model(layer: str):
+    """An Embedding, or a CategoryEncoding, reading integer ids in [0, 10)."""
     engine.utils.set_random_seed(0)
+    reader = (
+        [engine.layers.Embedding(10, 3), engine.layers.GlobalAveragePooling1D()]
+        if layer == "embedding"
+        else [engine.layers.CategoryEncoding(10, output_mode="count")]
+    )
     model = engine.models.Sequential(
-        [
-            engine.layers.Input((5,), dtype="int64"),
-            engine.layers.Embedding(10, 3),
-            engine.layers.GlobalAveragePooling1D(),
-            engine.layers.Dense(1),
-        ]
+        [engine.layers.Input((5,), dtype="int64"), *reader, engine.layers.Dense(1)]
     )
     model.compile(optimizer="adam", loss="mse")
     return model
 
 
-def test_device_embedding_indices_are_read_once_per_epoch(backend, device_like, device_arrays):
-    """An Embedding's index check folds device indices into the running check (read with
-    the epoch's logs): the reads do not grow with the number of steps."""
+#: each layer's error for the id -1, read at the epoch's end
+_OUT_OF_RANGE = {
+    "embedding": r"Embedding 'embedding(_\d+)?': expected indices in \[0, 10\) \(input_dim=10\), "
+    r"but received index -1 \(device indices are checked once per epoch\)",
+    "category_encoding": r"CategoryEncoding 'category_encoding(_\d+)?': input values must be in "
+    r"the range 0 <= values < num_tokens with num_tokens=10; got values from -1 to 9 "
+    r"\(device tokens are checked once per epoch\)",
+}
+
+
+@pytest.mark.parametrize("layer", sorted(_OUT_OF_RANGE))
+def test_device_integer_inputs_are_read_once_per_epoch(backend, device_like, device_arrays, layer):
+    """An Embedding's and a CategoryEncoding's range checks fold device ids into the
+    running check (read with the epoch's logs): the reads do not grow with the steps."""
     rng = numpy.random.default_rng(0)
     x = rng.integers(0, 10, (32, 5))
     y = rng.normal(size=(32, 1)).astype("float32")
     reads = []
     for batch_size in (16, 4):
         device_arrays.count = 0
-        _embedding_model().fit(x, y, epochs=2, batch_size=batch_size, verbose=0)
+        _integer_input_model(layer).fit(x, y, epochs=2, batch_size=batch_size, verbose=0)
         reads.append(device_arrays.count)
     assert reads[0] == reads[1], reads
 
 
-def test_device_embedding_index_out_of_range_raises_at_the_epoch_end(
-    backend, device_like, device_arrays
-):
+@pytest.mark.parametrize("layer", sorted(_OUT_OF_RANGE))
+def test_device_id_out_of_range_raises_at_the_epoch_end(backend, device_like, device_arrays, layer):
     rng = numpy.random.default_rng(0)
     x = rng.integers(0, 10, (32, 5))
-    x[20, 2] = -1  # (an index of 10 would make the host kernels' indexing raise first)
+    x[20, 2] = -1  # (an id of 10 would make the host kernels' indexing raise first)
+    x[3, 1] = 9
     y = rng.normal(size=(32, 1)).astype("float32")
-    model = _embedding_model()
-    expected = (
-        r"Embedding 'embedding(_\d+)?': expected indices in \[0, 10\) \(input_dim=10\), but "
-        r"received index -1 \(device indices are checked once per epoch\)"
-    )
-    with pytest.raises(ValueError, match=expected):
+    model = _integer_input_model(layer)
+    with pytest.raises(ValueError, match=_OUT_OF_RANGE[layer]):
         model.fit(x, y, epochs=2, batch_size=8, verbose=0)
-    assert model.optimizer.iterations == 4  # the first epoch ran; no step read an index
+    assert model.optimizer.iterations == 4  # the first epoch ran; no step read an id

@@ -10,6 +10,7 @@ it learns the same bins from the same data.
 
 import numpy
 
+from ..losses.labels import check_indices
 from ..tensor import Tensor
 from .base import Layer, format_shape, register_layer
 
@@ -102,12 +103,8 @@ class CategoryEncoding(Layer):
         backend = inputs.backend
         xp = backend.xp
         ids = inputs.data.astype(xp.int64)
-        if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= self.num_tokens):
-            raise ValueError(
-                f"CategoryEncoding '{self.name}': input values must be in the range 0 <= values "
-                f"< num_tokens with num_tokens={self.num_tokens}; got values from "
-                f"{int(ids.min())} to {int(ids.max())}."
-            )
+        # on a device inside fit/evaluate: checked at the epoch's end, not read every step
+        check_indices(f"CategoryEncoding '{self.name}'", ids, self.num_tokens, backend, "tokens")
         if count_weights is not None:
             if self.output_mode != "count":
                 raise ValueError(

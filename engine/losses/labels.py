@@ -17,8 +17,9 @@ for the step and copy them back, twice per step (issue 14). So:
 - outside those loops (a loss called directly on device arrays), the labels are checked
   at once, which costs the round trip.
 
-An ``Embedding``'s indices go the same way (``check_indices``): at once on the host or
-outside a loop, folded on the device and read at the epoch's end inside one.
+An ``Embedding``'s indices and a ``CategoryEncoding``'s token ids go the same way
+(``check_indices``): at once on the host or outside a loop, folded on the device and read
+at the epoch's end inside one.
 """
 
 import contextvars
@@ -36,10 +37,10 @@ def on_device(backend) -> bool:
     return backend.xp is not numpy or getattr(backend, "simulated", False)
 
 
-def range_error(name: str, num_classes: int, bad, where: str = "") -> ValueError:
+def range_error(name: str, num_classes: int, low, high, where: str = "") -> ValueError:
     return ValueError(
         f"{name}: labels must be integers in [0, {num_classes}) for a model with "
-        f"{num_classes} outputs; got a label of {bad}{where}."
+        f"{num_classes} outputs; got a label of {low if low < 0 else high}{where}."
     )
 
 
@@ -47,14 +48,23 @@ def whole_error(name: str, where: str = "") -> ValueError:
     return ValueError(f"{name}: labels must be whole numbers{where}.")
 
 
-def index_error(name: str, size: int, bad, where: str = "") -> ValueError:
+def index_error(name: str, size: int, low, high, where: str = "") -> ValueError:
     return ValueError(
         f"{name}: expected indices in [0, {size}) (input_dim={size}), but received index "
-        f"{bad}{where}."
+        f"{low if low < 0 else high}{where}."
     )
 
 
-_RANGE_ERRORS = {"labels": range_error, "indices": index_error}
+def token_error(name: str, size: int, low, high, where: str = "") -> ValueError:
+    """Keras 3's message for a ``CategoryEncoding`` input outside ``[0, num_tokens)``."""
+    return ValueError(
+        f"{name}: input values must be in the range 0 <= values < num_tokens with "
+        f"num_tokens={size}; got values from {low} to {high}{where}."
+    )
+
+
+#: the error of each kind of checked integers: ``(name, size, smallest, largest, where)``
+_RANGE_ERRORS = {"labels": range_error, "indices": index_error, "tokens": token_error}
 
 
 def note_batch(targets) -> None:
@@ -77,15 +87,15 @@ def check_labels(name: str, y_true, labels, num_classes: int, backend) -> None:
         checks.defer(name, labels, num_classes, backend)
 
 
-def check_indices(name: str, indices, size: int, backend) -> None:
-    """Check integer ``indices`` (an Embedding's) against ``[0, size)``: at once on the host
-    or outside a loop, else folded into the running ``LabelChecks`` (read at the epoch's
-    end, as device labels are)."""
+def check_indices(name: str, indices, size: int, backend, kind: str = "indices") -> None:
+    """Check integer ``indices`` (an Embedding's; ``kind="tokens"``: a CategoryEncoding's)
+    against ``[0, size)``: at once on the host or outside a loop, else folded into the
+    running ``LabelChecks`` (read at the epoch's end, as device labels are)."""
     checks = _ACTIVE.get()
     if checks is not None and on_device(backend):
-        checks.defer(name, indices, size, backend, kind="indices")
+        checks.defer(name, indices, size, backend, kind=kind)
     elif indices.size:
-        _check_range_now(name, indices, size, "indices")
+        _check_range_now(name, indices, size, kind)
 
 
 def _check_now(name: str, labels, num_classes: int) -> None:
@@ -102,7 +112,7 @@ def _check_range_now(name: str, values, size: int, kind: str) -> None:
     in ``[0, size)``; reads their extremes as Python numbers."""
     low, high = int(values.min()), int(values.max())
     if low < 0 or high >= size:
-        raise _RANGE_ERRORS[kind](name, size, low if low < 0 else high)
+        raise _RANGE_ERRORS[kind](name, size, low, high)
 
 
 class LabelChecks:
@@ -147,12 +157,12 @@ class LabelChecks:
         if not whole:
             raise whole_error(name)
         if low is not None and (low < 0 or high >= num_classes):
-            raise range_error(name, num_classes, low if low < 0 else high)
+            raise range_error(name, num_classes, low, high)
         return True
 
     def defer(self, name: str, labels, num_classes: int, backend, kind: str = "labels") -> None:
-        """Fold the device ``labels`` (or an Embedding's ``kind="indices"``) into the running
-        check; nothing is read now."""
+        """Fold the device ``labels`` (or an Embedding's ``kind="indices"``, a
+        CategoryEncoding's ``kind="tokens"``) into the running check; nothing is read now."""
         if labels.size == 0:
             return
         xp = backend.xp
@@ -184,8 +194,7 @@ class LabelChecks:
             if fractional:
                 raise whole_error(name, where)
             if low < 0 or high >= num_classes:
-                bad = low if low < 0 else high
-                raise _RANGE_ERRORS[kind](name, num_classes, bad, where)
+                raise _RANGE_ERRORS[kind](name, num_classes, low, high, where)
 
 
 def _summary(targets: numpy.ndarray) -> tuple:
