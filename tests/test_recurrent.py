@@ -211,6 +211,32 @@ def test_lstm_default_weights_follow_keras(backend):
     assert layer.count_params() == 5 * 12 + 3 * 12 + 12
 
 
+@pytest.mark.parametrize("layer_class", [layers.SimpleRNN, layers.LSTM, layers.GRU])
+def test_weights_are_c_ordered_and_updated_by_the_backend_kernels(backend, layer_class):
+    """The orthogonal recurrent kernel (a transposed Q) is stored C-ordered like the other
+    weights, so the fused optimizer kernels update it in place and nothing falls back."""
+    model = engine.Sequential([layers.Input((4, 3)), layer_class(5), layers.Dense(1)])
+    model.compile(engine.optimizers.Adam(), "mse")
+    assert all(w.data.flags.c_contiguous for w in model.weights)
+    from backends.kernels.optimizers import OptimizerKernels
+
+    fallback = OptimizerKernels.adam_update  # the reference, under every backend's override
+    calls = []
+
+    def count_fallback(self, *args, **kwargs):
+        calls.append(args[0].shape)
+        return fallback(self, *args, **kwargs)
+
+    x, y = numpy.ones((2, 4, 3), "float32"), numpy.ones((2, 1), "float32")
+    if type(backend).adam_update is fallback:  # no fused kernel to miss on this backend
+        model.train_on_batch(x, y)
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(OptimizerKernels, "adam_update", count_fallback)
+        model.train_on_batch(x, y)
+    assert calls == []
+
+
 def test_gru_bias_shape_and_param_count(backend):
     layer = layers.GRU(4)
     layer(numpy.zeros((1, 2, 3), dtype="float32"))

@@ -274,7 +274,9 @@ class Layer:
         if self.backend is None:
             self.backend = config.get_backend()
         initializer = initializers.get(initializer)
-        values = numpy.asarray(initializer(shape, dtype or self.dtype))
+        # C order, whatever the initializer gave (orthogonal's Q.T is Fortran-ordered): the
+        # fused optimizer kernels update weights in place through flat views
+        values = numpy.ascontiguousarray(initializer(shape, dtype or self.dtype))
         constraint = constraints.get(constraint)
         weight = (Tensor if constraint is None else constraints.ConstrainedWeight)(
             values,
