@@ -276,7 +276,7 @@ class Layer:
         initializer = initializers.get(initializer)
         # C order, whatever the initializer gave (orthogonal's Q.T is Fortran-ordered): the
         # fused optimizer kernels update weights in place through flat views
-        values = numpy.ascontiguousarray(initializer(shape, dtype or self.dtype))
+        values = numpy.asarray(initializer(shape, dtype or self.dtype), order="C")
         constraint = constraints.get(constraint)
         weight = (Tensor if constraint is None else constraints.ConstrainedWeight)(
             values,
