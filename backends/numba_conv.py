@@ -1,10 +1,9 @@
-"""The numba backend's convolution, pooling and batch-normalization overrides.
+"""The numba backend's convolution overrides (and a convolution's bias + relu).
 
 A mixin of ``NumbaBackend``: convolution is Numba im2col / col2im (padding
 handled without a padded copy) around BLAS GEMMs, which measured 3-5x faster
-than direct loops at 32 channels; bias (+ relu) is added in place; batch
-normalization keeps its channel sums in float64. Anything the kernels do not
-cover goes to the NumPy reference through ``super()``.
+than direct loops at 32 channels; bias (+ relu) is added in place. Anything the
+kernels do not cover goes to the NumPy reference through ``super()``.
 
 The columns are never built for the whole batch: a few images at a time are
 packed into a per-thread scratch array of about 1 MiB (``_CHUNK_BYTES``) and
@@ -14,12 +13,12 @@ convolution) this made a training step 19% faster than one GEMM over the
 batch's columns (one thread; chunks of 0.25, 0.5, 1, 1.5 and 2 MiB measured,
 0.75-1 MiB best); the GEMMs themselves run faster on cache-resident columns.
 
-Convolution and pooling split the batch into one block of images per thread
+Convolution splits the batch into one block of images per thread
 of the kernel pool (``thread_pool.py``; BLAS on one thread in each block),
 each block packing and multiplying its own chunks in its own scratch: the
 kernel gradient is summed per block and the block sums added at the end, the
 input gradient is zeroed and scattered chunk by chunk. Blocks get at least
-``MIN_SPLIT_MACS`` multiply-adds (``_MIN_SPLIT_ELEMENTS`` elements for pooling
+``MIN_SPLIT_MACS`` multiply-adds (``dispatch.MIN_IMAGE_SPLIT_ELEMENTS`` elements for pooling
 and bias), so small convolutions stay on the calling thread. Measured on W3's
 training step with two threads, before and after in one process with
 alternating rounds, on the 2-core machine while other work kept its load
@@ -31,16 +30,14 @@ import threading
 
 import numpy
 
+from . import numba_dispatch as dispatch
 from . import thread_pool
-from .kernels.pooling import _pool_geometry
-from .numba_dispatch import _jit_dtype, _scale_and_shift
+from .numba_dispatch import _jit_dtype
 
 #: bytes of column matrix per GEMM (whole images; at least one)
 _CHUNK_BYTES = 1 << 20
 #: up to this many input channels the columns are packed transposed (``im2col_transposed``)
 _TRANSPOSED_MAX_CHANNELS = 2
-#: a one-pass kernel (pooling, bias) is split only into blocks of at least this many elements
-_MIN_SPLIT_ELEMENTS = 1 << 17
 #: the largest scratch array kept between calls (one image's columns can be larger)
 _KEEP_BYTES = 1 << 23
 
@@ -61,18 +58,6 @@ def _scratch(name: str, size: int, dtype) -> numpy.ndarray:
     if array is None or array.size < size:
         array = arrays[name, dtype] = numpy.empty(size, dtype)
     return array[:size]
-
-
-def _split_images(block, *args, batch: int, work_per_image: int, min_work: int = 0) -> None:
-    """``block(*args, start, stop)`` over the images ``range(batch)``, split between threads.
-
-    A block gets at least ``min_work`` units of work (by default
-    ``thread_pool.MIN_SPLIT_MACS`` multiply-adds), so small batches stay on
-    this thread.
-    """
-    min_work = min_work or thread_pool.MIN_SPLIT_MACS
-    min_block = -(-min_work // max(work_per_image, 1))
-    thread_pool.run_blocks(block, *args, count=batch, min_block=min_block)
 
 
 def _chunks(start, stop, out_hw, window, channels, dtype):
@@ -144,7 +129,7 @@ def _weight_gradient_block(conv, dy, x, window, geometry, pointwise, partials, s
 
 
 class ConvolutionOverrides:
-    """Needs ``self._conv``, ``self._pooling`` and ``self._normalization`` kernel modules."""
+    """Needs the ``self._conv`` kernel module."""
 
     def _conv_plan(self, x_shape, window, strides, padding, dilation):
         """``(out_hw, geometry, pointwise)`` for the kernels, or None to fall back.
@@ -182,7 +167,9 @@ class ConvolutionOverrides:
         n, pixels = x.shape[0], out_hw[0] * out_hw[1]
         y = numpy.empty((n * pixels, f), x.dtype)
         block_args = (self._conv, x, weights, y, (kh, kw), out_hw, geometry, pointwise)
-        _split_images(_forward_block, *block_args, batch=n, work_per_image=pixels * kh * kw * c * f)
+        dispatch.split_images(
+            _forward_block, *block_args, batch=n, work_per_image=pixels * kh * kw * c * f
+        )
         if bias is not None:
             self._conv.add_bias(y, numpy.ascontiguousarray(bias))
         return y.reshape(n, *out_hw, f)
@@ -208,7 +195,7 @@ class ConvolutionOverrides:
         if pointwise:
             return thread_pool.matmul(dy.reshape(-1, f), weights_t).reshape(x_shape)
         dx = numpy.empty(tuple(x_shape), dy.dtype)
-        _split_images(
+        dispatch.split_images(
             _input_gradient_block,
             *(self._conv, dy, weights_t, dx, (kh, kw), geometry),
             batch=x_shape[0],
@@ -233,7 +220,7 @@ class ConvolutionOverrides:
         out_hw, geometry, pointwise = plan
         x, dy = numpy.ascontiguousarray(x), numpy.ascontiguousarray(dy)
         partials = {}  # one kernel-sized sum per block, added up in block order
-        _split_images(
+        dispatch.split_images(
             _weight_gradient_block,
             *(self._conv, dy, x, (kh, kw), geometry, pointwise, partials),
             batch=x.shape[0],
@@ -267,135 +254,6 @@ class ConvolutionOverrides:
             kernel(rows[start:stop], bias)
 
         # whole blocks of 16 rows keep the threads off each other's cache lines
-        min_rows = -(-_MIN_SPLIT_ELEMENTS // rows.shape[1])
+        min_rows = -(-dispatch.MIN_IMAGE_SPLIT_ELEMENTS // rows.shape[1])
         thread_pool.run_blocks(block, count=rows.shape[0], min_block=min_rows, align=16)
         return y
-
-    # -- pooling: the images split between the pool's threads ---------------
-
-    @staticmethod
-    def _pool_geometry_args(x_shape, pool_size, strides, padding):
-        """``(out_hw, (pool_h, pool_w, stride_h, stride_w, top, left))`` for the kernels."""
-        pads, out_hw = _pool_geometry(x_shape, pool_size, strides, padding)
-        return out_hw, tuple(map(int, (*pool_size, *strides, pads[0][0], pads[1][0])))
-
-    def max_pool2d_forward(self, x, pool_size, strides, padding="valid"):
-        if _jit_dtype(x) is None or x.ndim != 4 or x.size == 0:
-            return super().max_pool2d_forward(x, pool_size, strides, padding)
-        out_hw, geometry = self._pool_geometry_args(x.shape, pool_size, strides, padding)
-        out_shape = (x.shape[0], *out_hw, x.shape[3])
-        index_dtype = numpy.int8 if pool_size[0] * pool_size[1] <= 127 else numpy.int32
-        x = numpy.ascontiguousarray(x)
-        y = numpy.empty(out_shape, x.dtype)
-        argmax = numpy.empty(out_shape, index_dtype)
-        kernel = self._pooling.max_pool2d_forward
-
-        def block(start, stop):
-            kernel(x[start:stop], *geometry, y[start:stop], argmax[start:stop])
-
-        _split_images(
-            block, batch=x.shape[0], work_per_image=x[0].size, min_work=_MIN_SPLIT_ELEMENTS
-        )
-        return y, argmax
-
-    def max_pool2d_backward(self, dy, argmax, x_shape, pool_size, strides, padding="valid"):
-        if _jit_dtype(dy) is None or dy.ndim != 4 or type(argmax) is not numpy.ndarray:
-            return super().max_pool2d_backward(dy, argmax, x_shape, pool_size, strides, padding)
-        _, geometry = self._pool_geometry_args(x_shape, pool_size, strides, padding)
-        dy, argmax = numpy.ascontiguousarray(dy), numpy.ascontiguousarray(argmax)
-        dx = numpy.empty(tuple(x_shape), dy.dtype)
-        if strides[0] >= pool_size[0] and strides[1] >= pool_size[1]:
-            kernel = self._pooling.max_pool2d_backward_disjoint  # writes every element of dx
-
-            def block(start, stop):
-                kernel(dy[start:stop], argmax[start:stop], *geometry, dx[start:stop])
-
-        else:
-            kernel = self._pooling.max_pool2d_backward
-
-            def block(start, stop):
-                dx[start:stop] = 0
-                kernel(dy[start:stop], argmax[start:stop], *geometry[1:], dx[start:stop])
-
-        work = dx[0].size if dx.shape[0] else 0
-        _split_images(block, batch=dx.shape[0], work_per_image=work, min_work=_MIN_SPLIT_ELEMENTS)
-        return dx
-
-    def avg_pool2d_forward(self, x, pool_size, strides, padding="valid"):
-        if _jit_dtype(x) is None or x.ndim != 4 or x.size == 0:
-            return super().avg_pool2d_forward(x, pool_size, strides, padding)
-        out_hw, geometry = self._pool_geometry_args(x.shape, pool_size, strides, padding)
-        x = numpy.ascontiguousarray(x)
-        y = numpy.empty((x.shape[0], *out_hw, x.shape[3]), x.dtype)
-        kernel = self._pooling.avg_pool2d_forward
-
-        def block(start, stop):
-            kernel(x[start:stop], *geometry, y[start:stop])
-
-        _split_images(
-            block, batch=x.shape[0], work_per_image=x[0].size, min_work=_MIN_SPLIT_ELEMENTS
-        )
-        return y
-
-    def avg_pool2d_backward(self, dy, x_shape, pool_size, strides, padding="valid"):
-        if _jit_dtype(dy) is None or dy.ndim != 4 or len(x_shape) != 4:
-            return super().avg_pool2d_backward(dy, x_shape, pool_size, strides, padding)
-        _, geometry = self._pool_geometry_args(x_shape, pool_size, strides, padding)
-        dy = numpy.ascontiguousarray(dy)
-        dx = numpy.empty(tuple(x_shape), dy.dtype)
-        kernel = self._pooling.avg_pool2d_backward
-
-        def block(start, stop):
-            dx[start:stop] = 0
-            kernel(dy[start:stop], *geometry, dx[start:stop])
-
-        work = dx[0].size if dx.shape[0] else 0
-        _split_images(block, batch=dx.shape[0], work_per_image=work, min_work=_MIN_SPLIT_ELEMENTS)
-        return dx
-
-    # -- batch normalization -----------------------------------------------
-
-    @staticmethod
-    def _batch_norm_args(x, gamma, beta):
-        """``gamma`` and ``beta`` as arrays (ones and zeros when absent), or None to fall back
-        (also for a batch of no rows)."""
-        params = _scale_and_shift(x, gamma, beta)  # None unless x is 2-D
-        return None if params is None or x.shape[0] == 0 else params
-
-    def batch_norm_forward(self, x, gamma, beta, epsilon):
-        params = self._batch_norm_args(x, gamma, beta)
-        if params is None:
-            return super().batch_norm_forward(x, gamma, beta, epsilon)
-        y = numpy.empty(x.shape, x.dtype)
-        mean = numpy.empty(x.shape[1], x.dtype)
-        variance = numpy.empty(x.shape[1], x.dtype)
-        self._normalization.batch_norm_forward(
-            numpy.ascontiguousarray(x), *params, x.dtype.type(epsilon), y, mean, variance
-        )
-        return y, mean, variance
-
-    def batch_norm_backward(self, dy, x, mean, variance, gamma, epsilon):
-        params = self._batch_norm_args(x, gamma, None)
-        if (
-            params is None
-            or _jit_dtype(x, dy, mean, variance) is None
-            or dy.shape != x.shape
-            or mean.shape != x.shape[1:]
-            or variance.shape != x.shape[1:]
-        ):
-            return super().batch_norm_backward(dy, x, mean, variance, gamma, epsilon)
-        dx = numpy.empty(x.shape, x.dtype)
-        dgamma = numpy.empty(x.shape[1], x.dtype)
-        dbeta = numpy.empty(x.shape[1], x.dtype)
-        self._normalization.batch_norm_backward(
-            numpy.ascontiguousarray(dy),
-            numpy.ascontiguousarray(x),
-            numpy.ascontiguousarray(mean),
-            numpy.ascontiguousarray(variance),
-            params[0],
-            x.dtype.type(epsilon),
-            dx,
-            dgamma,
-            dbeta,
-        )
-        return dx, dgamma, dbeta

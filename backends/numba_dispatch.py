@@ -1,13 +1,55 @@
-"""What the numba backend's overrides share: which arrays its kernels compile for.
+"""What the numba backend's overrides share: which arrays its kernels compile for, the
+size cut-offs that send small or wide arrays to the reference, and the split of a batch
+of images between the kernel pool's threads.
 
 Kernels compile for float32 and float64 only (few signatures, fast cached
 loads); every other dtype, and any array that is not a NumPy array, goes to
-the reference through ``super()``.
+the reference through ``super()``. The overrides read the cut-offs from this
+module at each call (``dispatch.MIN_JIT_SIZE``), so tests can lower them to
+send small shapes through the kernels.
 """
 
 import numpy
 
+from . import thread_pool
+
 _JIT_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+
+# Numba has no vector math library here (no SVML), so its exp/tanh/log run one
+# element at a time, while NumPy's are SIMD. Kernels built on them win only
+# where call overhead dominates: small arrays, and rows narrow enough that the
+# fused passes save more than the scalar exp costs (measured: break-even near
+# 2k elements for sigmoid, 64 classes for softmax + cross-entropy).
+SCALAR_MATH_LIMIT = 2048
+# Below this many elements a NumPy ufunc's call overhead (~1 us) beats
+# Numba's dispatch (~2 us) for one-pass arithmetic such as relu.
+MIN_JIT_SIZE = 2048
+# SGD's update is two or three ufunc passes in NumPy; the fused kernel's dispatch and
+# argument checks cost more than they save below ~16k elements (measured: 1.6x slower at
+# 64 elements, 1.1x at 8k, faster from 16k). Adam's reference makes ten passes: the
+# kernel wins at every size.
+MIN_JIT_SGD_SIZE = 16384
+#: the widest rows the softmax and cross-entropy row kernels take
+NARROW_ROWS = 32
+# Row-wise kernels (layer normalization, a dense layer's bias) and elementwise ones are
+# split between the pool's threads in blocks of at least this many elements: a
+# hand-off costs ~30 us.
+MIN_SPLIT_ELEMENTS = 32768
+#: a one-pass kernel over a batch of images (pooling, a convolution's bias) is split only
+#: into blocks of at least this many elements
+MIN_IMAGE_SPLIT_ELEMENTS = 1 << 17
+
+
+def split_images(block, *args, batch: int, work_per_image: int, min_work: int = 0) -> None:
+    """``block(*args, start, stop)`` over the images ``range(batch)``, split between threads.
+
+    A block gets at least ``min_work`` units of work (by default
+    ``thread_pool.MIN_SPLIT_MACS`` multiply-adds), so small batches stay on
+    this thread.
+    """
+    min_work = min_work or thread_pool.MIN_SPLIT_MACS
+    min_block = -(-min_work // max(work_per_image, 1))
+    thread_pool.run_blocks(block, *args, count=batch, min_block=min_block)
 
 
 def _jit_dtype(*arrays):

@@ -1,4 +1,4 @@
-"""The numba backend's recurrent (whole-sequence LSTM, GRU, SimpleRNN) and embedding overrides.
+"""The numba backend's recurrent overrides: whole-sequence LSTM, GRU and SimpleRNN.
 
 A mixin of ``NumbaBackend``: each sequence kernel runs the whole time loop in
 one jitted call. Anything the kernels do not cover (other activations or
@@ -15,7 +15,7 @@ from .numba_dispatch import _jit_dtype
 
 
 class RecurrentOverrides:
-    """Needs ``self._recurrent`` and ``self._embedding`` kernel modules."""
+    """Needs the ``self._recurrent`` kernel module."""
 
     # The sequence kernels run the whole time loop in one jitted call. Their
     # cache holds no pre-activations (None in its place): the fused backward
@@ -261,21 +261,3 @@ class RecurrentOverrides:
         )
         d_bias = drec.reshape(-1, drec.shape[-1]).sum(axis=0)
         return dx_proj, self._recurrent_kernel_grad(h_states, drec), d_bias, dh
-
-    def embedding_backward(self, indices, grad, input_dim: int):
-        if (
-            _jit_dtype(grad) is None
-            or type(indices) is not numpy.ndarray
-            or indices.dtype.kind not in "iu"
-            or grad.shape[:-1] != indices.shape
-        ):
-            return super().embedding_backward(indices, grad, input_dim)
-        rows = numpy.ascontiguousarray(indices, dtype=numpy.int64).reshape(-1)
-        if rows.size and (rows.min() < 0 or rows.max() >= input_dim):
-            return super().embedding_backward(indices, grad, input_dim)  # NumPy's error
-        output_dim = grad.shape[-1]
-        table_grad = numpy.zeros((input_dim, output_dim), dtype=grad.dtype)
-        self._embedding.embedding_backward(
-            rows, numpy.ascontiguousarray(grad).reshape(-1, output_dim), table_grad
-        )
-        return table_grad

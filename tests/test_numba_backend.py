@@ -12,11 +12,11 @@ from backends.base import Backend
 
 pytest.importorskip("numba")
 
-from backends import numba_backend as _module  # noqa: E402
+from backends import numba_dispatch  # noqa: E402
 
 DEFAULT_CUTOFFS = {
-    name: getattr(_module, name)
-    for name in ("_MIN_JIT_SIZE", "_MIN_JIT_SGD_SIZE", "_SCALAR_MATH_LIMIT", "_NARROW_ROWS")
+    name: getattr(numba_dispatch, name)
+    for name in ("MIN_JIT_SIZE", "MIN_JIT_SGD_SIZE", "SCALAR_MATH_LIMIT", "NARROW_ROWS")
 }
 
 FLOATS = ("float32", "float64")
@@ -24,10 +24,10 @@ RTOL = {"float32": 1e-5, "float64": 1e-10}
 ATOL = {"float32": 1e-6, "float64": 1e-12}
 few = settings(max_examples=10, deadline=None)
 LIFTED_CUTOFFS = {
-    "_MIN_JIT_SIZE": 0,
-    "_MIN_JIT_SGD_SIZE": 0,
-    "_SCALAR_MATH_LIMIT": 10**9,
-    "_NARROW_ROWS": 10**9,
+    "MIN_JIT_SIZE": 0,
+    "MIN_JIT_SGD_SIZE": 0,
+    "SCALAR_MATH_LIMIT": 10**9,
+    "NARROW_ROWS": 10**9,
 }
 
 shapes = st.lists(st.integers(1, 6), min_size=1, max_size=3).map(tuple)
@@ -38,11 +38,9 @@ seeds = st.integers(0, 2**31 - 1)
 @pytest.fixture(scope="module")
 def numba_backend():
     """The numba backend with its size cut-offs lifted, so small shapes reach the kernels."""
-    from backends import numba_backend as module
-
     with pytest.MonkeyPatch.context() as patch:
         for name, lifted in LIFTED_CUTOFFS.items():
-            patch.setattr(module, name, lifted)
+            patch.setattr(numba_dispatch, name, lifted)
         yield backends.get("numba")
 
 
@@ -121,10 +119,8 @@ def test_softmax_matches_reference(numba_backend, name, shape, dtype, seed, tran
 @pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "swish"])
 def test_default_cutoffs_agree_on_both_sides(name, monkeypatch):
     """With the shipped cut-offs, small and large inputs agree with the reference."""
-    from backends import numba_backend as module
-
     for cutoff in LIFTED_CUTOFFS:  # undo a lift the module fixture may hold
-        monkeypatch.setattr(module, cutoff, DEFAULT_CUTOFFS[cutoff])
+        monkeypatch.setattr(numba_dispatch, cutoff, DEFAULT_CUTOFFS[cutoff])
     numba_backend, reference = backends.get("numba"), Backend()
     rng = numpy.random.default_rng(1)
     for shape in [(3, 4), (64, 80)]:
@@ -177,11 +173,10 @@ def test_dense_forward_matches_reference(numba_backend, batch, sizes, dtype, see
 )
 def test_layer_norm_matches_reference(monkeypatch, rng, shape, use_gamma, use_beta, threads, dtype):
     """Row by row, with the rows split in blocks between three threads or on one."""
-    from backends import numba_backend as module
     from backends import thread_pool
 
     monkeypatch.setattr(thread_pool, "width", lambda: threads)
-    monkeypatch.setattr(module, "_MIN_SPLIT_ELEMENTS", 1)
+    monkeypatch.setattr(numba_dispatch, "MIN_SPLIT_ELEMENTS", 1)
     numba_backend, reference = backends.get("numba"), Backend()
     x = random(rng, shape, dtype) + 1
     gamma = random(rng, shape[1:], dtype) if use_gamma else None
@@ -203,12 +198,11 @@ def test_layer_norm_matches_reference(monkeypatch, rng, shape, use_gamma, use_be
 def test_elementwise_and_bias_split_over_three_threads(monkeypatch, rng, name, dtype):
     """Activations and a dense layer's bias cut into blocks for three threads agree with
     the reference (an odd length: blocks of unequal size)."""
-    from backends import numba_backend as module
     from backends import thread_pool
 
     for cutoff, lifted in LIFTED_CUTOFFS.items():
-        monkeypatch.setattr(module, cutoff, lifted)
-    monkeypatch.setattr(module, "_MIN_SPLIT_ELEMENTS", 1)
+        monkeypatch.setattr(numba_dispatch, cutoff, lifted)
+    monkeypatch.setattr(numba_dispatch, "MIN_SPLIT_ELEMENTS", 1)
     monkeypatch.setattr(thread_pool, "width", lambda: 3)
     numba_backend, reference = backends.get("numba"), Backend()
     x = random(rng, (7, 53), dtype)

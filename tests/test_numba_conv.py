@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import backends
-from backends import numba_conv
+from backends import numba_conv, numba_dispatch
 from backends.base import Backend
 
 pytest.importorskip("numba")
@@ -304,7 +304,7 @@ def split_counter(monkeypatch):
     from backends import thread_pool
 
     monkeypatch.setattr(thread_pool, "MIN_SPLIT_MACS", 1)
-    monkeypatch.setattr(numba_conv, "_MIN_SPLIT_ELEMENTS", 1)
+    monkeypatch.setattr(numba_dispatch, "MIN_IMAGE_SPLIT_ELEMENTS", 1)
     splits = []
     pool_run = thread_pool._pool.run
 

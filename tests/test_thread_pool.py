@@ -184,11 +184,11 @@ def test_two_python_threads_splitting_at_once_both_get_their_results(three_threa
 def test_optimizer_updates_split_between_threads_equal_one_thread(monkeypatch, update):
     """A long parameter (over twice the elementwise split size) updated in slices on three
     threads, bit for bit as on one, and the split does happen."""
-    from backends import numba_backend as module
+    from backends import numba_dispatch
 
     numba_backend = backends.get("numba")
     rng = numpy.random.default_rng(2)
-    size = 2 * module._MIN_SPLIT_ELEMENTS + 37
+    size = 2 * numba_dispatch.MIN_SPLIT_ELEMENTS + 37
     param, grad, m, v, v_hat = (rng.standard_normal(size).astype("float32") for _ in range(5))
     v, v_hat = numpy.abs(v), numpy.abs(v_hat)
     calls = {

@@ -1,0 +1,122 @@
+"""The numba backend's optimizer overrides: one fused in-place pass per weight.
+
+A mixin of ``NumbaBackend``: SGD (with momentum), Adam, AMSGrad, RMSprop and
+Adagrad update a C-contiguous float32/float64 weight and its state through
+flat views in one kernel call; long weights are updated in slices on the
+kernel pool. Anything else (other dtypes, non-contiguous weights, SGD below
+``numba_dispatch.MIN_JIT_SGD_SIZE``) takes the NumPy reference.
+"""
+
+import numpy
+
+from . import numba_dispatch as dispatch
+from . import thread_pool
+from .numba_dispatch import _JIT_DTYPES, _flat
+
+
+class OptimizerOverrides:
+    """Needs the ``self._optimizers`` kernel module."""
+
+    @staticmethod
+    def _update_in_slices(kernel, arrays, scalars):
+        """``kernel(*arrays, *scalars)``, an optimizer's in-place update of flat arrays, in
+        slices on the kernel pool when they are long (the update kernels release the GIL;
+        each element's update is the same whatever the slices)."""
+        size = arrays[0].size
+        if size < 2 * dispatch.MIN_SPLIT_ELEMENTS:
+            kernel(*arrays, *scalars)
+            return
+
+        def block(start, stop):
+            kernel(*(a[start:stop] for a in arrays), *scalars)
+
+        thread_pool.run_blocks(block, count=size, min_block=dispatch.MIN_SPLIT_ELEMENTS, align=16)
+
+    @staticmethod
+    def _fused_update_ok(param, grad, *state) -> bool:
+        """Whether an update kernel takes these arrays: NumPy arrays of one compiled dtype and
+        one shape, ``param`` and the state C-contiguous (updated through flat views). One
+        pass over them, as it runs for every weight at every step."""
+        dtype, shape = param.dtype, param.shape
+        if dtype not in _JIT_DTYPES:
+            return False
+        for array in (param, grad, *state):
+            if type(array) is not numpy.ndarray or array.dtype != dtype or array.shape != shape:
+                return False
+        for array in (param, *state):
+            if not array.flags.c_contiguous:
+                return False
+        return True
+
+    def sgd_update(self, param, grad, lr):
+        if param.size < dispatch.MIN_JIT_SGD_SIZE or not self._fused_update_ok(param, grad):
+            return super().sgd_update(param, grad, lr)
+        arrays = (param.reshape(-1), _flat(grad))
+        self._update_in_slices(self._optimizers.sgd_update, arrays, (param.dtype.type(lr),))
+
+    def sgd_momentum_update(self, param, grad, velocity, lr, momentum, nesterov=False):
+        if param.size < dispatch.MIN_JIT_SGD_SIZE or not self._fused_update_ok(
+            param, grad, velocity
+        ):
+            return super().sgd_momentum_update(param, grad, velocity, lr, momentum, nesterov)
+        scalar = param.dtype.type
+        self._update_in_slices(
+            self._optimizers.sgd_momentum_update,
+            (param.reshape(-1), _flat(grad), velocity.reshape(-1)),
+            (scalar(lr), scalar(momentum), bool(nesterov)),
+        )
+
+    def adam_update(self, param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat=None):
+        state = (m, v) if v_hat is None else (m, v, v_hat)
+        if not self._fused_update_ok(param, grad, *state):
+            return super().adam_update(param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat)
+        scalar = param.dtype.type
+        args = (param.reshape(-1), _flat(grad), m.reshape(-1), v.reshape(-1))
+        constants = (scalar(lr_t), scalar(1 - beta_1), scalar(1 - beta_2), scalar(epsilon))
+        if v_hat is None:
+            self._update_in_slices(self._optimizers.adam_update, args, constants)
+        else:
+            arrays = (*args, v_hat.reshape(-1))
+            self._update_in_slices(self._optimizers.amsgrad_update, arrays, constants)
+
+    def rmsprop_update(
+        self,
+        param,
+        grad,
+        velocity,
+        lr,
+        rho,
+        epsilon,
+        momentum_buffer=None,
+        momentum=0.0,
+        average_grad=None,
+    ):
+        state = [a for a in (velocity, momentum_buffer, average_grad) if a is not None]
+        if not self._fused_update_ok(param, grad, *state):
+            return super().rmsprop_update(
+                param, grad, velocity, lr, rho, epsilon, momentum_buffer, momentum, average_grad
+            )
+        scalar = param.dtype.type
+        flat_param = param.reshape(-1)
+        args = (flat_param, _flat(grad), velocity.reshape(-1))
+        constants = (scalar(lr), scalar(rho), scalar(1 - rho), scalar(epsilon))
+        if momentum_buffer is None and average_grad is None:
+            self._optimizers.rmsprop_update(*args, *constants)
+            return
+        self._optimizers.rmsprop_general_update(
+            *args,
+            *constants,
+            flat_param if momentum_buffer is None else momentum_buffer.reshape(-1),
+            scalar(momentum),
+            momentum_buffer is not None,
+            flat_param if average_grad is None else average_grad.reshape(-1),
+            average_grad is not None,
+        )
+
+    def adagrad_update(self, param, grad, accumulator, lr, epsilon):
+        if not self._fused_update_ok(param, grad, accumulator):
+            return super().adagrad_update(param, grad, accumulator, lr, epsilon)
+        scalar = param.dtype.type
+        self._optimizers.adagrad_update(
+            param.reshape(-1), _flat(grad), accumulator.reshape(-1), scalar(lr), scalar(epsilon)
+        )

@@ -1,0 +1,114 @@
+"""The numba backend's pooling overrides: 2-D max and average pooling, channels last.
+
+A mixin of ``NumbaBackend``: the images are split between the kernel pool's
+threads in blocks of at least ``numba_dispatch.MIN_IMAGE_SPLIT_ELEMENTS``
+elements. Max pooling keeps the argmax of each window (int8 for windows of up
+to 127 elements), and its backward writes every element of ``dx`` directly
+when the windows do not overlap.
+"""
+
+import numpy
+
+from . import numba_dispatch as dispatch
+from .kernels.pooling import _pool_geometry
+from .numba_dispatch import _jit_dtype
+
+
+class PoolingOverrides:
+    """Needs the ``self._pooling`` kernel module."""
+
+    @staticmethod
+    def _pool_geometry_args(x_shape, pool_size, strides, padding):
+        """``(out_hw, (pool_h, pool_w, stride_h, stride_w, top, left))`` for the kernels."""
+        pads, out_hw = _pool_geometry(x_shape, pool_size, strides, padding)
+        return out_hw, tuple(map(int, (*pool_size, *strides, pads[0][0], pads[1][0])))
+
+    def max_pool2d_forward(self, x, pool_size, strides, padding="valid"):
+        if _jit_dtype(x) is None or x.ndim != 4 or x.size == 0:
+            return super().max_pool2d_forward(x, pool_size, strides, padding)
+        out_hw, geometry = self._pool_geometry_args(x.shape, pool_size, strides, padding)
+        out_shape = (x.shape[0], *out_hw, x.shape[3])
+        index_dtype = numpy.int8 if pool_size[0] * pool_size[1] <= 127 else numpy.int32
+        x = numpy.ascontiguousarray(x)
+        y = numpy.empty(out_shape, x.dtype)
+        argmax = numpy.empty(out_shape, index_dtype)
+        kernel = self._pooling.max_pool2d_forward
+
+        def block(start, stop):
+            kernel(x[start:stop], *geometry, y[start:stop], argmax[start:stop])
+
+        dispatch.split_images(
+            block,
+            batch=x.shape[0],
+            work_per_image=x[0].size,
+            min_work=dispatch.MIN_IMAGE_SPLIT_ELEMENTS,
+        )
+        return y, argmax
+
+    def max_pool2d_backward(self, dy, argmax, x_shape, pool_size, strides, padding="valid"):
+        if _jit_dtype(dy) is None or dy.ndim != 4 or type(argmax) is not numpy.ndarray:
+            return super().max_pool2d_backward(dy, argmax, x_shape, pool_size, strides, padding)
+        _, geometry = self._pool_geometry_args(x_shape, pool_size, strides, padding)
+        dy, argmax = numpy.ascontiguousarray(dy), numpy.ascontiguousarray(argmax)
+        dx = numpy.empty(tuple(x_shape), dy.dtype)
+        if strides[0] >= pool_size[0] and strides[1] >= pool_size[1]:
+            kernel = self._pooling.max_pool2d_backward_disjoint  # writes every element of dx
+
+            def block(start, stop):
+                kernel(dy[start:stop], argmax[start:stop], *geometry, dx[start:stop])
+
+        else:
+            kernel = self._pooling.max_pool2d_backward
+
+            def block(start, stop):
+                dx[start:stop] = 0
+                kernel(dy[start:stop], argmax[start:stop], *geometry[1:], dx[start:stop])
+
+        work = dx[0].size if dx.shape[0] else 0
+        dispatch.split_images(
+            block,
+            batch=dx.shape[0],
+            work_per_image=work,
+            min_work=dispatch.MIN_IMAGE_SPLIT_ELEMENTS,
+        )
+        return dx
+
+    def avg_pool2d_forward(self, x, pool_size, strides, padding="valid"):
+        if _jit_dtype(x) is None or x.ndim != 4 or x.size == 0:
+            return super().avg_pool2d_forward(x, pool_size, strides, padding)
+        out_hw, geometry = self._pool_geometry_args(x.shape, pool_size, strides, padding)
+        x = numpy.ascontiguousarray(x)
+        y = numpy.empty((x.shape[0], *out_hw, x.shape[3]), x.dtype)
+        kernel = self._pooling.avg_pool2d_forward
+
+        def block(start, stop):
+            kernel(x[start:stop], *geometry, y[start:stop])
+
+        dispatch.split_images(
+            block,
+            batch=x.shape[0],
+            work_per_image=x[0].size,
+            min_work=dispatch.MIN_IMAGE_SPLIT_ELEMENTS,
+        )
+        return y
+
+    def avg_pool2d_backward(self, dy, x_shape, pool_size, strides, padding="valid"):
+        if _jit_dtype(dy) is None or dy.ndim != 4 or len(x_shape) != 4:
+            return super().avg_pool2d_backward(dy, x_shape, pool_size, strides, padding)
+        _, geometry = self._pool_geometry_args(x_shape, pool_size, strides, padding)
+        dy = numpy.ascontiguousarray(dy)
+        dx = numpy.empty(tuple(x_shape), dy.dtype)
+        kernel = self._pooling.avg_pool2d_backward
+
+        def block(start, stop):
+            dx[start:stop] = 0
+            kernel(dy[start:stop], *geometry, dx[start:stop])
+
+        work = dx[0].size if dx.shape[0] else 0
+        dispatch.split_images(
+            block,
+            batch=dx.shape[0],
+            work_per_image=work,
+            min_work=dispatch.MIN_IMAGE_SPLIT_ELEMENTS,
+        )
+        return dx
