@@ -503,3 +503,47 @@ def test_a_second_process_loads_kernels_from_the_cache(tmp_path):
         for _ in range(2)
     ]
     assert hits == ["0", "1"]  # compiled once, then loaded from the cache
+
+
+def test_a_change_to_the_shared_math_recompiles_the_kernels(tmp_path):
+    """Numba stamps only a kernel's own file; the kernel modules' cache locator adds
+    ``vector_math.py``'s stamp, so a kernel cached before a change there compiles again."""
+    import os
+    import pathlib
+    import shutil
+    import subprocess
+    import sys
+
+    code = tmp_path / "code"
+    shutil.copytree(
+        pathlib.Path(backends.__file__).parent,
+        code / "backends",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    script = (
+        "import numpy\n"
+        "from backends.numba_kernels import attention\n"
+        f"assert attention.__file__.startswith({str(code)!r})\n"
+        "attention._exp_shifted(numpy.zeros(3, 'float32'), numpy.float32(0))\n"
+        "stats = attention._exp_shifted.stats\n"
+        "print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))\n"
+    )
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(code))
+
+    def hits_and_misses():
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            env=env,
+            cwd=code,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    assert hits_and_misses() == ["0", "1"]  # compiled
+    assert hits_and_misses() == ["1", "0"]  # loaded from the cache
+    shared = code / "backends" / "numba_kernels" / "vector_math.py"
+    shared.write_text(shared.read_text() + "\n# a change\n")
+    assert hits_and_misses() == ["0", "1"]  # compiled again

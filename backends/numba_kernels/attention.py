@@ -32,13 +32,9 @@ with no SVML):
   flag: NaN and inf stay as they are): 10-15% faster. BLAS
   (``numpy.dot``) is not used because Numba reaches it only through SciPy,
   which the library does not depend on, and each call wakes its thread pool.
-- ``_exp`` is an exponential of non-positive arguments written as plain
-  arithmetic (Cody-Waite reduction, a polynomial, the power of two built from
-  its bits), which LLVM vectorizes: 2-4x faster than libm's ``exp`` one
-  element at a time, within about 1 ulp, results that would be subnormal
-  flushed to zero. It lives in this file, not shared with
-  ``recurrent.py``'s, because Numba's cache of a kernel is invalidated only
-  when the kernel's own file changes.
+- ``exp_nonpositive`` (``vector_math.py``, shared with the recurrent kernels) is
+  an exponential written as plain arithmetic, which LLVM vectorizes: 2-4x
+  faster than libm's ``exp`` one element at a time.
 - The forward computes its tiles transposed, keys by queries (``k @ q.T``),
   and accumulates the output transposed (``v.T @ p.T``): a query's running
   maximum and sum are then elementwise over a tile row, which vectorizes
@@ -54,97 +50,15 @@ with no SVML):
 
 import numba
 import numpy
-from llvmlite import ir
-from numba.core import types
-from numba.extending import intrinsic, overload
 
-# -- a vectorizable exponential of non-positive arguments ----------------------------
-
-
-@intrinsic
-def _float_from_bits(typingctx, bits, like):
-    """The float of ``like``'s type whose bit pattern is the low bits of ``bits``."""
-    width = 32 if like == types.float32 else 64
-
-    def codegen(context, builder, signature, args):
-        value = args[0]
-        if value.type.width > width:
-            value = builder.trunc(value, ir.IntType(width))
-        return builder.bitcast(value, context.get_value_type(like))
-
-    return like(bits, like), codegen
-
-
-@intrinsic
-def _float_bits(typingctx, x):
-    """The bit pattern of a float as a signed integer of the same width."""
-    result = types.int32 if x == types.float32 else types.int64
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(result))
-
-    return result(x), codegen
-
-
-def _exp(x):
-    """``exp(x)`` for ``x <= 0`` (softmax's shifted scores): 0 for ``-inf``, NaN for NaN."""
-
-
-@overload(_exp)
-def _exp_overload(x):
-    if x == types.float32:
-
-        def exp_float32(x):
-            f = numpy.float32
-            v = x
-            if v < f(-87.336):  # just above log(smallest normal); written so NaN passes
-                v = f(-87.336)
-            # adding 1.5 * 2**23 rounds to an integer held in the low mantissa bits
-            shifted = v * f(1.4426950408889634) + f(12582912.0)
-            n = shifted - f(12582912.0)
-            r = v - n * f(0.693359375) - n * f(-2.12194440e-4)
-            p = f(1.9875691500e-4) * r + f(1.3981999507e-3)  # Cephes expf
-            p = p * r + f(8.3334519073e-3)
-            p = p * r + f(4.1665795894e-2)
-            p = p * r + f(1.6666665459e-1)
-            p = p * r + f(5.0000001201e-1)
-            p = p * r * r + r
-            scale = _float_from_bits((_float_bits(shifted) + numpy.int32(127)) << 23, v)
-            return f(0.0) if x < f(-87.336) else scale + scale * p
-
-        return exp_float32
-
-    def exp_float64(x):
-        v = x
-        if v < -708.39:
-            v = -708.39
-        shifted = v * 1.4426950408889634 + 6755399441055744.0  # 1.5 * 2**52
-        n = shifted - 6755399441055744.0
-        r = v - n * 6.93145751953125e-1 - n * 1.42860682030941723212e-6
-        p = 1.0 / 6227020800.0  # Taylor to r**13: below 1 ulp on |r| <= ln(2)/2
-        p = p * r + 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r * r + r
-        scale = _float_from_bits((_float_bits(shifted) + numpy.int64(1023)) << 52, v)
-        return 0.0 if x < -708.39 else scale + scale * p
-
-    return exp_float64
+from .vector_math import exp_nonpositive
 
 
 @numba.njit(cache=True, error_model="numpy")
 def _exp_shifted(row, shift):
     """``row = exp(row - shift)`` in place (``row <= shift``)."""
     for j in range(row.size):
-        row[j] = _exp(row[j] - shift)
+        row[j] = exp_nonpositive(row[j] - shift)
 
 
 # -- the tile product ---------------------------------------------------------------
@@ -295,12 +209,12 @@ def _forward_head(q, k, v, mask, masked, scale, causal, block_q, block_k, out, l
             offset, factor, total = shift[:rows], rescale[:rows], row_sum[:rows]
             for r in range(rows):
                 offset[r] = top[r] if top[r] != minus_inf else 0  # no key yet: exps all 0
-                factor[r] = _exp(row_max[r] - offset[r]) if top[r] != minus_inf else one
+                factor[r] = exp_nonpositive(row_max[r] - offset[r]) if top[r] != minus_inf else one
                 total[r] *= factor[r]
             for j in range(cols):
                 scores = tile[j, :rows]
                 for r in range(rows):
-                    scores[r] = _exp(scores[r] - offset[r])
+                    scores[r] = exp_nonpositive(scores[r] - offset[r])
                     total[r] += scores[r]
             for e in range(dim_v):
                 acc_row = acc[e, :rows]
@@ -480,7 +394,7 @@ def softmax_panel(scores, mask, masked, causal, scale, b0, q0, logsumexp):
                     logsumexp[b0 + i, h, query] = minus_inf
                     continue
                 for j in range(len_k):
-                    row[j] = _exp(row[j] - top)
+                    row[j] = exp_nonpositive(row[j] - top)
                 total = _row_sum(row)
                 inverse = scores.dtype.type(1) / total
                 for j in range(len_k):
@@ -505,7 +419,7 @@ def weights_panel(scores, mask, masked, causal, scale, b0, q0, logsumexp):
                     continue
                 _visible_scores(row, scale, shift, plane, masked or causal, causal, query)
                 for j in range(len_k):
-                    row[j] = _exp(row[j])
+                    row[j] = exp_nonpositive(row[j])
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)

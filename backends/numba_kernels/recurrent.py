@@ -15,12 +15,9 @@ What decides the speed here, measured on x86-64 (AVX-512 and AVX2, no SVML):
 
 - Numba calls libm for ``math.exp``/``math.tanh`` one element at a time
   (~20 ns for a sigmoid and a tanh), so the gates would cost more than the
-  GEMMs. ``_sigmoid`` and ``_tanh`` below use an exponential written as plain
-  arithmetic (Cody-Waite range reduction, a polynomial, the power of two built
-  from its bits), which LLVM vectorizes: ~0.5 ns an element, and within
-  2 ulp (float32) and 3 ulp (float64) of the correctly rounded result; NaN
-  stays NaN, large arguments saturate, and results that would be subnormal
-  are flushed to zero.
+  GEMMs. ``_sigmoid`` and ``_tanh`` below use ``vector_math.exp_parts``, an
+  exponential written as plain arithmetic that LLVM vectorizes (~0.5 ns an
+  element, within 2-3 ulp; see ``vector_math.py``).
 - The per-step GEMMs are small (64x64 by 64x256 in W4). Calling BLAS from
   inside the loop wakes its thread pool every step, which on a busy machine
   costs milliseconds; ``_matmul_rows`` is a plain 4x4-blocked loop that LLVM
@@ -55,9 +52,8 @@ taken from their outputs, so the pre-activations are never stored.
 
 import numba
 import numpy
-from llvmlite import ir
-from numba.core import types
-from numba.extending import intrinsic, overload
+
+from .vector_math import exp_parts, like
 
 LINEAR, TANH, SIGMOID, RELU = 0, 1, 2, 3
 ACTIVATION_CODES = {"linear": LINEAR, "tanh": TANH, "sigmoid": SIGMOID, "relu": RELU}
@@ -79,119 +75,12 @@ def _kernel(function):
 # -- vectorizable elementary functions ------------------------------------------
 
 
-@intrinsic
-def _float_from_bits(typingctx, bits, like):
-    """The float of ``like``'s type whose bit pattern is the low bits of ``bits``."""
-    width = 32 if like == types.float32 else 64
-
-    def codegen(context, builder, signature, args):
-        value = args[0]
-        if value.type.width > width:
-            value = builder.trunc(value, ir.IntType(width))
-        elif value.type.width < width:
-            value = builder.sext(value, ir.IntType(width))
-        return builder.bitcast(value, context.get_value_type(like))
-
-    return like(bits, like), codegen
-
-
-@intrinsic
-def _float_bits(typingctx, x):
-    """The bit pattern of a float as a signed integer of the same width."""
-    result = types.int32 if x == types.float32 else types.int64
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(result))
-
-    return result(x), codegen
-
-
-def _like(x, value):
-    """``value`` as a constant of ``x``'s type (an array's: its dtype), so float32 code
-    stays float32: Numba types ``1 - float32`` as float64, halving the vector width."""
-
-
-@overload(_like, jit_options={"no_cfunc_wrapper": True})
-def _like_overload(x, value):
-    target = x.dtype if isinstance(x, types.Array) else x
-
-    def implementation(x, value):
-        return target(value)
-
-    return implementation
-
-
-def _exp_parts(x):
-    """``(2**n, p)`` with ``exp(x) = 2**n * (1 + p)`` and ``p = exp(r) - 1``, ``|r| <= ln(2)/2``."""
-
-
-@overload(_exp_parts, jit_options={"fastmath": {"contract"}, "no_cfunc_wrapper": True})
-def _exp_parts_overload(x):
-    if x == types.float32:
-
-        def exp_parts_float32(x):
-            f = numpy.float32
-            v = x
-            if v > f(88.0):  # written as ifs, not min/max, so that NaN passes through
-                v = f(88.0)
-            if v < f(-87.336):  # just above log(smallest normal)
-                v = f(-87.336)
-            # adding 1.5 * 2**23 rounds to an integer held in the low mantissa bits
-            shifted = v * f(1.4426950408889634) + f(12582912.0)
-            n = shifted - f(12582912.0)
-            r = v - n * f(0.693359375) - n * f(-2.12194440e-4)
-            p = f(1.9875691500e-4) * r + f(1.3981999507e-3)
-            p = p * r + f(8.3334519073e-3)
-            p = p * r + f(4.1665795894e-2)
-            p = p * r + f(1.6666665459e-1)
-            p = p * r + f(5.0000001201e-1)
-            p = p * r * r + r
-            exponent = (_float_bits(shifted) + numpy.int32(127)) & numpy.int32(0x1FF)
-            scale = _float_from_bits(exponent << numpy.int32(23), v)
-            if x < f(-87.336):  # flush what would be subnormal to zero
-                scale = f(0.0)
-            return scale, p
-
-        return exp_parts_float32
-    if x == types.float64:
-
-        def exp_parts_float64(x):
-            v = x
-            if v > 709.0:
-                v = 709.0
-            if v < -708.39:
-                v = -708.39
-            shifted = v * 1.4426950408889634 + 6755399441055744.0  # 1.5 * 2**52
-            n = shifted - 6755399441055744.0
-            r = v - n * 6.93145751953125e-1 - n * 1.42860682030941723212e-6
-            p = 1.0 / 6227020800.0  # Taylor to r**13: below 1 ulp on |r| <= ln(2)/2
-            p = p * r + 1.0 / 479001600.0
-            p = p * r + 1.0 / 39916800.0
-            p = p * r + 1.0 / 3628800.0
-            p = p * r + 1.0 / 362880.0
-            p = p * r + 1.0 / 40320.0
-            p = p * r + 1.0 / 5040.0
-            p = p * r + 1.0 / 720.0
-            p = p * r + 1.0 / 120.0
-            p = p * r + 1.0 / 24.0
-            p = p * r + 1.0 / 6.0
-            p = p * r + 0.5
-            p = p * r * r + r
-            exponent = (_float_bits(shifted) + numpy.int64(1023)) & numpy.int64(0x7FF)
-            scale = _float_from_bits(exponent << numpy.int64(52), v)
-            if x < -708.39:
-                scale = 0.0
-            return scale, p
-
-        return exp_parts_float64
-
-
 @_helper(fastmath={"contract"})
 def _sigmoid(x):
     # as the reference: exp of a non-positive number, which never overflows
-    scale, p = _exp_parts(-abs(x))
+    scale, p = exp_parts(-abs(x))
     e = scale + scale * p
-    one = _like(x, 1.0)
+    one = like(x, 1.0)
     return one / (one + e) if x >= 0 else e / (one + e)
 
 
@@ -199,11 +88,11 @@ def _sigmoid(x):
 def _tanh(x):
     # tanh|x| = expm1(2|x|) / (expm1(2|x|) + 2), accurate near 0; 22 saturates both dtypes
     magnitude = abs(x)
-    limit = _like(x, 22.0)
+    limit = like(x, 22.0)
     if magnitude > limit:
         magnitude = limit
-    scale, p = _exp_parts(magnitude + magnitude)
-    one = _like(x, 1.0)
+    scale, p = exp_parts(magnitude + magnitude)
+    one = like(x, 1.0)
     expm1 = (scale - one) + scale * p
     result = expm1 / (expm1 + (one + one))
     return -result if x < 0 else result
@@ -219,7 +108,7 @@ def _activate(source, out, kind):
         for j in range(out.size):
             out[j] = _sigmoid(source[j])
     elif kind == RELU:
-        zero = _like(out, 0.0)
+        zero = like(out, 0.0)
         for j in range(out.size):
             out[j] = zero if source[j] < zero else source[j]  # NaN stays NaN
     else:
@@ -241,7 +130,7 @@ def _fill_zero(out):
 @_helper()
 def _times_derivative(d, y, kind):
     """``d *= activation'`` on 1-D views, from the activation's output ``y``."""
-    one = _like(d, 1.0)
+    one = like(d, 1.0)
     if kind == TANH:
         for j in range(d.size):
             d[j] *= one - y[j] * y[j]
@@ -475,7 +364,7 @@ def gru_forward(
     units = h_states.shape[2]
     rec = numpy.empty(x_proj.shape[1:], x_proj.dtype)  # h_prev @ kernel
     bias_zr, bias_h = recurrent_bias[: 2 * units], recurrent_bias[2 * units :]
-    one = _like(x_proj, 1.0)
+    one = like(x_proj, 1.0)
     for t in range(x_proj.shape[0]):
         for b in range(start, stop):
             _fill_zero(rec[b])
@@ -524,7 +413,7 @@ def gru_backward(
     """
     masked = mask.shape[0] > 0
     units = dh.shape[1]
-    one = _like(dh, 1.0)
+    one = like(dh, 1.0)
     dh_next = numpy.empty(dh.shape, dh.dtype)
     dh_direct = numpy.empty(dh.shape, dh.dtype)  # through ``z * h_prev``
     d_row = numpy.empty(3 * units, dh.dtype)  # copied out last: dx_proj may be ``gates``
