@@ -66,7 +66,7 @@ class SharedSourceLocator(_LOCATOR_BASE):
         return None
 
 
-#: Numba's own locators, tried in its order for the base of a kernel's
+#: Numba's own locators, in its order: the first that takes a kernel's file is wrapped
 _NUMBA_LOCATORS = [
     c for c in _CACHE_IMPL._locator_classes if c.__name__ != SharedSourceLocator.__name__
 ]
