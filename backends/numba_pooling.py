@@ -14,6 +14,18 @@ from .kernels.pooling import _pool_geometry
 from .numba_dispatch import _jit_dtype
 
 
+def _over_images(block, images) -> None:
+    """``block(start, stop)`` over the images of ``images`` (the input of a forward, the
+    ``dx`` of a backward), split in blocks of at least ``MIN_IMAGE_SPLIT_ELEMENTS``."""
+    work = images[0].size if images.shape[0] else 0
+    dispatch.split_images(
+        block,
+        batch=images.shape[0],
+        work_per_image=work,
+        min_work=dispatch.MIN_IMAGE_SPLIT_ELEMENTS,
+    )
+
+
 class PoolingOverrides:
     """Needs the ``self._pooling`` kernel module."""
 
@@ -37,12 +49,7 @@ class PoolingOverrides:
         def block(start, stop):
             kernel(x[start:stop], *geometry, y[start:stop], argmax[start:stop])
 
-        dispatch.split_images(
-            block,
-            batch=x.shape[0],
-            work_per_image=x[0].size,
-            min_work=dispatch.MIN_IMAGE_SPLIT_ELEMENTS,
-        )
+        _over_images(block, x)
         return y, argmax
 
     def max_pool2d_backward(self, dy, argmax, x_shape, pool_size, strides, padding="valid"):
@@ -64,13 +71,7 @@ class PoolingOverrides:
                 dx[start:stop] = 0
                 kernel(dy[start:stop], argmax[start:stop], *geometry[1:], dx[start:stop])
 
-        work = dx[0].size if dx.shape[0] else 0
-        dispatch.split_images(
-            block,
-            batch=dx.shape[0],
-            work_per_image=work,
-            min_work=dispatch.MIN_IMAGE_SPLIT_ELEMENTS,
-        )
+        _over_images(block, dx)
         return dx
 
     def avg_pool2d_forward(self, x, pool_size, strides, padding="valid"):
@@ -84,12 +85,7 @@ class PoolingOverrides:
         def block(start, stop):
             kernel(x[start:stop], *geometry, y[start:stop])
 
-        dispatch.split_images(
-            block,
-            batch=x.shape[0],
-            work_per_image=x[0].size,
-            min_work=dispatch.MIN_IMAGE_SPLIT_ELEMENTS,
-        )
+        _over_images(block, x)
         return y
 
     def avg_pool2d_backward(self, dy, x_shape, pool_size, strides, padding="valid"):
@@ -104,11 +100,5 @@ class PoolingOverrides:
             dx[start:stop] = 0
             kernel(dy[start:stop], *geometry, dx[start:stop])
 
-        work = dx[0].size if dx.shape[0] else 0
-        dispatch.split_images(
-            block,
-            batch=dx.shape[0],
-            work_per_image=work,
-            min_work=dispatch.MIN_IMAGE_SPLIT_ELEMENTS,
-        )
+        _over_images(block, dx)
         return dx
