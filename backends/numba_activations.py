@@ -6,13 +6,126 @@ within its size cut-offs (``numba_dispatch``: one-pass arithmetic from
 ``SCALAR_MATH_LIMIT``, softmax rows up to ``NARROW_ROWS`` wide) and hands the
 rest to the NumPy reference through ``super()``. Long arrays run in slices on
 the kernel pool (``thread_pool.py``).
+
+The elementwise overrides are a table of declarations, one line each::
+
+    leaky_relu_backward = _Elementwise("dy, x, y, negative_slope=0.2", operands="dy, x")
+
+gives the reference's parameters (those with a default are the scalars), the
+array operands of the kernel of the same name in ``self._activations``, and the
+cut-off if there is one (``min_size=`` or ``max_size=``, naming a
+``numba_dispatch`` constant). When the class is made, each declaration becomes
+the method a hand would write: a guard (float32/float64, one shape for all
+operands, the cut-off read at each call), ``super()`` for what fails it, and
+the kernel on flat views with the scalars cast to the operands' dtype.
 """
+
+import linecache
 
 import numpy
 
 from . import numba_dispatch as dispatch
 from . import thread_pool
 from .numba_dispatch import _flat, _jit_dtype
+
+# The method, written out for each declaration and compiled once: it has the reference's
+# own parameters (keywords, defaults and inspect.signature work as on the reference) and a
+# guard specialized to the declaration, so a call costs what a hand-written method does.
+# The owner is ``__class__``, which the zero-argument ``super()`` reads.
+_METHOD_GLOBALS = {
+    "__name__": __name__,
+    "numpy": numpy,
+    "dispatch": dispatch,
+    "_flat": _flat,
+    "_jit_dtype": _jit_dtype,
+}
+_METHOD_SOURCE = """\
+def define(__class__):
+    def {name}(self, {parameters}):
+        if {guard}:
+            return super().{name}({arguments})
+        out = numpy.empty({first}.shape, {first}.dtype)
+        arrays = ({arrays})
+        scalars = ({scalars})
+        self._elementwise(self._activations.{name}, arrays, scalars, out.reshape(-1))
+        return out
+
+    return {name}
+"""
+
+
+class _Elementwise:
+    """Declares an elementwise override in a class body; the class gets a plain method.
+
+    ``parameters``: the reference's, after ``self``, as in its ``def`` line.
+    ``operands``: the kernel's arrays; by default every parameter without a default.
+    ``min_size``, ``max_size``: the name of the ``numba_dispatch`` cut-off, if any.
+    """
+
+    def __init__(
+        self, parameters: str, operands: str = "", *, min_size: str = "", max_size: str = ""
+    ):
+        self.parameters = [p.strip() for p in parameters.split(",")]
+        self.names = [p.partition("=")[0].strip() for p in self.parameters]
+        arrays = [name for name, p in zip(self.names, self.parameters) if "=" not in p]
+        self.scalars = [name for name in self.names if name not in arrays]
+        self.operands = [o.strip() for o in operands.split(",")] if operands else arrays
+        if not set(self.operands) <= set(arrays):
+            raise ValueError(f"operands {self.operands} are not among the arrays {arrays}")
+        for cutoff in (min_size, max_size):
+            if cutoff and not hasattr(dispatch, cutoff):
+                raise ValueError(f"numba_dispatch has no cut-off {cutoff!r}")
+        self.min_size, self.max_size = min_size, max_size
+
+    def __set_name__(self, owner, name):
+        setattr(owner, name, self.method(owner, name))
+
+    def guard(self) -> str:
+        """The condition that sends a call to the reference, in the hand-written order."""
+        first, last = self.operands[0], self.operands[-1]
+        checks = []
+        if self.min_size:  # first: the small arrays it refuses are the common case
+            checks.append(f"{last}.size < dispatch.{self.min_size}")
+        checks.append(f"_jit_dtype({', '.join(self.operands)}) is None")
+        checks += [f"{first}.shape != {other}.shape" for other in self.operands[1:]]
+        if self.max_size:
+            checks.append(f"{last}.size > dispatch.{self.max_size}")
+        return " or ".join(checks)
+
+    def method(self, owner, name: str):
+        first = self.operands[0]
+        source = _METHOD_SOURCE.format(
+            name=name,
+            parameters=", ".join(self.parameters),
+            guard=self.guard(),
+            arguments=", ".join(self.names),
+            first=first,
+            arrays="".join(f"_flat({operand}), " for operand in self.operands),
+            scalars="".join(f"{first}.dtype.type({scalar}), " for scalar in self.scalars),
+        )
+        filename = f"<{owner.__module__}.{owner.__qualname__}.{name}>"
+        # for tracebacks: linecache serves the generated lines under that file name
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        namespace = {}
+        exec(compile(source, filename, "exec"), _METHOD_GLOBALS, namespace)
+        method = namespace["define"](owner)
+        method.__qualname__ = f"{owner.__qualname__}.{name}"
+        method.__doc__ = self.docstring(name)
+        return method
+
+    def docstring(self, name: str) -> str:
+        conditions = ["float32/float64 NumPy arrays"]
+        if len(self.operands) > 1:
+            conditions.append("of one shape")
+        if self.min_size:
+            conditions.append(f"from ``numba_dispatch.{self.min_size}`` elements")
+        if self.max_size:
+            conditions.append(f"up to ``numba_dispatch.{self.max_size}`` elements")
+        operands = ", ".join(self.operands)
+        return (
+            f"The jitted ``{name}`` on {operands} ({', '.join(conditions)}), "
+            "else the NumPy reference."
+        )
 
 
 class ActivationOverrides:
@@ -36,104 +149,28 @@ class ActivationOverrides:
             block, count=out.size, min_block=dispatch.MIN_SPLIT_ELEMENTS, align=16
         )
 
-    def _unary(self, kernel, x, *scalars):
-        out = numpy.empty(x.shape, x.dtype)
-        scalars = tuple(x.dtype.type(s) for s in scalars)
-        self._elementwise(kernel, (_flat(x),), scalars, out.reshape(-1))
-        return out
+    # one-pass arithmetic: from MIN_JIT_SIZE elements where a ufunc's cheaper call counts
+    relu_forward = _Elementwise("x", min_size="MIN_JIT_SIZE")
+    relu_backward = _Elementwise("dy, x, y", operands="dy, y", min_size="MIN_JIT_SIZE")
+    sigmoid_backward = _Elementwise("dy, x, y", operands="dy, y", min_size="MIN_JIT_SIZE")
+    tanh_backward = _Elementwise("dy, x, y", operands="dy, y", min_size="MIN_JIT_SIZE")
+    leaky_relu_forward = _Elementwise("x, negative_slope=0.2", min_size="MIN_JIT_SIZE")
+    leaky_relu_backward = _Elementwise("dy, x, y, negative_slope=0.2", operands="dy, x")
+    elu_backward = _Elementwise("dy, x, y, alpha=1.0", operands="dy, x, y")
+    selu_backward = _Elementwise("dy, x, y", operands="dy, x, y")
 
-    def _binary(self, kernel, a, b, *scalars):
-        out = numpy.empty(a.shape, a.dtype)
-        scalars = tuple(a.dtype.type(s) for s in scalars)
-        self._elementwise(kernel, (_flat(a), _flat(b)), scalars, out.reshape(-1))
-        return out
+    # scalar exp/expm1/log1p: the kernel wins up to SCALAR_MATH_LIMIT elements
+    sigmoid_forward = _Elementwise("x", max_size="SCALAR_MATH_LIMIT")
+    elu_forward = _Elementwise("x, alpha=1.0", max_size="SCALAR_MATH_LIMIT")
+    selu_forward = _Elementwise("x", max_size="SCALAR_MATH_LIMIT")
+    softplus_forward = _Elementwise("x", max_size="SCALAR_MATH_LIMIT")
+    softplus_backward = _Elementwise("dy, x, y", operands="dy, x", max_size="SCALAR_MATH_LIMIT")
+    swish_forward = _Elementwise("x", max_size="SCALAR_MATH_LIMIT")
+    swish_backward = _Elementwise("dy, x, y", operands="dy, x", max_size="SCALAR_MATH_LIMIT")
 
-    def relu_forward(self, x):
-        if x.size < dispatch.MIN_JIT_SIZE or _jit_dtype(x) is None:
-            return super().relu_forward(x)
-        return self._unary(self._activations.relu_forward, x)
-
-    def relu_backward(self, dy, x, y):
-        if y.size < dispatch.MIN_JIT_SIZE or _jit_dtype(dy, y) is None or dy.shape != y.shape:
-            return super().relu_backward(dy, x, y)
-        return self._binary(self._activations.relu_backward, dy, y)
-
-    def sigmoid_forward(self, x):
-        if _jit_dtype(x) is None or x.size > dispatch.SCALAR_MATH_LIMIT:
-            return super().sigmoid_forward(x)
-        return self._unary(self._activations.sigmoid_forward, x)
-
-    def sigmoid_backward(self, dy, x, y):
-        if y.size < dispatch.MIN_JIT_SIZE or _jit_dtype(dy, y) is None or dy.shape != y.shape:
-            return super().sigmoid_backward(dy, x, y)
-        return self._binary(self._activations.sigmoid_backward, dy, y)
-
-    def tanh_backward(self, dy, x, y):
-        if y.size < dispatch.MIN_JIT_SIZE or _jit_dtype(dy, y) is None or dy.shape != y.shape:
-            return super().tanh_backward(dy, x, y)
-        return self._binary(self._activations.tanh_backward, dy, y)
-
-    def leaky_relu_forward(self, x, negative_slope=0.2):
-        if x.size < dispatch.MIN_JIT_SIZE or _jit_dtype(x) is None:
-            return super().leaky_relu_forward(x, negative_slope)
-        return self._unary(self._activations.leaky_relu_forward, x, negative_slope)
-
-    def leaky_relu_backward(self, dy, x, y, negative_slope=0.2):
-        if _jit_dtype(dy, x) is None or dy.shape != x.shape:
-            return super().leaky_relu_backward(dy, x, y, negative_slope)
-        return self._binary(self._activations.leaky_relu_backward, dy, x, negative_slope)
-
-    def elu_forward(self, x, alpha=1.0):
-        if _jit_dtype(x) is None or x.size > dispatch.SCALAR_MATH_LIMIT:
-            return super().elu_forward(x, alpha)
-        return self._unary(self._activations.elu_forward, x, alpha)
-
-    def elu_backward(self, dy, x, y, alpha=1.0):
-        if _jit_dtype(dy, x, y) is None or not dy.shape == x.shape == y.shape:
-            return super().elu_backward(dy, x, y, alpha)
-        out = numpy.empty(dy.shape, dy.dtype)
-        kernel = self._activations.elu_backward
-        kernel(_flat(dy), _flat(x), _flat(y), dy.dtype.type(alpha), out.reshape(-1))
-        return out
-
-    def selu_forward(self, x):
-        if _jit_dtype(x) is None or x.size > dispatch.SCALAR_MATH_LIMIT:
-            return super().selu_forward(x)
-        return self._unary(self._activations.selu_forward, x)
-
-    def selu_backward(self, dy, x, y):
-        if _jit_dtype(dy, x, y) is None or not dy.shape == x.shape == y.shape:
-            return super().selu_backward(dy, x, y)
-        out = numpy.empty(dy.shape, dy.dtype)
-        self._activations.selu_backward(_flat(dy), _flat(x), _flat(y), out.reshape(-1))
-        return out
-
-    def softplus_forward(self, x):
-        if _jit_dtype(x) is None or x.size > dispatch.SCALAR_MATH_LIMIT:
-            return super().softplus_forward(x)
-        return self._unary(self._activations.softplus_forward, x)
-
-    def softplus_backward(self, dy, x, y):
-        if _jit_dtype(dy, x) is None or dy.shape != x.shape or x.size > dispatch.SCALAR_MATH_LIMIT:
-            return super().softplus_backward(dy, x, y)
-        return self._binary(self._activations.softplus_backward, dy, x)
-
-    def swish_forward(self, x):
-        if _jit_dtype(x) is None or x.size > dispatch.SCALAR_MATH_LIMIT:
-            return super().swish_forward(x)
-        return self._unary(self._activations.swish_forward, x)
-
-    def swish_backward(self, dy, x, y):
-        if _jit_dtype(dy, x) is None or dy.shape != x.shape or x.size > dispatch.SCALAR_MATH_LIMIT:
-            return super().swish_backward(dy, x, y)
-        return self._binary(self._activations.swish_backward, dy, x)
-
-    def erf(self, x):
-        # one jitted pass: 2.7x faster than the reference's vectorised Cody approximations
-        # (128x1024 float32: 1.9 against 5.1 ms of CPU)
-        if _jit_dtype(x) is None:
-            return super().erf(x)
-        return self._unary(self._activations.erf, x)
+    # one jitted pass: 2.7x faster than the reference's vectorised Cody approximations
+    # (128x1024 float32: 1.9 against 5.1 ms of CPU)
+    erf = _Elementwise("x")
 
     # -- softmax over the last axis ----------------------------------------
 

@@ -194,7 +194,7 @@ def test_layer_norm_matches_reference(monkeypatch, rng, shape, use_gamma, use_be
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("name", ["relu", "leaky_relu", "sigmoid", "swish"])
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "sigmoid", "swish", "elu", "selu"])
 def test_elementwise_and_bias_split_over_three_threads(monkeypatch, rng, name, dtype):
     """Activations and a dense layer's bias cut into blocks for three threads agree with
     the reference (an odd length: blocks of unequal size)."""
