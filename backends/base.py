@@ -37,6 +37,8 @@ class Backend(
 
     name = "reference"
     xp = numpy
+    #: whether device code runs on the host (the cupy backend's CUDA simulator)
+    simulated = False
 
     def __init__(self):
         self._random_state = self.xp.random.default_rng()

@@ -34,7 +34,7 @@ _ACTIVE: contextvars.ContextVar = contextvars.ContextVar("label_checks", default
 def on_device(backend) -> bool:
     """Whether reading ``backend``'s arrays as numbers waits for a device and copies them
     (the cupy backend; its CUDA simulator too, which runs the device paths on the host)."""
-    return backend.xp is not numpy or getattr(backend, "simulated", False)
+    return backend.xp is not numpy or backend.simulated
 
 
 def range_error(name: str, num_classes: int, low, high, where: str = "") -> ValueError:
