@@ -10,6 +10,8 @@ class Adadelta(Optimizer):
     """Running averages (``rho``) of squared gradients and of squared updates;
     ``w -= lr * sqrt(acc_delta + eps) / sqrt(acc_grad + eps) * g``."""
 
+    elementwise_update = True
+
     slot_names = ("accumulated_grad", "accumulated_delta_var")
 
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):

@@ -33,6 +33,8 @@ class Adamax(_Moments):
     """Adam with the infinity norm: ``u = max(beta_2 * u, |g|)``,
     ``w -= lr * m / ((1 - beta_1**t) * (u + epsilon))``."""
 
+    elementwise_update = True
+
     slot_names = ("momentum", "norm")
 
     def update(self, backend, param, grad, slots, lr):
@@ -43,6 +45,8 @@ class Adamax(_Moments):
 class Nadam(_Moments):
     """Adam with Nesterov momentum and Keras's momentum schedule
     ``u_t = beta_1 * (1 - 0.5 * 0.96**t)``."""
+
+    elementwise_update = True
 
     slot_names = ("momentum", "velocity")
 
@@ -94,6 +98,8 @@ class Lamb(_Moments):
 class Lion(Optimizer):
     """Evolved sign momentum: ``w -= lr * sign(beta_1 * m + (1 - beta_1) * g)``,
     then ``m = beta_2 * m + (1 - beta_2) * g``."""
+
+    elementwise_update = True
 
     slot_names = ("momentum",)
 

@@ -2,9 +2,12 @@
 
 Subclasses name their per-parameter state (``slot_names``) and implement
 ``update(param, grad, slots, lr)`` with one fused in-place backend kernel.
-State lives on each parameter's backend and moves with ``to()``.
+Those whose update treats every element on its own say so (``elementwise_update``):
+their small weights are then updated together, in one call over flat buffers
+(``flat.py``). State lives on each parameter's backend and moves with ``to()``.
 """
 
+import functools
 import math
 import warnings
 
@@ -13,10 +16,15 @@ import numpy
 from .. import config, distribute
 from ..tensor import Tensor, no_grad
 from . import schedules
+from .flat import MAX_FLAT_BUILDS, FlatWeights, flat_candidate
 
 
 class Optimizer:
     slot_names: tuple[str, ...] = ()
+    #: whether ``update`` treats every element on its own, so that the small weights can be
+    #: updated together through flat buffers (``flat.py``); a subclass that overrides
+    #: ``update`` says so again for its own
+    elementwise_update = False
 
     def __init__(
         self,
@@ -62,6 +70,8 @@ class Optimizer:
         #: the constraint of each constrained parameter, by id; empty leaves ``apply``'s
         #: path untouched
         self._constraints: dict[int, object] = {}
+        self._flat: FlatWeights | None = None
+        self._flat_builds = 0  # builds in a row; past MAX_FLAT_BUILDS no more are tried
         #: the data-parallel strategy (``engine.distribute``) that combines the ranks'
         #: gradients before clipping; set by ``fit``, else the global one is used
         self.distribution = None
@@ -112,6 +122,7 @@ class Optimizer:
     def reset(self) -> None:
         """Forget every parameter's state (``iterations`` is kept)."""
         self._params, self._slots, self._index = [], [], {}
+        self._flat, self._flat_builds = None, 0
 
     def init_slot(self, name: str, param: Tensor):
         return param.backend.xp.zeros_like(param.data)
@@ -181,14 +192,57 @@ class Optimizer:
         lr = self.learning_rate
         decay = self.weight_decay
         update = self.update
-        for param, grad, state in zip(params, grads, param_slots):
+        weights = zip(params, grads, param_slots)
+        if (
+            len(params) > 1
+            and self._flat_builds <= MAX_FLAT_BUILDS
+            and _updates_elementwise(type(self))
+        ):
+            weights = self._update_flat(list(weights), lr)
+        for param, grad, state in weights:
             if decay:
                 param.data *= 1 - decay * lr
-            update(param.backend, param.data, grad, state, lr)
+            data = param.data
+            if data.ndim == 0:  # NumPy's ufuncs make scalars of 0-d arrays: update views
+                data, grad, state = _one_element_views(data, grad, state)
+            update(param.backend, data, grad, state, lr)
             param.grad = None
         if self._constraints:
             self._apply_constraints(params)
         self.iterations += 1
+
+    def _update_flat(self, weights: list[tuple], lr: float) -> list[tuple]:
+        """Update the small ones of ``weights`` (``(param, grad, slots)``) together through
+        ``self._flat``'s buffers, built (again) when they do not hold exactly these weights;
+        returns the others."""
+        flat = self._flat
+        others = flat.gather(weights) if flat is not None else None
+        if others is not None:
+            self._flat_builds = 0
+        else:
+            # a layer that rebinds its weight at every call (spectral normalization), or
+            # steps over changing subsets, would rebuild at every step: then stop
+            self._flat_builds += 1
+            group, others = [], []
+            for weight in weights:
+                param, first = weight[0], group[0][0] if group else None
+                if flat_candidate(param, weight[2]) and (
+                    first is None or (param.backend is first.backend and param.dtype == first.dtype)
+                ):
+                    group.append(weight)
+                else:
+                    others.append(weight)
+            self._flat = flat = None
+            if len(group) < 2:
+                return weights
+            self._flat = flat = FlatWeights([w[0] for w in group], [w[2] for w in group])
+            flat.gather(group)
+        if self.weight_decay:
+            flat.param *= 1 - self.weight_decay * lr
+        self.update(flat.backend, flat.param, flat.grad, flat.slots, lr)
+        for param in flat.params:
+            param.grad = None
+        return others
 
     def _apply_constraints(self, params: list[Tensor]) -> None:
         """Assign ``constraint(param)`` to each constrained parameter (Keras: after the update)."""
@@ -275,3 +329,19 @@ def _clip_by_norm(grad, clip: float, squared_norm, backend):
     xp = backend.xp
     norm = xp.sqrt(squared_norm)
     return grad * (clip / xp.maximum(norm, norm.dtype.type(clip)))
+
+
+def _one_element_views(data, grad, state: dict):
+    """A 0-d weight, its gradient and its slots as 1-element views (updated in place)."""
+    views = {name: None if array is None else array.reshape(1) for name, array in state.items()}
+    return data.reshape(1), grad.reshape(1), views
+
+
+@functools.cache
+def _updates_elementwise(optimizer_class: type) -> bool:
+    """``elementwise_update`` as the class that defines ``update`` sets it: a subclass
+    with an update of its own is not taken to be elementwise unless it says so."""
+    for klass in optimizer_class.__mro__:
+        if "update" in vars(klass):
+            return bool(vars(klass).get("elementwise_update", False))
+    return False

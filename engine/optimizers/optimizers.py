@@ -8,6 +8,8 @@ from .base import Optimizer
 class SGD(Optimizer):
     """``w -= lr * g``; with momentum ``v = momentum * v - lr * g; w += v`` (or Nesterov)."""
 
+    elementwise_update = True
+
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
         if not 0 <= momentum <= 1:
@@ -29,6 +31,8 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """Adam; bias correction folded into the step size, epsilon outside the square root."""
+
+    elementwise_update = True
 
     def __init__(
         self,
@@ -79,6 +83,8 @@ class AdamW(Adam):
 class RMSprop(Optimizer):
     """RMSprop with epsilon inside the square root; optional momentum and centering."""
 
+    elementwise_update = True
+
     def __init__(
         self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs
     ):
@@ -117,6 +123,8 @@ class RMSprop(Optimizer):
 
 class Adagrad(Optimizer):
     """``acc += g**2; w -= lr * g / sqrt(acc + epsilon)``."""
+
+    elementwise_update = True
 
     slot_names = ("accumulator",)
 
