@@ -129,6 +129,17 @@ class CallbackList:
     def wants_batch_logs(self, hook: str = "on_train_batch_end") -> bool:
         return any(wants_batch_logs(callback, hook) for callback in self.callbacks)
 
+    def batch_logs_due(self, hook: str = "on_train_batch_end") -> bool:
+        """Whether a callback reads this batch's logs: one with a ``batch_logs_due`` method
+        (a progress bar, which draws at most every 0.05 s) when that says so, any other
+        always. ``fit`` makes the logs, which on a device backend is a copy to the host,
+        only for such batches."""
+        for callback in self._implementers(hook):
+            due = getattr(callback, "batch_logs_due", None)
+            if due is None or due():
+                return True
+        return False
+
     def _implementers(self, hook: str) -> list:
         """The running callbacks whose ``hook`` is not the base class's no-op: a hook no
         callback implements costs no logs dict and no calls (``fit`` calls some per batch)."""
@@ -247,10 +258,14 @@ class ProgbarLogger(Callback):
             steps = self.params.get("steps") or getattr(self, "_steps_seen", 0)
             self._bar = Progbar(steps, verbose=self._verbose())
 
+    def batch_logs_due(self) -> bool:
+        """Whether the bar draws at this batch, and so reads its logs."""
+        return self._bar is not None and self._bar.due()
+
     def on_train_batch_end(self, batch, logs=None):
         self._seen = batch + 1
-        if self._bar is not None:
-            self._bar.update(batch + 1, _numbers(logs))
+        if self._bar is not None:  # no logs (a batch between draws): the bar keeps the last
+            self._bar.update(batch + 1, _numbers(logs) if logs else None)
 
     def on_epoch_end(self, epoch, logs=None):
         if self._bar is not None:

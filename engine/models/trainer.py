@@ -450,8 +450,8 @@ class Trainer(InferenceLoops, BatchData):
         warn_not_finite = _first(callback_list, callbacks_module.TerminateOnNaN) is None
         # the divergence warning reads the loss after each batch only where that copies
         # nothing to the host (host arrays, or batch logs that callbacks read anyway); on a
-        # device backend otherwise, once per epoch from the epoch's logs (a NaN or inf batch
-        # loss leaves the running mean NaN or inf)
+        # device backend otherwise (and for the batches between a progress bar's draws),
+        # from the epoch's logs (a NaN or inf batch loss leaves the running mean NaN or inf)
         warn_each_batch = warn_not_finite and (batch_logs_needed or self._loss_on_host())
         epoch_logs: dict = {}
         # the targets' labels are checked once per fit, or on the device once per epoch
@@ -470,7 +470,7 @@ class Trainer(InferenceLoops, BatchData):
                     break
                 label_checks.verify("epoch")  # device labels: one copy per epoch
                 epoch_logs = self._logs()
-                if warn_not_finite and not warn_each_batch and not self._warned_nan:
+                if warn_not_finite and not self._warned_nan:  # batches no check read
                     self._warn_if_not_finite(epoch_logs.get("loss", 0.0), epoch, None)
                 if validation is not None and _should_validate(epoch, validation_freq):
                     val_logs = self._evaluate_data(
@@ -528,7 +528,9 @@ class Trainer(InferenceLoops, BatchData):
     ) -> bool:
         """One epoch's training steps; False when the data ran out before its first batch.
 
-        ``batch_logs_needed``: some callback reads the logs after each batch;
+        ``batch_logs_needed``: some callback reads the logs after each batch; they are made
+        (on a device backend: copied to the host) only for the batches whose logs a callback
+        reads: a progress bar's only when it draws (``CallbackList.batch_logs_due``).
         ``warn_each_batch``: no TerminateOnNaN watches the loss, so a warning does, read
         after each batch (from the logs when they are made anyway).
         """
@@ -537,6 +539,9 @@ class Trainer(InferenceLoops, BatchData):
         rank = self._distribution.rank if self._distribution is not None else 0
         # the dropout stream's seed is worked out at its first draw, if the epoch makes one
         self.backend.seed(functools.partial(_epoch_seed, self.shuffle_seed, epoch, rank))
+        loss_on_host = self._loss_on_host()
+        # every rank makes the logs at the same batches (they are summed across the ranks)
+        logs_every_batch = self._distribution is not None
         step = -1
         for step, (xb, yb, wb) in enumerate(batches):
             hooks.on_train_batch_begin(step)
@@ -545,13 +550,16 @@ class Trainer(InferenceLoops, BatchData):
             # NumPy's overflow warnings from every op on the way would only repeat it
             with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 loss = self._run_step(xb, yb, wb, training=True)
-            if batch_logs_needed:
+            if batch_logs_needed and (logs_every_batch or hooks.batch_logs_due()):
                 logs = self._logs()
                 if warn_each_batch and not self._warned_nan:
                     self._warn_if_not_finite(logs.get("loss", 0.0), epoch, step)
                 hooks.on_train_batch_end(step, logs)
-            elif warn_each_batch and not self._warned_nan:
-                self._warn_if_not_finite(float(loss), epoch, step)
+            else:
+                if batch_logs_needed:  # a progress bar between two draws: it counts the batch
+                    hooks.on_train_batch_end(step, None)
+                if warn_each_batch and loss_on_host and not self._warned_nan:
+                    self._warn_if_not_finite(float(loss), epoch, step)
             if self.stop_training:
                 break
         return step >= 0

@@ -60,8 +60,22 @@ class Progbar:
         self.start = time.perf_counter()
         self._last_draw = 0.0
         self._dynamic = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._logs: dict = {}
+
+    def due(self) -> bool:
+        """Whether an update now draws a running line (the final one is always drawn)."""
+        return (
+            self.verbose == 1
+            and self._dynamic
+            and config.is_interactive_logging_enabled()
+            and time.perf_counter() - self._last_draw >= self.interval
+        )
 
     def update(self, current: int, logs: dict | None = None, finalize: bool = False) -> None:
+        """Draw step ``current`` with ``logs`` (None: the last logs given) when due."""
+        if logs is not None:
+            self._logs = logs
+        logs = self._logs
         now = time.perf_counter()
         if not finalize and (self.verbose != 1 or now - self._last_draw < self.interval):
             return
