@@ -13,6 +13,7 @@ import pytest
 import backends
 import engine
 from backends.base import Backend
+from engine.models.trainer import Trainer
 
 
 def _test_backends() -> list[str]:
@@ -54,3 +55,23 @@ def float64():
 @pytest.fixture
 def rng():
     return numpy.random.default_rng(0)
+
+
+class _DeviceLoss:
+    """A loss still on the device: reading it as a number would be a host round trip."""
+
+    def __float__(self):
+        raise AssertionError("the training loop read the step's loss on the host")
+
+
+@pytest.fixture
+def device_like(monkeypatch):
+    """Trainer methods patched so that the model behaves as on a GPU backend."""
+    monkeypatch.setattr(Trainer, "_loss_on_host", lambda self: False)
+    run_step = Trainer._run_step
+
+    def run_step_on_device(self, *args, **kwargs):
+        run_step(self, *args, **kwargs)
+        return _DeviceLoss()
+
+    monkeypatch.setattr(Trainer, "_run_step", run_step_on_device)

@@ -55,26 +55,6 @@ def _classifier():
     return model
 
 
-class _DeviceLoss:
-    """A loss still on the device: reading it as a number would be a host round trip."""
-
-    def __float__(self):
-        raise AssertionError("the training loop read the step's loss on the host")
-
-
-@pytest.fixture
-def device_like(monkeypatch):
-    """Trainer methods patched so that the model behaves as on a GPU backend."""
-    monkeypatch.setattr(Trainer, "_loss_on_host", lambda self: False)
-    run_step = Trainer._run_step
-
-    def run_step_on_device(self, *args, **kwargs):
-        run_step(self, *args, **kwargs)
-        return _DeviceLoss()
-
-    monkeypatch.setattr(Trainer, "_run_step", run_step_on_device)
-
-
 class _DeviceArray(numpy.ndarray):
     """A batch on the faked device, and what is computed from it: reading one as a Python
     number (``int(labels.max())``, ``bool(mask.any())``) would be a host round trip."""
