@@ -120,3 +120,16 @@ def test_a_diverging_device_run_between_draws_warns_once_from_the_logs(
     messages = [str(w.message) for w in record if issubclass(w.category, RuntimeWarning)]
     assert len(messages) == 1 and "in epoch 1" in messages[0], messages
     assert model.optimizer.iterations == 16
+
+
+def test_a_progbar_subclass_with_its_own_batch_hook_gets_every_batchs_logs(backend, logs_made):
+    seen = []
+
+    class Verbose(engine.callbacks.ProgbarLogger):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(logs["loss"])
+            super().on_train_batch_end(batch, logs)
+
+    x, y = _data()
+    _model().fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[Verbose(verbose=1)])
+    assert len(seen) == 8 and len(logs_made) == 8 + 1

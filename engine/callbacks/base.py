@@ -259,7 +259,10 @@ class ProgbarLogger(Callback):
             self._bar = Progbar(steps, verbose=self._verbose())
 
     def batch_logs_due(self) -> bool:
-        """Whether the bar draws at this batch, and so reads its logs."""
+        """Whether the bar draws at this batch, and so reads its logs (a subclass with its
+        own ``on_train_batch_end`` gets every batch's)."""
+        if type(self).on_train_batch_end is not ProgbarLogger.on_train_batch_end:
+            return True
         return self._bar is not None and self._bar.due()
 
     def on_train_batch_end(self, batch, logs=None):
