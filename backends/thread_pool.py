@@ -6,18 +6,22 @@ after every GEMM, and any other thread that wants a core then waits for them
 and splitting the LSTM rows over two threads gained nothing). So the numba
 backend asks BLAS for one thread (``pin_blas``) and does the splitting itself:
 ``run_blocks`` cuts a row range into one block per thread and runs them on
-this pool, whose idle workers sleep instead of spinning. A GEMM is split by
-rows of its output (``matmul``), a sequence kernel by batch rows, attention
-by batch rows or (batch, head) jobs. Measured on the idle 2-core machine, W4 and W6 steps
-took 11 and 47 ms instead of 15 and 58.
+this pool. A GEMM is split by rows of its output (``matmul``), a sequence kernel
+by batch rows, attention by batch rows or (batch, head) jobs. Measured on the
+idle 2-core machine, W4 and W6 steps took 11 and 47 ms instead of 15 and 58.
 Against OpenBLAS's own two threads (same process, alternating rounds, 16:40
 on the 2-core VM): W3 21.5 against 23.4 ms a step, W4 14.8 against 18.7, W6
 44.4 against 54.7, W1 and W5 alike; W2 (mostly 128-row GEMMs) loses, 4.6
-against 3.7 ms. Waking a sleeping worker costs 50-250 us on a VM, while
-OpenBLAS's workers spin; letting BLAS use its threads for the unsplit GEMMs
-won W2 back but cost W4 and W6 a third (its spinning workers then take the
-core the pool's blocks need). A hand-off that spins without the GIL is the
-next step.
+against 3.7 ms. Letting BLAS use its threads for the unsplit GEMMs won W2 back
+but cost W4 and W6 a third (its spinning workers then take the core the pool's
+blocks need).
+
+A hand-off used to sleep on locks, and waking a sleeping worker costs 50-250 us
+on a VM (an empty two-block hand-off: 58 us on the 2-core EPYC VM). Now each
+side spins a while on a flag, without the GIL (``_spin_until_set``), before it
+sleeps on its lock: the empty hand-off took 32-47 us (what is left is the GIL
+changing hands), and steps, same process, alternating rounds: W2 1.72 against
+1.98 ms, W3 11.0 against 11.4, W4 7.1 against 7.5, W6 17.1 against 18.4.
 
 The width is ``engine.threads.get_num_threads()``; with one thread, or for
 work too small to pay for a hand-off (about 30 us), everything runs on the
@@ -29,6 +33,7 @@ import _thread
 import os
 import threading
 
+import numba
 import numpy
 
 # A block hand-off costs ~30 us; below this many multiply-adds a GEMM is not split.
@@ -37,12 +42,34 @@ MIN_SPLIT_MACS = 4_000_000
 _local = threading.local()
 
 
+# Each side of a hand-off spins this many loop turns (~0.3 ms on the 2-core VM) before it
+# sleeps on its lock; 0: always sleep.
+SPIN_TURNS = 1 << 20
+
+
+@numba.njit(nogil=True, cache=True)
+def _spin_until_set(flags, index, scratch, turns):  # pragma: no cover - compiled
+    """Whether ``flags[index]`` became non-zero within ``turns`` loop turns, without the GIL.
+    The store to ``flags[scratch]`` (an index unknown at compile time) keeps the compiler
+    from reading ``flags[index]`` once before the loop."""
+    for turn in range(turns):
+        if flags[index] != 0:
+            return True
+        flags[scratch] = turn
+    return False
+
+
 class _Worker:
-    """A daemon thread that runs one job at a time, handed over through two locks."""
+    """A daemon thread that runs one job at a time, handed over through two locks.
+
+    The locks carry the job and its end; ``flags`` (go, done, scratch) only let each side
+    spin a while before it sleeps on a lock, so that a hand-off inside a training step
+    does not wait for a sleeping CPU to wake."""
 
     def __init__(self, index: int):
         self.job = None
         self.error = None
+        self.flags = numpy.zeros(4, numpy.int64)
         self.go = _thread.allocate_lock()
         self.go.acquire()
         self.finished = _thread.allocate_lock()
@@ -51,8 +78,11 @@ class _Worker:
 
     def _loop(self) -> None:
         _local.in_pool = True
+        flags = self.flags
         while True:
+            _spin_until_set(flags, 0, 3, SPIN_TURNS)
             self.go.acquire()
+            flags[0] = 0
             function, args = self.job
             self.job = None
             try:
@@ -60,6 +90,17 @@ class _Worker:
             except BaseException as error:  # handed to the caller, which re-raises it
                 self.error = error
             self.finished.release()
+            flags[1] = 1
+
+    def start(self, function, args) -> None:
+        self.job = (function, args)
+        self.go.release()
+        self.flags[0] = 1
+
+    def wait(self) -> None:
+        _spin_until_set(self.flags, 1, 2, SPIN_TURNS)
+        self.finished.acquire()
+        self.flags[1] = 0
 
 
 class _Pool:
@@ -86,13 +127,12 @@ class _Pool:
                 self._workers.append(_Worker(len(self._workers)))
             workers = self._workers[:helpers]
             for worker, args in zip(workers, argument_sets[1:], strict=True):
-                worker.job = (function, args)
-                worker.go.release()
+                worker.start(function, args)
             try:
                 function(*argument_sets[0])
             finally:  # wait for every worker, and take their errors even if ours raised
                 for worker in workers:
-                    worker.finished.acquire()
+                    worker.wait()
                 errors = [worker.error for worker in workers if worker.error is not None]
                 for worker in workers:
                     worker.error = None

@@ -218,3 +218,33 @@ def test_optimizer_updates_split_between_threads_equal_one_thread(monkeypatch, u
         numpy.testing.assert_array_equal(split, expected)
     assert blocks == [2], blocks  # two blocks of at least the split size
     assert not numpy.array_equal(serial[0], param)
+
+
+def test_spin_sees_a_flag_set_by_another_thread_and_gives_up_after_its_turns():
+    flags = numpy.zeros(4, numpy.int64)
+    assert not thread_pool._spin_until_set(flags, 0, 3, 1000)  # nobody sets it
+    setter = threading.Timer(0.02, flags.__setitem__, (0, 1))
+    setter.start()
+    # ~0.3 ms per 2**20 turns: 2**40 turns would take minutes, so True means it saw the store
+    assert thread_pool._spin_until_set(flags, 0, 3, 1 << 40)
+    setter.join()
+
+
+@pytest.mark.parametrize("turns", [0, 50, thread_pool.SPIN_TURNS])
+def test_hand_offs_are_right_whether_the_sides_spin_or_sleep(three_threads, monkeypatch, turns):
+    """0 turns: every hand-off sleeps on the locks; 50: the spin runs out first (the blocks
+    take longer); the default: each side spins. Hundreds of hand-offs in a row, with blocks of
+    uneven length, so that either side may be first at the next one."""
+    import time
+
+    monkeypatch.setattr(thread_pool, "SPIN_TURNS", turns)
+
+    def kernel(out, round_, start, stop):
+        if (round_ + start) % 7 == 0:
+            time.sleep(0.001)
+        out[start:stop] = round_
+
+    out = numpy.zeros(30, numpy.int64)
+    for round_ in range(300):
+        thread_pool.run_blocks(kernel, out, round_, count=30)
+        assert (out == round_).all()
