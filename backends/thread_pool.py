@@ -18,10 +18,13 @@ blocks need).
 
 A hand-off used to sleep on locks, and waking a sleeping worker costs 50-250 us
 on a VM (an empty two-block hand-off: 58 us on the 2-core EPYC VM). Now each
-side spins a while on a flag, without the GIL (``_spin_until_set``), before it
-sleeps on its lock: the empty hand-off took 32-47 us (what is left is the GIL
-changing hands), and steps, same process, alternating rounds: W2 1.72 against
-1.98 ms, W3 11.0 against 11.4, W4 7.1 against 7.5, W6 17.1 against 18.4.
+side first spins on a flag for ~0.5 ms, without the GIL, calling ``sched_yield``
+at each turn (``_spin_until_set``), then sleeps on its lock: the empty hand-off
+took 14-22 us. The yield matters: a spin that keeps its core starves any other
+thread that needs it (with BLAS given two threads, W2 took 7.6 ms a step
+instead of 1.9). Steps, same process, alternating rounds with and without the
+spin: W2 2.05 against 2.17 ms, W3 10.9 against 11.2, W4 6.5 against 6.7, W6
+20.1 against 20.4.
 
 The width is ``engine.threads.get_num_threads()``; with one thread, or for
 work too small to pay for a hand-off (about 30 us), everything runs on the
@@ -35,6 +38,9 @@ import threading
 
 import numba
 import numpy
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 # A block hand-off costs ~30 us; below this many multiply-adds a GEMM is not split.
 MIN_SPLIT_MACS = 4_000_000
@@ -42,34 +48,46 @@ MIN_SPLIT_MACS = 4_000_000
 _local = threading.local()
 
 
-# Each side of a hand-off spins this many loop turns (~0.3 ms on the 2-core VM) before it
-# sleeps on its lock; 0: always sleep.
-SPIN_TURNS = 1 << 20
+# Each side of a hand-off spins this many turns (~0.5 us each, one sched_yield) before it
+# sleeps on its lock; 0: always sleep (and on Windows, which has no sched_yield).
+SPIN_TURNS = 0 if os.name == "nt" else 1000
+
+
+@intrinsic
+def _sched_yield(typingctx):  # pragma: no cover - compiled
+    """libc's ``sched_yield()``: the spinning thread gives its core to any other runnable
+    thread (a BLAS worker, say) instead of holding it for a whole time slice."""
+
+    def codegen(context, builder, signature, args):
+        function_type = ir.FunctionType(ir.IntType(32), [])
+        function = cgutils.get_or_insert_function(builder.module, function_type, "sched_yield")
+        return builder.call(function, [])
+
+    return types.int32(), codegen
 
 
 @numba.njit(nogil=True, cache=True)
-def _spin_until_set(flags, index, scratch, turns):  # pragma: no cover - compiled
-    """Whether ``flags[index]`` became non-zero within ``turns`` loop turns, without the GIL.
-    The store to ``flags[scratch]`` (an index unknown at compile time) keeps the compiler
-    from reading ``flags[index]`` once before the loop."""
-    for turn in range(turns):
+def _spin_until_set(flags, index, turns):  # pragma: no cover - compiled
+    """Whether ``flags[index]`` became non-zero within ``turns`` turns, without the GIL.
+    The call out to the system also keeps the compiler from reading the flag only once."""
+    for _ in range(turns):
         if flags[index] != 0:
             return True
-        flags[scratch] = turn
+        _sched_yield()
     return False
 
 
 class _Worker:
     """A daemon thread that runs one job at a time, handed over through two locks.
 
-    The locks carry the job and its end; ``flags`` (go, done, scratch) only let each side
+    The locks carry the job and its end; ``flags`` (go, done) only let each side
     spin a while before it sleeps on a lock, so that a hand-off inside a training step
     does not wait for a sleeping CPU to wake."""
 
     def __init__(self, index: int):
         self.job = None
         self.error = None
-        self.flags = numpy.zeros(4, numpy.int64)
+        self.flags = numpy.zeros(2, numpy.int64)
         self.go = _thread.allocate_lock()
         self.go.acquire()
         self.finished = _thread.allocate_lock()
@@ -80,7 +98,8 @@ class _Worker:
         _local.in_pool = True
         flags = self.flags
         while True:
-            _spin_until_set(flags, 0, 3, SPIN_TURNS)
+            if SPIN_TURNS:
+                _spin_until_set(flags, 0, SPIN_TURNS)
             self.go.acquire()
             flags[0] = 0
             function, args = self.job
@@ -98,7 +117,8 @@ class _Worker:
         self.flags[0] = 1
 
     def wait(self) -> None:
-        _spin_until_set(self.flags, 1, 2, SPIN_TURNS)
+        if SPIN_TURNS:
+            _spin_until_set(self.flags, 1, SPIN_TURNS)
         self.finished.acquire()
         self.flags[1] = 0
 

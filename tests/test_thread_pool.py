@@ -221,19 +221,19 @@ def test_optimizer_updates_split_between_threads_equal_one_thread(monkeypatch, u
 
 
 def test_spin_sees_a_flag_set_by_another_thread_and_gives_up_after_its_turns():
-    flags = numpy.zeros(4, numpy.int64)
-    assert not thread_pool._spin_until_set(flags, 0, 3, 1000)  # nobody sets it
+    flags = numpy.zeros(2, numpy.int64)
+    assert not thread_pool._spin_until_set(flags, 0, 1000)  # nobody sets it
     setter = threading.Timer(0.02, flags.__setitem__, (0, 1))
     setter.start()
-    # ~0.3 ms per 2**20 turns: 2**40 turns would take minutes, so True means it saw the store
-    assert thread_pool._spin_until_set(flags, 0, 3, 1 << 40)
+    # 2**40 turns would take days, so True means that it saw the store
+    assert thread_pool._spin_until_set(flags, 0, 1 << 40)
     setter.join()
 
 
 @pytest.mark.parametrize("turns", [0, 50, thread_pool.SPIN_TURNS])
 def test_hand_offs_are_right_whether_the_sides_spin_or_sleep(three_threads, monkeypatch, turns):
-    """0 turns: every hand-off sleeps on the locks; 50: the spin runs out first (the blocks
-    take longer); the default: each side spins. Hundreds of hand-offs in a row, with blocks of
+    """0 turns: every hand-off sleeps on the locks; 50: the spin often runs out first (some
+    blocks take 1 ms); the default: each side spins. Hundreds of hand-offs in a row, with blocks of
     uneven length, so that either side may be first at the next one."""
     import time
 
