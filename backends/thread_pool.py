@@ -19,12 +19,15 @@ blocks need).
 A hand-off used to sleep on locks, and waking a sleeping worker costs 50-250 us
 on a VM (an empty two-block hand-off: 58 us on the 2-core EPYC VM). Now each
 side first spins on a flag for ~0.5 ms, without the GIL, calling ``sched_yield``
-at each turn (``_spin_until_set``), then sleeps on its lock: the empty hand-off
-took 14-22 us. The yield matters: a spin that keeps its core starves any other
-thread that needs it (with BLAS given two threads, W2 took 7.6 ms a step
-instead of 1.9). Steps, same process, alternating rounds with and without the
-spin: W2 2.05 against 2.17 ms, W3 10.9 against 11.2, W4 6.5 against 6.7, W6
-20.1 against 20.4.
+at each turn (``_spin_until_set``), then sleeps on its lock; a worker announces
+the end of its job from inside that spin, when it no longer holds the GIL that
+the caller needs next. The empty hand-off took 14-19 us; what is left is mostly
+the worker waiting for the GIL at the start (CPython's GIL waits sleep). The
+yield matters: a spin that keeps its core starves any other thread that needs
+it (with BLAS given two threads, W2 took 7.6 ms a step instead of 1.9). Steps,
+same process, alternating rounds with and without the spin (two runs): W2 2.05
+and 2.09 against 2.17 and 2.48 ms, W3 10.9 and 13.0 against 11.2 and 13.4, W4
+6.5 and 7.5 against 6.7 and 7.6, W6 20.1 and 19.7 against 20.4 and 21.4.
 
 The width is ``engine.threads.get_num_threads()``; with one thread, or for
 work too small to pay for a hand-off (about 30 us), everything runs on the
@@ -67,9 +70,14 @@ def _sched_yield(typingctx):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
-def _spin_until_set(flags, index, turns):  # pragma: no cover - compiled
+def _spin_until_set(flags, index, turns, announce=-1):  # pragma: no cover - compiled
     """Whether ``flags[index]`` became non-zero within ``turns`` turns, without the GIL.
-    The call out to the system also keeps the compiler from reading the flag only once."""
+
+    First sets ``flags[announce]`` (unless it is negative): set here, with the GIL already
+    released, it lets the thread that spins on it take the GIL without waiting. The call
+    out to the system also keeps the compiler from reading the flag only once."""
+    if announce >= 0:
+        flags[announce] = 1
     for _ in range(turns):
         if flags[index] != 0:
             return True
@@ -97,9 +105,12 @@ class _Worker:
     def _loop(self) -> None:
         _local.in_pool = True
         flags = self.flags
+        announce = -1  # the done flag, from the end of the first job on
         while True:
             if SPIN_TURNS:
-                _spin_until_set(flags, 0, SPIN_TURNS)
+                _spin_until_set(flags, 0, SPIN_TURNS, announce)
+            elif announce >= 0:
+                flags[announce] = 1
             self.go.acquire()
             flags[0] = 0
             function, args = self.job
@@ -109,7 +120,7 @@ class _Worker:
             except BaseException as error:  # handed to the caller, which re-raises it
                 self.error = error
             self.finished.release()
-            flags[1] = 1
+            announce = 1
 
     def start(self, function, args) -> None:
         self.job = (function, args)
