@@ -90,7 +90,12 @@ class _Worker:
 
     The locks carry the job and its end; ``flags`` (go, done) only let each side
     spin a while before it sleeps on a lock, so that a hand-off inside a training step
-    does not wait for a sleeping CPU to wake."""
+    does not wait for a sleeping CPU to wake. A flag set after the other side cleared
+    it stays set until the next hand-off, whose waiting side then goes straight to its
+    lock: slower once, never wrong. Measured against two variants (same process,
+    alternating, 11 rounds): W2 1.73 ms a step against 2.05 with no spin and 1.89 with
+    only the worker spinning on a job number; W4 5.24 against 5.56 and 5.56; W6 16.4
+    against 17.1 and 17.1; W3 alike."""
 
     def __init__(self, index: int):
         self.job = None
