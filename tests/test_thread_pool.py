@@ -5,6 +5,7 @@ so that every split path runs here whatever the CPU count.
 """
 
 import threading
+import time
 
 import numpy
 import pytest
@@ -235,8 +236,6 @@ def test_hand_offs_are_right_whether_the_sides_spin_or_sleep(three_threads, monk
     """0 turns: every hand-off sleeps on the locks; 50: the spin often runs out first (some
     blocks take 1 ms); the default: each side spins. Hundreds of hand-offs in a row, with blocks of
     uneven length, so that either side may be first at the next one."""
-    import time
-
     monkeypatch.setattr(thread_pool, "SPIN_TURNS", turns)
 
     def kernel(out, round_, start, stop):
