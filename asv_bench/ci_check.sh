@@ -39,7 +39,7 @@ echo "== asv check"
 "${asv[@]}" check --python=same
 
 echo "== asv run --quick (subset)"
-subset='^bench_(kernels\.(Matmul|Conv2D|SoftmaxCrossEntropy)|autograd|workloads\.Workload\.time_train_step|peers\.TorchWorkload\.time_train_step)'
+subset='^bench_(kernels\.(Matmul|KernelPoolHandOff|Conv2D|SoftmaxCrossEntropy)|autograd|workloads\.Workload\.time_train_step|peers\.TorchWorkload\.time_train_step)'
 commit="$(git -C "$here" rev-parse HEAD 2>/dev/null || true)"
 if [ -n "$commit" ]; then
     save=(--set-commit-hash "$commit")

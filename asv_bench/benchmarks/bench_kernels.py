@@ -31,13 +31,39 @@ class KernelBenchmark:
 
 
 class Matmul(KernelBenchmark):
+    """``w2`` is W2's first product (a batch of 128 by 784 by 256), which the numba
+    backend splits between its pool's threads."""
+
+    params = [BACKENDS, ["small", "w2", "large"]]
+
     def make_inputs(self, size):
-        m, k, n = {"small": (128, 64, 64), "large": (512, 1024, 1024)}[size]
+        m, k, n = {"small": (128, 64, 64), "w2": (128, 784, 256), "large": (512, 1024, 1024)}[size]
         self.a, self.b = self.array((m, k)), self.array((k, n), seed=1)
 
     def time_matmul(self, backend_name, size):
         self.backend.matmul(self.a, self.b)
         self.backend.synchronize()
+
+
+def _no_work(start, stop):
+    pass
+
+
+class KernelPoolHandOff:
+    """The numba backend's kernel pool (``backends/thread_pool.py``): two empty blocks, one
+    on a worker, so that what is timed is the hand-off itself (one block where the machine
+    has one CPU)."""
+
+    def setup(self):
+        backend_or_skip("numba")
+        limit_threads()
+        from backends import thread_pool
+
+        self.run_blocks = thread_pool.run_blocks
+        self.time_empty_hand_off()
+
+    def time_empty_hand_off(self):
+        self.run_blocks(_no_work, count=2)
 
 
 class Conv2D(KernelBenchmark):
