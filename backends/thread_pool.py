@@ -30,7 +30,7 @@ and 2.09 against 2.17 and 2.48 ms, W3 10.9 and 13.0 against 11.2 and 13.4, W4
 6.5 and 7.5 against 6.7 and 7.6, W6 20.1 and 19.7 against 20.4 and 21.4.
 
 The width is ``engine.threads.get_num_threads()``; with one thread, or for
-work too small to pay for a hand-off (about 30 us), everything runs on the
+work too small to pay for a hand-off (15-60 us), everything runs on the
 calling thread. Kernels given to the pool must release the GIL
 (``nogil=True``), or the blocks run one after another.
 """
@@ -45,7 +45,8 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-# A block hand-off costs ~30 us; below this many multiply-adds a GEMM is not split.
+# A block hand-off costs 15-60 us (a spinning or a sleeping worker, 2-core EPYC VM); below
+# this many multiply-adds a GEMM is not split.
 MIN_SPLIT_MACS = 4_000_000
 
 _local = threading.local()
