@@ -89,7 +89,7 @@ class NumbaBackend(
     def install_hint(cls) -> str:
         return "pip install numba"
 
-    # -- linear algebra: BLAS on one thread per block of the kernel pool ---------
+    # -- linear algebra: OpenBLAS's parallel GEMM on the pool (thread_pool.matmul) --
 
     def matmul(self, a, b):
         if type(a) is not numpy.ndarray or type(b) is not numpy.ndarray:

@@ -6,8 +6,9 @@ after every GEMM, and any other thread that wants a core then waits for them
 and splitting the LSTM rows over two threads gained nothing). So the numba
 backend asks BLAS for one thread (``pin_blas``) and does the splitting itself:
 ``run_blocks`` cuts a row range into one block per thread and runs them on
-this pool. A GEMM is split by rows of its output (``matmul``), a sequence kernel
-by batch rows, attention by batch rows or (batch, head) jobs. Measured on the
+this pool. A GEMM is split by rows of its output (``matmul``, unless OpenBLAS
+splits it: see below), a sequence kernel by batch rows, attention by batch rows
+or (batch, head) jobs. Measured on the
 idle 2-core machine, W4 and W6 steps took 11 and 47 ms instead of 15 and 58.
 Against OpenBLAS's own two threads (same process, alternating rounds, 16:40
 on the 2-core VM): W3 21.5 against 23.4 ms a step, W4 14.8 against 18.7, W6
@@ -29,6 +30,13 @@ same process, alternating rounds with and without the spin (two runs): W2 2.05
 and 2.09 against 2.17 and 2.48 ms, W3 10.9 and 13.0 against 11.2 and 13.4, W4
 6.5 and 7.5 against 6.7 and 7.6, W6 20.1 and 19.7 against 20.4 and 21.4.
 
+Big 2-D products are the exception where ``blas_threads`` can install (Linux, NumPy's
+OpenBLAS 0.3.27+): OpenBLAS's own parallel GEMM packs the right-hand matrix once
+for all its jobs, and its jobs run on this pool's spinning workers (``_Worker._loop``
+serves them through ``blas_threads.serve``) or on a native helper, never on
+OpenBLAS's spinning threads. Same process, alternating: W2 1.59-1.62 against
+1.86-1.93 ms a step; W3, W4 and W6 alike or slightly faster.
+
 The width is ``engine.threads.get_num_threads()``; with one thread, or for
 work too small to pay for a hand-off (15-60 us), everything runs on the
 calling thread. Kernels given to the pool must release the GIL
@@ -44,6 +52,8 @@ import numpy
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
+
+from . import blas_threads
 
 # A block hand-off costs 15-60 us (a spinning or a sleeping worker, 2-core EPYC VM); below
 # this many multiply-adds a GEMM is not split.
@@ -99,6 +109,7 @@ class _Worker:
     against 17.1 and 17.1; W3 alike."""
 
     def __init__(self, index: int):
+        self.index = index
         self.job = None
         self.error = None
         self.flags = numpy.zeros(2, numpy.int64)
@@ -113,7 +124,10 @@ class _Worker:
         flags = self.flags
         announce = -1  # the done flag, from the end of the first job on
         while True:
-            if SPIN_TURNS:
+            if SPIN_TURNS and blas_threads.installed():
+                # spinning, it also runs the OpenBLAS jobs posted for it (blas_threads)
+                blas_threads.serve(flags, 0, SPIN_TURNS, announce, self.index)
+            elif SPIN_TURNS:
                 _spin_until_set(flags, 0, SPIN_TURNS, announce)
             elif announce >= 0:
                 flags[announce] = 1
@@ -240,6 +254,10 @@ def run_blocks(kernel, *args, count: int, min_block: int = 1, align: int = 1) ->
     _pool.run(kernel, [(*args, start, stop) for start, stop in pieces])
 
 
+# dtypes whose products NumPy hands to BLAS (``blas_threads`` can split those)
+_BLAS_DTYPES = frozenset(numpy.dtype(code) for code in "fdFD")
+
+
 def _matmul_block(a, b, out, start, stop):
     numpy.matmul(a[start:stop], b, out=out[start:stop])
 
@@ -254,7 +272,9 @@ def matmul(a, b):
     A 2-D product is split by rows of its output; ``(..., m, k) @ (k, n)`` is
     one 2-D product over the flattened leading axes; a batched product with
     equal leading axes is split along the first axis. Anything else, or fewer
-    than ``MIN_SPLIT_MACS`` multiply-adds, is one ``numpy.matmul``.
+    than ``MIN_SPLIT_MACS`` multiply-adds, is one ``numpy.matmul``. Where
+    ``blas_threads`` is installed, a 2-D product of BLAS floats is OpenBLAS's own
+    parallel GEMM instead of a row split, its jobs on ``blas_threads``'s helpers.
     """
     # the size first: most products of a small model are not split, and width() costs ~1 us
     if a.ndim < 2 or b.ndim < 2 or a.size * b.shape[-1] < MIN_SPLIT_MACS or width() <= 1:
@@ -266,6 +286,9 @@ def matmul(a, b):
     dtype = numpy.result_type(a, b)
     if b.ndim == 2:
         flat = a.reshape(-1, inner)
+        if _blas_split and a.dtype is b.dtype and a.dtype in _BLAS_DTYPES:
+            out = blas_threads.matmul(flat, b, width())  # b packed once, no Python hand-off
+            return out.reshape(*lead, rows, columns)
         out = numpy.empty((flat.shape[0], columns), dtype)
         # whole blocks of 16 rows keep the threads off each other's cache lines
         run_blocks(_matmul_block, flat, b, out, count=flat.shape[0], min_block=16, align=16)
@@ -278,10 +301,12 @@ def matmul(a, b):
 
 
 _blas_pinned = False
+_blas_split = False  # whether matmul hands 2-D products to blas_threads
 
 
 def pin_blas() -> bool:
-    """Ask every BLAS library loaded in the process for one thread (once).
+    """Ask every BLAS library loaded in the process for one thread (once), and
+    give NumPy's OpenBLAS's parallel jobs to ``blas_threads`` where it can.
 
     NumPy's BLAS, which the backend's products call, is loaded by then; one
     loaded later (SciPy's, say) keeps its own threads, and no kernel uses it.
@@ -289,13 +314,16 @@ def pin_blas() -> bool:
     Needs ``threadpoolctl``; returns False where it is missing (BLAS then keeps
     its own threads, as before).
     """
-    global _blas_pinned
+    global _blas_pinned, _blas_split
     if _blas_pinned:
         return True
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:
         return False
-    threadpool_limits(limits=1, user_api="blas")
+    controller = ThreadpoolController()  # one look at the loaded libraries (~30 ms)
+    controller.limit(limits=1, user_api="blas")
     _blas_pinned = True
+    helpers = max(width() - 1, 1)
+    _blas_split = blas_threads.install(SPIN_TURNS, helpers, controller.info())
     return True

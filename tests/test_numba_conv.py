@@ -300,8 +300,9 @@ def test_mixed_dtypes_fall_back_to_reference(numba_backend, rng):
 
 @pytest.fixture
 def split_counter(monkeypatch):
-    """``run(threads)`` sets the pool's width; every split of work into blocks is counted."""
-    from backends import thread_pool
+    """``run(threads)`` sets the pool's width; every split of work into blocks is counted,
+    and every product handed to OpenBLAS's own threads (``blas_threads``) as one split."""
+    from backends import blas_threads, thread_pool
 
     monkeypatch.setattr(thread_pool, "MIN_SPLIT_MACS", 1)
     monkeypatch.setattr(numba_dispatch, "MIN_IMAGE_SPLIT_ELEMENTS", 1)
@@ -313,6 +314,13 @@ def split_counter(monkeypatch):
         pool_run(function, argument_sets)
 
     monkeypatch.setattr(thread_pool._pool, "run", counting_run)
+    blas_matmul = blas_threads.matmul
+
+    def counting_matmul(a, b, threads):
+        splits.append(threads)
+        return blas_matmul(a, b, threads)
+
+    monkeypatch.setattr(blas_threads, "matmul", counting_matmul)
 
     def set_width(threads):
         monkeypatch.setattr(thread_pool, "width", lambda: threads)

@@ -1,0 +1,185 @@
+"""OpenBLAS's parallel jobs on our helpers and pool workers (``backends/blas_threads.py``).
+
+Each product is checked against NumPy's on one BLAS thread; the counters say which
+threads ran the jobs, so that each path (helper, pool worker, more jobs than helpers,
+several callers at once, a forked child) is known to have run.
+"""
+
+import os
+import sys
+import threading
+
+import numpy
+import pytest
+
+import backends
+from backends import blas_threads, thread_pool
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture(scope="module")
+def installed():
+    backends.get("numba")  # pins BLAS to one thread and installs the callback
+    if not blas_threads.installed():
+        threadpoolctl = pytest.importorskip("threadpoolctl")
+        wheel = os.path.dirname(numpy.__file__)
+        if sys.platform.startswith("linux") and any(
+            info["internal_api"] == "openblas" and info["filepath"].startswith(wheel)
+            for info in threadpoolctl.threadpool_info()
+        ):
+            pytest.fail("NumPy's own OpenBLAS is loaded, but the callback did not install")
+        pytest.skip("NumPy's BLAS is not OpenBLAS with pthreads on Linux (the pool splits)")
+
+
+def _fill(out, value, start, stop):
+    out[start:stop] = value
+
+
+def _operands(rng, shape_a, shape_b, dtype, transposed):
+    def make(shape, flip):
+        x = rng.standard_normal(shape[::-1] if flip else shape)
+        if numpy.dtype(dtype).kind == "c":
+            x = x + 1j * rng.standard_normal(x.shape)
+        x = x.astype(dtype)
+        return x.T if flip else x
+
+    return make(shape_a, transposed == "a"), make(shape_b, transposed == "b")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64"])
+@pytest.mark.parametrize("transposed", [None, "a", "b"])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_products_split_by_openblas_equal_one_thread(installed, dtype, transposed, threads):
+    rng = numpy.random.default_rng(0)
+    a, b = _operands(rng, (150, 300), (300, 200), dtype, transposed)
+    expected = numpy.matmul(a, b)  # BLAS on one thread: nothing reaches the callback
+    before = blas_threads.counts()
+    got = blas_threads.matmul(a, b, threads)
+    after = blas_threads.counts()
+    assert after["calls"] > before["calls"]  # OpenBLAS did hand us its jobs
+    jobs = sum(after[key] - before[key] for key in ("pool_jobs", "helper_jobs"))
+    assert jobs >= after["calls"] - before["calls"]
+    tolerance = 1e-5 if dtype in ("float32", "complex64") else 1e-12
+    numpy.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+
+
+def test_matrix_vector_products_split_too(installed):
+    rng = numpy.random.default_rng(1)
+    a, x = rng.standard_normal((2000, 1500)), rng.standard_normal(1500)
+    numpy.testing.assert_allclose(blas_threads.matmul(a, x, 2), a @ x, rtol=1e-12)
+
+
+def test_a_call_with_more_jobs_than_helpers_starts_more(installed):
+    rng = numpy.random.default_rng(2)
+    a, b = rng.standard_normal((400, 300)), rng.standard_normal((300, 400))
+    wanted = 4
+    got = blas_threads.matmul(a, b, wanted)
+    numpy.testing.assert_allclose(got, a @ b, rtol=1e-12)
+    helpers = int(blas_threads._native.words[blas_threads._HELPER_COUNT_AT // 8])
+    assert helpers >= wanted - 1
+
+
+def test_a_spinning_pool_worker_runs_the_jobs_and_a_sleeping_one_leaves_them_to_helpers(
+    installed, monkeypatch
+):
+    monkeypatch.setattr(thread_pool, "width", lambda: 2)
+    rng = numpy.random.default_rng(3)
+    a, b = rng.standard_normal((300, 200)), rng.standard_normal((200, 300))
+
+    def product_after_a_pool_run():
+        thread_pool.run_blocks(_fill, numpy.zeros(64), 1.0, count=64)
+        return blas_threads.matmul(a, b, 2)
+
+    monkeypatch.setattr(thread_pool, "SPIN_TURNS", 1 << 40)  # the worker spins until its next job
+    product_after_a_pool_run()  # the worker's loop now spins in blas_threads.serve
+    before = blas_threads.counts()
+    for _ in range(20):
+        numpy.testing.assert_allclose(product_after_a_pool_run(), a @ b, rtol=1e-12)
+    after = blas_threads.counts()
+    assert after["pool_jobs"] - before["pool_jobs"] >= 20
+
+    monkeypatch.setattr(thread_pool, "SPIN_TURNS", 0)  # the worker sleeps on its lock
+    product_after_a_pool_run()
+    before = blas_threads.counts()
+    for _ in range(20):
+        numpy.testing.assert_allclose(product_after_a_pool_run(), a @ b, rtol=1e-12)
+    after = blas_threads.counts()
+    assert after["helper_jobs"] - before["helper_jobs"] >= 20
+    assert after["pool_jobs"] == before["pool_jobs"]
+
+
+@pytest.mark.parametrize("turns", [0, 3, 1000])
+def test_hand_offs_are_right_when_worker_spins_end_around_the_posts(installed, monkeypatch, turns):
+    """Short spins end while jobs are being posted: each job must still run exactly once,
+    by the worker (it looks at its slot again after it stops spinning) or by the helper."""
+    monkeypatch.setattr(thread_pool, "width", lambda: 2)
+    monkeypatch.setattr(thread_pool, "SPIN_TURNS", turns)
+    blas_threads.set_spin_turns(turns)
+    try:
+        rng = numpy.random.default_rng(4)
+        a, b = rng.standard_normal((200, 150)), rng.standard_normal((150, 180))
+        expected = a @ b
+        out = numpy.zeros(32)
+        for round_ in range(200):
+            thread_pool.run_blocks(_fill, out, round_, count=32)
+            assert (out == round_).all()
+            numpy.testing.assert_allclose(blas_threads.matmul(a, b, 2), expected, rtol=1e-12)
+    finally:
+        blas_threads.set_spin_turns(thread_pool.SPIN_TURNS)
+
+
+def test_python_threads_calling_at_once_take_turns_on_the_helpers(installed):
+    rng = numpy.random.default_rng(5)
+    pairs = [(rng.standard_normal((250, 200)), rng.standard_normal((200, 220))) for _ in range(3)]
+    failures = []
+
+    def products(a, b):
+        expected = a @ b
+        for _ in range(40):
+            if not numpy.allclose(blas_threads.matmul(a, b, 2), expected, rtol=1e-12):
+                failures.append("wrong product")
+
+    threads = [threading.Thread(target=products, args=pair) for pair in pairs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    # each caller raised OpenBLAS's thread count and put it back: one thread again
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    numpys = [i for i in threadpoolctl.threadpool_info() if "numpy" in i["filepath"]]
+    assert [info["num_threads"] for info in numpys] == [1]
+
+
+def test_thread_pool_matmul_hands_big_float_products_to_openblas(installed, monkeypatch):
+    monkeypatch.setattr(thread_pool, "width", lambda: 2)
+    rng = numpy.random.default_rng(6)
+    a, b = rng.standard_normal((4, 100, 300)), rng.standard_normal((300, 200))  # 24M MACs
+    before = blas_threads.counts()["calls"]
+    numpy.testing.assert_allclose(thread_pool.matmul(a, b), a @ b, rtol=1e-12)
+    assert blas_threads.counts()["calls"] > before
+    # integers are not BLAS's: the pool splits their rows
+    ints = rng.integers(-5, 5, (400, 300)), rng.integers(-5, 5, (300, 200))
+    before = blas_threads.counts()["calls"]
+    numpy.testing.assert_array_equal(thread_pool.matmul(*ints), ints[0] @ ints[1])
+    assert blas_threads.counts()["calls"] == before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_its_own_helpers(installed):
+    rng = numpy.random.default_rng(7)
+    a, b = rng.standard_normal((300, 200)), rng.standard_normal((200, 300))
+    expected = blas_threads.matmul(a, b, 2)  # the parent's helpers exist now
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.close(read)
+        ok = numpy.allclose(blas_threads.matmul(a, b, 2), expected, rtol=1e-12)
+        os.write(write, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.close(read)
+    os.waitpid(child, 0)
+    assert answer == b"1"
