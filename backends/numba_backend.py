@@ -38,6 +38,7 @@ _FAMILIES = (
     "activations",
     "attention",
     "conv",
+    "conv_direct",
     "dropout",
     "embedding",
     "losses",

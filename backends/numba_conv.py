@@ -5,6 +5,10 @@ handled without a padded copy) around BLAS GEMMs, which measured 3-5x faster
 than direct loops at 32 channels; bias (+ relu) is added in place. Anything the
 kernels do not cover goes to the NumPy reference through ``super()``.
 
+A grayscale first layer (one input channel, 3x3) is a direct convolution instead
+(``numba_kernels/conv_direct.py``): im2col's nine columns make a GEMM that only
+packs and stores.
+
 The columns are never built for the whole batch: a few images at a time are
 packed into a per-thread scratch array of about 1 MiB (``_CHUNK_BYTES``) and
 multiplied while they are still in cache, the forward's GEMM writing straight
@@ -128,6 +132,44 @@ def _weight_gradient_block(conv, dy, x, window, geometry, pointwise, partials, s
     partials[start] = grad
 
 
+def _direct(x_shape, window) -> bool:
+    """Whether ``conv_direct``'s kernels take this convolution: one input channel, 3x3."""
+    return x_shape[3] == 1 and tuple(window) == (3, 3)
+
+
+def _padded_channel(x, out_hw, geometry):
+    """``x``'s one channel as ``(batch, height, width)``, zero-padded so that every window
+    of the output lies inside (a view of ``x`` when no padding is needed)."""
+    stride_h, stride_w, dilation_h, dilation_w, top, left = geometry
+    n, height, width, _ = x.shape
+    need_h = (out_hw[0] - 1) * stride_h + 2 * dilation_h + 1
+    need_w = (out_hw[1] - 1) * stride_w + 2 * dilation_w + 1
+    if top == left == 0 and need_h <= height and need_w <= width:
+        return numpy.ascontiguousarray(x[..., 0])
+    padded = numpy.zeros((n, max(need_h, top + height), max(need_w, left + width)), x.dtype)
+    padded[:, top : top + height, left : left + width] = x[..., 0]
+    return padded
+
+
+def _direct_forward_block(kernels, x, weights, y, geometry, start, stop):
+    kernels.forward(x[start:stop], weights, *geometry[:4], y[start:stop])
+
+
+def _direct_weight_gradient_block(kernels, x, dy, geometry, partials, start, stop):
+    grad = numpy.empty((9, dy.shape[3]), dy.dtype)
+    kernels.weight_gradient(x[start:stop], dy[start:stop], *geometry[:4], grad)
+    partials[start] = grad
+
+
+def _sum_in_order(partials: dict):
+    """The blocks' partial sums added in block order (the same order at every width)."""
+    grads = [partials[start] for start in sorted(partials)]
+    total = grads[0]
+    for grad in grads[1:]:
+        total += grad
+    return total
+
+
 class ConvolutionOverrides:
     """Needs the ``self._conv`` kernel module."""
 
@@ -166,10 +208,14 @@ class ConvolutionOverrides:
         weights = numpy.ascontiguousarray(kernel).reshape(kh * kw * c, f)
         n, pixels = x.shape[0], out_hw[0] * out_hw[1]
         y = numpy.empty((n * pixels, f), x.dtype)
-        block_args = (self._conv, x, weights, y, (kh, kw), out_hw, geometry, pointwise)
-        dispatch.split_images(
-            _forward_block, *block_args, batch=n, work_per_image=pixels * kh * kw * c * f
-        )
+        work = pixels * kh * kw * c * f
+        if _direct(x.shape, (kh, kw)):
+            padded, out = _padded_channel(x, out_hw, geometry), y.reshape(n, *out_hw, f)
+            block_args = (self._conv_direct, padded, weights, out, geometry)
+            dispatch.split_images(_direct_forward_block, *block_args, batch=n, work_per_image=work)
+        else:
+            block_args = (self._conv, x, weights, y, (kh, kw), out_hw, geometry, pointwise)
+            dispatch.split_images(_forward_block, *block_args, batch=n, work_per_image=work)
         if bias is not None:
             self._conv.add_bias(y, numpy.ascontiguousarray(bias))
         return y.reshape(n, *out_hw, f)
@@ -220,17 +266,16 @@ class ConvolutionOverrides:
         out_hw, geometry, pointwise = plan
         x, dy = numpy.ascontiguousarray(x), numpy.ascontiguousarray(dy)
         partials = {}  # one kernel-sized sum per block, added up in block order
-        dispatch.split_images(
-            _weight_gradient_block,
-            *(self._conv, dy, x, (kh, kw), geometry, pointwise, partials),
-            batch=x.shape[0],
-            work_per_image=out_hw[0] * out_hw[1] * kh * kw * c * f,
-        )
-        grads = [partials[start] for start in sorted(partials)]
-        total = grads[0]
-        for grad in grads[1:]:
-            total += grad
-        return total.reshape(kernel_shape)
+        work = out_hw[0] * out_hw[1] * kh * kw * c * f
+        if _direct(x.shape, (kh, kw)):
+            padded = _padded_channel(x, out_hw, geometry)
+            block_args = (self._conv_direct, padded, dy, geometry, partials)
+            block = _direct_weight_gradient_block
+        else:
+            block_args = (self._conv, dy, x, (kh, kw), geometry, pointwise, partials)
+            block = _weight_gradient_block
+        dispatch.split_images(block, *block_args, batch=x.shape[0], work_per_image=work)
+        return _sum_in_order(partials).reshape(kernel_shape)
 
     def bias_activation_forward(self, y, bias=None, activation=None):
         if (

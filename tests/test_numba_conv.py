@@ -106,6 +106,44 @@ def test_conv2d_matches_reference(numba_backend, case, dtype, seed, use_bias, im
         assert_backwards_close(numba_backend, dy, x, kernel, geometry, dtype)
 
 
+@few
+@given(
+    dtype=dtypes,
+    seed=seeds,
+    size=st.tuples(st.integers(3, 12), st.integers(3, 12)),
+    strides=pairs,
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    padding=st.sampled_from(["valid", "same", ((1, 0), (2, 1))]),
+    filters=st.integers(1, 40),
+    use_bias=st.booleans(),
+)
+def test_direct_one_channel_3x3_convolution_matches_reference(
+    numba_backend, dtype, seed, size, strides, dilation, padding, filters, use_bias
+):
+    """A grayscale first layer (one input channel, 3x3) takes ``conv_direct``'s kernels:
+    any strides, dilation and padding; odd and even output widths (pixels in pairs)."""
+    size = tuple(max(side, 2 * d + 1) for side, d in zip(size, dilation))  # the window fits
+    reference = Backend()
+    rng = numpy.random.default_rng(seed)
+    geometry = (strides, padding, dilation)
+    x = random(rng, (3, *size, 1), dtype)
+    kernel = random(rng, (3, 3, 1, filters), dtype)
+    bias = random(rng, (filters,), dtype) if use_bias else None
+    ran = []
+
+    def spy(name):
+        block = getattr(numba_conv, name)
+        return mock.patch.object(numba_conv, name, lambda *a: ran.append(name) or block(*a))
+
+    with spy("_direct_forward_block"), spy("_direct_weight_gradient_block"):
+        y = numba_backend.conv2d_forward(x, kernel, bias, *geometry)
+        assert_close(y, reference.conv2d_forward(x, kernel, bias, *geometry), dtype)
+        dy = random(rng, y.shape, dtype)
+        grad = numba_backend.conv2d_backward_weight(dy, x, kernel.shape, *geometry)
+    assert_close(grad, reference.conv2d_backward_weight(dy, x, kernel.shape, *geometry), dtype)
+    assert set(ran) == {"_direct_forward_block", "_direct_weight_gradient_block"}
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_conv2d_in_chunks_at_w3_sizes(numba_backend, dtype, rng):
     """W3's second convolution spans several chunks of images; the scratch is reused."""
