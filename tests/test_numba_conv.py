@@ -81,17 +81,21 @@ def conv_cases(draw):
     dtype=dtypes,
     seed=seeds,
     use_bias=st.booleans(),
+    activation=st.sampled_from([None, "relu"]),
     images_per_chunk=st.sampled_from([None, 1, 2]),
 )
-def test_conv2d_matches_reference(numba_backend, case, dtype, seed, use_bias, images_per_chunk):
-    """Also with the batch's column matrices split into chunks of one or two images."""
+def test_conv2d_matches_reference(
+    numba_backend, case, dtype, seed, use_bias, activation, images_per_chunk
+):
+    """Also with the batch's column matrices split into chunks of one or two images, and
+    with a fused relu (applied chunk by chunk)."""
     reference = Backend()
     rng = numpy.random.default_rng(seed)
     geometry = (case["strides"], case["padding"], case["dilation"])
     x = random(rng, case["x_shape"], dtype)
     kernel = random(rng, case["kernel_shape"], dtype)
     bias = random(rng, case["kernel_shape"][3:], dtype) if use_bias else None
-    expected = reference.conv2d_forward(x, kernel, bias, *geometry)
+    expected = reference.conv2d_forward(x, kernel, bias, *geometry, activation=activation)
     chunk_bytes = numba_conv._CHUNK_BYTES
     if images_per_chunk is not None:
         kh, kw, c, _ = kernel.shape
@@ -99,7 +103,7 @@ def test_conv2d_matches_reference(numba_backend, case, dtype, seed, use_bias, im
         chunk_bytes = images_per_chunk * pixels * kh * kw * c * x.itemsize
 
     with mock.patch.object(numba_conv, "_CHUNK_BYTES", chunk_bytes):
-        y = numba_backend.conv2d_forward(x, kernel, bias, *geometry)
+        y = numba_backend.conv2d_forward(x, kernel, bias, *geometry, activation=activation)
         assert_close(y, expected, dtype)
 
         dy = random(rng, expected.shape, dtype)
@@ -142,6 +146,38 @@ def test_direct_one_channel_3x3_convolution_matches_reference(
         grad = numba_backend.conv2d_backward_weight(dy, x, kernel.shape, *geometry)
     assert_close(grad, reference.conv2d_backward_weight(dy, x, kernel.shape, *geometry), dtype)
     assert set(ran) == {"_direct_forward_block", "_direct_weight_gradient_block"}
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("needs", [(False, True, True), (False, True, False), (True, True, True)])
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_conv2d_backward_matches_reference(numba_backend, dtype, channels, needs, activation, rng):
+    """The whole backward of a convolution with its fused relu. A grayscale first layer
+    (one channel, no input gradient) takes the relu's derivative, the kernel and the bias
+    gradients in one pass (``_direct_weight_gradient_block``, spied on)."""
+    reference = Backend()
+    x = random(rng, (5, 9, 8, channels), dtype)
+    kernel = random(rng, (3, 3, channels, 7), dtype)
+    geometry = ((1, 2), "same", (1, 1))
+    y = reference.conv2d_forward(x, kernel, random(rng, (7,), dtype), *geometry, activation="relu")
+    dy = random(rng, y.shape, dtype)
+    relu_output = y if activation == "relu" else None
+    args = (dy, x, kernel, (x.shape, kernel.shape), needs, *geometry)
+    expected = reference.conv2d_backward(*args, relu_output=relu_output)
+    fused = []
+    block = numba_conv._direct_weight_gradient_block
+    with mock.patch.object(
+        numba_conv, "_direct_weight_gradient_block", lambda *a: fused.append(a) or block(*a)
+    ):
+        got = numba_backend.conv2d_backward(*args, relu_output=relu_output)
+    for ours, theirs in zip(got, expected, strict=True):
+        assert (ours is None) == (theirs is None)
+        if ours is not None:
+            assert_close(ours, theirs, dtype)
+    assert bool(fused) == (channels == 1)
+    relu_in_kernel = channels == 1 and activation == "relu" and not needs[0]
+    assert any(a[3] is not None for a in fused) == relu_in_kernel
 
 
 @pytest.mark.parametrize("dtype", FLOATS)

@@ -147,15 +147,49 @@ class ConvKernels:
         return cols.reshape(rows, window[0] * window[1] * c), (out_h, out_w)
 
     def conv2d_forward(
-        self, x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)
+        self,
+        x,
+        kernel,
+        bias=None,
+        strides=(1, 1),
+        padding="valid",
+        dilation=(1, 1),
+        activation=None,
     ):
-        """Cross-correlation of ``x`` with ``kernel`` (as Keras's Conv2D), plus ``bias``."""
+        """Cross-correlation of ``x`` with ``kernel`` (as Keras's Conv2D), plus ``bias``, then
+        ``activation`` (a name that ``bias_activation_forward`` takes, or None)."""
         kh, kw, c, f = kernel.shape
         cols, (out_h, out_w) = self._im2col(x, (kh, kw), strides, padding, dilation)
         y = self.xp.matmul(cols, kernel.reshape(kh * kw * c, f))
-        if bias is not None:
-            y += bias
-        return y.reshape(x.shape[0], out_h, out_w, f)
+        y = y.reshape(x.shape[0], out_h, out_w, f)
+        return self.bias_activation_forward(y, bias, activation)
+
+    def conv2d_backward(
+        self,
+        dy,
+        x,
+        kernel,
+        shapes,
+        needs,
+        strides=(1, 1),
+        padding="valid",
+        dilation=(1, 1),
+        relu_output=None,
+    ):
+        """``(dx, dkernel, dbias)`` of ``conv2d_forward``, each None unless ``needs`` asks for it.
+
+        ``dy`` is the gradient of the output; with ``relu_output`` (the output of a fused
+        relu) it is first taken back through the relu. ``shapes`` is ``(x.shape,
+        kernel.shape)``: ``x`` may be None when the kernel gradient is not needed,
+        ``kernel`` when the input gradient is not. ``needs`` is ``(x, kernel, bias)``.
+        """
+        if relu_output is not None:
+            dy = self.relu_backward(dy, relu_output, relu_output)
+        (x_shape, kernel_shape), geometry = shapes, (strides, padding, dilation)
+        dx = self.conv2d_backward_input(dy, kernel, x_shape, *geometry) if needs[0] else None
+        dkernel = self.conv2d_backward_weight(dy, x, kernel_shape, *geometry) if needs[1] else None
+        dbias = self.conv2d_backward_bias(dy) if needs[2] else None
+        return dx, dkernel, dbias
 
     def conv2d_backward_input(
         self, dy, kernel, x_shape, strides=(1, 1), padding="valid", dilation=(1, 1)

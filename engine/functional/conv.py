@@ -33,27 +33,31 @@ class Conv2D(Function):
         self.kernel = kernel if need_x else None
         self.x_shape, self.kernel_shape = x.shape, kernel.shape
         geometry = (self.strides, self.padding, self.dilation)
-        if self.activation is None:
-            return self.backend.conv2d_forward(x, kernel, bias, *geometry)
-        y = self.backend.conv2d_forward(x, kernel, None, *geometry)
-        self.y = self.backend.bias_activation_forward(y, bias, self.activation)
-        return self.y
+        y = self.backend.conv2d_forward(x, kernel, bias, *geometry, activation=self.activation)
+        if self.activation is not None:
+            self.y = y  # the input of the activation is gone; its derivative reads y
+        return y
 
     def backward(self, grad):
         needs = self.needs_input_grad
         backend = self.backend
-        geometry = (self.strides, self.padding, self.dilation)
-        if self.activation is not None:
-            # the input of the activation is gone; these derivatives read only its output
+        relu_output = None
+        if self.activation == "relu":
+            relu_output = self.y  # taken back through the relu by the backend, maybe fused
+        elif self.activation is not None:
             grad = getattr(backend, self.activation + "_backward")(grad, self.y, self.y)
-        grad_x = grad_kernel = grad_bias = None
-        if needs[0]:
-            grad_x = backend.conv2d_backward_input(grad, self.kernel, self.x_shape, *geometry)
-        if needs[1]:
-            grad_kernel = backend.conv2d_backward_weight(grad, self.x, self.kernel_shape, *geometry)
-        if len(needs) > 2 and needs[2]:
-            grad_bias = backend.conv2d_backward_bias(grad)
-        return grad_x, grad_kernel, grad_bias
+        needs = (needs[0], needs[1], len(needs) > 2 and needs[2])
+        return backend.conv2d_backward(
+            grad,
+            self.x,
+            self.kernel,
+            (self.x_shape, self.kernel_shape),
+            needs,
+            self.strides,
+            self.padding,
+            self.dilation,
+            relu_output=relu_output,
+        )
 
     def backward_graph(self, grad):
         from .conv_transpose import Conv2DTranspose  # that module imports this one
