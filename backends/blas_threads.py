@@ -487,6 +487,9 @@ def install(spin_turns: int, helpers: int, libraries: list[dict]) -> bool:
     set_callback.restype = None
     set_threads.argtypes = [ctypes.c_int]
     set_threads.restype = ctypes.c_int
+    # Never freed, not even while the interpreter shuts down: OpenBLAS keeps the callback,
+    # and a helper may still be spinning in this code when the module's globals are cleared.
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(native))
     set_callback(native.callback)
     _native, _set_threads = native, set_threads
     return True

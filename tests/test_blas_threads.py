@@ -183,3 +183,23 @@ def test_a_forked_child_gets_its_own_helpers(installed):
     os.close(read)
     os.waitpid(child, 0)
     assert answer == b"1"
+
+
+def test_only_numpys_own_pthreads_openblas_is_chosen(monkeypatch):
+    """Which library gets the callback: NumPy's wheel copy of OpenBLAS if it is loaded,
+    the only OpenBLAS otherwise; never an OpenMP build, MKL, or one of several strangers."""
+    opened = []
+    monkeypatch.setattr(blas_threads.ctypes, "CDLL", lambda path: opened.append(path) or path)
+    wheel = os.path.join(os.path.dirname(numpy.__file__) + ".libs", "libscipy_openblas64_.so")
+    scipys = "/site-packages/scipy.libs/libscipy_openblas-1.so"
+
+    def info(path, api="openblas", layer="pthreads"):
+        return {"internal_api": api, "threading_layer": layer, "filepath": path}
+
+    assert blas_threads._numpy_openblas([info(scipys), info(wheel)]) == wheel
+    assert blas_threads._numpy_openblas([info(scipys)]) == scipys  # a system NumPy's
+    assert blas_threads._numpy_openblas([info(scipys), info("/usr/lib/libopenblas.so")]) is None
+    assert blas_threads._numpy_openblas([info(wheel, layer="openmp")]) is None
+    assert blas_threads._numpy_openblas([info("/opt/libmkl_rt.so", api="mkl")]) is None
+    assert blas_threads._numpy_openblas([]) is None
+    assert opened == [wheel, scipys]

@@ -1,5 +1,7 @@
 """engine.data.Dataset and generators through fit/evaluate/predict; weights; validation_split."""
 
+import re
+
 import numpy
 import pytest
 
@@ -248,3 +250,21 @@ def test_progress_knows_a_datasets_length_after_the_first_epoch(capsys):
     first, second = out.split("Epoch 2/2")
     assert "3/Unknown - " in first
     assert "3/3 - " in second and "Unknown" not in second
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_finite_check_finds_every_nan_and_inf_and_accepts_huge_finite_values(dtype):
+    """Values near the dtype's largest are finite; a NaN or an inf anywhere (also in a
+    strided view) is named with its index."""
+    from engine.models.data import check_finite
+
+    huge = numpy.full((4, 3), numpy.finfo(dtype).max / 2, dtype)
+    check_finite(huge, "x", "fit")
+    check_finite(numpy.zeros((0, 3), dtype), "x", "fit")
+    for bad, shown in ((numpy.nan, "nan"), (numpy.inf, "inf"), (-numpy.inf, "-inf")):
+        array = numpy.ones((6, 5), dtype)
+        array[4, 2] = bad
+        with pytest.raises(ValueError, match=re.escape(f"`x` contains {shown} at index (4, 2)")):
+            check_finite(array, "x", "fit")
+        with pytest.raises(ValueError, match=re.escape(f"contains {shown} at index (2, 2)")):
+            check_finite(array[::2], "y", "fit")  # a strided view
