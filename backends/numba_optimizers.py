@@ -4,7 +4,8 @@ A mixin of ``NumbaBackend``: SGD (with momentum), Adam, AMSGrad, RMSprop and
 Adagrad update a C-contiguous float32/float64 weight and its state through
 flat views in one kernel call; long weights are updated in slices on the
 kernel pool. Anything else (other dtypes, non-contiguous weights, SGD below
-``numba_dispatch.MIN_JIT_SGD_SIZE``) takes the NumPy reference.
+``numba_dispatch.MIN_JIT_SGD_SIZE``, Adam below ``MIN_JIT_ADAM_SIZE``) takes the
+NumPy reference.
 """
 
 import numpy
@@ -68,7 +69,9 @@ class OptimizerOverrides:
 
     def adam_update(self, param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat=None):
         state = (m, v) if v_hat is None else (m, v, v_hat)
-        if not self._fused_update_ok(param, grad, *state):
+        if param.size < dispatch.MIN_JIT_ADAM_SIZE or not self._fused_update_ok(
+            param, grad, *state
+        ):
             return super().adam_update(param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat)
         scalar = param.dtype.type
         args = (param.reshape(-1), _flat(grad), m.reshape(-1), v.reshape(-1))

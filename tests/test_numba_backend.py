@@ -16,7 +16,13 @@ from backends import numba_dispatch  # noqa: E402
 
 DEFAULT_CUTOFFS = {
     name: getattr(numba_dispatch, name)
-    for name in ("MIN_JIT_SIZE", "MIN_JIT_SGD_SIZE", "SCALAR_MATH_LIMIT", "NARROW_ROWS")
+    for name in (
+        "MIN_JIT_SIZE",
+        "MIN_JIT_SGD_SIZE",
+        "MIN_JIT_ADAM_SIZE",
+        "SCALAR_MATH_LIMIT",
+        "NARROW_ROWS",
+    )
 }
 
 FLOATS = ("float32", "float64")
@@ -26,6 +32,7 @@ few = settings(max_examples=10, deadline=None)
 LIFTED_CUTOFFS = {
     "MIN_JIT_SIZE": 0,
     "MIN_JIT_SGD_SIZE": 0,
+    "MIN_JIT_ADAM_SIZE": 0,
     "SCALAR_MATH_LIMIT": 10**9,
     "NARROW_ROWS": 10**9,
 }
@@ -547,3 +554,45 @@ def test_a_change_to_the_shared_math_recompiles_the_kernels(tmp_path):
     shared = code / "backends" / "numba_kernels" / "vector_math.py"
     shared.write_text(shared.read_text() + "\n# a change\n")
     assert hits_and_misses() == ["0", "1"]  # compiled again
+
+
+@pytest.mark.parametrize(("size", "fused"), [(10, False), (1000, True)])
+def test_adam_takes_the_kernel_only_from_its_cutoff(monkeypatch, size, fused):
+    """Below ``MIN_JIT_ADAM_SIZE`` the reference's ufuncs cost less inside a step than the
+    kernel's dispatch; the update is the same either way."""
+    for cutoff in LIFTED_CUTOFFS:  # undo a lift the module fixture may hold
+        monkeypatch.setattr(numba_dispatch, cutoff, DEFAULT_CUTOFFS[cutoff])
+    numba_backend = backends.get("numba")
+    kernels, calls = numba_backend._optimizers, []
+    kernel = kernels.adam_update
+    monkeypatch.setattr(kernels, "adam_update", lambda *a: calls.append(1) or kernel(*a))
+    rng = numpy.random.default_rng(3)
+    param, grad, m = (rng.standard_normal(size).astype("float32") for _ in range(3))
+    v = numpy.abs(rng.standard_normal(size)).astype("float32")
+    expected = [a.copy() for a in (param, m, v)]
+    Backend().adam_update(*expected[:1], grad, *expected[1:], 0.01, 0.9, 0.999, 1e-7)
+    numba_backend.adam_update(param, grad, m, v, 0.01, 0.9, 0.999, 1e-7)
+    assert bool(calls) == fused
+    for ours, theirs in zip((param, m, v), expected, strict=True):
+        numpy.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+
+
+def test_kernel_families_are_imported_on_first_use_only():
+    """A fresh process imports no kernel module until the backend needs it, then keeps it
+    in the instance; the class has no ``__getattr__``, which would keep CPython from
+    specializing every ``backend.method`` look-up in the engine."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, backends\n"
+        "b = backends.get('numba')\n"
+        "print('backends.numba_kernels.conv' in sys.modules)\n"
+        "module = b._conv\n"
+        "print('backends.numba_kernels.conv' in sys.modules, b.__dict__['_conv'] is module)\n"
+        "print(hasattr(type(b), '__getattr__'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split("\n")[:3] == ["False", "True True", "False"]
