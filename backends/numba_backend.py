@@ -49,6 +49,14 @@ _FAMILIES = (
 )
 
 
+# A dense layer's bias is added on the pool's threads only from this many outputs: the add
+# reads and writes each element once, and at W4's 819k and W6's 262-524k outputs the
+# split's hand-off cost more than the second thread saved (same process, alternating:
+# W4 5.53-5.61 against 5.64-5.76 ms a step, W6 16.6-17.4 against 17.3-17.4, W2 1.52
+# against 1.56). Measured at 65k elements before the products went to OpenBLAS.
+MIN_SPLIT_BIAS_ELEMENTS = 1 << 21
+
+
 class _KernelFamily:
     """A kernel family's module as a backend attribute (``self._conv``), imported on first
     use and then kept in the instance, which shadows this descriptor from then on.
@@ -115,7 +123,7 @@ class NumbaBackend(
         if bias is None:
             return y
         if (
-            y.size < 2 * dispatch.MIN_SPLIT_ELEMENTS
+            y.size < MIN_SPLIT_BIAS_ELEMENTS
             or type(bias) is not numpy.ndarray
             or bias.shape != y.shape[-1:]
             or y.ndim < 2

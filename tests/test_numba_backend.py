@@ -205,11 +205,13 @@ def test_layer_norm_matches_reference(monkeypatch, rng, shape, use_gamma, use_be
 def test_elementwise_and_bias_split_over_three_threads(monkeypatch, rng, name, dtype):
     """Activations and a dense layer's bias cut into blocks for three threads agree with
     the reference (an odd length: blocks of unequal size)."""
+    from backends import numba_backend as numba_module
     from backends import thread_pool
 
     for cutoff, lifted in LIFTED_CUTOFFS.items():
         monkeypatch.setattr(numba_dispatch, cutoff, lifted)
     monkeypatch.setattr(numba_dispatch, "MIN_SPLIT_ELEMENTS", 1)
+    monkeypatch.setattr(numba_module, "MIN_SPLIT_BIAS_ELEMENTS", 1)
     monkeypatch.setattr(thread_pool, "width", lambda: 3)
     numba_backend, reference = backends.get("numba"), Backend()
     x = random(rng, (7, 53), dtype)
