@@ -288,19 +288,24 @@ class ConvolutionOverrides:
                 dy, x, kernel, shapes, needs, strides, padding, dilation, relu_output
             )
         out_hw, geometry, _ = plan
-        dy = numpy.ascontiguousarray(dy)
         if relu_output is not None:
             relu_output = numpy.ascontiguousarray(relu_output)
+        sums = self._direct_gradients(dy, x, relu_output, out_hw, geometry)
+        return None, sums[:9].reshape(kernel_shape), sums[9].copy() if needs[2] else None
+
+    def _direct_gradients(self, dy, x, relu_output, out_hw, geometry):
+        """``conv_direct``'s kernel gradient (nine rows) and bias gradient (the tenth) of a
+        grayscale 3x3 convolution, ``dy`` taken through the relu first with ``relu_output``."""
+        dy = numpy.ascontiguousarray(dy)
         padded = _padded_channel(numpy.ascontiguousarray(x), out_hw, geometry)
-        partials = {}
+        partials = {}  # one sum per block of images, added up in block order
         dispatch.split_images(
             _direct_weight_gradient_block,
             *(self._conv_direct, padded, dy, relu_output, geometry, partials),
             batch=x.shape[0],
-            work_per_image=out_hw[0] * out_hw[1] * kh * kw * c * f,
+            work_per_image=out_hw[0] * out_hw[1] * 9 * dy.shape[3],
         )
-        sums = _sum_in_order(partials)
-        return None, sums[:9].reshape(kernel_shape), sums[9].copy() if needs[2] else None
+        return _sum_in_order(partials)
 
     def conv2d_backward_input(
         self, dy, kernel, x_shape, strides=(1, 1), padding="valid", dilation=(1, 1)
@@ -346,19 +351,15 @@ class ConvolutionOverrides:
         if not plan or plan[0] != dy.shape[1:3]:
             return super().conv2d_backward_weight(dy, x, kernel_shape, strides, padding, dilation)
         out_hw, geometry, pointwise = plan
+        if _direct(x.shape, (kh, kw)):
+            return self._direct_gradients(dy, x, None, out_hw, geometry)[:9].reshape(kernel_shape)
         x, dy = numpy.ascontiguousarray(x), numpy.ascontiguousarray(dy)
         partials = {}  # one kernel-sized sum per block, added up in block order
-        work = out_hw[0] * out_hw[1] * kh * kw * c * f
-        if _direct(x.shape, (kh, kw)):
-            padded = _padded_channel(x, out_hw, geometry)
-            block_args = (self._conv_direct, padded, dy, None, geometry, partials)
-            dispatch.split_images(
-                _direct_weight_gradient_block, *block_args, batch=x.shape[0], work_per_image=work
-            )
-            return _sum_in_order(partials)[:9].reshape(kernel_shape)
-        block_args = (self._conv, dy, x, (kh, kw), geometry, pointwise, partials)
         dispatch.split_images(
-            _weight_gradient_block, *block_args, batch=x.shape[0], work_per_image=work
+            _weight_gradient_block,
+            *(self._conv, dy, x, (kh, kw), geometry, pointwise, partials),
+            batch=x.shape[0],
+            work_per_image=out_hw[0] * out_hw[1] * kh * kw * c * f,
         )
         return _sum_in_order(partials).reshape(kernel_shape)
 
