@@ -47,7 +47,9 @@ def define(__class__):
         out = numpy.empty({first}.shape, {first}.dtype)
         arrays = ({arrays})
         scalars = ({scalars})
-        self._elementwise(self._activations.{name}, arrays, scalars, out.reshape(-1))
+        self._elementwise(
+            self._activations.{name}, arrays, scalars, out.reshape(-1), dispatch.{split}
+        )
         return out
 
     return {name}
@@ -60,10 +62,18 @@ class _Elementwise:
     ``parameters``: the reference's, after ``self``, as in its ``def`` line.
     ``operands``: the kernel's arrays; by default every parameter without a default.
     ``min_size``, ``max_size``: the name of the ``numba_dispatch`` cut-off, if any.
+    ``split``: the ``numba_dispatch`` constant, the fewest elements a block on the pool
+    gets (``MIN_SPLIT_ONE_PASS`` for one-pass arithmetic, which is bound by memory).
     """
 
     def __init__(
-        self, parameters: str, operands: str = "", *, min_size: str = "", max_size: str = ""
+        self,
+        parameters: str,
+        operands: str = "",
+        *,
+        min_size: str = "",
+        max_size: str = "",
+        split: str = "MIN_SPLIT_ELEMENTS",
     ):
         self.parameters = [p.strip() for p in parameters.split(",")]
         self.names = [p.partition("=")[0].strip() for p in self.parameters]
@@ -72,10 +82,10 @@ class _Elementwise:
         self.operands = [o.strip() for o in operands.split(",")] if operands else arrays
         if not set(self.operands) <= set(arrays):
             raise ValueError(f"operands {self.operands} are not among the arrays {arrays}")
-        for cutoff in (min_size, max_size):
+        for cutoff in (min_size, max_size, split):
             if cutoff and not hasattr(dispatch, cutoff):
                 raise ValueError(f"numba_dispatch has no cut-off {cutoff!r}")
-        self.min_size, self.max_size = min_size, max_size
+        self.min_size, self.max_size, self.split = min_size, max_size, split
 
     def __set_name__(self, owner, name):
         setattr(owner, name, self.method(owner, name))
@@ -96,6 +106,7 @@ class _Elementwise:
         first = self.operands[0]
         source = _METHOD_SOURCE.format(
             name=name,
+            split=self.split,
             parameters=", ".join(self.parameters),
             guard=self.guard(),
             arguments=", ".join(self.names),
@@ -134,30 +145,35 @@ class ActivationOverrides:
     # -- elementwise activations -----------------------------------------
 
     @staticmethod
-    def _elementwise(kernel, arrays, scalars, out):
-        """``kernel(*arrays, *scalars, out)`` on 1-D arrays, in slices on the kernel pool
-        when they are long (the kernels release the GIL)."""
+    def _elementwise(kernel, arrays, scalars, out, min_block):
+        """``kernel(*arrays, *scalars, out)`` on 1-D arrays, in slices of at least
+        ``min_block`` elements on the kernel pool when they are long (the kernels release
+        the GIL)."""
 
-        if out.size < 2 * dispatch.MIN_SPLIT_ELEMENTS:
+        if out.size < 2 * min_block:
             kernel(*arrays, *scalars, out)
             return
 
         def block(start, stop):
             kernel(*(a[start:stop] for a in arrays), *scalars, out[start:stop])
 
-        thread_pool.run_blocks(
-            block, count=out.size, min_block=dispatch.MIN_SPLIT_ELEMENTS, align=16
-        )
+        thread_pool.run_blocks(block, count=out.size, min_block=min_block, align=16)
 
-    # one-pass arithmetic: from MIN_JIT_SIZE elements where a ufunc's cheaper call counts
-    relu_forward = _Elementwise("x", min_size="MIN_JIT_SIZE")
-    relu_backward = _Elementwise("dy, x, y", operands="dy, y", min_size="MIN_JIT_SIZE")
-    sigmoid_backward = _Elementwise("dy, x, y", operands="dy, y", min_size="MIN_JIT_SIZE")
-    tanh_backward = _Elementwise("dy, x, y", operands="dy, y", min_size="MIN_JIT_SIZE")
-    leaky_relu_forward = _Elementwise("x, negative_slope=0.2", min_size="MIN_JIT_SIZE")
-    leaky_relu_backward = _Elementwise("dy, x, y, negative_slope=0.2", operands="dy, x")
-    elu_backward = _Elementwise("dy, x, y, alpha=1.0", operands="dy, x, y")
-    selu_backward = _Elementwise("dy, x, y", operands="dy, x, y")
+    # one-pass arithmetic: from MIN_JIT_SIZE elements where a ufunc's cheaper call counts,
+    # split only into long blocks (it is bound by memory)
+    _ONE_PASS = dict(split="MIN_SPLIT_ONE_PASS")
+    relu_forward = _Elementwise("x", min_size="MIN_JIT_SIZE", **_ONE_PASS)
+    relu_backward = _Elementwise("dy, x, y", operands="dy, y", min_size="MIN_JIT_SIZE", **_ONE_PASS)
+    sigmoid_backward = _Elementwise(
+        "dy, x, y", operands="dy, y", min_size="MIN_JIT_SIZE", **_ONE_PASS
+    )
+    tanh_backward = _Elementwise("dy, x, y", operands="dy, y", min_size="MIN_JIT_SIZE", **_ONE_PASS)
+    leaky_relu_forward = _Elementwise("x, negative_slope=0.2", min_size="MIN_JIT_SIZE", **_ONE_PASS)
+    leaky_relu_backward = _Elementwise(
+        "dy, x, y, negative_slope=0.2", operands="dy, x", **_ONE_PASS
+    )
+    elu_backward = _Elementwise("dy, x, y, alpha=1.0", operands="dy, x, y", **_ONE_PASS)
+    selu_backward = _Elementwise("dy, x, y", operands="dy, x, y", **_ONE_PASS)
 
     # scalar exp/expm1/log1p: the kernel wins up to SCALAR_MATH_LIMIT elements
     sigmoid_forward = _Elementwise("x", max_size="SCALAR_MATH_LIMIT")

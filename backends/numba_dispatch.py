@@ -35,10 +35,24 @@ MIN_JIT_SGD_SIZE = 16384
 MIN_JIT_ADAM_SIZE = 256
 #: the widest rows the softmax and cross-entropy row kernels take
 NARROW_ROWS = 32
-# Row-wise kernels (layer normalization, a dense layer's bias) and elementwise ones are
-# split between the pool's threads in blocks of at least this many elements: a
-# hand-off costs ~30 us.
+# Row-wise kernels (layer normalization) and elementwise ones with real arithmetic per
+# element (erf) are split between the pool's threads in blocks of at least this many
+# elements: a hand-off costs ~30 us.
 MIN_SPLIT_ELEMENTS = 32768
+# One-pass arithmetic bound by memory (relu, leaky relu and the activations' backward
+# passes, SGD) is split only into blocks of at least this many elements: the pool's
+# worker needs the GIL to start its block, and alone (2 threads, float32, median of 5)
+# one thread did relu_backward in 50 us against 109 split at 262k elements, 76 against
+# 80 at 524k, 190 against 167 at 1M; sgd with momentum 92 against 116 at 524k, 207
+# against 128 at 1M. Inside the steps (same process, alternating, median of 7), unsplit:
+# W6's relu forward and backward over 524k elements 266 us a step against 344 split,
+# W3's relu backward over 495k 185 against 159.
+MIN_SPLIT_ONE_PASS = 1 << 19
+# Adam's update (a square root and a division per element) is split into blocks of at
+# least this many: alone, 107 us on one thread against 111 split at 262k elements, 207
+# against 156 at 524k. Inside the steps, unsplit: W2's Adam (200k and 66k weights) 132 us
+# a step against 235 split, W6's (106k) 83 against 219.
+MIN_SPLIT_ADAM = 1 << 18
 #: a one-pass kernel over a batch of images (pooling, a convolution's bias) is split only
 #: into blocks of at least this many elements
 MIN_IMAGE_SPLIT_ELEMENTS = 1 << 17

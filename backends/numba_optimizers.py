@@ -19,19 +19,20 @@ class OptimizerOverrides:
     """Needs the ``self._optimizers`` kernel module."""
 
     @staticmethod
-    def _update_in_slices(kernel, arrays, scalars):
+    def _update_in_slices(kernel, arrays, scalars, min_block):
         """``kernel(*arrays, *scalars)``, an optimizer's in-place update of flat arrays, in
-        slices on the kernel pool when they are long (the update kernels release the GIL;
-        each element's update is the same whatever the slices)."""
+        slices of at least ``min_block`` elements on the kernel pool when they are long
+        (the update kernels release the GIL; each element's update is the same whatever
+        the slices)."""
         size = arrays[0].size
-        if size < 2 * dispatch.MIN_SPLIT_ELEMENTS:
+        if size < 2 * min_block:
             kernel(*arrays, *scalars)
             return
 
         def block(start, stop):
             kernel(*(a[start:stop] for a in arrays), *scalars)
 
-        thread_pool.run_blocks(block, count=size, min_block=dispatch.MIN_SPLIT_ELEMENTS, align=16)
+        thread_pool.run_blocks(block, count=size, min_block=min_block, align=16)
 
     @staticmethod
     def _fused_update_ok(param, grad, *state) -> bool:
@@ -53,7 +54,12 @@ class OptimizerOverrides:
         if param.size < dispatch.MIN_JIT_SGD_SIZE or not self._fused_update_ok(param, grad):
             return super().sgd_update(param, grad, lr)
         arrays = (param.reshape(-1), _flat(grad))
-        self._update_in_slices(self._optimizers.sgd_update, arrays, (param.dtype.type(lr),))
+        self._update_in_slices(
+            self._optimizers.sgd_update,
+            arrays,
+            (param.dtype.type(lr),),
+            dispatch.MIN_SPLIT_ONE_PASS,
+        )
 
     def sgd_momentum_update(self, param, grad, velocity, lr, momentum, nesterov=False):
         if param.size < dispatch.MIN_JIT_SGD_SIZE or not self._fused_update_ok(
@@ -65,6 +71,7 @@ class OptimizerOverrides:
             self._optimizers.sgd_momentum_update,
             (param.reshape(-1), _flat(grad), velocity.reshape(-1)),
             (scalar(lr), scalar(momentum), bool(nesterov)),
+            dispatch.MIN_SPLIT_ONE_PASS,
         )
 
     def adam_update(self, param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat=None):
@@ -77,10 +84,10 @@ class OptimizerOverrides:
         args = (param.reshape(-1), _flat(grad), m.reshape(-1), v.reshape(-1))
         constants = (scalar(lr_t), scalar(1 - beta_1), scalar(1 - beta_2), scalar(epsilon))
         if v_hat is None:
-            self._update_in_slices(self._optimizers.adam_update, args, constants)
+            kernel, arrays = self._optimizers.adam_update, args
         else:
-            arrays = (*args, v_hat.reshape(-1))
-            self._update_in_slices(self._optimizers.amsgrad_update, arrays, constants)
+            kernel, arrays = self._optimizers.amsgrad_update, (*args, v_hat.reshape(-1))
+        self._update_in_slices(kernel, arrays, constants, dispatch.MIN_SPLIT_ADAM)
 
     def rmsprop_update(
         self,

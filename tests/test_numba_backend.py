@@ -200,6 +200,43 @@ def test_layer_norm_matches_reference(monkeypatch, rng, shape, use_gamma, use_be
         assert_close(actual, expected, dtype)
 
 
+@pytest.mark.parametrize(
+    "call, split",
+    [
+        (lambda b, x: b.relu_forward(x), "MIN_SPLIT_ONE_PASS"),
+        (lambda b, x: b.tanh_backward(x, x, x), "MIN_SPLIT_ONE_PASS"),
+        (lambda b, x: b.sgd_momentum_update(x, x.copy(), x.copy(), 0.1, 0.9), "MIN_SPLIT_ONE_PASS"),
+        (
+            lambda b, x: b.adam_update(x, x.copy(), x.copy(), x * x, 0.1, 0.9, 0.99, 1e-7),
+            "MIN_SPLIT_ADAM",
+        ),
+        (lambda b, x: b.erf(x), "MIN_SPLIT_ELEMENTS"),
+    ],
+)
+def test_each_kernel_is_split_from_its_own_size(monkeypatch, rng, call, split):
+    """Memory-bound one-pass kernels, Adam and the rest each have their own split size: a
+    kernel is run in two blocks from twice its size, and on this thread below it."""
+    from backends import thread_pool
+
+    sizes = {"MIN_SPLIT_ELEMENTS": 64, "MIN_SPLIT_ADAM": 256, "MIN_SPLIT_ONE_PASS": 1024}
+    for name, size in sizes.items():
+        monkeypatch.setattr(numba_dispatch, name, size)
+    monkeypatch.setattr(numba_dispatch, "MIN_JIT_SIZE", 0)
+    monkeypatch.setattr(thread_pool, "width", lambda: 2)
+    pool_run = thread_pool._Pool.run
+    splits = []
+    monkeypatch.setattr(
+        thread_pool._Pool,
+        "run",
+        lambda pool, function, sets: splits.append(len(sets)) or pool_run(pool, function, sets),
+    )
+    numba_backend = backends.get("numba")
+    for size, expected in ((2 * sizes[split] - 16, []), (2 * sizes[split], [2])):
+        splits.clear()
+        call(numba_backend, random(rng, (size,), "float32"))
+        assert splits == expected, (size, splits)
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "sigmoid", "swish", "elu", "selu"])
 def test_elementwise_and_bias_split_over_three_threads(monkeypatch, rng, name, dtype):
@@ -210,7 +247,8 @@ def test_elementwise_and_bias_split_over_three_threads(monkeypatch, rng, name, d
 
     for cutoff, lifted in LIFTED_CUTOFFS.items():
         monkeypatch.setattr(numba_dispatch, cutoff, lifted)
-    monkeypatch.setattr(numba_dispatch, "MIN_SPLIT_ELEMENTS", 1)
+    for split in ("MIN_SPLIT_ELEMENTS", "MIN_SPLIT_ONE_PASS"):
+        monkeypatch.setattr(numba_dispatch, split, 1)
     monkeypatch.setattr(numba_module, "MIN_SPLIT_BIAS_ELEMENTS", 1)
     monkeypatch.setattr(thread_pool, "width", lambda: 3)
     numba_backend, reference = backends.get("numba"), Backend()

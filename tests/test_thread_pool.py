@@ -183,13 +183,16 @@ def test_two_python_threads_splitting_at_once_both_get_their_results(three_threa
 
 @pytest.mark.parametrize("update", ["sgd", "sgd_momentum", "adam", "amsgrad"])
 def test_optimizer_updates_split_between_threads_equal_one_thread(monkeypatch, update):
-    """A long parameter (over twice the elementwise split size) updated in slices on three
+    """A long parameter (over twice its split size) updated in slices on three
     threads, bit for bit as on one, and the split does happen."""
     from backends import numba_dispatch
 
+    for cutoff in ("MIN_SPLIT_ELEMENTS", "MIN_SPLIT_ONE_PASS", "MIN_SPLIT_ADAM"):
+        monkeypatch.setattr(numba_dispatch, cutoff, 4096)
+    monkeypatch.setattr(numba_dispatch, "MIN_JIT_SGD_SIZE", 0)
     numba_backend = backends.get("numba")
     rng = numpy.random.default_rng(2)
-    size = 2 * numba_dispatch.MIN_SPLIT_ELEMENTS + 37
+    size = 2 * 4096 + 37
     param, grad, m, v, v_hat = (rng.standard_normal(size).astype("float32") for _ in range(5))
     v, v_hat = numpy.abs(v), numpy.abs(v_hat)
     calls = {
