@@ -521,7 +521,8 @@ def counts() -> dict[str, int]:
 def serve(flags, index: int, turns: int, announce: int, helper: int) -> bool:
     """A kernel-pool worker's wait for ``flags[index]`` (``thread_pool._spin_until_set``)
     that also runs the OpenBLAS jobs posted to helper ``helper``'s slot meanwhile, so
-    that one thread, not two, spins on each core between a step's kernels."""
+    that one thread, not two, spins on each core between a step's kernels. With a
+    negative ``helper`` it only spins (the pool's caller waiting for its workers)."""
     slot = helper if helper < MAX_HELPERS else -1
     return bool(_native.serve(flags.ctypes.data, index, turns, announce, slot))
 

@@ -148,7 +148,10 @@ class _Worker:
         self.flags[0] = 1
 
     def wait(self) -> None:
-        if SPIN_TURNS:
+        if SPIN_TURNS and blas_threads.installed():
+            # the same spin, no slot: it runs no BLAS jobs, and nothing is jitted for it
+            blas_threads.serve(self.flags, 1, SPIN_TURNS, -1, -1)
+        elif SPIN_TURNS:
             _spin_until_set(self.flags, 1, SPIN_TURNS)
         self.finished.acquire()
         self.flags[1] = 0
