@@ -15,11 +15,12 @@ from . import thread_pool
 
 _JIT_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
 
-# Numba has no vector math library here (no SVML), so its exp/tanh/log run one
+# Numba has no vector math library here (no SVML), so its exp/log1p run one
 # element at a time, while NumPy's are SIMD. Kernels built on them win only
 # where call overhead dominates: small arrays, and rows narrow enough that the
 # fused passes save more than the scalar exp costs (measured: break-even near
-# 2k elements for sigmoid, 64 classes for softmax + cross-entropy).
+# 2k elements, 64 classes for softmax + cross-entropy). Sigmoid, tanh, swish and
+# the ELUs use ``numba_kernels/vector_math.py``'s exponential instead, which vectorizes.
 SCALAR_MATH_LIMIT = 2048
 # Below this many elements a NumPy ufunc's call overhead (~1 us) beats
 # Numba's dispatch (~2 us) for one-pass arithmetic such as relu.
@@ -53,6 +54,9 @@ MIN_SPLIT_ONE_PASS = 1 << 19
 # against 156 at 524k. Inside the steps, unsplit: W2's Adam (200k and 66k weights) 132 us
 # a step against 235 split, W6's (106k) 83 against 219.
 MIN_SPLIT_ADAM = 1 << 18
+# The activations on vector_math's exponential (0.3 ns an element for a float32 sigmoid,
+# 1 ns for float64 or swish's backward) are split into blocks of at least this many.
+MIN_SPLIT_VECTOR_MATH = 1 << 17
 #: a one-pass kernel over a batch of images (pooling, a convolution's bias) is split only
 #: into blocks of at least this many elements
 MIN_IMAGE_SPLIT_ELEMENTS = 1 << 17

@@ -103,6 +103,36 @@ def test_activations_keep_nan_and_inf_as_the_reference_does(numba_backend, name,
     assert numpy.isnan(forward[0])
 
 
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "elu", "selu", "swish", "softplus"])
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_vector_math_activations_at_the_extremes(numba_backend, name, dtype):
+    """The activations on vector_math's exponential agree with the reference where it
+    clamps, saturates or flushes: infinities, overflowing and underflowing arguments,
+    tiny ones (accurate near 0) and signed zeros, in both passes."""
+    reference = Backend()
+    info = numpy.finfo(dtype)
+    x = numpy.array(
+        [-numpy.inf, -1e4, -800.0, -100.0, -88.5, -30.0, -1.0, -1e-3, -float(info.tiny), -0.0]
+        + [0.0, float(info.tiny), 1e-30, 1e-3, 0.7, 1.0, 21.9, 22.1, 40.0, 100.0, 1e4, numpy.inf],
+        dtype=dtype,
+    )
+    params = ACTIVATIONS[name]
+    with numpy.errstate(all="ignore"):
+        forward = getattr(numba_backend, name + "_forward")(x, **params)
+        expected = getattr(reference, name + "_forward")(x, **params)
+        dy = numpy.ones_like(x)
+        backward = getattr(numba_backend, name + "_backward")(dy, x, expected, **params)
+        expected_backward = getattr(reference, name + "_backward")(dy, x, expected, **params)
+    rtol = 4 * info.eps
+    # exp's results that would be subnormal are flushed to 0 (swish(-88.5) is -0.0, not
+    # -3e-37); selu's backward at saturation cancels y + scale * alpha to within an ulp of 1
+    flushed, cancelled = 1e3 * float(info.tiny), float(info.eps)
+    numpy.testing.assert_allclose(forward, expected, rtol=rtol, atol=flushed, equal_nan=True)
+    numpy.testing.assert_allclose(
+        backward, expected_backward, rtol=rtol, atol=cancelled, equal_nan=True
+    )
+
+
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 @few
 @given(shape=shapes, dtype=dtypes, seed=seeds, transpose=st.booleans())
@@ -211,17 +241,26 @@ def test_layer_norm_matches_reference(monkeypatch, rng, shape, use_gamma, use_be
             "MIN_SPLIT_ADAM",
         ),
         (lambda b, x: b.erf(x), "MIN_SPLIT_ELEMENTS"),
+        (lambda b, x: b.sigmoid_forward(x), "MIN_SPLIT_VECTOR_MATH"),
+        (lambda b, x: b.swish_backward(x, x, x), "MIN_SPLIT_VECTOR_MATH"),
     ],
 )
 def test_each_kernel_is_split_from_its_own_size(monkeypatch, rng, call, split):
-    """Memory-bound one-pass kernels, Adam and the rest each have their own split size: a
-    kernel is run in two blocks from twice its size, and on this thread below it."""
+    """Memory-bound one-pass kernels, Adam, the activations on vector_math's exponential
+    and the rest each have their own split size: a kernel is run in two blocks from twice
+    its size, and on this thread below it."""
     from backends import thread_pool
 
-    sizes = {"MIN_SPLIT_ELEMENTS": 64, "MIN_SPLIT_ADAM": 256, "MIN_SPLIT_ONE_PASS": 1024}
+    sizes = {
+        "MIN_SPLIT_ELEMENTS": 64,
+        "MIN_SPLIT_VECTOR_MATH": 128,
+        "MIN_SPLIT_ADAM": 256,
+        "MIN_SPLIT_ONE_PASS": 1024,
+    }
     for name, size in sizes.items():
         monkeypatch.setattr(numba_dispatch, name, size)
-    monkeypatch.setattr(numba_dispatch, "MIN_JIT_SIZE", 0)
+    for cutoff in ("MIN_JIT_SIZE", "MIN_JIT_SGD_SIZE", "MIN_JIT_ADAM_SIZE"):
+        monkeypatch.setattr(numba_dispatch, cutoff, 0)
     monkeypatch.setattr(thread_pool, "width", lambda: 2)
     pool_run = thread_pool._Pool.run
     splits = []
@@ -247,7 +286,7 @@ def test_elementwise_and_bias_split_over_three_threads(monkeypatch, rng, name, d
 
     for cutoff, lifted in LIFTED_CUTOFFS.items():
         monkeypatch.setattr(numba_dispatch, cutoff, lifted)
-    for split in ("MIN_SPLIT_ELEMENTS", "MIN_SPLIT_ONE_PASS"):
+    for split in ("MIN_SPLIT_ELEMENTS", "MIN_SPLIT_ONE_PASS", "MIN_SPLIT_VECTOR_MATH"):
         monkeypatch.setattr(numba_dispatch, split, 1)
     monkeypatch.setattr(numba_module, "MIN_SPLIT_BIAS_ELEMENTS", 1)
     monkeypatch.setattr(thread_pool, "width", lambda: 3)

@@ -3,7 +3,8 @@
 These modules import numba at the top; ``backends.numba_backend`` imports them
 only once numba is known to be importable. Every kernel is ``cache=True``. A
 kernel keeps its jitted helpers in its own file, except the vectorizable
-exponential of ``vector_math.py``: Numba invalidates a cached kernel only when
+exponential of ``vector_math.py`` and the sigmoid, tanh and expm1 built on it:
+Numba invalidates a cached kernel only when
 the kernel's own file changes, so ``SharedSourceLocator`` (below) adds
 ``vector_math.py``'s stamp to every kernel module's, and a change there
 recompiles the kernels that inline it. Kernels take C-contiguous float32 or

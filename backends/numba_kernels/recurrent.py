@@ -15,9 +15,9 @@ What decides the speed here, measured on x86-64 (AVX-512 and AVX2, no SVML):
 
 - Numba calls libm for ``math.exp``/``math.tanh`` one element at a time
   (~20 ns for a sigmoid and a tanh), so the gates would cost more than the
-  GEMMs. ``_sigmoid`` and ``_tanh`` below use ``vector_math.exp_parts``, an
+  GEMMs. ``vector_math``'s ``sigmoid`` and ``tanh`` use its ``exp_parts``, an
   exponential written as plain arithmetic that LLVM vectorizes (~0.5 ns an
-  element, within 2-3 ulp; see ``vector_math.py``).
+  element, within 2-3 ulp).
 - The per-step GEMMs are small (64x64 by 64x256 in W4). Calling BLAS from
   inside the loop wakes its thread pool every step, which on a busy machine
   costs milliseconds; ``_matmul_rows`` is a plain 4x4-blocked loop that LLVM
@@ -56,7 +56,7 @@ taken from their outputs, so the pre-activations are never stored.
 import numba
 import numpy
 
-from .vector_math import exp_parts, like
+from .vector_math import like, sigmoid, tanh
 
 LINEAR, TANH, SIGMOID, RELU = 0, 1, 2, 3
 ACTIVATION_CODES = {"linear": LINEAR, "tanh": TANH, "sigmoid": SIGMOID, "relu": RELU}
@@ -75,41 +75,15 @@ def _kernel(function):
     return numba.njit(cache=True, error_model="numpy", nogil=True, no_cfunc_wrapper=True)(function)
 
 
-# -- vectorizable elementary functions ------------------------------------------
-
-
-@_helper(fastmath={"contract"})
-def _sigmoid(x):
-    # as the reference: exp of a non-positive number, which never overflows
-    scale, p = exp_parts(-abs(x))
-    e = scale + scale * p
-    one = like(x, 1.0)
-    return one / (one + e) if x >= 0 else e / (one + e)
-
-
-@_helper(fastmath={"contract"})
-def _tanh(x):
-    # tanh|x| = expm1(2|x|) / (expm1(2|x|) + 2), accurate near 0; 22 saturates both dtypes
-    magnitude = abs(x)
-    limit = like(x, 22.0)
-    if magnitude > limit:
-        magnitude = limit
-    scale, p = exp_parts(magnitude + magnitude)
-    one = like(x, 1.0)
-    expm1 = (scale - one) + scale * p
-    result = expm1 / (expm1 + (one + one))
-    return -result if x < 0 else result
-
-
 @_helper(fastmath={"contract"})
 def _activate(source, out, kind):
     """``out = activation(source)`` on 1-D views of one length."""
     if kind == TANH:
         for j in range(out.size):
-            out[j] = _tanh(source[j])
+            out[j] = tanh(source[j])
     elif kind == SIGMOID:
         for j in range(out.size):
-            out[j] = _sigmoid(source[j])
+            out[j] = sigmoid(source[j])
     elif kind == RELU:
         zero = like(out, 0.0)
         for j in range(out.size):
