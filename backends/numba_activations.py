@@ -1,10 +1,9 @@
 """The numba backend's activation overrides: elementwise kernels and row softmax.
 
 A mixin of ``NumbaBackend``. Each override takes float32/float64 NumPy arrays
-within its size cut-offs (``numba_dispatch``: one-pass arithmetic from
-``MIN_JIT_SIZE`` elements, the kernels on scalar ``exp``/``tanh`` up to
-``SCALAR_MATH_LIMIT``, softmax rows up to ``NARROW_ROWS`` wide) and hands the
-rest to the NumPy reference through ``super()``. Long arrays run in slices on
+within its size cut-offs (``numba_dispatch``: one-pass arithmetic and tanh from
+``MIN_JIT_SIZE`` elements, softplus on scalar ``log1p`` up to ``SCALAR_MATH_LIMIT``)
+and hands the rest to the NumPy reference through ``super()``. Long arrays run in slices on
 the kernel pool (``thread_pool.py``).
 
 The elementwise overrides are a table of declarations, one line each::
@@ -208,12 +207,8 @@ class ActivationOverrides:
     def _last_axis(x, axis):
         return x.ndim >= 1 and x.size > 0 and axis in (-1, x.ndim - 1)
 
-    @staticmethod
-    def _narrow(x):
-        return x.shape[-1] <= dispatch.NARROW_ROWS
-
     def softmax_forward(self, x, axis=-1):
-        if _jit_dtype(x) is None or not self._last_axis(x, axis) or not self._narrow(x):
+        if _jit_dtype(x) is None or not self._last_axis(x, axis):
             return super().softmax_forward(x, axis)
         return self._rows(self._activations.softmax_rows, x)
 
@@ -223,16 +218,11 @@ class ActivationOverrides:
         return self._rows(self._activations.softmax_rows_backward, dy, y)
 
     def log_softmax_forward(self, x, axis=-1):
-        if _jit_dtype(x) is None or not self._last_axis(x, axis) or not self._narrow(x):
+        if _jit_dtype(x) is None or not self._last_axis(x, axis):
             return super().log_softmax_forward(x, axis)
         return self._rows(self._activations.log_softmax_rows, x)
 
     def log_softmax_backward(self, dy, y, axis=-1):
-        if (
-            _jit_dtype(dy, y) is None
-            or not self._last_axis(y, axis)
-            or dy.shape != y.shape
-            or not self._narrow(y)
-        ):
+        if _jit_dtype(dy, y) is None or not self._last_axis(y, axis) or dy.shape != y.shape:
             return super().log_softmax_backward(dy, y, axis)
         return self._rows(self._activations.log_softmax_rows_backward, dy, y)

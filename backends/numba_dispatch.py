@@ -15,12 +15,10 @@ from . import thread_pool
 
 _JIT_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
 
-# Numba has no vector math library here (no SVML), so its exp/log1p run one
-# element at a time, while NumPy's are SIMD. Kernels built on them win only
-# where call overhead dominates: small arrays, and rows narrow enough that the
-# fused passes save more than the scalar exp costs (measured: break-even near
-# 2k elements, 64 classes for softmax + cross-entropy). Sigmoid, tanh, swish and
-# the ELUs use ``numba_kernels/vector_math.py``'s exponential instead, which vectorizes.
+# Numba has no vector math library here (no SVML), so its log1p runs one element at a
+# time, while NumPy's is SIMD: softplus's kernel wins only where call overhead dominates
+# (measured: break-even near 2k elements). The other activations and the softmax rows use
+# ``numba_kernels/vector_math.py``'s exponential instead, which vectorizes.
 SCALAR_MATH_LIMIT = 2048
 # Below this many elements a NumPy ufunc's call overhead (~1 us) beats
 # Numba's dispatch (~2 us) for one-pass arithmetic such as relu.
@@ -34,8 +32,6 @@ MIN_JIT_SGD_SIZE = 16384
 # reference's step was 2.8 us faster at 6 parameters, they tied at 321, and the kernel
 # won by 6 us at 4353 and 17 us at 16.9k.
 MIN_JIT_ADAM_SIZE = 256
-#: the widest rows the softmax and cross-entropy row kernels take
-NARROW_ROWS = 32
 # Row-wise kernels (layer normalization) and elementwise ones with real arithmetic per
 # element (erf) are split between the pool's threads in blocks of at least this many
 # elements: a hand-off costs ~30 us.

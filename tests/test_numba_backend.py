@@ -21,7 +21,6 @@ DEFAULT_CUTOFFS = {
         "MIN_JIT_SGD_SIZE",
         "MIN_JIT_ADAM_SIZE",
         "SCALAR_MATH_LIMIT",
-        "NARROW_ROWS",
     )
 }
 
@@ -34,7 +33,6 @@ LIFTED_CUTOFFS = {
     "MIN_JIT_SGD_SIZE": 0,
     "MIN_JIT_ADAM_SIZE": 0,
     "SCALAR_MATH_LIMIT": 10**9,
-    "NARROW_ROWS": 10**9,
 }
 
 shapes = st.lists(st.integers(1, 6), min_size=1, max_size=3).map(tuple)
@@ -338,6 +336,49 @@ def test_cross_entropy_matches_reference(numba_backend, rows, classes, dtype, se
         reference.sparse_softmax_cross_entropy_backward(expected_probs, labels, dloss),
         dtype,
     )
+
+
+@pytest.mark.parametrize("classes", [7, 8, 9, 17, 1000])
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_wide_softmax_rows_match_reference_with_nan_and_inf(numba_backend, rng, classes, dtype):
+    """Rows at and past the eight running maxima of ``row_max`` (the peak in every lane,
+    the tail), with a NaN, a +inf or a -inf placed early, late and in the tail: each such
+    row comes out NaN in both, as in the reference; the others agree to rounding."""
+    reference = Backend()
+    logits = random(rng, (12, classes), dtype)
+    logits[1, classes - 1] += 200  # the peak in the tail (missed, exp would saturate)
+    logits[2, 3] += 200  # ... and in one lane of the eight
+    for row, value in ((3, numpy.nan), (4, numpy.inf), (5, -numpy.inf)):
+        logits[row, 0] = value
+        logits[row + 3, classes // 2] = value
+        logits[row + 6, classes - 1] = value
+    labels = rng.integers(0, classes, len(logits))
+    targets = numpy.eye(classes, dtype=dtype)[labels]
+    dy = random(rng, logits.shape, dtype, 1.0)
+    with numpy.errstate(all="ignore"):
+        probabilities = reference.softmax_forward(logits)
+        log_probabilities = numpy.log(probabilities)
+    calls = [
+        ("softmax_forward", (logits,)),
+        ("log_softmax_forward", (logits,)),
+        ("sparse_softmax_cross_entropy_forward", (logits, labels)),
+        ("softmax_cross_entropy_forward", (logits, targets)),
+        ("softmax_backward", (dy, probabilities)),
+        ("log_softmax_backward", (dy, log_probabilities)),
+    ]
+    pairs = []
+    with numpy.errstate(all="ignore"):
+        for name, arguments in calls:
+            ours, theirs = (
+                getattr(numba_backend, name)(*arguments),
+                getattr(reference, name)(*arguments),
+            )
+            pairs += list(zip(ours, theirs)) if isinstance(ours, tuple) else [(ours, theirs)]
+    for ours, theirs in pairs:
+        assert ours.dtype == theirs.dtype
+        numpy.testing.assert_array_equal(numpy.isnan(ours), numpy.isnan(theirs))
+        finite = numpy.isfinite(theirs)
+        numpy.testing.assert_allclose(ours[finite], theirs[finite], RTOL[dtype], ATOL[dtype])
 
 
 def test_sparse_cross_entropy_rejects_out_of_range_labels(numba_backend):

@@ -11,7 +11,15 @@ import math
 
 import numba
 
-from .vector_math import expm1_nonpositive, sigmoid, tanh
+from .vector_math import (
+    exp_nonpositive,
+    expm1_nonpositive,
+    row_dot,
+    row_max,
+    row_sum,
+    sigmoid,
+    tanh,
+)
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -129,53 +137,43 @@ def swish_backward(dy, x, out):
 
 @numba.njit(cache=True, error_model="numpy")
 def softmax_rows(x, out):
-    """Softmax over the last axis of a C-contiguous ``(rows, n)`` array."""
-    rows, n = x.shape
-    for r in range(rows):
-        peak = x[r, 0]
-        for j in range(1, n):
-            peak = max(peak, x[r, j])
-        total = 0.0
-        for j in range(n):
-            e = math.exp(x[r, j] - peak)
-            out[r, j] = e
-            total += e
-        for j in range(n):
-            out[r, j] = out[r, j] / total
+    """Softmax over the last axis of a C-contiguous ``(rows, n)`` array; each pass over a
+    row vectorizes (``vector_math``'s reductions and exponential)."""
+    for r in range(x.shape[0]):
+        row, result = x[r], out[r]
+        peak = row_max(row)
+        for j in range(row.size):
+            result[j] = exp_nonpositive(row[j] - peak)
+        total = row_sum(result)
+        for j in range(row.size):
+            result[j] = result[j] / total
 
 
 @numba.njit(cache=True, error_model="numpy")
 def softmax_rows_backward(dy, y, out):
-    rows, n = y.shape
-    for r in range(rows):
-        dot = 0.0
-        for j in range(n):
-            dot += dy[r, j] * y[r, j]
-        for j in range(n):
-            out[r, j] = y[r, j] * (dy[r, j] - dot)
+    for r in range(y.shape[0]):
+        gradient, probabilities, result = dy[r], y[r], out[r]
+        dot = row_dot(gradient, probabilities)
+        for j in range(result.size):
+            result[j] = probabilities[j] * (gradient[j] - dot)
 
 
 @numba.njit(cache=True, error_model="numpy")
 def log_softmax_rows(x, out):
-    rows, n = x.shape
-    for r in range(rows):
-        peak = x[r, 0]
-        for j in range(1, n):
-            peak = max(peak, x[r, j])
-        total = 0.0
-        for j in range(n):
-            total += math.exp(x[r, j] - peak)
-        log_total = math.log(total)
-        for j in range(n):
-            out[r, j] = x[r, j] - peak - log_total
+    for r in range(x.shape[0]):
+        row, result = x[r], out[r]
+        peak = row_max(row)
+        for j in range(row.size):  # the exponentials, overwritten below
+            result[j] = exp_nonpositive(row[j] - peak)
+        log_total = math.log(row_sum(result))
+        for j in range(row.size):
+            result[j] = row[j] - peak - log_total
 
 
 @numba.njit(cache=True, error_model="numpy")
 def log_softmax_rows_backward(dy, y, out):
-    rows, n = y.shape
-    for r in range(rows):
-        total = 0.0
-        for j in range(n):
-            total += dy[r, j]
-        for j in range(n):
-            out[r, j] = dy[r, j] - math.exp(y[r, j]) * total
+    for r in range(y.shape[0]):
+        gradient, log_probabilities, result = dy[r], y[r], out[r]
+        total = row_sum(gradient)
+        for j in range(result.size):
+            result[j] = gradient[j] - exp_nonpositive(log_probabilities[j]) * total

@@ -3,6 +3,9 @@
 import math
 
 import numba
+from numba.extending import register_jitable
+
+from .vector_math import exp_nonpositive, row_max, row_sum
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -10,20 +13,27 @@ def _softmax_row(logits, probs, r):
     """Write row ``r``'s softmax into ``probs``; return ``(peak, log(sum))``.
 
     ``log(sum)`` is of the exponentials shifted by ``peak``, so the row's
-    log-softmax is ``logits - peak - log(sum)``.
+    log-softmax is ``logits - peak - log(sum)``. Each pass over the row vectorizes
+    (``vector_math``): the maximum, the exponentials, their float64 sum, the division.
     """
     classes = logits.shape[1]
-    peak = logits[r, 0]
-    for j in range(1, classes):
-        peak = max(peak, logits[r, j])
-    total = 0.0
+    row, out = logits[r], probs[r]
+    peak = row_max(row)
     for j in range(classes):
-        e = math.exp(logits[r, j] - peak)
-        probs[r, j] = e
-        total += e
+        out[j] = exp_nonpositive(row[j] - peak)
+    total = row_sum(out)
     for j in range(classes):
-        probs[r, j] = probs[r, j] / total
+        out[j] = out[j] / total
     return peak, math.log(total)
+
+
+@register_jitable(fastmath={"reassoc"})
+def _cross_entropy(target, row, peak, log_total):
+    """``-sum(target * log_softmax(row))``, summed in an order that vectorizes."""
+    value = 0.0
+    for j in range(row.size):
+        value -= target[j] * (row[j] - peak - log_total)
+    return value
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -31,10 +41,7 @@ def softmax_cross_entropy_forward(logits, targets, loss, probs):
     rows, classes = logits.shape
     for r in range(rows):
         peak, log_total = _softmax_row(logits, probs, r)
-        value = 0.0
-        for j in range(classes):
-            value -= targets[r, j] * (logits[r, j] - peak - log_total)
-        loss[r] = value
+        loss[r] = _cross_entropy(targets[r], logits[r], peak, log_total)
 
 
 @numba.njit(cache=True, error_model="numpy")
