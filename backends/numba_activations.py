@@ -193,6 +193,27 @@ class ActivationOverrides:
     # (128x1024 float32: 1.9 against 5.1 ms of CPU)
     erf = _Elementwise("x")
 
+    # -- GELU's tanh form, on vector_math's tanh --------------------------------
+    # (the exact form is the reference's, on the jitted erf: a fused pass around libm's
+    # scalar erf measured 5-15% faster forward and 5-35% slower backward)
+
+    def gelu_forward(self, x, approximate=False):
+        if not approximate or _jit_dtype(x) is None:
+            return super().gelu_forward(x, approximate)
+        out = numpy.empty(x.shape, x.dtype)
+        kernel = self._activations.gelu_approximate_forward
+        self._elementwise(kernel, (_flat(x),), (), out.reshape(-1), dispatch.MIN_SPLIT_VECTOR_MATH)
+        return out
+
+    def gelu_backward(self, dy, x, y, approximate=False):
+        if not approximate or _jit_dtype(dy, x) is None or dy.shape != x.shape:
+            return super().gelu_backward(dy, x, y, approximate)
+        out = numpy.empty(dy.shape, dy.dtype)
+        kernel = self._activations.gelu_approximate_backward
+        operands = (_flat(dy), _flat(x))
+        self._elementwise(kernel, operands, (), out.reshape(-1), dispatch.MIN_SPLIT_VECTOR_MATH)
+        return out
+
     # -- softmax over the last axis ----------------------------------------
 
     def _rows(self, kernel, *arrays):

@@ -68,6 +68,7 @@ ACTIVATIONS = {
     "selu": {},
     "softplus": {},
     "swish": {},
+    "gelu": {"approximate": True},  # the tanh form (the exact one is the reference's)
 }
 
 
@@ -101,7 +102,7 @@ def test_activations_keep_nan_and_inf_as_the_reference_does(numba_backend, name,
     assert numpy.isnan(forward[0])
 
 
-@pytest.mark.parametrize("name", ["sigmoid", "tanh", "elu", "selu", "swish", "softplus"])
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "elu", "selu", "swish", "softplus", "gelu"])
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_vector_math_activations_at_the_extremes(numba_backend, name, dtype):
     """The activations on vector_math's exponential agree with the reference where it

@@ -187,7 +187,8 @@ class ActivationKernels:
     def gelu_forward(self, x, approximate=False):
         xp = self.xp
         if approximate:
-            inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
+            # x * x * x, not x**3: NumPy's power runs libm's pow per element (60 ns)
+            inner = math.sqrt(2 / math.pi) * (x + 0.044715 * (x * x * x))
             return 0.5 * x * (1 + xp.tanh(inner))
         return 0.5 * x * (1 + self.erf(x / math.sqrt(2)))
 
@@ -195,7 +196,7 @@ class ActivationKernels:
         xp = self.xp
         if approximate:
             c = math.sqrt(2 / math.pi)
-            t = xp.tanh(c * (x + 0.044715 * x**3))
+            t = xp.tanh(c * (x + 0.044715 * (x * x * x)))
             dt = (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
             return dy * (0.5 * (1 + t) + 0.5 * x * dt)
         cdf = 0.5 * (1 + self.erf(x / math.sqrt(2)))

@@ -14,6 +14,7 @@ import numba
 from .vector_math import (
     exp_nonpositive,
     expm1_nonpositive,
+    like,
     row_dot,
     row_max,
     row_sum,
@@ -114,6 +115,33 @@ def softplus_forward(x, out):
 def softplus_backward(dy, x, out):
     for i in range(dy.size):
         out[i] = dy[i] * sigmoid(x[i])
+
+
+# GELU's tanh form: sqrt(2/pi) and the cubic term's coefficient
+SQRT_TWO_OVER_PI = 0.7978845608028654
+GELU_CUBIC = 0.044715
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def gelu_approximate_forward(x, out):
+    """GELU's tanh form, on vector_math's tanh in the arrays' dtype: it vectorizes."""
+    half, one = like(x, 0.5), like(x, 1.0)
+    scale, cubic = like(x, SQRT_TWO_OVER_PI), like(x, GELU_CUBIC)
+    for i in range(x.size):
+        v = x[i]
+        out[i] = half * v * (one + tanh(scale * (v + cubic * (v * v * v))))
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def gelu_approximate_backward(dy, x, out):
+    half, one = like(x, 0.5), like(x, 1.0)
+    scale, cubic = like(x, SQRT_TWO_OVER_PI), like(x, GELU_CUBIC)
+    slope = like(x, 3 * GELU_CUBIC)
+    for i in range(dy.size):
+        v = x[i]
+        t = tanh(scale * (v + cubic * (v * v * v)))
+        dt = (one - t * t) * scale * (one + slope * v * v)
+        out[i] = dy[i] * (half * (one + t) + half * v * dt)
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
