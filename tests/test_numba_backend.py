@@ -85,7 +85,16 @@ def test_activations_match_reference(numba_backend, name, shape, dtype, seed):
     expected = getattr(reference, name + "_forward")(x, **params)
     assert_close(forward, expected, dtype)
     backward = getattr(numba_backend, name + "_backward")(dy, x, expected, **params)
-    assert_close(backward, getattr(reference, name + "_backward")(dy, x, expected, **params), dtype)
+    expected_backward = getattr(reference, name + "_backward")(dy, x, expected, **params)
+    if name == "gelu" and dtype == "float32":
+        # the tanh form's derivative cancels in its tails (0.5 * (1 + t) with t near -1):
+        # both sides are within a few 1e-6 of the float64 value there (3.5e-6 and 4.1e-6 at
+        # worst over 650k random elements), not always of each other
+        exact = reference.gelu_backward(*(a.astype("float64") for a in (dy, x, expected)), **params)
+        numpy.testing.assert_allclose(backward, exact, rtol=RTOL[dtype], atol=1e-5)
+        numpy.testing.assert_allclose(expected_backward, exact, rtol=RTOL[dtype], atol=1e-5)
+        return
+    assert_close(backward, expected_backward, dtype)
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
