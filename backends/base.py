@@ -12,6 +12,7 @@ import numpy
 from .kernels.activations import ActivationKernels
 from .kernels.attention import AttentionKernels
 from .kernels.conv import ConvKernels
+from .kernels.depthwise import DepthwiseKernels
 from .kernels.embedding import EmbeddingKernels
 from .kernels.losses import LossKernels
 from .kernels.normalization import NormalizationKernels
@@ -27,6 +28,7 @@ class Backend(
     LossKernels,
     OptimizerKernels,
     ConvKernels,
+    DepthwiseKernels,
     PoolingKernels,
     NormalizationKernels,
     EmbeddingKernels,

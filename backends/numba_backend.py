@@ -10,7 +10,7 @@ and selecting the backend without it raises ``BackendUnavailableError``.
 Each family of overrides is a mixin in a module of its own, as the kernels in
 ``numba_kernels/`` and the references in ``kernels/`` are: ``numba_activations.py``,
 ``numba_losses.py``, ``numba_optimizers.py``, ``numba_normalization.py``,
-``numba_conv.py``, ``numba_pooling.py``, ``numba_recurrent.py``,
+``numba_conv.py``, ``numba_depthwise.py``, ``numba_pooling.py``, ``numba_recurrent.py``,
 ``numba_embedding.py`` and ``numba_attention.py``; what they share (the dtypes the
 kernels compile for, the size cut-offs) is in ``numba_dispatch.py``. This class joins
 them and holds the rest: the matrix products, a dense layer's forward and dropout.
@@ -25,6 +25,7 @@ from . import thread_pool
 from .numba_activations import ActivationOverrides
 from .numba_attention import AttentionOverrides
 from .numba_conv import ConvolutionOverrides
+from .numba_depthwise import DepthwiseOverrides
 from .numba_dispatch import _JIT_DTYPES
 from .numba_embedding import EmbeddingOverrides
 from .numba_losses import LossOverrides
@@ -39,6 +40,7 @@ _FAMILIES = (
     "attention",
     "conv",
     "conv_direct",
+    "depthwise",
     "dropout",
     "embedding",
     "losses",
@@ -85,6 +87,7 @@ class NumbaBackend(
     OptimizerOverrides,
     NormalizationOverrides,
     ConvolutionOverrides,
+    DepthwiseOverrides,
     PoolingOverrides,
     RecurrentOverrides,
     EmbeddingOverrides,

@@ -3,6 +3,8 @@
 The two Conv2D cases are the layers issue's speed figures: a (64, 28, 28, 1)
 batch into 32 3x3 filters, and (64, 14, 14, 32) into 64 3x3 filters, both
 'valid'. ``bench_peers.TorchConv2DLayer`` times the same work in PyTorch.
+``DepthwiseConv2DLayer`` is a MobileNet- or Xception-style 3x3 'same' depthwise
+convolution of a (32, 32, 32, 16) batch, with a stride of 1 and of 2.
 """
 
 import numpy
@@ -39,6 +41,36 @@ class Conv2DLayer:
         self.time_forward_backward(backend_name, case)  # JIT warm-up
 
     def time_forward_backward(self, backend_name, case):
+        self.x.grad = None
+        for weight in self.layer.trainable_weights:
+            weight.grad = None
+        self.layer(self.x).sum().backward()
+        self.backend.synchronize()
+
+
+class DepthwiseConv2DLayer:
+    """``DepthwiseConv2D(3, strides, padding="same")`` forward, then backward to the input
+    and the weights."""
+
+    params = [BACKENDS, [1, 2]]
+    param_names = ["backend", "strides"]
+
+    def setup(self, backend_name, strides):
+        import engine
+        from engine import layers
+
+        backend = backend_or_skip(backend_name)
+        limit_threads()
+        with engine.use_backend(backend_name):
+            engine.utils.set_random_seed(0)
+            self.layer = layers.DepthwiseConv2D(3, strides=strides, padding="same")
+            x = host_random((32, 32, 32, 16))
+            self.x = engine.Tensor(x, requires_grad=True, backend=backend)
+            self.layer(self.x)  # builds the weights
+        self.backend = backend
+        self.time_forward_backward(backend_name, strides)  # JIT warm-up
+
+    def time_forward_backward(self, backend_name, strides):
         self.x.grad = None
         for weight in self.layer.trainable_weights:
             weight.grad = None

@@ -1,28 +1,13 @@
 """Depthwise convolution (channels-last): each input channel convolved with its own filters.
 
-The generic body is written against ``backend.xp`` and loops over the
-``kh * kw`` kernel offsets, each a multiply-add of one strided slice of the
-(padded) input with that offset's ``(channels, multiplier)`` weights, so no
-scratch array is larger than the output. Output channel ``c * multiplier + m``
-is input channel ``c`` through filter ``m``, as in Keras and TensorFlow.
+The op checks shapes and resolves padding; the backend's ``depthwise_conv2d_forward``
+and ``depthwise_conv2d_backward`` (``backends/kernels/depthwise.py``) do the work.
 """
 
 from backends.kernels.conv import output_size, resolve_padding
 
 from ..tensor import Function, Tensor, apply
 from .conv_transpose import as_tuple
-
-
-def _offsets(window, strides, dilation, out_hw):
-    """``(i, j, index)`` for each kernel offset: the slice of the padded input it reads."""
-    for i in range(window[0]):
-        rows = slice(
-            i * dilation[0], i * dilation[0] + strides[0] * (out_hw[0] - 1) + 1, strides[0]
-        )
-        for j in range(window[1]):
-            start = j * dilation[1]
-            cols = slice(start, start + strides[1] * (out_hw[1] - 1) + 1, strides[1])
-            yield i, j, (slice(None), rows, cols, slice(None))
 
 
 class DepthwiseConv2D(Function):
@@ -35,34 +20,22 @@ class DepthwiseConv2D(Function):
         self.x = x if need_kernel else None
         self.kernel = kernel if need_x else None
         self.x_shape = x.shape
-        padded = self.backend.pad_spatial(x, self.pads)
-        _, _, c, m = kernel.shape
-        y = self.backend.xp.zeros((x.shape[0], *self.out_hw, c, m), dtype=x.dtype)
-        for i, j, index in _offsets(self.window, self.strides, self.dilation, self.out_hw):
-            y += padded[index][..., None] * kernel[i, j]
-        return y.reshape(x.shape[0], *self.out_hw, c * m)
+        return self.backend.depthwise_conv2d_forward(
+            x, kernel, self.strides, self.pads, self.dilation, self.out_hw
+        )
 
     def backward(self, grad):
-        xp = self.backend.xp
-        need_x, need_kernel = self.needs_input_grad
-        n, h, w, c = self.x_shape
-        (top, bottom), (left, right) = self.pads
-        grad = grad.reshape(n, *self.out_hw, c, -1)
-        offsets = list(_offsets(self.window, self.strides, self.dilation, self.out_hw))
-        grad_x = grad_kernel = None
-        if need_x:
-            grad_x = xp.zeros((n, h + top + bottom, w + left + right, c), dtype=grad.dtype)
-            for i, j, index in offsets:
-                grad_x[index] += (grad * self.kernel[i, j]).sum(axis=-1)
-            grad_x = grad_x[:, top : top + h, left : left + w, :]
-        if need_kernel:
-            padded = self.backend.pad_spatial(self.x, self.pads)
-            flat_grad = grad.reshape(-1, c, grad.shape[-1])
-            grad_kernel = xp.empty((*self.window, c, grad.shape[-1]), dtype=grad.dtype)
-            for i, j, index in offsets:
-                window = padded[index].reshape(-1, c)
-                grad_kernel[i, j] = xp.einsum("pc,pcm->cm", window, flat_grad)
-        return grad_x, grad_kernel
+        return self.backend.depthwise_conv2d_backward(
+            grad,
+            self.x,
+            self.kernel,
+            self.x_shape,
+            self.window,
+            self.strides,
+            self.pads,
+            self.dilation,
+            self.needs_input_grad,
+        )
 
 
 def depthwise_conv2d(
