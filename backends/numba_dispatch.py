@@ -34,7 +34,7 @@ MIN_JIT_SGD_SIZE = 16384
 MIN_JIT_ADAM_SIZE = 256
 # Row-wise kernels (layer normalization) and elementwise ones with real arithmetic per
 # element (erf) are split between the pool's threads in blocks of at least this many
-# elements: a hand-off costs ~30 us.
+# elements: a hand-off costs 12-30 us (the pool's worker needs the GIL to start).
 MIN_SPLIT_ELEMENTS = 32768
 # One-pass arithmetic bound by memory (relu, leaky relu and the activations' backward
 # passes, SGD) is split only into blocks of at least this many elements: the pool's
