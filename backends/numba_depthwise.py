@@ -37,8 +37,7 @@ def _by_row(strides, channels: int, outputs: int, columns: int) -> int:
 
 def _tiled(weights, length: int):
     """Each kernel offset's weights repeated along an output row of ``length`` elements."""
-    kh, kw, outputs = weights.shape
-    return numpy.ascontiguousarray(numpy.tile(weights, (1, 1, length // outputs)))
+    return numpy.ascontiguousarray(numpy.tile(weights, (1, 1, length // weights.shape[2])))
 
 
 def _forward_block(kernels, x, weights, tiled, out, geometry, start, stop):
