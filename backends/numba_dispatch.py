@@ -27,11 +27,6 @@ MIN_JIT_SIZE = 2048
 # argument checks cost more than they save below ~16k elements (measured: 1.6x slower at
 # 64 elements, 1.1x at 8k, faster from 16k).
 MIN_JIT_SGD_SIZE = 16384
-# Adam's reference makes ten passes, and alone the kernel wins at every size; but inside a
-# training step (Dense models, full batch of 100, same process, alternating) the
-# reference's step was 2.8 us faster at 6 parameters, they tied at 321, and the kernel
-# won by 6 us at 4353 and 17 us at 16.9k.
-MIN_JIT_ADAM_SIZE = 256
 # Row-wise kernels (layer normalization) and elementwise ones with real arithmetic per
 # element (erf) are split between the pool's threads in blocks of at least this many
 # elements: a hand-off costs 12-30 us (the pool's worker needs the GIL to start).

@@ -4,7 +4,7 @@ A mixin of ``NumbaBackend``: SGD (with momentum), Adam, AMSGrad, RMSprop and
 Adagrad update a C-contiguous float32/float64 weight and its state through
 flat views in one kernel call; long weights are updated in slices on the
 kernel pool. Anything else (other dtypes, non-contiguous weights, SGD below
-``numba_dispatch.MIN_JIT_SGD_SIZE``, Adam below ``MIN_JIT_ADAM_SIZE``) takes the
+``numba_dispatch.MIN_JIT_SGD_SIZE``) takes the
 NumPy reference.
 """
 
@@ -40,13 +40,19 @@ class OptimizerOverrides:
         one shape, ``param`` and the state C-contiguous (updated through flat views). One
         pass over them, as it runs for every weight at every step."""
         dtype, shape = param.dtype, param.shape
-        if dtype not in _JIT_DTYPES:
+        if dtype not in _JIT_DTYPES or type(param) is not numpy.ndarray:
             return False
-        for array in (param, grad, *state):
-            if type(array) is not numpy.ndarray or array.dtype != dtype or array.shape != shape:
-                return False
-        for array in (param, *state):
-            if not array.flags.c_contiguous:
+        if not param.flags.c_contiguous:
+            return False
+        if type(grad) is not numpy.ndarray or grad.dtype != dtype or grad.shape != shape:
+            return False
+        for array in state:  # written out, not one loop over all: 1.0 against 1.7 us
+            if (
+                type(array) is not numpy.ndarray
+                or array.dtype != dtype
+                or array.shape != shape
+                or not array.flags.c_contiguous
+            ):
                 return False
         return True
 
@@ -75,14 +81,15 @@ class OptimizerOverrides:
         )
 
     def adam_update(self, param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat=None):
+        """The fused kernel at every size: on W5's two weights (one flat buffer) a call took
+        4.5-5.6 us against the reference's 7.0-12 (median per call inside the step, six
+        alternating rounds), once the checks and the scalars were made cheaper."""
         state = (m, v) if v_hat is None else (m, v, v_hat)
-        if param.size < dispatch.MIN_JIT_ADAM_SIZE or not self._fused_update_ok(
-            param, grad, *state
-        ):
+        if not self._fused_update_ok(param, grad, *state):
             return super().adam_update(param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat)
-        scalar = param.dtype.type
         args = (param.reshape(-1), _flat(grad), m.reshape(-1), v.reshape(-1))
-        constants = (scalar(lr_t), scalar(1 - beta_1), scalar(1 - beta_2), scalar(epsilon))
+        # Python floats, rounded to the arrays' dtype in the kernel (NumPy scalars cost more)
+        constants = (float(lr_t), 1.0 - float(beta_1), 1.0 - float(beta_2), float(epsilon))
         if v_hat is None:
             kernel, arrays = self._optimizers.adam_update, args
         else:

@@ -19,7 +19,6 @@ DEFAULT_CUTOFFS = {
     for name in (
         "MIN_JIT_SIZE",
         "MIN_JIT_SGD_SIZE",
-        "MIN_JIT_ADAM_SIZE",
         "SCALAR_MATH_LIMIT",
     )
 }
@@ -31,7 +30,6 @@ few = settings(max_examples=10, deadline=None)
 LIFTED_CUTOFFS = {
     "MIN_JIT_SIZE": 0,
     "MIN_JIT_SGD_SIZE": 0,
-    "MIN_JIT_ADAM_SIZE": 0,
     "SCALAR_MATH_LIMIT": 10**9,
 }
 
@@ -267,7 +265,7 @@ def test_each_kernel_is_split_from_its_own_size(monkeypatch, rng, call, split):
     }
     for name, size in sizes.items():
         monkeypatch.setattr(numba_dispatch, name, size)
-    for cutoff in ("MIN_JIT_SIZE", "MIN_JIT_SGD_SIZE", "MIN_JIT_ADAM_SIZE"):
+    for cutoff in ("MIN_JIT_SIZE", "MIN_JIT_SGD_SIZE"):
         monkeypatch.setattr(numba_dispatch, cutoff, 0)
     monkeypatch.setattr(thread_pool, "width", lambda: 2)
     pool_run = thread_pool._Pool.run
@@ -686,25 +684,29 @@ def test_a_change_to_the_shared_math_recompiles_the_kernels(tmp_path):
     assert hits_and_misses() == ["0", "1"]  # compiled again
 
 
-@pytest.mark.parametrize(("size", "fused"), [(10, False), (1000, True)])
-def test_adam_takes_the_kernel_only_from_its_cutoff(monkeypatch, size, fused):
-    """Below ``MIN_JIT_ADAM_SIZE`` the reference's ufuncs cost less inside a step than the
-    kernel's dispatch; the update is the same either way."""
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("size", [1, 2, 1000])
+def test_adam_takes_the_kernel_at_every_size(monkeypatch, size, amsgrad):
+    """A small model's few weights too; the kernel rounds the scalars (Python floats) to
+    float32 as the reference does, so the update is the reference's."""
     for cutoff in LIFTED_CUTOFFS:  # undo a lift the module fixture may hold
         monkeypatch.setattr(numba_dispatch, cutoff, DEFAULT_CUTOFFS[cutoff])
     numba_backend = backends.get("numba")
     kernels, calls = numba_backend._optimizers, []
-    kernel = kernels.adam_update
-    monkeypatch.setattr(kernels, "adam_update", lambda *a: calls.append(1) or kernel(*a))
+    name = "amsgrad_update" if amsgrad else "adam_update"
+    kernel = getattr(kernels, name)
+    monkeypatch.setattr(kernels, name, lambda *a: calls.append(a[-4:]) or kernel(*a))
     rng = numpy.random.default_rng(3)
     param, grad, m = (rng.standard_normal(size).astype("float32") for _ in range(3))
-    v = numpy.abs(rng.standard_normal(size)).astype("float32")
-    expected = [a.copy() for a in (param, m, v)]
-    Backend().adam_update(*expected[:1], grad, *expected[1:], 0.01, 0.9, 0.999, 1e-7)
-    numba_backend.adam_update(param, grad, m, v, 0.01, 0.9, 0.999, 1e-7)
-    assert bool(calls) == fused
-    for ours, theirs in zip((param, m, v), expected, strict=True):
-        numpy.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+    state = [numpy.abs(rng.standard_normal(size)).astype("float32") for _ in range(2)]
+    v, v_hat = state[0], (state[1] if amsgrad else None)
+    ours = [a for a in (param, m, v, v_hat) if a is not None]
+    expected = [a.copy() for a in ours]
+    Backend().adam_update(expected[0], grad, *expected[1:3], 0.01, 0.9, 0.999, 1e-7, *expected[3:])
+    numba_backend.adam_update(param, grad, m, v, 0.01, 0.9, 0.999, 1e-7, v_hat)
+    assert len(calls) == 1 and all(type(s) is float for s in calls[0])
+    for got, want in zip(ours, expected, strict=True):
+        numpy.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
 def test_kernel_families_are_imported_on_first_use_only():
