@@ -4,7 +4,7 @@ A mixin of ``NumbaBackend``: SGD (with momentum), Adam, AMSGrad, RMSprop and
 Adagrad update a C-contiguous float32/float64 weight and its state through
 flat views in one kernel call; long weights are updated in slices on the
 kernel pool. Anything else (other dtypes, non-contiguous weights, SGD below
-``numba_dispatch.MIN_JIT_SGD_SIZE``) takes the
+``numba_dispatch.MIN_JIT_SGD_SIZE``, Adam below ``MIN_JIT_ADAM_SIZE``) takes the
 NumPy reference.
 """
 
@@ -81,9 +81,8 @@ class OptimizerOverrides:
         )
 
     def adam_update(self, param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat=None):
-        """The fused kernel at every size: on W5's two weights (one flat buffer) a call took
-        4.5-5.6 us against the reference's 7.0-12 (median per call inside the step, six
-        alternating rounds), once the checks and the scalars were made cheaper."""
+        if param.size < dispatch.MIN_JIT_ADAM_SIZE:  # the common case: a small model's weights
+            return super().adam_update(param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat)
         state = (m, v) if v_hat is None else (m, v, v_hat)
         if not self._fused_update_ok(param, grad, *state):
             return super().adam_update(param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat)

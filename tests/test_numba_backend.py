@@ -19,6 +19,7 @@ DEFAULT_CUTOFFS = {
     for name in (
         "MIN_JIT_SIZE",
         "MIN_JIT_SGD_SIZE",
+        "MIN_JIT_ADAM_SIZE",
         "SCALAR_MATH_LIMIT",
     )
 }
@@ -30,6 +31,7 @@ few = settings(max_examples=10, deadline=None)
 LIFTED_CUTOFFS = {
     "MIN_JIT_SIZE": 0,
     "MIN_JIT_SGD_SIZE": 0,
+    "MIN_JIT_ADAM_SIZE": 0,
     "SCALAR_MATH_LIMIT": 10**9,
 }
 
@@ -265,7 +267,7 @@ def test_each_kernel_is_split_from_its_own_size(monkeypatch, rng, call, split):
     }
     for name, size in sizes.items():
         monkeypatch.setattr(numba_dispatch, name, size)
-    for cutoff in ("MIN_JIT_SIZE", "MIN_JIT_SGD_SIZE"):
+    for cutoff in ("MIN_JIT_SIZE", "MIN_JIT_SGD_SIZE", "MIN_JIT_ADAM_SIZE"):
         monkeypatch.setattr(numba_dispatch, cutoff, 0)
     monkeypatch.setattr(thread_pool, "width", lambda: 2)
     pool_run = thread_pool._Pool.run
@@ -685,10 +687,10 @@ def test_a_change_to_the_shared_math_recompiles_the_kernels(tmp_path):
 
 
 @pytest.mark.parametrize("amsgrad", [False, True])
-@pytest.mark.parametrize("size", [1, 2, 1000])
-def test_adam_takes_the_kernel_at_every_size(monkeypatch, size, amsgrad):
-    """A small model's few weights too; the kernel rounds the scalars (Python floats) to
-    float32 as the reference does, so the update is the reference's."""
+@pytest.mark.parametrize(("size", "fused"), [(2, False), (255, False), (256, True), (1000, True)])
+def test_adam_takes_the_kernel_from_its_cutoff(monkeypatch, size, fused, amsgrad):
+    """Below ``MIN_JIT_ADAM_SIZE`` the reference's ufuncs; from it the kernel, which rounds
+    the scalars (Python floats) to float32 as the reference does: the same update."""
     for cutoff in LIFTED_CUTOFFS:  # undo a lift the module fixture may hold
         monkeypatch.setattr(numba_dispatch, cutoff, DEFAULT_CUTOFFS[cutoff])
     numba_backend = backends.get("numba")
@@ -704,7 +706,7 @@ def test_adam_takes_the_kernel_at_every_size(monkeypatch, size, amsgrad):
     expected = [a.copy() for a in ours]
     Backend().adam_update(expected[0], grad, *expected[1:3], 0.01, 0.9, 0.999, 1e-7, *expected[3:])
     numba_backend.adam_update(param, grad, m, v, 0.01, 0.9, 0.999, 1e-7, v_hat)
-    assert len(calls) == 1 and all(type(s) is float for s in calls[0])
+    assert len(calls) == fused and all(type(s) is float for c in calls for s in c)
     for got, want in zip(ours, expected, strict=True):
         numpy.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
