@@ -115,9 +115,8 @@ class NumbaBackend(
     # -- linear algebra: OpenBLAS's parallel GEMM on the pool (thread_pool.matmul) --
 
     # A small product (every product of a small model, at every step) is NumPy's own,
-    # tested here before any call: W5's step, CPU time, same process, alternating, was
-    # ~2 us behind the numpy backend's with these overrides going through
-    # thread_pool.matmul, and level with them stripped.
+    # tested here before any call into thread_pool: at W5's shapes 1.47 against 1.60 us a
+    # call for matmul, 2.56 against 2.93 for dense_forward (the reference's: 1.26, 2.06).
 
     def matmul(self, a, b):
         if type(a) is not numpy.ndarray or type(b) is not numpy.ndarray:
