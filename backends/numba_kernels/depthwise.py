@@ -39,8 +39,7 @@ def forward(x, kernel, tiled, out, strides, dilation, pads, start, stop):
     for b in range(start, stop):
         for oy in range(rows):
             out_row = out[b, oy].reshape(columns * outputs)
-            for q in range(out_row.size):
-                out_row[q] = 0
+            out_row[:] = 0
             for i in range(window_h):
                 iy = oy * strides[0] + i * dilation[0] - pads[0]
                 if iy < 0 or iy >= height:
@@ -80,9 +79,7 @@ def input_gradient(dy, kernel, tiled, dx, strides, dilation, pads, start, stop):
     multiplier = outputs // channels
     by_row = strides[1] == 1 and multiplier == 1
     for b in range(start, stop):
-        image = dx[b].reshape(height * width * channels)
-        for q in range(image.size):
-            image[q] = 0
+        dx[b] = 0
         for oy in range(rows):
             dy_row = dy[b, oy].reshape(columns * outputs)
             for i in range(window_h):
@@ -126,12 +123,8 @@ def kernel_gradient(x, dy, tiled_sums, dkernel, strides, dilation, pads, start, 
     rows, columns = dy.shape[1], dy.shape[2]
     multiplier = outputs // channels
     by_row = strides[1] == 1 and multiplier == 1
-    flat = tiled_sums.reshape(tiled_sums.size)
-    for q in range(flat.size):
-        flat[q] = 0
-    flat = dkernel.reshape(dkernel.size)
-    for q in range(flat.size):
-        flat[q] = 0
+    tiled_sums[:] = 0
+    dkernel[:] = 0
     for b in range(start, stop):
         for oy in range(rows):
             dy_row = dy[b, oy].reshape(columns * outputs)
