@@ -1,0 +1,115 @@
+"""Compile a kernel in a forked child process while this process compiles another.
+
+Numba compiles one function at a time (under its global compiler lock), and a
+cold cache makes a model's first step wait for every kernel it uses: W4's
+LSTM pair takes ~3.5 s, half of it the backward, which is needed only after
+the forward has compiled and run. ``start`` forks a child that compiles a
+kernel for one signature into Numba's cache, on a second core, while this
+process goes on; ``wait``, called before the kernel's first use, waits for the
+child, so that the call then loads the kernel from the cache instead of
+compiling it.
+
+Only where this can help and cannot hurt: Linux (``os.fork``), at least two
+CPUs for this process and two threads for the numba backend's kernels
+(``engine.set_num_threads(1)`` turns it off), the kernel cached (``cache=True``) in a writable
+directory and not there yet for this signature, and not turned off by
+``ENGINE_NUMBA_COMPILE_AHEAD=0``. The child only compiles (it runs no kernel
+and no Python code of the caller's) and leaves through ``os._exit``. Anything
+that goes wrong costs only the time saved: a child that fails, or runs past
+``WAIT_SECONDS``, leaves the signature uncached and the call compiles it here.
+"""
+
+import os
+import signal
+import time
+import warnings
+
+from numba.core.compiler_lock import global_compiler_lock
+from numba.core.dispatcher import Dispatcher
+
+from . import thread_pool
+
+#: the longest ``wait`` waits for a child (its compile normally takes seconds)
+WAIT_SECONDS = 60.0
+_POLL_SECONDS = 0.002
+
+# dispatcher -> (child's pid, signature), for children not yet waited for
+_pending: dict = {}
+
+
+def enabled() -> bool:
+    """Whether ``start`` may fork here (the platform, the CPUs, the environment)."""
+    if os.environ.get("ENGINE_NUMBA_COMPILE_AHEAD", "1") == "0":
+        return False
+    if not hasattr(os, "fork") or not hasattr(os, "sched_getaffinity"):
+        return False
+    return len(os.sched_getaffinity(0)) >= 2 and thread_pool.width() >= 2
+
+
+def start(dispatcher, signature: tuple) -> bool:
+    """Fork a child compiling ``dispatcher`` for ``signature`` (Numba types) into the cache;
+    False, doing nothing, where that would not help. At most one child per dispatcher."""
+    if dispatcher in _pending or not enabled() or not _missing_from_cache(dispatcher, signature):
+        return False
+    # The lock is held across the fork, so that no other thread of this process is inside
+    # Numba's compiler when the child (which has only this thread) starts compiling; the
+    # child touches nothing else another thread could hold (Python resets its own locks).
+    # Python 3.12+ warns about any fork of a process with threads (the kernel pool's).
+    with global_compiler_lock, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+        pid = os.fork()
+        if pid == 0:
+            _compile_and_exit(dispatcher, signature)
+    _pending[dispatcher] = (pid, signature)
+    return True
+
+
+def wait(dispatcher) -> None:
+    """Wait for ``dispatcher``'s child, if one is running or unreaped. Cheap when none is."""
+    if not _pending or dispatcher not in _pending:
+        return
+    pid, _ = _pending.pop(dispatcher)
+    deadline = time.monotonic() + WAIT_SECONDS
+    try:
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return
+            time.sleep(_POLL_SECONDS)
+    except ChildProcessError:  # already reaped elsewhere (SIGCHLD ignored, say)
+        pass
+
+
+def pending() -> list:
+    """The dispatchers whose children ``wait`` has not waited for yet."""
+    return list(_pending)
+
+
+def _missing_from_cache(dispatcher, signature) -> bool:
+    """Whether compiling ahead can help: ``dispatcher`` is jitted, caches to a writable
+    directory, and has ``signature`` neither compiled here nor in its cache."""
+    if not isinstance(dispatcher, Dispatcher) or signature in dispatcher.overloads:
+        return False
+    cache = dispatcher._cache
+    try:  # Numba's cache internals: any change in them turns compiling ahead off
+        if not cache._enabled:
+            return False
+        cache._impl.locator.ensure_cache_path()
+        if not os.access(cache.cache_path, os.W_OK):
+            return False
+        key = cache._index_key(signature, dispatcher.targetctx.codegen())
+        return key not in cache._cache_file._load_index()
+    except Exception:
+        return False
+
+
+def _compile_and_exit(dispatcher, signature) -> None:
+    """The child's whole life: compile into the cache, then leave without running the
+    parent's exit handlers or flushing its buffers."""
+    status = 1
+    try:
+        dispatcher.compile(signature)
+        status = 0
+    finally:
+        os._exit(status)
