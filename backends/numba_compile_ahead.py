@@ -11,16 +11,19 @@ compiling it.
 
 Only where this can help and cannot hurt: Linux (``os.fork``), at least two
 CPUs for this process and two threads for the numba backend's kernels
-(``engine.set_num_threads(1)`` turns it off), the kernel cached (``cache=True``) in a writable
-directory and not there yet for this signature, and not turned off by
-``ENGINE_NUMBA_COMPILE_AHEAD=0``. The child only compiles (it runs no kernel
-and no Python code of the caller's) and leaves through ``os._exit``. Anything
-that goes wrong costs only the time saved: a child that fails, or runs past
-``WAIT_SECONDS``, leaves the signature uncached and the call compiles it here.
+(``engine.set_num_threads(1)`` turns it off), no MPI in the process (a fork can
+corrupt memory that an MPI library registered with its network card), the
+kernel cached (``cache=True``) in a writable directory and not there yet for
+this signature, and not turned off by ``ENGINE_NUMBA_COMPILE_AHEAD=0``. The
+child only compiles (it runs no kernel and no Python code of the caller's) and
+leaves through ``os._exit``. Anything that goes wrong costs only the time
+saved: a child that fails, or runs past ``WAIT_SECONDS``, leaves the signature
+uncached and the call compiles it here.
 """
 
 import os
 import signal
+import sys
 import time
 import warnings
 
@@ -42,6 +45,8 @@ def enabled() -> bool:
     if os.environ.get("ENGINE_NUMBA_COMPILE_AHEAD", "1") == "0":
         return False
     if not hasattr(os, "fork") or not hasattr(os, "sched_getaffinity"):
+        return False
+    if "mpi4py.MPI" in sys.modules:
         return False
     return len(os.sched_getaffinity(0)) >= 2 and thread_pool.width() >= 2
 

@@ -134,6 +134,9 @@ def test_nothing_is_forked_where_it_cannot_help(monkeypatch):
     monkeypatch.setenv("ENGINE_NUMBA_COMPILE_AHEAD", "0")
     assert not numba_compile_ahead.enabled()
     monkeypatch.delenv("ENGINE_NUMBA_COMPILE_AHEAD")
+    monkeypatch.setitem(sys.modules, "mpi4py.MPI", object())  # an MPI process
+    assert not numba_compile_ahead.enabled()
+    monkeypatch.delitem(sys.modules, "mpi4py.MPI")
     threads = engine.get_num_threads()
     engine.set_num_threads(1)  # the user asked for one core
     try:
