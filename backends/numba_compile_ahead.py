@@ -3,11 +3,15 @@
 Numba compiles one function at a time (under its global compiler lock), and a
 cold cache makes a model's first step wait for every kernel it uses: W4's
 LSTM pair takes ~3.5 s, half of it the backward, which is needed only after
-the forward has compiled and run. ``start`` forks a child that compiles a
-kernel for one signature into Numba's cache, on a second core, while this
-process goes on; ``wait``, called before the kernel's first use, waits for the
-child, so that the call then loads the kernel from the cache instead of
-compiling it.
+the forward has compiled and run; W3's convolution and pooling backward
+kernels take ~2 s. A forward override (recurrent layers, convolution, pooling,
+layer normalization) calls ``start`` with its backward kernel and arguments of
+the types the backward will call it with; ``start`` forks a child that
+compiles the kernel for those types into Numba's cache, on a second core,
+while this process goes on. ``wait``, called before the kernel's first use,
+waits for the child, so that the call then loads the kernel from the cache
+instead of compiling it. ``tests/test_numba_compile_ahead.py`` checks that each
+override asks for the types its backward's call compiles.
 
 Only where this can help and cannot hurt: Linux (``os.fork``), at least two
 CPUs for this process and two threads for the numba backend's kernels
@@ -27,6 +31,7 @@ import sys
 import time
 import warnings
 
+import numba
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import Dispatcher
 
@@ -38,6 +43,8 @@ _POLL_SECONDS = 0.002
 
 # dispatcher -> (child's pid, signature), for children not yet waited for
 _pending: dict = {}
+# the dispatchers ``start`` was called for in this process
+_tried: set = set()
 
 
 def enabled() -> bool:
@@ -51,10 +58,18 @@ def enabled() -> bool:
     return len(os.sched_getaffinity(0)) >= 2 and thread_pool.width() >= 2
 
 
-def start(dispatcher, signature: tuple) -> bool:
-    """Fork a child compiling ``dispatcher`` for ``signature`` (Numba types) into the cache;
-    False, doing nothing, where that would not help. At most one child per dispatcher."""
-    if dispatcher in _pending or not enabled() or not _missing_from_cache(dispatcher, signature):
+def start(dispatcher, example_args) -> bool:
+    """Fork a child compiling ``dispatcher`` into the cache for the types of the arguments
+    ``example_args()`` returns (as a call with them would compile it); False, doing nothing,
+    where that would not help. Only the first call for a dispatcher in a process does
+    anything, so a forward override calls this at every call for a set look-up."""
+    if dispatcher in _tried:
+        return False
+    _tried.add(dispatcher)
+    if not enabled():
+        return False
+    signature = tuple(numba.typeof(arg) for arg in example_args())
+    if not _missing_from_cache(dispatcher, signature):
         return False
     # The lock is held across the fork, so that no other thread of this process is inside
     # Numba's compiler when the child (which has only this thread) starts compiling; the

@@ -41,8 +41,8 @@ import threading
 
 import numpy
 
+from . import numba_compile_ahead, thread_pool
 from . import numba_dispatch as dispatch
-from . import thread_pool
 from .numba_dispatch import _jit_dtype
 
 #: bytes of column matrix per GEMM (whole images; at least one)
@@ -181,6 +181,13 @@ def _direct_weight_gradient_block(kernels, x, dy, relu_output, geometry, partial
     partials[start] = sums
 
 
+def _like_direct_gradients(padded, out, relu, geometry) -> tuple:
+    """Arguments of the types ``_direct_weight_gradient_block`` gives ``conv_direct``'s
+    ``weight_gradient``, from its forward's (for compiling it ahead)."""
+    sums = numpy.empty((10, out.shape[3]), out.dtype)
+    return (padded, out, out, relu, *geometry[:4], sums[:9], sums[9])
+
+
 def _sum_in_order(partials: dict):
     """The blocks' partial sums added in block order (the same order at every width)."""
     grads = [partials[start] for start in sorted(partials)]
@@ -244,9 +251,17 @@ class ConvolutionOverrides:
         work = pixels * kh * kw * c * f
         if direct:
             padded, out = _padded_channel(x, out_hw, geometry), y.reshape(n, *out_hw, f)
+            numba_compile_ahead.start(
+                self._conv_direct.weight_gradient,
+                lambda: _like_direct_gradients(padded, out, relu, geometry),
+            )
             block_args = (self._conv_direct, padded, weights, bias, relu, out, geometry)
             dispatch.split_images(_direct_forward_block, *block_args, batch=n, work_per_image=work)
         else:
+            if not pointwise:  # the input gradient's scatter, on arguments of these types
+                numba_compile_ahead.start(
+                    self._conv.col2im, lambda: (numpy.empty((0,) * 6, x.dtype), *geometry, x)
+                )
             block_args = (self._conv, x, weights, bias, relu, y, (kh, kw), out_hw, geometry)
             dispatch.split_images(
                 _forward_block, *block_args, pointwise, batch=n, work_per_image=work
@@ -299,6 +314,7 @@ class ConvolutionOverrides:
         dy = numpy.ascontiguousarray(dy)
         padded = _padded_channel(numpy.ascontiguousarray(x), out_hw, geometry)
         partials = {}  # one sum per block of images, added up in block order
+        numba_compile_ahead.wait(self._conv_direct.weight_gradient)
         dispatch.split_images(
             _direct_weight_gradient_block,
             *(self._conv_direct, padded, dy, relu_output, geometry, partials),
@@ -328,6 +344,7 @@ class ConvolutionOverrides:
         if pointwise:
             return thread_pool.matmul(dy.reshape(-1, f), weights_t).reshape(x_shape)
         dx = numpy.empty(tuple(x_shape), dy.dtype)
+        numba_compile_ahead.wait(self._conv.col2im)
         dispatch.split_images(
             _input_gradient_block,
             *(self._conv, dy, weights_t, dx, (kh, kw), geometry),

@@ -8,9 +8,12 @@ the NumPy reference.
 
 import numpy
 
+from . import numba_compile_ahead, thread_pool
 from . import numba_dispatch as dispatch
-from . import thread_pool
 from .numba_dispatch import _jit_dtype, _scale_and_shift
+
+# layer_norm_backward's block bounds and float64 partial sums, as their types go
+_BOUNDS, _PARTS = numpy.empty(0, numpy.int64), numpy.empty((0, 0))
 
 
 class NormalizationOverrides:
@@ -33,7 +36,12 @@ class NormalizationOverrides:
         y = numpy.empty(x.shape, x.dtype)
         mean = numpy.empty((rows, 1), x.dtype)
         variance = numpy.empty((rows, 1), x.dtype)
-        args = (numpy.ascontiguousarray(x), *params, x.dtype.type(epsilon), y, mean, variance)
+        x = numpy.ascontiguousarray(x)
+        args = (x, *params, x.dtype.type(epsilon), y, mean, variance)
+        numba_compile_ahead.start(  # the backward's arguments: of these types
+            self._normalization.layer_norm_backward,
+            lambda: (y, x, mean, variance, params[0], args[3], _BOUNDS, y, _PARTS, _PARTS, 0, 0),
+        )
         min_rows = -(-dispatch.MIN_SPLIT_ELEMENTS // features)
         thread_pool.run_blocks(
             self._normalization.layer_norm_forward, *args, count=rows, min_block=min_rows
@@ -53,6 +61,7 @@ class NormalizationOverrides:
         dgamma_parts = numpy.empty((len(blocks), features))
         dbeta_parts = numpy.empty((len(blocks), features))
         arrays = (dy, x, mean, variance)
+        numba_compile_ahead.wait(self._normalization.layer_norm_backward)
         thread_pool.run_blocks(
             self._normalization.layer_norm_backward,
             *(numpy.ascontiguousarray(a) for a in arrays),

@@ -9,6 +9,7 @@ when the windows do not overlap.
 
 import numpy
 
+from . import numba_compile_ahead
 from . import numba_dispatch as dispatch
 from .kernels.pooling import _pool_geometry
 from .numba_dispatch import _jit_dtype
@@ -44,6 +45,9 @@ class PoolingOverrides:
         x = numpy.ascontiguousarray(x)
         y = numpy.empty(out_shape, x.dtype)
         argmax = numpy.empty(out_shape, index_dtype)
+        backward, backward_args = self._max_pool_backward_kernel(pool_size, strides, geometry)
+        # the backward's arguments are of the types of these
+        numba_compile_ahead.start(backward, lambda: (y, argmax, *backward_args, x))
         kernel = self._pooling.max_pool2d_forward
 
         def block(start, stop):
@@ -58,21 +62,23 @@ class PoolingOverrides:
         _, geometry = self._pool_geometry_args(x_shape, pool_size, strides, padding)
         dy, argmax = numpy.ascontiguousarray(dy), numpy.ascontiguousarray(argmax)
         dx = numpy.empty(tuple(x_shape), dy.dtype)
-        if strides[0] >= pool_size[0] and strides[1] >= pool_size[1]:
-            kernel = self._pooling.max_pool2d_backward_disjoint  # writes every element of dx
+        kernel, geometry = self._max_pool_backward_kernel(pool_size, strides, geometry)
+        disjoint = kernel is self._pooling.max_pool2d_backward_disjoint  # writes all of dx
 
-            def block(start, stop):
-                kernel(dy[start:stop], argmax[start:stop], *geometry, dx[start:stop])
-
-        else:
-            kernel = self._pooling.max_pool2d_backward
-
-            def block(start, stop):
+        def block(start, stop):
+            if not disjoint:
                 dx[start:stop] = 0
-                kernel(dy[start:stop], argmax[start:stop], *geometry[1:], dx[start:stop])
+            kernel(dy[start:stop], argmax[start:stop], *geometry, dx[start:stop])
 
+        numba_compile_ahead.wait(kernel)
         _over_images(block, dx)
         return dx
+
+    def _max_pool_backward_kernel(self, pool_size, strides, geometry):
+        """The backward kernel for this pooling and the geometry arguments it takes."""
+        if strides[0] >= pool_size[0] and strides[1] >= pool_size[1]:
+            return self._pooling.max_pool2d_backward_disjoint, geometry
+        return self._pooling.max_pool2d_backward, geometry[1:]
 
     def avg_pool2d_forward(self, x, pool_size, strides, padding="valid"):
         if _jit_dtype(x) is None or x.ndim != 4 or x.size == 0:
@@ -80,6 +86,8 @@ class PoolingOverrides:
         out_hw, geometry = self._pool_geometry_args(x.shape, pool_size, strides, padding)
         x = numpy.ascontiguousarray(x)
         y = numpy.empty((x.shape[0], *out_hw, x.shape[3]), x.dtype)
+        # the backward's arguments are of the types of these
+        numba_compile_ahead.start(self._pooling.avg_pool2d_backward, lambda: (y, *geometry, x))
         kernel = self._pooling.avg_pool2d_forward
 
         def block(start, stop):
@@ -100,5 +108,6 @@ class PoolingOverrides:
             dx[start:stop] = 0
             kernel(dy[start:stop], *geometry, dx[start:stop])
 
+        numba_compile_ahead.wait(kernel)
         _over_images(block, dx)
         return dx

@@ -8,31 +8,10 @@ override. Input dropout, initial states and ``go_backwards`` happen outside
 these kernels, so they keep the fused path.
 """
 
-import numba
 import numpy
 
 from . import numba_compile_ahead, thread_pool
 from .numba_dispatch import _jit_dtype
-
-# Each backward kernel's arguments, for compiling it ahead: an array's number of axes (of
-# the sequence's dtype), "mask" (the boolean step mask) or "int".
-_BACKWARD_ARGUMENTS = {
-    "simple_rnn_backward": (3, 2, 2, "mask", "int", 3, 3, "int", "int"),
-    "lstm_backward": (3, 2, 2, 2, "mask", "int", "int", 3, 3, 3, "int", "int"),
-    "gru_backward": (3, 2, 2, "mask", "int", "int", 3, 3, 3, 3, 3, "int", "int"),
-}
-
-_TRIED_AHEAD: set = set()  # (backward kernel's name, dtype) pairs
-
-
-def backward_signature(name: str, dtype) -> tuple:
-    """The Numba types the backward kernel ``name`` is called with for sequences of
-    ``dtype`` (what its dispatcher compiles when the call comes)."""
-    examples = {"mask": numpy.zeros((0, 0), dtype=bool), "int": 0}
-    return tuple(
-        numba.typeof(examples[a] if isinstance(a, str) else numpy.empty((0,) * a, dtype))
-        for a in _BACKWARD_ARGUMENTS[name]
-    )
 
 
 class RecurrentOverrides:
@@ -66,15 +45,6 @@ class RecurrentOverrides:
         step_mask = self._step_mask(mask, x_proj)
         return None if step_mask is None else (codes, step_mask)
 
-    def _compile_backward_ahead(self, name: str, dtype) -> None:
-        """Have a child process compile the backward kernel ``name`` into Numba's cache while
-        this one compiles (and runs) the forward: on a cold cache the pair compiles in about
-        half the time (``numba_compile_ahead.py``)."""
-        if (name, dtype) in _TRIED_AHEAD:  # every forward call after the first
-            return
-        _TRIED_AHEAD.add((name, dtype))
-        numba_compile_ahead.start(getattr(self._recurrent, name), backward_signature(name, dtype))
-
     @staticmethod
     def _run_rows(kernel, *args, batch):
         """Run a sequence kernel over all batch rows, split between the kernel pool's
@@ -106,12 +76,16 @@ class RecurrentOverrides:
                 x_proj, recurrent_kernel, h0, mask, activation, recurrent_mask
             )
         (code,), step_mask = fused
-        self._compile_backward_ahead("simple_rnn_backward", x_proj.dtype)
         h_states = self._state_sequence(x_proj, h0)
+        x_proj, kernel = numpy.ascontiguousarray(x_proj), numpy.ascontiguousarray(recurrent_kernel)
+        like_backward = (x_proj, h_states[0], kernel, step_mask, code, h_states, x_proj, 0, 0)
+        numba_compile_ahead.start(  # the backward's arguments are of these types
+            self._recurrent.simple_rnn_backward, lambda: like_backward
+        )
         self._run_rows(
             self._recurrent.simple_rnn_forward,
-            numpy.ascontiguousarray(x_proj),
-            numpy.ascontiguousarray(recurrent_kernel),
+            x_proj,
+            kernel,
             step_mask,
             code,
             h_states,
@@ -168,14 +142,18 @@ class RecurrentOverrides:
                 recurrent_mask,
             )  # fmt: skip
         codes, step_mask = fused
-        self._compile_backward_ahead("lstm_backward", x_proj.dtype)
         h_states = self._state_sequence(x_proj, h0)
         c_states = self._state_sequence(x_proj, c0)
         gates = x_proj = numpy.ascontiguousarray(x_proj)  # consumed: the gates overwrite it
+        kernel = numpy.ascontiguousarray(recurrent_kernel)
+        state = h_states[0]  # the backward's arguments are of these types
+        like_backward = (h_states, state, state, kernel, step_mask, *codes)
+        like_backward += (c_states, gates, gates, 0, 0)
+        numba_compile_ahead.start(self._recurrent.lstm_backward, lambda: like_backward)
         self._run_rows(
             self._recurrent.lstm_forward,
             x_proj,
-            numpy.ascontiguousarray(recurrent_kernel),
+            kernel,
             step_mask,
             *codes,
             h_states,
@@ -240,16 +218,20 @@ class RecurrentOverrides:
                 recurrent_activation, recurrent_mask,
             )  # fmt: skip
         codes, step_mask = fused
-        self._compile_backward_ahead("gru_backward", x_proj.dtype)
         if recurrent_bias is None:
             recurrent_bias = numpy.zeros(x_proj.shape[2], x_proj.dtype)
         h_states = self._state_sequence(x_proj, h0)
         gates = x_proj = numpy.ascontiguousarray(x_proj)  # consumed: the gates overwrite it
         rec_h = numpy.empty((x_proj.shape[0], *h0.shape), x_proj.dtype)
+        kernel = numpy.ascontiguousarray(recurrent_kernel)
+        like_backward = (rec_h, h_states[0], kernel, step_mask, *codes, h_states, gates, rec_h)
+        numba_compile_ahead.start(  # the backward's arguments are of these types
+            self._recurrent.gru_backward, lambda: (*like_backward, gates, gates, 0, 0)
+        )
         self._run_rows(
             self._recurrent.gru_forward,
             x_proj,
-            numpy.ascontiguousarray(recurrent_kernel),
+            kernel,
             numpy.ascontiguousarray(recurrent_bias),
             step_mask,
             *codes,

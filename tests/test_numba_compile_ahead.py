@@ -1,10 +1,11 @@
-"""Compiling a recurrent backward kernel in a forked child while the forward compiles.
+"""Compiling a backward kernel in a forked child while the forward compiles.
 
-What is checked: the signature compiled ahead is the one the backward's call
-compiles (else the child's work would be wasted); on a cold cache, a training
-step loads the backward from the cache instead of compiling it; and where it
-cannot help (turned off, one thread, no cache, already compiled) nothing is
-forked, and a child past its time is stopped.
+What is checked: for every forward that asks for it (recurrent layers,
+convolution, pooling, layer normalization), the types compiled ahead are the
+ones the backward's call compiles (else the child's work would be wasted); on a
+cold cache, a training step loads the LSTM's backward from the cache instead of
+compiling it; where it cannot help (turned off, one thread, MPI, no cache,
+already compiled) nothing is forked; a child past its time is stopped.
 """
 
 import json
@@ -16,55 +17,80 @@ import time
 import numpy
 import pytest
 
-import backends
 import engine
+from engine import layers
 
 pytest.importorskip("numba")
 
 import numba  # noqa: E402
 
-from backends import numba_compile_ahead, numba_recurrent  # noqa: E402
+from backends import numba_compile_ahead  # noqa: E402
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(scope="module")
-def numba_backend():
-    return backends.get("numba")
+def image_model():
+    """A grayscale 3x3 convolution (the direct kernels), one over channels (im2col), max
+    pooling with disjoint and with overlapping windows, average pooling."""
+    return [
+        layers.Input(shape=(9, 9, 1)),
+        layers.Conv2D(3, 3, activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(4, 3, padding="same"),
+        layers.MaxPooling2D(2, strides=1),
+        layers.AveragePooling2D(2),
+        layers.Flatten(),
+        layers.Dense(2),
+    ]
 
 
-def run_sequence(backend, kind, dtype, rng):
-    """One forward and backward of ``kind``'s sequence kernels (2 steps, batch 3, 4 units)."""
-    steps, batch, units = 2, 3, 4
-    gates = {"simple_rnn": 1, "lstm": 4, "gru": 3}[kind]
+def sequence_model():
+    return [
+        layers.Input(shape=(4, 3)),
+        layers.SimpleRNN(3, return_sequences=True),
+        layers.GRU(3, return_sequences=True),
+        layers.LayerNormalization(),
+        layers.LSTM(2),
+        layers.Dense(2),
+    ]
 
-    def random(*shape):
-        return rng.standard_normal(shape).astype(dtype)
 
-    x_proj, kernel, h0 = (
-        random(steps, batch, gates * units),
-        random(units, gates * units),
-        random(batch, units),
+@pytest.mark.parametrize("floatx", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "build, kernels",
+    [
+        (
+            image_model,
+            ["weight_gradient", "col2im", "max_pool2d_backward_disjoint"]
+            + ["max_pool2d_backward", "avg_pool2d_backward"],
+        ),
+        (
+            sequence_model,
+            ["simple_rnn_backward", "gru_backward", "lstm_backward", "layer_norm_backward"],
+        ),
+    ],
+)
+def test_each_kernel_is_compiled_ahead_for_the_types_its_call_compiles(
+    monkeypatch, build, kernels, floatx
+):
+    requests = []
+    monkeypatch.setattr(  # record, without forking
+        numba_compile_ahead,
+        "start",
+        lambda kernel, example: requests.append((kernel, tuple(map(numba.typeof, example())))),
     )
-    grads = random(steps, batch, units), random(batch, units)
-    if kind == "simple_rnn":
-        *_, cache = backend.simple_rnn_sequence_forward(x_proj, kernel, h0)
-        backend.simple_rnn_sequence_backward(*grads, kernel, cache)
-    elif kind == "lstm":
-        *_, cache = backend.lstm_sequence_forward(x_proj, kernel, h0, random(batch, units))
-        backend.lstm_sequence_backward(*grads, random(batch, units), kernel, cache)
-    else:
-        *_, cache = backend.gru_sequence_forward(x_proj, kernel, random(gates * units), h0)
-        backend.gru_sequence_backward(*grads, kernel, cache)
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("kind", ["simple_rnn", "lstm", "gru"])
-def test_the_signature_compiled_ahead_is_the_backwards_own(numba_backend, kind, dtype, rng):
-    run_sequence(numba_backend, kind, dtype, rng)
-    kernel = getattr(numba_backend._recurrent, f"{kind}_backward")
-    expected = numba_recurrent.backward_signature(f"{kind}_backward", numpy.dtype(dtype))
-    assert expected in kernel.signatures, (expected, kernel.signatures)
+    monkeypatch.setattr(engine.config, "_floatx", floatx)
+    rng = numpy.random.default_rng(0)
+    engine.utils.set_random_seed(0)
+    with engine.use_backend("numba"):
+        model = engine.models.Sequential(build())
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        x = rng.standard_normal((5, *model.input_shape[1:])).astype(floatx)
+        model.train_on_batch(x, rng.integers(0, 2, 5))
+    requested = {kernel.py_func.__name__: (kernel, types) for kernel, types in requests}
+    for name in kernels:
+        kernel, types = requested[name]  # the forward asked for it
+        assert types in kernel.signatures, (name, types, kernel.signatures)  # and it was used
 
 
 _COLD_STEP = """
@@ -124,12 +150,23 @@ def _uncached_square(x):
 
 
 def test_nothing_is_forked_where_it_cannot_help(monkeypatch):
-    monkeypatch.setattr(os, "fork", lambda: pytest.fail("forked"))
-    signature = (numba.float64,)
-    assert not numba_compile_ahead.start(_uncached_square, signature)  # no cache
+    def fork():
+        raise AssertionError("forked")
+
+    monkeypatch.setattr(os, "fork", fork)
+    monkeypatch.setattr(numba_compile_ahead, "enabled", lambda: True)
+    monkeypatch.setattr(numba_compile_ahead, "_tried", set())
+    assert not numba_compile_ahead.start(_uncached_square, lambda: (2.0,))  # no cache
     _cached_square(2.0)
-    assert not numba_compile_ahead.start(_cached_square, signature)  # compiled already
-    assert not numba_compile_ahead.start(len, signature)  # not jitted
+    assert not numba_compile_ahead.start(_cached_square, lambda: (2.0,))  # compiled already
+    assert not numba_compile_ahead.start(len, lambda: (2.0,))  # not jitted
+    numba_compile_ahead._tried.clear()
+    with pytest.raises(AssertionError, match="forked"):  # a type it has not compiled...
+        numba_compile_ahead.start(_cached_square, lambda: (numpy.zeros((1, 1, 1, 1, 1)),))
+    assert not numba_compile_ahead.start(  # ...only at the first call for the kernel
+        _cached_square, lambda: (numpy.zeros((1, 1, 1, 1, 1, 1)),)
+    )
+    monkeypatch.undo()
 
     monkeypatch.setenv("ENGINE_NUMBA_COMPILE_AHEAD", "0")
     assert not numba_compile_ahead.enabled()
