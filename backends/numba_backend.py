@@ -114,11 +114,15 @@ class NumbaBackend(
 
     # -- linear algebra: OpenBLAS's parallel GEMM on the pool (thread_pool.matmul) --
 
-    # A small product (every product of a small model, at every step) is NumPy's own,
-    # tested here before any call into thread_pool: at W5's shapes 1.47 against 1.60 us a
-    # call for matmul, 2.56 against 2.93 for dense_forward (the reference's: 1.26, 2.06).
+    # A small product (every product of a small model, at every step) is NumPy's own after
+    # one test, as cheap as the reference's call: ``a.size * b.size`` bounds the
+    # multiply-adds from above. W5's step (same process, alternating, CPU time): with the
+    # type and shape tests first, these two and Adam's small path cost ~2.5 us a step more
+    # than the reference's methods (79.1 against 76.6).
 
     def matmul(self, a, b):
+        if a.size * b.size < thread_pool.MIN_SPLIT_MACS:
+            return numpy.matmul(a, b)
         if type(a) is not numpy.ndarray or type(b) is not numpy.ndarray:
             return super().matmul(a, b)
         if a.ndim < 2 or b.ndim < 2 or a.size * b.shape[-1] < thread_pool.MIN_SPLIT_MACS:
@@ -126,6 +130,12 @@ class NumbaBackend(
         return thread_pool.matmul(a, b)
 
     def dense_forward(self, x, kernel, bias=None):
+        work = x.size * kernel.size  # bounds the multiply-adds and the output's size
+        if work < thread_pool.MIN_SPLIT_MACS and work < MIN_SPLIT_BIAS_ELEMENTS:
+            y = numpy.matmul(x, kernel)
+            if bias is not None:
+                y += bias
+            return y
         if type(x) is not numpy.ndarray or type(kernel) is not numpy.ndarray:
             return super().dense_forward(x, kernel, bias)
         if kernel.ndim < 2 or x.ndim < 2 or x.size * kernel.shape[-1] < thread_pool.MIN_SPLIT_MACS:

@@ -12,7 +12,10 @@ import numpy
 
 from . import numba_dispatch as dispatch
 from . import thread_pool
+from .kernels.optimizers import OptimizerKernels
 from .numba_dispatch import _JIT_DTYPES, _flat
+
+_reference_adam = OptimizerKernels.adam_update  # what super() finds (a test checks)
 
 
 class OptimizerOverrides:
@@ -82,7 +85,8 @@ class OptimizerOverrides:
 
     def adam_update(self, param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat=None):
         if param.size < dispatch.MIN_JIT_ADAM_SIZE:  # the common case: a small model's weights
-            return super().adam_update(param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat)
+            # the reference, called directly: super() costs ~0.5 us more a call
+            return _reference_adam(self, param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat)
         state = (m, v) if v_hat is None else (m, v, v_hat)
         if not self._fused_update_ok(param, grad, *state):
             return super().adam_update(param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat)

@@ -711,6 +711,17 @@ def test_adam_takes_the_kernel_from_its_cutoff(monkeypatch, size, fused, amsgrad
         numpy.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
+def test_adams_small_path_calls_what_super_would():
+    """Below the cut-off the override calls the reference directly (cheaper than super()):
+    it must be the method super() finds after the override in the numba backend's MRO."""
+    from backends import numba_optimizers
+
+    mro = type(backends.get("numba")).__mro__
+    after = mro[mro.index(numba_optimizers.OptimizerOverrides) + 1 :]
+    found = next(c.__dict__["adam_update"] for c in after if "adam_update" in c.__dict__)
+    assert found is numba_optimizers._reference_adam
+
+
 def test_kernel_families_are_imported_on_first_use_only():
     """A fresh process imports no kernel module until the backend needs it, then keeps it
     in the instance; the class has no ``__getattr__``, which would keep CPython from
