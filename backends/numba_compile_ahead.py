@@ -77,7 +77,10 @@ def start(dispatcher, example_args) -> bool:
     # Python 3.12+ warns about any fork of a process with threads (the kernel pool's).
     with global_compiler_lock, warnings.catch_warnings():
         warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no memory or processes left for a child: compile here, later
+            return False
         if pid == 0:
             _compile_and_exit(dispatcher, signature)
     _pending[dispatcher] = (pid, signature)

@@ -166,6 +166,14 @@ def test_nothing_is_forked_where_it_cannot_help(monkeypatch):
     assert not numba_compile_ahead.start(  # ...only at the first call for the kernel
         _cached_square, lambda: (numpy.zeros((1, 1, 1, 1, 1, 1)),)
     )
+
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)  # a full process table
+    numba_compile_ahead._tried.clear()
+    assert not numba_compile_ahead.start(_cached_square, lambda: (numpy.zeros((1,) * 5),))
+    assert not numba_compile_ahead.pending()
     monkeypatch.undo()
 
     monkeypatch.setenv("ENGINE_NUMBA_COMPILE_AHEAD", "0")
