@@ -37,6 +37,11 @@ _registry: dict[str, object] = {
 }
 _instances: dict[str, Backend] = {}
 _seed: int | None = None
+# what to install when a built-in backend's module fails to import
+_IMPORT_HINTS = {
+    "numba": "pip install numba (a dependency of this package: reinstall it)",
+    "cupy": 'pip install ".[gpu]" on a machine with an NVIDIA GPU and driver',
+}
 
 
 def register(name: str, backend_class) -> None:
@@ -62,7 +67,7 @@ def _resolve(name: str):
         try:
             module = importlib.import_module(module_name)
         except ImportError as error:
-            return None, f"importing {module_name} failed ({error})"
+            return None, f"importing {module_name} failed ({error})."
         entry = getattr(module, class_name)
         _registry[name] = entry
     return entry, None
@@ -75,7 +80,7 @@ def get(name: str) -> Backend:
         return instance
     backend_class, import_error = _resolve(name)
     if backend_class is None:
-        raise BackendUnavailableError(name, import_error, f'pip install ".[{name}]"')
+        raise BackendUnavailableError(name, import_error, _IMPORT_HINTS.get(name, ""))
     reason = backend_class.unavailable_reason()
     if reason is not None:
         raise BackendUnavailableError(name, reason, backend_class.install_hint())

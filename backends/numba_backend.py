@@ -4,16 +4,18 @@
 generic NumPy code to be slow on; everything else is the NumPy reference.
 Overrides cover C-contiguous float32 and float64 arrays and hand every other
 dtype (float16, integers) to ``super()``, so Numba never sees a type it was
-not written for. Numba is imported lazily: this module imports without it,
-and selecting the backend without it raises ``BackendUnavailableError``.
+not written for. This module and its mixins import Numba; ``backends.get``
+turns a failed import into ``BackendUnavailableError``, with the reason.
 
 Each family of overrides is a mixin in a module of its own, as the kernels in
 ``numba_kernels/`` and the references in ``kernels/`` are: ``numba_activations.py``,
 ``numba_losses.py``, ``numba_optimizers.py``, ``numba_normalization.py``,
 ``numba_conv.py``, ``numba_depthwise.py``, ``numba_pooling.py``, ``numba_recurrent.py``,
 ``numba_embedding.py`` and ``numba_attention.py``; what they share (the dtypes the
-kernels compile for, the size cut-offs) is in ``numba_dispatch.py``. This class joins
-them and holds the rest: the matrix products, a dense layer's forward and dropout.
+kernels compile for, the size cut-offs) is in ``numba_dispatch.py``, and the forwards
+that have a child process compile their backward's kernel on a cold cache use
+``numba_compile_ahead.py``. This class joins them and holds the rest: the matrix
+products, a dense layer's forward and dropout.
 """
 
 import importlib

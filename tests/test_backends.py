@@ -41,6 +41,16 @@ def test_unavailable_backend_says_why_and_how_to_fix():
         backends._registry.pop("broken")
 
 
+def test_a_backend_whose_module_fails_to_import_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(backends._registry, "numba", "backends.no_such_module:NumbaBackend")
+    monkeypatch.delitem(backends._instances, "numba", raising=False)
+    with pytest.raises(backends.BackendUnavailableError) as info:
+        backends.get("numba")
+    message = str(info.value)
+    assert "importing backends.no_such_module failed" in message
+    assert message.endswith("Fix: pip install numba (a dependency of this package: reinstall it)")
+
+
 def test_use_backend_is_scoped(backend):
     outer = engine.get_backend()
     with engine.use_backend("numpy") as inner:
