@@ -27,11 +27,6 @@ MIN_JIT_SIZE = 2048
 # argument checks cost more than they save below ~16k elements (measured: 1.6x slower at
 # 64 elements, 1.1x at 8k, faster from 16k).
 MIN_JIT_SGD_SIZE = 16384
-# Adam's reference makes ten passes, and alone the kernel wins at every size (2 elements:
-# 3.3 against 5.7 us); but inside W5's step (two weights, same process, alternating) it
-# did not: level, or the reference's step 0.4 us faster. Measured again after the
-# kernel's Python path was made cheaper (float scalars, one-pass checks).
-MIN_JIT_ADAM_SIZE = 256
 # Row-wise kernels (layer normalization) and elementwise ones with real arithmetic per
 # element (erf) are split between the pool's threads in blocks of at least this many
 # elements: a hand-off costs 12-30 us (the pool's worker needs the GIL to start).

@@ -19,7 +19,6 @@ DEFAULT_CUTOFFS = {
     for name in (
         "MIN_JIT_SIZE",
         "MIN_JIT_SGD_SIZE",
-        "MIN_JIT_ADAM_SIZE",
         "SCALAR_MATH_LIMIT",
     )
 }
@@ -31,7 +30,6 @@ few = settings(max_examples=10, deadline=None)
 LIFTED_CUTOFFS = {
     "MIN_JIT_SIZE": 0,
     "MIN_JIT_SGD_SIZE": 0,
-    "MIN_JIT_ADAM_SIZE": 0,
     "SCALAR_MATH_LIMIT": 10**9,
 }
 
@@ -267,7 +265,7 @@ def test_each_kernel_is_split_from_its_own_size(monkeypatch, rng, call, split):
     }
     for name, size in sizes.items():
         monkeypatch.setattr(numba_dispatch, name, size)
-    for cutoff in ("MIN_JIT_SIZE", "MIN_JIT_SGD_SIZE", "MIN_JIT_ADAM_SIZE"):
+    for cutoff in ("MIN_JIT_SIZE", "MIN_JIT_SGD_SIZE"):
         monkeypatch.setattr(numba_dispatch, cutoff, 0)
     monkeypatch.setattr(thread_pool, "width", lambda: 2)
     pool_run = thread_pool._Pool.run
@@ -687,39 +685,30 @@ def test_a_change_to_the_shared_math_recompiles_the_kernels(tmp_path):
 
 
 @pytest.mark.parametrize("amsgrad", [False, True])
-@pytest.mark.parametrize(("size", "fused"), [(2, False), (255, False), (256, True), (1000, True)])
-def test_adam_takes_the_kernel_from_its_cutoff(monkeypatch, size, fused, amsgrad):
-    """Below ``MIN_JIT_ADAM_SIZE`` the reference's ufuncs; from it the kernel, which rounds
-    the scalars (Python floats) to float32 as the reference does: the same update."""
-    for cutoff in LIFTED_CUTOFFS:  # undo a lift the module fixture may hold
-        monkeypatch.setattr(numba_dispatch, cutoff, DEFAULT_CUTOFFS[cutoff])
+@pytest.mark.parametrize("shape", [(1,), (2,), (1000,), (3, 4), "strided gradient"])
+def test_adam_takes_the_kernel_at_every_size(monkeypatch, shape, amsgrad):
+    """The kernel, for a flat buffer's one element as for a matrix (through flat views) or
+    a strided gradient; it rounds the scalars (Python floats) to float32 as the reference
+    does: the same update."""
     numba_backend = backends.get("numba")
     kernels, calls = numba_backend._optimizers, []
     name = "amsgrad_update" if amsgrad else "adam_update"
     kernel = getattr(kernels, name)
     monkeypatch.setattr(kernels, name, lambda *a: calls.append(a[-4:]) or kernel(*a))
     rng = numpy.random.default_rng(3)
-    param, grad, m = (rng.standard_normal(size).astype("float32") for _ in range(3))
-    state = [numpy.abs(rng.standard_normal(size)).astype("float32") for _ in range(2)]
+    strided = shape == "strided gradient"
+    shape = (5,) if strided else shape
+    param, m = (rng.standard_normal(shape).astype("float32") for _ in range(2))
+    grad = rng.standard_normal((shape[0] * 2,)).astype("float32")[::2] if strided else m * 0.5
+    state = [numpy.abs(rng.standard_normal(shape)).astype("float32") for _ in range(2)]
     v, v_hat = state[0], (state[1] if amsgrad else None)
     ours = [a for a in (param, m, v, v_hat) if a is not None]
     expected = [a.copy() for a in ours]
     Backend().adam_update(expected[0], grad, *expected[1:3], 0.01, 0.9, 0.999, 1e-7, *expected[3:])
     numba_backend.adam_update(param, grad, m, v, 0.01, 0.9, 0.999, 1e-7, v_hat)
-    assert len(calls) == fused and all(type(s) is float for c in calls for s in c)
+    assert len(calls) == 1 and all(type(s) is float for s in calls[0])
     for got, want in zip(ours, expected, strict=True):
         numpy.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
-
-
-def test_adams_small_path_calls_what_super_would():
-    """Below the cut-off the override calls the reference directly (cheaper than super()):
-    it must be the method super() finds after the override in the numba backend's MRO."""
-    from backends import numba_optimizers
-
-    mro = type(backends.get("numba")).__mro__
-    after = mro[mro.index(numba_optimizers.OptimizerOverrides) + 1 :]
-    found = next(c.__dict__["adam_update"] for c in after if "adam_update" in c.__dict__)
-    assert found is numba_optimizers._reference_adam
 
 
 def test_kernel_families_are_imported_on_first_use_only():

@@ -233,10 +233,6 @@ def test_weights_are_c_ordered_and_updated_by_the_backend_kernels(backend, layer
         return
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(OptimizerKernels, "adam_update", count_fallback)
-        if backend.name == "numba":  # these weights are below its size cut-off for Adam
-            from backends import numba_dispatch
-
-            patch.setattr(numba_dispatch, "MIN_JIT_ADAM_SIZE", 0)
         model.train_on_batch(x, y)
     assert calls == []
 
