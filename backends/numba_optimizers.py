@@ -55,29 +55,33 @@ class OptimizerOverrides:
                 return False
         return True
 
+    @staticmethod
+    def _flat_buffer(param, grad, min_block) -> bool:
+        """Whether the arrays go to the kernel as they are, in one call: a 1-D ``param`` (the
+        optimizer's flat buffer of small weights) and gradient, C-contiguous, short. Inside
+        W5's step the other path's views and frame cost more than the kernel saved."""
+        return param.ndim == 1 and grad.flags.c_contiguous and param.size < 2 * min_block
+
     def sgd_update(self, param, grad, lr):
         if param.size < dispatch.MIN_JIT_SGD_SIZE or not self._fused_update_ok(param, grad):
             return super().sgd_update(param, grad, lr)
+        kernel, scalar = self._optimizers.sgd_update, param.dtype.type(lr)
+        if self._flat_buffer(param, grad, dispatch.MIN_SPLIT_ONE_PASS):
+            return kernel(param, grad, scalar)
         arrays = (param.reshape(-1), _flat(grad))
-        self._update_in_slices(
-            self._optimizers.sgd_update,
-            arrays,
-            (param.dtype.type(lr),),
-            dispatch.MIN_SPLIT_ONE_PASS,
-        )
+        self._update_in_slices(kernel, arrays, (scalar,), dispatch.MIN_SPLIT_ONE_PASS)
 
     def sgd_momentum_update(self, param, grad, velocity, lr, momentum, nesterov=False):
         if param.size < dispatch.MIN_JIT_SGD_SIZE or not self._fused_update_ok(
             param, grad, velocity
         ):
             return super().sgd_momentum_update(param, grad, velocity, lr, momentum, nesterov)
-        scalar = param.dtype.type
-        self._update_in_slices(
-            self._optimizers.sgd_momentum_update,
-            (param.reshape(-1), _flat(grad), velocity.reshape(-1)),
-            (scalar(lr), scalar(momentum), bool(nesterov)),
-            dispatch.MIN_SPLIT_ONE_PASS,
-        )
+        kernel, scalar = self._optimizers.sgd_momentum_update, param.dtype.type
+        scalars = (scalar(lr), scalar(momentum), bool(nesterov))
+        if self._flat_buffer(param, grad, dispatch.MIN_SPLIT_ONE_PASS):
+            return kernel(param, grad, velocity, *scalars)
+        arrays = (param.reshape(-1), _flat(grad), velocity.reshape(-1))
+        self._update_in_slices(kernel, arrays, scalars, dispatch.MIN_SPLIT_ONE_PASS)
 
     # Adam takes the kernel at every size: the reference makes ten ufunc passes (6.9 us a
     # call inside W5's step, two weights in one flat buffer) against 3.8 for the kernel's
@@ -92,18 +96,10 @@ class OptimizerOverrides:
             return super().adam_update(param, grad, m, v, lr_t, beta_1, beta_2, epsilon, v_hat)
         # Python floats, rounded to the arrays' dtype in the kernel (NumPy scalars cost more)
         constants = (float(lr_t), 1.0 - float(beta_1), 1.0 - float(beta_2), float(epsilon))
-        if param.ndim == 1 and grad.flags.c_contiguous and param.size < 2 * dispatch.MIN_SPLIT_ADAM:
-            # a flat buffer (small weights): the arrays as they are, in one call
-            if v_hat is None:
-                self._optimizers.adam_update(param, grad, m, v, *constants)
-            else:
-                self._optimizers.amsgrad_update(param, grad, m, v, v_hat, *constants)
-            return
-        args = (param.reshape(-1), _flat(grad), m.reshape(-1), v.reshape(-1))
-        if v_hat is None:
-            kernel, arrays = self._optimizers.adam_update, args
-        else:
-            kernel, arrays = self._optimizers.amsgrad_update, (*args, v_hat.reshape(-1))
+        kernel = self._optimizers.adam_update if v_hat is None else self._optimizers.amsgrad_update
+        if self._flat_buffer(param, grad, dispatch.MIN_SPLIT_ADAM):
+            return kernel(param, grad, *state, *constants)
+        arrays = (param.reshape(-1), _flat(grad), *(array.reshape(-1) for array in state))
         self._update_in_slices(kernel, arrays, constants, dispatch.MIN_SPLIT_ADAM)
 
     def rmsprop_update(
