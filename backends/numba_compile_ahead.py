@@ -129,9 +129,11 @@ def _missing_from_cache(dispatcher, signature) -> bool:
 
 def _compile_and_exit(dispatcher, signature) -> None:
     """The child's whole life: compile into the cache, then leave without running the
-    parent's exit handlers or flushing its buffers."""
+    parent's exit handlers or flushing its buffers. It writes nothing: a warning would go
+    to the parent's ``sys.stderr``, which in a notebook is a socket of the parent's."""
     status = 1
     try:
+        warnings.simplefilter("ignore")
         dispatcher.compile(signature)
         status = 0
     finally:
