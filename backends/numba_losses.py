@@ -8,6 +8,7 @@ labels, float32): 128x10 7.9 against 17.5 us, 1024x1000 0.85 against 1.38 ms.
 
 import numpy
 
+from . import numba_compile_ahead
 from .numba_dispatch import _jit_dtype
 
 
@@ -29,8 +30,12 @@ class LossOverrides:
             return super().softmax_cross_entropy_forward(logits, targets)
         loss = numpy.empty(logits.shape[0], logits.dtype)
         probs = numpy.empty(logits.shape, logits.dtype)
+        targets = numpy.ascontiguousarray(targets)
+        numba_compile_ahead.start(  # the backward's arguments are of these types
+            self._losses.softmax_cross_entropy_backward, lambda: (probs, targets, loss, probs)
+        )
         self._losses.softmax_cross_entropy_forward(
-            numpy.ascontiguousarray(logits), numpy.ascontiguousarray(targets), loss, probs
+            numpy.ascontiguousarray(logits), targets, loss, probs
         )
         return loss, probs
 
@@ -43,6 +48,7 @@ class LossOverrides:
         ):
             return super().softmax_cross_entropy_backward(probs, targets, dloss)
         grad = numpy.empty(probs.shape, probs.dtype)
+        numba_compile_ahead.wait(self._losses.softmax_cross_entropy_backward)
         self._losses.softmax_cross_entropy_backward(
             numpy.ascontiguousarray(probs),
             numpy.ascontiguousarray(targets),
@@ -66,6 +72,9 @@ class LossOverrides:
             return super().sparse_softmax_cross_entropy_forward(logits, labels)
         loss = numpy.empty(logits.shape[0], logits.dtype)
         probs = numpy.empty(logits.shape, logits.dtype)
+        numba_compile_ahead.start(  # the backward's arguments are of these types
+            self._losses.sparse_softmax_cross_entropy_backward, lambda: (probs, index, loss, probs)
+        )
         self._losses.sparse_softmax_cross_entropy_forward(
             numpy.ascontiguousarray(logits), index, loss, probs
         )
@@ -79,6 +88,7 @@ class LossOverrides:
         if index is None:
             return super().sparse_softmax_cross_entropy_backward(probs, labels, dloss)
         grad = numpy.empty(probs.shape, probs.dtype)
+        numba_compile_ahead.wait(self._losses.sparse_softmax_cross_entropy_backward)
         self._losses.sparse_softmax_cross_entropy_backward(
             numpy.ascontiguousarray(probs), index, numpy.ascontiguousarray(dloss), grad
         )

@@ -40,7 +40,7 @@ def image_model():
         layers.MaxPooling2D(2, strides=1),
         layers.AveragePooling2D(2),
         layers.Flatten(),
-        layers.Dense(2),
+        layers.Dense(2, activation="softmax"),  # with the loss: the fused cross-entropy
     ]
 
 
@@ -57,21 +57,25 @@ def sequence_model():
 
 @pytest.mark.parametrize("floatx", ["float32", "float64"])
 @pytest.mark.parametrize(
-    "build, kernels",
+    "build, loss, kernels",
     [
         (
             image_model,
+            "sparse_categorical_crossentropy",
             ["weight_gradient", "col2im", "max_pool2d_backward_disjoint"]
-            + ["max_pool2d_backward", "avg_pool2d_backward"],
+            + ["max_pool2d_backward", "avg_pool2d_backward"]
+            + ["sparse_softmax_cross_entropy_backward"],
         ),
         (
             sequence_model,
-            ["simple_rnn_backward", "gru_backward", "lstm_backward", "layer_norm_backward"],
+            "categorical_crossentropy from logits",
+            ["simple_rnn_backward", "gru_backward", "lstm_backward", "layer_norm_backward"]
+            + ["softmax_cross_entropy_backward"],
         ),
     ],
 )
 def test_each_kernel_is_compiled_ahead_for_the_types_its_call_compiles(
-    monkeypatch, build, kernels, floatx
+    monkeypatch, build, loss, kernels, floatx
 ):
     requests = []
     monkeypatch.setattr(  # record, without forking
@@ -84,9 +88,13 @@ def test_each_kernel_is_compiled_ahead_for_the_types_its_call_compiles(
     engine.utils.set_random_seed(0)
     with engine.use_backend("numba"):
         model = engine.models.Sequential(build())
-        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        sparse = loss.startswith("sparse")
+        if not sparse:  # the fused kernels take logits (a softmax layer goes to log_softmax)
+            loss = engine.losses.CategoricalCrossentropy(from_logits=True)
+        model.compile(optimizer="sgd", loss=loss)
         x = rng.standard_normal((5, *model.input_shape[1:])).astype(floatx)
-        model.train_on_batch(x, rng.integers(0, 2, 5))
+        labels = rng.integers(0, 2, 5)
+        model.train_on_batch(x, labels if sparse else numpy.eye(2)[labels])
     requested = {kernel.py_func.__name__: (kernel, types) for kernel, types in requests}
     for name in kernels:
         kernel, types = requested[name]  # the forward asked for it
