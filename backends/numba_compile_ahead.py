@@ -5,13 +5,14 @@ cold cache makes a model's first step wait for every kernel it uses: W4's
 LSTM pair takes ~3.5 s, half of it the backward, which is needed only after
 the forward has compiled and run; W3's convolution and pooling backward
 kernels take ~2 s. A forward override (recurrent layers, convolution, pooling,
-layer normalization) calls ``start`` with its backward kernel and arguments of
-the types the backward will call it with; ``start`` forks a child that
-compiles the kernel for those types into Numba's cache, on a second core,
-while this process goes on. ``wait``, called before the kernel's first use,
-waits for the child, so that the call then loads the kernel from the cache
-instead of compiling it. ``tests/test_numba_compile_ahead.py`` checks that each
-override asks for the types its backward's call compiles.
+layer normalization, the fused softmax cross-entropies) calls ``start`` with
+its backward kernel and arguments of the types the backward will call it
+with; ``start`` forks a child that compiles the kernel for those types into
+Numba's cache, on a second core, while this process goes on. ``wait``, called
+before the kernel's first use, waits for the child, so that the call then
+loads the kernel from the cache instead of compiling it.
+``tests/test_numba_compile_ahead.py`` checks that each override asks for the
+types its backward's call compiles.
 
 Only where this can help and cannot hurt: Linux (``os.fork``), at least two
 CPUs for this process and two threads for the numba backend's kernels
