@@ -1,11 +1,12 @@
 """Compiling a backward kernel in a forked child while the forward compiles.
 
 What is checked: for every forward that asks for it (recurrent layers,
-convolution, pooling, layer normalization), the types compiled ahead are the
-ones the backward's call compiles (else the child's work would be wasted); on a
-cold cache, a training step loads the LSTM's backward from the cache instead of
-compiling it; where it cannot help (turned off, one thread, MPI, no cache,
-already compiled) nothing is forked; a child past its time is stopped.
+convolution, pooling, layer normalization, the softmax cross-entropies), the
+types compiled ahead are the ones the backward's call compiles (else the
+child's work would be wasted); on a cold cache, a training step loads the
+LSTM's backward from the cache instead of compiling it; where it cannot help
+(turned off, one thread, MPI, no cache, already compiled, no fork possible)
+nothing is forked; a child past its time is stopped.
 """
 
 import json
