@@ -207,9 +207,11 @@ def test_wait_without_a_child_returns_at_once():
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_child_past_its_time_is_stopped(monkeypatch):
     pid = os.fork()
-    if pid == 0:  # a child that would compile for 30 s
-        time.sleep(30)
-        os._exit(0)
+    if pid == 0:  # a child that would compile for 30 s (and never returns into pytest)
+        try:
+            time.sleep(30)
+        finally:
+            os._exit(0)
     monkeypatch.setattr(numba_compile_ahead, "WAIT_SECONDS", 0.2)
     monkeypatch.setitem(numba_compile_ahead._pending, _cached_square, (pid, None))
     start = time.monotonic()
