@@ -23,7 +23,8 @@ this signature, and not turned off by ``ENGINE_NUMBA_COMPILE_AHEAD=0``. The
 child only compiles (it runs no kernel and no Python code of the caller's) and
 leaves through ``os._exit``. Anything that goes wrong costs only the time
 saved: a child that fails, or runs past ``WAIT_SECONDS``, leaves the signature
-uncached and the call compiles it here.
+uncached and the call compiles it here; short of memory, Linux kills the child
+first (``make_expendable``).
 """
 
 import os
@@ -134,8 +135,20 @@ def _compile_and_exit(dispatcher, signature) -> None:
     to the parent's ``sys.stderr``, which in a notebook is a socket of the parent's."""
     status = 1
     try:
+        make_expendable()
         warnings.simplefilter("ignore")
         dispatcher.compile(signature)
         status = 0
     finally:
         os._exit(status)
+
+
+def make_expendable() -> None:
+    """Ask Linux to kill this process first when memory runs out (an unprivileged process
+    may raise its own ``oom_score_adj``): a child compiling ahead takes ~100-300 MB, and
+    losing it costs only the time it would have saved, losing the parent its training."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as adjustment:
+            adjustment.write("1000")
+    except OSError:
+        pass

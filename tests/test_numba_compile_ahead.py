@@ -220,3 +220,28 @@ def test_a_child_past_its_time_is_stopped(monkeypatch):
     assert _cached_square not in numba_compile_ahead.pending()
     with pytest.raises(ChildProcessError):  # stopped and reaped
         os.waitpid(pid, os.WNOHANG)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/oom_score_adj"), reason="Linux's /proc")
+def test_the_child_is_the_first_to_go_when_memory_runs_out():
+    with open("/proc/self/oom_score_adj") as file:
+        own = file.read().strip()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            numba_compile_ahead.make_expendable()
+            time.sleep(30)
+        finally:
+            os._exit(0)
+    try:
+        deadline, adjustment = time.monotonic() + 10, None
+        while time.monotonic() < deadline and adjustment != "1000":
+            with open(f"/proc/{pid}/oom_score_adj") as file:
+                adjustment = file.read().strip()
+            time.sleep(0.01)
+        assert adjustment == "1000"
+        with open("/proc/self/oom_score_adj") as file:
+            assert file.read().strip() == own  # the parent keeps its own
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
