@@ -173,19 +173,20 @@ def _direct_weight_gradient_block(kernels, x, dy, relu_output, geometry, partial
     """The kernel and bias gradients of the images ``[start, stop)``, as ``partials[start]``
     (one array: the kernel's nine rows, then the bias)."""
     sums = numpy.empty((10, dy.shape[3]), dy.dtype)
-    masked = relu_output is not None
-    mask = relu_output[start:stop] if masked else dy[start:stop]
+    mask = None if relu_output is None else relu_output[start:stop]
     kernels.weight_gradient(
-        x[start:stop], dy[start:stop], mask, masked, *geometry[:4], sums[:9], sums[9]
+        *_direct_gradient_args(x[start:stop], dy[start:stop], mask, geometry, sums)
     )
     partials[start] = sums
 
 
-def _like_direct_gradients(padded, out, relu, geometry) -> tuple:
-    """Arguments of the types ``_direct_weight_gradient_block`` gives ``conv_direct``'s
-    ``weight_gradient``, from its forward's (for compiling it ahead)."""
-    sums = numpy.empty((10, out.shape[3]), out.dtype)
-    return (padded, out, out, relu, *geometry[:4], sums[:9], sums[9])
+def _direct_gradient_args(x, dy, relu_output, geometry, sums) -> tuple:
+    """``conv_direct.weight_gradient``'s arguments (its forward builds the same from its own
+    arrays, to compile it ahead): the relu's output is the mask, ``dy`` stands in unread
+    without one; ``sums`` takes the kernel's nine rows, then the bias."""
+    masked = relu_output is not None
+    mask = relu_output if masked else dy
+    return (x, dy, mask, masked, *geometry[:4], sums[:9], sums[9])
 
 
 def _sum_in_order(partials: dict):
@@ -253,7 +254,9 @@ class ConvolutionOverrides:
             padded, out = _padded_channel(x, out_hw, geometry), y.reshape(n, *out_hw, f)
             numba_compile_ahead.start(
                 self._conv_direct.weight_gradient,
-                lambda: _like_direct_gradients(padded, out, relu, geometry),
+                lambda: _direct_gradient_args(
+                    padded, out, out if relu else None, geometry, numpy.empty((10, f), x.dtype)
+                ),
             )
             block_args = (self._conv_direct, padded, weights, bias, relu, out, geometry)
             dispatch.split_images(_direct_forward_block, *block_args, batch=n, work_per_image=work)
