@@ -505,6 +505,14 @@ def installed() -> bool:
     return _native is not None
 
 
+def callback_address() -> int:
+    """The address of the callback given to OpenBLAS (``install`` first). Called as
+    ``callback(0, job, jobs, 0, data, argument)`` it runs ``job(i, data, argument)`` for
+    every ``i < jobs`` at once, job 0 on the calling thread, without the GIL: the numba
+    backend's native jobs (``numba_kernels/native_jobs.py``) take this way too."""
+    return _native.callback
+
+
 def counts() -> dict[str, int]:
     """How many BLAS calls were split, and how many of their jobs the pool's workers
     and the helpers ran (since ``install``; for tests and profiles)."""

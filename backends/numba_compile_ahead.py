@@ -43,7 +43,8 @@ from . import thread_pool
 WAIT_SECONDS = 60.0
 _POLL_SECONDS = 0.002
 
-# dispatcher -> (child's pid, signature), for children not yet waited for
+# dispatcher -> (child's pid, signature), or a task's key -> (pid, start time), for the
+# children not yet waited for
 _pending: dict = {}
 # the dispatchers ``start`` was called for in this process
 _tried: set = set()
@@ -71,7 +72,7 @@ def start(dispatcher, example_args) -> bool:
     if not enabled():
         return False
     signature = tuple(numba.typeof(arg) for arg in example_args())
-    if not _missing_from_cache(dispatcher, signature):
+    if not missing_from_cache(dispatcher, signature):
         return False
     # The lock is held across the fork, so that no other thread of this process is inside
     # Numba's compiler when the child (which has only this thread) starts compiling; the
@@ -86,6 +87,46 @@ def start(dispatcher, example_args) -> bool:
         if pid == 0:
             _compile_and_exit(dispatcher, signature)
     _pending[dispatcher] = (pid, signature)
+    return True
+
+
+def start_task(key, task) -> bool:
+    """Fork a child that runs ``task()``, a compile into Numba's cache of something that
+    is not one dispatcher's signature (a ``numba.cfunc`` and the driver that calls it,
+    say); ``finished(key)`` says when it is done. As ``start``: once per ``key`` in a
+    process, and False, doing nothing, where compiling ahead is off."""
+    if key in _tried:
+        return False
+    _tried.add(key)
+    if not enabled():
+        return False
+    with global_compiler_lock, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+        try:
+            pid = os.fork()
+        except OSError:
+            return False
+        if pid == 0:
+            _run_and_exit(task)
+    _pending[key] = (pid, time.monotonic())
+    return True
+
+
+def finished(key) -> bool:
+    """Whether ``key``'s child (``start_task``) has ended, reaping it; True when there is
+    none. Never waits: a child still running past ``WAIT_SECONDS`` is killed."""
+    if not _pending or key not in _pending:
+        return True
+    pid, started = _pending[key]
+    try:
+        if os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() - started < WAIT_SECONDS:
+                return False
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    except ChildProcessError:  # already reaped elsewhere (SIGCHLD ignored, say)
+        pass
+    del _pending[key]
     return True
 
 
@@ -111,25 +152,45 @@ def pending() -> list:
     return list(_pending)
 
 
-def _missing_from_cache(dispatcher, signature) -> bool:
+def missing_from_cache(dispatcher, signature) -> bool:
     """Whether compiling ahead can help: ``dispatcher`` is jitted, caches to a writable
     directory, and has ``signature`` neither compiled here nor in its cache."""
     if not isinstance(dispatcher, Dispatcher) or signature in dispatcher.overloads:
         return False
     cache = dispatcher._cache
+    return getattr(cache, "_enabled", False) and _missing(cache, signature, dispatcher.targetctx)
+
+
+def cfunc_missing_from_cache(py_func, signature) -> bool:
+    """Whether ``numba.cfunc(signature, cache=True)(py_func)`` would compile (rather than
+    load from a writable cache): as ``missing_from_cache``, for a C callback."""
+    from numba.core.caching import FunctionCache
+    from numba.core.registry import cpu_target
+
+    try:
+        cache = FunctionCache(py_func)
+    except Exception:  # no file to cache next to (a function typed in at a prompt)
+        return False
+    return _missing(cache, signature, cpu_target.target_context)
+
+
+def _missing(cache, signature, target_context) -> bool:
+    """Whether Numba's ``cache`` has a writable directory and no entry for ``signature``."""
     try:  # Numba's cache internals: any change in them turns compiling ahead off
-        if not cache._enabled:
-            return False
         cache._impl.locator.ensure_cache_path()
         if not os.access(cache.cache_path, os.W_OK):
             return False
-        key = cache._index_key(signature, dispatcher.targetctx.codegen())
+        key = cache._index_key(signature, target_context.codegen())
         return key not in cache._cache_file._load_index()
     except Exception:
         return False
 
 
 def _compile_and_exit(dispatcher, signature) -> None:
+    _run_and_exit(lambda: dispatcher.compile(signature))
+
+
+def _run_and_exit(task) -> None:
     """The child's whole life: compile into the cache, then leave without running the
     parent's exit handlers or flushing its buffers. It writes nothing: a warning would go
     to the parent's ``sys.stderr``, which in a notebook is a socket of the parent's."""
@@ -137,7 +198,7 @@ def _compile_and_exit(dispatcher, signature) -> None:
     try:
         make_expendable()
         warnings.simplefilter("ignore")
-        dispatcher.compile(signature)
+        task()
         status = 0
     finally:
         os._exit(status)

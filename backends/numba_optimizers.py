@@ -7,11 +7,15 @@ kernel pool. Anything else (other dtypes, non-contiguous weights, SGD below
 ``numba_dispatch.MIN_JIT_SGD_SIZE``) takes the NumPy reference.
 """
 
+import numba
 import numpy
 
+from . import blas_threads, numba_compile_ahead, thread_pool
 from . import numba_dispatch as dispatch
-from . import thread_pool
 from .numba_dispatch import _JIT_DTYPES, _flat
+
+# the kernels' native jobs, made ``numba.cfunc``s at their first use: name -> address
+_job_addresses: dict[str, int] = {}
 
 
 class OptimizerOverrides:
@@ -32,6 +36,54 @@ class OptimizerOverrides:
             kernel(*(a[start:stop] for a in arrays), *scalars)
 
         thread_pool.run_blocks(block, count=size, min_block=min_block, align=16)
+
+    def _native_split(self, name: str, words: int, arrays, scalars, min_block: int) -> bool:
+        """Run the kernel module's ``{name}_split`` driver over ``arrays`` (flat, of one
+        size) and ``scalars`` as native jobs (``numba_kernels/native_jobs.py``), in blocks
+        of at least ``min_block`` on two or more threads; False, doing nothing, where
+        ``blas_threads`` is not installed, the arrays are too short, or the job is not
+        ready yet. ``words``: the length of the job's record."""
+        size = arrays[0].size
+        if size < 2 * min_block or not blas_threads.installed():
+            return False
+        parts = min(thread_pool.width(), size // min_block)
+        if parts < 2:
+            return False
+        driver = getattr(self._optimizers, f"{name}_split")
+        job = f"{name}_job_{arrays[0].dtype.name}"
+        record = numpy.empty(words, numpy.int64)  # one per call: two threads may update at once
+        callback = blas_threads.callback_address()
+        address = _job_addresses.get(job)
+        if address is None:
+            address = self._native_job(job, driver, (callback, 0, parts, record, *arrays, *scalars))
+            if address is None:
+                return False
+        driver(callback, address, parts, record, *arrays, *scalars)
+        return True
+
+    def _native_job(self, job: str, driver, arguments) -> int | None:
+        """The address of the kernel module's function ``job`` made a ``numba.cfunc``; None
+        while a child compiles it, and ``driver`` for ``arguments``' types, into the cache
+        (``numba_compile_ahead.start_task``): on a cold cache they take ~0.6 s, which the
+        first step would wait for. Meanwhile the kernel runs on one thread."""
+        from .numba_kernels.native_jobs import JOB_SIGNATURE
+
+        function = getattr(self._optimizers, job)
+        if not numba_compile_ahead.finished(job):
+            return None
+        signature = tuple(numba.typeof(argument) for argument in arguments)
+
+        def compile_both():
+            numba.cfunc(JOB_SIGNATURE, cache=True)(function)
+            driver.compile(signature)
+
+        cold = numba_compile_ahead.cfunc_missing_from_cache(function, JOB_SIGNATURE)
+        if cold or numba_compile_ahead.missing_from_cache(driver, signature):
+            if numba_compile_ahead.start_task(job, compile_both):
+                return None
+        compiled = numba.cfunc(JOB_SIGNATURE, cache=True)(function)  # loads it, if cached
+        _job_addresses[job] = compiled.address
+        return compiled.address
 
     @staticmethod
     def _fused_update_ok(param, grad, *state) -> bool:
@@ -97,9 +149,15 @@ class OptimizerOverrides:
         # Python floats, rounded to the arrays' dtype in the kernel (NumPy scalars cost more)
         constants = (float(lr_t), 1.0 - float(beta_1), 1.0 - float(beta_2), float(epsilon))
         kernel = self._optimizers.adam_update if v_hat is None else self._optimizers.amsgrad_update
-        if self._flat_buffer(param, grad, dispatch.MIN_SPLIT_ADAM):
+        if self._flat_buffer(param, grad, dispatch.MIN_NATIVE_SPLIT_ADAM):
             return kernel(param, grad, *state, *constants)
         arrays = (param.reshape(-1), _flat(grad), *(array.reshape(-1) for array in state))
+        kernels = self._optimizers
+        name, words = (
+            ("adam", kernels.ADAM_WORDS) if v_hat is None else ("amsgrad", kernels.AMSGRAD_WORDS)
+        )
+        if self._native_split(name, words, arrays, constants, dispatch.MIN_NATIVE_SPLIT_ADAM):
+            return
         self._update_in_slices(kernel, arrays, constants, dispatch.MIN_SPLIT_ADAM)
 
     def rmsprop_update(

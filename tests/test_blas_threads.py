@@ -8,6 +8,7 @@ several callers at once, a forked child) is known to have run.
 import os
 import sys
 import threading
+import time
 
 import numpy
 import pytest
@@ -164,6 +165,71 @@ def test_thread_pool_matmul_hands_big_float_products_to_openblas(installed, monk
     before = blas_threads.counts()["calls"]
     numpy.testing.assert_array_equal(thread_pool.matmul(*ints), ints[0] @ ints[1])
     assert blas_threads.counts()["calls"] == before
+
+
+def compiled_here(monkeypatch, job):
+    """No child compiles ``job`` ahead (on a cold cache the first update would run on one
+    thread while one does: ``tests/test_numba_compile_ahead.py``); any still running ends."""
+    from backends import numba_compile_ahead
+
+    deadline = time.monotonic() + 120
+    while not numba_compile_ahead.finished(job):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    monkeypatch.setattr(numba_compile_ahead, "enabled", lambda: False)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_adam_runs_as_native_jobs_bit_for_bit_as_on_one_thread(
+    installed, monkeypatch, dtype, amsgrad, threads
+):
+    """A weight over twice the native split size: Adam's jobs go through the callback (not
+    the Python pool), every element is updated once, exactly as on one thread."""
+    from backends import numba_dispatch
+
+    monkeypatch.setattr(numba_dispatch, "MIN_NATIVE_SPLIT_ADAM", 1000)
+    compiled_here(monkeypatch, f"{'amsgrad' if amsgrad else 'adam'}_job_{dtype}")
+    numba_backend = backends.get("numba")
+    rng = numpy.random.default_rng(8)
+    shape = (61, 97)  # 5917 elements: blocks of 1000 or more, a ragged last one
+    param, grad, m = (rng.standard_normal(shape).astype(dtype) for _ in range(3))
+    v, v_hat = (numpy.abs(rng.standard_normal(shape)).astype(dtype) for _ in range(2))
+
+    def update(width):
+        monkeypatch.setattr(thread_pool, "width", lambda: width)
+        state = [param.copy(), m.copy(), v.copy()] + ([v_hat.copy()] if amsgrad else [])
+        for _ in range(3):
+            numba_backend.adam_update(
+                state[0], grad, *state[1:3], 0.01, 0.9, 0.999, 1e-7, *state[3:]
+            )
+        return state
+
+    serial = update(1)
+    monkeypatch.setattr(
+        thread_pool._Pool, "run", lambda *args: pytest.fail("the Python pool was used")
+    )
+    before = blas_threads.counts()
+    split = update(threads)
+    after = blas_threads.counts()
+    assert after["calls"] - before["calls"] == 3
+    jobs = sum(after[key] - before[key] for key in ("pool_jobs", "helper_jobs"))
+    assert jobs == 3 * (threads - 1)  # job 0 of each call runs on the caller
+    for got, expected in zip(split, serial, strict=True):
+        numpy.testing.assert_array_equal(got, expected)
+    assert not numpy.array_equal(serial[0], param)
+
+
+def test_native_job_blocks_cover_the_range_once_on_aligned_boundaries():
+    from backends.numba_kernels.native_jobs import ALIGN, block
+
+    for count in (0, 1, 15, 16, 17, 1000, 5917, 65536):
+        for parts in (1, 2, 3, 7):
+            bounds = [block(count, parts, index) for index in range(parts)]
+            assert bounds[0][0] == 0 and bounds[-1][1] == count
+            for (_, stop), (start, _) in zip(bounds, bounds[1:]):
+                assert stop == start and (start % ALIGN == 0 or start == count)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

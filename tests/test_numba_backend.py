@@ -254,8 +254,9 @@ def test_layer_norm_matches_reference(monkeypatch, rng, shape, use_gamma, use_be
 def test_each_kernel_is_split_from_its_own_size(monkeypatch, rng, call, split):
     """Memory-bound one-pass kernels, Adam, the activations on vector_math's exponential
     and the rest each have their own split size: a kernel is run in two blocks from twice
-    its size, and on this thread below it."""
-    from backends import thread_pool
+    its size, and on this thread below it. (Without ``blas_threads``'s callback: with it,
+    Adam's blocks are native jobs, tested in test_blas_threads.py.)"""
+    from backends import blas_threads, thread_pool
 
     sizes = {
         "MIN_SPLIT_ELEMENTS": 64,
@@ -265,6 +266,8 @@ def test_each_kernel_is_split_from_its_own_size(monkeypatch, rng, call, split):
     }
     for name, size in sizes.items():
         monkeypatch.setattr(numba_dispatch, name, size)
+    monkeypatch.setattr(numba_dispatch, "MIN_NATIVE_SPLIT_ADAM", sizes["MIN_SPLIT_ADAM"])
+    monkeypatch.setattr(blas_threads, "installed", lambda: False)
     for cutoff in ("MIN_JIT_SIZE", "MIN_JIT_SGD_SIZE"):
         monkeypatch.setattr(numba_dispatch, cutoff, 0)
     monkeypatch.setattr(thread_pool, "width", lambda: 2)

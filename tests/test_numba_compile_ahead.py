@@ -245,3 +245,90 @@ def test_the_child_is_the_first_to_go_when_memory_runs_out():
     finally:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_task_runs_in_a_child_once_and_is_seen_finished(monkeypatch, tmp_path):
+    monkeypatch.setattr(numba_compile_ahead, "enabled", lambda: True)
+    monkeypatch.setattr(numba_compile_ahead, "_tried", set())
+    marker = tmp_path / "ran"
+    assert numba_compile_ahead.start_task("task", lambda: marker.write_text(str(os.getpid())))
+    assert not numba_compile_ahead.start_task("task", lambda: None)  # once per key
+    deadline = time.monotonic() + 30
+    while not numba_compile_ahead.finished("task"):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert int(marker.read_text()) != os.getpid()  # ran in the child, not here
+    assert "task" not in numba_compile_ahead.pending()  # reaped
+    assert numba_compile_ahead.finished("never started")
+    monkeypatch.setattr(numba_compile_ahead, "enabled", lambda: False)
+    assert not numba_compile_ahead.start_task("another", lambda: None)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_task_past_its_time_is_stopped(monkeypatch):
+    pid = os.fork()
+    if pid == 0:  # never returns into pytest
+        try:
+            time.sleep(30)
+        finally:
+            os._exit(0)
+    monkeypatch.setitem(numba_compile_ahead._pending, "slow", (pid, time.monotonic()))
+    assert not numba_compile_ahead.finished("slow")
+    monkeypatch.setattr(numba_compile_ahead, "WAIT_SECONDS", 0.0)
+    assert numba_compile_ahead.finished("slow")
+    with pytest.raises(ChildProcessError):  # stopped and reaped
+        os.waitpid(pid, os.WNOHANG)
+
+
+_COLD_ADAM = """
+import json, sys, time
+sys.path.insert(0, {repository!r})
+import numpy, backends
+from backends import blas_threads, numba_dispatch, numba_compile_ahead
+from backends.base import Backend
+backend = backends.get("numba")
+if not blas_threads.installed():
+    print(json.dumps(dict(installed=False)))
+    sys.exit()
+numba_dispatch.MIN_NATIVE_SPLIT_ADAM = 1000
+rng = numpy.random.default_rng(0)
+param, grad = rng.standard_normal((2, 3000), dtype="float32")
+ours = [param.copy(), numpy.zeros_like(param), numpy.zeros_like(param)]
+reference = [param.copy(), numpy.zeros_like(param), numpy.zeros_like(param)]
+calls = []
+for step in range(4):
+    if step == 1:  # the child compiling the job ahead has had time to finish
+        deadline = time.monotonic() + 60
+        while not numba_compile_ahead.finished("adam_job_float32") and time.monotonic() < deadline:
+            time.sleep(0.01)
+    before = blas_threads.counts()["calls"]
+    backend.adam_update(ours[0], grad, ours[1], ours[2], 0.01, 0.9, 0.999, 1e-7)
+    calls.append(blas_threads.counts()["calls"] - before)
+    Backend().adam_update(reference[0], grad, reference[1], reference[2], 0.01, 0.9, 0.999, 1e-7)
+equal = all(numpy.array_equal(a, b) for a, b in zip(ours, reference))
+print(json.dumps(dict(installed=True, calls=calls, equal=equal)))
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "fork") or len(os.sched_getaffinity(0)) < 2,
+    reason="compiling ahead needs os.fork and two CPUs",
+)
+def test_on_a_cold_cache_adam_runs_on_one_thread_until_its_native_job_is_compiled(tmp_path):
+    """The first split of Adam's update would wait ~0.6 s for its job to compile: a child
+    compiles it while the update runs on one thread, bit for bit the same; once the child
+    is done, the update runs as native jobs."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("ENGINE_NUMBA_COMPILE_AHEAD", None)
+    env.pop("NUMBA_NUM_THREADS", None)
+    script = _COLD_ADAM.format(repository=REPOSITORY)
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    if not report["installed"]:
+        pytest.skip("NumPy's BLAS is not OpenBLAS with pthreads on Linux (no native jobs)")
+    assert report["calls"] == [0, 1, 1, 1]
+    assert report["equal"]

@@ -184,12 +184,20 @@ def test_two_python_threads_splitting_at_once_both_get_their_results(three_threa
 @pytest.mark.parametrize("update", ["sgd", "sgd_momentum", "adam", "amsgrad"])
 def test_optimizer_updates_split_between_threads_equal_one_thread(monkeypatch, update):
     """A long parameter (over twice its split size) updated in slices on three
-    threads, bit for bit as on one, and the split does happen."""
-    from backends import numba_dispatch
+    threads, bit for bit as on one, and the split does happen. (Adam's native jobs,
+    where ``blas_threads`` installs, are tested in test_blas_threads.py.)"""
+    from backends import blas_threads, numba_dispatch
 
-    for cutoff in ("MIN_SPLIT_ELEMENTS", "MIN_SPLIT_ONE_PASS", "MIN_SPLIT_ADAM"):
+    cutoffs = (
+        "MIN_SPLIT_ELEMENTS",
+        "MIN_SPLIT_ONE_PASS",
+        "MIN_SPLIT_ADAM",
+        "MIN_NATIVE_SPLIT_ADAM",
+    )
+    for cutoff in cutoffs:
         monkeypatch.setattr(numba_dispatch, cutoff, 4096)
     monkeypatch.setattr(numba_dispatch, "MIN_JIT_SGD_SIZE", 0)
+    monkeypatch.setattr(blas_threads, "installed", lambda: False)
     numba_backend = backends.get("numba")
     rng = numpy.random.default_rng(2)
     size = 2 * 4096 + 37

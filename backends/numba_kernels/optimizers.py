@@ -11,8 +11,14 @@ the GIL: the backend runs long parameters in slices on its kernel pool.
 import math
 
 import numba
+import numpy
+from numba.extending import register_jitable
 
+from .native_jobs import HEADER_WORDS, bits, block, job_array, run_jobs, scalar
 from .vector_math import like
+
+#: the int64 words of an Adam and an AMSGrad job's record
+ADAM_WORDS, AMSGRAD_WORDS = HEADER_WORDS + 8, HEADER_WORDS + 9
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
@@ -114,3 +120,69 @@ def adagrad_update(param, grad, accumulator, lr, epsilon):
         acc = accumulator[i] + g * g
         accumulator[i] = acc
         param[i] -= g / math.sqrt(acc + epsilon) * lr
+
+
+# Adam and AMSGrad as native jobs (``native_jobs``): the backend makes the ``*_job_*`` of
+# the arrays' dtype a ``numba.cfunc`` at its first split, and the ``*_split`` driver runs
+# it on the threads. Record: count, itemsize, the arrays' addresses, the four scalars.
+
+
+@register_jitable
+def _adam_block(record, index, parts, dtype):
+    start, stop = block(record[0], parts, index)
+    param, grad = job_array(record, 2, start, stop, dtype), job_array(record, 3, start, stop, dtype)
+    m, v = job_array(record, 4, start, stop, dtype), job_array(record, 5, start, stop, dtype)
+    lr_t, b1, b2, eps = scalar(record, 6), scalar(record, 7), scalar(record, 8), scalar(record, 9)
+    adam_update(param, grad, m, v, lr_t, b1, b2, eps)
+
+
+def adam_job_float32(index, data, parts):  # pragma: no cover - compiled
+    _adam_block(numba.carray(data, ADAM_WORDS, numpy.int64), index, parts, numpy.float32)
+
+
+def adam_job_float64(index, data, parts):  # pragma: no cover - compiled
+    _adam_block(numba.carray(data, ADAM_WORDS, numpy.int64), index, parts, numpy.float64)
+
+
+@register_jitable
+def _amsgrad_block(record, index, parts, dtype):
+    start, stop = block(record[0], parts, index)
+    param, grad = job_array(record, 2, start, stop, dtype), job_array(record, 3, start, stop, dtype)
+    m, v = job_array(record, 4, start, stop, dtype), job_array(record, 5, start, stop, dtype)
+    v_hat = job_array(record, 6, start, stop, dtype)
+    lr_t, b1, b2, eps = scalar(record, 7), scalar(record, 8), scalar(record, 9), scalar(record, 10)
+    amsgrad_update(param, grad, m, v, v_hat, lr_t, b1, b2, eps)
+
+
+def amsgrad_job_float32(index, data, parts):  # pragma: no cover - compiled
+    _amsgrad_block(numba.carray(data, AMSGRAD_WORDS, numpy.int64), index, parts, numpy.float32)
+
+
+def amsgrad_job_float64(index, data, parts):  # pragma: no cover - compiled
+    _amsgrad_block(numba.carray(data, AMSGRAD_WORDS, numpy.int64), index, parts, numpy.float64)
+
+
+@register_jitable
+def _describe(record, param):
+    record[0], record[1] = param.size, param.itemsize
+
+
+@numba.njit(cache=True, nogil=True)
+def adam_split(callback, job, parts, record, param, grad, m, v, lr_t, b1, b2, epsilon):
+    """``adam_update`` in ``parts`` native jobs (``job``: an ``adam_job_*``'s address;
+    ``record``: ``ADAM_WORDS`` int64 words to fill)."""
+    _describe(record, param)
+    record[2], record[3] = param.ctypes.data, grad.ctypes.data
+    record[4], record[5] = m.ctypes.data, v.ctypes.data
+    record[6], record[7], record[8], record[9] = bits(lr_t), bits(b1), bits(b2), bits(epsilon)
+    run_jobs(callback, job, parts, record)
+
+
+@numba.njit(cache=True, nogil=True)
+def amsgrad_split(callback, job, parts, record, param, grad, m, v, v_hat, lr_t, b1, b2, epsilon):
+    """``amsgrad_update`` in ``parts`` native jobs (as ``adam_split``; ``AMSGRAD_WORDS``)."""
+    _describe(record, param)
+    record[2], record[3] = param.ctypes.data, grad.ctypes.data
+    record[4], record[5], record[6] = m.ctypes.data, v.ctypes.data, v_hat.ctypes.data
+    record[7], record[8], record[9], record[10] = bits(lr_t), bits(b1), bits(b2), bits(epsilon)
+    run_jobs(callback, job, parts, record)
