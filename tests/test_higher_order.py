@@ -91,6 +91,11 @@ CASES = {
     "matmul_vector_right": (lambda a, b: a @ b, [(3, 4), (4,)], {}),
     "matmul_inner": (lambda a, b: (a @ b) * (a @ a), [(4,), (4,)], {}),
     "dense": (lambda x, k, b: F.dense(x, k, b).tanh(), [(2, 3, 4), (4, 5), (5,)], {}),
+    "dense_relu": (
+        lambda x, k, b: F.dense(x, k, b, activation="relu") ** 2,
+        [(2, 3, 4), (4, 5), (5,)],
+        {},
+    ),
     "sum": (lambda x: (x * x).sum(axis=1) ** 2, [(3, 4)], {}),
     "sum_keepdims": (lambda x: x * x.sum(axis=0, keepdims=True), [(3, 4)], {}),
     "mean": (lambda x: x.mean(axis=(0, 2)) ** 2, [(2, 3, 4)], {}),

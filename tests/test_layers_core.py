@@ -5,6 +5,8 @@ import pytest
 
 import engine
 from engine import activations, initializers, layers
+from engine import functional as F
+from engine.functional import nn
 from engine.models import Sequential
 from tests.gradcheck import check_gradients, check_weight_gradients
 
@@ -38,6 +40,33 @@ def test_dense_forward_matches_numpy(backend, rng):
     out = layer(x).numpy()
     kernel, bias = layer.get_weights()
     numpy.testing.assert_allclose(out, numpy.maximum(x @ kernel + bias, 0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_dense_relu_is_one_op_with_the_values_and_gradients_of_two(backend, float64, rng, use_bias):
+    """``Dense(activation="relu")`` adds the bias and applies the relu in its own op; it
+    gives what a linear Dense followed by a relu gives, forward and backward."""
+    fused = layers.Dense(5, activation="relu", use_bias=use_bias)
+    plain = layers.Dense(5, use_bias=use_bias)
+    x = rng.standard_normal((4, 3, 6))
+    fused(x), plain(x)
+    weights = [rng.standard_normal(w.shape) for w in fused.get_weights()]
+    fused.set_weights(weights)
+    plain.set_weights(weights)
+    outputs = []
+    for layer, activate in ((fused, lambda t: t), (plain, engine.activations.relu)):
+        inputs = engine.tensor(x, requires_grad=True)
+        y = activate(layer(inputs))
+        if layer is fused:  # one op: the dense one, applying the relu itself
+            assert type(y.creator) is nn.Dense and y.creator.activation == "relu"
+        (y * y).sum().backward()
+        outputs.append([y.numpy(), inputs.grad.numpy()] + [w.grad.numpy() for w in layer.weights])
+    for got, expected in zip(*outputs, strict=True):
+        numpy.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert (outputs[0][0] == 0).any() and (outputs[0][0] > 0).any()  # both sides of the kink
+    check_gradients(fused, x, backend=backend)
+    with pytest.raises(ValueError, match="`activation` must be None or one of"):
+        F.dense(engine.tensor(x), fused.kernel, activation="tanh")
 
 
 def test_dense_on_three_dimensional_input(backend, float64, rng):

@@ -13,17 +13,32 @@ from .shape import reshape, transpose
 
 
 class Dense(Function):
-    """``x @ kernel + bias`` over the last axis; ``x`` may have any leading axes."""
+    """``activation(x @ kernel + bias)`` over the last axis; ``x`` may have any leading axes.
+
+    ``activation`` is None or ``"relu"`` (``FUSED_ACTIVATIONS``): the backend adds the bias
+    and applies it in one pass over the product's fresh output (in place where it can),
+    and the op keeps that output for the activation's derivative, instead of a second op.
+    """
+
+    def __init__(self, activation=None):
+        self.activation = activation
 
     def forward(self, x, kernel, bias=None):
         need_x, need_kernel = self.needs_input_grad[:2]
         self.x = x if need_kernel else None
         self.kernel = kernel if need_x else None
         self.x_shape = x.shape
-        return self.backend.dense_forward(x, kernel, bias)
+        backend = self.backend
+        if self.activation is None:
+            return backend.dense_forward(x, kernel, bias)
+        y = backend.bias_activation_forward(backend.dense_forward(x, kernel), bias, self.activation)
+        self.y = y
+        return y
 
     def backward(self, grad):
         needs = self.needs_input_grad
+        if self.activation is not None:
+            grad = self.backend.relu_backward(grad, self.y, self.y)
         matmul = self.backend.matmul
         grad_2d = grad.reshape(-1, grad.shape[-1])
         grad_x = grad_kernel = grad_bias = None
@@ -39,6 +54,8 @@ class Dense(Function):
     def backward_graph(self, grad):
         needs = self.needs_input_grad
         x, kernel = self.inputs[:2]
+        if self.activation is not None:  # relu's derivative is a constant mask
+            grad = grad * as_tensor(self.y > 0, grad)
         grad_2d = grad if grad.ndim == 2 else reshape(grad, (-1, grad.shape[-1]))
         grad_x = grad_kernel = grad_bias = None
         if needs[0]:
@@ -154,10 +171,21 @@ def mean_squared_error(y_pred: Tensor, targets) -> Tensor:
     return apply(MeanSquaredError(targets), y_pred)
 
 
-def dense(x: Tensor, kernel: Tensor, bias: Tensor | None = None) -> Tensor:
+#: activations ``dense`` can apply inside its op: their derivative needs only the output
+FUSED_ACTIVATIONS = ("relu",)
+
+
+def dense(
+    x: Tensor, kernel: Tensor, bias: Tensor | None = None, activation: str | None = None
+) -> Tensor:
+    """``x @ kernel + bias``, then ``activation`` (None, or one of ``FUSED_ACTIVATIONS``)."""
+    if activation is not None and activation not in FUSED_ACTIVATIONS:
+        raise ValueError(
+            f"dense: `activation` must be None or one of {FUSED_ACTIVATIONS}; got {activation!r}."
+        )
     if bias is None:
-        return apply(Dense(), x, kernel)
-    return apply(Dense(), x, kernel, bias)
+        return apply(Dense(activation), x, kernel)
+    return apply(Dense(activation), x, kernel, bias)
 
 
 def softmax_cross_entropy(logits: Tensor, targets) -> Tensor:

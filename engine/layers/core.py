@@ -193,7 +193,10 @@ class Dense(ActivityRegularized, Layer):
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
 
     def call(self, inputs):
-        outputs = self.activation(F.dense(inputs, self.kernel, self.bias))
+        if self.activation is activations.relu:  # added with the bias, in one op
+            outputs = F.dense(inputs, self.kernel, self.bias, activation="relu")
+        else:
+            outputs = self.activation(F.dense(inputs, self.kernel, self.bias))
         if self.activity_regularizer is not None:
             self._regularize_activity(outputs)
         return outputs
