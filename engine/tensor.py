@@ -334,8 +334,11 @@ def _initial_grad(output: "Tensor", grad, create_graph: bool, caller: str, argum
                 f"{caller}: a gradient can be created implicitly only for a scalar output; "
                 f"this tensor has shape {output.shape}. Pass {argument}=."
             )
-        data = output.data  # ones(shape): ones_like of a NumPy scalar costs twice as much
-        seed = output.backend.xp.ones(data.shape, dtype=data.dtype)
+        data = output.data
+        if isinstance(data, (numpy.ndarray, numpy.generic)):  # a third of ones()'s cost
+            seed = numpy.array(1, dtype=data.dtype).reshape(data.shape)
+        else:  # ones(shape): ones_like of a NumPy scalar costs twice as much
+            seed = output.backend.xp.ones(data.shape, dtype=data.dtype)
     elif create_graph and isinstance(grad, Tensor):
         seed = grad  # a graph tensor stays one: its own gradient may be wanted
     else:
