@@ -14,8 +14,9 @@ from . import blas_threads, numba_compile_ahead, thread_pool
 from . import numba_dispatch as dispatch
 from .numba_dispatch import _JIT_DTYPES, _flat
 
-# the kernels' native jobs, made ``numba.cfunc``s at their first use: name -> address
-_job_addresses: dict[str, int] = {}
+# the kernels' native jobs, made ``numba.cfunc``s at their first use, by name: kept here
+# for good, since a job's machine code lives only as long as its ``cfunc`` object
+_compiled_jobs: dict = {}
 
 
 class OptimizerOverrides:
@@ -53,8 +54,10 @@ class OptimizerOverrides:
         job = f"{name}_job_{arrays[0].dtype.name}"
         record = numpy.empty(words, numpy.int64)  # one per call: two threads may update at once
         callback = blas_threads.callback_address()
-        address = _job_addresses.get(job)
-        if address is None:
+        compiled = _compiled_jobs.get(job)
+        if compiled is not None:
+            address = compiled.address
+        else:
             address = self._native_job(job, driver, (callback, 0, parts, record, *arrays, *scalars))
             if address is None:
                 return False
@@ -82,7 +85,7 @@ class OptimizerOverrides:
             if numba_compile_ahead.start_task(job, compile_both):
                 return None
         compiled = numba.cfunc(JOB_SIGNATURE, cache=True)(function)  # loads it, if cached
-        _job_addresses[job] = compiled.address
+        _compiled_jobs[job] = compiled
         return compiled.address
 
     @staticmethod
