@@ -146,6 +146,8 @@ class NumbaBackend(
             y = thread_pool.matmul(x, kernel)
         if bias is None:
             return y
+        if y.size >= 2 * dispatch.MIN_NATIVE_SPLIT_BIAS and self._bias_natively(y, bias, False):
+            return y
         if (
             y.size < MIN_SPLIT_BIAS_ELEMENTS
             or type(bias) is not numpy.ndarray

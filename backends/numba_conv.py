@@ -41,7 +41,7 @@ import threading
 
 import numpy
 
-from . import numba_compile_ahead, thread_pool
+from . import numba_compile_ahead, numba_native, thread_pool
 from . import numba_dispatch as dispatch
 from .numba_dispatch import _jit_dtype
 
@@ -383,6 +383,27 @@ class ConvolutionOverrides:
         )
         return _sum_in_order(partials).reshape(kernel_shape)
 
+    def _bias_natively(self, y, bias, relu: bool) -> bool:
+        """``y = y + bias`` (``relu``: then the relu), in place, as native jobs over blocks of
+        rows (``numba_native.py``), for a C-contiguous ``y`` of a compiled dtype and a bias of
+        its dtype and last axis; False where it cannot, or ``y`` is too small for two blocks.
+        After a product OpenBLAS split by rows, each thread adds to rows still in its cache:
+        W4's (3200, 256) 40 against 150 us on one thread."""
+        if (
+            type(bias) is not numpy.ndarray
+            or bias.dtype != y.dtype
+            or bias.shape != y.shape[-1:]
+            or y.ndim < 2
+            or not y.flags.c_contiguous
+            or _jit_dtype(y) is None
+        ):
+            return False
+        rows = y.reshape(-1, y.shape[-1])
+        min_rows = -(-dispatch.MIN_NATIVE_SPLIT_BIAS // max(rows.shape[1], 1))
+        name, kernels = ("add_bias_relu" if relu else "add_bias"), self._conv
+        arguments = (rows, numpy.ascontiguousarray(bias))
+        return numba_native.split(kernels, name, kernels.BIAS_WORDS, arguments, len(rows), min_rows)
+
     def bias_activation_forward(self, y, bias=None, activation=None):
         if (
             activation not in (None, "relu")
@@ -398,6 +419,10 @@ class ConvolutionOverrides:
             if activation is None:
                 return y
             bias = numpy.zeros(y.shape[-1], y.dtype)
+        if y.size >= 2 * dispatch.MIN_NATIVE_SPLIT_BIAS and self._bias_natively(
+            y, bias, activation == "relu"
+        ):
+            return y
         kernel = self._conv.add_bias if activation is None else self._conv.add_bias_relu
         bias = numpy.ascontiguousarray(bias)
 

@@ -53,6 +53,9 @@ MIN_SPLIT_ADAM = 1 << 18
 # took 23.2 against 24.6 us at 32k elements, 32.8 against 25.6 at 64k, 81.8 against 51.5
 # at 200k.
 MIN_NATIVE_SPLIT_ADAM = 1 << 15
+# A bias (+ relu) added to a product's output as native jobs over blocks of rows: blocks
+# of at least this many elements.
+MIN_NATIVE_SPLIT_BIAS = 1 << 15
 # The activations on vector_math's exponential (0.3 ns an element for a float32 sigmoid,
 # 1 ns for float64 or swish's backward) are split into blocks of at least this many.
 MIN_SPLIT_VECTOR_MATH = 1 << 17

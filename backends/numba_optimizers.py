@@ -3,20 +3,16 @@
 A mixin of ``NumbaBackend``: SGD (with momentum), Adam, AMSGrad, RMSprop and
 Adagrad update a C-contiguous float32/float64 weight and its state through
 flat views in one kernel call; long weights are updated in slices on the
-kernel pool. Anything else (other dtypes, non-contiguous weights, SGD below
+kernel pool (Adam's as native jobs, ``numba_native.py``, where it can). Anything
+else (other dtypes, non-contiguous weights, SGD below
 ``numba_dispatch.MIN_JIT_SGD_SIZE``) takes the NumPy reference.
 """
 
-import numba
 import numpy
 
-from . import blas_threads, numba_compile_ahead, thread_pool
 from . import numba_dispatch as dispatch
+from . import numba_native, thread_pool
 from .numba_dispatch import _JIT_DTYPES, _flat
-
-# the kernels' native jobs, made ``numba.cfunc``s at their first use, by name: kept here
-# for good, since a job's machine code lives only as long as its ``cfunc`` object
-_compiled_jobs: dict = {}
 
 
 class OptimizerOverrides:
@@ -37,56 +33,6 @@ class OptimizerOverrides:
             kernel(*(a[start:stop] for a in arrays), *scalars)
 
         thread_pool.run_blocks(block, count=size, min_block=min_block, align=16)
-
-    def _native_split(self, name: str, words: int, arrays, scalars, min_block: int) -> bool:
-        """Run the kernel module's ``{name}_split`` driver over ``arrays`` (flat, of one
-        size) and ``scalars`` as native jobs (``numba_kernels/native_jobs.py``), in blocks
-        of at least ``min_block`` on two or more threads; False, doing nothing, where
-        ``blas_threads`` is not installed, the arrays are too short, or the job is not
-        ready yet. ``words``: the length of the job's record."""
-        size = arrays[0].size
-        if size < 2 * min_block or not blas_threads.installed():
-            return False
-        parts = min(thread_pool.width(), size // min_block)
-        if parts < 2:
-            return False
-        driver = getattr(self._optimizers, f"{name}_split")
-        job = f"{name}_job_{arrays[0].dtype.name}"
-        record = numpy.empty(words, numpy.int64)  # one per call: two threads may update at once
-        callback = blas_threads.callback_address()
-        compiled = _compiled_jobs.get(job)
-        if compiled is not None:
-            address = compiled.address
-        else:
-            address = self._native_job(job, driver, (callback, 0, parts, record, *arrays, *scalars))
-            if address is None:
-                return False
-        driver(callback, address, parts, record, *arrays, *scalars)
-        return True
-
-    def _native_job(self, job: str, driver, arguments) -> int | None:
-        """The address of the kernel module's function ``job`` made a ``numba.cfunc``; None
-        while a child compiles it, and ``driver`` for ``arguments``' types, into the cache
-        (``numba_compile_ahead.start_task``): on a cold cache they take ~0.6 s, which the
-        first step would wait for. Meanwhile the kernel runs on one thread."""
-        from .numba_kernels.native_jobs import JOB_SIGNATURE
-
-        function = getattr(self._optimizers, job)
-        if not numba_compile_ahead.finished(job):
-            return None
-        signature = tuple(numba.typeof(argument) for argument in arguments)
-
-        def compile_both():
-            numba.cfunc(JOB_SIGNATURE, cache=True)(function)
-            driver.compile(signature)
-
-        cold = numba_compile_ahead.cfunc_missing_from_cache(function, JOB_SIGNATURE)
-        if cold or numba_compile_ahead.missing_from_cache(driver, signature):
-            if numba_compile_ahead.start_task(job, compile_both):
-                return None
-        compiled = numba.cfunc(JOB_SIGNATURE, cache=True)(function)  # loads it, if cached
-        _compiled_jobs[job] = compiled
-        return compiled.address
 
     @staticmethod
     def _fused_update_ok(param, grad, *state) -> bool:
@@ -159,7 +105,8 @@ class OptimizerOverrides:
         name, words = (
             ("adam", kernels.ADAM_WORDS) if v_hat is None else ("amsgrad", kernels.AMSGRAD_WORDS)
         )
-        if self._native_split(name, words, arrays, constants, dispatch.MIN_NATIVE_SPLIT_ADAM):
+        arguments, cutoff = (*arrays, *constants), dispatch.MIN_NATIVE_SPLIT_ADAM
+        if numba_native.split(kernels, name, words, arguments, param.size, cutoff):
             return
         self._update_in_slices(kernel, arrays, constants, dispatch.MIN_SPLIT_ADAM)
 

@@ -190,7 +190,8 @@ def test_adam_runs_as_native_jobs_bit_for_bit_as_on_one_thread(
     from backends import numba_dispatch
 
     monkeypatch.setattr(numba_dispatch, "MIN_NATIVE_SPLIT_ADAM", 1000)
-    compiled_here(monkeypatch, f"{'amsgrad' if amsgrad else 'adam'}_job_{dtype}")
+    job = f"backends.numba_kernels.optimizers.{'amsgrad' if amsgrad else 'adam'}_job_{dtype}"
+    compiled_here(monkeypatch, job)
     numba_backend = backends.get("numba")
     rng = numpy.random.default_rng(8)
     shape = (61, 97)  # 5917 elements: blocks of 1000 or more, a ragged last one
@@ -219,6 +220,44 @@ def test_adam_runs_as_native_jobs_bit_for_bit_as_on_one_thread(
     for got, expected in zip(split, serial, strict=True):
         numpy.testing.assert_array_equal(got, expected)
     assert not numpy.array_equal(serial[0], param)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_a_products_bias_is_added_as_native_jobs_as_on_one_thread(
+    installed, monkeypatch, dtype, relu, threads
+):
+    """``dense_forward``'s bias and ``bias_activation_forward``'s bias + relu over blocks of
+    rows in native jobs: the reference's values, bit for bit, every row once."""
+    from backends import numba_backend as numba_module
+    from backends import numba_dispatch
+    from backends.base import Backend
+
+    monkeypatch.setattr(numba_dispatch, "MIN_NATIVE_SPLIT_BIAS", 500)
+    monkeypatch.setattr(numba_module, "MIN_SPLIT_BIAS_ELEMENTS", 0)  # past the small path
+    name = "add_bias_relu" if relu else "add_bias"
+    compiled_here(monkeypatch, f"backends.numba_kernels.conv.{name}_job_{dtype}")
+    monkeypatch.setattr(thread_pool, "width", lambda: threads)
+    monkeypatch.setattr(thread_pool._Pool, "run", lambda *a: pytest.fail("the Python pool ran"))
+    numba_backend, reference = backends.get("numba"), Backend()
+    rng = numpy.random.default_rng(9)
+    x, kernel, bias = (
+        rng.standard_normal(shape).astype(dtype) for shape in ((203, 7), (7, 45), 45)
+    )
+    before = blas_threads.counts()
+    if relu:
+        got = numba_backend.bias_activation_forward(x @ kernel, bias, "relu")
+        expected = reference.bias_activation_forward(x @ kernel, bias, "relu")
+    else:
+        got = numba_backend.dense_forward(x, kernel, bias)
+        expected = reference.dense_forward(x, kernel, bias)
+    after = blas_threads.counts()
+    assert after["calls"] - before["calls"] == 1  # 203 rows of 45: blocks of 12 rows or more
+    jobs = sum(after[key] - before[key] for key in ("pool_jobs", "helper_jobs"))
+    assert jobs == threads - 1
+    numpy.testing.assert_array_equal(got, expected)
+    assert (got == 0).any() == relu
 
 
 def test_native_job_blocks_cover_the_range_once_on_aligned_boundaries():

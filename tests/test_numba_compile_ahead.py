@@ -292,6 +292,7 @@ if not blas_threads.installed():
     print(json.dumps(dict(installed=False)))
     sys.exit()
 numba_dispatch.MIN_NATIVE_SPLIT_ADAM = 1000
+JOB = "backends.numba_kernels.optimizers.adam_job_float32"
 rng = numpy.random.default_rng(0)
 param, grad = rng.standard_normal((2, 3000), dtype="float32")
 ours = [param.copy(), numpy.zeros_like(param), numpy.zeros_like(param)]
@@ -300,7 +301,7 @@ calls = []
 for step in range(4):
     if step == 1:  # the child compiling the job ahead has had time to finish
         deadline = time.monotonic() + 60
-        while not numba_compile_ahead.finished("adam_job_float32") and time.monotonic() < deadline:
+        while not numba_compile_ahead.finished(JOB) and time.monotonic() < deadline:
             time.sleep(0.01)
     before = blas_threads.counts()["calls"]
     backend.adam_update(ours[0], grad, ours[1], ours[2], 0.01, 0.9, 0.999, 1e-7)

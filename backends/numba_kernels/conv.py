@@ -20,6 +20,10 @@ threads competing with OpenBLAS's.
 """
 
 import numba
+import numpy
+from numba.extending import register_jitable
+
+from .native_jobs import HEADER_WORDS, block, job_array, run_jobs
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -147,3 +151,50 @@ def add_bias_relu(y, bias):
         for f in range(filters):
             value = row[f] + bias[f]
             row[f] = 0 if value <= 0 else value
+
+
+# ``add_bias`` and ``add_bias_relu`` as native jobs (``native_jobs``) over blocks of rows:
+# after a product that OpenBLAS split by rows between the same threads, each thread's
+# rows are still in its own cache. Record: rows, itemsize, the rows' and the bias's
+# addresses, the number of columns.
+BIAS_WORDS = HEADER_WORDS + 3
+
+
+@register_jitable
+def _bias_block(record, index, parts, dtype, relu):
+    start, stop = block(record[0], parts, index)
+    columns = record[4]
+    rows = job_array(record, 2, start * columns, stop * columns, dtype)
+    bias = job_array(record, 3, 0, columns, dtype)
+    if relu:
+        add_bias_relu(rows.reshape((stop - start, columns)), bias)
+    else:
+        add_bias(rows.reshape((stop - start, columns)), bias)
+
+
+def add_bias_job_float32(index, data, parts):  # pragma: no cover - compiled
+    _bias_block(numba.carray(data, BIAS_WORDS, numpy.int64), index, parts, numpy.float32, False)
+
+
+def add_bias_job_float64(index, data, parts):  # pragma: no cover - compiled
+    _bias_block(numba.carray(data, BIAS_WORDS, numpy.int64), index, parts, numpy.float64, False)
+
+
+def add_bias_relu_job_float32(index, data, parts):  # pragma: no cover - compiled
+    _bias_block(numba.carray(data, BIAS_WORDS, numpy.int64), index, parts, numpy.float32, True)
+
+
+def add_bias_relu_job_float64(index, data, parts):  # pragma: no cover - compiled
+    _bias_block(numba.carray(data, BIAS_WORDS, numpy.int64), index, parts, numpy.float64, True)
+
+
+@numba.njit(cache=True, nogil=True)
+def add_bias_split(callback, job, parts, record, rows, bias):
+    """``add_bias`` (or, given its job, ``add_bias_relu``) on ``rows`` in ``parts`` native
+    jobs; ``record``: ``BIAS_WORDS`` int64 words to fill."""
+    record[0], record[1] = rows.shape[0], rows.itemsize
+    record[2], record[3], record[4] = rows.ctypes.data, bias.ctypes.data, rows.shape[1]
+    run_jobs(callback, job, parts, record)
+
+
+add_bias_relu_split = add_bias_split

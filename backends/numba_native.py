@@ -1,0 +1,68 @@
+"""Running a kernel module's native jobs (``numba_kernels/native_jobs.py``) on the threads.
+
+``split`` runs a kernel in blocks on ``blas_threads``'s callback: job 0 on this
+thread, the others on the kernel pool's spinning workers or on native helpers,
+with no Python and no GIL in the hand-off. A kernel module provides, for a name
+such as ``adam``, one job per dtype (``adam_job_float32``, ``adam_job_float64``:
+plain functions, made ``numba.cfunc``s here at their first use) and a ``nogil``
+driver (``adam_split``) that fills the job's record and calls the callback.
+"""
+
+import numba
+import numpy
+
+from . import blas_threads, numba_compile_ahead, thread_pool
+
+# the jobs made ``numba.cfunc``s, by module and name: kept here for good, since a job's
+# machine code lives only as long as its ``cfunc`` object
+_compiled_jobs: dict = {}
+
+
+def split(module, name: str, words: int, arguments: tuple, count: int, min_block: int) -> bool:
+    """``module.{name}_split(callback, job, parts, record, *arguments)``: the kernel over
+    ``count`` units (elements, rows) in blocks of at least ``min_block``, on two threads
+    or more, ``record`` holding ``words`` int64 words; the job's dtype is that of
+    ``arguments[0]``. False, doing nothing, where ``blas_threads`` is not installed, the
+    work is too small for two blocks, or the job is not compiled yet."""
+    if count < 2 * min_block or not blas_threads.installed():
+        return False
+    parts = min(thread_pool.width(), count // min_block)
+    if parts < 2:
+        return False
+    job = f"{name}_job_{arguments[0].dtype.name}"
+    record = numpy.empty(words, numpy.int64)  # one per call: two threads may run at once
+    callback = blas_threads.callback_address()
+    compiled = _compiled_jobs.get((module, job))
+    if compiled is None:
+        driver = getattr(module, f"{name}_split")
+        compiled = _compile(module, job, driver, (callback, 0, parts, record, *arguments))
+        if compiled is None:
+            return False
+    getattr(module, f"{name}_split")(callback, compiled.address, parts, record, *arguments)
+    return True
+
+
+def _compile(module, job: str, driver, arguments):
+    """``module``'s function ``job`` made a ``numba.cfunc``; None while a child compiles
+    it, and ``driver`` for ``arguments``' types, into the cache
+    (``numba_compile_ahead.start_task``): on a cold cache they take ~0.6 s, which the
+    first step would wait for. Meanwhile the caller runs its kernel on one thread."""
+    from .numba_kernels.native_jobs import JOB_SIGNATURE
+
+    function = getattr(module, job)
+    key = f"{module.__name__}.{job}"  # numba_compile_ahead's name for the child's task
+    if not numba_compile_ahead.finished(key):
+        return None
+    signature = tuple(numba.typeof(argument) for argument in arguments)
+
+    def compile_both():
+        numba.cfunc(JOB_SIGNATURE, cache=True)(function)
+        driver.compile(signature)
+
+    cold = numba_compile_ahead.cfunc_missing_from_cache(function, JOB_SIGNATURE)
+    if cold or numba_compile_ahead.missing_from_cache(driver, signature):
+        if numba_compile_ahead.start_task(key, compile_both):
+            return None
+    compiled = numba.cfunc(JOB_SIGNATURE, cache=True)(function)  # loads it, if cached
+    _compiled_jobs[module, job] = compiled
+    return compiled
