@@ -16,6 +16,12 @@ from . import blas_threads, numba_compile_ahead, thread_pool
 # the jobs made ``numba.cfunc``s, by module and name: kept here for good, since a job's
 # machine code lives only as long as its ``cfunc`` object
 _compiled_jobs: dict = {}
+#: a job is compiled (or loaded from the cache) from its kernel's ``START_AFTER``-th call
+#: on, and not while a compile-ahead child runs: on a cold cache the first step's own
+#: compiles keep both cores (W4's, with its projection's bias job compiled in a third
+#: process at once, ended 0.1-0.4 s later)
+START_AFTER = 3
+_requests: dict = {}
 
 
 def split(module, name: str, words: int, arguments: tuple, count: int, min_block: int) -> bool:
@@ -51,7 +57,10 @@ def _compile(module, job: str, driver, arguments):
 
     function = getattr(module, job)
     key = f"{module.__name__}.{job}"  # numba_compile_ahead's name for the child's task
-    if not numba_compile_ahead.finished(key):
+    calls = _requests[key] = _requests.get(key, 0) + 1
+    if calls < START_AFTER or not numba_compile_ahead.finished(key):
+        return None
+    if numba_compile_ahead.pending():  # another child compiling: its turn first
         return None
     signature = tuple(numba.typeof(argument) for argument in arguments)
 

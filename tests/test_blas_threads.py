@@ -170,13 +170,15 @@ def test_thread_pool_matmul_hands_big_float_products_to_openblas(installed, monk
 def compiled_here(monkeypatch, job):
     """No child compiles ``job`` ahead (on a cold cache the first update would run on one
     thread while one does: ``tests/test_numba_compile_ahead.py``); any still running ends."""
-    from backends import numba_compile_ahead
+    from backends import numba_compile_ahead, numba_native
 
     deadline = time.monotonic() + 120
     while not numba_compile_ahead.finished(job):
         assert time.monotonic() < deadline
         time.sleep(0.01)
     monkeypatch.setattr(numba_compile_ahead, "enabled", lambda: False)
+    monkeypatch.setattr(numba_native, "START_AFTER", 1)  # split from the first call
+    monkeypatch.setattr(numba_compile_ahead, "pending", list)  # other tests' children aside
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

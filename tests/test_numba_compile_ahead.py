@@ -285,7 +285,7 @@ _COLD_ADAM = """
 import json, sys, time
 sys.path.insert(0, {repository!r})
 import numpy, backends
-from backends import blas_threads, numba_dispatch, numba_compile_ahead
+from backends import blas_threads, numba_dispatch, numba_compile_ahead, numba_native
 from backends.base import Backend
 backend = backends.get("numba")
 if not blas_threads.installed():
@@ -297,9 +297,10 @@ rng = numpy.random.default_rng(0)
 param, grad = rng.standard_normal((2, 3000), dtype="float32")
 ours = [param.copy(), numpy.zeros_like(param), numpy.zeros_like(param)]
 reference = [param.copy(), numpy.zeros_like(param), numpy.zeros_like(param)]
-calls = []
-for step in range(4):
-    if step == 1:  # the child compiling the job ahead has had time to finish
+calls, forked = [], []
+for step in range(numba_native.START_AFTER + 2):
+    if step == numba_native.START_AFTER:  # the child compiling the job has had time to end
+        forked.append(JOB in numba_compile_ahead.pending())
         deadline = time.monotonic() + 60
         while not numba_compile_ahead.finished(JOB) and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -308,7 +309,8 @@ for step in range(4):
     calls.append(blas_threads.counts()["calls"] - before)
     Backend().adam_update(reference[0], grad, reference[1], reference[2], 0.01, 0.9, 0.999, 1e-7)
 equal = all(numpy.array_equal(a, b) for a, b in zip(ours, reference))
-print(json.dumps(dict(installed=True, calls=calls, equal=equal)))
+print(json.dumps(dict(installed=True, calls=calls, forked=forked, equal=equal,
+                      start_after=numba_native.START_AFTER)))
 """
 
 
@@ -317,9 +319,9 @@ print(json.dumps(dict(installed=True, calls=calls, equal=equal)))
     reason="compiling ahead needs os.fork and two CPUs",
 )
 def test_on_a_cold_cache_adam_runs_on_one_thread_until_its_native_job_is_compiled(tmp_path):
-    """The first split of Adam's update would wait ~0.6 s for its job to compile: a child
-    compiles it while the update runs on one thread, bit for bit the same; once the child
-    is done, the update runs as native jobs."""
+    """The first split of Adam's update would wait ~0.6 s for its job to compile: from the
+    ``START_AFTER``-th call a child compiles it while the update runs on one thread, bit
+    for bit the same; once the child is done, the update runs as native jobs."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     env.pop("ENGINE_NUMBA_COMPILE_AHEAD", None)
     env.pop("NUMBA_NUM_THREADS", None)
@@ -331,5 +333,7 @@ def test_on_a_cold_cache_adam_runs_on_one_thread_until_its_native_job_is_compile
     report = json.loads(result.stdout.strip().splitlines()[-1])
     if not report["installed"]:
         pytest.skip("NumPy's BLAS is not OpenBLAS with pthreads on Linux (no native jobs)")
-    assert report["calls"] == [0, 1, 1, 1]
+    start_after = report["start_after"]  # its first calls, and the fork's, on one thread
+    assert report["calls"] == [0] * start_after + [1, 1]
+    assert report["forked"] == [True]
     assert report["equal"]
