@@ -43,8 +43,8 @@ from . import thread_pool
 WAIT_SECONDS = 60.0
 _POLL_SECONDS = 0.002
 
-# dispatcher -> (child's pid, signature), or a task's key -> (pid, start time), for the
-# children not yet waited for
+# dispatcher or a task's key -> (child's pid, start time), for the children not yet
+# waited for
 _pending: dict = {}
 # the dispatchers ``start`` was called for in this process
 _tried: set = set()
@@ -86,7 +86,7 @@ def start(dispatcher, example_args) -> bool:
             return False
         if pid == 0:
             _compile_and_exit(dispatcher, signature)
-    _pending[dispatcher] = (pid, signature)
+    _pending[dispatcher] = (pid, time.monotonic())
     return True
 
 
@@ -113,8 +113,9 @@ def start_task(key, task) -> bool:
 
 
 def finished(key) -> bool:
-    """Whether ``key``'s child (``start_task``) has ended, reaping it; True when there is
-    none. Never waits: a child still running past ``WAIT_SECONDS`` is killed."""
+    """Whether ``key``'s child (``start_task``'s, or ``start``'s for a dispatcher) has
+    ended, reaping it; True when there is none. Never waits: a child still running past
+    ``WAIT_SECONDS`` is killed."""
     if not _pending or key not in _pending:
         return True
     pid, started = _pending[key]
@@ -148,8 +149,14 @@ def wait(dispatcher) -> None:
 
 
 def pending() -> list:
-    """The dispatchers whose children ``wait`` has not waited for yet."""
+    """The dispatchers (and tasks' keys) whose children were not waited for yet."""
     return list(_pending)
+
+
+def busy() -> bool:
+    """Whether a child started here still runs; those that ended are reaped (a forward's
+    child whose backward never comes, as in inference, would otherwise count for good)."""
+    return not all([finished(key) for key in list(_pending)])
 
 
 def missing_from_cache(dispatcher, signature) -> bool:

@@ -60,7 +60,7 @@ def _compile(module, job: str, driver, arguments):
     calls = _requests[key] = _requests.get(key, 0) + 1
     if calls < START_AFTER or not numba_compile_ahead.finished(key):
         return None
-    if numba_compile_ahead.pending():  # another child compiling: its turn first
+    if numba_compile_ahead.busy():  # another child compiling: its turn first
         return None
     signature = tuple(numba.typeof(argument) for argument in arguments)
 

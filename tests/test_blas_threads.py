@@ -178,7 +178,7 @@ def compiled_here(monkeypatch, job):
         time.sleep(0.01)
     monkeypatch.setattr(numba_compile_ahead, "enabled", lambda: False)
     monkeypatch.setattr(numba_native, "START_AFTER", 1)  # split from the first call
-    monkeypatch.setattr(numba_compile_ahead, "pending", list)  # other tests' children aside
+    monkeypatch.setattr(numba_compile_ahead, "busy", lambda: False)  # others' children aside
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

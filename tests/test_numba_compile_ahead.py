@@ -266,6 +266,32 @@ def test_a_task_runs_in_a_child_once_and_is_seen_finished(monkeypatch, tmp_path)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_busy_while_a_child_runs_and_not_once_it_ended(monkeypatch):
+    """A forward's child whose backward never comes is reaped by ``busy`` once it ends, so
+    that it does not hold back the native jobs' compiles for good."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # ends when the parent says so; never returns into pytest
+        try:
+            os.close(write)
+            os.read(read, 1)
+        finally:
+            os._exit(0)
+    os.close(read)
+    monkeypatch.setitem(numba_compile_ahead._pending, _uncached_square, (pid, time.monotonic()))
+    assert numba_compile_ahead.busy()
+    os.write(write, b"x")
+    os.close(write)
+    deadline = time.monotonic() + 30
+    while numba_compile_ahead.busy():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert _uncached_square not in numba_compile_ahead.pending()
+    with pytest.raises(ChildProcessError):  # reaped
+        os.waitpid(pid, os.WNOHANG)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_task_past_its_time_is_stopped(monkeypatch):
     pid = os.fork()
     if pid == 0:  # never returns into pytest
