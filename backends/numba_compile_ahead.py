@@ -74,20 +74,7 @@ def start(dispatcher, example_args) -> bool:
     signature = tuple(numba.typeof(arg) for arg in example_args())
     if not missing_from_cache(dispatcher, signature):
         return False
-    # The lock is held across the fork, so that no other thread of this process is inside
-    # Numba's compiler when the child (which has only this thread) starts compiling; the
-    # child touches nothing else another thread could hold (Python resets its own locks).
-    # Python 3.12+ warns about any fork of a process with threads (the kernel pool's).
-    with global_compiler_lock, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-        try:
-            pid = os.fork()
-        except OSError:  # no memory or processes left for a child: compile here, later
-            return False
-        if pid == 0:
-            _compile_and_exit(dispatcher, signature)
-    _pending[dispatcher] = (pid, time.monotonic())
-    return True
+    return _fork(dispatcher, lambda: dispatcher.compile(signature))
 
 
 def start_task(key, task) -> bool:
@@ -100,6 +87,16 @@ def start_task(key, task) -> bool:
     _tried.add(key)
     if not enabled():
         return False
+    return _fork(key, task)
+
+
+def _fork(key, task) -> bool:
+    """Fork a child that runs ``task()`` and leaves, noted as ``key``'s; False if the fork
+    fails (no memory or processes left for a child: the compile happens here, later)."""
+    # The lock is held across the fork, so that no other thread of this process is inside
+    # Numba's compiler when the child (which has only this thread) starts compiling; the
+    # child touches nothing else another thread could hold (Python resets its own locks).
+    # Python 3.12+ warns about any fork of a process with threads (the kernel pool's).
     with global_compiler_lock, warnings.catch_warnings():
         warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
         try:
@@ -191,10 +188,6 @@ def _missing(cache, signature, target_context) -> bool:
         return key not in cache._cache_file._load_index()
     except Exception:
         return False
-
-
-def _compile_and_exit(dispatcher, signature) -> None:
-    _run_and_exit(lambda: dispatcher.compile(signature))
 
 
 def _run_and_exit(task) -> None:

@@ -35,16 +35,15 @@ def split(module, name: str, words: int, arguments: tuple, count: int, min_block
     parts = min(thread_pool.width(), count // min_block)
     if parts < 2:
         return False
-    job = f"{name}_job_{arguments[0].dtype.name}"
+    job, driver = f"{name}_job_{arguments[0].dtype.name}", getattr(module, f"{name}_split")
     record = numpy.empty(words, numpy.int64)  # one per call: two threads may run at once
     callback = blas_threads.callback_address()
     compiled = _compiled_jobs.get((module, job))
     if compiled is None:
-        driver = getattr(module, f"{name}_split")
         compiled = _compile(module, job, driver, (callback, 0, parts, record, *arguments))
         if compiled is None:
             return False
-    getattr(module, f"{name}_split")(callback, compiled.address, parts, record, *arguments)
+    driver(callback, compiled.address, parts, record, *arguments)
     return True
 
 
