@@ -30,7 +30,11 @@ from .numba_dispatch import _flat, _jit_dtype
 # The method, written out for each declaration and compiled once: it has the reference's
 # own parameters (keywords, defaults and inspect.signature work as on the reference) and a
 # guard specialized to the declaration, so a call costs what a hand-written method does.
-# The owner is ``__class__``, which the zero-argument ``super()`` reads.
+# The owner is ``__class__``, which the zero-argument ``super()`` reads. A class that lists
+# the mixin among its bases gets copies that call the reference's function directly
+# (``_reference``, looked up in its MRO when the class is made): on arrays below the
+# cut-off, which every step of a small model passes, ``super()`` cost 0.25 us of the 0.32
+# that the override added to a NumPy ufunc call (8x8 relu: 1.11 against 0.79 us).
 _METHOD_GLOBALS = {
     "__name__": __name__,
     "numpy": numpy,
@@ -39,10 +43,10 @@ _METHOD_GLOBALS = {
     "_jit_dtype": _jit_dtype,
 }
 _METHOD_SOURCE = """\
-def define(__class__):
+def define(__class__, _reference):
     def {name}(self, {parameters}):
         if {guard}:
-            return super().{name}({arguments})
+            return {fallback}({arguments})
         out = numpy.empty({first}.shape, {first}.dtype)
         arrays = ({arrays})
         scalars = ({scalars})
@@ -87,7 +91,10 @@ class _Elementwise:
         self.min_size, self.max_size, self.split = min_size, max_size, split
 
     def __set_name__(self, owner, name):
+        if "_declared" not in owner.__dict__:
+            owner._declared = {}  # name: declaration, of this class body only
         setattr(owner, name, self.method(owner, name))
+        owner._declared[name] = self
 
     def guard(self) -> str:
         """The condition that sends a call to the reference, in the hand-written order."""
@@ -101,14 +108,17 @@ class _Elementwise:
             checks.append(f"{last}.size > dispatch.{self.max_size}")
         return " or ".join(checks)
 
-    def method(self, owner, name: str):
+    def method(self, owner, name: str, reference=None):
+        """The method on ``owner``: its fallback is ``super()``, or the function
+        ``reference`` (the reference's own ``name``) called with ``self``."""
         first = self.operands[0]
         source = _METHOD_SOURCE.format(
             name=name,
+            fallback=f"super().{name}" if reference is None else "_reference",
             split=self.split,
             parameters=", ".join(self.parameters),
             guard=self.guard(),
-            arguments=", ".join(self.names),
+            arguments=", ".join(self.names if reference is None else ["self", *self.names]),
             first=first,
             arrays="".join(f"_flat({operand}), " for operand in self.operands),
             scalars="".join(f"{first}.dtype.type({scalar}), " for scalar in self.scalars),
@@ -118,7 +128,7 @@ class _Elementwise:
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         namespace = {}
         exec(compile(source, filename, "exec"), _METHOD_GLOBALS, namespace)
-        method = namespace["define"](owner)
+        method = namespace["define"](owner, reference)
         method.__qualname__ = f"{owner.__qualname__}.{name}"
         method.__doc__ = self.docstring(name)
         return method
@@ -140,6 +150,18 @@ class _Elementwise:
 
 class ActivationOverrides:
     """Needs the ``self._activations`` kernel module."""
+
+    def __init_subclass__(cls, **kwargs):
+        """A class that lists this mixin among its bases gets each declared method with the
+        reference's function bound in (the next one in its MRO), not found through
+        ``super()`` at every call; methods the class defines itself are left alone."""
+        super().__init_subclass__(**kwargs)
+        if ActivationOverrides not in cls.__bases__:
+            return
+        for name, declaration in ActivationOverrides._declared.items():
+            if name not in cls.__dict__:
+                reference = getattr(super(), name)  # the next class's, in cls's MRO
+                setattr(cls, name, declaration.method(cls, name, reference))
 
     # -- elementwise activations -----------------------------------------
 

@@ -159,3 +159,28 @@ def test_a_declaration_names_real_operands_and_cutoffs():
         _Elementwise("dy, x, y, alpha=1.0", operands="dy, alpha")
     with pytest.raises(ValueError, match="cut-off"):
         _Elementwise("x", min_size="MIN_SIZE")
+
+
+def test_a_backend_class_calls_the_next_reference_in_its_mro_directly():
+    """A class listing the mixin gets copies bound to the next class's function (no
+    ``super()`` at each call); a method it defines itself stays its own."""
+    from backends.numpy_backend import NumpyBackend
+
+    class Reference(NumpyBackend):
+        def relu_forward(self, x):
+            return ("reference", x.shape)
+
+    class Mixed(ActivationOverrides, Reference):
+        def tanh_forward(self, x):
+            return "own"
+
+    backend, small = Mixed(), numpy.ones((2, 3), numpy.float32)
+    assert backend.relu_forward(small) == ("reference", (2, 3))
+    assert backend.tanh_forward(small) == "own"
+    assert Mixed.relu_forward.__qualname__ == f"{Mixed.__qualname__}.relu_forward"
+    assert inspect.signature(Mixed.relu_forward) == inspect.signature(Backend.relu_forward)
+    numba_class = type(backends.get("numba"))
+    for name in OVERRIDES:
+        method = vars(numba_class)[name]
+        assert method.__qualname__ == f"{numba_class.__name__}.{name}"
+        assert method.__code__.co_freevars == ("_reference",)  # no super() cell
