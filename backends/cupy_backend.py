@@ -28,6 +28,7 @@ grid-stride loop, and the tests also run each kernel once with the real
 launch configuration.
 """
 
+import contextlib
 import os
 import warnings
 
@@ -47,6 +48,7 @@ SIM_MAX_BLOCKS = 1
 
 _FLOATS = ("float32", "float64")
 _gpu_reason_cache: list = []  # [reason or None] once probed
+_compiler_reason_cache: list = []  # likewise, for numba.cuda's kernel compiler
 
 
 def simulation_enabled() -> bool:
@@ -81,6 +83,41 @@ def _probe_gpu() -> str | None:
         from numba import cuda  # noqa: F401  (the custom kernels are numba.cuda kernels)
     except Exception as error:
         return f"numba.cuda does not import ({_first_line(error)})."
+    return None
+
+
+@contextlib.contextmanager
+def _numpy_names_for_numba_cuda():
+    """NumPy's removed ``row_stack`` (an alias of ``vstack``), for the block's duration.
+
+    numba-cuda (0.30.4 and earlier) registers an overload for ``numpy.row_stack`` when it
+    loads its typing registries, at the first kernel compile of a process. NumPy 2.5
+    removed that alias, so there the load raises AttributeError and no kernel compiles.
+    The alias is added only where it is missing, and removed again after the block."""
+    added = not hasattr(numpy, "row_stack")
+    if added:
+        numpy.row_stack = numpy.vstack  # noqa: NPY201 (the removed alias, restored)
+    try:
+        yield
+    finally:
+        if added:
+            del numpy.row_stack  # noqa: NPY201
+
+
+def _probe_kernel(out):
+    out[0] = 1.0
+
+
+def _probe_kernel_compiler() -> str | None:
+    """Why numba.cuda cannot compile the custom kernels here, or None: compiles a one-line
+    kernel, which loads numba-cuda's typing registries (once per process)."""
+    try:
+        from numba import cuda
+
+        with _numpy_names_for_numba_cuda():
+            cuda.jit("void(float32[::1])")(_probe_kernel)
+    except Exception as error:  # an incompatible numba-cuda, NVVM missing, ...
+        return _first_line(error)
     return None
 
 
@@ -120,6 +157,8 @@ class CupyBackend(CudaAttentionOverrides, Backend):
         self._losses, self._optimizers = losses, optimizers
         self._embedding, self._pooling = embedding, pooling
         self._recurrent = recurrent
+        #: whether the overrides run the custom kernels (else CuPy's generic paths)
+        self.custom_kernels = self.simulated or self._kernel_compiler_works()
         #: host->device and device->host copies made by asarray / to_numpy (simulation only)
         self.transfers = {"to_device": 0, "to_host": 0}
         #: the GPU set by ``use_device`` (None: CuPy's current device)
@@ -135,6 +174,26 @@ class CupyBackend(CudaAttentionOverrides, Backend):
         if not _gpu_reason_cache:
             _gpu_reason_cache.append(_probe_gpu())
         return _gpu_reason_cache[0]
+
+    @staticmethod
+    def _kernel_compiler_works() -> bool:
+        """Whether numba.cuda compiles here; if not, a warning (once a process) that the
+        backend runs CuPy's generic paths, which are correct but launch more kernels."""
+        if not _compiler_reason_cache:
+            reason = _probe_kernel_compiler()
+            _compiler_reason_cache.append(reason)
+            if reason is not None:
+                import numba
+
+                warnings.warn(
+                    f"cupy backend: numba.cuda cannot compile the fused CUDA kernels here "
+                    f"({reason}); training runs on CuPy's generic kernels instead, which give "
+                    f"the same results with more kernel launches. Check that numba-cuda "
+                    f"supports NumPy {numpy.__version__} and Numba {numba.__version__}.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+        return _compiler_reason_cache[0] is None
 
     @classmethod
     def install_hint(cls) -> str:
@@ -230,11 +289,13 @@ class CupyBackend(CudaAttentionOverrides, Backend):
             warnings.simplefilter("ignore", RuntimeWarning)
             kernel[blocks, self.threads_per_block](*args)
 
-    @staticmethod
-    def _floats(*arrays) -> bool:
-        """True when the arrays share one float dtype our kernels are compiled for."""
+    def _floats(self, *arrays) -> bool:
+        """True when the custom kernels can run and the arrays share one float dtype they
+        are compiled for (every override asks this before it launches a kernel)."""
         dtype = arrays[0].dtype
-        return dtype.name in _FLOATS and all(a.dtype == dtype for a in arrays)
+        return (
+            self.custom_kernels and dtype.name in _FLOATS and all(a.dtype == dtype for a in arrays)
+        )
 
     @staticmethod
     def _in_place_ok(*arrays) -> bool:

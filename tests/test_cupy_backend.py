@@ -85,3 +85,57 @@ def test_simulation_needs_the_simulator_enabled_before_numba():
     result = _run(code, ENGINE_CUDA_SIM="1", NUMBA_ENABLE_CUDASIM="0")
     assert result.returncode == 0, result.stderr
     assert "NUMBA_ENABLE_CUDASIM=1" in result.stdout
+
+
+def test_numba_cuda_gets_numpys_removed_row_stack_only_while_it_loads(monkeypatch):
+    """numba-cuda 0.30.4 registers an overload for numpy.row_stack, which NumPy 2.5
+    removed: the alias exists for the probe's compile only, and a present one is kept."""
+    import numpy
+
+    monkeypatch.delattr(numpy, "row_stack", raising=False)
+    with cupy_backend._numpy_names_for_numba_cuda():
+        assert numpy.row_stack is numpy.vstack  # noqa: NPY201
+    assert not hasattr(numpy, "row_stack")
+
+    def own(*arrays):
+        return "own"
+
+    monkeypatch.setattr(numpy, "row_stack", own, raising=False)
+    with cupy_backend._numpy_names_for_numba_cuda():
+        assert numpy.row_stack is own  # noqa: NPY201
+    assert numpy.row_stack is own  # noqa: NPY201
+
+
+def test_the_kernel_compiler_probe_compiles_with_the_alias_and_reports_failures(monkeypatch):
+    import numpy
+    from numba import cuda
+
+    monkeypatch.delattr(numpy, "row_stack", raising=False)
+    seen = []
+
+    def compiles(signature):
+        seen.append((signature, hasattr(numpy, "row_stack")))
+        return lambda function: function
+
+    monkeypatch.setattr(cuda, "jit", compiles)
+    assert cupy_backend._probe_kernel_compiler() is None
+    assert seen == [("void(float32[::1])", True)]
+
+    def fails(signature):
+        raise AttributeError("module 'numpy' has no attribute 'row_stack'")
+
+    monkeypatch.setattr(cuda, "jit", fails)
+    reason = cupy_backend._probe_kernel_compiler()
+    assert reason == "AttributeError: module 'numpy' has no attribute 'row_stack'"
+
+
+def test_a_kernel_compiler_that_fails_is_one_warning_and_the_generic_paths(monkeypatch):
+    monkeypatch.setattr(cupy_backend, "_compiler_reason_cache", [])
+    monkeypatch.setattr(cupy_backend, "_probe_kernel_compiler", lambda: "AttributeError: x")
+    with pytest.warns(RuntimeWarning, match="numba.cuda cannot compile .*AttributeError: x.*"):
+        assert not cupy_backend.CupyBackend._kernel_compiler_works()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not cupy_backend.CupyBackend._kernel_compiler_works()  # once a process

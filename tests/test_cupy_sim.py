@@ -328,3 +328,32 @@ def test_erf_of_other_dtypes_falls_back(cupy, reference):
     x = numpy.arange(-2, 3, dtype=numpy.float16)
     _close(cupy.erf(x), reference.erf(x), numpy.float32)
     assert cupy.erf(x).dtype == numpy.float16
+
+
+def test_without_a_kernel_compiler_every_override_takes_the_generic_path(
+    cupy, reference, monkeypatch, rng
+):
+    """``custom_kernels`` off (numba.cuda failed its probe on a GPU): no launch, the
+    reference's results."""
+
+    def no_launch(*args):
+        raise AssertionError("a custom kernel was launched")
+
+    monkeypatch.setattr(cupy, "custom_kernels", False)
+    monkeypatch.setattr(cupy, "_launch", no_launch)
+    logits, labels = rng.normal(size=(6, 4)).astype(numpy.float32), rng.integers(0, 4, 6)
+    loss, probs = cupy.sparse_softmax_cross_entropy_forward(logits, labels)
+    numpy.testing.assert_array_equal(
+        loss, reference.sparse_softmax_cross_entropy_forward(logits, labels)[0]
+    )
+    param, grad = rng.normal(size=(2, 5, 3)).astype(numpy.float32)
+    states = [numpy.zeros_like(param) for _ in range(2)]
+    expected = param.copy()
+    reference.adam_update(expected, grad, *[s.copy() for s in states], 0.01, 0.9, 0.999, 1e-7)
+    cupy.adam_update(param, grad, *states, 0.01, 0.9, 0.999, 1e-7)
+    numpy.testing.assert_array_equal(param, expected)
+    numpy.testing.assert_array_equal(cupy.erf(logits), reference.erf(logits))
+    q = rng.normal(size=(1, 2, 3, 4)).astype(numpy.float32)
+    numpy.testing.assert_array_equal(
+        cupy.attention_forward(q, q, q)[0], reference.attention_forward(q, q, q)[0]
+    )
