@@ -577,10 +577,19 @@ class Tensor:
         return self
 
     def assign_add(self, value) -> "Tensor":
-        return self.assign(self.data + (value.data if isinstance(value, Tensor) else value))
+        return self.assign(self.data + self._operand(value))
 
     def assign_sub(self, value) -> "Tensor":
-        return self.assign(self.data - (value.data if isinstance(value, Tensor) else value))
+        return self.assign(self.data - self._operand(value))
+
+    def _operand(self, value):
+        """``value`` (a tensor, an array of any backend, a number) for arithmetic with
+        ``data``: a host array goes to this tensor's backend (a GPU's arrays refuse it)."""
+        if isinstance(value, Tensor):
+            return value.data
+        if isinstance(value, (int, float)) or self.backend.is_native(value):
+            return value
+        return self.backend.asarray(numpy.asarray(value))
 
     # -- autograd ---------------------------------------------------------
 

@@ -16,6 +16,12 @@ def as_tensor(value, like: Tensor) -> Tensor:
     return Tensor._wrap(data, backend)
 
 
+def native(value, backend):
+    """``value`` as an array of ``backend``: a host constant (targets, labels) given to an op
+    on a GPU backend goes to the device, whose arrays refuse to mix with host ones."""
+    return value if backend.is_native(value) else backend.asarray(value)
+
+
 def unbroadcast(grad, shape: tuple):
     """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``."""
     if grad.shape == shape:

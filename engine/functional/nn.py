@@ -4,7 +4,7 @@ Each has a ``backward_graph`` for ``create_graph=True``.
 """
 
 from ..tensor import Function, Tensor, apply
-from ._util import as_tensor, normalize_axes
+from ._util import as_tensor, native, normalize_axes
 from .activation import sigmoid, softmax
 from .math import matmul
 from .reduction import mean_of
@@ -105,6 +105,7 @@ class SparseSoftmaxCrossEntropy(Function):
 
     def forward(self, logits):
         self.shape = logits.shape
+        self.labels = native(self.labels, self.backend)
         flat = logits.reshape(-1, logits.shape[-1])
         loss, self.probs = self.backend.sparse_softmax_cross_entropy_forward(
             flat, self.labels.reshape(-1)
@@ -211,7 +212,7 @@ class SigmoidCrossEntropy(Function):
 
     def forward(self, logits):
         xp = self.backend.xp
-        self.logits = logits
+        self.logits, self.targets = logits, native(self.targets, self.backend)
         return xp.maximum(logits, 0) - logits * self.targets + xp.log1p(xp.exp(-xp.abs(logits)))
 
     def backward(self, grad):

@@ -10,6 +10,7 @@ stretches to the other input's size. The lower-case functions (``add``,
 import functools
 
 from .. import functional as F
+from ..functional._util import native
 from ..tensor import Tensor
 from .base import Layer, format_shape, register_layer
 
@@ -18,8 +19,9 @@ def _format_shapes(shapes) -> str:
     return "[" + ", ".join(format_shape(s) for s in shapes) + "]"
 
 
-def _mask_data(mask):
-    return mask.data if isinstance(mask, Tensor) else mask
+def _mask_data(mask, backend):
+    """A mask (tensor or array) as an array of ``backend`` (a host one goes to a GPU)."""
+    return mask.data if isinstance(mask, Tensor) else native(mask, backend)
 
 
 class _Merge(Layer):
@@ -120,10 +122,10 @@ class _Merge(Layer):
             return None
         if any(m is None for m in mask):
             return None
-        result = _mask_data(mask[0])
         backend = inputs[0].backend
+        result = _mask_data(mask[0], backend)
         for m in mask[1:]:
-            result = backend.xp.logical_or(result, _mask_data(m))
+            result = backend.xp.logical_or(result, _mask_data(m, backend))
         return Tensor._wrap(result, backend)
 
 
@@ -248,7 +250,7 @@ class Concatenate(Layer):
             if m is None:
                 masks.append(xp.ones(x.shape, dtype=bool))
                 continue
-            m = _mask_data(m)
+            m = _mask_data(m, backend)
             if m.ndim < x.ndim:
                 m = xp.broadcast_to(xp.expand_dims(m, -1), x.shape)
             masks.append(m)

@@ -289,6 +289,8 @@ class Trainer(InferenceLoops, BatchData):
             )
 
     def _update_metrics(self, loss, y, y_pred, sample_weight, count: int) -> None:
+        if self.backend is not None:  # the loss is a bare array: keep the mean on its backend
+            self._loss_tracker._place(self.backend)
         self._loss_tracker.update_state(loss, count)
         for metric in self.compiled_metrics:
             metric.update_state(y, y_pred)
