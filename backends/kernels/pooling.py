@@ -53,7 +53,8 @@ class PoolingKernels:
                 continue
             better = candidate > y
             xp.maximum(y, candidate, out=y)
-            argmax[better] = offset
+            # not argmax[better] = offset: CuPy's boolean-mask assignment waits for the GPU
+            xp.copyto(argmax, offset, where=better)
         return y, argmax
 
     def max_pool2d_backward(self, dy, argmax, x_shape, pool_size, strides, padding="valid"):
