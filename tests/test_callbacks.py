@@ -289,7 +289,9 @@ def test_without_terminate_on_nan_fit_warns_once_at_first_nan_batch(backend):
         model.fit(x, y, epochs=3, batch_size=16, verbose=0)
     messages = [str(w.message) for w in record]
     assert len(messages) == 1, messages  # and no NumPy overflow warnings alongside
-    assert "batch 1 of epoch 1" in messages[0] and "TerminateOnNaN" in messages[0]
+    # a GPU backend reads the loss once per epoch (no host round trip a batch)
+    where = "batch 1 of epoch 1" if backend.xp is numpy else "in epoch 1"
+    assert where in messages[0] and "TerminateOnNaN" in messages[0]
     assert model.optimizer.iterations == 12  # training went on
 
 

@@ -414,9 +414,10 @@ def test_wgan_gp_penalty_gradient_matches_finite_differences(backend, float64, r
         original = w.data.copy()
         for _ in range(2):
             v = directions.standard_normal(w.shape)
-            w.data = w.backend.asarray(original + EPS * v)
+            step = w.backend.asarray(EPS * v)  # on the weight's backend, as original is
+            w.data = original + step
             high = loss_value()
-            w.data = w.backend.asarray(original - EPS * v)
+            w.data = original - step
             low = loss_value()
             w.data = original
             numeric = (high - low) / (2 * EPS)

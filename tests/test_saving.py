@@ -179,7 +179,7 @@ def test_overwrite_false(tmp_path):
 def test_tensors_are_contiguous_host_copies(tmp_path):
     model = Sequential([layers.Dense(5, input_shape=(3,))])
     kernel = model.layers[0].weights[0]
-    kernel.data = numpy.asfortranarray(kernel.data)  # a non-contiguous (transposed) layout
+    kernel.data = kernel.backend.xp.asfortranarray(kernel.data)  # not C-contiguous
     expected = model.get_weights()
     model.save(tmp_path / "f.safetensors")
     assert_same_weights_arrays(expected, load_model(tmp_path / "f.safetensors").get_weights())

@@ -312,7 +312,10 @@ def test_device_attention_mask_is_not_read(backend):
     mask = rng.random((2, 1, 3, 4)) > 0.3
     mask[0, 0, 1] = False  # a query row with no key: zero weights
     host = backend.to_numpy(_masked_softmax(scores, backend.asarray(mask)).data)
-    device = _masked_softmax(scores, backend.asarray(mask).view(_DeviceArray))
+    device_mask = backend.asarray(mask)
+    if backend.xp is numpy:  # a host backend's array faking one that refuses reads
+        device_mask = device_mask.view(_DeviceArray)
+    device = _masked_softmax(scores, device_mask)
     numpy.testing.assert_array_equal(backend.to_numpy(device.data), host)
     assert not host[0, 0, 1].any() and numpy.allclose(host[1].sum(axis=-1), 1)
 
