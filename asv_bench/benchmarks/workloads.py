@@ -344,7 +344,9 @@ def _torch_w6():
             self.dense = nn.Linear(TEXT_DIM, 2)
 
         def forward(self, tokens):
-            x = self.tokens(tokens) + self.positions(torch.arange(tokens.shape[1]))
+            x = self.tokens(tokens) + self.positions(
+                torch.arange(tokens.shape[1], device=tokens.device)
+            )
             # need_weights=False: PyTorch's fused attention, as its TransformerEncoderLayer
             attended, _ = self.attention(x, x, x, need_weights=False)
             x = self.norm_1(x + self.dropout_1(attended))
