@@ -10,6 +10,10 @@ LSTM and GRU cells' gate arithmetic after the cuBLAS recurrent GEMM. Overrides
 fall back to ``super()`` for inputs their kernels do not cover (non-float
 dtypes, non-contiguous state).
 
+On a GPU the backend first compiles a one-line kernel (``_probe_kernel_compiler``):
+where numba.cuda cannot compile (an incompatible numba-cuda), one warning says so and
+every override takes the generic path (``custom_kernels`` is False).
+
 Simulation mode (``ENGINE_CUDA_SIM=1``) makes this backend available without a
 GPU, for tests: ``xp`` is NumPy, the custom kernels run on host arrays under
 Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, set by ``backends`` when
