@@ -15,15 +15,17 @@ where numba.cuda cannot compile (an incompatible numba-cuda), one warning says s
 every override takes the generic path (``custom_kernels`` is False).
 
 Simulation mode (``ENGINE_CUDA_SIM=1``) makes this backend available without a
-GPU, for tests: ``xp`` is NumPy, the custom kernels run on host arrays under
-Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, set by ``backends`` when
-``ENGINE_CUDA_SIM=1`` unless Numba was imported first), and transfers copy as
-a real host/device transfer does. What runs is this class's own code: its
-availability check, its dispatch to kernels or ``super()``, its launch
-arithmetic and its kernels' bodies. What simulation does NOT test: real CUDA
+GPU, for tests: ``xp`` is ``simulated_cupy``'s NumPy, whose device arrays refuse
+host arrays as CuPy's do (``TypeError`` for ``device + host``, ``numpy.asarray(device)``),
+the custom kernels run on the arrays they hold under Numba's CUDA simulator
+(``NUMBA_ENABLE_CUDASIM=1``, set by ``backends`` when ``ENGINE_CUDA_SIM=1`` unless
+Numba was imported first), and transfers copy as a real host/device transfer does.
+What runs is this class's own code: its availability check, its dispatch to kernels
+or ``super()``, its launch arithmetic and its kernels' bodies, and the engine's
+keeping of host and device arrays apart. What simulation does NOT test: real CUDA
 compilation of the kernels (the simulator runs them as Python and accepts
-code that nvcc/NVVM rejects), CuPy's own functions and kernels (``xp`` is
-NumPy there; ``tests/test_xp_namespace.py`` only checks the names exist in
+code that nvcc/NVVM rejects), CuPy's own functions and kernels (NumPy's run
+instead; ``tests/test_xp_namespace.py`` only checks the names exist in
 CuPy), cuBLAS, CuPy's memory pool and out-of-memory behaviour, streams and
 asynchronous execution, races between threads of real warps, and performance.
 Simulated launches also use one small block (``SIM_THREADS_PER_BLOCK``) rather
@@ -147,7 +149,9 @@ class CupyBackend(CudaAttentionOverrides, Backend):
     def __init__(self):
         self.simulated = simulation_enabled()
         if self.simulated:
-            self.xp = numpy
+            from . import simulated_cupy  # NumPy, keeping host arrays out as CuPy does
+
+            self.xp = simulated_cupy.namespace
             self.threads_per_block, self.max_blocks = SIM_THREADS_PER_BLOCK, SIM_MAX_BLOCKS
         else:
             import cupy
@@ -222,7 +226,7 @@ class CupyBackend(CudaAttentionOverrides, Backend):
         if self.simulated:
             # a transfer to the device never aliases host memory; nor does this
             self.transfers["to_device"] += 1
-            return numpy.array(data, dtype=dtype, copy=True)
+            return self.xp.array(data, dtype=dtype, copy=True)
         if self.device_id is not None:  # from any thread (a Dataset's prefetch) to our GPU
             with self.xp.cuda.Device(self.device_id):
                 return self.xp.asarray(data, dtype=dtype)
@@ -231,7 +235,7 @@ class CupyBackend(CudaAttentionOverrides, Backend):
     def to_numpy(self, array) -> numpy.ndarray:
         if self.simulated:
             self.transfers["to_host"] += 1
-            return numpy.array(array, copy=True)
+            return array.get() if isinstance(array, self.xp.ndarray) else numpy.array(array)
         if isinstance(array, self.xp.ndarray):
             return array.get()
         return numpy.asarray(array)
@@ -283,6 +287,7 @@ class CupyBackend(CudaAttentionOverrides, Backend):
         if not self.simulated:
             kernel[blocks, self.threads_per_block](*args)
             return
+        args = [a.host if isinstance(a, self.xp.ndarray) else a for a in args]
         args = [
             simulated_device_array(a) if isinstance(a, numpy.ndarray) and a.ndim else a
             for a in args

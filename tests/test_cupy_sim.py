@@ -11,7 +11,7 @@ import pytest
 
 import backends
 import engine
-from backends import cupy_backend
+from backends import cupy_backend, simulated_cupy
 from backends.base import Backend
 
 pytestmark = pytest.mark.skipif(
@@ -41,14 +41,37 @@ def reference():
 
 
 def _close(actual, expected, dtype):
+    """``actual`` (a simulated device array, copied back) against host ``expected``."""
     tolerance = 1e-5 if dtype == numpy.float32 else 1e-12
+    actual = actual.get() if isinstance(actual, simulated_cupy.DeviceArray) else actual
     numpy.testing.assert_allclose(actual, expected, rtol=tolerance, atol=tolerance)
+
+
+def _device(backend, *arrays):
+    return [backend.asarray(a) for a in arrays]
 
 
 def test_available_in_simulation():
     assert "cupy" in backends.available()
     backend = backends.get("cupy")
-    assert backend.simulated and backend.xp is numpy
+    assert backend.simulated and backend.xp is simulated_cupy.namespace
+
+
+def test_simulated_arrays_refuse_the_host_as_cupys_do(cupy):
+    """What the first run on a GPU found and simulation had let through."""
+    device, host = cupy.asarray(numpy.ones(3, numpy.float32)), numpy.ones(3, numpy.float32)
+    for mix in (
+        lambda: device + host,
+        lambda: cupy.xp.maximum(host, 0),
+        lambda: cupy.xp.concatenate([device, host]),
+        lambda: numpy.concatenate([device, host]),
+        lambda: numpy.asarray(device),
+    ):
+        with pytest.raises(TypeError):
+            mix()
+    assert type(device + 1) is simulated_cupy.DeviceArray
+    assert type(device.sum()) is simulated_cupy.DeviceArray and device.sum().ndim == 0
+    assert float(device.sum()) == 3.0 and type(cupy.to_numpy(device)) is numpy.ndarray
 
 
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
@@ -61,20 +84,26 @@ def test_softmax_cross_entropy_matches_reference(launch, reference, rng, dtype):
         ("softmax_cross_entropy", targets),
         ("sparse_" + "softmax_cross_entropy", labels),
     ):
-        loss, probs = getattr(launch, name + "_forward")(logits, target)
+        on_device = _device(launch, logits, target, dloss)
+        loss, probs = getattr(launch, name + "_forward")(*on_device[:2])
         loss_ref, probs_ref = getattr(reference, name + "_forward")(logits, target)
         _close(loss, loss_ref, dtype)
         _close(probs, probs_ref, dtype)
-        grad = getattr(launch, name + "_backward")(probs, target, dloss)
+        grad = getattr(launch, name + "_backward")(probs, *on_device[1:])
         _close(grad, getattr(reference, name + "_backward")(probs_ref, target, dloss), dtype)
 
 
 def test_sparse_cross_entropy_kernel_gives_nan_for_a_label_out_of_range(launch, rng):
     """Device labels are checked once per epoch; until then the kernel must not read
     outside the row, and the bad rows' loss is NaN (the others are unchanged)."""
-    logits = rng.normal(size=(4, 3)).astype(numpy.float32)
-    good, _ = launch.sparse_softmax_cross_entropy_forward(logits, numpy.array([0, 1, 2, 1]))
-    loss, _ = launch.sparse_softmax_cross_entropy_forward(logits, numpy.array([0, 3, 2, -1]))
+    logits, good_labels, bad_labels = _device(
+        launch,
+        rng.normal(size=(4, 3)).astype(numpy.float32),
+        numpy.array([0, 1, 2, 1]),
+        numpy.array([0, 3, 2, -1]),
+    )
+    good = launch.sparse_softmax_cross_entropy_forward(logits, good_labels)[0].get()
+    loss = launch.sparse_softmax_cross_entropy_forward(logits, bad_labels)[0].get()
     assert numpy.isnan(loss[[1, 3]]).all()
     numpy.testing.assert_array_equal(loss[[0, 2]], good[[0, 2]])
 
@@ -104,9 +133,11 @@ def test_optimizer_updates_match_reference(launch, reference, rng, case, dtype):
         key: (numpy.abs(rng.normal(size=shape)).astype(dtype) if value is True else value)
         for key, value in options.items()
     }
-    ours = [a.copy() for a in arrays]
-    ours_extra = {k: (v.copy() if isinstance(v, numpy.ndarray) else v) for k, v in extra.items()}
-    getattr(launch, name)(ours[0], grad, *ours[1:], *scalars, **ours_extra)
+    ours = _device(launch, *arrays)
+    ours_extra = {
+        k: (launch.asarray(v) if isinstance(v, numpy.ndarray) else v) for k, v in extra.items()
+    }
+    getattr(launch, name)(ours[0], launch.asarray(grad), *ours[1:], *scalars, **ours_extra)
     getattr(reference, name)(arrays[0], grad, *arrays[1:], *scalars, **extra)
     for actual, expected in zip(ours, arrays):
         _close(actual, expected, dtype)
@@ -116,11 +147,13 @@ def test_optimizer_updates_match_reference(launch, reference, rng, case, dtype):
 
 
 def test_optimizer_update_falls_back_for_non_contiguous_state(cupy, reference, rng):
-    param = rng.normal(size=(6, 4)).astype(numpy.float32).T  # a transposed view
+    host = rng.normal(size=(6, 4)).astype(numpy.float32).T  # a transposed view
     grad = rng.normal(size=(4, 6)).astype(numpy.float32)
-    expected = param.copy()
+    param = cupy.asarray(host)  # a copy in the same (Fortran) order
+    assert not param.flags.c_contiguous
+    expected = host.copy()
     reference.sgd_update(expected, grad, 0.1)
-    cupy.sgd_update(param, grad, 0.1)
+    cupy.sgd_update(param, cupy.asarray(grad), 0.1)
     _close(param, expected, numpy.float32)
 
 
@@ -128,7 +161,7 @@ def test_embedding_backward_adds_repeated_indices(launch, reference, rng):
     indices = numpy.array([[1, 3, 1], [0, 1, 4]])
     grad = rng.normal(size=(2, 3, 5)).astype(numpy.float32)
     _close(
-        launch.embedding_backward(indices, grad, 6),
+        launch.embedding_backward(*_device(launch, indices, grad), 6),
         reference.embedding_backward(indices, grad, 6),
         numpy.float32,
     )
@@ -143,7 +176,9 @@ def test_max_pool_backward_matches_reference(launch, reference, rng, pool_size, 
     y, argmax = reference.max_pool2d_forward(x, pool_size, strides, padding)
     dy = rng.normal(size=y.shape).astype(numpy.float32)
     _close(
-        launch.max_pool2d_backward(dy, argmax, x.shape, pool_size, strides, padding),
+        launch.max_pool2d_backward(
+            *_device(launch, dy, argmax), x.shape, pool_size, strides, padding
+        ),
         reference.max_pool2d_backward(dy, argmax, x.shape, pool_size, strides, padding),
         numpy.float32,
     )
@@ -249,13 +284,13 @@ def test_lstm_cell_matches_reference(launch, reference, rng, dtype):
     normal, batch, units = _cell_arrays(rng, dtype)
     x_proj, h_prev, c_prev = normal(batch, 4 * units), normal(batch, units), normal(batch, units)
     recurrent_kernel = normal(units, 4 * units)
-    ours = launch.lstm_cell_forward(x_proj, h_prev, c_prev, recurrent_kernel)
+    ours = launch.lstm_cell_forward(*_device(launch, x_proj, h_prev, c_prev, recurrent_kernel))
     expected = reference.lstm_cell_forward(x_proj, h_prev, c_prev, recurrent_kernel)
     for actual, wanted in zip(ours, expected):
         _close(actual, wanted, dtype)
     h, c, preact, gates = expected
     dh, dc = normal(batch, units), normal(batch, units)
-    ours = launch.lstm_cell_backward(dh, dc, c_prev, c, preact, gates)
+    ours = launch.lstm_cell_backward(*_device(launch, dh, dc, c_prev, c, preact, gates))
     for actual, wanted in zip(ours, reference.lstm_cell_backward(dh, dc, c_prev, c, preact, gates)):
         _close(actual, wanted, dtype)
 
@@ -267,13 +302,14 @@ def test_gru_cell_matches_reference(launch, reference, rng, dtype, with_bias):
     x_proj, h_prev = normal(batch, 3 * units), normal(batch, units)
     recurrent_kernel = normal(units, 3 * units)
     bias = normal(3 * units) if with_bias else None
-    ours = launch.gru_cell_forward(x_proj, h_prev, recurrent_kernel, bias)
+    on_device = _device(launch, x_proj, h_prev, recurrent_kernel)
+    ours = launch.gru_cell_forward(*on_device, None if bias is None else launch.asarray(bias))
     expected = reference.gru_cell_forward(x_proj, h_prev, recurrent_kernel, bias)
     for actual, wanted in zip(ours, expected):
         _close(actual, wanted, dtype)
     _, preact, gates, rec_h = expected
     dh = normal(batch, units)
-    ours = launch.gru_cell_backward(dh, h_prev, preact, gates, rec_h)
+    ours = launch.gru_cell_backward(*_device(launch, dh, h_prev, preact, gates, rec_h))
     for actual, wanted in zip(ours, reference.gru_cell_backward(dh, h_prev, preact, gates, rec_h)):
         _close(actual, wanted, dtype)
 
@@ -282,7 +318,8 @@ def test_cells_with_other_activations_fall_back(cupy, reference, rng):
     normal, batch, units = _cell_arrays(rng, numpy.float64)
     x_proj, h_prev, c_prev = normal(batch, 4 * units), normal(batch, units), normal(batch, units)
     recurrent_kernel = normal(units, 4 * units)
-    ours = cupy.lstm_cell_forward(x_proj, h_prev, c_prev, recurrent_kernel, "relu", "sigmoid")
+    on_device = _device(cupy, x_proj, h_prev, c_prev, recurrent_kernel)
+    ours = cupy.lstm_cell_forward(*on_device, "relu", "sigmoid")
     expected = reference.lstm_cell_forward(x_proj, h_prev, c_prev, recurrent_kernel, "relu")
     for actual, wanted in zip(ours, expected):
         _close(actual, wanted, numpy.float64)
@@ -305,8 +342,9 @@ def test_erf_runs_on_the_device_and_matches_reference(launch, reference, rng, mo
     # contiguous, a transposed view, 1-D, 0-D, empty
     for case in (x, x.T, x[0], x[1, 1, ...], x[:0]):
         expected = reference.erf(case)
+        on_device = launch.asarray(case)
         before = _no_host_round_trip(launch, monkeypatch)
-        actual = launch.erf(case)
+        actual = launch.erf(on_device)
         assert launch.transfers == before
         assert actual.dtype == dtype and actual.shape == case.shape
         _close(actual, expected, dtype)
@@ -317,6 +355,7 @@ def test_gelu_stays_on_the_device(cupy, reference, rng, monkeypatch):
     x = rng.normal(size=(4, 6)).astype(numpy.float32)
     dy = rng.normal(size=x.shape).astype(numpy.float32)
     expected = reference.gelu_forward(x), reference.gelu_backward(dy, x, None)
+    x, dy = _device(cupy, x, dy)
     before = _no_host_round_trip(cupy, monkeypatch)
     actual = cupy.gelu_forward(x), cupy.gelu_backward(dy, x, None)
     assert cupy.transfers == before
@@ -326,8 +365,8 @@ def test_gelu_stays_on_the_device(cupy, reference, rng, monkeypatch):
 
 def test_erf_of_other_dtypes_falls_back(cupy, reference):
     x = numpy.arange(-2, 3, dtype=numpy.float16)
-    _close(cupy.erf(x), reference.erf(x), numpy.float32)
-    assert cupy.erf(x).dtype == numpy.float16
+    _close(cupy.erf(cupy.asarray(x)), reference.erf(x), numpy.float32)
+    assert cupy.erf(cupy.asarray(x)).dtype == numpy.float16
 
 
 def test_without_a_kernel_compiler_every_override_takes_the_generic_path(
@@ -342,18 +381,20 @@ def test_without_a_kernel_compiler_every_override_takes_the_generic_path(
     monkeypatch.setattr(cupy, "custom_kernels", False)
     monkeypatch.setattr(cupy, "_launch", no_launch)
     logits, labels = rng.normal(size=(6, 4)).astype(numpy.float32), rng.integers(0, 4, 6)
-    loss, probs = cupy.sparse_softmax_cross_entropy_forward(logits, labels)
+    loss, probs = cupy.sparse_softmax_cross_entropy_forward(*_device(cupy, logits, labels))
     numpy.testing.assert_array_equal(
-        loss, reference.sparse_softmax_cross_entropy_forward(logits, labels)[0]
+        loss.get(), reference.sparse_softmax_cross_entropy_forward(logits, labels)[0]
     )
-    param, grad = rng.normal(size=(2, 5, 3)).astype(numpy.float32)
-    states = [numpy.zeros_like(param) for _ in range(2)]
-    expected = param.copy()
-    reference.adam_update(expected, grad, *[s.copy() for s in states], 0.01, 0.9, 0.999, 1e-7)
-    cupy.adam_update(param, grad, *states, 0.01, 0.9, 0.999, 1e-7)
-    numpy.testing.assert_array_equal(param, expected)
-    numpy.testing.assert_array_equal(cupy.erf(logits), reference.erf(logits))
+    host, grad = rng.normal(size=(2, 5, 3)).astype(numpy.float32)
+    param, grad_on_device, *states = _device(cupy, host, grad, *[numpy.zeros_like(host)] * 2)
+    expected = host.copy()
+    zeros = [numpy.zeros_like(host) for _ in range(2)]
+    reference.adam_update(expected, grad, *zeros, 0.01, 0.9, 0.999, 1e-7)
+    cupy.adam_update(param, grad_on_device, *states, 0.01, 0.9, 0.999, 1e-7)
+    numpy.testing.assert_array_equal(param.get(), expected)
+    numpy.testing.assert_array_equal(cupy.erf(cupy.asarray(logits)).get(), reference.erf(logits))
     q = rng.normal(size=(1, 2, 3, 4)).astype(numpy.float32)
+    d = cupy.asarray(q)
     numpy.testing.assert_array_equal(
-        cupy.attention_forward(q, q, q)[0], reference.attention_forward(q, q, q)[0]
+        cupy.attention_forward(d, d, d)[0].get(), reference.attention_forward(q, q, q)[0]
     )

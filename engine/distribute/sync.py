@@ -76,7 +76,10 @@ def broadcast_arrays(communicator, arrays: list, bucket_bytes: int) -> None:
 def _array_module(array):
     if isinstance(array, numpy.ndarray):
         return numpy
-    return sys.modules[type(array).__module__.split(".")[0]]  # cupy
+    namespace = getattr(array, "__array_namespace__", None)  # the array API's way
+    if namespace is not None:
+        return namespace()
+    return sys.modules[type(array).__module__.split(".")[0]]  # cupy (14 has no namespace)
 
 
 # -- metric state ----------------------------------------------------------

@@ -181,9 +181,9 @@ class Model(Trainer, Layer):
     def to(self, backend) -> "Model":
         """Move weights and optimizer state to another backend (``"numpy"``, ``"cupy"``...)."""
         target = config.resolve_backend(backend)
-        super().to(target)
-        if self.optimizer is not None:
+        if self.optimizer is not None:  # first: it copies its state from the weights' backend
             self.optimizer.to(target)
+        super().to(target)
         return self
 
     def build(self, input_shape) -> None:
