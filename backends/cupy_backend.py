@@ -96,8 +96,9 @@ def _probe_gpu() -> str | None:
 def _numpy_names_for_numba_cuda():
     """NumPy's removed ``row_stack`` (an alias of ``vstack``), for the block's duration.
 
-    numba-cuda (0.30.4 and earlier) registers an overload for ``numpy.row_stack`` when it
-    loads its typing registries, at the first kernel compile of a process. NumPy 2.5
+    numba-cuda 0.30.4 (the newest, December 2026) registers an overload for
+    ``numpy.row_stack`` when it loads its typing registries, at the first kernel compile
+    of a process. NumPy 2.5
     removed that alias, so there the load raises AttributeError and no kernel compiles.
     The alias is added only where it is missing, and removed again after the block."""
     added = not hasattr(numpy, "row_stack")

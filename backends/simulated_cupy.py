@@ -238,7 +238,10 @@ class _Ufunc:
         value = getattr(self._ufunc, name)
         if name == "at":  # at(array, indices, values): host indices are taken, as by CuPy
             return lambda array, indices, *rest: _call(
-                lambda a, *r: value(a, _unwrap(indices), *r), "add.at", (array, *rest), {}
+                lambda a, *r: value(a, _unwrap(indices), *r),
+                f"{self._ufunc.__name__}.at",
+                (array, *rest),
+                {},
             )
         return _wrap(value, f"{self._ufunc.__name__}.{name}") if callable(value) else value
 
