@@ -17,8 +17,11 @@ def as_tensor(value, like: Tensor) -> Tensor:
 
 
 def native(value, backend):
-    """``value`` as an array of ``backend``: a host constant (targets, labels) given to an op
-    on a GPU backend goes to the device, whose arrays refuse to mix with host ones."""
+    """``value`` (tensor, array, list or number) as an array of ``backend``: a host constant
+    (targets, labels, masks) given to an op on a GPU backend goes to the device, whose
+    arrays refuse to mix with host ones."""
+    if isinstance(value, Tensor):
+        value = value.data
     return value if backend.is_native(value) else backend.asarray(value)
 
 

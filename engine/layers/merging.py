@@ -19,11 +19,6 @@ def _format_shapes(shapes) -> str:
     return "[" + ", ".join(format_shape(s) for s in shapes) + "]"
 
 
-def _mask_data(mask, backend):
-    """A mask (tensor or array) as an array of ``backend`` (a host one goes to a GPU)."""
-    return mask.data if isinstance(mask, Tensor) else native(mask, backend)
-
-
 class _Merge(Layer):
     """Shared body of the elementwise merge layers: shape checks, broadcasting, masks."""
 
@@ -123,9 +118,9 @@ class _Merge(Layer):
         if any(m is None for m in mask):
             return None
         backend = inputs[0].backend
-        result = _mask_data(mask[0], backend)
+        result = native(mask[0], backend)
         for m in mask[1:]:
-            result = backend.xp.logical_or(result, _mask_data(m, backend))
+            result = backend.xp.logical_or(result, native(m, backend))
         return Tensor._wrap(result, backend)
 
 
@@ -250,7 +245,7 @@ class Concatenate(Layer):
             if m is None:
                 masks.append(xp.ones(x.shape, dtype=bool))
                 continue
-            m = _mask_data(m, backend)
+            m = native(m, backend)
             if m.ndim < x.ndim:
                 m = xp.broadcast_to(xp.expand_dims(m, -1), x.shape)
             masks.append(m)

@@ -5,15 +5,16 @@ array on the predictions' backend), as Keras's ``keras.metrics.*_accuracy``.
 """
 
 from .. import config
+from ..functional._util import native
 from ..tensor import Tensor
-from .base import MeanMetricWrapper, raw_array, same_rank
+from .base import MeanMetricWrapper, same_rank
 
 
 def _arrays_of(y_true, y_pred):
     """``(y_true, y_pred, xp)`` as arrays on the predictions' backend."""
     backend = next((v.backend for v in (y_pred, y_true) if isinstance(v, Tensor)), None)
     backend = backend or config.get_backend()
-    return raw_array(y_true, backend), raw_array(y_pred, backend), backend.xp
+    return native(y_true, backend), native(y_pred, backend), backend.xp
 
 
 def _floats(matches):

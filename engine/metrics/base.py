@@ -14,17 +14,11 @@ import contextvars
 import numpy
 
 from .. import config
+from ..functional._util import native
 from ..layers.base import unique_name
 from ..losses import labels as labels_module
 from ..registry import snake_case
 from ..tensor import Tensor, no_grad
-
-
-def raw_array(value, backend):
-    """``value`` (tensor, array, list or number) as an array of ``backend``."""
-    if isinstance(value, Tensor):
-        value = value.data
-    return value if backend.is_native(value) else backend.asarray(value)
 
 
 def same_rank(x1, x2, expand_rank_1: bool = True):
@@ -114,7 +108,7 @@ class Metric:
         backend = next((v.backend for v in values if isinstance(v, Tensor)), None)
         backend = backend or self._backend or config.get_backend()
         self._place(backend)
-        return backend, [None if v is None else raw_array(v, backend) for v in values]
+        return backend, [None if v is None else native(v, backend) for v in values]
 
     def _holds(self, value) -> bool:
         """Whether ``value`` needs no conversion: an array of the metric's backend in its
