@@ -5,6 +5,7 @@ import json
 import numpy
 import pytest
 
+import engine
 from engine import layers
 from tests.gradcheck import check_gradients
 from tests.test_conv import same_pads
@@ -132,6 +133,40 @@ def test_global_pooling_1d(backend, float64, rng, layer_class, reduce):
     layer = layer_class()
     numpy.testing.assert_allclose(layer(x).numpy(), reduce(x, axis=1), rtol=1e-12)
     check_gradients(layer, x, backend=backend)
+
+
+def test_global_average_pooling_1d_averages_the_unmasked_steps(backend, float64, rng):
+    """Keras 3: with a mask (an Embedding's mask_zero) the mean of the kept steps; masked
+    steps give no gradient, even where they hold NaN; no mask goes on."""
+    x = rng.standard_normal((3, 5, 4))
+    mask = numpy.array([[1, 1, 0, 0, 0], [1, 1, 1, 1, 1], [0, 1, 0, 1, 0]], bool)
+    x[~mask] = numpy.nan
+    layer = layers.GlobalAveragePooling1D()
+    inputs = engine.tensor(x, requires_grad=True)
+    pooled = layer(inputs, mask=backend.asarray(mask))
+    expected = numpy.stack([x[i][mask[i]].mean(axis=0) for i in range(3)])
+    numpy.testing.assert_allclose(pooled.numpy(), expected, rtol=1e-12)
+    pooled.sum().backward()
+    numpy.testing.assert_allclose(
+        inputs.grad.numpy(),
+        numpy.where(mask, 1.0 / mask.sum(axis=1, keepdims=True), 0.0)[..., None].repeat(4, axis=2),
+        rtol=1e-12,
+    )
+    assert layer.compute_mask(inputs, mask) is None
+    kept = layers.GlobalAveragePooling1D(keepdims=True)(engine.tensor(x), mask=mask)
+    assert kept.shape == (3, 1, 4)
+    with pytest.raises(ValueError, match=r"GlobalAveragePooling1D .*\(3, 5\); got \(3, 4\)"):
+        layer(engine.tensor(x), mask=mask[:, :4])
+
+
+def test_global_average_pooling_1d_after_mask_zero_embedding(backend):
+    tokens = layers.Input((4,), dtype="int32")
+    table = layers.Embedding(6, 2, mask_zero=True)
+    model = engine.Model(tokens, layers.GlobalAveragePooling1D()(table(tokens)))
+    ids = numpy.array([[1, 2, 0, 0], [3, 0, 0, 0]])
+    weights = table.get_weights()[0]
+    expected = numpy.stack([weights[[1, 2]].mean(axis=0), weights[3]])
+    numpy.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-6)
 
 
 def test_pooling_defaults_and_config(backend):

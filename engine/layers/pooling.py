@@ -1,6 +1,7 @@
 """Pooling layers (channels-last): windowed max and average, and their global forms."""
 
 from .. import functional as F
+from ..functional._util import native
 from ..functional.pooling3d import avg_pool3d, max_pool3d
 from .base import Layer, register_layer
 from .conv import (
@@ -173,10 +174,32 @@ class GlobalMaxPooling2D(_GlobalPooling):
 
 @register_layer
 class GlobalAveragePooling1D(_GlobalPooling):
-    """Mean over steps: ``(batch, steps, c)`` to ``(batch, c)``."""
+    """Mean over steps: ``(batch, steps, c)`` to ``(batch, c)``; with a mask (an Embedding's
+    ``mask_zero``, a ``Masking`` layer), the mean of the unmasked steps, as Keras 3's."""
 
     rank = 1
     layout = "(batch, steps, channels)"
+
+    def __init__(self, data_format=None, keepdims: bool = False, **kwargs):
+        super().__init__(data_format, keepdims, **kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        check_rank(self, inputs.shape, 3, self.layout)
+        if tuple(mask.shape) != tuple(inputs.shape[:2]):
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': the mask must have the inputs' "
+                f"(batch, steps) shape {tuple(inputs.shape[:2])}; got {tuple(mask.shape)}."
+            )
+        steps = native(mask, inputs.backend).astype(bool)[:, :, None]
+        total = F.sum(F.where(steps, inputs, 0.0), 1, self.keepdims)
+        count = steps.astype(inputs.dtype).sum(axis=1, keepdims=self.keepdims)
+        return total / count
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 @register_layer
