@@ -5,10 +5,10 @@ Everything runs through the generic kernels of ``backends.base`` with
 ``cuda_kernels/`` (written with ``numba.cuda``) replaces the paths where the
 generic one launches many small kernels, allocates temporaries or leaves the
 device: ``erf`` (exact GELU), fused softmax + cross-entropy, the in-place
-optimizer updates, the embedding scatter-add, max-pooling backward, and the
-LSTM and GRU cells' gate arithmetic after the cuBLAS recurrent GEMM. Overrides
-fall back to ``super()`` for inputs their kernels do not cover (non-float
-dtypes, non-contiguous state).
+optimizer updates, the embedding scatter-add, max-pooling backward, attention
+(``cupy_attention.py``) and LSTM and GRU sequences, the time loop in one launch
+(``cupy_recurrent.py``). Overrides fall back to ``super()`` for inputs their
+kernels do not cover (non-float dtypes, non-contiguous state).
 
 On a GPU the backend first compiles a one-line kernel (``_probe_kernel_compiler``):
 where numba.cuda cannot compile (an incompatible numba-cuda), one warning says so and
@@ -24,14 +24,17 @@ What runs is this class's own code: its availability check, its dispatch to kern
 or ``super()``, its launch arithmetic and its kernels' bodies, and the engine's
 keeping of host and device arrays apart. What simulation does NOT test: real CUDA
 compilation of the kernels (the simulator runs them as Python and accepts
-code that nvcc/NVVM rejects), CuPy's own functions and kernels (NumPy's run
+code that NVVM rejects: ``tests/test_cuda_compile.py`` compiles them to PTX
+without a GPU where numba-cuda's NVVM is installed), CuPy's own functions and kernels (NumPy's run
 instead; ``tests/test_xp_namespace.py`` only checks the names exist in
 CuPy), cuBLAS, CuPy's memory pool and out-of-memory behaviour, streams and
 asynchronous execution, races between threads of real warps, and performance.
 Simulated launches also use one small block (``SIM_THREADS_PER_BLOCK``) rather
 than the real 256-thread grid, to keep the simulator fast; every kernel uses a
 grid-stride loop, and the tests also run each kernel once with the real
-launch configuration.
+launch configuration. The whole-sequence LSTM and GRU kernels are off in
+simulation (``fused_sequences``) except in the tests of them: the simulator
+runs their recurrent products as Python, too slowly for the layer tests.
 """
 
 import contextlib
@@ -43,6 +46,7 @@ import numpy
 from .base import Backend
 from .cuda_kernels import simulated_device_array
 from .cupy_attention import CudaAttentionOverrides
+from .cupy_recurrent import CudaRecurrentOverrides
 from .kernels.pooling import _pool_geometry
 
 THREADS_PER_BLOCK = 256
@@ -142,7 +146,7 @@ def _probe_simulator() -> str | None:
     return None
 
 
-class CupyBackend(CudaAttentionOverrides, Backend):
+class CupyBackend(CudaAttentionOverrides, CudaRecurrentOverrides, Backend):
     """Kernels on ``cupy.ndarray`` (``xp = cupy``), or on host arrays in simulation mode."""
 
     name = "cupy"
@@ -168,6 +172,11 @@ class CupyBackend(CudaAttentionOverrides, Backend):
         self._recurrent = recurrent
         #: whether the overrides run the custom kernels (else CuPy's generic paths)
         self.custom_kernels = self.simulated or self._kernel_compiler_works()
+        #: whether LSTM and GRU sequences run as one kernel launch each way. Off in
+        #: simulation: the simulator runs their recurrent products as Python, ~25 us a
+        #: multiply-add, minutes for the layer tests' finite differences; the tests that
+        #: check these kernels turn it on.
+        self.fused_sequences = not self.simulated
         #: host->device and device->host copies made by asarray / to_numpy (simulation only)
         self.transfers = {"to_device": 0, "to_host": 0}
         #: the GPU set by ``use_device`` (None: CuPy's current device)
@@ -285,8 +294,17 @@ class CupyBackend(CudaAttentionOverrides, Backend):
     def _launch(self, kernel, size: int, *args) -> None:
         """A 1-D launch covering ``size`` work items (grid-stride beyond ``max_blocks``)."""
         blocks = min(max(1, -(-size // self.threads_per_block)), self.max_blocks)
+        self._launch_grid(kernel, blocks, self.threads_per_block, args)
+
+    def _launch_rows(self, kernel, rows: int, width: int, *args) -> None:
+        """A block per row (grid-stride beyond ``max_blocks``), its threads over ``width``
+        columns: up to ``threads_per_block``, whole warps."""
+        threads = min(self.threads_per_block, -(-width // 32) * 32)
+        self._launch_grid(kernel, min(max(1, rows), self.max_blocks), threads, args)
+
+    def _launch_grid(self, kernel, blocks: int, threads: int, args) -> None:
         if not self.simulated:
-            kernel[blocks, self.threads_per_block](*args)
+            kernel[blocks, threads](*args)
             return
         args = [a.host if isinstance(a, self.xp.ndarray) else a for a in args]
         args = [
@@ -297,7 +315,7 @@ class CupyBackend(CudaAttentionOverrides, Backend):
         # would warn, from threads that the caller's numpy.errstate does not reach.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            kernel[blocks, self.threads_per_block](*args)
+            kernel[blocks, threads](*args)
 
     def _floats(self, *arrays) -> bool:
         """True when the custom kernels can run and the arrays share one float dtype they
@@ -450,108 +468,3 @@ class CupyBackend(CudaAttentionOverrides, Backend):
             int(pads[1][0]),
         )
         return dx
-
-    # -- fused LSTM / GRU cells (after the cuBLAS recurrent GEMM) ---------
-
-    def _fused_cell(self, activation, recurrent_activation, *arrays) -> bool:
-        """The fused kernels cover Keras's default activations on float 2-D arrays."""
-        return (
-            activation == "tanh"
-            and recurrent_activation == "sigmoid"
-            and self._floats(*arrays)
-            and all(a.ndim == 2 for a in arrays)
-        )
-
-    def lstm_cell_forward(
-        self,
-        x_proj,
-        h_prev,
-        c_prev,
-        recurrent_kernel,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-    ):
-        arrays = (x_proj, h_prev, c_prev, recurrent_kernel)
-        if not self._fused_cell(activation, recurrent_activation, *arrays):
-            return super().lstm_cell_forward(
-                x_proj, h_prev, c_prev, recurrent_kernel, activation, recurrent_activation
-            )
-        xp = self.xp
-        preact = x_proj + xp.matmul(h_prev, recurrent_kernel)
-        gates = xp.empty_like(preact)
-        c, h = xp.empty_like(c_prev), xp.empty_like(c_prev)
-        c_prev = xp.ascontiguousarray(c_prev)
-        self._launch(self._recurrent.lstm_cell_forward, c.size, preact, c_prev, gates, c, h)
-        return h, c, preact, gates
-
-    def lstm_cell_backward(
-        self,
-        dh,
-        dc,
-        c_prev,
-        c,
-        preact,
-        gates,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-    ):
-        arrays = (dh, dc, c_prev, c, preact, gates)
-        if not self._fused_cell(activation, recurrent_activation, *arrays):
-            return super().lstm_cell_backward(
-                dh, dc, c_prev, c, preact, gates, activation, recurrent_activation
-            )
-        xp = self.xp
-        dh, dc, c_prev, c, gates = (xp.ascontiguousarray(a) for a in (dh, dc, c_prev, c, gates))
-        dpreact, dc_prev = xp.empty_like(gates), xp.empty_like(c)
-        kernel = self._recurrent.lstm_cell_backward
-        self._launch(kernel, c.size, dh, dc, c_prev, c, gates, dpreact, dc_prev)
-        return dpreact, dc_prev
-
-    def gru_cell_forward(
-        self,
-        x_proj,
-        h_prev,
-        recurrent_kernel,
-        recurrent_bias=None,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-    ):
-        arrays = (x_proj, h_prev, recurrent_kernel)
-        if not self._fused_cell(activation, recurrent_activation, *arrays):
-            return super().gru_cell_forward(
-                x_proj, h_prev, recurrent_kernel, recurrent_bias, activation, recurrent_activation
-            )
-        xp = self.xp
-        units = h_prev.shape[-1]
-        rec = xp.matmul(h_prev, recurrent_kernel)
-        if recurrent_bias is not None:
-            rec += recurrent_bias
-        x_proj, h_prev = xp.ascontiguousarray(x_proj), xp.ascontiguousarray(h_prev)
-        preact, gates = xp.empty_like(x_proj), xp.empty_like(x_proj)
-        h = xp.empty_like(h_prev)
-        kernel = self._recurrent.gru_cell_forward
-        self._launch(kernel, h.size, x_proj, rec, h_prev, preact, gates, h)
-        return h, preact, gates, xp.ascontiguousarray(rec[:, 2 * units :])
-
-    def gru_cell_backward(
-        self,
-        dh,
-        h_prev,
-        preact,
-        gates,
-        rec_h,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-    ):
-        arrays = (dh, h_prev, preact, gates, rec_h)
-        if not self._fused_cell(activation, recurrent_activation, *arrays):
-            return super().gru_cell_backward(
-                dh, h_prev, preact, gates, rec_h, activation, recurrent_activation
-            )
-        xp = self.xp
-        dh, h_prev, gates, rec_h = (xp.ascontiguousarray(a) for a in (dh, h_prev, gates, rec_h))
-        dx_proj, drec = xp.empty_like(gates), xp.empty_like(gates)
-        dh_prev_direct = xp.empty_like(dh)
-        kernel = self._recurrent.gru_cell_backward
-        self._launch(kernel, dh.size, dh, h_prev, gates, rec_h, dx_proj, drec, dh_prev_direct)
-        return dx_proj, drec, dh_prev_direct

@@ -60,13 +60,6 @@ class RecurrentOverrides:
         states[0] = initial
         return states
 
-    @staticmethod
-    def _gradient_inputs(dtype, grad_outputs, *state_grads):
-        """Contiguous copies the backward kernels may write into (the state gradients)."""
-        return (numpy.ascontiguousarray(grad_outputs, dtype=dtype),) + tuple(
-            numpy.array(g, dtype=dtype, order="C") for g in state_grads
-        )
-
     def simple_rnn_sequence_forward(
         self, x_proj, recurrent_kernel, h0, mask=None, activation="tanh", recurrent_mask=None
     ):
@@ -108,7 +101,7 @@ class RecurrentOverrides:
             return super().simple_rnn_sequence_backward(
                 grad_outputs, dh, recurrent_kernel, cache, mask, activation, recurrent_mask
             )
-        grad_outputs, dh = self._gradient_inputs(h_states.dtype, grad_outputs, dh)
+        grad_outputs, dh = self._writable_gradients(h_states.dtype, grad_outputs, dh)
         dx_proj = numpy.empty(grad_outputs.shape, h_states.dtype)
         self._run_rows(
             self._recurrent.simple_rnn_backward,
@@ -181,7 +174,7 @@ class RecurrentOverrides:
                 grad_outputs, dh, dc, recurrent_kernel, cache, mask, activation,
                 recurrent_activation, recurrent_mask,
             )  # fmt: skip
-        grad_outputs, dh, dc = self._gradient_inputs(gates.dtype, grad_outputs, dh, dc)
+        grad_outputs, dh, dc = self._writable_gradients(gates.dtype, grad_outputs, dh, dc)
         dx_proj = gates  # the cache is consumed: the gradients overwrite the gates
         self._run_rows(
             self._recurrent.lstm_backward,
@@ -259,7 +252,7 @@ class RecurrentOverrides:
                 grad_outputs, dh, recurrent_kernel, cache, mask, activation,
                 recurrent_activation, recurrent_mask,
             )  # fmt: skip
-        grad_outputs, dh = self._gradient_inputs(gates.dtype, grad_outputs, dh)
+        grad_outputs, dh = self._writable_gradients(gates.dtype, grad_outputs, dh)
         dx_proj, drec = gates, numpy.empty_like(gates)  # the cache is consumed
         self._run_rows(
             self._recurrent.gru_backward,

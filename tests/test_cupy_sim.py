@@ -13,6 +13,7 @@ import backends
 import engine
 from backends import cupy_backend, simulated_cupy
 from backends.base import Backend
+from engine import layers
 
 pytestmark = pytest.mark.skipif(
     not cupy_backend.simulation_enabled(),
@@ -21,8 +22,10 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def cupy():
-    return backends.get("cupy")
+def cupy(monkeypatch):
+    backend = backends.get("cupy")
+    monkeypatch.setattr(backend, "fused_sequences", True)  # off by default in simulation
+    return backend
 
 
 @pytest.fixture(params=["simulator", "real launch"])
@@ -272,56 +275,146 @@ def test_out_of_memory_errors_are_exception_classes(cupy):
     assert errors and all(issubclass(e, BaseException) for e in errors)
 
 
-def _cell_arrays(rng, dtype, batch=5, units=3):
+def _sequence_case(rng, dtype, cell, masked, batch=5, units=3, timesteps=4):
+    """Inputs of a ``{cell}_sequence_forward`` call and the gradients for its backward."""
+
     def normal(*shape):
         return rng.normal(size=shape).astype(dtype)
 
-    return normal, batch, units
+    gates = {"lstm": 4, "gru": 3}[cell]
+    mask = rng.random((timesteps, batch)) > 0.3 if masked else None
+    inputs = {
+        "x_proj": normal(timesteps, batch, gates * units),
+        "recurrent_kernel": normal(units, gates * units),
+        "states": [normal(batch, units) for _ in range({"lstm": 2, "gru": 1}[cell])],
+        "mask": mask,
+    }
+    grads = [normal(timesteps, batch, units)] + [normal(batch, units) for _ in inputs["states"]]
+    return inputs, grads
+
+
+def _run_sequence(backend, cell, inputs, grads, bias=None, on_device=True):
+    """Forward and backward of a whole sequence: ``(forward outputs, backward outputs)``.
+
+    The arrays are copied in first: the kernels consume ``x_proj`` and the cache."""
+    put = backend.asarray if on_device else numpy.array
+    x_proj, kernel = put(inputs["x_proj"]), put(inputs["recurrent_kernel"])
+    states = [put(s) for s in inputs["states"]]
+    mask = None if inputs["mask"] is None else put(inputs["mask"])
+    if cell == "lstm":
+        *forward, cache = backend.lstm_sequence_forward(x_proj, kernel, *states, mask)
+    else:
+        bias = None if bias is None else put(bias)
+        *forward, cache = backend.gru_sequence_forward(x_proj, kernel, bias, *states, mask)
+    forward = [numpy.array(f.get() if on_device else f) for f in forward]  # before the backward
+    backward = getattr(backend, cell + "_sequence_backward")(
+        *[put(g) for g in grads], kernel, cache, mask
+    )
+    return forward, [b.get() if on_device else b for b in backward]
+
+
+def _check_sequence(backend, reference, rng, dtype, masked, cell, with_bias=True):
+    inputs, grads = _sequence_case(rng, dtype, cell, masked)
+    bias = rng.normal(size=3 * 3).astype(dtype) if cell == "gru" and with_bias else None
+    ours = _run_sequence(backend, cell, inputs, grads, bias)
+    expected = _run_sequence(reference, cell, inputs, grads, bias, on_device=False)
+    for actual, wanted in zip(ours[0] + ours[1], expected[0] + expected[1]):
+        _close(actual, wanted, dtype)
 
 
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
-def test_lstm_cell_matches_reference(launch, reference, rng, dtype):
-    normal, batch, units = _cell_arrays(rng, dtype)
-    x_proj, h_prev, c_prev = normal(batch, 4 * units), normal(batch, units), normal(batch, units)
-    recurrent_kernel = normal(units, 4 * units)
-    ours = launch.lstm_cell_forward(*_device(launch, x_proj, h_prev, c_prev, recurrent_kernel))
-    expected = reference.lstm_cell_forward(x_proj, h_prev, c_prev, recurrent_kernel)
-    for actual, wanted in zip(ours, expected):
-        _close(actual, wanted, dtype)
-    h, c, preact, gates = expected
-    dh, dc = normal(batch, units), normal(batch, units)
-    ours = launch.lstm_cell_backward(*_device(launch, dh, dc, c_prev, c, preact, gates))
-    for actual, wanted in zip(ours, reference.lstm_cell_backward(dh, dc, c_prev, c, preact, gates)):
-        _close(actual, wanted, dtype)
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_recurrent_sequence_matches_reference(cupy, reference, rng, dtype, masked, cell):
+    """The whole time loop in one launch: outputs, final states and every gradient."""
+    _check_sequence(cupy, reference, rng, dtype, masked, cell)
 
 
-@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
-@pytest.mark.parametrize("with_bias", [True, False])
-def test_gru_cell_matches_reference(launch, reference, rng, dtype, with_bias):
-    normal, batch, units = _cell_arrays(rng, dtype)
-    x_proj, h_prev = normal(batch, 3 * units), normal(batch, units)
-    recurrent_kernel = normal(units, 3 * units)
-    bias = normal(3 * units) if with_bias else None
-    on_device = _device(launch, x_proj, h_prev, recurrent_kernel)
-    ours = launch.gru_cell_forward(*on_device, None if bias is None else launch.asarray(bias))
-    expected = reference.gru_cell_forward(x_proj, h_prev, recurrent_kernel, bias)
-    for actual, wanted in zip(ours, expected):
-        _close(actual, wanted, dtype)
-    _, preact, gates, rec_h = expected
-    dh = normal(batch, units)
-    ours = launch.gru_cell_backward(*_device(launch, dh, h_prev, preact, gates, rec_h))
-    for actual, wanted in zip(ours, reference.gru_cell_backward(dh, h_prev, preact, gates, rec_h)):
-        _close(actual, wanted, dtype)
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_recurrent_sequence_with_the_real_launch(cupy, reference, rng, monkeypatch, cell):
+    """256 threads a block (most idle at these widths), fewer blocks than rows."""
+    monkeypatch.setattr(cupy, "threads_per_block", cupy_backend.THREADS_PER_BLOCK)
+    monkeypatch.setattr(cupy, "max_blocks", 2)
+    _check_sequence(cupy, reference, rng, numpy.float32, True, cell)
 
 
-def test_cells_with_other_activations_fall_back(cupy, reference, rng):
-    normal, batch, units = _cell_arrays(rng, numpy.float64)
-    x_proj, h_prev, c_prev = normal(batch, 4 * units), normal(batch, units), normal(batch, units)
-    recurrent_kernel = normal(units, 4 * units)
-    on_device = _device(cupy, x_proj, h_prev, c_prev, recurrent_kernel)
-    ours = cupy.lstm_cell_forward(*on_device, "relu", "sigmoid")
-    expected = reference.lstm_cell_forward(x_proj, h_prev, c_prev, recurrent_kernel, "relu")
-    for actual, wanted in zip(ours, expected):
+@pytest.mark.parametrize("layer_class", [layers.LSTM, layers.GRU])
+def test_recurrent_layer_on_the_fused_path_matches_numpy(cupy, rng, layer_class):
+    """The layer around the kernels (a padding mask, ``go_backwards``, given and returned
+    states) gives the numpy backend's outputs and gradients, same weights and data."""
+    x = rng.standard_normal((3, 4, 2))
+    mask = numpy.array([[True, True, False, False], [True, True, True, True], [False] * 4])
+    n_states = 2 if layer_class is layers.LSTM else 1
+    states = [rng.standard_normal((3, 3)) for _ in range(n_states)]
+    results, weights = [], None
+    for name in ("numpy", "cupy"):
+        with engine.use_backend(name):
+            layer = layer_class(3, return_sequences=True, return_state=True, go_backwards=True)
+            inputs = [engine.tensor(a, requires_grad=True) for a in (x, *states)]
+            layer(inputs[0])
+            weights = weights or [rng.standard_normal(w.shape) for w in layer.get_weights()]
+            layer.set_weights(weights)
+            outputs = layer(inputs[0], mask=engine.tensor(mask), initial_state=inputs[1:])
+            total = sum((o * (k + 1.0)).sum() for k, o in enumerate(outputs))
+            total.backward()
+            arrays = [o.numpy() for o in outputs] + [t.grad.numpy() for t in inputs]
+            results.append(arrays + [w.grad.numpy() for w in layer.weights])
+    assert len(results[0]) == len(results[1])
+    for actual, wanted in zip(results[1], results[0]):
+        _close(actual, wanted, numpy.float32)  # the layers' default dtype
+
+
+def test_gru_sequence_without_recurrent_bias(cupy, reference, rng):
+    _check_sequence(cupy, reference, rng, numpy.float64, True, "gru", with_bias=False)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_recurrent_sequence_runs_one_launch_each_way(cupy, rng, monkeypatch, cell):
+    """No per-step launches or products: one kernel forward, one backward, and the
+    recurrent kernel's gradient as one GEMM over all steps."""
+    inputs, grads = _sequence_case(rng, numpy.float32, cell, masked=True)
+    launches, products = [], []
+    launch_grid, matmul = cupy._launch_grid, cupy.xp.matmul
+
+    def counted_launch(kernel, *rest):
+        launches.append(kernel)
+        launch_grid(kernel, *rest)
+
+    def counted_matmul(*args, **kwargs):
+        products.append(args)
+        return matmul(*args, **kwargs)
+
+    monkeypatch.setattr(cupy, "_launch_grid", counted_launch)
+    monkeypatch.setattr(cupy.xp, "matmul", counted_matmul)
+    _run_sequence(cupy, cell, inputs, grads)
+    recurrent = cupy._recurrent
+    assert launches == [
+        getattr(recurrent, f"{cell}_sequence_forward"),
+        getattr(recurrent, f"{cell}_sequence_backward"),
+    ]
+    assert len(products) == 1
+
+
+@pytest.mark.parametrize(
+    "activations, dropout", [(("relu", "sigmoid"), False), (("tanh", "sigmoid"), True)]
+)
+def test_recurrent_sequence_outside_the_kernels_falls_back(
+    cupy, reference, rng, activations, dropout
+):
+    """Other activations and recurrent dropout take the generic per-step path."""
+    inputs, grads = _sequence_case(rng, numpy.float64, "lstm", masked=False)
+    recurrent_mask = (rng.random((4, 5, 3)) > 0.5) * 2.0 if dropout else None
+    results = []
+    for backend, put in ((cupy, cupy.asarray), (reference, numpy.array)):
+        x_proj, kernel = put(inputs["x_proj"]), put(inputs["recurrent_kernel"])
+        states = [put(s) for s in inputs["states"]]
+        rec_mask = None if recurrent_mask is None else put(recurrent_mask)
+        *forward, cache = backend.lstm_sequence_forward(
+            x_proj, kernel, *states, None, *activations, rec_mask
+        )
+        assert cache[2] is not None  # the generic path's pre-activations
+        results.append([backend.to_numpy(f) for f in forward])
+    for actual, wanted in zip(*results):
         _close(actual, wanted, numpy.float64)
 
 

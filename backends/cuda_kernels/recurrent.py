@@ -1,11 +1,22 @@
-"""Fused LSTM and GRU cell arithmetic: one thread per (row, unit), default activations.
+"""Whole-sequence LSTM and GRU: the time loop in one launch, default activations.
 
-The recurrent GEMM stays with cuBLAS (``xp.matmul``); these kernels fuse what
-follows it, which the generic path runs as a dozen small CuPy kernels and
-temporaries per step: gate activations (sigmoid for the gates, tanh for the
-candidate and the output) and the state update, forward and backward. Gate
-layouts follow Keras 3: LSTM ``[i, f, c, o]``, GRU ``[z, r, h]``
-(``reset_after=True``).
+One block per batch row (grid-stride over rows), its threads over the gate
+columns: each step computes the recurrent product ``h_prev @ recurrent_kernel``
+(a dot of ``units`` per gate column), the gate activations (sigmoid for the
+gates, tanh for the candidate and the output) and the state update, with a
+``syncthreads`` between the two phases. Rows are independent through time, so
+a block never waits for another. Replaces, per step, the cuBLAS product, the
+cell kernel and their launches: ~4 launches a step become one a sequence.
+
+The step's new state is written to global memory and read back by the block
+after ``syncthreads``, which makes a block's global writes visible to its own
+threads; no shared memory, so one kernel body serves float32 and float64.
+
+Gate layouts follow Keras 3: LSTM ``[i, f, c, o]``, GRU ``[z, r, h]``
+(``reset_after=True``). ``mask`` is ``(timesteps, batch)`` booleans or a
+``(0, 0)`` array for none: a masked step carries the row's states forward, and
+in the backward its state gradients carry back unchanged and its pre-activation
+gradients are zero, as in ``backends.kernels.recurrent``.
 """
 
 import math
@@ -22,98 +33,150 @@ def _sigmoid(x):
 
 
 @cuda.jit
-def lstm_cell_forward(preact, c_prev, gates, c, h):
-    """``preact`` (batch, 4*units) in; ``gates`` (activated), ``c`` and ``h`` out."""
-    rows, units = c.shape
-    index = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    while index < rows * units:
-        row = index // units
-        unit = index - row * units
-        i = _sigmoid(preact[row, unit])
-        f = _sigmoid(preact[row, units + unit])
-        g = math.tanh(preact[row, 2 * units + unit])
-        o = _sigmoid(preact[row, 3 * units + unit])
-        gates[row, unit] = i
-        gates[row, units + unit] = f
-        gates[row, 2 * units + unit] = g
-        gates[row, 3 * units + unit] = o
-        c_new = f * c_prev[row, unit] + i * g
-        c[row, unit] = c_new
-        h[row, unit] = o * math.tanh(c_new)
-        index += stride
+def lstm_sequence_forward(kernel, mask, h_states, c_states, gates):
+    """``gates`` (timesteps, batch, 4*units) holds ``x_proj`` on entry, the activated
+    gates on exit; ``h_states``, ``c_states`` (timesteps + 1, batch, units) hold the
+    initial states at index 0 and are filled after it."""
+    timesteps, rows, width = gates.shape
+    units = width // 4
+    masked = mask.shape[0] > 0
+    thread, threads = cuda.threadIdx.x, cuda.blockDim.x
+    for row in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+        for t in range(timesteps):
+            runs = not masked or mask[t, row]
+            if runs:
+                for j in range(thread, width, threads):
+                    acc = gates[t, row, j]
+                    for k in range(units):
+                        acc += h_states[t, row, k] * kernel[k, j]
+                    if 2 * units <= j < 3 * units:
+                        gates[t, row, j] = math.tanh(acc)
+                    else:
+                        gates[t, row, j] = _sigmoid(acc)
+            cuda.syncthreads()
+            for u in range(thread, units, threads):
+                if runs:
+                    i, f = gates[t, row, u], gates[t, row, units + u]
+                    g, o = gates[t, row, 2 * units + u], gates[t, row, 3 * units + u]
+                    c = f * c_states[t, row, u] + i * g
+                    c_states[t + 1, row, u] = c
+                    h_states[t + 1, row, u] = o * math.tanh(c)
+                else:
+                    c_states[t + 1, row, u] = c_states[t, row, u]
+                    h_states[t + 1, row, u] = h_states[t, row, u]
+            cuda.syncthreads()
 
 
 @cuda.jit
-def lstm_cell_backward(dh, dc, c_prev, c, gates, dpreact, dc_prev):
-    """Gradients of the pre-activations and of ``c_prev`` from those of ``h`` and ``c``."""
-    rows, units = c.shape
-    index = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    while index < rows * units:
-        row = index // units
-        unit = index - row * units
-        i = gates[row, unit]
-        f = gates[row, units + unit]
-        g = gates[row, 2 * units + unit]
-        o = gates[row, 3 * units + unit]
-        c_act = math.tanh(c[row, unit])
-        d_h = dh[row, unit]
-        d_c = dc[row, unit] + d_h * o * (1.0 - c_act * c_act)
-        dpreact[row, unit] = d_c * g * i * (1.0 - i)
-        dpreact[row, units + unit] = d_c * c_prev[row, unit] * f * (1.0 - f)
-        dpreact[row, 2 * units + unit] = d_c * i * (1.0 - g * g)
-        dpreact[row, 3 * units + unit] = d_h * c_act * o * (1.0 - o)
-        dc_prev[row, unit] = d_c * f
-        index += stride
+def lstm_sequence_backward(grad_outputs, dh, dc, kernel_t, mask, c_states, gates, dx_proj):
+    """BPTT: fills ``dx_proj`` (may be ``gates`` itself); ``dh``, ``dc`` hold the final
+    states' gradients on entry and the initial states' on exit. ``kernel_t`` is the
+    recurrent kernel transposed, (4*units, units), C-contiguous."""
+    timesteps, rows, units = grad_outputs.shape
+    masked = mask.shape[0] > 0
+    thread, threads = cuda.threadIdx.x, cuda.blockDim.x
+    for row in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+        for t in range(timesteps - 1, -1, -1):
+            runs = not masked or mask[t, row]
+            for u in range(thread, units, threads):
+                d_h = dh[row, u] + grad_outputs[t, row, u]
+                if runs:
+                    i, f = gates[t, row, u], gates[t, row, units + u]
+                    g, o = gates[t, row, 2 * units + u], gates[t, row, 3 * units + u]
+                    c_act = math.tanh(c_states[t + 1, row, u])
+                    d_c = dc[row, u] + d_h * o * (1.0 - c_act * c_act)
+                    dx_proj[t, row, u] = d_c * g * i * (1.0 - i)
+                    dx_proj[t, row, units + u] = d_c * c_states[t, row, u] * f * (1.0 - f)
+                    dx_proj[t, row, 2 * units + u] = d_c * i * (1.0 - g * g)
+                    dx_proj[t, row, 3 * units + u] = d_h * c_act * o * (1.0 - o)
+                    dc[row, u] = d_c * f
+                else:
+                    for gate in range(4):
+                        dx_proj[t, row, gate * units + u] = 0.0
+                    dh[row, u] = d_h
+            cuda.syncthreads()
+            if runs:
+                for u in range(thread, units, threads):
+                    acc = dx_proj[t, row, 0] * kernel_t[0, u]
+                    for j in range(1, 4 * units):
+                        acc += dx_proj[t, row, j] * kernel_t[j, u]
+                    dh[row, u] = acc
+            cuda.syncthreads()
 
 
 @cuda.jit
-def gru_cell_forward(x_proj, rec, h_prev, preact, gates, h):
-    """``rec = h_prev @ recurrent_kernel (+ bias)`` (batch, 3*units) in; gates and ``h`` out."""
-    rows, units = h.shape
-    index = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    while index < rows * units:
-        row = index // units
-        unit = index - row * units
-        a_z = x_proj[row, unit] + rec[row, unit]
-        a_r = x_proj[row, units + unit] + rec[row, units + unit]
-        z = _sigmoid(a_z)
-        r = _sigmoid(a_r)
-        a_h = x_proj[row, 2 * units + unit] + r * rec[row, 2 * units + unit]
-        hh = math.tanh(a_h)
-        preact[row, unit] = a_z
-        preact[row, units + unit] = a_r
-        preact[row, 2 * units + unit] = a_h
-        gates[row, unit] = z
-        gates[row, units + unit] = r
-        gates[row, 2 * units + unit] = hh
-        h[row, unit] = z * h_prev[row, unit] + (1.0 - z) * hh
-        index += stride
+def gru_sequence_forward(kernel, bias, mask, h_states, gates, rec_h):
+    """``reset_after=True``. ``gates`` (timesteps, batch, 3*units) holds ``x_proj`` on
+    entry, the activated gates on exit; ``bias`` is the recurrent bias, or an empty
+    array for none; ``rec_h`` (timesteps, batch, units) receives the candidate's
+    recurrent term (with its bias), which the backward needs."""
+    timesteps, rows, width = gates.shape
+    units = width // 3
+    masked = mask.shape[0] > 0
+    biased = bias.shape[0] > 0
+    thread, threads = cuda.threadIdx.x, cuda.blockDim.x
+    for row in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+        for t in range(timesteps):
+            runs = not masked or mask[t, row]
+            if runs:
+                for j in range(thread, width, threads):
+                    acc = h_states[t, row, 0] * kernel[0, j]
+                    for k in range(1, units):
+                        acc += h_states[t, row, k] * kernel[k, j]
+                    if biased:
+                        acc += bias[j]
+                    if j < 2 * units:
+                        gates[t, row, j] = _sigmoid(gates[t, row, j] + acc)
+                    else:
+                        rec_h[t, row, j - 2 * units] = acc
+            cuda.syncthreads()
+            for u in range(thread, units, threads):
+                if runs:
+                    z, r = gates[t, row, u], gates[t, row, units + u]
+                    hh = math.tanh(gates[t, row, 2 * units + u] + r * rec_h[t, row, u])
+                    gates[t, row, 2 * units + u] = hh
+                    h_states[t + 1, row, u] = z * h_states[t, row, u] + (1.0 - z) * hh
+                else:
+                    h_states[t + 1, row, u] = h_states[t, row, u]
+            cuda.syncthreads()
 
 
 @cuda.jit
-def gru_cell_backward(dh, h_prev, gates, rec_h, dx_proj, drec, dh_prev_direct):
-    """Gradients of ``x_proj`` and ``rec``, and ``h_prev``'s through ``z * h_prev``."""
-    rows, units = dh.shape
-    index = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    while index < rows * units:
-        row = index // units
-        unit = index - row * units
-        z = gates[row, unit]
-        r = gates[row, units + unit]
-        hh = gates[row, 2 * units + unit]
-        d_h = dh[row, unit]
-        d_ah = d_h * (1.0 - z) * (1.0 - hh * hh)
-        d_az = d_h * (h_prev[row, unit] - hh) * z * (1.0 - z)
-        d_ar = d_ah * rec_h[row, unit] * r * (1.0 - r)
-        dx_proj[row, unit] = d_az
-        dx_proj[row, units + unit] = d_ar
-        dx_proj[row, 2 * units + unit] = d_ah
-        drec[row, unit] = d_az
-        drec[row, units + unit] = d_ar
-        drec[row, 2 * units + unit] = d_ah * r
-        dh_prev_direct[row, unit] = d_h * z
-        index += stride
+def gru_sequence_backward(grad_outputs, dh, kernel_t, mask, h_states, gates, rec_h, dx_proj, drec):
+    """BPTT: fills ``dx_proj`` (may be ``gates`` itself) and ``drec``, the gradient of
+    each step's recurrent term; ``dh`` holds the final state's gradient on entry and
+    the initial state's on exit. ``kernel_t`` (3*units, units), C-contiguous."""
+    timesteps, rows, units = grad_outputs.shape
+    masked = mask.shape[0] > 0
+    thread, threads = cuda.threadIdx.x, cuda.blockDim.x
+    for row in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+        for t in range(timesteps - 1, -1, -1):
+            runs = not masked or mask[t, row]
+            for u in range(thread, units, threads):
+                d_h = dh[row, u] + grad_outputs[t, row, u]
+                if runs:
+                    z, r = gates[t, row, u], gates[t, row, units + u]
+                    hh = gates[t, row, 2 * units + u]
+                    d_ah = d_h * (1.0 - z) * (1.0 - hh * hh)
+                    d_az = d_h * (h_states[t, row, u] - hh) * z * (1.0 - z)
+                    d_ar = d_ah * rec_h[t, row, u] * r * (1.0 - r)
+                    dx_proj[t, row, u] = d_az
+                    dx_proj[t, row, units + u] = d_ar
+                    dx_proj[t, row, 2 * units + u] = d_ah
+                    drec[t, row, u] = d_az
+                    drec[t, row, units + u] = d_ar
+                    drec[t, row, 2 * units + u] = d_ah * r
+                    dh[row, u] = d_h * z
+                else:
+                    for gate in range(3):
+                        dx_proj[t, row, gate * units + u] = 0.0
+                        drec[t, row, gate * units + u] = 0.0
+                    dh[row, u] = d_h
+            cuda.syncthreads()
+            if runs:
+                for u in range(thread, units, threads):
+                    acc = dh[row, u]
+                    for j in range(3 * units):
+                        acc += drec[t, row, j] * kernel_t[j, u]
+                    dh[row, u] = acc
+            cuda.syncthreads()

@@ -383,6 +383,14 @@ class RecurrentKernels:
             states.append(array)
         return states
 
+    def _writable_gradients(self, dtype, grad_outputs, *state_grads):
+        """Contiguous ``grad_outputs`` and copies of the state gradients, which a fused
+        backward kernel overwrites with the initial states' gradients."""
+        xp = self.xp
+        return (xp.ascontiguousarray(grad_outputs, dtype=dtype),) + tuple(
+            xp.array(g, dtype=dtype, order="C") for g in state_grads
+        )
+
     def _forward_steps(self, states, mask, step) -> None:
         """The time loop: ``state[t + 1]`` of each state sequence from ``step(t)``, its
         new states, except on masked rows, which carry ``state[t]`` forward."""
