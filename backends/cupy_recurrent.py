@@ -126,6 +126,8 @@ class CudaRecurrentOverrides:
         step_mask = self._fused_sequence(
             x_proj, recurrent_kernel, states, mask, activations, recurrent_mask
         )
+        if recurrent_bias is not None and recurrent_bias.shape != x_proj.shape[2:]:
+            step_mask = None
         if step_mask is None:
             return super().gru_sequence_forward(
                 x_proj, recurrent_kernel, recurrent_bias, h0, mask, activation,
