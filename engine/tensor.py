@@ -449,10 +449,20 @@ def grad(
     return tuple(results)
 
 
+def keras_mask(value):
+    """The mask a layer attached to ``value`` (Keras 3's ``_keras_mask``), or None."""
+    return value._keras_mask if isinstance(value, Tensor) else None
+
+
 class Tensor:
     """An array on a backend, with an optional gradient and the op that made it."""
 
-    __slots__ = ("data", "grad", "requires_grad", "creator", "generation", "backend", "name")
+    # ``_keras_mask``: the mask a layer gave its output (Keras 3's attribute), read by the
+    # next layer's call and by losses and metrics; None on most tensors
+    __slots__ = (
+        "data", "grad", "requires_grad", "creator", "generation", "backend", "name",
+        "_keras_mask",
+    )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers ``ndarray <op> Tensor`` to us
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, backend=None, name=None):
@@ -466,6 +476,7 @@ class Tensor:
         self.creator = None
         self.generation = 0
         self.name = name
+        self._keras_mask = None
         if self.requires_grad and self.data.dtype.kind != "f":
             raise TypeError(
                 f"Only floating-point tensors can require gradients; got dtype {self.data.dtype}."
@@ -481,6 +492,7 @@ class Tensor:
         tensor.creator = None
         tensor.generation = 0
         tensor.name = None
+        tensor._keras_mask = None
         return tensor
 
     # -- properties -------------------------------------------------------

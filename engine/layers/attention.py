@@ -279,6 +279,11 @@ class MultiHeadAttention(ActivityRegularized, Layer):
         if not isinstance(value, Tensor):
             raise self._value_required(value)
         key = value if key is None else key
+        # Keras 3 takes the masks off the tensors it is given, having read them: a later
+        # layer given the same tensor (a residual Add) sees no mask there
+        for tensor in (query, value, key):
+            if isinstance(tensor, Tensor):
+                tensor._keras_mask = None
         mask = self._attention_mask(
             query, key, query_mask, value_mask, key_mask, attention_mask, use_causal_mask
         )

@@ -17,7 +17,7 @@ from backends.errors import DeviceOutOfMemoryError
 
 from .. import config, constraints, initializers, regularizers, symbolic
 from ..registry import Registry, snake_case
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor, keras_mask, no_grad
 
 layer_registry = Registry(
     "layer",
@@ -313,15 +313,20 @@ class Layer:
             training, mask = kwargs.pop("training", training), kwargs.pop("mask", mask)
         if type(inputs) is Tensor:  # the common case, inlined from _single_input
             data = inputs.data
+            if mask is None:  # Keras 3: the mask the previous layer attached
+                mask = inputs._keras_mask
             if self.autocast and data.dtype != self.dtype and data.dtype.kind in "fiub":
                 inputs = inputs.astype(self.dtype)
             shape = data.shape
         elif symbolic.is_symbolic(inputs):
             return self._call_symbolic(inputs, training, mask, kwargs)
         else:
+            if mask is None:
+                mask = self._attached_mask(inputs)
             inputs = self._convert_inputs(inputs)
             shape = inputs.shape if isinstance(inputs, Tensor) else _shapes(inputs)
         if kwargs:
+            _attached_argument_masks(signature, kwargs)
             kwargs = {key: self._convert_argument(value) for key, value in kwargs.items()}
         if not self.built:
             self.build_from_shape(shape, **(kwargs and shape_arguments(self.build, kwargs)))
@@ -336,7 +341,10 @@ class Layer:
             _clear_added_losses()
         _call_depth.value += 1
         try:
-            return self.call(inputs, **kwargs)
+            outputs = self.call(inputs, **kwargs)
+            if mask is not None or type(self).compute_mask is not Layer.compute_mask:
+                _attach_masks(outputs, self.compute_mask(inputs, mask))
+            return outputs
         except DeviceOutOfMemoryError:
             raise  # an inner layer has already named itself
         except _backend_of(inputs).out_of_memory_errors as error:
@@ -347,6 +355,13 @@ class Layer:
             ) from error
         finally:
             _call_depth.value -= 1
+
+    def _attached_mask(self, inputs):
+        """The masks attached to a list of input tensors (a merge layer's), or None."""
+        if not (self.multiple_inputs and isinstance(inputs, (list, tuple))):
+            return None
+        masks = [keras_mask(x) for x in inputs]
+        return masks if any(m is not None for m in masks) else None
 
     def _bind_positional(self, signature: CallSignature, args: tuple, kwargs: dict) -> dict:
         """Positional arguments after the input, by the names ``call`` gives them."""
@@ -750,3 +765,30 @@ def _clear_added_losses() -> None:
     for layer in _call_depth.layers_with_losses:
         layer._added_losses.clear()
     _call_depth.layers_with_losses.clear()
+
+
+def _attached_argument_masks(signature: CallSignature, kwargs: dict) -> None:
+    """Keras 3: a tensor argument's attached mask goes to ``<argument>_mask`` (attention's
+    ``value_mask``) where ``call`` takes one and none was given."""
+    for key, value in list(kwargs.items()):
+        name = f"{key}_mask"
+        if name in signature.names and kwargs.get(name) is None:
+            mask = keras_mask(value)
+            if mask is not None:
+                kwargs[name] = mask
+
+
+def _attach_masks(outputs, masks) -> None:
+    """Attach ``compute_mask``'s result to the outputs that have no mask yet (Keras 3's
+    ``_keras_mask``): one mask to one tensor, or a list zipped with a list of outputs."""
+    if masks is None:
+        return
+    if isinstance(outputs, Tensor):
+        if not isinstance(masks, (list, tuple)) and keras_mask(outputs) is None:
+            outputs._keras_mask = masks
+        return
+    if isinstance(outputs, (list, tuple)):
+        masks = masks if isinstance(masks, (list, tuple)) else [masks]
+        for output, mask in zip(outputs, masks):
+            if mask is not None and isinstance(output, Tensor) and keras_mask(output) is None:
+                output._keras_mask = mask

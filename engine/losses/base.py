@@ -3,10 +3,11 @@
 import math
 
 from .. import functional as F
+from ..functional._util import native
 from ..functional.activation import Softmax as _SoftmaxOp
 from ..functional.reduction import sum_over_size
 from ..registry import snake_case
-from ..tensor import Tensor
+from ..tensor import Tensor, keras_mask
 
 EPSILON = 1e-7
 #: ``-log(p)`` for ``p`` clipped to ``[EPSILON, 1 - EPSILON]``
@@ -17,6 +18,42 @@ _LOSS_BOUNDS = (_LEAST_LOSS, _MOST_LOSS)
 
 #: Keras 3's ``reduction`` values (``None`` and ``"none"`` keep one loss per sample)
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+
+
+def same_rank(x1, x2, expand_rank_1: bool = True):
+    """Keras's ``squeeze_or_expand_to_same_rank``: drop or add one trailing axis of size 1."""
+    if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
+        if x2.ndim == 1 and expand_rank_1:
+            x2 = x2[..., None]
+        else:
+            x1 = x1.reshape(x1.shape[:-1])
+    elif x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
+        if x1.ndim == 1 and expand_rank_1:
+            x1 = x1[..., None]
+        else:
+            x2 = x2.reshape(x2.shape[:-1])
+    return x1, x2
+
+
+def mask_weights(mask, weights, dtype, reduction, backend):
+    """Keras 3's ``apply_mask``: the weights with an output's mask folded in, as ``dtype``.
+
+    For the mean reductions a kept entry weighs ``size / kept`` and a masked one 0, so
+    that the mean over all entries is the mean over the kept ones (0 when none is kept);
+    otherwise the mask counts as 0 and 1. ``weights`` (or None) multiply it.
+    """
+    xp = backend.xp
+    mask = native(mask, backend)
+    if reduction in ("sum_over_batch_size", "mean"):
+        kept = mask.sum()
+        scale = xp.where(kept > 0, mask.size / xp.maximum(kept, 1), 0)
+        float_mask = xp.where(mask, scale, 0).astype(dtype)
+    else:
+        float_mask = mask.astype(dtype)
+    if weights is None:
+        return float_mask
+    float_mask, weights = same_rank(float_mask, weights)
+    return weights * float_mask
 
 
 def _target_array(y_true, y_pred: Tensor, dtype=None):
@@ -99,14 +136,34 @@ class Loss:
         raise NotImplementedError
 
     def __call__(self, y_true, y_pred: Tensor, sample_weight=None) -> Tensor:
+        mask = keras_mask(y_pred)  # Keras 3: masked steps of the output add no loss
         if self.dtype is not None and y_pred.dtype != self.dtype:
             y_pred = F.cast(y_pred, self.dtype)
         values = self.call(y_true, y_pred)
         weights = None
         if sample_weight is not None:
             weights = self._weights(sample_weight, values, y_pred)
+        if mask is not None and values.ndim:
+            weights = self._masked(mask, weights, values)
+        if weights is not None:
             values = values * weights
         return self._reduce(values, weights)
+
+    def _masked(self, mask, weights, values: Tensor):
+        weights = mask_weights(mask, weights, values.dtype, self.reduction, values.backend)
+        if weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
+            weights = weights.reshape(weights.shape[:-1])
+        while weights.ndim < values.ndim:
+            weights = weights[..., None]
+        if weights.ndim > values.ndim or any(
+            w not in (1, v) for w, v in zip(weights.shape, values.shape)
+        ):
+            raise ValueError(
+                f"loss '{self.name}': the mask of y_pred, of shape {tuple(mask.shape)}, does "
+                f"not fit the losses of shape {tuple(values.shape)}; a layer's compute_mask "
+                f"gave the model's output a mask of another shape than its per-step losses."
+            )
+        return weights
 
     def _weights(self, sample_weight, values: Tensor, y_pred: Tensor):
         weights = _target_array(sample_weight, y_pred, values.dtype)

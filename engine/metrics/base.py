@@ -17,23 +17,9 @@ from .. import config
 from ..functional._util import native
 from ..layers.base import unique_name
 from ..losses import labels as labels_module
+from ..losses.base import mask_weights, same_rank
 from ..registry import snake_case
-from ..tensor import Tensor, no_grad
-
-
-def same_rank(x1, x2, expand_rank_1: bool = True):
-    """Keras's ``squeeze_or_expand_to_same_rank``: drop or add one trailing axis of size 1."""
-    if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
-        if x2.ndim == 1 and expand_rank_1:
-            x2 = x2[..., None]
-        else:
-            x1 = x1.reshape(x1.shape[:-1])
-    elif x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
-        if x1.ndim == 1 and expand_rank_1:
-            x1 = x1[..., None]
-        else:
-            x2 = x2.reshape(x2.shape[:-1])
-    return x1, x2
+from ..tensor import Tensor, keras_mask, no_grad
 
 
 def shape_mismatch(name: str, y_true, y_pred, error) -> ValueError:
@@ -295,6 +281,7 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        mask = keras_mask(y_pred)  # Keras 3: a masked output's masked steps count for nothing
         backend, (y_true, y_pred, weights) = self.arrays(y_true, y_pred, sample_weight)
         try:
             with no_grad():
@@ -306,6 +293,8 @@ class MeanMetricWrapper(Mean):
         values = values.astype(self.dtype, copy=False)
         if weights is not None:
             weights = weights.astype(self.dtype, copy=False)
+        if mask is not None:
+            weights = mask_weights(mask, weights, values.dtype, "sum", backend)
         self._accumulate(values, weights, backend.xp)
 
     def get_config(self) -> dict:

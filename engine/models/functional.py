@@ -12,7 +12,6 @@ import numpy
 from .. import config, symbolic
 from ..layers.base import (
     Layer,
-    call_signature,
     format_shape,
     layer_registry,
     register_layer,
@@ -92,26 +91,20 @@ class Functional(Model):
         if not isinstance(inputs, list):
             inputs = self._input_tensors(inputs)
         values = {id(tensor): value for tensor, value in zip(self.inputs, inputs)}
-        masks = {}
-        if mask is not None and len(self.inputs) == 1:
-            masks[id(self.inputs[0])] = mask
+        if mask is not None and len(self.inputs) == 1 and isinstance(inputs[0], Tensor):
+            inputs[0]._keras_mask = mask
+        # Masks ride on the tensors (``_keras_mask``), as in Keras 3: each layer's call
+        # reads its input's and attaches its output's (``Layer.__call__``)
         for step in self._steps:
             if step.input_id is None:
-                _run_node(step.node, values, masks, training)
+                _run_node(step.node, values, training)
                 continue
             # the common node, one tensor in and one out: no structures to pack
-            x = values[step.input_id]
-            input_mask = masks.get(step.input_id)
-            layer = step.layer
-            output = layer(
-                x,
+            values[step.output_id] = step.layer(
+                values[step.input_id],
                 training=training if step.training is None else step.training,
-                mask=input_mask,
                 **step.kwargs,
             )
-            values[step.output_id] = output
-            if input_mask is not None or step.makes_mask:
-                masks[step.output_id] = layer.compute_mask(x, input_mask)
         if isinstance(self._output_structure, KerasTensor):
             return values[id(self._output_structure)]
         return symbolic.pack_like(self._output_structure, [values[id(t)] for t in self.outputs])
@@ -380,7 +373,7 @@ def _input_value(value, backend):
 class _Step:
     """What running one node needs, worked out once when the model is made."""
 
-    __slots__ = ("node", "layer", "input_id", "output_id", "kwargs", "training", "makes_mask")
+    __slots__ = ("node", "layer", "input_id", "output_id", "kwargs", "training")
 
     def __init__(self, node):
         self.node, self.layer = node, node.layer
@@ -393,33 +386,19 @@ class _Step:
         self.output_id = id(node.outputs[0]) if simple else None
         self.kwargs = {k: v for k, v in node.call_kwargs.items() if k != "training"}
         self.training = node.call_kwargs.get("training")
-        self.makes_mask = type(node.layer).compute_mask is not Layer.compute_mask
 
 
-def _run_node(node, values: dict, masks: dict, training) -> None:
-    """Run a node with several inputs or outputs, or tensors among its keyword arguments."""
+def _run_node(node, values: dict, training) -> None:
+    """Run a node with several inputs or outputs, or tensors among its keyword arguments;
+    their masks ride on the tensors (each tensor argument's to ``<argument>_mask``)."""
     arguments = symbolic.pack_like(node.inputs, [values[id(t)] for t in node.input_tensors])
     kwargs = dict(node.call_kwargs)
-    takes = call_signature(type(node.layer)).names
     for key, structure in node.tensor_kwargs.items():
         kwargs[key] = symbolic.map_structure(lambda t: values[id(t)], structure)
-        # Keras 3: each tensor argument's mask goes to ``<argument>_mask``
-        if isinstance(structure, KerasTensor) and f"{key}_mask" in takes:
-            kwargs.setdefault(f"{key}_mask", masks.get(id(structure)))
     kwargs.setdefault("training", training)
-    input_mask = None
-    if isinstance(node.inputs, KerasTensor):
-        input_mask = masks.get(id(node.inputs))
-    elif node.layer.multiple_inputs:  # a list: one mask per tensor, unless none has one
-        input_mask = [masks.get(id(t)) for t in node.inputs]
-        input_mask = input_mask if any(m is not None for m in input_mask) else None
-    outputs = node.layer(arguments, mask=input_mask, **kwargs)
-    output_mask = None
-    if len(node.outputs) == 1:
-        output_mask = node.layer.compute_mask(arguments, input_mask)
+    outputs = node.layer(arguments, **kwargs)
     for tensor, value in zip(node.outputs, symbolic.flatten(outputs)):
         values[id(tensor)] = value
-        masks[id(tensor)] = output_mask
 
 
 def _plain_structure(structure, argument: str, name: str):
