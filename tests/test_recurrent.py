@@ -411,6 +411,9 @@ def test_bad_arguments(backend):
         layers.Bidirectional(layers.LSTM(2), backward_layer=layers.LSTM(2))
     with pytest.raises(ValueError, match="Unknown activation"):
         layers.GRU(2, activation="nope")
+    x = numpy.ones((2, 5, 3), "float32")
+    with pytest.raises(ValueError, match=r"LSTM 'lstm.*'.*\(2, 5\) of the inputs; got \(2, 3\)"):
+        layers.LSTM(2)(x, mask=numpy.ones((2, 3), bool))
 
 
 # -- end to end -------------------------------------------------------------

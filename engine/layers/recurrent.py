@@ -175,6 +175,12 @@ class RecurrentLayer(Layer):
 
     def call(self, inputs, mask=None, training=False, initial_state=None):
         timesteps = inputs.shape[1]
+        if mask is not None and tuple(mask.shape) != tuple(inputs.shape[:2]):
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': `mask` must have the shape (batch, "
+                f"timesteps) = {tuple(inputs.shape[:2])} of the inputs; got "
+                f"{tuple(mask.shape)}."
+            )
         input_mask = recurrent_mask = None
         if training:
             input_mask, recurrent_mask = self._dropout_masks(inputs)
