@@ -140,3 +140,23 @@ def test_fit_and_evaluate_of_a_masked_sequence_model_ignore_the_padding(backend,
     targets = TOKENS % 3
     other = numpy.where(TOKENS == 0, (targets + 1) % 3, targets)  # differs on padding only
     assert model.evaluate(TOKENS, targets, verbose=0) == model.evaluate(TOKENS, other, verbose=0)
+
+
+class _MaskedMean(layers.Layer):
+    """A custom layer that needs its mask (as the Keras masking guide's ``TemporalSoftmax``)
+    and defines no ``compute_output_shape``."""
+
+    def call(self, inputs, mask=None):
+        weights = engine.ops.expand_dims(engine.ops.cast(mask, inputs.dtype), -1)
+        return engine.ops.sum(inputs * weights, axis=1) / engine.ops.sum(weights, axis=1)
+
+
+def test_a_custom_layer_that_needs_its_mask_gets_it_in_a_functional_model(backend, float64):
+    tokens = layers.Input((5,), dtype="int32")
+    embedding = layers.Embedding(6, 3, mask_zero=True)
+    model = engine.Model(tokens, _MaskedMean()(embedding(tokens)))
+    assert model.output_shape == (None, 3)
+    vectors = embedding.embeddings.numpy()[TOKENS]
+    kept = (TOKENS != 0)[..., None]
+    expected = (vectors * kept).sum(axis=1) / kept.sum(axis=1)
+    numpy.testing.assert_allclose(model.predict(TOKENS, verbose=0), expected, rtol=1e-12)

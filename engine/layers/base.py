@@ -9,6 +9,7 @@ its weights live there.
 import collections
 import contextvars
 import inspect
+import sys
 import threading
 
 import numpy
@@ -519,8 +520,25 @@ class Layer:
             probe = symbolic.map_shapes(zeros, input_shape)
             batch = symbolic.flatten_shapes(input_shape)[0][0]
         with no_grad():
-            output = self(probe)
+            output = self._probe(probe)
         return symbolic.map_structure(lambda t: (batch, *t.shape[1:]), output)
+
+    def _probe(self, probe):
+        """``self(probe)``; where that fails and ``call`` takes a mask, again with an all-True
+        mask over the probe's leading axes: Keras traces ``call`` with the input's symbolic
+        mask, which a masking layer (the masking guide's ``TemporalSoftmax``) may need."""
+        try:
+            return self(probe)
+        except Exception:
+            signature = call_signature(type(self))
+            if signature.mask is None or not isinstance(probe, Tensor) or probe.ndim < 2:
+                raise
+            first_error = sys.exc_info()[1]
+        xp = probe.backend.xp
+        try:
+            return self(probe, mask=xp.ones(probe.shape[:-1], dtype=bool))
+        except Exception:
+            raise first_error from None
 
     # -- weights ----------------------------------------------------------
 
