@@ -23,7 +23,7 @@ class CudaRecurrentOverrides:
     from ``CupyBackend``."""
 
     def _fused_sequence(self, x_proj, recurrent_kernel, states, mask, activations, dropout):
-        """The step mask as the kernels take it (``(0, 0)`` for none), or None to fall back."""
+        """``(mask, masked)`` as the kernels take them, or None to fall back."""
         if not self.fused_sequences:
             return None
         if tuple(activations) != ("tanh", "sigmoid") or dropout is not None:
@@ -32,11 +32,9 @@ class CudaRecurrentOverrides:
             return None
         if 0 in x_proj.shape:
             return None
-        if mask is None:
-            return self.xp.zeros((0, 0), dtype=bool)
-        if mask.shape != x_proj.shape[:2]:
+        if mask is not None and mask.shape != x_proj.shape[:2]:
             return None
-        return self.xp.ascontiguousarray(mask, dtype=bool)
+        return self._step_mask_of(mask)
 
     def lstm_sequence_forward(
         self,
@@ -67,7 +65,7 @@ class CudaRecurrentOverrides:
             x_proj.shape[1],
             x_proj.shape[2],
             kernel,
-            step_mask,
+            *step_mask,
             h_states,
             c_states,
             gates,
@@ -103,7 +101,7 @@ class CudaRecurrentOverrides:
             dh,
             dc,
             kernel_t,
-            self._step_mask_of(mask),
+            *self._step_mask_of(mask),
             c_states,
             gates,
             dx_proj,
@@ -137,14 +135,16 @@ class CudaRecurrentOverrides:
         (h_states,) = self._sequence_states(x_proj, [h0])
         gates = xp.ascontiguousarray(x_proj)  # consumed: the gates overwrite it
         rec_h = xp.empty_like(h_states[1:])
-        bias = xp.empty(0, x_proj.dtype) if recurrent_bias is None else recurrent_bias
+        biased = recurrent_bias is not None
+        bias = recurrent_bias if biased else xp.zeros(1, x_proj.dtype)
         self._launch_rows(
             self._recurrent.gru_sequence_forward,
             x_proj.shape[1],
             x_proj.shape[2],
             xp.ascontiguousarray(recurrent_kernel),
             xp.ascontiguousarray(bias),
-            step_mask,
+            biased,
+            *step_mask,
             h_states,
             gates,
             rec_h,
@@ -179,7 +179,7 @@ class CudaRecurrentOverrides:
             grad_outputs,
             dh,
             kernel_t,
-            self._step_mask_of(mask),
+            *self._step_mask_of(mask),
             h_states,
             gates,
             rec_h,
@@ -190,7 +190,8 @@ class CudaRecurrentOverrides:
         return dx_proj, self._recurrent_kernel_grad(h_states, drec), d_bias, dh
 
     def _step_mask_of(self, mask):
-        """The backward's mask: the forward's, checked there (``(0, 0)`` for none)."""
+        """``(mask, masked)`` for the kernels: a ``(1, 1)`` placeholder when there is none
+        (no zero-size array reaches a launch)."""
         if mask is None:
-            return self.xp.zeros((0, 0), dtype=bool)
-        return self.xp.ascontiguousarray(mask, dtype=bool)
+            return self.xp.ones((1, 1), dtype=bool), False
+        return self.xp.ascontiguousarray(mask, dtype=bool), True

@@ -13,10 +13,11 @@ after ``syncthreads``, which makes a block's global writes visible to its own
 threads; no shared memory, so one kernel body serves float32 and float64.
 
 Gate layouts follow Keras 3: LSTM ``[i, f, c, o]``, GRU ``[z, r, h]``
-(``reset_after=True``). ``mask`` is ``(timesteps, batch)`` booleans or a
-``(0, 0)`` array for none: a masked step carries the row's states forward, and
-in the backward its state gradients carry back unchanged and its pre-activation
-gradients are zero, as in ``backends.kernels.recurrent``.
+(``reset_after=True``). ``mask`` is ``(timesteps, batch)`` booleans, read only
+where ``masked`` is true (a ``(1, 1)`` placeholder otherwise: no zero-size
+arrays reach a launch, as in the attention kernels). A masked step carries the
+row's states forward; in the backward its state gradients carry back unchanged
+and its pre-activation gradients are zero, as in ``backends.kernels.recurrent``.
 """
 
 import math
@@ -33,13 +34,12 @@ def _sigmoid(x):
 
 
 @cuda.jit
-def lstm_sequence_forward(kernel, mask, h_states, c_states, gates):
+def lstm_sequence_forward(kernel, mask, masked, h_states, c_states, gates):
     """``gates`` (timesteps, batch, 4*units) holds ``x_proj`` on entry, the activated
     gates on exit; ``h_states``, ``c_states`` (timesteps + 1, batch, units) hold the
     initial states at index 0 and are filled after it."""
     timesteps, rows, width = gates.shape
     units = width // 4
-    masked = mask.shape[0] > 0
     thread, threads = cuda.threadIdx.x, cuda.blockDim.x
     for row in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
         for t in range(timesteps):
@@ -68,12 +68,11 @@ def lstm_sequence_forward(kernel, mask, h_states, c_states, gates):
 
 
 @cuda.jit
-def lstm_sequence_backward(grad_outputs, dh, dc, kernel_t, mask, c_states, gates, dx_proj):
+def lstm_sequence_backward(grad_outputs, dh, dc, kernel_t, mask, masked, c_states, gates, dx_proj):
     """BPTT: fills ``dx_proj`` (may be ``gates`` itself); ``dh``, ``dc`` hold the final
     states' gradients on entry and the initial states' on exit. ``kernel_t`` is the
     recurrent kernel transposed, (4*units, units), C-contiguous."""
     timesteps, rows, units = grad_outputs.shape
-    masked = mask.shape[0] > 0
     thread, threads = cuda.threadIdx.x, cuda.blockDim.x
     for row in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
         for t in range(timesteps - 1, -1, -1):
@@ -105,15 +104,13 @@ def lstm_sequence_backward(grad_outputs, dh, dc, kernel_t, mask, c_states, gates
 
 
 @cuda.jit
-def gru_sequence_forward(kernel, bias, mask, h_states, gates, rec_h):
+def gru_sequence_forward(kernel, bias, biased, mask, masked, h_states, gates, rec_h):
     """``reset_after=True``. ``gates`` (timesteps, batch, 3*units) holds ``x_proj`` on
-    entry, the activated gates on exit; ``bias`` is the recurrent bias, or an empty
-    array for none; ``rec_h`` (timesteps, batch, units) receives the candidate's
+    entry, the activated gates on exit; ``bias`` is the recurrent bias, read only
+    where ``biased``; ``rec_h`` (timesteps, batch, units) receives the candidate's
     recurrent term (with its bias), which the backward needs."""
     timesteps, rows, width = gates.shape
     units = width // 3
-    masked = mask.shape[0] > 0
-    biased = bias.shape[0] > 0
     thread, threads = cuda.threadIdx.x, cuda.blockDim.x
     for row in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
         for t in range(timesteps):
@@ -142,12 +139,13 @@ def gru_sequence_forward(kernel, bias, mask, h_states, gates, rec_h):
 
 
 @cuda.jit
-def gru_sequence_backward(grad_outputs, dh, kernel_t, mask, h_states, gates, rec_h, dx_proj, drec):
+def gru_sequence_backward(
+    grad_outputs, dh, kernel_t, mask, masked, h_states, gates, rec_h, dx_proj, drec
+):
     """BPTT: fills ``dx_proj`` (may be ``gates`` itself) and ``drec``, the gradient of
     each step's recurrent term; ``dh`` holds the final state's gradient on entry and
     the initial state's on exit. ``kernel_t`` (3*units, units), C-contiguous."""
     timesteps, rows, units = grad_outputs.shape
-    masked = mask.shape[0] > 0
     thread, threads = cuda.threadIdx.x, cuda.blockDim.x
     for row in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
         for t in range(timesteps - 1, -1, -1):
