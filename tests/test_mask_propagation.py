@@ -129,6 +129,12 @@ def test_a_mean_metric_counts_only_the_kept_steps(backend, float64, rng):
     accuracy.update_state(y_true, y_pred)
     expected = (probs.argmax(-1) == y_true)[mask].mean()
     numpy.testing.assert_allclose(accuracy.result(), expected, rtol=1e-12)
+    weighted = metrics.SparseCategoricalAccuracy()
+    weights = numpy.array([2.0, 0.5])  # one per sample, the mask per step
+    weighted.update_state(y_true, y_pred, sample_weight=weights)
+    hits, per_step = probs.argmax(-1) == y_true, numpy.broadcast_to(weights[:, None], mask.shape)
+    expected = (hits * per_step)[mask].sum() / per_step[mask].sum()
+    numpy.testing.assert_allclose(weighted.result(), expected, rtol=1e-12)
 
 
 def test_fit_and_evaluate_of_a_masked_sequence_model_ignore_the_padding(backend, float64):

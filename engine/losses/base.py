@@ -53,6 +53,8 @@ def mask_weights(mask, weights, dtype, reduction, backend):
     if weights is None:
         return float_mask
     float_mask, weights = same_rank(float_mask, weights)
+    while weights.ndim < float_mask.ndim:  # one weight per sample, a mask per step
+        weights = weights[..., None]
     return weights * float_mask
 
 
