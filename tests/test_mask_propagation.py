@@ -6,6 +6,8 @@ Keras 3 is the reference: a layer's call reads its input's mask, its output gets
 (the mean over the kept steps), and a mean metric counts only the kept steps.
 """
 
+import warnings
+
 import numpy
 import pytest
 
@@ -156,6 +158,9 @@ class _MaskedMean(layers.Layer):
         weights = engine.ops.expand_dims(engine.ops.cast(mask, inputs.dtype), -1)
         return engine.ops.sum(inputs * weights, axis=1) / engine.ops.sum(weights, axis=1)
 
+    def compute_mask(self, inputs, mask=None):
+        return None  # the steps are averaged away: no mask downstream, and no warning
+
 
 def test_a_custom_layer_that_needs_its_mask_gets_it_in_a_functional_model(backend, float64):
     tokens = layers.Input((5,), dtype="int32")
@@ -166,3 +171,17 @@ def test_a_custom_layer_that_needs_its_mask_gets_it_in_a_functional_model(backen
     kept = (TOKENS != 0)[..., None]
     expected = (vectors * kept).sum(axis=1) / kept.sum(axis=1)
     numpy.testing.assert_allclose(model.predict(TOKENS, verbose=0), expected, rtol=1e-12)
+
+
+def test_a_layer_without_masking_support_warns_that_it_drops_the_mask(backend):
+    """Keras 3's warning, where a masked tensor reaches a layer that cannot pass it on."""
+    embedded = layers.Embedding(6, 3, mask_zero=True)(TOKENS)
+    with pytest.warns(
+        UserWarning, match=r"Layer 'flatten.*' \(of type Flatten\).*destroy the mask"
+    ):
+        flat = layers.Flatten()(embedded)
+    assert flat._keras_mask is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layers.Dropout(0.5)(embedded)  # supports masking: passes it on, quietly
+        layers.LSTM(2)(embedded)

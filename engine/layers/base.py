@@ -11,6 +11,7 @@ import contextvars
 import inspect
 import sys
 import threading
+import warnings
 
 import numpy
 
@@ -343,8 +344,11 @@ class Layer:
         _call_depth.value += 1
         try:
             outputs = self.call(inputs, **kwargs)
-            if mask is not None or type(self).compute_mask is not Layer.compute_mask:
+            computes_mask = type(self).compute_mask is not Layer.compute_mask
+            if computes_mask or (mask is not None and self.supports_masking):
                 _attach_masks(outputs, self.compute_mask(inputs, mask))
+            elif mask is not None:
+                _warn_mask_dropped(self, mask)
             return outputs
         except DeviceOutOfMemoryError:
             raise  # an inner layer has already named itself
@@ -810,3 +814,15 @@ def _attach_masks(outputs, masks) -> None:
         for output, mask in zip(outputs, masks):
             if mask is not None and isinstance(output, Tensor) and keras_mask(output) is None:
                 output._keras_mask = mask
+
+
+def _warn_mask_dropped(layer: Layer, mask) -> None:
+    """Keras 3's warning when a layer that does not support masking is given a mask."""
+    masks = mask if isinstance(mask, (list, tuple)) else [mask]
+    if any(m is not None for m in masks):
+        warnings.warn(
+            f"Layer '{layer.name}' (of type {type(layer).__name__}) was passed an input with "
+            f"a mask attached to it. However, this layer does not support masking and will "
+            f"therefore destroy the mask information. Downstream layers will not see the mask.",
+            stacklevel=3,
+        )
