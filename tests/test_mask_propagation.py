@@ -185,3 +185,18 @@ def test_a_layer_without_masking_support_warns_that_it_drops_the_mask(backend):
         warnings.simplefilter("error")
         layers.Dropout(0.5)(embedded)  # supports masking: passes it on, quietly
         layers.LSTM(2)(embedded)
+
+
+def test_with_other_tensor_arguments_the_attached_mask_is_not_passed_as_mask(backend, float64):
+    """Keras 3 passes an attached mask to ``mask`` only when the input is the call's one
+    tensor argument: an LSTM given initial states runs over the padding too (checked
+    against Keras 3.15), unless the mask is given explicitly."""
+    embedded = layers.Embedding(6, 3, mask_zero=True)(TOKENS)
+    lstm = layers.LSTM(2)
+    states = [numpy.zeros((2, 2)), numpy.zeros((2, 2))]
+    plain = engine.tensor(embedded.numpy())
+    numpy.testing.assert_allclose(
+        lstm(embedded, initial_state=states).numpy(), lstm(plain, initial_state=states).numpy()
+    )
+    explicit = lstm(embedded, initial_state=states, mask=TOKENS != 0).numpy()
+    numpy.testing.assert_allclose(explicit, lstm(embedded).numpy(), rtol=1e-12)

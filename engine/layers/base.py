@@ -118,6 +118,9 @@ class CallSignature:
         self.mask = "mask" if "mask" in parameters else None
         if self.mask is None and first_mask in parameters:
             self.mask = first_mask
+        #: where an attached mask of the first input goes when other tensor arguments come
+        #: too (Keras 3: each tensor argument's to ``<argument>_mask``, none to ``mask``)
+        self.first_mask = first_mask if first_mask in parameters else None
 
 
 _call_signatures: dict[type, CallSignature] = {}
@@ -313,6 +316,7 @@ class Layer:
         if args:
             kwargs = self._bind_positional(signature, args, kwargs)
             training, mask = kwargs.pop("training", training), kwargs.pop("mask", mask)
+        given = mask
         if type(inputs) is Tensor:  # the common case, inlined from _single_input
             data = inputs.data
             if mask is None:  # Keras 3: the mask the previous layer attached
@@ -327,8 +331,17 @@ class Layer:
                 mask = self._attached_mask(inputs)
             inputs = self._convert_inputs(inputs)
             shape = inputs.shape if isinstance(inputs, Tensor) else _shapes(inputs)
+        call_mask = mask
         if kwargs:
-            _attached_argument_masks(signature, kwargs)
+            if given is None and _tensor_arguments(kwargs):
+                # Keras 3: with several tensor arguments, attached masks go to the
+                # ``<argument>_mask`` parameters only (an LSTM given initial states takes
+                # no mask from its input)
+                call_mask = None
+                first = signature.first_mask
+                if first is not None and mask is not None and kwargs.get(first) is None:
+                    kwargs[first] = mask
+                _attached_argument_masks(signature, kwargs)
             kwargs = {key: self._convert_argument(value) for key, value in kwargs.items()}
         if not self.built:
             self.build_from_shape(shape, **(kwargs and shape_arguments(self.build, kwargs)))
@@ -336,8 +349,8 @@ class Layer:
             self.input_spec.check(self, shape)
         if signature.training:
             kwargs["training"] = signature.training_default if training is None else bool(training)
-        if signature.mask and mask is not None:
-            kwargs[signature.mask] = mask
+        if signature.mask and call_mask is not None:
+            kwargs[signature.mask] = call_mask
         outermost = not _call_depth.value
         if outermost and _call_depth.layers_with_losses:
             _clear_added_losses()
@@ -826,3 +839,16 @@ def _warn_mask_dropped(layer: Layer, mask) -> None:
             f"therefore destroy the mask information. Downstream layers will not see the mask.",
             stacklevel=3,
         )
+
+
+def _tensor_arguments(kwargs: dict) -> bool:
+    """Whether a keyword argument is a tensor argument as Keras 3 counts them: a tensor or
+    array, or a non-empty list of them (``None`` allowed), such as an RNN's initial states."""
+    arrays = (Tensor, numpy.ndarray)  # Keras converts arrays to tensors before it counts
+    for value in kwargs.values():
+        if isinstance(value, arrays):
+            return True
+        if isinstance(value, (list, tuple)) and value:
+            if all(v is None or isinstance(v, arrays) for v in value):
+                return True
+    return False
