@@ -9,7 +9,6 @@ its weights live there.
 import collections
 import contextvars
 import inspect
-import sys
 import threading
 import warnings
 
@@ -546,11 +545,11 @@ class Layer:
         mask, which a masking layer (the masking guide's ``TemporalSoftmax``) may need."""
         try:
             return self(probe)
-        except Exception:
+        except Exception as error:
             signature = call_signature(type(self))
             if signature.mask is None or not isinstance(probe, Tensor) or probe.ndim < 2:
                 raise
-            first_error = sys.exc_info()[1]
+            first_error = error
         xp = probe.backend.xp
         try:
             return self(probe, mask=xp.ones(probe.shape[:-1], dtype=bool))
