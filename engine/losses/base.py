@@ -58,6 +58,20 @@ def mask_weights(mask, weights, dtype, reduction, backend):
     return weights * float_mask
 
 
+def _fitted(weights, values):
+    """``weights`` shaped to multiply ``values``: trailing axes added, or one trailing
+    axis of size 1 dropped (``(n, 1)`` weights, ``(n,)`` losses); None where they cannot."""
+    while weights.ndim < values.ndim:
+        weights = weights[..., None]
+    if weights.ndim > values.ndim and weights.shape[-1] == 1:
+        weights = weights.reshape(weights.shape[:-1])
+    if weights.ndim > values.ndim or any(
+        w not in (1, v) for w, v in zip(weights.shape, values.shape)
+    ):
+        return None
+    return weights
+
+
 def _target_array(y_true, y_pred: Tensor, dtype=None):
     """``y_true`` as a raw array on ``y_pred``'s backend (targets carry no gradient)."""
     if isinstance(y_true, Tensor):
@@ -152,14 +166,10 @@ class Loss:
         return self._reduce(values, weights)
 
     def _masked(self, mask, weights, values: Tensor):
-        weights = mask_weights(mask, weights, values.dtype, self.reduction, values.backend)
-        if weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
-            weights = weights.reshape(weights.shape[:-1])
-        while weights.ndim < values.ndim:
-            weights = weights[..., None]
-        if weights.ndim > values.ndim or any(
-            w not in (1, v) for w, v in zip(weights.shape, values.shape)
-        ):
+        weights = _fitted(
+            mask_weights(mask, weights, values.dtype, self.reduction, values.backend), values
+        )
+        if weights is None:
             raise ValueError(
                 f"loss '{self.name}': the mask of y_pred, of shape {tuple(mask.shape)}, does "
                 f"not fit the losses of shape {tuple(values.shape)}; a layer's compute_mask "
@@ -168,14 +178,8 @@ class Loss:
         return weights
 
     def _weights(self, sample_weight, values: Tensor, y_pred: Tensor):
-        weights = _target_array(sample_weight, y_pred, values.dtype)
-        while weights.ndim < values.ndim:
-            weights = weights[..., None]
-        if weights.ndim > values.ndim and weights.shape[-1] == 1:
-            weights = weights.reshape(weights.shape[:-1])  # (n, 1) weights, (n,) losses
-        if weights.ndim > values.ndim or any(
-            w not in (1, v) for w, v in zip(weights.shape, values.shape)
-        ):
+        weights = _fitted(_target_array(sample_weight, y_pred, values.dtype), values)
+        if weights is None:
             given = tuple(getattr(sample_weight, "shape", ()))
             raise ValueError(
                 f"loss '{self.name}': `sample_weight` of shape {given} does not fit the "
