@@ -143,7 +143,9 @@ done:
 }}
 
 ; Run the slot's job if it is posted and nobody claimed it yet; whether this thread ran it.
-define private i1 @run_if_posted(i8* %slot) {{
+; The job is counted at %counter before its done semaphore is posted: a caller that
+; joined it reads the count with it.
+define private i1 @run_if_posted(i8* %slot, i64 %counter) {{
 entry:
   %state = call i64* @word(i8* %slot, i64 {state})
   %seen = load atomic i64, i64* %state seq_cst, align 8
@@ -168,6 +170,7 @@ run:
   %argument32 = trunc i64 %argument to i32
   call void %function(i32 %thread32, i8* %data, i32 %argument32)
   store atomic i64 0, i64* %state seq_cst, align 8
+  call void @count(i64 %counter)
   %done = getelementptr i8, i8* %slot, i64 {semaphore}
   call i32 @sem_post(i8* %done)
   ret i1 true
@@ -183,10 +186,7 @@ entry:
   br label %wait
 wait:
   call void @take(i8* %slot, i64* %spinning)
-  %ran = call i1 @run_if_posted(i8* %slot)
-  br i1 %ran, label %counted, label %wait
-counted:
-  call void @count(i64 {helper_jobs})
+  %ran = call i1 @run_if_posted(i8* %slot, i64 {helper_jobs})
   br label %wait
 }}
 
@@ -332,10 +332,9 @@ loop:
 blas:
   br i1 %has_slot, label %look, label %count
 look:
-  %did = call i1 @run_if_posted(i8* %slot)
+  %did = call i1 @run_if_posted(i8* %slot, i64 {pool_jobs})
   br i1 %did, label %ran, label %count
 ran:
-  call void @count(i64 {pool_jobs})
   br label %loop
 count:
   %more = icmp slt i64 %turn, %turns
@@ -349,10 +348,7 @@ finish:
   br i1 %has_slot, label %unmark, label %out
 unmark:
   store atomic i64 0, i64* %spinning seq_cst, align 8
-  %ran_last = call i1 @run_if_posted(i8* %slot)
-  br i1 %ran_last, label %count_last, label %out
-count_last:
-  call void @count(i64 {pool_jobs})
+  %ran_last = call i1 @run_if_posted(i8* %slot, i64 {pool_jobs})
   br label %out
 out:
   ret i32 %result
