@@ -355,6 +355,51 @@ def test_op_gradients_with_masked_rows_and_a_scale(backend, float64, rng):
     check_gradients(attention, q, k, v, backend=backend)
 
 
+def _allowed(mask, causal, shape):
+    allowed = numpy.ones(shape, bool) if mask is None else numpy.broadcast_to(mask, shape)
+    return allowed & numpy.tril(numpy.ones(shape[-2:], bool)) if causal else allowed
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_uniform_empty_rows_are_the_mean_of_the_values(backend, rng, causal):
+    """``empty_rows="uniform"`` (Keras's ``dot_product_attention``): a query row left no
+    key attends to all of them equally; the other rows are the textbook softmax."""
+    q, k, v = random_inputs(rng, (2, 2, 4, 5, 3, 2), "float64")
+    mask = rng.random((2, 1, 4, 5)) > 0.4
+    mask[0, :, 1] = False  # a padded query position
+    mask[1, :, 0, 0] = False  # with causal, row 0 of sample 1 is left no key
+    tensors = [engine.tensor(a, backend=backend) for a in (q, k, v)]
+    out = F.scaled_dot_product_attention(
+        *tensors, mask=mask, is_causal=causal, empty_rows="uniform"
+    )
+    empty = ~_allowed(mask, causal, (2, 2, 4, 5)).any(axis=-1)
+    assert empty[0, :, 1].all() and empty[1, :, 0].all() == causal
+    expected = numpy_attention(q, k, v, mask, 1 / math.sqrt(3), causal)
+    expected[empty] = numpy.broadcast_to(v.mean(axis=2, keepdims=True), expected.shape)[empty]
+    numpy.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
+    zeros = F.scaled_dot_product_attention(*tensors, mask=mask, is_causal=causal)
+    assert numpy.all(zeros.numpy()[empty] == 0)
+    numpy.testing.assert_array_equal(zeros.numpy()[~empty], out.numpy()[~empty])
+
+
+def test_op_gradients_with_uniform_empty_rows(backend, float64, rng):
+    """The values' gradient takes an empty row's share evenly; its query gets none, and the
+    keys none from it (the masked scores are constants, as in Keras on JAX)."""
+    q, k, v = random_inputs(rng, (1, 2, 3, 4, 2, 3), "float64")
+    mask = numpy.array([[1, 1, 0, 0], [0, 0, 0, 0], [1, 0, 1, 1]], bool)
+
+    def attention(query, key, value):
+        return F.scaled_dot_product_attention(
+            query, key, value, mask=mask, scale=0.3, empty_rows="uniform"
+        )
+
+    check_gradients(attention, q, k, v, backend=backend)
+    query, key, value = (engine.tensor(a, backend=backend, requires_grad=True) for a in (q, k, v))
+    attention(query, key, value)[:, :, 1].sum().backward()  # the empty row's output only
+    assert numpy.all(query.grad.numpy() == 0) and numpy.all(key.grad.numpy() == 0)
+    numpy.testing.assert_allclose(value.grad.numpy(), numpy.full(v.shape, 1 / 4), rtol=1e-12)
+
+
 def test_op_forward_and_only_the_gradients_asked_for(backend, rng):
     q, k, v = random_inputs(rng, (2, 3, 4, 5, 6, 2), "float32")
     query = engine.tensor(q, backend=backend, requires_grad=True)
@@ -381,3 +426,5 @@ def test_op_checks_its_inputs(rng):
         F.scaled_dot_product_attention(q, k, v, mask=numpy.ones((3, 5), bool))
     with pytest.raises(TypeError, match="one float dtype"):
         F.scaled_dot_product_attention(q, k, engine.tensor(v.numpy().astype("float64")))
+    with pytest.raises(ValueError, match="empty_rows must be 'zeros' or 'uniform'; got 'mean'"):
+        F.scaled_dot_product_attention(q, k, v, empty_rows="mean")

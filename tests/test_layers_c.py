@@ -362,6 +362,25 @@ def test_group_query_attention_masks_dropout_and_shapes(backend, rng):
     assert not numpy.allclose(padded[0, 0], unpadded[0, 0])  # the padded key is ignored
 
 
+def test_group_query_attention_query_left_no_key_attends_to_all_as_keras(backend, rng):
+    """Without dropout (Keras's dot_product_attention path) a masked query position gets
+    uniform weights over every key: what a zero query projection gives with no mask
+    (all scores 0). With returned scores (Keras's Softmax-layer path) it gets none."""
+    layer = layers.GroupQueryAttention(2, 4, 2)
+    query, value = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 5, 4))
+    layer(query, value)
+    query_mask = numpy.array([[1, 0, 1], [0, 0, 0]], bool)
+    masked = layer(query, value, query_mask=query_mask).numpy()
+    _, scores = layer(query, value, query_mask=query_mask, return_attention_scores=True)
+    assert numpy.all(scores.numpy()[1] == 0)
+    layer.query_kernel.assign(numpy.zeros(layer.query_kernel.shape))
+    layer.query_bias.assign(numpy.zeros(layer.query_bias.shape))
+    uniform = layer(query, value).numpy()
+    numpy.testing.assert_allclose(masked[1], uniform[1], rtol=1e-5, atol=1e-6)
+    numpy.testing.assert_allclose(masked[0, 1], uniform[0, 1], rtol=1e-5, atol=1e-6)
+    assert not numpy.allclose(masked[0, 0], uniform[0, 0])
+
+
 def test_group_query_attention_config_saving_and_errors(backend, tmp_path, rng):
     layer = layers.GroupQueryAttention(4, 4, 2, sliding_window=3, use_gate=True, dropout=0.1)
     config = layer.get_config()

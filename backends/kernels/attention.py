@@ -10,10 +10,10 @@ Which keys a query sees: ``mask`` is None or a boolean array broadcastable to
 ``use_causal_mask`` and PyTorch's ``is_causal``). Both together mean both.
 
 A query row whose keys are all masked has an output of zeros, a logsumexp of
-``-inf`` and zero gradients, never NaN. (Keras 3 has two answers here: its
-masked softmax gives such a row uniform weights over the masked keys, its
-fused path NaN or zeros depending on the backend. Zeros are what FlashAttention
-and PyTorch's fused kernels give, and they leak nothing from masked keys.)
+``-inf`` and zero gradients, never NaN: FlashAttention's and PyTorch's fused
+kernels' answer. Keras's ``dot_product_attention`` gives such a row uniform
+weights instead; ``engine.functional.scaled_dot_product_attention`` builds
+that on top of these kernels (``empty_rows="uniform"``).
 
 The forward returns ``(out, logsumexp)``: ``logsumexp`` (``(batch, heads,
 len_q)``) is ``log(sum_j exp(score_ij))`` over the attended keys, all the

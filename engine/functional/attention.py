@@ -1,6 +1,10 @@
 """Scaled dot-product attention as one op on the backends' fused attention kernels."""
 
+import numpy
+
 from ..tensor import Function, Tensor, apply
+from .math import where
+from .reduction import mean
 
 
 class ScaledDotProductAttention(Function):
@@ -72,6 +76,19 @@ def _mask_array(mask, query: Tensor, key: Tensor):
     return data
 
 
+def _rows_without_keys(xp, mask, causal: bool, len_q: int, len_k: int):
+    """A boolean array, True on the query rows that ``mask`` (and ``causal``) leave no key
+    (shaped as the mask with its key axis 1); None where a host mask shows that there are
+    none (a device mask is not asked: that would wait for the device)."""
+    allowed = mask
+    if causal:
+        allowed = allowed & (xp.arange(len_k)[None, :] <= xp.arange(len_q)[:, None])
+    empty = ~allowed.any(axis=-1, keepdims=True)
+    if type(empty) is numpy.ndarray and not empty.any():
+        return None
+    return empty
+
+
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,
@@ -79,6 +96,7 @@ def scaled_dot_product_attention(
     mask=None,
     scale: float | None = None,
     is_causal: bool = False,
+    empty_rows: str = "zeros",
 ) -> Tensor:
     """``softmax(query @ key.T * scale) @ value`` over ``(batch, heads, length, dim)`` tensors.
 
@@ -87,13 +105,32 @@ def scaled_dot_product_attention(
     boolean tensor or array broadcastable to ``(batch, heads, len_q, len_k)``,
     True where a query may attend to a key; nonzero numbers count as True)
     and ``is_causal`` (key ``j`` only for queries ``i >= j``, aligned at the
-    first position as in Keras and PyTorch) combine with AND. A query whose
-    keys are all masked gets zeros, and zero gradients, not NaN.
+    first position as in Keras and PyTorch) combine with AND.
+
+    A query whose keys are all masked gets zeros and zero gradients with
+    ``empty_rows="zeros"`` (FlashAttention's and PyTorch's fused kernels' answer,
+    and Keras's ``Softmax``-layer path); with ``empty_rows="uniform"`` it gets
+    uniform weights over every key, so the mean of ``value``, as Keras 3's
+    ``ops.dot_product_attention`` gives (it replaces masked scores by a large
+    negative number, which leaves such a row all equal). Its gradient then goes
+    to ``value`` only: the masked scores are constants, as in Keras on JAX.
 
     One op on the backend's fused kernels (``backends/kernels/attention.py``):
     on numba and cupy its memory grows linearly with the sequence lengths.
     """
     _check_inputs(query, key, value)
+    if empty_rows not in ("zeros", "uniform"):
+        raise ValueError(
+            f"scaled_dot_product_attention: empty_rows must be 'zeros' or 'uniform'; got "
+            f"{empty_rows!r}."
+        )
     mask = None if mask is None else _mask_array(mask, query, key)
     scale = None if scale is None else float(scale)
-    return apply(ScaledDotProductAttention(mask, scale, bool(is_causal)), query, key, value)
+    out = apply(ScaledDotProductAttention(mask, scale, bool(is_causal)), query, key, value)
+    if empty_rows == "zeros" or mask is None:  # causal alone leaves every row key 0
+        return out
+    xp, len_q, len_k = query.backend.xp, query.shape[2], key.shape[2]
+    empty = _rows_without_keys(xp, mask, bool(is_causal), len_q, len_k)
+    if empty is None:
+        return out
+    return where(empty, mean(value, axis=2, keepdims=True), out)

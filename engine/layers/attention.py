@@ -5,14 +5,20 @@ the two with ``set_weights``. Masks follow Keras 3: a boolean ``True`` means
 "may attend"; the query mask, the value (and key) mask, ``attention_mask`` and
 the causal mask are combined with AND.
 
-A query row whose keys are all masked gets **zero** attention weights (so
-its output is the output bias), a zero gradient, and never NaN. Keras 3.15's
-code paths disagree here: its ``Softmax``-layer path (taken when dropout is on
-or scores are returned) zeroes such a row, its fused ``dot_product_attention``
-path on PyTorch gives uniform weights, and ``Attention`` gives
-``softmax(scores - 1e9)``, about uniform. We zero it on every path, as
-Keras's scores path, FlashAttention and the fused kernel of
-``backends/kernels/attention.py`` do; it leaks nothing from masked keys.
+A query row whose keys are all masked (a padded query position, whose row
+the query mask empties) gets what Keras 3 gives it, never NaN. Keras's paths
+differ here, and each of ours follows the one Keras takes:
+- ``MultiHeadAttention`` and ``GroupedQueryAttention`` without dropout run
+  Keras's ``dot_product_attention`` path: uniform weights over every key, so
+  the mean of the values, with a gradient to the values only (Keras on JAX;
+  on PyTorch its additive bias also sends one to the masked scores);
+- with dropout or returned scores, Keras's ``Softmax``-layer path: zero
+  weights (so the output bias);
+- ``Attention`` and ``AdditiveAttention``: ``softmax(scores - 1e9)``, about
+  uniform.
+With a residual ``Add`` after the attention, as in keras.io's Transformers, the
+padded positions' outputs reach the loss unmasked, so these rows change
+Keras's numbers for the whole model.
 """
 
 import math
@@ -56,6 +62,16 @@ def _masked_softmax(scores: Tensor, mask) -> Tensor:
     if type(mask) is numpy.ndarray and bool(mask.any(axis=-1).all()):
         return weights
     return F.where(mask, weights, 0.0)
+
+
+def _offset_softmax(scores: Tensor, mask) -> Tensor:
+    """Softmax over the last axis with masked scores lowered by 1e9 (65504 in float16), as
+    Keras 3's ``Attention`` does: a partly masked row gives its masked keys exactly zero
+    weight, and a row with every key masked gets about uniform weights (and gradients)."""
+    if mask is None:
+        return F.softmax(scores, axis=-1)
+    offset = 65504.0 if scores.data.dtype == numpy.float16 else 1e9
+    return F.softmax(F.where(mask, scores, F.subtract(scores, offset)), axis=-1)
 
 
 def _dropout(layer: Layer, weights: Tensor, training: bool) -> Tensor:
@@ -104,7 +120,7 @@ class MultiHeadAttention(ActivityRegularized, Layer):
     None, 1 or -2). Input masks (an ``Embedding(mask_zero=True)`` or ``Masking``
     before it) arrive as ``query_mask``/``value_mask``/``key_mask`` and are
     combined with ``attention_mask``; the output keeps the query's mask. A query
-    row whose keys are all masked gets zero weights (see the module notes).
+    row whose keys are all masked gets what Keras gives it (see the module notes).
     """
 
     def __init__(
@@ -297,7 +313,11 @@ class MultiHeadAttention(ActivityRegularized, Layer):
             context = F.matmul(_dropout(self, scores, training), v)
         else:  # the fused kernel: no (Tq, Tk) score matrix kept (blocked on numba)
             scores = None
-            context = F.scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)
+            # Keras's fused path (no dropout): a query left no key attends to all of them
+            empty_rows = "zeros" if self.dropout else "uniform"
+            context = F.scaled_dot_product_attention(
+                q, k, v, mask=mask, scale=scale, empty_rows=empty_rows
+            )
         # context: (batch, heads, Tq, value_dim)
         batch, heads, length, size = context.shape
         context = F.reshape(F.transpose(context, (0, 2, 1, 3)), (batch, length, heads * size))
@@ -418,9 +438,9 @@ class Attention(Layer):
     with ``score_mode="concat"`` ``concat_score_weight * sum(tanh(query + key))``;
     the output is ``softmax(scores) @ value``, shape ``(batch, Tq, value features)``.
     ``mask=[query_mask, value_mask]``: masked values get no weight; the output is
-    zero at masked query positions. Rows with every value masked (a causal mask
-    and a padded start) get zero weights rather than Keras's about uniform
-    ``softmax(scores - 1e9)``; partly masked rows agree with Keras.
+    zero at masked query positions. Masked scores are lowered by 1e9 before the
+    softmax, as in Keras 3, so a row with every value masked (a causal mask and a
+    padded start) gets Keras's about uniform ``softmax(scores - 1e9)``.
     """
 
     multiple_inputs = True
@@ -523,7 +543,7 @@ class Attention(Layer):
         if use_causal_mask:
             causal = _causal_mask(backend, scores.shape[-2], scores.shape[-1])
             scores_mask = causal if scores_mask is None else scores_mask & causal
-        weights = _dropout(self, _masked_softmax(scores, scores_mask), training)
+        weights = _dropout(self, _offset_softmax(scores, scores_mask), training)
         output = F.matmul(weights, value)
         if query_mask is not None:
             output = F.where(query_mask[..., None], output, 0.0)

@@ -178,7 +178,11 @@ class GroupedQueryAttention(ActivityRegularized, Layer):
             scores = _masked_softmax(logits, mask)
             context = F.matmul(_dropout(self, scores, training), v)
         else:
-            context = F.scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)
+            # Keras's fused path (no dropout): a query left no key attends to all of them
+            empty_rows = "zeros" if self.dropout else "uniform"
+            context = F.scaled_dot_product_attention(
+                q, k, v, mask=mask, scale=scale, empty_rows=empty_rows
+            )
         context = F.transpose(context, (0, 2, 1, 3))  # (batch, Tq, heads, head_dim)
         if self.use_gate:
             gate = F.sigmoid(self._project(query, self.gate_kernel, self.gate_bias, False))
