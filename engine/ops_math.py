@@ -181,6 +181,80 @@ def erf(x) -> Tensor:
     return elementwise.erf(as_float("erf", x))
 
 
+def sinh(x) -> Tensor:
+    return elementwise.unary("sinh", as_float("sinh", x))
+
+
+def cosh(x) -> Tensor:
+    return elementwise.unary("cosh", as_float("cosh", x))
+
+
+def arcsin(x) -> Tensor:
+    return elementwise.unary("arcsin", as_float("arcsin", x))
+
+
+def arccos(x) -> Tensor:
+    return elementwise.unary("arccos", as_float("arccos", x))
+
+
+def arctan(x) -> Tensor:
+    return elementwise.unary("arctan", as_float("arctan", x))
+
+
+def arcsinh(x) -> Tensor:
+    return elementwise.unary("arcsinh", as_float("arcsinh", x))
+
+
+def arccosh(x) -> Tensor:
+    return elementwise.unary("arccosh", as_float("arccosh", x))
+
+
+def arctanh(x) -> Tensor:
+    return elementwise.unary("arctanh", as_float("arctanh", x))
+
+
+def exp2(x) -> Tensor:
+    """``2 ** x``."""
+    return elementwise.unary("exp2", as_float("exp2", x))
+
+
+def arctan2(x1, x2) -> Tensor:
+    """The angle of the point ``(x2, x1)``, in ``[-pi, pi]``."""
+    return _binary("arctan2", lambda a, b: elementwise.binary("arctan2", a, b), x1, x2, True)
+
+
+def hypot(x1, x2) -> Tensor:
+    """``sqrt(x1**2 + x2**2)`` without overflow."""
+    return _binary("hypot", lambda a, b: elementwise.binary("hypot", a, b), x1, x2, True)
+
+
+def logaddexp(x1, x2) -> Tensor:
+    """``log(exp(x1) + exp(x2))`` without overflow."""
+    return _binary("logaddexp", lambda a, b: elementwise.binary("logaddexp", a, b), x1, x2, True)
+
+
+def deg2rad(x) -> Tensor:
+    return F.multiply(as_float("deg2rad", x), math.pi / 180)
+
+
+def rad2deg(x) -> Tensor:
+    return F.multiply(as_float("rad2deg", x), 180 / math.pi)
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None) -> Tensor:
+    """``x`` with NaN, +inf and -inf replaced (by 0 and the dtype's largest and smallest
+    finite numbers unless given); the gradient passes where ``x`` is finite."""
+    x = as_tensor(x)
+    if x.dtype.kind != "f":
+        return x
+    xp, data = x.backend.xp, x.data
+    info = numpy.finfo(x.dtype)
+    posinf = info.max if posinf is None else posinf
+    neginf = info.min if neginf is None else neginf
+    replaced = xp.nan_to_num(data, nan=nan, posinf=posinf, neginf=neginf)
+    return F.where(xp.isfinite(data), x, replaced)
+
+
 def _elementwise_constant(x: Tensor, compute) -> Tensor:
     """An op whose gradient is zero almost everywhere: computed outside the graph."""
     return Tensor._wrap(compute(x.backend.xp, x.data), x.backend)
@@ -196,6 +270,14 @@ def floor(x) -> Tensor:
     """Round down (no gradient; integers become ``floatx``, as in Keras)."""
     x = as_float("floor", x)
     return _elementwise_constant(x, lambda xp, a: xp.floor(a))
+
+
+def trunc(x) -> Tensor:
+    """Round toward zero (no gradient; integers stay integers)."""
+    x = as_tensor(x)
+    if x.dtype.kind != "f":
+        return x
+    return _elementwise_constant(x, lambda xp, a: xp.trunc(a))
 
 
 def ceil(x) -> Tensor:
@@ -305,3 +387,29 @@ def isinf(x) -> Tensor:
 
 def isfinite(x) -> Tensor:
     return _predicate("isfinite", "isfinite", x)
+
+
+def isposinf(x) -> Tensor:
+    return _predicate("isposinf", "isposinf", x)
+
+
+def isneginf(x) -> Tensor:
+    return _predicate("isneginf", "isneginf", x)
+
+
+def signbit(x) -> Tensor:
+    """Whether the sign bit is set (True for -0.0 and negative numbers)."""
+    return _predicate("signbit", "signbit", x)
+
+
+def isclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False) -> Tensor:
+    """Elementwise ``|x1 - x2| <= atol + rtol * |x2|``, as ``numpy.isclose``."""
+    a, b = promote("isclose", {"x1": x1, "x2": x2})
+    data = a.backend.xp.isclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    return Tensor._wrap(data, a.backend)
+
+
+def allclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False) -> Tensor:
+    """Whether ``isclose`` holds everywhere: a boolean scalar tensor."""
+    close = isclose(x1, x2, rtol, atol, equal_nan)
+    return Tensor._wrap(close.data.all(), close.backend)

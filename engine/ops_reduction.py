@@ -6,6 +6,8 @@ dtype (int32 for booleans, as Keras) and stay outside the graph.
 
 import builtins
 
+import numpy
+
 from . import functional as F
 from .conversion import (
     INT32,
@@ -18,7 +20,9 @@ from .conversion import (
 )
 from .functional import elementwise
 from .functional import reduction as _reduction
+from .functional.shape import broadcast_to
 from .ops_math import maximum, minimum
+from .ops_shape import _axis, take_along_axis
 from .tensor import Tensor
 
 # -- reductions ---------------------------------------------------------------------
@@ -149,22 +153,185 @@ def all(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001  (Keras's
     return Tensor._wrap(x.data.astype(bool).all(axis=axes, keepdims=keepdims), x.backend)
 
 
-def cumsum(x, axis=None, dtype=None) -> Tensor:
-    """Running sum along ``axis`` (of the flattened tensor if None)."""
+def _running(function: str, x, axis, dtype, differentiable) -> Tensor:
+    """A running sum or product (``function``) along ``axis`` (of the flattened tensor if
+    None): integers and booleans keep an integer dtype outside the graph."""
     x = as_tensor(x)
     if axis is None:
         x, axis = F.reshape(x, (-1,)), 0
-    (axis,) = normalize_axis("cumsum", axis, x.ndim)
+    (axis,) = normalize_axis(function, axis, x.ndim)
     dtype = standardize_dtype(dtype)
     if dtype is not None and dtype.kind == "f":
         x = cast_tensor(x, dtype)
     if x.dtype.kind != "f":
         dtype = dtype or (INT32 if x.dtype.kind == "b" else x.dtype)
-        return Tensor._wrap(x.backend.xp.cumsum(x.data, axis=axis, dtype=dtype), x.backend)
-    return _reduction.cumsum(x, axis)
+        data = getattr(x.backend.xp, function)(x.data, axis=axis, dtype=dtype)
+        return Tensor._wrap(data, x.backend)
+    return differentiable(x, axis)
+
+
+def cumsum(x, axis=None, dtype=None) -> Tensor:
+    """Running sum along ``axis`` (of the flattened tensor if None)."""
+    return _running("cumsum", x, axis, dtype, _reduction.cumsum)
 
 
 def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over ``axis``, computed without overflow."""
     x = as_float("logsumexp", x)
     return _reduction.logsumexp(x, normalize_axis("logsumexp", axis, x.ndim), keepdims)
+
+
+def amax(x, axis=None, keepdims: bool = False) -> Tensor:
+    """The maximum over ``axis`` (``max``'s NumPy name)."""
+    return max(x, axis, keepdims)
+
+
+def amin(x, axis=None, keepdims: bool = False) -> Tensor:
+    """The minimum over ``axis`` (``min``'s NumPy name)."""
+    return min(x, axis, keepdims)
+
+
+def ptp(x, axis=None, keepdims: bool = False) -> Tensor:
+    """The range ``max - min`` over ``axis``."""
+    x = as_tensor(x)
+    high, low = max(x, axis, keepdims), min(x, axis, keepdims)
+    if x.dtype.kind != "f":
+        return Tensor._wrap(high.data - low.data, x.backend)
+    return F.subtract(high, low)
+
+
+def average(x, axis=None, weights=None) -> Tensor:
+    """The mean over ``axis`` weighted by ``weights`` (of ``x``'s shape, or 1-D along ``axis``)."""
+    x = as_float("average", x)
+    if weights is None:
+        return mean(x, axis)
+    weights = cast_tensor(as_tensor(weights), x.dtype)
+    if weights.shape != x.shape:
+        if axis is None or weights.ndim != 1 or weights.shape[0] != x.shape[axis]:
+            raise ValueError(
+                f"average: weights of shape {weights.shape} must have x's shape {x.shape}, or "
+                f"be 1-D of the length of axis {axis}."
+            )
+        (axis,) = normalize_axis("average", axis, x.ndim)
+        weights = F.reshape(weights, [-1 if a == axis else 1 for a in range(x.ndim)])
+    axes = normalize_axis("average", axis, x.ndim)
+    total = F.sum(F.multiply(x, weights), axes)
+    return F.divide(total, F.sum(broadcast_to(weights, x.shape), axes))
+
+
+def count_nonzero(x, axis=None) -> Tensor:
+    """How many entries are not zero over ``axis``, as int32."""
+    x = as_tensor(x)
+    axes = normalize_axis("count_nonzero", axis, x.ndim)
+    return Tensor._wrap((x.data != 0).sum(axis=axes).astype(INT32), x.backend)
+
+
+def cumprod(x, axis=None, dtype=None) -> Tensor:
+    """Running product along ``axis`` (of the flattened tensor if None); its gradient is
+    exact with zero factors."""
+    return _running("cumprod", x, axis, dtype, _reduction.cumprod)
+
+
+def argsort(x, axis=-1) -> Tensor:
+    """Indices that sort ``x`` along ``axis`` (stable: ties keep their order), int32."""
+    x = as_tensor(x)
+    if axis is None:
+        x, axis = F.reshape(x, (-1,)), 0
+    axis = _axis("argsort", axis, x.ndim)
+    order = x.backend.xp.argsort(x.data, axis=axis, kind="stable")
+    return Tensor._wrap(order.astype(INT32), x.backend)
+
+
+def sort(x, axis=-1) -> Tensor:
+    """``x`` sorted along ``axis``; the gradient goes back to where each value came from."""
+    x = as_tensor(x)
+    if axis is None:
+        x, axis = F.reshape(x, (-1,)), 0
+    return take_along_axis(x, argsort(x, axis), axis)
+
+
+def top_k(x, k: int, sorted: bool = True) -> tuple:  # noqa: A002  (Keras's name)
+    """``(values, indices)`` of the ``k`` largest entries along the last axis, largest
+    first (ties: the lower index first); the values carry the gradient."""
+    x = as_tensor(x)
+    if x.ndim == 0 or not 0 <= k <= x.shape[-1]:
+        raise ValueError(f"top_k: k={k} must be in [0, {x.shape[-1] if x.ndim else 0}].")
+    xp = x.backend.xp
+    data = x.data
+    descending = -data if data.dtype.kind in "fi" else -(data.astype("int64"))
+    indices = xp.argsort(descending, axis=-1, kind="stable")[..., :k].astype(INT32)
+    values = take_along_axis(x, Tensor._wrap(indices, x.backend), -1)
+    return values, Tensor._wrap(indices, x.backend)
+
+
+def in_top_k(targets, predictions, k: int) -> Tensor:
+    """Whether each sample's target class scores among its ``k`` best (a tie with the k-th
+    best counts), as a boolean ``(batch,)`` tensor."""
+    predictions = as_tensor(predictions)
+    if predictions.ndim != 2:
+        raise ValueError(
+            f"in_top_k: predictions must be (batch, classes), got {predictions.shape}."
+        )
+    targets = as_tensor(targets)
+    xp = predictions.backend.xp
+    labels = targets.data.astype("int64").reshape(-1, 1)
+    target_scores = xp.take_along_axis(predictions.data, labels, axis=-1)[:, 0]
+    kth = xp.sort(predictions.data, axis=-1)[:, -k] if k > 0 else xp.full(len(labels), xp.inf)
+    return Tensor._wrap(target_scores >= kth, predictions.backend)
+
+
+_QUANTILE_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def quantile(x, q, axis=None, method: str = "linear", keepdims: bool = False) -> Tensor:
+    """The ``q``-th quantiles (``q`` in [0, 1], a number or 1-D) over ``axis``, as
+    ``numpy.quantile`` with ``method`` linear, lower, higher, midpoint or nearest; a
+    1-D ``q`` adds a leading axis. Differentiable through the values it picks."""
+    if method not in _QUANTILE_METHODS:
+        raise ValueError(f"quantile: method must be one of {_QUANTILE_METHODS}, got {method!r}.")
+    x = as_float("quantile", x)
+    levels = numpy.asarray(q.numpy() if isinstance(q, Tensor) else q, dtype="float64")
+    if levels.ndim > 1 or ((levels < 0) | (levels > 1)).any():
+        raise ValueError(f"quantile: q must be a number or 1-D, within [0, 1]; got {q!r}.")
+    axes = normalize_axis("quantile", axis, x.ndim)
+    kept = [a for a in range(x.ndim) if a not in axes]
+    flat = F.reshape(F.transpose(x, kept + list(axes)), [x.shape[a] for a in kept] + [-1])
+    ordered = sort(flat, axis=-1)
+    count = ordered.shape[-1]
+    results = []
+    for level in levels.reshape(-1):
+        position = level * (count - 1)
+        below, above = int(numpy.floor(position)), int(numpy.ceil(position))
+        fraction = position - below
+        if method == "lower" or (method == "nearest" and _rounds_down(position)):
+            above, fraction = below, 0.0
+        elif method in ("higher", "nearest"):
+            below, fraction = above, 0.0
+        elif method == "midpoint":
+            fraction = 0.5 if above != below else 0.0
+        low = F.getitem(ordered, (..., below))
+        value = (
+            low
+            if fraction == 0
+            else F.add(low, F.multiply(F.subtract(F.getitem(ordered, (..., above)), low), fraction))
+        )
+        if keepdims:
+            value = F.reshape(value, [1 if a in axes else x.shape[a] for a in range(x.ndim)])
+        results.append(value)
+    return F.stack(results, 0) if levels.ndim else results[0]
+
+
+def _rounds_down(position: float) -> bool:
+    """NumPy's "nearest": round half to even."""
+    return round(position) == numpy.floor(position)
+
+
+def percentile(x, q, axis=None, method: str = "linear", keepdims: bool = False) -> Tensor:
+    """``quantile`` with ``q`` in percent."""
+    levels = numpy.asarray(q.numpy() if isinstance(q, Tensor) else q, dtype="float64") / 100
+    return quantile(x, levels, axis, method, keepdims)
+
+
+def median(x, axis=None, keepdims: bool = False) -> Tensor:
+    """The median over ``axis`` (the mean of the middle two for an even count)."""
+    return quantile(x, 0.5, axis, "linear", keepdims)

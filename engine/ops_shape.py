@@ -257,7 +257,7 @@ def take(x, indices, axis=None) -> Tensor:
         index = int(indices) + x.shape[axis] * (indices < 0)
     else:
         index = _index_array("take", indices, x, x.shape[axis])
-    return F.getitem(x, (slice(None),) * axis + (index,))
+    return F.getitem(x, (builtins.slice(None),) * axis + (index,))
 
 
 def take_along_axis(x, indices, axis=None) -> Tensor:
@@ -369,3 +369,387 @@ def one_hot(x, num_classes: int, axis: int = -1, dtype=None, sparse: bool = Fals
     if axis != x.ndim:
         data = xp.moveaxis(data, -1, axis)
     return Tensor._wrap(data, x.backend)
+
+
+# -- more shapes: NumPy's names in Keras 3 ------------------------------------------------
+
+
+def ravel(x) -> Tensor:
+    """``x`` flattened to 1-D."""
+    return F.reshape(as_tensor(x), (-1,))
+
+
+def get_item(x, key) -> Tensor:
+    """``x[key]``."""
+    return F.getitem(as_tensor(x), key)
+
+
+def copy(x) -> Tensor:
+    """A copy of ``x`` (the gradient passes through)."""
+    x = as_tensor(x)
+    if x.dtype.kind != "f":
+        return Tensor._wrap(x.data.copy(), x.backend)
+    return _shape.copy(x)
+
+
+def fliplr(x) -> Tensor:
+    return flip(x, 1)
+
+
+def flipud(x) -> Tensor:
+    return flip(x, 0)
+
+
+def _constant(x: Tensor, compute) -> Tensor:
+    """An op on integers or booleans (no gradient): ``compute(xp, data)``."""
+    return Tensor._wrap(compute(x.backend.xp, x.data), x.backend)
+
+
+def _triangle(function: str, x, k: int, lower: bool) -> Tensor:
+    x = as_tensor(x)
+    if x.ndim < 2:
+        raise ValueError(f"{function}: x must have at least 2 axes, got shape {x.shape}.")
+    xp = x.backend.xp
+    keep = xp.tri(*x.shape[-2:], k=int(k), dtype=bool)
+    keep = keep if lower else ~xp.tri(*x.shape[-2:], k=int(k) - 1, dtype=bool)
+    if x.dtype.kind != "f":
+        return _constant(x, lambda xp, a: xp.where(keep, a, xp.zeros((), a.dtype)))
+    return F.where(keep, x, 0.0)
+
+
+def tril(x, k: int = 0) -> Tensor:
+    """``x`` with the entries above diagonal ``k`` of its last two axes set to 0."""
+    return _triangle("tril", x, k, lower=True)
+
+
+def triu(x, k: int = 0) -> Tensor:
+    """``x`` with the entries below diagonal ``k`` of its last two axes set to 0."""
+    return _triangle("triu", x, k, lower=False)
+
+
+def tri(N: int, M: int | None = None, k: int = 0, dtype=None) -> Tensor:  # noqa: N803
+    """Ones at and below diagonal ``k`` of an ``(N, M)`` matrix; ``floatx`` by default."""
+    dtype = standardize_dtype(dtype) or config.floatx()
+    return _created(config.get_backend().xp.tri(N, M, k, dtype=dtype))
+
+
+_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+
+
+def _pad_widths(pad_width, ndim: int) -> list:
+    widths = numpy.asarray(pad_width.numpy() if isinstance(pad_width, Tensor) else pad_width)
+    if widths.dtype.kind not in "iu" or (widths < 0).any():
+        raise ValueError(f"pad: pad_width must be non-negative integers, got {pad_width!r}.")
+    try:
+        return [tuple(int(w) for w in pair) for pair in numpy.broadcast_to(widths, (ndim, 2))]
+    except ValueError:
+        raise ValueError(
+            f"pad: pad_width {widths.tolist()} does not fit a tensor of rank {ndim}; give "
+            f"one (before, after) pair per axis."
+        ) from None
+
+
+def pad(x, pad_width, mode: str = "constant", constant_values=None) -> Tensor:
+    """``x`` padded by ``pad_width`` (``(before, after)`` per axis, or one pair for all) in
+    NumPy's ``mode``: constant, edge, reflect, symmetric or wrap. Differentiable: the
+    gradient of a padded entry goes back to the entry it copies."""
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}.")
+    if constant_values is not None and mode != "constant":
+        raise ValueError(f"pad: constant_values is for mode='constant', not mode={mode!r}.")
+    x = as_tensor(x)
+    widths = _pad_widths(pad_width, x.ndim)
+    if mode == "constant":
+        value = 0 if constant_values is None else constant_values
+        if x.dtype.kind != "f":
+            return _constant(x, lambda xp, a: xp.pad(a, widths, constant_values=value))
+        shape = tuple(size + before + after for size, (before, after) in zip(x.shape, widths))
+        inside = tuple(
+            builtins.slice(before, before + size) for size, (before, _) in zip(x.shape, widths)
+        )
+        padded = _shape.scatter(x, inside, shape)
+        if value == 0:
+            return padded
+        border = x.backend.xp.full(shape, value, dtype=x.dtype)
+        border[inside] = 0
+        return F.add(padded, Tensor._wrap(border, x.backend))
+    for axis, (before, after) in enumerate(widths):
+        if before or after:
+            if x.shape[axis] == 0:
+                raise ValueError(f"pad: cannot pad an empty axis {axis} in mode={mode!r}.")
+            source = numpy.pad(numpy.arange(x.shape[axis]), (before, after), mode=mode)
+            x = take(x, source, axis)
+    return x
+
+
+def roll(x, shift, axis=None) -> Tensor:
+    """``x`` shifted by ``shift`` along ``axis`` (of the flattened tensor if None),
+    the entries that leave one end coming back at the other."""
+    x = as_tensor(x)
+    if axis is None:
+        return F.reshape(roll(F.reshape(x, (-1,)), shift, 0), x.shape)
+    shifts = numpy.broadcast_to(numpy.asarray(shift), numpy.shape(axis)).reshape(-1)
+    axes = numpy.asarray(axis).reshape(-1)
+    for step, a in zip(shifts.tolist(), axes.tolist()):
+        a = _axis("roll", a, x.ndim)
+        size = x.shape[a]
+        if size:
+            x = take(x, (numpy.arange(size) - int(step)) % size, a)
+    return x
+
+
+def _at_least(x: Tensor, rank: int) -> Tensor:
+    """NumPy's ``atleast_2d`` (rank 2) or ``atleast_3d`` (rank 3) of ``x``."""
+    shape = x.shape
+    if len(shape) >= rank:
+        return x
+    if len(shape) == 0:
+        lifted = (1,) * rank
+    elif len(shape) == 1:
+        lifted = (1, shape[0], 1)[:rank]
+    else:
+        lifted = (*shape, 1)
+    return F.reshape(x, lifted)
+
+
+def _stacked(xs, rank: int, axis: int) -> Tensor:
+    return concatenate([_at_least(as_tensor(x), rank) for x in xs], axis)
+
+
+def hstack(xs) -> Tensor:
+    """Join along the second axis (the first for 1-D tensors)."""
+    xs = list(xs)
+    first = as_tensor(xs[0]) if xs else None
+    if first is not None and first.ndim <= 1:
+        return concatenate([F.reshape(as_tensor(x), (-1,)) for x in xs], 0)
+    return concatenate(xs, 1)
+
+
+def vstack(xs) -> Tensor:
+    """Join along the first axis, 1-D tensors as rows."""
+    return _stacked(xs, 2, 0)
+
+
+def dstack(xs) -> Tensor:
+    """Join along the third axis (tensors lifted to 3-D as NumPy's ``atleast_3d``)."""
+    return _stacked(xs, 3, 2)
+
+
+def unstack(x, num=None, axis: int = 0) -> list:
+    """The slices of ``x`` along ``axis``, as a list."""
+    x = as_tensor(x)
+    axis = _axis("unstack", axis, x.ndim)
+    if num is not None and num != x.shape[axis]:
+        raise ValueError(f"unstack: num={num} but axis {axis} of {x.shape} has {x.shape[axis]}.")
+    return [F.getitem(x, (builtins.slice(None),) * axis + (i,)) for i in range(x.shape[axis])]
+
+
+def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    """The entries ``x[..., i, i + offset]`` of the plane ``(axis1, axis2)``, on a last axis."""
+    x = as_tensor(x)
+    if x.ndim < 2:
+        raise ValueError(f"diagonal: x must have at least 2 axes, got shape {x.shape}.")
+    first, second = (
+        _axis("diagonal", axis1, x.ndim, "axis1"),
+        _axis("diagonal", axis2, x.ndim, "axis2"),
+    )
+    if first == second:
+        raise ValueError(f"diagonal: axis1 and axis2 must differ, both are {first}.")
+    moved = moveaxis(x, [first, second], [-2, -1])
+    rows, columns = moved.shape[-2:]
+    start_row, start_column = builtins.max(-offset, 0), builtins.max(offset, 0)
+    length = builtins.max(0, builtins.min(rows - start_row, columns - start_column))
+    steps = numpy.arange(length)
+    return F.getitem(moved, (..., steps + start_row, steps + start_column))
+
+
+def diag(x, k: int = 0) -> Tensor:
+    """A 1-D ``x`` on diagonal ``k`` of a square matrix, or the diagonal ``k`` of a 2-D ``x``."""
+    x = as_tensor(x)
+    if x.ndim == 2:
+        return diagonal(x, k)
+    if x.ndim != 1:
+        raise ValueError(f"diag: x must be 1-D or 2-D, got shape {x.shape}.")
+    size = x.shape[0] + builtins.abs(int(k))
+    xp = x.backend.xp
+    on = xp.eye(size, k=int(k), dtype=bool)
+    padded = pad(x, [(0, size - x.shape[0])])
+    spread = F.reshape(padded, (size, 1) if k >= 0 else (1, size))
+    spread = _shape.broadcast_to(spread, (size, size))
+    if x.dtype.kind != "f":
+        return _constant(spread, lambda xp, a: xp.where(on, a, xp.zeros((), a.dtype)))
+    return F.where(on, spread, 0.0)
+
+
+def trace(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    """The sum of the diagonal ``offset`` of the plane ``(axis1, axis2)``."""
+    from .ops_reduction import sum as _sum  # ops_reduction imports this module
+
+    return _sum(diagonal(x, offset, axis1, axis2), axis=-1)
+
+
+def diff(a, n: int = 1, axis: int = -1) -> Tensor:
+    """The ``n``-th difference ``a[i + 1] - a[i]`` along ``axis``."""
+    x = as_tensor(a)
+    axis = _axis("diff", axis, x.ndim)
+    head = (builtins.slice(None),) * axis
+    for _ in range(int(n)):
+        later, earlier = (
+            F.getitem(x, head + (builtins.slice(1, None),)),
+            F.getitem(x, head + (builtins.slice(None, -1),)),
+        )
+        x = (
+            F.subtract(later, earlier)
+            if x.dtype.kind == "f"
+            else Tensor._wrap(later.data - earlier.data, x.backend)
+        )
+    return x
+
+
+def meshgrid(*x, indexing: str = "xy") -> list:
+    """Coordinate tensors from 1-D tensors: ``"xy"`` (Cartesian) or ``"ij"`` (matrix) indexing."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}.")
+    vectors = [F.reshape(as_tensor(v), (-1,)) for v in x]
+    shape = [v.shape[0] for v in vectors]
+    if indexing == "xy" and len(shape) >= 2:
+        shape[0], shape[1] = shape[1], shape[0]
+    grids = []
+    for i, v in enumerate(vectors):
+        position = {0: 1, 1: 0}.get(i, i) if indexing == "xy" and len(shape) >= 2 else i
+        view = [-1 if a == position else 1 for a in range(len(shape))]
+        grids.append(_shape.broadcast_to(F.reshape(v, view), tuple(shape)))
+    return grids
+
+
+def _spacing_dtype(dtype, start, stop):
+    return standardize_dtype(dtype) or result_type(start, stop, 1.0)
+
+
+def linspace(
+    start,
+    stop,
+    num: int = 50,
+    endpoint: bool = True,
+    retstep: bool = False,
+    dtype=None,
+    axis: int = 0,
+):
+    """``num`` evenly spaced numbers from ``start`` to ``stop`` (``floatx`` by default)."""
+    dtype = _spacing_dtype(dtype, start, stop)
+    xp = config.get_backend().xp
+    samples, step = numpy.linspace(
+        start, stop, int(num), endpoint=endpoint, retstep=True, axis=axis
+    )
+    result = Tensor._wrap(xp.asarray(samples.astype(dtype)), config.get_backend())
+    return (result, step) if retstep else result
+
+
+def logspace(
+    start, stop, num: int = 50, endpoint: bool = True, base=10, dtype=None, axis: int = 0
+) -> Tensor:
+    """``base ** linspace(start, stop, num)``."""
+    dtype = _spacing_dtype(dtype, start, stop)
+    samples = numpy.logspace(start, stop, int(num), endpoint=endpoint, base=base, axis=axis)
+    return Tensor._wrap(
+        config.get_backend().xp.asarray(samples.astype(dtype)), config.get_backend()
+    )
+
+
+def empty(shape, dtype=None) -> Tensor:
+    """A new tensor of ``shape`` (of zeros here); ``floatx`` by default."""
+    return zeros(shape, dtype)
+
+
+def empty_like(x, dtype=None) -> Tensor:
+    return zeros_like(x, dtype)
+
+
+def _window(function: str, x: Tensor, start_indices, sizes) -> tuple:
+    starts = [
+        int(s)
+        for s in numpy.asarray(
+            start_indices.numpy() if isinstance(start_indices, Tensor) else start_indices
+        ).reshape(-1)
+    ]
+    if len(starts) != x.ndim or len(sizes) != x.ndim:
+        raise ValueError(
+            f"{function}: start_indices {starts} and the shape {tuple(sizes)} need one entry "
+            f"per axis of the tensor of shape {x.shape}."
+        )
+    for axis, (start, size) in enumerate(zip(starts, sizes)):
+        if start < 0 or size < 0 or start + size > x.shape[axis]:
+            raise ValueError(
+                f"{function}: the window starting at {starts} of shape {tuple(sizes)} leaves "
+                f"the tensor of shape {x.shape} on axis {axis}."
+            )
+    return tuple(builtins.slice(start, start + size) for start, size in zip(starts, sizes))
+
+
+def slice(inputs, start_indices, shape) -> Tensor:  # noqa: A001  (Keras's name)
+    """The block of ``inputs`` of ``shape`` starting at ``start_indices``."""
+    x = as_tensor(inputs)
+    sizes = [int(s) for s in (shape.numpy() if isinstance(shape, Tensor) else shape)]
+    return F.getitem(x, _window("slice", x, start_indices, sizes))
+
+
+def slice_update(inputs, start_indices, updates) -> Tensor:
+    """``inputs`` with the block at ``start_indices`` replaced by ``updates`` (a new tensor;
+    gradients go to both)."""
+    x, updates = promote("slice_update", {"inputs": inputs, "updates": updates})
+    return _replaced(x, _window("slice_update", x, start_indices, list(updates.shape)), updates)
+
+
+def _replaced(x: Tensor, index, updates: Tensor) -> Tensor:
+    """A new tensor: ``x`` with ``x[index]`` set to ``updates``; float ones carry the gradient
+    to both (to ``x`` outside ``index``)."""
+    if x.dtype.kind != "f":
+        data = x.data.copy()
+        data[index] = updates.data
+        return Tensor._wrap(data, x.backend)
+    inside = x.backend.xp.zeros(x.shape, dtype=bool)
+    inside[index] = True
+    return F.where(inside, _shape.scatter(updates, index, x.shape), x)
+
+
+def _scatter_index(function: str, indices, backend, shape) -> tuple:
+    index = to_tensor(indices, backend).data
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{function}: indices must be integers, got dtype {index.dtype}.")
+    if index.ndim == 1:
+        index = index[:, None]
+    if index.shape[-1] > len(shape):
+        raise ValueError(
+            f"{function}: indices of depth {index.shape[-1]} for a tensor of rank {len(shape)}."
+        )
+    index = index.reshape(-1, index.shape[-1])
+    return tuple(index[:, d] for d in range(index.shape[-1]))
+
+
+def scatter(indices, values, shape) -> Tensor:
+    """Zeros of ``shape`` with ``values`` added at ``indices`` (``(n, depth)``: repeated
+    positions add up); differentiable in ``values``."""
+    values = as_tensor(values)
+    shape = _size_tuple(shape)
+    index = _scatter_index("scatter", indices, values.backend, shape)
+    values = F.reshape(values, (len(index[0]), *shape[len(index) :]))
+    if values.dtype.kind != "f":
+        full = values.backend.xp.zeros(shape, dtype=values.dtype)
+        values.backend.xp.add.at(full, index, values.data)
+        return Tensor._wrap(full, values.backend)
+    return _shape.scatter(values, index, shape)
+
+
+def scatter_update(inputs, indices, updates) -> Tensor:
+    """``inputs`` with the entries at ``indices`` (``(n, depth)``) set to ``updates`` (a new
+    tensor; gradients go to both)."""
+    x, updates = promote("scatter_update", {"inputs": inputs, "updates": updates})
+    index = _scatter_index("scatter_update", indices, x.backend, x.shape)
+    updates = F.reshape(updates, (len(index[0]), *x.shape[len(index) :]))
+    return _replaced(x, index, updates)
+
+
+def nonzero(x) -> tuple:
+    """The indices of the non-zero entries, one int32 tensor per axis."""
+    x = as_tensor(x)
+    return tuple(Tensor._wrap(i.astype(INT32), x.backend) for i in x.backend.xp.nonzero(x.data))

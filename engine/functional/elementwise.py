@@ -1,4 +1,5 @@
-"""Elementwise math beyond arithmetic: log1p, expm1, square, sin, cos, erf, maximum, minimum.
+"""Elementwise math beyond arithmetic: log1p, expm1, square, sin, cos, erf, maximum,
+minimum, the hyperbolic and inverse trigonometric functions, arctan2, hypot, logaddexp.
 
 Each has a ``backward_graph`` for ``create_graph=True``.
 """
@@ -126,6 +127,136 @@ class Extremum2(Function):
         if need_b:
             grad_b = sum_to(grad * as_tensor(1 - weight_a, grad), self.shapes[1])
         return grad_a, grad_b
+
+
+class _Unary(Function):
+    """``xp.<name>(x)``, whose derivative ``derivative(x)`` is written with tensor ops, so that
+    one expression serves the backward pass and ``create_graph``."""
+
+    name = ""
+
+    @staticmethod
+    def derivative(x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x):
+        self.x = x
+        return getattr(self.backend.xp, self.name)(x)
+
+    def backward(self, grad):
+        x = Tensor._wrap(self.x, self.backend)
+        return (grad * self.derivative(x).data,)
+
+    def backward_graph(self, grad):
+        return (grad * self.derivative(self.inputs[0]),)
+
+
+def _unary(name: str, derivative) -> type:
+    return type(
+        name.capitalize(), (_Unary,), {"name": name, "derivative": staticmethod(derivative)}
+    )
+
+
+def _one_minus_square(x):
+    return 1.0 - x * x
+
+
+Sinh = _unary("sinh", lambda x: cosh(x))
+Cosh = _unary("cosh", lambda x: sinh(x))
+Arcsin = _unary("arcsin", lambda x: _one_minus_square(x) ** -0.5)
+Arccos = _unary("arccos", lambda x: -(_one_minus_square(x) ** -0.5))
+Arctan = _unary("arctan", lambda x: 1.0 / (x * x + 1.0))
+Arcsinh = _unary("arcsinh", lambda x: (x * x + 1.0) ** -0.5)
+Arccosh = _unary("arccosh", lambda x: (x * x - 1.0) ** -0.5)
+Arctanh = _unary("arctanh", lambda x: 1.0 / _one_minus_square(x))
+Exp2 = _unary("exp2", lambda x: exp2(x) * math.log(2))
+
+
+class _Binary(Function):
+    """``xp.<name>(a, b)``, broadcasting; ``partials(a, b, y)`` gives both derivatives as
+    tensor expressions (for the backward pass and ``create_graph``)."""
+
+    name = ""
+
+    @staticmethod
+    def partials(a: Tensor, b: Tensor, y: Tensor) -> tuple:
+        raise NotImplementedError
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.y = getattr(self.backend.xp, self.name)(a, b)
+        return self.y
+
+    def _gradients(self, grad, a, b, y):
+        need_a, need_b = self.needs_input_grad
+        da, db = self.partials(a, b, y)
+        return (
+            sum_to(grad * da, tuple(a.shape)) if need_a else None,
+            sum_to(grad * db, tuple(b.shape)) if need_b else None,
+        )
+
+    def backward(self, grad):
+        backend = self.backend
+        a, b, y = (Tensor._wrap(v, backend) for v in (self.a, self.b, self.y))
+        grads = self._gradients(Tensor._wrap(grad, backend), a, b, y)
+        return tuple(None if g is None else g.data for g in grads)
+
+    def backward_graph(self, grad):
+        a, b = self.inputs
+        return self._gradients(grad, a, b, apply(type(self)(), a, b))
+
+
+class Arctan2(_Binary):
+    name = "arctan2"
+
+    @staticmethod
+    def partials(a, b, y):
+        squared = a * a + b * b
+        return b / squared, -a / squared
+
+
+class Hypot(_Binary):
+    name = "hypot"
+
+    @staticmethod
+    def partials(a, b, y):
+        return a / y, b / y
+
+
+class Logaddexp(_Binary):
+    name = "logaddexp"
+
+    @staticmethod
+    def partials(a, b, y):
+        return exp(a - y), exp(b - y)
+
+
+def sinh(x: Tensor) -> Tensor:
+    return apply(Sinh(), x)
+
+
+def cosh(x: Tensor) -> Tensor:
+    return apply(Cosh(), x)
+
+
+def exp2(x: Tensor) -> Tensor:
+    return apply(Exp2(), x)
+
+
+def unary(name: str, x: Tensor) -> Tensor:
+    """One of the ops above by its NumPy name (``"arcsin"``, ``"arctanh"``...)."""
+    return apply(_UNARY[name](), x)
+
+
+def binary(name: str, a: Tensor, b: Tensor) -> Tensor:
+    """``"arctan2"``, ``"hypot"`` or ``"logaddexp"`` of two tensors of one dtype."""
+    return apply(_BINARY[name](), a, b)
+
+
+_UNARY = {
+    op.name: op for op in (Sinh, Cosh, Arcsin, Arccos, Arctan, Arcsinh, Arccosh, Arctanh, Exp2)
+}
+_BINARY = {op.name: op for op in (Arctan2, Hypot, Logaddexp)}
 
 
 def log1p(x: Tensor) -> Tensor:

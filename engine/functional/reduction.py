@@ -232,6 +232,31 @@ class Cumsum(Function):
         return (flip(apply(Cumsum(self.axis), flip(grad, axis)), axis),)
 
 
+class Cumprod(Function):
+    """Running product along one axis. Its gradient needs no division, so zero factors are
+    exact: ``dx_i = (x_0 ... x_{i-1}) * r_i`` with ``r_i = g_i + x_{i+1} r_{i+1}``, a scan
+    from the end along the axis."""
+
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        self.x = x
+        return self.backend.xp.cumprod(x, axis=self.axis)
+
+    def backward(self, grad):
+        xp = self.backend.xp
+        x = xp.moveaxis(self.x, self.axis, 0)
+        grad = xp.moveaxis(grad, self.axis, 0)
+        before = xp.ones_like(x)
+        before[1:] = xp.cumprod(x[:-1], axis=0)
+        after = xp.empty_like(grad)
+        after[-1] = grad[-1]
+        for i in range(len(x) - 2, -1, -1):
+            after[i] = grad[i] + x[i + 1] * after[i + 1]
+        return (xp.moveaxis(before * after, 0, self.axis),)
+
+
 def _reduced_shape(shape, axes) -> tuple:
     return tuple(size for axis, size in enumerate(shape) if axis not in axes)
 
@@ -242,6 +267,12 @@ def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 def prod(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     return apply(Prod(normalize_axes(axis, x.ndim), keepdims), x)
+
+
+def cumprod(x: Tensor, axis: int) -> Tensor:
+    """Running product along one axis."""
+    (axis,) = normalize_axes(axis, x.ndim)
+    return apply(Cumprod(axis), x)
 
 
 def cumsum(x: Tensor, axis: int) -> Tensor:

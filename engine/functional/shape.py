@@ -86,6 +86,28 @@ class Scatter(Function):
         return (apply(GetItem(self.index), grad),)
 
 
+class Copy(Function):
+    """A new array with ``x``'s values; the gradient passes unchanged."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, grad):
+        return (grad,)
+
+    def backward_graph(self, grad):
+        return (grad,)
+
+
+def copy(x: Tensor) -> Tensor:
+    return apply(Copy(), x)
+
+
+def scatter(x: Tensor, index, shape) -> Tensor:
+    """``x`` added at ``index`` of zeros of ``shape`` (repeated positions add up)."""
+    return apply(Scatter(index, tuple(shape)), x)
+
+
 class Concatenate(Function):
     def __init__(self, axis):
         self.axis = axis
