@@ -20,11 +20,35 @@ are re-exported here: ``ops_math`` (elementwise arithmetic, math, comparisons),
 (shapes and creation).
 """
 
+import types
+
 import numpy
 
 from . import config, symbolic
 from .conversion import as_tensor, cast_tensor, to_tensor
-from .ops_linalg import dot, einsum, matmul, norm, outer, tensordot
+from .ops_linalg import (
+    cholesky,
+    cholesky_inverse,
+    det,
+    dot,
+    eig,
+    eigh,
+    einsum,
+    inv,
+    logdet,
+    lstsq,
+    matmul,
+    matrix_rank,
+    norm,
+    outer,
+    pinv,
+    qr,
+    slogdet,
+    solve,
+    solve_triangular,
+    svd,
+    tensordot,
+)
 from .ops_math import (
     abs,
     absolute,
@@ -347,10 +371,26 @@ __all__ = [
     "top_k",
     "var",
     # linear algebra
+    "cholesky",
+    "cholesky_inverse",
+    "det",
     "dot",
+    "eig",
+    "eigh",
     "einsum",
+    "inv",
+    "logdet",
+    "lstsq",
     "matmul",
+    "matrix_rank",
+    "norm",
     "outer",
+    "pinv",
+    "qr",
+    "slogdet",
+    "solve",
+    "solve_triangular",
+    "svd",
     "tensordot",
     # shapes
     "broadcast_to",
@@ -426,6 +466,30 @@ for _name in __all__:
         globals()[_name] = _records_symbolic_calls(_name, globals()[_name])
 del _name
 _eager_shape = shape
+
+
+#: ``keras.ops.linalg``: the linear algebra under Keras's sub-namespace (also at the top level)
+linalg = types.SimpleNamespace(
+    **{
+        name: globals()[name]
+        for name in (
+            "cholesky",
+            "cholesky_inverse",
+            "det",
+            "eig",
+            "eigh",
+            "inv",
+            "lstsq",
+            "matrix_rank",
+            "norm",
+            "pinv",
+            "qr",
+            "solve",
+            "solve_triangular",
+            "svd",
+        )
+    }
+)
 
 
 def shape(x) -> tuple:  # noqa: F811 (symbolic tensors know their shape, None for the batch)

@@ -5,7 +5,7 @@ import math
 
 from . import functional as F
 from .conversion import as_float, cast_tensor, normalize_axis, promote
-from .functional import elementwise, linalg
+from .functional import decompositions, elementwise, linalg
 from .ops_math import _pair, not_equal
 from .ops_reduction import sum
 from .ops_shape import expand_dims, moveaxis
@@ -165,3 +165,146 @@ def _matrix_norm(x, ord, row, col, keepdims) -> Tensor:  # noqa: A002
             )
         return result
     raise ValueError(f"norm: ord={ord!r} is not a matrix norm.")
+
+
+# -- inverses, determinants, solves and decompositions (keras.ops.linalg) ---------------
+
+
+def _matrices(function: str, x, square: bool = True) -> Tensor:
+    """``x`` as a float tensor of (a batch of) matrices, square when ``square``."""
+    x = as_float(function, x)
+    if x.ndim < 2 or (square and x.shape[-1] != x.shape[-2]):
+        kind = "square matrices" if square else "matrices"
+        raise ValueError(f"{function}: x must be {kind} (shape (..., n, n)), got shape {x.shape}.")
+    return x
+
+
+def inv(x) -> Tensor:
+    """The inverse of (a batch of) square matrices."""
+    return decompositions.inverse(_matrices("inv", x))
+
+
+def det(x) -> Tensor:
+    """The determinant of (a batch of) square matrices."""
+    return decompositions.determinant(_matrices("det", x))
+
+
+def slogdet(x) -> tuple:
+    """``(sign, log|det x|)``; the sign carries no gradient."""
+    x = _matrices("slogdet", x)
+    sign = x.backend.xp.linalg.slogdet(x.data)[0]
+    return Tensor._wrap(sign, x.backend), decompositions.log_abs_determinant(x)
+
+
+def logdet(x) -> Tensor:
+    """``log(det x)`` of (a batch of) symmetric positive-definite matrices."""
+    return decompositions.log_abs_determinant(_matrices("logdet", x))
+
+
+def solve(a, b) -> Tensor:
+    """``x`` with ``a @ x = b``; ``b`` is ``(..., n)`` or ``(..., n, k)``."""
+    a, b = _pair("solve", a, b, floating=True)
+    _matrices("solve", a)
+    vector = b.ndim == a.ndim - 1
+    if vector:
+        b = expand_dims(b, -1)
+    if b.shape[-2] != a.shape[-1]:
+        raise ValueError(f"solve: a of shape {a.shape} does not fit b of shape {b.shape}.")
+    x = decompositions.solve(a, b)
+    return F.reshape(x, x.shape[:-1]) if vector else x
+
+
+def solve_triangular(a, b, lower: bool = False) -> Tensor:
+    """``solve`` with only the ``lower`` (or upper) triangle of ``a`` read, as Keras."""
+    from .ops_shape import tril, triu  # ops_shape imports nothing of this module's
+
+    a = _matrices("solve_triangular", a)
+    return solve(tril(a) if lower else triu(a), b)
+
+
+def cholesky(x, upper: bool = False) -> Tensor:
+    """The Cholesky factor of symmetric positive-definite matrices: lower ``l`` with
+    ``x = l @ l.T``, or its transpose when ``upper``."""
+    lower = decompositions.cholesky(_matrices("cholesky", x))
+    return F.transpose(lower, _swap_last(lower.ndim)) if upper else lower
+
+
+def cholesky_inverse(x, upper: bool = False) -> Tensor:
+    """The inverse of ``l @ l.T`` from a Cholesky factor ``l`` (``u.T @ u`` when ``upper``)."""
+    factor = _matrices("cholesky_inverse", x)
+    swapped = F.transpose(factor, _swap_last(factor.ndim))
+    return inv(matmul(swapped, factor) if upper else matmul(factor, swapped))
+
+
+def _swap_last(ndim: int) -> tuple:
+    return (*range(ndim - 2), ndim - 1, ndim - 2)
+
+
+def eigh(x) -> tuple:
+    """``(eigenvalues, eigenvectors)`` of symmetric matrices, eigenvalues ascending and
+    eigenvectors as columns; differentiable for distinct eigenvalues."""
+    return decompositions.eigh(_matrices("eigh", x))
+
+
+def qr(x, mode: str = "reduced") -> tuple:
+    """``(q, r)`` with ``x = q @ r``; ``mode`` "reduced" or "complete". Differentiable for
+    "reduced" with at least as many rows as columns."""
+    if mode not in ("reduced", "complete"):
+        raise ValueError(f"qr: mode must be 'reduced' or 'complete', got {mode!r}.")
+    x = _matrices("qr", x, square=False)
+    if mode == "reduced" and x.shape[-2] >= x.shape[-1]:
+        return decompositions.qr(x)
+    q, r = x.backend.xp.linalg.qr(x.data, mode=mode)
+    message = "qr: no gradient for mode='complete' or for more columns than rows."
+    return tuple(decompositions.without_gradient(x, part, message) for part in (q, r))
+
+
+def svd(x, full_matrices: bool = True, compute_uv: bool = True):
+    """``(u, s, vh)`` with ``x = u @ diag(s) @ vh`` (``s`` alone without ``compute_uv``).
+    The singular values are differentiable; ``u`` and ``vh`` have no gradient."""
+    x = _matrices("svd", x, square=False)
+    values = linalg.singular_values(x)
+    if not compute_uv:
+        return values
+    u, _, vh = x.backend.xp.linalg.svd(x.data, full_matrices=full_matrices)
+    message = "svd: u and vh have no gradient here; svd(x, compute_uv=False) has one."
+    return (
+        decompositions.without_gradient(x, u, message),
+        values,
+        decompositions.without_gradient(x, vh, message),
+    )
+
+
+def eig(x) -> tuple:
+    """``(eigenvalues, eigenvectors)`` of square matrices (complex where they are); no gradient."""
+    x = _matrices("eig", x)
+    values, vectors = x.backend.xp.linalg.eig(x.data)
+    message = "eig: no gradient (for symmetric matrices, eigh has one)."
+    return tuple(decompositions.without_gradient(x, part, message) for part in (values, vectors))
+
+
+def lstsq(a, b, rcond=None) -> Tensor:
+    """The least-squares solution ``x`` of ``a @ x = b``; no gradient."""
+    a, b = _pair("lstsq", a, b, floating=True)
+    _matrices("lstsq", a, square=False)
+    if a.ndim != 2 or b.ndim not in (1, 2) or b.shape[0] != a.shape[0]:
+        raise ValueError(
+            f"lstsq: a must be (m, n) and b (m,) or (m, k); got {a.shape} and {b.shape}."
+        )
+    solution = a.backend.xp.linalg.lstsq(a.data, b.data, rcond=rcond)[0]
+    return decompositions.without_gradient(a, solution, "lstsq: no gradient.")
+
+
+def pinv(x, rcond=None) -> Tensor:
+    """The Moore-Penrose pseudo-inverse; no gradient."""
+    x = _matrices("pinv", x, square=False)
+    xp = x.backend.xp
+    inverse = xp.linalg.pinv(x.data) if rcond is None else xp.linalg.pinv(x.data, rcond)
+    return decompositions.without_gradient(x, inverse, "pinv: no gradient.")
+
+
+def matrix_rank(x, tol=None) -> Tensor:
+    """The number of singular values above ``tol`` (NumPy's default), as int32."""
+    x = _matrices("matrix_rank", x, square=False)
+    rank = x.backend.xp.linalg.matrix_rank(x.data, tol=tol)
+    return Tensor._wrap(x.backend.xp.asarray(rank).astype("int32"), x.backend)
