@@ -358,8 +358,9 @@ class CupyBackend(CudaAttentionOverrides, CudaRecurrentOverrides, Backend):
         if not self._floats(probs, targets, dloss):
             return super().softmax_cross_entropy_backward(probs, targets, dloss)
         grad = self.xp.empty_like(probs)
+        totals = targets.sum(axis=1)  # the rows' target sums (Keras's need not be one)
         kernel = self._losses.softmax_cross_entropy_backward
-        self._launch(kernel, probs.size, probs, targets, dloss, grad)
+        self._launch(kernel, probs.size, probs, targets, totals, dloss, grad)
         return grad
 
     def sparse_softmax_cross_entropy_forward(self, logits, labels):

@@ -79,7 +79,7 @@ def _signatures(dtype):
     return {
         "activations.erf": (a1, a1),
         "losses.softmax_cross_entropy_forward": (a2, a2, a1, a2),
-        "losses.softmax_cross_entropy_backward": (a2, a2, a1, a2),
+        "losses.softmax_cross_entropy_backward": (a2, a2, a1, a1, a2),
         "losses.sparse_softmax_cross_entropy_forward": (a2, labels, a1, a2),
         "losses.sparse_softmax_cross_entropy_backward": (a2, labels, a1, a2),
         "optimizers.sgd_update": (a1, a1, dtype),

@@ -98,6 +98,30 @@ def test_dense_plus_loss_gradients(backend, float64, name, from_logits, rng):
     check_weight_gradients(lambda: loss(y, layer(x)), layer.trainable_weights)
 
 
+@pytest.mark.parametrize("softmax_output", [False, True])
+def test_categorical_cross_entropy_gradient_with_targets_not_summing_to_one(
+    backend, float64, rng, softmax_output
+):
+    """Keras takes any targets (a soft label scaled by hand, a sum of two one-hots): the
+    fused softmax cross-entropy's gradient is ``probs * sum(targets) - targets``, not
+    ``probs - targets`` (which it was: [-0.410, -0.255, 0.165] for logits [1, 2, 3] and
+    targets of 0.5 each, where Keras gives [-0.365, -0.133, 0.498])."""
+    targets = rng.uniform(0.0, 1.0, (4, 3))  # rows summing to 0.3-2.7
+    loss = losses.CategoricalCrossentropy(from_logits=not softmax_output)
+
+    def compute(logits):
+        return loss(targets, logits.softmax() if softmax_output else logits)
+
+    check_gradients(compute, rng.standard_normal((4, 3)), backend=backend)
+    logits = engine.tensor(numpy.array([[1.0, 2.0, 3.0]]), requires_grad=True)
+    losses.categorical_crossentropy(
+        numpy.full((1, 3), 0.5), logits, from_logits=True
+    ).sum().backward()
+    numpy.testing.assert_allclose(
+        logits.grad.numpy(), [[-0.36495414, -0.13290729, 0.49786144]], rtol=1e-6
+    )
+
+
 def test_fused_softmax_path_equals_probability_path(backend, float64, rng):
     logits = engine.tensor(rng.standard_normal((5, 4)), requires_grad=True)
     labels = rng.integers(0, 4, 5)

@@ -63,14 +63,14 @@ def sparse_softmax_cross_entropy_forward(logits, labels, loss, probs):
 
 
 @cuda.jit
-def softmax_cross_entropy_backward(probs, targets, dloss, grad):
+def softmax_cross_entropy_backward(probs, targets, totals, dloss, grad):
     rows, classes = probs.shape
     index = cuda.grid(1)
     stride = cuda.gridsize(1)
     while index < rows * classes:
         row = index // classes
         col = index - row * classes
-        grad[row, col] = (probs[row, col] - targets[row, col]) * dloss[row]
+        grad[row, col] = (probs[row, col] * totals[row] - targets[row, col]) * dloss[row]
         index += stride
 
 

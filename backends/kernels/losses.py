@@ -25,8 +25,10 @@ class LossKernels:
         return loss, exp / total
 
     def softmax_cross_entropy_backward(self, probs, targets, dloss):
-        """Gradient w.r.t. logits, for targets that sum to one per row."""
-        return (probs - targets) * dloss[:, None]
+        """Gradient w.r.t. logits: ``probs * sum(targets) - targets`` per row, times
+        ``dloss`` (targets need not sum to one: Keras takes any)."""
+        total = targets.sum(axis=1, keepdims=True)
+        return (probs * total - targets) * dloss[:, None]
 
     def sparse_softmax_cross_entropy_forward(self, logits, labels):
         """As ``softmax_cross_entropy_forward`` with integer ``labels`` of shape ``(n,)``."""

@@ -48,8 +48,11 @@ def softmax_cross_entropy_forward(logits, targets, loss, probs):
 def softmax_cross_entropy_backward(probs, targets, dloss, grad):
     rows, classes = probs.shape
     for r in range(rows):
+        total = targets[r, 0] - targets[r, 0]  # zero in the arrays' dtype
         for j in range(classes):
-            grad[r, j] = (probs[r, j] - targets[r, j]) * dloss[r]
+            total += targets[r, j]
+        for j in range(classes):
+            grad[r, j] = (probs[r, j] * total - targets[r, j]) * dloss[r]
 
 
 @numba.njit(cache=True, error_model="numpy")
