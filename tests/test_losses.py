@@ -120,6 +120,9 @@ def test_categorical_cross_entropy_gradient_with_targets_not_summing_to_one(
     numpy.testing.assert_allclose(
         logits.grad.numpy(), [[-0.36495414, -0.13290729, 0.49786144]], rtol=1e-6
     )
+    twice = losses.categorical_crossentropy(numpy.full((1, 3), 0.5), logits, from_logits=True)
+    (graph_grad,) = engine.grad(twice.sum(), [logits], create_graph=True)  # backward_graph
+    numpy.testing.assert_allclose(graph_grad.numpy(), logits.grad.numpy(), rtol=1e-12)
 
 
 def test_fused_softmax_path_equals_probability_path(backend, float64, rng):

@@ -69,7 +69,8 @@ class Dense(Function):
 
 
 class SoftmaxCrossEntropy(Function):
-    """Per-sample cross-entropy of ``softmax(logits)`` against target distributions."""
+    """Per-sample cross-entropy of ``softmax(logits)`` against targets (rows that need not
+    sum to one, as Keras allows)."""
 
     def __init__(self, targets):
         self.targets = targets
@@ -88,8 +89,11 @@ class SoftmaxCrossEntropy(Function):
 
     def backward_graph(self, grad):
         logits = self.inputs[0]
-        targets = as_tensor(self.targets.reshape(logits.shape), grad)
-        return (reshape(grad, (*grad.shape, 1)) * (softmax(logits) - targets),)
+        targets = self.targets.reshape(logits.shape)
+        totals = as_tensor(targets.sum(axis=-1, keepdims=True), grad)  # need not be one
+        return (
+            reshape(grad, (*grad.shape, 1)) * (softmax(logits) * totals - as_tensor(targets, grad)),
+        )
 
 
 class SparseSoftmaxCrossEntropy(Function):
