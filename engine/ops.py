@@ -26,6 +26,21 @@ import numpy
 
 from . import config, symbolic
 from .conversion import as_tensor, cast_tensor, to_tensor
+from .ops_control import (
+    cond,
+    custom_gradient,
+    dtype,
+    fori_loop,
+    identity,
+    is_tensor,
+    map,
+    scan,
+    select,
+    size,
+    switch,
+    vectorized_map,
+    while_loop,
+)
 from .ops_linalg import (
     cholesky,
     cholesky_inverse,
@@ -119,19 +134,40 @@ from .ops_math import (
     where,
 )
 from .ops_nn import (
+    binary_crossentropy,
+    categorical_crossentropy,
+    celu,
+    dot_product_attention,
     elu,
     gelu,
+    glu,
+    hard_shrink,
+    hard_sigmoid,
+    hard_silu,
+    hard_swish,
+    hard_tanh,
     leaky_relu,
     log_sigmoid,
     log_softmax,
+    multi_hot,
+    normalize,
     relu,
+    relu6,
     selu,
     sigmoid,
     silu,
+    soft_shrink,
     softmax,
     softplus,
+    softsign,
+    sparse_categorical_crossentropy,
+    sparse_plus,
+    sparse_sigmoid,
+    squareplus,
     swish,
     tanh,
+    tanh_shrink,
+    threshold,
 )
 from .ops_reduction import (
     all,
@@ -432,19 +468,54 @@ __all__ = [
     "unstack",
     "vstack",
     # activations
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "celu",
+    "dot_product_attention",
     "elu",
     "gelu",
+    "glu",
+    "hard_shrink",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "hard_tanh",
     "leaky_relu",
     "log_sigmoid",
     "log_softmax",
+    "multi_hot",
+    "normalize",
     "relu",
+    "relu6",
     "selu",
     "sigmoid",
     "silu",
+    "soft_shrink",
     "softmax",
     "softplus",
+    "softsign",
+    "sparse_categorical_crossentropy",
+    "sparse_plus",
+    "sparse_sigmoid",
+    "squareplus",
     "swish",
     "tanh",
+    "tanh_shrink",
+    "threshold",
+    # control flow and queries (eager: they take callables or answer in Python values)
+    "cond",
+    "custom_gradient",
+    "dtype",
+    "fori_loop",
+    "identity",
+    "is_tensor",
+    "map",
+    "scan",
+    "select",
+    "size",
+    "switch",
+    "vectorized_map",
+    "while_loop",
 ]
 
 
@@ -461,8 +532,13 @@ def _records_symbolic_calls(name: str, function):
     return wrapper
 
 
+#: ops that take callables or answer with Python values: never recorded in a graph
+_EAGER_ONLY = frozenset(
+    "convert_to_numpy shape ndim cond fori_loop while_loop scan map switch vectorized_map "
+    "custom_gradient is_tensor dtype size".split()
+)
 for _name in __all__:
-    if _name not in ("convert_to_numpy", "shape", "ndim"):
+    if _name not in _EAGER_ONLY:
         globals()[_name] = _records_symbolic_calls(_name, globals()[_name])
 del _name
 _eager_shape = shape

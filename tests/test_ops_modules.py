@@ -4,11 +4,12 @@ import sys
 
 import pytest
 
-from engine import ops, ops_linalg, ops_math, ops_nn, ops_reduction, ops_shape
+from engine import ops, ops_control, ops_linalg, ops_math, ops_nn, ops_reduction, ops_shape
 
-FAMILIES = [ops_math, ops_reduction, ops_linalg, ops_nn, ops_shape]
-#: functions that take no tensors to record (a shape, a conversion to NumPy)
-NOT_RECORDED = {"convert_to_numpy", "ndim", "shape"}
+FAMILIES = [ops_math, ops_reduction, ops_linalg, ops_nn, ops_shape, ops_control]
+#: functions that take no tensors to record (a shape, a conversion to NumPy), or take
+#: callables, or answer with Python values
+NOT_RECORDED = ops._EAGER_ONLY
 
 
 def _ops_of(module) -> set:
