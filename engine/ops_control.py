@@ -346,17 +346,13 @@ class _CustomGradient(Function):
             g = as_tensor(g)
             if g.backend is not self.backend:
                 g = g.to(self.backend)
-            if g.shape != shape:
-                try:
-                    data = self.backend.xp.broadcast_to(g.data, shape)
-                except ValueError:
-                    raise ValueError(
-                        f"custom_gradient: the gradient function returned a gradient of "
-                        f"shape {g.shape} for tensor argument {i} of shape {shape}."
-                    ) from None
-            else:
-                data = g.data
-            results.append(data.astype(data_type, copy=False))
+            if g.shape != shape:  # never broadcast silently: a wrong shape is a bug
+                raise ValueError(
+                    f"custom_gradient: the gradient function returned a gradient of shape "
+                    f"{g.shape} for tensor argument {i} of shape {shape}; return one of the "
+                    f"argument's shape."
+                )
+            results.append(g.data.astype(data_type, copy=False))
         return tuple(results)
 
 

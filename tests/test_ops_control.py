@@ -332,3 +332,19 @@ def test_custom_gradient_counts_the_gradients(backend):
     x = tensor([1.0], requires_grad=True)
     with pytest.raises(ValueError, match="custom_gradient: the gradient function returned 1"):
         f(x, tensor([2.0])).sum().backward()
+
+
+def test_custom_gradient_refuses_a_gradient_of_another_shape(backend):
+    @custom_gradient
+    def scaled(x):
+        return x * 2.0, lambda upstream: ops_sum_like(upstream)
+
+    def ops_sum_like(upstream):
+        return upstream.sum()  # a scalar for a (2, 3) argument: never broadcast silently
+
+    x = tensor(numpy.ones((2, 3)))
+    x.requires_grad = True
+    with pytest.raises(
+        ValueError, match=r"returned a gradient of shape \(\) for tensor argument 0"
+    ):
+        scaled(x).sum().backward()
