@@ -16,8 +16,10 @@ except that float64 stays float64.
 This module holds the conversions and makes every op record a graph node when
 given symbolic tensors; the ops themselves live in one module per family and
 are re-exported here: ``ops_math`` (elementwise arithmetic, math, comparisons),
-``ops_reduction``, ``ops_linalg``, ``ops_nn`` (activations) and ``ops_shape``
-(shapes and creation).
+``ops_reduction``, ``ops_linalg`` (products and decompositions; also as ``ops.linalg``),
+``ops_nn`` (activations, cross-entropies, attention), ``ops_conv`` (convolutions,
+pooling, normalizations), ``ops_shape`` (shapes and creation) and ``ops_control``
+(control flow, run eagerly).
 """
 
 import types
@@ -40,6 +42,22 @@ from .ops_control import (
     switch,
     vectorized_map,
     while_loop,
+)
+from .ops_conv import (
+    adaptive_average_pool,
+    adaptive_max_pool,
+    average_pool,
+    batch_normalization,
+    conv,
+    conv_transpose,
+    depth_to_space,
+    depthwise_conv,
+    layer_normalization,
+    max_pool,
+    psnr,
+    rms_normalization,
+    separable_conv,
+    space_to_depth,
 )
 from .ops_linalg import (
     cholesky,
@@ -502,6 +520,21 @@ __all__ = [
     "tanh",
     "tanh_shrink",
     "threshold",
+    # convolutions, pooling and normalizations
+    "adaptive_average_pool",
+    "adaptive_max_pool",
+    "average_pool",
+    "batch_normalization",
+    "conv",
+    "conv_transpose",
+    "depth_to_space",
+    "depthwise_conv",
+    "layer_normalization",
+    "max_pool",
+    "psnr",
+    "rms_normalization",
+    "separable_conv",
+    "space_to_depth",
     # control flow and queries (eager: they take callables or answer in Python values)
     "cond",
     "custom_gradient",

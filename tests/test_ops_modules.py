@@ -4,9 +4,18 @@ import sys
 
 import pytest
 
-from engine import ops, ops_control, ops_linalg, ops_math, ops_nn, ops_reduction, ops_shape
+from engine import (
+    ops,
+    ops_control,
+    ops_conv,
+    ops_linalg,
+    ops_math,
+    ops_nn,
+    ops_reduction,
+    ops_shape,
+)
 
-FAMILIES = [ops_math, ops_reduction, ops_linalg, ops_nn, ops_shape, ops_control]
+FAMILIES = [ops_math, ops_reduction, ops_linalg, ops_nn, ops_shape, ops_control, ops_conv]
 #: functions that take no tensors to record (a shape, a conversion to NumPy), or take
 #: callables, or answer with Python values
 NOT_RECORDED = ops._EAGER_ONLY
