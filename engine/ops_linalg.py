@@ -3,12 +3,14 @@
 import builtins
 import math
 
+import numpy
+
 from . import functional as F
 from .conversion import as_float, cast_tensor, normalize_axis, promote
 from .functional import decompositions, elementwise, linalg
 from .ops_math import _pair, not_equal
 from .ops_reduction import sum
-from .ops_shape import expand_dims, moveaxis
+from .ops_shape import broadcast_to, expand_dims, extract_sequences, moveaxis, pad
 from .tensor import Tensor
 
 # -- products ---------------------------------------------------------------------------
@@ -308,3 +310,140 @@ def matrix_rank(x, tol=None) -> Tensor:
     x = _matrices("matrix_rank", x, square=False)
     rank = x.backend.xp.linalg.matrix_rank(x.data, tol=tol)
     return Tensor._wrap(x.backend.xp.asarray(rank).astype("int32"), x.backend)
+
+
+# -- more products (NumPy's names in Keras 3) --------------------------------------------
+
+
+def inner(x1, x2) -> Tensor:
+    """Sum of products over the last axes (scalars multiply)."""
+    a, b = _pair("inner", x1, x2)
+    if a.ndim == 0 or b.ndim == 0:
+        return F.multiply(a, b)
+    return tensordot(a, b, ([a.ndim - 1], [b.ndim - 1]))
+
+
+def vdot(x1, x2) -> Tensor:
+    """The dot product of the flattened tensors (conjugating ``x1``: real here)."""
+    a, b = _pair("vdot", x1, x2)
+    if a.size != b.size:
+        raise ValueError(f"vdot: x1 {a.shape} and x2 {b.shape} need as many elements.")
+    return sum(F.multiply(F.reshape(a, (-1,)), F.reshape(b, (-1,))))
+
+
+def kron(x1, x2) -> Tensor:
+    """The Kronecker product: ``x1``'s entries each times the whole ``x2``."""
+    a, b = _pair("kron", x1, x2)
+    rank = builtins.max(a.ndim, b.ndim)
+    a = F.reshape(a, (1,) * (rank - a.ndim) + a.shape)
+    b = F.reshape(b, (1,) * (rank - b.ndim) + b.shape)
+    # interleave: (a0, 1, a1, 1, ...) * (1, b0, 1, b1, ...) -> (a0 * b0, a1 * b1, ...)
+    spread_a = F.reshape(a, [s for size in a.shape for s in (size, 1)])
+    spread_b = F.reshape(b, [s for size in b.shape for s in (1, size)])
+    product = F.multiply(spread_a, spread_b)
+    return F.reshape(product, [p * q for p, q in zip(a.shape, b.shape)])
+
+
+def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None) -> Tensor:
+    """The cross product of 3-vectors along the given axes; a 2-vector counts with a zero
+    third component, and two 2-vectors give the z component alone (as NumPy)."""
+    a, b = _pair("cross", x1, x2)
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = moveaxis(a, axisa, -1), moveaxis(b, axisb, -1)
+    if a.shape[-1] not in (2, 3) or b.shape[-1] not in (2, 3):
+        raise ValueError(
+            f"cross: the vector axes must have 2 or 3 components, got {a.shape[-1]} and "
+            f"{b.shape[-1]}."
+        )
+    planar = a.shape[-1] == b.shape[-1] == 2
+    a0, a1, a2 = _components(a)
+    b0, b1, b2 = _components(b)
+    z = F.subtract(F.multiply(a0, b1), F.multiply(a1, b0))
+    if planar:
+        return z
+    x = F.subtract(F.multiply(a1, b2), F.multiply(a2, b1))
+    y = F.subtract(F.multiply(a2, b0), F.multiply(a0, b2))
+    x, y, z = (broadcast_to(c, _broadcast_shape(x, y, z)) for c in (x, y, z))
+    return moveaxis(F.stack([x, y, z], -1), -1, axisc)
+
+
+def _components(v: Tensor) -> list:
+    """The three components of vectors on the last axis (a zero third for 2-vectors)."""
+    parts = [F.getitem(v, (..., i)) for i in range(v.shape[-1])]
+    if len(parts) == 2:
+        parts.append(F.multiply(parts[0], 0.0))
+    return parts
+
+
+def _broadcast_shape(*tensors) -> tuple:
+    shape = ()
+    for t in tensors:
+        shape = numpy.broadcast_shapes(shape, t.shape)
+    return shape
+
+
+def cdist(x, y) -> Tensor:
+    """Euclidean distances between the rows of ``x`` (``(..., m, d)``) and ``y``
+    (``(..., n, d)``): ``(..., m, n)``."""
+    a, b = _pair("cdist", x, y, floating=True)
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-1]:
+        raise ValueError(
+            f"cdist: x and y must be (..., rows, features) with one feature count, got "
+            f"{a.shape} and {b.shape}."
+        )
+    difference = F.subtract(expand_dims(a, -2), expand_dims(b, -3))
+    return F.sqrt(F.sum(elementwise.square(difference), (difference.ndim - 1,)))
+
+
+def corrcoef(x) -> Tensor:
+    """Pearson correlation coefficients of the rows of ``x`` (variables x observations)."""
+    x = as_float("corrcoef", x)
+    if x.ndim > 2:
+        raise ValueError(f"corrcoef: x must be 1-D or 2-D, got shape {x.shape}.")
+    rows = F.reshape(x, (1, -1)) if x.ndim == 1 else x
+    centered = F.subtract(rows, F.mean(rows, (1,), keepdims=True))
+    covariance = matmul(centered, F.transpose(centered, (1, 0)))
+    scale = F.sqrt(linalg.einsum("ii->i", covariance))
+    result = F.divide(covariance, F.multiply(expand_dims(scale, 1), expand_dims(scale, 0)))
+    result = F.clip(result, -1.0, 1.0)
+    return F.reshape(result, ()) if x.ndim == 1 else result
+
+
+def correlate(x1, x2, mode: str = "valid") -> Tensor:
+    """Cross-correlation of two 1-D tensors: ``c[k] = sum_n x1[n + k] * x2[n]``
+    (``mode`` "valid", "same" or "full", as NumPy)."""
+    if mode not in ("valid", "same", "full"):
+        raise ValueError(f"correlate: mode must be 'valid', 'same' or 'full', got {mode!r}.")
+    a, b = _pair("correlate", x1, x2, floating=True)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"correlate: x1 and x2 must be 1-D, got {a.shape} and {b.shape}.")
+    n, m = a.shape[0], b.shape[0]
+    if not n or not m:
+        raise ValueError(f"correlate: x1 and x2 must not be empty, got {a.shape} and {b.shape}.")
+    full = matmul(extract_sequences(pad(a, [(m - 1, m - 1)]), m, 1), b)  # every shift
+    if mode == "full":
+        return full
+    # NumPy's windows of the full correlation, for either order of the lengths
+    if mode == "same":
+        start, length = ((m - 1) // 2 if n >= m else n // 2), builtins.max(n, m)
+    else:
+        start, length = builtins.min(n, m) - 1, builtins.max(n, m) - builtins.min(n, m) + 1
+    return F.getitem(full, (slice(start, start + length),))
+
+
+def trapezoid(y, x=None, dx=1.0, axis: int = -1) -> Tensor:
+    """The integral of ``y`` along ``axis`` by the trapezoidal rule, at ``x`` or spaced
+    ``dx``."""
+    y = as_float("trapezoid", y)
+    (axis,) = normalize_axis("trapezoid", axis, y.ndim)
+    moved = moveaxis(y, axis, -1)
+    averages = F.multiply(
+        F.add(F.getitem(moved, (..., slice(1, None))), F.getitem(moved, (..., slice(None, -1)))),
+        0.5,
+    )
+    if x is None:
+        return F.multiply(sum(averages, averages.ndim - 1), float(dx))
+    (x,) = promote("trapezoid", {"x": x}, dtype=y.dtype)
+    steps = F.subtract(F.getitem(x, (..., slice(1, None))), F.getitem(x, (..., slice(None, -1))))
+    return sum(F.multiply(averages, steps), averages.ndim - 1)

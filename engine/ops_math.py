@@ -11,6 +11,7 @@ import math
 import numpy
 
 from . import functional as F
+from .config import floatx as config_floatx
 from .conversion import (
     INT32,
     already_promoted,
@@ -231,6 +232,190 @@ def hypot(x1, x2) -> Tensor:
 def logaddexp(x1, x2) -> Tensor:
     """``log(exp(x1) + exp(x2))`` without overflow."""
     return _binary("logaddexp", lambda a, b: elementwise.binary("logaddexp", a, b), x1, x2, True)
+
+
+def cbrt(x) -> Tensor:
+    """The real cube root."""
+    return elementwise.unary("cbrt", as_float("cbrt", x))
+
+
+def sinc(x) -> Tensor:
+    """``sin(pi x) / (pi x)``, 1 at 0."""
+    return elementwise.unary("sinc", as_float("sinc", x))
+
+
+def i0(x) -> Tensor:
+    """The modified Bessel function of the first kind, order 0."""
+    return elementwise.unary("i0", as_float("i0", x))
+
+
+def erfc(x) -> Tensor:
+    """``1 - erf(x)``, accurate where it is tiny."""
+    return elementwise.erfc(as_float("erfc", x))
+
+
+def erfinv(x) -> Tensor:
+    """The inverse of ``erf`` on [-1, 1]."""
+    return elementwise.erfinv(as_float("erfinv", x))
+
+
+def fabs(x) -> Tensor:
+    """``|x|`` as a float."""
+    return F.abs(as_float("fabs", x))
+
+
+def logaddexp2(x1, x2) -> Tensor:
+    """``log2(2**x1 + 2**x2)`` without overflow."""
+    return _binary("logaddexp2", lambda a, b: elementwise.binary("logaddexp2", a, b), x1, x2, True)
+
+
+def fmod(x1, x2) -> Tensor:
+    """The remainder of ``x1 / x2`` with the sign of ``x1`` (C's ``fmod``)."""
+    a, b = _pair("fmod", x1, x2)
+    if a.dtype.kind != "f":
+        return Tensor._wrap(a.backend.xp.fmod(a.data, b.data), a.backend)
+    return _binary("fmod", lambda a, b: elementwise.binary("fmod", a, b), a, b)
+
+
+def _nan_ignoring(function: str, x1, x2, pick) -> Tensor:
+    """``x1`` where it is not NaN and ``pick(x1, x2)`` holds or ``x2`` is NaN, else ``x2``."""
+    a, b = _pair(function, x1, x2)
+    xp = a.backend.xp
+    first = ~xp.isnan(a.data) & (xp.isnan(b.data) | pick(a.data, b.data))
+    if a.dtype.kind != "f":
+        return Tensor._wrap(xp.where(first, a.data, b.data), a.backend)
+    return F.where(first, a, b)
+
+
+def fmax(x1, x2) -> Tensor:
+    """Elementwise maximum ignoring NaN (NaN only where both are)."""
+    return _nan_ignoring("fmax", x1, x2, lambda a, b: a >= b)
+
+
+def fmin(x1, x2) -> Tensor:
+    """Elementwise minimum ignoring NaN."""
+    return _nan_ignoring("fmin", x1, x2, lambda a, b: a <= b)
+
+
+def ldexp(x1, x2) -> Tensor:
+    """``x1 * 2**x2`` for integer ``x2``."""
+    x = as_float("ldexp", x1)
+    exponent = to_tensor(x2, x.backend).data
+    if exponent.dtype.kind not in "iu":
+        raise TypeError(f"ldexp: x2 must be integers, got dtype {exponent.dtype}.")
+    xp = x.backend.xp
+    return F.multiply(x, xp.ldexp(xp.ones((), x.dtype), exponent))
+
+
+def divide_no_nan(x1, x2) -> Tensor:
+    """``x1 / x2``, and 0 where ``x2`` is 0 (gradients too)."""
+    a, b = _pair("divide_no_nan", x1, x2, floating=True)
+    zero = b.data == 0
+    quotient = F.divide(a, F.where(zero, 1.0, b))
+    return F.where(zero, 0.0, quotient)
+
+
+def _integers(function: str, *values) -> list:
+    tensors = promote(function, {f"x{i + 1}": v for i, v in enumerate(values)})
+    if tensors[0].dtype.kind not in "iub":
+        raise TypeError(f"{function}: needs integer or boolean tensors, got {tensors[0].dtype}.")
+    return tensors
+
+
+def _integer_op(function: str, ufunc: str, *values) -> Tensor:
+    tensors = _integers(function, *values)
+    backend = tensors[0].backend
+    return Tensor._wrap(getattr(backend.xp, ufunc)(*[t.data for t in tensors]), backend)
+
+
+def gcd(x1, x2) -> Tensor:
+    return _integer_op("gcd", "gcd", x1, x2)
+
+
+def lcm(x1, x2) -> Tensor:
+    return _integer_op("lcm", "lcm", x1, x2)
+
+
+def bitwise_and(x, y) -> Tensor:
+    return _integer_op("bitwise_and", "bitwise_and", x, y)
+
+
+def bitwise_or(x, y) -> Tensor:
+    return _integer_op("bitwise_or", "bitwise_or", x, y)
+
+
+def bitwise_xor(x, y) -> Tensor:
+    return _integer_op("bitwise_xor", "bitwise_xor", x, y)
+
+
+def bitwise_invert(x) -> Tensor:
+    return _integer_op("bitwise_invert", "invert", x)
+
+
+bitwise_not = bitwise_invert
+
+
+def bitwise_left_shift(x, y) -> Tensor:
+    return _integer_op("bitwise_left_shift", "left_shift", x, y)
+
+
+left_shift = bitwise_left_shift
+
+
+def bitwise_right_shift(x, y) -> Tensor:
+    return _integer_op("bitwise_right_shift", "right_shift", x, y)
+
+
+right_shift = bitwise_right_shift
+
+
+def heaviside(x1, x2) -> Tensor:
+    """0 where ``x1 < 0``, ``x2`` where ``x1 == 0``, 1 where ``x1 > 0`` (no gradient)."""
+    a, b = _pair("heaviside", x1, x2, floating=True)
+    return Tensor._wrap(a.backend.xp.heaviside(a.data, b.data), a.backend)
+
+
+def nextafter(x1, x2) -> Tensor:
+    """The next float after ``x1`` toward ``x2`` (no gradient)."""
+    a, b = _pair("nextafter", x1, x2, floating=True)
+    return Tensor._wrap(a.backend.xp.nextafter(a.data, b.data), a.backend)
+
+
+def real(x) -> Tensor:
+    """The real part (the tensor itself for real numbers)."""
+    x = as_tensor(x)
+    if x.dtype.kind != "c":
+        return x
+    return Tensor._wrap(x.data.real.copy(), x.backend)
+
+
+def imag(x) -> Tensor:
+    """The imaginary part (zeros for real numbers)."""
+    x = as_tensor(x)
+    return Tensor._wrap(x.backend.xp.imag(x.data).copy(), x.backend)
+
+
+def conjugate(x) -> Tensor:
+    """The complex conjugate (the tensor itself for real numbers)."""
+    x = as_tensor(x)
+    if x.dtype.kind != "c":
+        return x
+    return Tensor._wrap(x.backend.xp.conjugate(x.data), x.backend)
+
+
+conj = conjugate
+
+
+def angle(x) -> Tensor:
+    """The complex argument: ``pi`` for negative real numbers, else 0 (no gradient)."""
+    x = as_tensor(x)
+    data = x.data if x.dtype.kind in "fc" else x.data.astype(numpy.dtype(config_floatx()))
+    return Tensor._wrap(x.backend.xp.angle(data), x.backend)
+
+
+def isreal(x) -> Tensor:
+    """Whether each entry has no imaginary part."""
+    return _predicate("isreal", "isreal", x)
 
 
 def deg2rad(x) -> Tensor:

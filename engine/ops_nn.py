@@ -501,3 +501,28 @@ def dot_product_attention(
         scores = F.where(mask, scores, lowest)
     out = F.matmul(F.softmax(scores), v)
     return F.transpose(out, (0, 2, 1, 3))
+
+
+def sparsemax(x, axis: int = -1) -> Tensor:
+    """The Euclidean projection of ``x`` onto the probability simplex along ``axis``
+    (Martins and Astudillo, 2016): ``max(x - tau, 0)``, summing to 1, often sparse.
+
+    Keras 3.15's backends compute ``tau`` from the sum of the cumulative sums over the
+    kept entries instead of the last one, so their rows do not sum to 1 whenever two or
+    more entries are kept (checked on JAX: ``[[-0.3, 1.4, 1.6, -1.2]]`` gives zeros);
+    this is the published sparsemax, equal to Keras's where one entry is kept."""
+    from .ops_reduction import cumsum, sort  # ops_reduction imports nothing of this module's
+
+    x = _floats("sparsemax", x)
+    (axis,) = normalize_axis("sparsemax", axis, x.ndim)
+    moved = _classes_last(x, axis)
+    descending = F.negative(sort(F.negative(moved), axis=-1))
+    running = cumsum(descending, axis=-1)
+    xp = x.backend.xp
+    ranks = xp.arange(1, moved.shape[-1] + 1, dtype=x.dtype)
+    support = (descending.data - (running.data - 1) / ranks) > 0  # a constant mask
+    count = support.sum(axis=-1, keepdims=True).astype(x.dtype)
+    kept = F.sum(F.where(support, descending, 0.0), axis=-1, keepdims=True)
+    threshold = (kept - 1.0) / Tensor._wrap(count, x.backend)
+    result = F.relu(moved - threshold)
+    return result if axis == x.ndim - 1 else moveaxis(result, -1, axis)

@@ -10,6 +10,7 @@ from .conversion import (
     INT32,
     as_tensor,
     backend_of,
+    cast_tensor,
     normalize_axis,
     promote,
     result_type,
@@ -636,24 +637,26 @@ def linspace(
     axis: int = 0,
 ):
     """``num`` evenly spaced numbers from ``start`` to ``stop`` (``floatx`` by default)."""
-    dtype = _spacing_dtype(dtype, start, stop)
-    xp = config.get_backend().xp
     samples, step = numpy.linspace(
         start, stop, int(num), endpoint=endpoint, retstep=True, axis=axis
     )
-    result = Tensor._wrap(xp.asarray(samples.astype(dtype)), config.get_backend())
+    result = _host_samples(samples, dtype, start, stop)
     return (result, step) if retstep else result
+
+
+def _host_samples(samples: numpy.ndarray, dtype, start, stop) -> Tensor:
+    """Numbers computed on the host (by NumPy's spacing functions) as a tensor of the
+    current backend, in ``dtype`` (``floatx`` for numbers by default)."""
+    dtype = _spacing_dtype(dtype, start, stop)
+    return _created(config.get_backend().xp.asarray(samples.astype(dtype)))
 
 
 def logspace(
     start, stop, num: int = 50, endpoint: bool = True, base=10, dtype=None, axis: int = 0
 ) -> Tensor:
     """``base ** linspace(start, stop, num)``."""
-    dtype = _spacing_dtype(dtype, start, stop)
     samples = numpy.logspace(start, stop, int(num), endpoint=endpoint, base=base, axis=axis)
-    return Tensor._wrap(
-        config.get_backend().xp.asarray(samples.astype(dtype)), config.get_backend()
-    )
+    return _host_samples(samples, dtype, start, stop)
 
 
 def empty(shape, dtype=None) -> Tensor:
@@ -753,3 +756,176 @@ def nonzero(x) -> tuple:
     """The indices of the non-zero entries, one int32 tensor per axis."""
     x = as_tensor(x)
     return tuple(Tensor._wrap(i.astype(INT32), x.backend) for i in x.backend.xp.nonzero(x.data))
+
+
+def array(x, dtype=None) -> Tensor:
+    """``x`` as a new tensor on the current backend (``convert_to_tensor``'s NumPy name)."""
+    if isinstance(x, Tensor):
+        return cast_tensor(copy(x), standardize_dtype(dtype) or x.dtype)
+    return to_tensor(x, config.get_backend(), dtype)
+
+
+def append(x1, x2, axis=None) -> Tensor:
+    """``x2`` after ``x1`` along ``axis`` (both flattened when it is None)."""
+    a, b = promote("append", {"x1": x1, "x2": x2})
+    if axis is None:
+        return concatenate([ravel(a), ravel(b)], 0)
+    return concatenate([a, b], axis)
+
+
+def array_split(x, indices_or_sections, axis: int = 0) -> list:
+    """``split`` that also takes a number of sections not dividing the axis: the first
+    ``size % n`` pieces get one more element."""
+    x = as_tensor(x)
+    if isinstance(indices_or_sections, (int, numpy.integer)):
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise ValueError(f"array_split: indices_or_sections={sections} must be positive.")
+        size = x.shape[_axis("array_split", axis, x.ndim)]
+        base, extra = divmod(size, sections)
+        bounds, stop = [], 0
+        for k in range(sections - 1):
+            stop += base + (k < extra)
+            bounds.append(stop)
+        return split(x, bounds, axis)
+    return split(x, indices_or_sections, axis)
+
+
+def hsplit(x, indices_or_sections) -> list:
+    """``split`` along the second axis (the first for 1-D tensors)."""
+    x = as_tensor(x)
+    return split(x, indices_or_sections, 1 if x.ndim > 1 else 0)
+
+
+def vsplit(x, indices_or_sections) -> list:
+    """``split`` along the first axis."""
+    return split(x, indices_or_sections, 0)
+
+
+def dsplit(x, indices_or_sections) -> list:
+    """``split`` along the third axis."""
+    return split(x, indices_or_sections, 2)
+
+
+def diagflat(x, k: int = 0) -> Tensor:
+    """The flattened ``x`` on diagonal ``k`` of a square matrix."""
+    return diag(ravel(x), k)
+
+
+def rot90(array, k: int = 1, axes=(0, 1)) -> Tensor:  # noqa: A002  (Keras's name)
+    """Rotate by 90 degrees ``k`` times in the plane ``axes``, from the first axis toward
+    the second (as ``numpy.rot90``)."""
+    x = as_tensor(array)
+    first, second = (_axis("rot90", a, x.ndim, "axes") for a in axes)
+    if first == second:
+        raise ValueError(f"rot90: axes must be two different axes, got {tuple(axes)}.")
+    turns = int(k) % 4
+    if turns == 0:
+        return x
+    if turns == 2:
+        return flip(x, (first, second))
+    order = list(range(x.ndim))
+    order[first], order[second] = order[second], order[first]
+    if turns == 1:
+        return F.transpose(flip(x, second), order)
+    return flip(F.transpose(x, order), second)
+
+
+def vander(x, N=None, increasing: bool = False) -> Tensor:  # noqa: N803  (Keras's name)
+    """The Vandermonde matrix of 1-D ``x``: columns ``x**(N-1) ... x**0`` (reversed when
+    ``increasing``)."""
+    x = as_tensor(x)
+    if x.ndim != 1:
+        raise ValueError(f"vander: x must be 1-D, got shape {x.shape}.")
+    count = x.shape[0] if N is None else int(N)
+    powers = numpy.arange(count) if increasing else numpy.arange(count)[::-1]
+    if x.dtype.kind != "f":
+        data = x.data[:, None] ** x.backend.xp.asarray(powers)
+        return Tensor._wrap(data.astype(x.dtype), x.backend)
+    columns = [F.power(x, float(p)) if p else F.add(F.multiply(x, 0.0), 1.0) for p in powers]
+    return F.stack(columns, 1) if columns else F.reshape(x, (x.shape[0], 0))
+
+
+def extract_sequences(x, sequence_length: int, sequence_stride: int) -> Tensor:
+    """Windows of ``sequence_length`` along the last axis every ``sequence_stride``:
+    ``(..., windows, sequence_length)`` (framing a signal)."""
+    x = as_tensor(x)
+    length = x.shape[-1]
+    if sequence_length <= 0 or sequence_stride <= 0 or sequence_length > length:
+        raise ValueError(
+            f"extract_sequences: sequence_length={sequence_length} and "
+            f"sequence_stride={sequence_stride} must be positive, the length at most the last "
+            f"axis ({length})."
+        )
+    count = (length - sequence_length) // sequence_stride + 1
+    index = numpy.arange(count)[:, None] * sequence_stride + numpy.arange(sequence_length)
+    return F.getitem(x, (..., x.backend.xp.asarray(index)))
+
+
+def view(x, dtype=None) -> Tensor:
+    """The same bytes read as ``dtype`` (no gradient)."""
+    x = as_tensor(x)
+    if dtype is None:
+        return x
+    return Tensor._wrap(x.data.view(standardize_dtype(dtype)), x.backend)
+
+
+def saturate_cast(x, dtype) -> Tensor:
+    """``x`` cast to ``dtype`` with values first clipped to its range (no wrap-around)."""
+    x = as_tensor(x)
+    dtype = standardize_dtype(dtype)
+    if dtype.kind in "iu":
+        info = numpy.iinfo(dtype)
+        low, high = info.min, info.max
+    elif dtype.kind == "f":
+        info = numpy.finfo(dtype)
+        low, high = info.min, info.max
+    else:
+        return cast_tensor(x, dtype)
+    if x.dtype.kind in "iu":
+        own = numpy.iinfo(x.dtype)
+        low, high = builtins.max(low, own.min), builtins.min(high, own.max)
+    elif x.dtype.kind == "f":
+        own = numpy.finfo(x.dtype)
+        low, high = builtins.max(low, own.min), builtins.min(high, own.max)
+    if x.dtype.kind == "f":
+        clipped = F.clip(x, x.dtype.type(low), x.dtype.type(high))
+    else:
+        clipped = Tensor._wrap(x.backend.xp.clip(x.data, low, high), x.backend)
+    return cast_tensor(clipped, dtype)
+
+
+def _signal_window(x, compute) -> Tensor:
+    """A window function of ``x`` points (NumPy's), as ``floatx``."""
+    length = int(x.numpy() if isinstance(x, Tensor) else x)
+    return _host_samples(compute(length), config.floatx(), 0, 0)
+
+
+def bartlett(x) -> Tensor:
+    """The Bartlett (triangular) window of ``x`` points, ``floatx``."""
+    return _signal_window(x, numpy.bartlett)
+
+
+def blackman(x) -> Tensor:
+    return _signal_window(x, numpy.blackman)
+
+
+def hamming(x) -> Tensor:
+    return _signal_window(x, numpy.hamming)
+
+
+def hanning(x) -> Tensor:
+    return _signal_window(x, numpy.hanning)
+
+
+def kaiser(x, beta) -> Tensor:
+    return _signal_window(x, lambda length: numpy.kaiser(length, float(beta)))
+
+
+def geomspace(start, stop, num: int = 50, endpoint: bool = True, dtype=None, axis: int = 0):
+    """``num`` numbers spaced evenly on a log scale from ``start`` to ``stop``."""
+    dtype = _spacing_dtype(dtype, start, stop)
+    samples = numpy.geomspace(start, stop, int(num), endpoint=endpoint, axis=axis)
+    return Tensor._wrap(
+        config.get_backend().xp.asarray(samples.astype(dtype)), config.get_backend()
+    )

@@ -125,6 +125,78 @@ def _erf_float64(xp, x):
     return small
 
 
+def _erfc_float64(xp, x):
+    """erfc of a float64 array by the same three approximations, kept relative in the
+    tail (erfc(5) ~ 1.5e-12, which 1 - erf(5) would give to 4 digits): 1 - erf near 0,
+    Cody's exp(-y*y)-scaled ratios beyond, and 2 - erfc(-x) for negative x."""
+    y = xp.abs(x)
+    near = xp.minimum(y, 0.46875)
+    small = 1.0 - near * _cody_rational(near * near, _ERF_NUMERATOR, _ERF_DENOMINATOR)
+    # erfc(28) underflows to 0 in float64: the cap keeps inf out (NaN passes through)
+    far = xp.clip(y, 0.46875, 28.0)
+    middle = _cody_rational(xp.minimum(far, 4.0), _ERFC_NUMERATOR, _ERFC_DENOMINATOR)
+    inverse_square = 1.0 / (far * far)
+    tail = _cody_rational(inverse_square, _ERFC_TAIL_NUMERATOR, _ERFC_TAIL_DENOMINATOR)
+    tail = (1 / math.sqrt(math.pi) - tail * inverse_square) / far
+    # exp(-y*y) as Cody splits it: y rounded to sixteenths squares exactly
+    rounded = xp.trunc(far * 16.0) / 16.0
+    decay = xp.exp(-(rounded * rounded)) * xp.exp(-(far - rounded) * (far + rounded))
+    scaled = xp.where(far > 4.0, tail, middle) * decay
+    positive = xp.where(y <= 0.46875, small, scaled)
+    return xp.where(x < 0, 2.0 - positive, positive)
+
+
+# M. Giles, "Approximating the erfinv function" (GPU Computing Gems, 2011): the
+# single-precision polynomials in w = -log(1 - x*x), lowest degree last
+_ERFINV_CENTRAL = (
+    2.81022636e-08,
+    3.43273939e-07,
+    -3.5233877e-06,
+    -4.39150654e-06,
+    0.00021858087,
+    -0.00125372503,
+    -0.00417768164,
+    0.246640727,
+    1.50140941,
+)
+_ERFINV_TAIL = (
+    -0.000200214257,
+    0.000100950558,
+    0.00134934322,
+    -0.00367342844,
+    0.00573950773,
+    -0.0076224613,
+    0.00943887047,
+    1.00167406,
+    2.83297682,
+)
+
+
+def _horner(coefficients: tuple, z):
+    result = coefficients[0] + 0 * z
+    for c in coefficients[1:]:
+        result = result * z + c
+    return result
+
+
+def _erfinv_float64(xp, x):
+    """erfinv of a float64 array: Giles's estimate, then Newton steps on erf (or, past
+    0.5, on erfc against the exact 1 - |x|, which keeps the tail relative)."""
+    a = xp.abs(x)
+    inside = a < 1.0  # False for 1, beyond and NaN: set at the end
+    w = -xp.log(xp.where(inside, (1.0 - a) * (1.0 + a), 1.0))
+    central = _horner(_ERFINV_CENTRAL, w - 2.5)
+    tail = _horner(_ERFINV_TAIL, xp.sqrt(xp.maximum(w, 5.0)) - 3.0)
+    y = xp.where(w < 5.0, central, tail) * xp.where(inside, a, 0.0)
+    complement = 1.0 - a  # exact for a >= 0.5 (Sterbenz)
+    for _ in range(3):
+        slope = (2 / math.sqrt(math.pi)) * xp.exp(-(y * y))
+        residual = xp.where(a <= 0.5, _erf_float64(xp, y) - a, complement - _erfc_float64(xp, y))
+        y = y - residual / xp.where(slope > 0, slope, 1.0)
+    y = xp.where(inside, y, xp.where(a == 1.0, xp.inf, xp.nan))
+    return xp.copysign(y, x)
+
+
 class ActivationKernels:
     xp = numpy
 
@@ -224,6 +296,22 @@ class ActivationKernels:
             block = xp.asarray(flat[start : start + _ERF_BLOCK], dtype=xp.float64)
             out[start : start + _ERF_BLOCK] = _erf_float64(xp, block)
         return out.reshape(x.shape)
+
+    def erfc(self, x):
+        """Complementary error function ``1 - erf(x)``, accurate in the tail; computed in
+        float64 and rounded once to ``x``'s dtype."""
+        xp = self.xp
+        x = xp.asarray(x)
+        return _erfc_float64(xp, x.astype(xp.float64)).astype(x.dtype)
+
+    def erfinv(self, x):
+        """Inverse error function on [-1, 1] (+-inf at +-1, NaN outside); computed in
+        float64 and rounded once to ``x``'s dtype."""
+        xp = self.xp
+        x = xp.asarray(x)
+        return (
+            _erfinv_float64(xp, x.astype(xp.float64).reshape(-1)).reshape(x.shape).astype(x.dtype)
+        )
 
     def softmax_forward(self, x, axis=-1):
         xp = self.xp

@@ -8,7 +8,7 @@ import math
 
 from ..tensor import Function, Tensor, apply
 from ._util import as_tensor, unbroadcast
-from .math import exp
+from .math import exp, where
 from .shape import sum_to
 
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
@@ -86,6 +86,35 @@ class Erf(Function):
     def backward_graph(self, grad):
         x = self.inputs[0]
         return (grad * (exp(-(x * x)) * _TWO_OVER_SQRT_PI),)
+
+
+class Erfc(Function):
+    def forward(self, x):
+        self.x = x
+        return self.backend.erfc(x)
+
+    def backward(self, grad):
+        x = self.x
+        return (grad * (-_TWO_OVER_SQRT_PI * self.backend.xp.exp(-x * x)),)
+
+    def backward_graph(self, grad):
+        x = self.inputs[0]
+        return (grad * (exp(-(x * x)) * -_TWO_OVER_SQRT_PI),)
+
+
+class Erfinv(Function):
+    """Inverse of erf; its derivative is ``sqrt(pi) / 2 * exp(y**2)`` at the output ``y``."""
+
+    def forward(self, x):
+        self.y = self.backend.erfinv(x)
+        return self.y
+
+    def backward(self, grad):
+        return (grad * (self.backend.xp.exp(self.y * self.y) / _TWO_OVER_SQRT_PI),)
+
+    def backward_graph(self, grad):
+        y = apply(Erfinv(), self.inputs[0])
+        return (grad * (exp(y * y) * (1 / _TWO_OVER_SQRT_PI)),)
 
 
 class Extremum2(Function):
@@ -170,6 +199,31 @@ Arcsinh = _unary("arcsinh", lambda x: (x * x + 1.0) ** -0.5)
 Arccosh = _unary("arccosh", lambda x: (x * x - 1.0) ** -0.5)
 Arctanh = _unary("arctanh", lambda x: 1.0 / _one_minus_square(x))
 Exp2 = _unary("exp2", lambda x: exp2(x) * math.log(2))
+Cbrt = _unary("cbrt", lambda x: (apply(Cbrt(), x) ** 2 * 3.0) ** -1.0)
+
+
+def _sinc_derivative(x: Tensor) -> Tensor:
+    """``(cos(pi x) - sinc(x)) / x``, and 0 at 0."""
+    nonzero = x.data != 0
+    safe = where(nonzero, x, 1.0)
+    return where(nonzero, (cos(safe * math.pi) - apply(Sinc(), safe)) / safe, 0.0)
+
+
+def _bessel_i1(x: Tensor) -> Tensor:
+    """The modified Bessel function I1 (I0's derivative), by its power series: all terms
+    share x's sign, so the sum loses nothing; enough terms that the last is negligible."""
+    xp = x.backend.xp
+    half = x.data / 2.0
+    count = int(min(float(xp.abs(half).max()) * 2 + 30, 800)) if half.size else 0
+    term, total = half.copy(), half.copy()
+    for k in range(1, count):
+        term = term * half * half / (k * (k + 1))
+        total = total + term
+    return Tensor._wrap(total, x.backend)
+
+
+Sinc = _unary("sinc", _sinc_derivative)
+I0 = _unary("i0", _bessel_i1)
 
 
 class _Binary(Function):
@@ -223,6 +277,25 @@ class Hypot(_Binary):
         return a / y, b / y
 
 
+class Logaddexp2(_Binary):
+    name = "logaddexp2"
+
+    @staticmethod
+    def partials(a, b, y):
+        return exp2(a - y), exp2(b - y)
+
+
+class Fmod(_Binary):
+    """``a - trunc(a / b) * b`` with the sign of ``a``; the quotient is a constant."""
+
+    name = "fmod"
+
+    @staticmethod
+    def partials(a, b, y):
+        quotient = Tensor._wrap(a.backend.xp.trunc(a.data / b.data), a.backend)
+        return 1.0, -quotient
+
+
 class Logaddexp(_Binary):
     name = "logaddexp"
 
@@ -254,9 +327,10 @@ def binary(name: str, a: Tensor, b: Tensor) -> Tensor:
 
 
 _UNARY = {
-    op.name: op for op in (Sinh, Cosh, Arcsin, Arccos, Arctan, Arcsinh, Arccosh, Arctanh, Exp2)
+    op.name: op
+    for op in (Sinh, Cosh, Arcsin, Arccos, Arctan, Arcsinh, Arccosh, Arctanh, Exp2, Cbrt, Sinc, I0)
 }
-_BINARY = {op.name: op for op in (Arctan2, Hypot, Logaddexp)}
+_BINARY = {op.name: op for op in (Arctan2, Hypot, Logaddexp, Logaddexp2, Fmod)}
 
 
 def log1p(x: Tensor) -> Tensor:
@@ -281,6 +355,14 @@ def cos(x: Tensor) -> Tensor:
 
 def erf(x: Tensor) -> Tensor:
     return apply(Erf(), x)
+
+
+def erfc(x: Tensor) -> Tensor:
+    return apply(Erfc(), x)
+
+
+def erfinv(x: Tensor) -> Tensor:
+    return apply(Erfinv(), x)
 
 
 def maximum(a: Tensor, b: Tensor) -> Tensor:
