@@ -24,8 +24,9 @@ def get_item(x, index):
 def _function(name: str):
     if name == "get_item":
         return get_item
-    function = getattr(ops, name, None)
-    if not callable(function) or name.startswith("_"):
+    namespace, _, short = name.rpartition(".")  # "image.resize": ops.image.resize
+    function = getattr(getattr(ops, namespace, None) if namespace else ops, short, None)
+    if not callable(function) or short.startswith("_"):
         raise ValueError(f"OpCall: '{name}' is not a function of engine.ops.")
     return function
 

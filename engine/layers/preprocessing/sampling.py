@@ -7,10 +7,13 @@ does with ``align_corners=False, antialias=False`` (``nearest`` is torch's
 geometric layers sample every output pixel at an affine image of its
 coordinates, as Keras's ``ops.image.affine_transform`` (``map_coordinates`` of
 order 0 or 1 with the fill modes ``reflect``, ``wrap``, ``constant``,
-``nearest``). Taps and coordinates are computed once per call on the host
+``nearest``, and ``mirror`` for ``engine.ops_image``, which samples through
+``sample`` too). Taps and coordinates are computed once per call on the host
 (resizing) or the backend (affine sampling); the gathers run on the backend and
 are differentiable: the gradient scatters back along the same taps.
 """
+
+import itertools
 
 import numpy
 
@@ -128,6 +131,8 @@ def _fix_index(xp, index, size: int, fill_mode: str):
         return (_mirror(xp, 2 * index + 1, 2 * size + 1) - 1) // 2
     if fill_mode == "wrap":
         return index % size
+    if fill_mode == "mirror":  # Keras's ops.image only: (c d c b | a b c d | c b a b)
+        return _mirror(xp, index, size)
     return xp.clip(index, 0, size - 1)  # constant (validity checked apart) and nearest
 
 
@@ -173,43 +178,66 @@ class GatherPixels(Function):
         return (table.reshape(self.input_shape),)
 
 
+def sample(images: Tensor, coordinates, interpolation: str, fill_mode: str, fill_value) -> Tensor:
+    """``images`` ``(n, *spatial, c)`` sampled at ``coordinates``: one backend array per spatial
+    axis, each ``(n, *out)``, the position along that axis of each output point (Keras's
+    ``map_coordinates`` of order 0 or 1). Returns ``(n, *out, c)``; differentiable in the
+    images (the coordinates are constants)."""
+    xp = images.backend.xp
+    batch, *sizes, channels = images.shape
+    out_shape = coordinates[0].shape[1:]
+    indices, weights, invalid = [], [], []
+    per_axis = [
+        _axis_taps(xp, coordinate, size, interpolation, fill_mode)
+        for coordinate, size in zip(coordinates, sizes)
+    ]
+    for taps in itertools.product(*per_axis):
+        index, weight, valid = taps[0]
+        for (axis_index, axis_weight, axis_valid), size in zip(taps[1:], sizes[1:]):
+            index = index * size + axis_index
+            if axis_weight is not None:
+                weight = weight * axis_weight
+            if fill_mode == "constant":
+                valid = valid & axis_valid
+        indices.append(index)
+        if weight is None:
+            weight = xp.ones(index.shape, dtype=numpy.float32)
+        if fill_mode == "constant":
+            invalid.append(weight * ~valid)
+            weight = weight * valid
+        weights.append(weight)
+    points = int(numpy.prod(out_shape, dtype=numpy.int64))
+    index = xp.stack(indices, axis=-1).reshape(batch, points, -1)
+    weight = xp.stack(weights, axis=-1).reshape(batch, points, -1)
+    constant = None
+    if fill_mode == "constant" and fill_value != 0:
+        constant = (sum(invalid) * numpy.float32(fill_value)).reshape(batch, points)
+    pixels = int(numpy.prod(sizes, dtype=numpy.int64))
+    flat = images.reshape((batch, pixels, channels))
+    sampled = apply(GatherPixels(index, weight, constant), flat)
+    return sampled.reshape((batch, *out_shape, channels))
+
+
 def affine_transform(
     images: Tensor, matrices, interpolation: str, fill_mode: str, fill_value: float
 ) -> Tensor:
     """Sample each ``(h, w, c)`` image of ``images`` at ``(x', y')`` for output pixel ``(x, y)``:
     ``x' = a0 x + a1 y + a2``, ``y' = b0 x + b1 y + b2``; ``matrices`` is a host array
     ``(n, 6)`` of ``[a0, a1, a2, b0, b1, b2]`` (Keras's transform less its projective terms)."""
-    backend = images.backend
-    xp = backend.xp
-    batch, height, width, channels = images.shape
-    # float32 coordinates, as Keras computes them
+    batch, height, width, _ = images.shape
+    coordinates = affine_coordinates(images.backend.xp, matrices, batch, height, width)
+    return sample(images, coordinates, interpolation, fill_mode, fill_value)
+
+
+def affine_coordinates(xp, matrices, batch: int, height: int, width: int) -> list:
+    """``[y', x']``, each ``(batch, height, width)``: where ``affine_transform`` samples each
+    output pixel, in float32 as Keras computes them."""
     matrices = xp.asarray(matrices, dtype=numpy.float32).reshape(batch, 6, 1, 1)
     rows = xp.arange(height, dtype=numpy.float32).reshape(1, height, 1)
     cols = xp.arange(width, dtype=numpy.float32).reshape(1, 1, width)
     source_x = matrices[:, 0] * cols + matrices[:, 1] * rows + matrices[:, 2]
     source_y = matrices[:, 3] * cols + matrices[:, 4] * rows + matrices[:, 5]
-    row_taps = _axis_taps(xp, source_y, height, interpolation, fill_mode)
-    col_taps = _axis_taps(xp, source_x, width, interpolation, fill_mode)
-    indices, weights, invalid = [], [], []
-    for row, row_weight, row_valid in row_taps:
-        for col, col_weight, col_valid in col_taps:
-            indices.append(row * width + col)
-            if row_weight is None:
-                weight = xp.ones(row.shape, dtype=numpy.float32)
-            else:
-                weight = row_weight * col_weight
-            if fill_mode == "constant":
-                valid = row_valid & col_valid
-                invalid.append(weight * ~valid)
-                weight = weight * valid
-            weights.append(weight)
-    index = xp.stack(indices, axis=-1).reshape(batch, height * width, -1)
-    weight = xp.stack(weights, axis=-1).reshape(batch, height * width, -1)
-    constant = None
-    if fill_mode == "constant" and fill_value != 0:
-        constant = (sum(invalid) * numpy.float32(fill_value)).reshape(batch, height * width)
-    flat = images.reshape((batch, height * width, channels))
-    return apply(GatherPixels(index, weight, constant), flat).reshape(images.shape)
+    return [source_y, source_x]
 
 
 def rotation_matrices(angles: numpy.ndarray, height: int, width: int) -> numpy.ndarray:
