@@ -18,15 +18,16 @@ given symbolic tensors; the ops themselves live in one module per family and
 are re-exported here: ``ops_math`` (elementwise arithmetic, math, comparisons),
 ``ops_reduction``, ``ops_linalg`` (products and decompositions; also as ``ops.linalg``),
 ``ops_nn`` (activations, cross-entropies, attention), ``ops_conv`` (convolutions,
-pooling, normalizations), ``ops_shape`` (shapes and creation) and ``ops_control``
-(control flow, run eagerly).
+pooling, normalizations), ``ops_search`` (searching, counting, segment and
+NaN-ignoring reductions), ``ops_shape`` (shapes and creation) and ``ops_control``
+(control flow, run eagerly); ``ops_image`` is ``ops.image``.
 """
 
 import types
 
 import numpy
 
-from . import config, symbolic
+from . import config, ops_image, symbolic
 from .conversion import as_tensor, cast_tensor, to_tensor
 from .ops_control import (
     cond,
@@ -255,6 +256,34 @@ from .ops_reduction import (
     sum,
     top_k,
     var,
+)
+from .ops_search import (
+    argpartition,
+    bincount,
+    digitize,
+    histogram,
+    isin,
+    nanargmax,
+    nanargmin,
+    nancumprod,
+    nancumsum,
+    nanmax,
+    nanmean,
+    nanmedian,
+    nanmin,
+    nanpercentile,
+    nanprod,
+    nanquantile,
+    nanstd,
+    nansum,
+    nanvar,
+    searchsorted,
+    segment_max,
+    segment_min,
+    segment_prod,
+    segment_sum,
+    unique,
+    unravel_index,
 )
 from .ops_shape import (
     append,
@@ -543,6 +572,33 @@ __all__ = [
     "tensordot",
     "trapezoid",
     "vdot",
+    # searching, counting, segment and NaN-ignoring reductions
+    "argpartition",
+    "bincount",
+    "digitize",
+    "histogram",
+    "isin",
+    "nanargmax",
+    "nanargmin",
+    "nancumprod",
+    "nancumsum",
+    "nanmax",
+    "nanmean",
+    "nanmedian",
+    "nanmin",
+    "nanpercentile",
+    "nanprod",
+    "nanquantile",
+    "nanstd",
+    "nansum",
+    "nanvar",
+    "searchsorted",
+    "segment_max",
+    "segment_min",
+    "segment_prod",
+    "segment_sum",
+    "unique",
+    "unravel_index",
     # shapes
     "append",
     "array",
@@ -731,6 +787,16 @@ nn = types.SimpleNamespace(
             "softplus softsign space_to_depth sparse_categorical_crossentropy sparse_plus "
             "sparse_sigmoid sparsemax squareplus swish tanh_shrink threshold"
         ).split()
+    }
+)
+
+
+#: ``keras.ops.image``: image ops, under Keras's sub-namespace only (recorded as
+#: ``"image.<name>"`` on symbolic tensors)
+image = types.SimpleNamespace(
+    **{
+        name: _records_symbolic_calls(f"image.{name}", getattr(ops_image, name))
+        for name in ops_image.__all__
     }
 )
 

@@ -8,14 +8,25 @@ from engine import (
     ops,
     ops_control,
     ops_conv,
+    ops_image,
     ops_linalg,
     ops_math,
     ops_nn,
     ops_reduction,
+    ops_search,
     ops_shape,
 )
 
-FAMILIES = [ops_math, ops_reduction, ops_linalg, ops_nn, ops_shape, ops_control, ops_conv]
+FAMILIES = [
+    ops_math,
+    ops_reduction,
+    ops_linalg,
+    ops_nn,
+    ops_shape,
+    ops_control,
+    ops_conv,
+    ops_search,
+]
 #: functions that take no tensors to record (a shape, a conversion to NumPy), or take
 #: callables, or answer with Python values
 NOT_RECORDED = ops._EAGER_ONLY
@@ -54,3 +65,21 @@ def test_exported_ops_record_symbolic_calls(name):
     home = sys.modules[original.__module__]
     assert home is ops or home in FAMILIES
     assert home is ops or getattr(home, name) is original
+
+
+@pytest.mark.parametrize("name", sorted(ops_image.__all__))
+def test_image_ops_are_under_ops_image_and_record_dotted_names(name):
+    """``keras.ops.image`` is a namespace: its ops live at ``ops.image.<name>`` only and
+    are recorded as ``"image.<name>"``, which ``OpCall`` (and so loading) resolves."""
+    from engine.layers.op_call import _function
+
+    exported = getattr(ops.image, name)
+    assert exported.__wrapped__ is getattr(ops_image, name)
+    assert _function(f"image.{name}") is exported
+    assert name not in ops.__all__
+
+
+def test_linalg_and_nn_namespaces_hold_the_top_level_ops():
+    for namespace in (ops.linalg, ops.nn):
+        for name, function in vars(namespace).items():
+            assert function is getattr(ops, name), name
