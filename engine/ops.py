@@ -30,17 +30,20 @@ import numpy
 from . import config, ops_image, symbolic
 from .conversion import as_tensor, cast_tensor, to_tensor
 from .ops_control import (
+    associative_scan,
     cond,
     custom_gradient,
     dtype,
     fori_loop,
     identity,
     is_tensor,
+    jvp,
     map,
     scan,
     select,
     size,
     switch,
+    vectorize,
     vectorized_map,
     while_loop,
 )
@@ -53,12 +56,14 @@ from .ops_conv import (
     conv_transpose,
     depth_to_space,
     depthwise_conv,
+    fold,
     layer_normalization,
     max_pool,
     psnr,
     rms_normalization,
     separable_conv,
     space_to_depth,
+    unfold,
 )
 from .ops_linalg import (
     cdist,
@@ -77,6 +82,7 @@ from .ops_linalg import (
     kron,
     logdet,
     lstsq,
+    lu_factor,
     matmul,
     matrix_rank,
     norm,
@@ -329,6 +335,7 @@ from .ops_shape import (
     ones_like,
     pad,
     ravel,
+    rearrange,
     repeat,
     reshape,
     roll,
@@ -559,6 +566,7 @@ __all__ = [
     "kron",
     "logdet",
     "lstsq",
+    "lu_factor",
     "matmul",
     "matrix_rank",
     "norm",
@@ -631,6 +639,7 @@ __all__ = [
     "nonzero",
     "pad",
     "ravel",
+    "rearrange",
     "repeat",
     "reshape",
     "roll",
@@ -701,24 +710,29 @@ __all__ = [
     "conv_transpose",
     "depth_to_space",
     "depthwise_conv",
+    "fold",
     "layer_normalization",
     "max_pool",
     "psnr",
     "rms_normalization",
     "separable_conv",
     "space_to_depth",
+    "unfold",
     # control flow and queries (eager: they take callables or answer in Python values)
+    "associative_scan",
     "cond",
     "custom_gradient",
     "dtype",
     "fori_loop",
     "identity",
     "is_tensor",
+    "jvp",
     "map",
     "scan",
     "select",
     "size",
     "switch",
+    "vectorize",
     "vectorized_map",
     "while_loop",
 ]
@@ -740,7 +754,7 @@ def _records_symbolic_calls(name: str, function):
 #: ops that take callables or answer with Python values: never recorded in a graph
 _EAGER_ONLY = frozenset(
     "convert_to_numpy shape ndim cond fori_loop while_loop scan map switch vectorized_map "
-    "custom_gradient is_tensor dtype size".split()
+    "custom_gradient is_tensor dtype size associative_scan jvp vectorize".split()
 )
 for _name in __all__:
     if _name not in _EAGER_ONLY:
@@ -761,6 +775,7 @@ linalg = types.SimpleNamespace(
             "eigh",
             "inv",
             "lstsq",
+            "lu_factor",
             "matrix_rank",
             "norm",
             "pinv",
@@ -780,12 +795,12 @@ nn = types.SimpleNamespace(
         for name in (
             "adaptive_average_pool adaptive_max_pool average_pool batch_normalization "
             "binary_crossentropy categorical_crossentropy celu conv conv_transpose "
-            "depth_to_space depthwise_conv dot_product_attention elu gelu glu hard_shrink "
+            "depth_to_space depthwise_conv dot_product_attention elu fold gelu glu hard_shrink "
             "hard_sigmoid hard_silu hard_swish hard_tanh layer_normalization leaky_relu "
             "log_sigmoid log_softmax max_pool moments multi_hot normalize one_hot psnr relu "
             "relu6 rms_normalization selu separable_conv sigmoid silu soft_shrink softmax "
             "softplus softsign space_to_depth sparse_categorical_crossentropy sparse_plus "
-            "sparse_sigmoid sparsemax squareplus swish tanh_shrink threshold"
+            "sparse_sigmoid sparsemax squareplus swish tanh_shrink threshold unfold"
         ).split()
     }
 )

@@ -19,7 +19,7 @@ import numpy
 from . import config, symbolic
 from .conversion import as_tensor, standardize_dtype
 from .ops_math import where
-from .ops_shape import stack
+from .ops_shape import broadcast_to, moveaxis, stack
 from .tensor import Function, Tensor, apply, no_grad
 
 # -- helpers ------------------------------------------------------------------------------
@@ -266,6 +266,127 @@ def vectorized_map(function, elements):
     return _stacked(
         "vectorized_map", [function(_sliced(elements, leaves, i)) for i in range(steps)]
     )
+
+
+def associative_scan(f, elems, reverse: bool = False, axis: int = 0):
+    """Inclusive scan with an associative ``f``: entry ``i`` is ``f(result[i - 1],
+    elems[i])`` along ``axis`` (from the end when ``reverse``), as Keras's; run as a loop,
+    so the same numbers as the parallel scan up to rounding. ``elems`` may be a structure."""
+    _callable("associative_scan", "f", f)
+    leaves = [as_tensor(leaf) for leaf in symbolic.flatten(elems)]
+    if not leaves:
+        raise ValueError("associative_scan: elems holds no tensor.")
+    axis = _integer("associative_scan", "axis", axis)
+    moved = [moveaxis(leaf, axis, 0) if axis else leaf for leaf in leaves]
+    steps = _length("associative_scan", moved, "elems")
+    if steps < 1:
+        raise ValueError("associative_scan: elems are empty along the scanned axis.")
+    order = range(steps - 1, -1, -1) if reverse else range(steps)
+    results, carry = [None] * steps, None
+    for i in order:
+        value = _sliced(elems, moved, i)
+        carry = value if carry is None else (f(value, carry) if reverse else f(carry, value))
+        results[i] = carry
+    stacked = _stacked("associative_scan", results)
+    if not axis:
+        return stacked
+    return symbolic.map_structure(lambda leaf: moveaxis(leaf, 0, axis), stacked)
+
+
+def jvp(fun, primals, tangents, has_aux: bool = False):
+    """Forward-mode derivative: ``(fun(*primals), J @ tangents)`` (and ``fun``'s auxiliary
+    output with ``has_aux``), computed as the derivative of a vector-Jacobian product
+    (which is linear in its vector), so ``fun``'s ops need second derivatives."""
+    from .tensor import grad as _grad
+
+    _callable("jvp", "fun", fun)
+    primals, tangents = list(primals), list(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(
+            f"jvp: {len(primals)} primals but {len(tangents)} tangents; give one tangent each."
+        )
+    inputs = []
+    for value in primals:
+        tensor = as_tensor(value).detach()
+        tensor.requires_grad = True
+        inputs.append(tensor)
+    result = fun(*inputs)
+    output, aux = result if has_aux else (result, None)
+    outputs = [as_tensor(leaf) for leaf in symbolic.flatten(output)]
+    probes = []
+    for leaf in outputs:
+        probe = Tensor._wrap(leaf.backend.xp.zeros(leaf.shape, leaf.dtype), leaf.backend)
+        probe.requires_grad = True
+        probes.append(probe)
+    pairing = _sum_all([(leaf * probe).sum() for leaf, probe in zip(outputs, probes)])
+    vjps = _grad(pairing, inputs, create_graph=True, allow_unused=True)
+    terms = [(g * as_tensor(t)).sum() for g, t in zip(vjps, tangents) if g is not None]
+    tangent_outputs = (
+        _grad(_sum_all(terms), probes, allow_unused=True) if terms else [None] * len(probes)
+    )
+    tangent_outputs = [
+        Tensor._wrap(p.backend.xp.zeros(p.shape, p.dtype), p.backend) if g is None else g.detach()
+        for g, p in zip(tangent_outputs, probes)
+    ]
+    detached = [leaf.detach() for leaf in outputs]
+    packed = symbolic.pack_like(output, detached), symbolic.pack_like(output, tangent_outputs)
+    return (*packed, aux) if has_aux else packed
+
+
+def _sum_all(terms: list):
+    """The sum of a non-empty list of tensors."""
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
+def vectorize(pyfunc, *, excluded=None, signature=None):
+    """``numpy.vectorize`` for tensors: ``pyfunc`` mapped over the broadcast leading axes of
+    its tensor arguments (every axis without ``signature``; with one such as
+    ``"(n),(n)->()"`` the core axes are passed whole). Arguments whose position or name is
+    in ``excluded`` pass unchanged. A Python loop; gradients flow through ``pyfunc``'s ops."""
+    _callable("vectorize", "pyfunc", pyfunc)
+    excluded = set(excluded or ())
+    cores = _parse_signature(signature) if signature is not None else None
+
+    @functools.wraps(pyfunc)
+    def wrapper(*args, **kwargs):
+        positions = [i for i in range(len(args)) if i not in excluded]
+        tensors = [as_tensor(args[i]) for i in positions]
+        core_ranks = [0] * len(tensors) if cores is None else [len(c) for c in cores]
+        if len(core_ranks) != len(tensors):
+            raise ValueError(
+                f"vectorize: the signature {signature!r} names {len(core_ranks)} inputs, "
+                f"got {len(tensors)}."
+            )
+        loops = [t.shape[: t.ndim - rank] for t, rank in zip(tensors, core_ranks)]
+        loop_shape = numpy.broadcast_shapes(*loops) if loops else ()
+        expanded = [
+            broadcast_to(t, (*loop_shape, *t.shape[t.ndim - rank :]))
+            for t, rank in zip(tensors, core_ranks)
+        ]
+        results = []
+        for index in numpy.ndindex(*loop_shape):
+            call = list(args)
+            for i, t in zip(positions, expanded):
+                call[i] = t[index] if index else t
+            results.append(pyfunc(*call, **kwargs))
+        if not loop_shape:
+            return results[0]
+        stacked = _stacked("vectorize", results)
+        return symbolic.map_structure(
+            lambda leaf: leaf.reshape(*loop_shape, *leaf.shape[1:]), stacked
+        )
+
+    return wrapper
+
+
+def _parse_signature(signature: str) -> list:
+    """The core dimension names of each input of a gufunc signature ``"(m,n),(n)->(m)"``."""
+    inputs = signature.replace(" ", "").split("->")[0]
+    groups = inputs[1:-1].split("),(") if inputs else []
+    return [[name for name in group.split(",") if name] for group in groups]
 
 
 # -- queries and creation -------------------------------------------------------------

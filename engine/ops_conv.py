@@ -10,6 +10,8 @@ Keras's layouts (``(*window, in, out)``; ``(*window, out, in)`` for
 
 import math
 
+import numpy
+
 from . import config
 from . import functional as F
 from .conversion import as_float, normalize_axis, promote
@@ -301,3 +303,98 @@ def psnr(x1, x2, max_val) -> Tensor:
         raise ValueError(f"psnr: x1 and x2 need one shape, got {a.shape} and {b.shape}.")
     mse = F.mean((a - b) * (a - b))
     return F.multiply(F.log(mse), -10.0 / math.log(10)) + 20.0 * math.log10(float(max_val))
+
+
+# -- im2col and col2im (PyTorch's unfold and fold, as Keras 3 has them) -------------------
+
+
+def _pair_of(function: str, name: str, value) -> tuple:
+    pair = (value, value) if isinstance(value, int) else tuple(int(v) for v in value)
+    if len(pair) != 2 or min(pair) < (0 if name == "padding" else 1):
+        raise ValueError(f"{function}: {name} must be an int or two ints, got {value!r}.")
+    return pair
+
+
+def _block_index(function, channels, size, kernel_size, dilation, padding, stride):
+    """Host gather indices into the padded ``(channels, H + 2p, W + 2p)`` image: rows of
+    ``(channel, kernel row, kernel column)``, columns the window positions, row-major."""
+    kernel = _pair_of(function, "kernel_size", kernel_size)
+    dilation = _pair_of(function, "dilation", dilation)
+    padding = _pair_of(function, "padding", padding)
+    stride = _pair_of(function, "stride", stride)
+    counts = [
+        (size[a] + 2 * padding[a] - dilation[a] * (kernel[a] - 1) - 1) // stride[a] + 1
+        for a in range(2)
+    ]
+    if min(counts) <= 0:
+        raise ValueError(
+            f"{function}: a {kernel} window (dilation {dilation}) does not fit the padded "
+            f"spatial size {tuple(s + 2 * p for s, p in zip(size, padding))}."
+        )
+    rows = (
+        numpy.arange(kernel[0])[:, None, None, None] * dilation[0]
+        + numpy.arange(counts[0])[None, None, :, None] * stride[0]
+    )
+    cols = (
+        numpy.arange(kernel[1])[None, :, None, None] * dilation[1]
+        + numpy.arange(counts[1])[None, None, None, :] * stride[1]
+    )
+    rows, cols = numpy.broadcast_arrays(rows, cols)  # (kh, kw, out_h, out_w)
+    shape = (channels, kernel[0] * kernel[1], counts[0] * counts[1])
+    channel = numpy.broadcast_to(numpy.arange(channels)[:, None, None], shape)
+    rows = numpy.broadcast_to(rows.reshape(1, shape[1], shape[2]), shape)
+    cols = numpy.broadcast_to(cols.reshape(1, shape[1], shape[2]), shape)
+    flat = tuple(a.reshape(channels * shape[1], shape[2]) for a in (channel, rows, cols))
+    return flat, padding
+
+
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sliding blocks of ``(N, C, H, W)`` images (channels first, as PyTorch):
+    ``(N, C * kh * kw, L)``, ``L`` the window positions row by row (im2col)."""
+    x = as_float("unfold", x)
+    if x.ndim != 4:
+        raise ValueError(f"unfold: x must be 4-D (N, C, H, W), got shape {x.shape}.")
+    (channel, rows, cols), pads = _block_index(
+        "unfold", x.shape[1], x.shape[2:], kernel_size, dilation, padding, stride
+    )
+    from .ops_shape import pad  # ops_shape imports this module's neighbours only
+
+    padded = pad(x, [(0, 0), (0, 0), (pads[0], pads[0]), (pads[1], pads[1])])
+    xp = x.backend.xp
+    index = (slice(None), *(xp.asarray(a) for a in (channel, rows, cols)))
+    return F.getitem(padded, index)
+
+
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """``unfold``'s adjoint (col2im): ``(N, C * kh * kw, L)`` blocks summed into
+    ``(N, C, *output_size)`` images, overlaps adding up."""
+    from .functional import shape as _shape
+
+    x = as_float("fold", x)
+    size = _pair_of("fold", "output_size", output_size)
+    kernel = _pair_of("fold", "kernel_size", kernel_size)
+    if x.ndim != 3 or x.shape[1] % (kernel[0] * kernel[1]):
+        raise ValueError(
+            f"fold: x must be (N, C * {kernel[0]} * {kernel[1]}, L), got shape {x.shape}."
+        )
+    channels = x.shape[1] // (kernel[0] * kernel[1])
+    (channel, rows, cols), pads = _block_index(
+        "fold", channels, size, kernel, dilation, padding, stride
+    )
+    if rows.shape[1] != x.shape[2]:
+        raise ValueError(
+            f"fold: {x.shape[2]} blocks given, but output_size {size} with these windows has "
+            f"{rows.shape[1]}."
+        )
+    n = x.shape[0]
+    xp = x.backend.xp
+    batch = numpy.broadcast_to(numpy.arange(n)[:, None, None], (n, *rows.shape))
+    index = tuple(
+        xp.asarray(a)
+        for a in (batch, *(numpy.broadcast_to(b, (n, *rows.shape)) for b in (channel, rows, cols)))
+    )
+    full = (n, channels, size[0] + 2 * pads[0], size[1] + 2 * pads[1])
+    summed = _shape.scatter(x, index, full)
+    return F.getitem(
+        summed, (Ellipsis, slice(pads[0], pads[0] + size[0]), slice(pads[1], pads[1] + size[1]))
+    )

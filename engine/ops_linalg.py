@@ -447,3 +447,27 @@ def trapezoid(y, x=None, dx=1.0, axis: int = -1) -> Tensor:
     (x,) = promote("trapezoid", {"x": x}, dtype=y.dtype)
     steps = F.subtract(F.getitem(x, (..., slice(1, None))), F.getitem(x, (..., slice(None, -1))))
     return sum(F.multiply(averages, steps), averages.ndim - 1)
+
+
+def lu_factor(x) -> tuple:
+    """``(lu, pivots)`` of square matrices by Gaussian elimination with partial pivoting,
+    as SciPy's ``lu_factor``: ``lu`` holds U and, below its diagonal, L (unit diagonal);
+    row ``i`` was swapped with row ``pivots[i]`` (int32). No gradient."""
+    x = _matrices("lu_factor", x)
+    xp = x.backend.xp
+    batch_shape, n = x.shape[:-2], x.shape[-1]
+    lu = x.data.reshape(-1, n, n).copy()
+    rows = xp.arange(lu.shape[0])
+    pivots = xp.zeros((lu.shape[0], n), dtype="int32")
+    for k in range(n):
+        pivot = xp.argmax(xp.abs(lu[:, k:, k]), axis=1) + k
+        pivots[:, k] = pivot
+        kept = lu[rows, k].copy()
+        lu[rows, k] = lu[rows, pivot]
+        lu[rows, pivot] = kept
+        diagonal = lu[:, k, k][:, None]
+        lu[:, k + 1 :, k] /= xp.where(diagonal == 0, 1, diagonal)  # a singular column stays
+        lu[:, k + 1 :, k + 1 :] -= lu[:, k + 1 :, k : k + 1] * lu[:, k : k + 1, k + 1 :]
+    message = "lu_factor: no gradient."
+    factors = decompositions.without_gradient(x, lu.reshape(x.shape), message)
+    return factors, Tensor._wrap(pivots.reshape(*batch_shape, n), x.backend)

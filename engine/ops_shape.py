@@ -1,6 +1,7 @@
 """The shape and creation half of ``engine.ops`` (re-exported there): reshape, take, zeros, ..."""
 
 import builtins
+import math
 
 import numpy
 
@@ -929,3 +930,88 @@ def geomspace(start, stop, num: int = 50, endpoint: bool = True, dtype=None, axi
     return Tensor._wrap(
         config.get_backend().xp.asarray(samples.astype(dtype)), config.get_backend()
     )
+
+
+def _rearrange_side(function: str, side: str) -> list:
+    """The groups of one side of an einops pattern: each a list of axis names (``"..."``
+    for the ellipsis, ``"1"`` for an anonymous axis of size 1); a bare name is a group of
+    one, a parenthesis a group to merge or split."""
+    groups, current = [], None
+    for token in side.replace("(", " ( ").replace(")", " ) ").split():
+        if token == "(":
+            if current is not None:
+                raise ValueError(f"{function}: nested parentheses in {side!r}.")
+            current = []
+        elif token == ")":
+            if current is None:
+                raise ValueError(f"{function}: unbalanced parentheses in {side!r}.")
+            groups.append(current)
+            current = None
+        elif current is not None:
+            current.append(token)
+        else:
+            groups.append([token])
+    if current is not None:
+        raise ValueError(f"{function}: unbalanced parentheses in {side!r}.")
+    return groups
+
+
+def rearrange(tensor, pattern: str, **axes_lengths) -> Tensor:
+    """einops's ``rearrange``: reorder, merge (``(h w)``) and split axes by a pattern such
+    as ``"b h w c -> b (h w) c"`` or ``"b (h p) c -> b h p c"`` with ``p=2``; ``...``
+    stands for the axes not named."""
+    function = "rearrange"
+    x = as_tensor(tensor)
+    if pattern.count("->") != 1:
+        raise ValueError(f"{function}: the pattern needs one '->', got {pattern!r}.")
+    left, right = (_rearrange_side(function, side) for side in pattern.split("->"))
+    named = [g for g in left if g != ["..."]]
+    has_ellipsis = len(named) != len(left)
+    if len(left) - has_ellipsis > x.ndim or (not has_ellipsis and len(left) != x.ndim):
+        raise ValueError(
+            f"{function}: the pattern's left side {pattern.split('->')[0].strip()!r} names "
+            f"{len(left)} axes, the tensor has {x.ndim} (shape {x.shape})."
+        )
+    sizes = dict(axes_lengths)
+    elementary, ellipsis_shape = [], ()
+    dims = iter(x.shape)
+    for group in left:
+        if group == ["..."]:
+            ellipsis_shape = tuple(next(dims) for _ in range(x.ndim - len(left) + 1))
+            elementary.append("...")
+            continue
+        size = next(dims)
+        unknown = [name for name in group if name not in sizes and name != "1"]
+        known = math.prod(sizes[name] for name in group if name in sizes)
+        if len(unknown) > 1:
+            raise ValueError(f"{function}: cannot split {group} of size {size}: give sizes.")
+        if unknown:
+            if size % known:
+                raise ValueError(f"{function}: {size} does not split into {group}.")
+            sizes[unknown[0]] = size // known
+        elif known != size:
+            raise ValueError(f"{function}: {group} has size {known}, the axis has {size}.")
+        elementary.extend(name for name in group if name != "1")
+    flat_shape = [
+        d for name in elementary for d in (ellipsis_shape if name == "..." else (sizes[name],))
+    ]
+    x = F.reshape(x, flat_shape)
+    order_names = [name for group in right for name in group if name != "1"]
+    if sorted(order_names) != sorted(elementary):
+        raise ValueError(
+            f"{function}: the two sides of {pattern!r} must name the same axes; got "
+            f"{sorted(set(elementary))} and {sorted(set(order_names))}."
+        )
+    positions, start = {}, 0
+    for name in elementary:
+        width = len(ellipsis_shape) if name == "..." else 1
+        positions[name] = list(range(start, start + width))
+        start += width
+    x = F.transpose(x, [p for name in order_names for p in positions[name]])
+    out_shape = []
+    for group in right:
+        if group == ["..."]:
+            out_shape.extend(ellipsis_shape)
+        else:
+            out_shape.append(math.prod(1 if n == "1" else sizes[n] for n in group))
+    return F.reshape(x, out_shape)
