@@ -46,7 +46,7 @@ def ndim(x) -> int:
 def reshape(x, newshape) -> Tensor:
     """``x`` with shape ``newshape`` (one entry may be -1: whatever is left)."""
     x = as_tensor(x)
-    newshape = (newshape,) if isinstance(newshape, (int, numpy.integer)) else tuple(newshape)
+    newshape = _size_tuple(newshape)
     known = 1
     for size in newshape:
         known *= size if size != -1 else 1
@@ -192,7 +192,7 @@ def split(x, indices_or_sections, axis: int = 0) -> list:
 def tile(x, repeats) -> Tensor:
     """Repeat the whole tensor ``repeats`` times along each axis (NumPy's ``tile``)."""
     x = as_tensor(x)
-    repeats = (repeats,) if isinstance(repeats, (int, numpy.integer)) else tuple(repeats)
+    repeats = _size_tuple(repeats)
     if builtins.any(r < 0 for r in repeats):
         raise ValueError(f"tile: repeats={repeats} must not be negative.")
     return _shape.tile(x, [int(r) for r in repeats])
@@ -226,7 +226,7 @@ def flip(x, axis=None) -> Tensor:
 def broadcast_to(x, shape) -> Tensor:
     """``x`` broadcast to ``shape``; the gradient sums over the broadcast axes."""
     x = as_tensor(x)
-    shape = (shape,) if isinstance(shape, (int, numpy.integer)) else tuple(shape)
+    shape = _size_tuple(shape)
     try:
         numpy.broadcast_shapes(x.shape, shape)
         ok = len(shape) >= x.ndim and numpy.broadcast_shapes(x.shape, shape) == shape
@@ -292,9 +292,14 @@ def _created(data) -> Tensor:
 
 
 def _size_tuple(shape) -> tuple:
-    return (
-        (int(shape),) if isinstance(shape, (int, numpy.integer)) else tuple(int(s) for s in shape)
-    )
+    """A shape (an int, a sequence, or a tensor or array of ints, as Keras takes) as ints."""
+    if isinstance(shape, Tensor):
+        shape = shape.numpy()
+    if isinstance(shape, numpy.ndarray):
+        shape = shape.tolist()
+    if isinstance(shape, (int, numpy.integer)):
+        return (int(shape),)
+    return tuple(int(s) for s in shape)
 
 
 def zeros(shape, dtype=None) -> Tensor:

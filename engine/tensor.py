@@ -541,6 +541,28 @@ class Tensor:
     def __float__(self) -> float:
         return float(self.item())
 
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        """An integer one-element tensor as an index or a size (``range(n)``, a shape)."""
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError(
+                f"Only an integer tensor of one element can be an index; got dtype "
+                f"{self.dtype} and shape {tuple(self.shape)}."
+            )
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        """A one-element tensor's truth (``if ops.all(x > 0):``); for more elements it is
+        ambiguous, an error as in NumPy and PyTorch (``len`` would have been asked)."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"The truth value of a tensor of shape {tuple(self.shape)} is ambiguous: it "
+                f"has {self.data.size} elements; use ops.any(x) or ops.all(x)."
+            )
+        return bool(self.item())
+
     def detach(self) -> "Tensor":
         """The same data, cut from the graph."""
         return Tensor._wrap(self.data, self.backend)

@@ -104,17 +104,21 @@ class ArrayGroup:
         return symbolic.pack_like(self.structure, arrays)
 
     def __getitem__(self, index) -> "ArrayGroup":
-        return ArrayGroup([array[index] for array in self.arrays], self.names, self.structure)
+        arrays = [None if array is None else array[index] for array in self.arrays]
+        return ArrayGroup(arrays, self.names, self.structure)
 
     def __len__(self) -> int:
-        return len(self.arrays[0])
+        return len(next(array for array in self.arrays if array is not None))
 
     @property
     def shape(self) -> list[tuple]:
-        return [tuple(array.shape) for array in self.arrays]
+        return [None if array is None else tuple(array.shape) for array in self.arrays]
 
     def map(self, function) -> "ArrayGroup":
-        return ArrayGroup([function(array) for array in self.arrays], self.names, self.structure)
+        """``function`` of each array; an absent one (the target of an output that has no
+        loss) stays None."""
+        arrays = [None if array is None else function(array) for array in self.arrays]
+        return ArrayGroup(arrays, self.names, self.structure)
 
 
 def _prepare_x(x, where: str, dtype: str, strings: bool = False):

@@ -166,16 +166,30 @@ class Functional(Model):
             return y
         return data_utils.ArrayGroup(self._targets_by_output(y, where), names)
 
+    def _scored_outputs(self) -> list[int]:
+        """The outputs whose targets ``fit`` needs: those compiled with a loss (Keras 3 takes
+        ``loss=[loss, None]`` and then targets for the first output only)."""
+        scored = getattr(self.loss, "scored", None)
+        return list(range(len(self.output_names))) if scored is None else scored
+
     def _targets_by_output(self, y, where: str) -> list:
         names = self.output_names
+        scored = self._scored_outputs()
+        if len(scored) < len(names) and not isinstance(y, dict):
+            given = list(y) if isinstance(y, (list, tuple)) else [y]
+            if len(given) == len(scored):  # targets of the outputs with a loss only
+                targets = [None] * len(names)
+                for index, array in zip(scored, given):
+                    targets[index] = array
+                return targets
         if isinstance(y, dict):
-            missing = [name for name in names if name not in y]
+            missing = [name for i, name in enumerate(names) if name not in y and i in scored]
             if missing:
                 raise ValueError(
                     f"{where}: the targets dict has no key {missing[0]!r}; the model's outputs "
                     f"are {names}, got keys {list(y)}."
                 )
-            return [y[name] for name in names]
+            return [y.get(name) for name in names]
         if isinstance(y, (list, tuple)) and len(y) == len(names):
             return list(y)
         given = f"{len(y)} arrays" if isinstance(y, (list, tuple)) else "one array"

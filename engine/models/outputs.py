@@ -41,10 +41,13 @@ class OutputsLoss:
 
     def __init__(self, loss, loss_weights, output_names: list[str]):
         losses = per_output(loss, output_names, "loss")
-        if any(item is None for item in losses):
-            missing = [n for n, item in zip(output_names, losses) if item is None]
-            raise ValueError(f"compile: `loss` gives no loss for the outputs {missing}.")
-        self.losses = [losses_module.get(item) for item in losses]
+        if all(item is None for item in losses):
+            raise ValueError(
+                f"compile: `loss` gives no loss for any of the outputs {output_names}; give "
+                f"one for at least one output (None leaves an output out, as in Keras)."
+            )
+        #: one per output; None for an output left out of the loss (its targets too)
+        self.losses = [None if item is None else losses_module.get(item) for item in losses]
         weights = per_output(
             1.0 if loss_weights is None else loss_weights, output_names, "loss_weights", 1.0
         )
@@ -53,9 +56,16 @@ class OutputsLoss:
         self.name = "loss"
         self.latest: list = [None] * len(output_names)
 
+    @property
+    def scored(self) -> list[int]:
+        """The indices of the outputs that have a loss."""
+        return [index for index, loss in enumerate(self.losses) if loss is not None]
+
     def __call__(self, y_true: list, y_pred: list, sample_weight=None):
         total = None
         for index, (loss, weight) in enumerate(zip(self.losses, self.weights)):
+            if loss is None:
+                continue
             value = loss(y_true[index], y_pred[index], _of_output(sample_weight, index))
             self.latest[index] = value.data
             term = value if weight == 1.0 else value * weight
@@ -64,7 +74,9 @@ class OutputsLoss:
 
     def get_config(self) -> dict:
         return {
-            "losses": [losses_module.serialize(loss) for loss in self.losses],
+            "losses": [
+                None if loss is None else losses_module.serialize(loss) for loss in self.losses
+            ],
             "loss_weights": self.weights,
         }
 
@@ -115,6 +127,11 @@ def output_metrics(identifiers, output_names, y_shapes, y_pred_shapes) -> list:
             continue
         if isinstance(items, (str, metrics_module.Metric)) or callable(items):
             items = [items]
+        if items and y_shapes[index] is None:
+            raise ValueError(
+                f"compile: metrics are given for output {name!r}, which has no loss (None) "
+                f"and so no targets; give it a loss or no metrics."
+            )
         for item in items:
             metric = metrics_module.get(item, y_shapes[index], y_pred_shapes[index])
             result.append(OutputMetric(metric, index, name))
@@ -150,6 +167,6 @@ class CompileMetrics(metrics_module.Metric):
 
 def shape_of(value):
     """A tensor's or array's shape; a list of them for a model's several outputs."""
-    if isinstance(value, (list, tuple)):
-        return [tuple(item.shape) for item in value]
+    if isinstance(value, (list, tuple)):  # None: no targets for an output without a loss
+        return [None if item is None else tuple(item.shape) for item in value]
     return tuple(value.shape)

@@ -125,8 +125,10 @@ class Trainer(InferenceLoops, BatchData):
             return
         if self._several_outputs():
             names = self.output_names
+            scored = self.loss.scored if self.loss is not None else []
+            per_output_losses = scored if len(scored) > 1 else []  # Keras: with several
             self.compiled_metrics = [
-                outputs_module.OutputLoss(self.loss, i) for i in range(len(names))
+                outputs_module.OutputLoss(self.loss, i) for i in per_output_losses
             ] + outputs_module.output_metrics(
                 self._metric_identifiers, names, y_shape, y_pred_shape
             )

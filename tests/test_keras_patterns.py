@@ -1,0 +1,86 @@
+"""Patterns of published Keras 3 programs that used to fail here: a causal mask built with
+``ops`` from a tensor of multiples, a model with an output left out of the loss
+(``loss=[loss_fn, None]`` and targets for the other output only), and one-element tensors
+used as Python numbers."""
+
+import numpy
+import pytest
+
+import engine
+from engine import layers, ops
+
+
+def _causal_mask(batch_size, length):
+    """keras.io's miniature GPT builds its mask this way: ``tile`` by a tensor."""
+    rows = ops.arange(length)[:, None]
+    mask = ops.cast(rows >= ops.arange(length), "bool")
+    mask = ops.reshape(mask, [1, length, length])
+    multiples = ops.concatenate([ops.expand_dims(batch_size, -1), ops.convert_to_tensor([1, 1])], 0)
+    return ops.tile(mask, multiples)
+
+
+class CausalBlock(layers.Layer):
+    def __init__(self, dim):
+        super().__init__()
+        self.attention = layers.MultiHeadAttention(2, dim)
+        self.norm = layers.LayerNormalization()
+
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        mask = _causal_mask(shape[0], shape[1])
+        return self.norm(inputs + self.attention(inputs, inputs, attention_mask=mask))
+
+
+def test_gpt_style_model_with_an_output_left_out_of_the_loss(backend):
+    engine.utils.set_random_seed(1)
+    tokens = layers.Input((6,), dtype="int32")
+    hidden = CausalBlock(8)(layers.Embedding(20, 8)(tokens))
+    logits = layers.Dense(20)(hidden)
+    model = engine.Model(tokens, [logits, hidden])
+    loss = engine.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile("adam", loss=[loss, None])
+    data = numpy.random.default_rng(0).integers(1, 20, (32, 7))
+    history = model.fit(data[:, :-1], data[:, 1:], epochs=3, batch_size=8, verbose=0)
+    assert list(history.history) == ["loss"]  # as Keras: no per-output loss for one
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    # the mask is causal: position 0's output does not depend on later tokens
+    changed = data[:1, :-1].copy()
+    changed[0, 3:] = (changed[0, 3:] % 19) + 1
+    first, _ = model.predict(data[:1, :-1], verbose=0)
+    second, _ = model.predict(changed, verbose=0)
+    numpy.testing.assert_allclose(first[0, :3], second[0, :3], rtol=1e-5, atol=1e-6)
+    values, indices = ops.top_k(first[0, -1], k=5)  # keras.io's sampling step
+    assert indices.dtype == "int32" and (numpy.diff(values.numpy()) <= 0).all()
+
+
+def test_targets_for_the_outputs_with_a_loss_only(backend):
+    inputs = layers.Input((4,))
+    first = layers.Dense(3, name="first")(inputs)
+    second = layers.Dense(2, name="second")(inputs)
+    model = engine.Model(inputs, [first, second])
+    x, y = numpy.ones((8, 4), "float32"), numpy.zeros((8, 2), "float32")
+    model.compile("sgd", loss=[None, "mse"])
+    assert list(model.fit(x, y, verbose=0).history) == ["loss"]
+    model.compile("sgd", loss={"second": "mse"})
+    assert list(model.fit(x, {"second": y}, verbose=0).history) == ["loss"]
+    model.compile("sgd", loss=["mse", "mse"])
+    logs = model.fit(x, [numpy.zeros((8, 3)), y], verbose=0).history
+    assert sorted(logs) == ["first_loss", "loss", "second_loss"]
+    with pytest.raises(ValueError, match="`loss` gives no loss for any of the outputs"):
+        model.compile("sgd", loss=[None, None])
+    model.compile("sgd", loss=[None, "mse"], metrics=[["mae"], []])
+    with pytest.raises(ValueError, match="metrics are given for output 'first', which has no"):
+        model.fit(x, y, verbose=0)
+
+
+def test_one_element_tensors_act_as_python_numbers(backend):
+    count = ops.convert_to_tensor(3)
+    assert list(range(count)) == [0, 1, 2] and int(count) == 3
+    assert bool(ops.all(ops.convert_to_tensor([1.0, 2.0]) > 0))
+    assert ops.zeros(ops.convert_to_tensor([2, 3])).shape == (2, 3)
+    assert ops.reshape(ops.ones(6), ops.convert_to_tensor([3, 2])).shape == (3, 2)
+    assert ops.broadcast_to(ops.ones(2), ops.convert_to_tensor([4, 2])).shape == (4, 2)
+    with pytest.raises(ValueError, match=r"truth value of a tensor of shape \(2,\) is ambiguous"):
+        bool(ops.convert_to_tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match="Only an integer tensor of one element can be an index"):
+        range(ops.convert_to_tensor(2.0))
