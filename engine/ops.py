@@ -18,7 +18,8 @@ given symbolic tensors; the ops themselves live in one module per family and
 are re-exported here: ``ops_math`` (elementwise arithmetic, math, comparisons),
 ``ops_reduction``, ``ops_linalg`` (products and decompositions; also as ``ops.linalg``),
 ``ops_nn`` (activations, cross-entropies, attention), ``ops_conv`` (convolutions,
-pooling, normalizations), ``ops_search`` (searching, counting, segment and
+pooling, normalizations), ``ops_fft`` (Fourier transforms), ``ops_ctc`` (CTC loss
+and decoding), ``ops_search`` (searching, counting, segment and
 NaN-ignoring reductions), ``ops_shape`` (shapes and creation) and ``ops_control``
 (control flow, run eagerly); ``ops_image`` is ``ops.image``.
 """
@@ -64,6 +65,16 @@ from .ops_conv import (
     separable_conv,
     space_to_depth,
     unfold,
+)
+from .ops_ctc import ctc_decode, ctc_loss
+from .ops_fft import (
+    fft,
+    fft2,
+    ifft2,
+    irfft,
+    istft,
+    rfft,
+    stft,
 )
 from .ops_linalg import (
     cdist,
@@ -718,6 +729,17 @@ __all__ = [
     "separable_conv",
     "space_to_depth",
     "unfold",
+    # Fourier transforms (complex numbers as (real, imag) pairs, as Keras)
+    "fft",
+    "fft2",
+    "ifft2",
+    "irfft",
+    "istft",
+    "rfft",
+    "stft",
+    # connectionist temporal classification
+    "ctc_decode",
+    "ctc_loss",
     # control flow and queries (eager: they take callables or answer in Python values)
     "associative_scan",
     "cond",
@@ -798,6 +820,7 @@ nn = types.SimpleNamespace(
             "depth_to_space depthwise_conv dot_product_attention elu fold gelu glu hard_shrink "
             "hard_sigmoid hard_silu hard_swish hard_tanh layer_normalization leaky_relu "
             "log_sigmoid log_softmax max_pool moments multi_hot normalize one_hot psnr relu "
+            "ctc_loss ctc_decode "
             "relu6 rms_normalization selu separable_conv sigmoid silu soft_shrink softmax "
             "softplus softsign space_to_depth sparse_categorical_crossentropy sparse_plus "
             "sparse_sigmoid sparsemax squareplus swish tanh_shrink threshold unfold"

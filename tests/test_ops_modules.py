@@ -8,6 +8,8 @@ from engine import (
     ops,
     ops_control,
     ops_conv,
+    ops_ctc,
+    ops_fft,
     ops_image,
     ops_linalg,
     ops_math,
@@ -26,6 +28,8 @@ FAMILIES = [
     ops_control,
     ops_conv,
     ops_search,
+    ops_fft,
+    ops_ctc,
 ]
 #: functions that take no tensors to record (a shape, a conversion to NumPy), or take
 #: callables, or answer with Python values

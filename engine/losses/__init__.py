@@ -8,11 +8,12 @@ function on ``(y_true, y_pred)`` returning the per-sample losses
 (``engine.losses.kl_divergence``); every one is differentiable in ``y_pred``.
 Families: ``regression`` (squared, absolute, percentage, logarithmic, Huber,
 log-cosh, cosine), ``probabilistic`` (cross-entropies, focal, generalized, KL,
-Poisson), ``hinge``, ``overlap`` (Dice, Tversky), ``embedding`` (Circle).
+Poisson), ``hinge``, ``overlap`` (Dice, Tversky), ``embedding`` (Circle), ``ctc`` (CTC).
 """
 
 from ..registry import Registry
 from .base import EPSILON, REDUCTIONS, Loss, LossFunctionWrapper
+from .ctc import CTC, ctc
 from .embedding import Circle, circle
 from .hinge import CategoricalHinge, Hinge, SquaredHinge, categorical_hinge, hinge, squared_hinge
 from .overlap import Dice, Tversky, dice, tversky
@@ -75,6 +76,7 @@ _registry = Registry(
         "dice": Dice,
         "tversky": Tversky,
         "circle": Circle,
+        "ctc": CTC,
     },
 )
 # Keras 3's aliases (its ``losses.ALL_OBJECTS_DICT``); lookups ignore case ("MSE", "KLD")
@@ -119,6 +121,7 @@ __all__ = [
     "CategoricalGeneralizedCrossEntropy",
     "CategoricalHinge",
     "Circle",
+    "CTC",
     "CosineSimilarity",
     "Dice",
     "Hinge",
@@ -143,6 +146,7 @@ __all__ = [
     "categorical_hinge",
     "circle",
     "cosine_similarity",
+    "ctc",
     "deserialize",
     "dice",
     "get",
