@@ -78,6 +78,12 @@ LEFT_OUT = {
     "saving": {
         "KerasFileEditor": "edits Keras's .keras zip archives; our files are safetensors",
     },
+    "ops": {
+        "view_as_real": "returns complex tensors, which the engine does not have (the Fourier "
+        "ops take and give (real, imag) pairs, as Keras's do)",
+        "view_as_complex": "takes complex tensors, which the engine does not have",
+        "polar": "returns complex tensors, which the engine does not have",
+    },
 }
 
 
