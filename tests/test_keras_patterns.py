@@ -84,3 +84,22 @@ def test_one_element_tensors_act_as_python_numbers(backend):
         bool(ops.convert_to_tensor([1.0, 2.0]))
     with pytest.raises(TypeError, match="Only an integer tensor of one element can be an index"):
         range(ops.convert_to_tensor(2.0))
+
+
+def test_operators_with_python_numbers_keep_keras_dtypes(backend):
+    """A Python number is weakly typed, as in Keras 3: ``int32 + 1`` stays int32, a float
+    makes floatx, integers divide to floatx (NumPy would give int64 and float64)."""
+    ints = ops.convert_to_tensor(numpy.array([1, 2], "int32"))
+    flags = ops.convert_to_tensor(numpy.array([True, False]))
+    cases = {
+        "int32 + 1": (ints + 1, "int32"),
+        "2 * int32": (2 * ints, "int32"),
+        "int32 + 1.5": (ints + 1.5, "float32"),
+        "int32 / 2": (ints / 2, "float32"),
+        "int32 / int32": (ints / ints, "float32"),
+        "bool + 1": (flags + 1, "int32"),
+        "float64 + 1": (ops.convert_to_tensor(numpy.ones(2)) + 1, "float64"),
+    }
+    for name, (result, dtype) in cases.items():
+        assert result.dtype == dtype, f"{name}: {result.dtype}"
+    numpy.testing.assert_allclose((ints / 2).numpy(), [0.5, 1.0])

@@ -1,5 +1,6 @@
 """Helpers shared by the differentiable ops."""
 
+from .. import config
 from ..tensor import Tensor
 
 
@@ -8,7 +9,15 @@ def as_tensor(value, like: Tensor) -> Tensor:
     if isinstance(value, Tensor):
         return value
     backend = like.backend
-    dtype = like.data.dtype if like.data.dtype.kind == "f" else None
+    kind = like.data.dtype.kind
+    dtype = like.data.dtype if kind == "f" else None
+    if dtype is None and type(value) in (int, float):
+        # a Python number is weakly typed, as in Keras 3 (and NumPy 2): an int takes an
+        # integer tensor's dtype (int32 for booleans), a float becomes floatx
+        if type(value) is float:
+            dtype = config.floatx()
+        else:
+            dtype = like.data.dtype if kind in "iu" else "int32"
     if backend.is_native(value):
         data = value if dtype is None else value.astype(dtype, copy=False)
     else:

@@ -5,6 +5,7 @@ Each op's ``backward_graph`` (for ``create_graph=True``) recomputes what its
 on its inputs, so that the gradient stays differentiable in them.
 """
 
+from .. import config
 from ..tensor import Function, Tensor, apply
 from ._util import as_tensor, unbroadcast
 from .shape import reshape, sum_to, transpose
@@ -347,12 +348,26 @@ class Cast(Function):
         return (cast(grad, self.source_dtype),)
 
 
-def _binary(function_class, a, b) -> Tensor:
+def _operands(a, b) -> tuple:
+    """Both operands as tensors (a number beside a tensor becomes one, see ``_with_number``)."""
     if not isinstance(a, Tensor):
-        a = as_tensor(a, b)
+        a, b = _with_number(a, b)
     elif not isinstance(b, Tensor):
-        b = as_tensor(b, a)
-    return apply(function_class(), a, b)
+        b, a = _with_number(b, a)
+    return a, b
+
+
+def _binary(function_class, a, b) -> Tensor:
+    return apply(function_class(), *_operands(a, b))
+
+
+def _with_number(value, tensor: Tensor) -> tuple:
+    """``value`` as a tensor beside ``tensor``; a Python float meeting an integer tensor
+    makes both floatx, as Keras 3 does (NumPy would widen int32 + float32 to float64)."""
+    value = as_tensor(value, tensor)
+    if value.data.dtype.kind == "f" and tensor.data.dtype.kind != "f":
+        tensor = apply(Cast(value.data.dtype), tensor)
+    return value, tensor
 
 
 def add(a, b) -> Tensor:
@@ -368,7 +383,12 @@ def multiply(a, b) -> Tensor:
 
 
 def divide(a, b) -> Tensor:
-    return _binary(Divide, a, b)
+    """``a / b``; integers divide to floatx, as Keras 3's (NumPy would give float64)."""
+    a, b = _operands(a, b)
+    if a.data.dtype.kind not in "fc" and b.data.dtype.kind not in "fc":
+        floatx = config.floatx()
+        a, b = apply(Cast(floatx), a), apply(Cast(floatx), b)
+    return apply(Divide(), a, b)
 
 
 def power(a, b) -> Tensor:
