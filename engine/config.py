@@ -159,3 +159,68 @@ def disable_interactive_logging() -> None:
 def is_interactive_logging_enabled() -> bool:
     """Whether progress goes to stdout (True, the default) or to ``logging``."""
     return _interactive_logging
+
+
+# -- debugging caps on training (Keras's ``keras.config.set_max_epochs``...) ---------
+
+
+def _environment_int(name: str):
+    value = os.environ.get(name)
+    return None if value in (None, "") else int(value)
+
+
+_max_epochs = _environment_int("KERAS_MAX_EPOCHS")
+_max_steps_per_epoch = _environment_int("KERAS_MAX_STEPS_PER_EPOCH")
+
+
+def max_epochs():
+    """The cap on ``fit``'s epochs (None: none), from ``set_max_epochs`` or the
+    ``KERAS_MAX_EPOCHS`` environment variable, as in Keras: for quick debugging runs."""
+    return _max_epochs
+
+
+def set_max_epochs(max_epochs) -> None:
+    """Cap the epochs of every ``fit`` (None removes the cap); ``fit`` warns when it cuts."""
+    global _max_epochs
+    _max_epochs = None if max_epochs is None else int(max_epochs)
+
+
+def max_steps_per_epoch():
+    """The cap on the batches of each epoch of ``fit``, ``evaluate`` and ``predict``, from
+    ``set_max_steps_per_epoch`` or ``KERAS_MAX_STEPS_PER_EPOCH``."""
+    return _max_steps_per_epoch
+
+
+def set_max_steps_per_epoch(max_steps_per_epoch) -> None:
+    """Cap the batches of every epoch (None removes the cap); a warning says when it cuts."""
+    global _max_steps_per_epoch
+    _max_steps_per_epoch = None if max_steps_per_epoch is None else int(max_steps_per_epoch)
+
+
+# -- attention and JAX flags, kept for Keras programs --------------------------------
+
+_flash_attention = None
+
+
+def enable_flash_attention() -> None:
+    """Let attention use flash attention where it can (Keras's default, None: automatic).
+    Here the fused attention kernels are always the blocked (flash-style) ones."""
+    global _flash_attention
+    _flash_attention = None
+
+
+def disable_flash_attention() -> None:
+    """Keras's switch; the flag is kept (``is_flash_attention_enabled``), and the kernels
+    are the same: they give the same numbers either way."""
+    global _flash_attention
+    _flash_attention = False
+
+
+def is_flash_attention_enabled():
+    """The flag: None (automatic, the default) or False after ``disable_flash_attention``."""
+    return _flash_attention
+
+
+def is_nnx_enabled() -> bool:
+    """Whether Flax NNX features are on: never here (there is no JAX backend)."""
+    return False

@@ -3,6 +3,8 @@
 (``loss=[loss_fn, None]`` and targets for the other output only), and one-element tensors
 used as Python numbers."""
 
+import warnings
+
 import numpy
 import pytest
 
@@ -103,3 +105,43 @@ def test_operators_with_python_numbers_keep_keras_dtypes(backend):
     for name, (result, dtype) in cases.items():
         assert result.dtype == dtype, f"{name}: {result.dtype}"
     numpy.testing.assert_allclose((ints / 2).numpy(), [0.5, 1.0])
+
+
+@pytest.fixture
+def restored_caps():
+    yield
+    engine.config.set_max_epochs(None)
+    engine.config.set_max_steps_per_epoch(None)
+
+
+def test_debugging_caps_on_epochs_and_steps(backend, restored_caps):
+    """keras.config.set_max_epochs / set_max_steps_per_epoch: fit, evaluate and predict stop
+    early with Keras's warnings; None removes the caps."""
+    model = engine.Sequential([layers.Input((3,)), layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = numpy.ones((40, 3), "float32"), numpy.ones((40, 1), "float32")
+    seen = []
+
+    class Count(engine.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(batch)
+
+    engine.config.set_max_epochs(2)
+    engine.config.set_max_steps_per_epoch(3)
+    assert engine.config.max_epochs() == 2 and engine.config.max_steps_per_epoch() == 3
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(x, y, epochs=5, batch_size=4, verbose=0, callbacks=[Count()])
+    messages = [str(w.message) for w in caught]
+    assert "Limiting epochs to 2" in messages and "Limiting steps_per_epoch to 3" in messages
+    assert len(history.history["loss"]) == 2 and seen == [0, 1, 2, 0, 1, 2]
+    with pytest.warns(UserWarning, match="Limiting steps_per_epoch to 3"):
+        assert model.predict(x, batch_size=4, verbose=0).shape == (12, 1)
+    engine.config.set_max_epochs(None)
+    engine.config.set_max_steps_per_epoch(None)
+    assert model.predict(x, batch_size=4, verbose=0).shape == (40, 1)
+    assert engine.config.is_flash_attention_enabled() is None
+    engine.config.disable_flash_attention()
+    assert engine.config.is_flash_attention_enabled() is False
+    engine.config.enable_flash_attention()
+    assert not engine.config.is_nnx_enabled()

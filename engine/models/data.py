@@ -6,6 +6,7 @@ memory.
 """
 
 import itertools
+import warnings
 
 import numpy
 
@@ -333,3 +334,24 @@ def unpack_batch(
     if isinstance(x, (numpy.ndarray, ArrayGroup)) or not hasattr(x, "__cuda_array_interface__"):
         return prepare(x, y, weights, where, dtype, need_y=need_y, strings=strings)
     return x, y, weights  # already on a device (a prefetched batch): checked when made
+
+
+def capped_steps(steps):
+    """The batches an epoch may take under ``config.max_steps_per_epoch`` (a debugging cap,
+    as Keras's ``set_max_steps_per_epoch``), with Keras's warning; None without a cut."""
+    from .. import config
+
+    most = config.max_steps_per_epoch()
+    if not most or (steps and steps <= most):
+        return None
+    warnings.warn(f"Limiting steps_per_epoch to {most}", stacklevel=3)
+    return most
+
+
+def first_batches(epoch_batches, count: int):
+    """``epoch -> batches`` cut to the first ``count`` batches of each epoch."""
+
+    def batches(epoch):
+        return itertools.islice(epoch_batches(epoch), count)
+
+    return batches

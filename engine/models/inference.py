@@ -6,13 +6,14 @@ layers in inference mode without recording a graph, call the ``on_test_*`` and
 ``fit`` runs its validation through ``_evaluate_data``.
 """
 
+import itertools
 import math
 
 import numpy
 
 from .. import callbacks as callbacks_module
+from .. import config, symbolic
 from .. import distribute as distribute_module
-from .. import symbolic
 from ..losses.labels import LabelChecks
 from ..tensor import Tensor, no_grad
 from . import data as data_utils
@@ -49,6 +50,9 @@ class InferenceLoops:
         # the targets' labels are checked once, or on the device at the end
         with LabelChecks(targets) as label_checks:
             batches = self._test_batches(data, batch_size, steps, where)
+            cap = data_utils.capped_steps(steps)
+            if cap is not None:
+                batches = itertools.islice(batches, cap)
             for step, (xb, yb, wb) in enumerate(batches):
                 hooks.on_test_batch_begin(step)
                 self._run_step(xb, yb, wb, training=False)
@@ -90,6 +94,9 @@ class InferenceLoops:
             self._ensure_built(data[0])
             self._check_input(data[0], "evaluate")
             steps = math.ceil(len(data[0]) / batch_size)
+        most = config.max_steps_per_epoch()  # _evaluate_data cuts the batches and warns
+        if most and (not steps or most < steps):
+            steps = most
         params = {"verbose": verbose, "epochs": 1, "steps": steps}
         hooks = callbacks_module.CallbackList(callback_list, self, params)
         self._evaluate_data(data, batch_size, steps, hooks, "evaluate")
@@ -108,6 +115,10 @@ class InferenceLoops:
             self._ensure_built(x)
             self._check_input(x, "predict")
             steps = math.ceil(len(x) / batch_size)
+        batches = self._predict_batches(x, batch_size, steps)
+        cap = data_utils.capped_steps(steps)
+        if cap is not None:
+            batches, steps = itertools.islice(batches, cap), cap
         hooks = callbacks_module.CallbackList(
             callback_list, self, {"verbose": verbose, "epochs": 1, "steps": steps}
         )
@@ -115,7 +126,7 @@ class InferenceLoops:
         self.stop_predicting = False
         outputs = []
         with no_grad():
-            for step, xb in enumerate(self._predict_batches(x, batch_size, steps)):
+            for step, xb in enumerate(batches):
                 hooks.on_predict_batch_begin(step)
                 outputs.append(self._host_outputs(self(xb, training=False)))
                 hooks.on_predict_batch_end(step, {"outputs": self._structured(outputs[-1])})

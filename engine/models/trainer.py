@@ -19,10 +19,10 @@ import numpy
 from backends.errors import DeviceOutOfMemoryError
 
 from .. import callbacks as callbacks_module
+from .. import config, optimizers, random, symbolic
 from .. import distribute as distribute_module
 from .. import losses as losses_module
 from .. import metrics as metrics_module
-from .. import optimizers, random, symbolic
 from ..losses import labels as labels_module
 from ..losses.labels import LabelChecks, note_batch
 from ..metrics.base import HostCopies
@@ -406,6 +406,10 @@ class Trainer(InferenceLoops, BatchData):
         self._require_compiled("fit")
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"fit: `epochs` must be a non-negative integer, got {epochs!r}.")
+        most = config.max_epochs()  # a debugging cap (keras.config.set_max_epochs)
+        if most and most < epochs:
+            warnings.warn(f"Limiting epochs to {most}", stacklevel=2)
+            epochs = most
         progress = data_utils.check_verbose(verbose, "fit")
         if not isinstance(validation_freq, (list, tuple)) and (
             not isinstance(validation_freq, int) or validation_freq < 1
@@ -429,6 +433,9 @@ class Trainer(InferenceLoops, BatchData):
         )
         if self._distribution is not None and data_utils.is_batch_source(x):
             epoch_batches = self._distribution.shard_batches(epoch_batches)
+        cap = data_utils.capped_steps(steps)
+        if cap is not None:
+            steps, epoch_batches = cap, data_utils.first_batches(epoch_batches, cap)
         self._begin_training(x_sample)
         validation = None
         if validation_data is not None:
