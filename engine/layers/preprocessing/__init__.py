@@ -20,6 +20,7 @@ from .color import (
 )
 from .geometry import RandomCrop, RandomErasing, RandomPerspective, RandomShear
 from .image import CenterCrop, Resizing
+from .image_extra import ContrastLimitedAdaptiveHistogramEqualization, RandomElasticTransform
 from .lookup import IntegerLookup, StringLookup
 from .mixing import AugMix, CutMix, MixUp, Pipeline, RandAugment
 from .normalization import Normalization, Rescaling
@@ -30,6 +31,7 @@ __all__ = [
     "AugMix",
     "AutoContrast",
     "CenterCrop",
+    "ContrastLimitedAdaptiveHistogramEqualization",
     "CutMix",
     "Equalization",
     "IntegerLookup",
@@ -42,6 +44,7 @@ __all__ = [
     "RandomColorJitter",
     "RandomContrast",
     "RandomCrop",
+    "RandomElasticTransform",
     "RandomErasing",
     "RandomFlip",
     "RandomGaussianBlur",
