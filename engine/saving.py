@@ -228,8 +228,8 @@ def _optimizer_tensors(model) -> dict:
         if slots is None:  # no state yet (never trained, or frozen)
             continue
         index = position[id(param)]
-        for name in optimizer.slot_names:
-            tensors[f"optimizer/{index:06d}/{name}"] = _host(slots[name])
+        for name, array in slots.items():  # a MultiOptimizer's weights differ in slots
+            tensors[f"optimizer/{index:06d}/{name}"] = _host(array)
     tensors["optimizer/iterations"] = numpy.array([optimizer.iterations], dtype=numpy.int64)
     return tensors
 
@@ -656,7 +656,7 @@ def restore_optimizer_state(model, tensors: dict, format_version: str = FORMAT_V
         if slot not in state:
             raise ValueError(
                 f"optimizer state '{key}' names a slot {type(optimizer).__name__} does not have "
-                f"(its slots: {', '.join(optimizer.slot_names) or 'none'})"
+                f"for weight '{param.name}' (its slots: {', '.join(state) or 'none'})"
             )
         if tuple(state[slot].shape) != array.shape:
             raise ValueError(

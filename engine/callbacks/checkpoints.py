@@ -7,7 +7,7 @@ import warnings
 from .. import saving
 from ..optimizers.schedules import LearningRateSchedule
 from .base import Callback
-from .monitors import _Monitor
+from .monitors import _Monitor, optimizers_of
 
 
 class _SaveFrequency:
@@ -282,9 +282,11 @@ def _restore_training_state(saved, model, backup_dir: str) -> None:
         )
         return
     target.iterations = source.iterations
-    schedules = (source._learning_rate, target._learning_rate)
-    if not any(isinstance(rate, LearningRateSchedule) for rate in schedules):
-        target.learning_rate = source.learning_rate  # as set by ReduceLROnPlateau, say
+    for backed, own in zip(optimizers_of(source), optimizers_of(target)):  # a MultiOptimizer's
+        own.iterations = backed.iterations
+        schedules = (backed._learning_rate, own._learning_rate)
+        if not any(isinstance(rate, LearningRateSchedule) for rate in schedules):
+            own.learning_rate = backed.learning_rate  # as set by ReduceLROnPlateau, say
     for own, backed_up in zip(model.weights, saved.weights):
         slots = source.slots(backed_up)
         if slots is None:

@@ -8,6 +8,7 @@ import time
 import numpy
 
 from .base import Callback
+from .monitors import learning_rate_logs
 
 
 class CSVLogger(Callback):
@@ -232,8 +233,8 @@ class TensorBoard(Callback):
         train = {name: value for name, value in logs.items() if not name.startswith("val_")}
         validation = {name[4:]: value for name, value in logs.items() if name.startswith("val_")}
         optimizer = self.model.optimizer
-        if optimizer is not None:
-            train["learning_rate"] = float(optimizer.learning_rate)
+        if optimizer is not None:  # learning_rate_<name> per sub-optimizer, as Keras
+            train.update({k: float(v) for k, v in learning_rate_logs(optimizer).items()})
         if self.write_steps_per_second:
             steps = optimizer.iterations - self._epoch_start_iterations
             train["steps_per_second"] = steps / (time.perf_counter() - self._epoch_start_time)

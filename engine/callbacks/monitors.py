@@ -20,15 +20,29 @@ def _check_mode(owner: str, mode: str, monitor: str) -> str:
     return mode
 
 
+def optimizers_of(optimizer) -> list:
+    """The optimizers whose learning rates a callback reads and sets: a MultiOptimizer's
+    sub-optimizers (as Keras 3 loops over ``optimizer.optimizers``), else the optimizer."""
+    return list(optimizer.optimizers) if hasattr(optimizer, "optimizers") else [optimizer]
+
+
+def learning_rate_logs(optimizer) -> dict:
+    """Keras's log keys: ``learning_rate``, or ``learning_rate_<name>`` per sub-optimizer."""
+    if hasattr(optimizer, "optimizers"):
+        return {f"learning_rate_{o.name}": o.learning_rate for o in optimizer.optimizers}
+    return {"learning_rate": optimizer.learning_rate}
+
+
 def _require_float_learning_rate(owner: str, model) -> None:
     """Keras refuses to set a learning rate over a schedule; say so before training starts."""
-    schedule = model.optimizer._learning_rate
-    if isinstance(schedule, LearningRateSchedule):
-        raise TypeError(
-            f"{owner}: the optimizer's `learning_rate` is a schedule "
-            f"({type(schedule).__name__}), which {owner} cannot set. Use one or the other: "
-            f"create the optimizer with a float `learning_rate` to use {owner}."
-        )
+    for optimizer in optimizers_of(model.optimizer):
+        schedule = optimizer._learning_rate
+        if isinstance(schedule, LearningRateSchedule):
+            raise TypeError(
+                f"{owner}: the optimizer's `learning_rate` is a schedule "
+                f"({type(schedule).__name__}), which {owner} cannot set. Use one or the other: "
+                f"create the optimizer with a float `learning_rate` to use {owner}."
+            )
 
 
 class _Monitor(Callback):
@@ -153,7 +167,7 @@ class ReduceLROnPlateau(_Monitor):
     def on_epoch_end(self, epoch, logs=None):
         value = self._current(logs)
         if logs is not None:
-            logs["learning_rate"] = self.model.optimizer.learning_rate
+            logs.update(learning_rate_logs(self.model.optimizer))
         if value is None:
             return
         if self.cooldown_counter > 0:
@@ -167,12 +181,22 @@ class ReduceLROnPlateau(_Monitor):
             return
         self.wait += 1
         if self.wait >= self.patience:
-            old = self.model.optimizer.learning_rate
-            if old > self.min_lr:
+            several = hasattr(self.model.optimizer, "optimizers")
+            reduced = False
+            for optimizer in optimizers_of(self.model.optimizer):
+                old = optimizer.learning_rate
+                if old <= self.min_lr:
+                    continue
                 new = max(old * self.factor, self.min_lr)
-                self.model.optimizer.learning_rate = new
+                optimizer.learning_rate = new
+                reduced = True
                 if self.verbose > 0 and self.is_chief:
-                    print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+                    whose = f"{optimizer.name} " if several else ""
+                    print(
+                        f"Epoch {epoch + 1}: ReduceLROnPlateau reducing {whose}learning rate "
+                        f"to {new}."
+                    )
+            if reduced:
                 self.cooldown_counter = self.cooldown
                 self.wait = 0
 
@@ -188,22 +212,28 @@ class LearningRateScheduler(Callback):
         _require_float_learning_rate("LearningRateScheduler", self.model)
 
     def on_epoch_begin(self, epoch, logs=None):
-        try:
-            lr = self.schedule(epoch, self.model.optimizer.learning_rate)
-        except TypeError:  # Keras also accepts the older one-argument schedule(epoch)
-            lr = self.schedule(epoch)
-        if not isinstance(lr, (int, float, numpy.floating)) or isinstance(lr, bool):
-            raise ValueError(
-                f"LearningRateScheduler: the schedule must return a float, got {lr!r} "
-                f"for epoch {epoch}."
-            )
-        self.model.optimizer.learning_rate = float(lr)
-        if self.verbose > 0 and self.is_chief:
-            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+        several = hasattr(self.model.optimizer, "optimizers")
+        for optimizer in optimizers_of(self.model.optimizer):  # each sub-optimizer, as Keras
+            try:
+                lr = self.schedule(epoch, optimizer.learning_rate)
+            except TypeError:  # Keras also accepts the older one-argument schedule(epoch)
+                lr = self.schedule(epoch)
+            if not isinstance(lr, (int, float, numpy.floating)) or isinstance(lr, bool):
+                raise ValueError(
+                    f"LearningRateScheduler: the schedule must return a float, got {lr!r} "
+                    f"for epoch {epoch}."
+                )
+            optimizer.learning_rate = float(lr)
+            if self.verbose > 0 and self.is_chief:
+                whose = f"{optimizer.name} " if several else ""
+                print(
+                    f"Epoch {epoch + 1}: LearningRateScheduler setting {whose}learning rate "
+                    f"to {lr}."
+                )
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["learning_rate"] = self.model.optimizer.learning_rate
+            logs.update(learning_rate_logs(self.model.optimizer))
 
 
 class TerminateOnNaN(Callback):

@@ -5,6 +5,7 @@ from . import schedules
 from .accumulators import Adadelta, Adafactor, Ftrl
 from .adam_variants import Adamax, Lamb, Lion, Nadam, ScheduleFreeAdamW
 from .base import Optimizer
+from .multi import MultiOptimizer, OptimizerMap
 from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 
 _registry = Registry(
@@ -23,6 +24,7 @@ _registry = Registry(
         "lion": Lion,
         "nadam": Nadam,
         "schedulefreeadamw": ScheduleFreeAdamW,
+        "multi_optimizer": MultiOptimizer,
     },
 )
 
@@ -69,8 +71,10 @@ __all__ = [
     "Ftrl",
     "Lamb",
     "Lion",
+    "MultiOptimizer",
     "Nadam",
     "Optimizer",
+    "OptimizerMap",
     "RMSprop",
     "ScheduleFreeAdamW",
     "deserialize",
