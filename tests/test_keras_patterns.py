@@ -137,6 +137,15 @@ def test_debugging_caps_on_epochs_and_steps(backend, restored_caps):
     assert len(history.history["loss"]) == 2 and seen == [0, 1, 2, 0, 1, 2]
     with pytest.warns(UserWarning, match="Limiting steps_per_epoch to 3"):
         assert model.predict(x, batch_size=4, verbose=0).shape == (12, 1)
+    evaluated = []
+
+    class CountTests(engine.callbacks.Callback):
+        def on_test_batch_end(self, batch, logs=None):
+            evaluated.append(batch)
+
+    with pytest.warns(UserWarning, match="Limiting steps_per_epoch to 3"):
+        model.evaluate(x, y, batch_size=4, verbose=0, callbacks=[CountTests()])
+    assert evaluated == [0, 1, 2]
     engine.config.set_max_epochs(None)
     engine.config.set_max_steps_per_epoch(None)
     assert model.predict(x, batch_size=4, verbose=0).shape == (40, 1)

@@ -94,10 +94,11 @@ class InferenceLoops:
             self._ensure_built(data[0])
             self._check_input(data[0], "evaluate")
             steps = math.ceil(len(data[0]) / batch_size)
-        most = config.max_steps_per_epoch()  # _evaluate_data cuts the batches and warns
+        shown = steps  # the progress total; _evaluate_data cuts the batches and warns
+        most = config.max_steps_per_epoch()
         if most and (not steps or most < steps):
-            steps = most
-        params = {"verbose": verbose, "epochs": 1, "steps": steps}
+            shown = most
+        params = {"verbose": verbose, "epochs": 1, "steps": shown}
         hooks = callbacks_module.CallbackList(callback_list, self, params)
         self._evaluate_data(data, batch_size, steps, hooks, "evaluate")
         return self._results(return_dict)
