@@ -785,7 +785,8 @@ del _name
 _eager_shape = shape
 
 
-#: ``keras.ops.linalg``: the linear algebra under Keras's sub-namespace (also at the top level)
+#: ``keras.ops.linalg``: the linear algebra under Keras's sub-namespace (also at the top level;
+#: Keras files ``jvp`` there too)
 linalg = types.SimpleNamespace(
     **{
         name: globals()[name]
@@ -796,6 +797,7 @@ linalg = types.SimpleNamespace(
             "eig",
             "eigh",
             "inv",
+            "jvp",
             "lstsq",
             "lu_factor",
             "matrix_rank",
@@ -816,12 +818,12 @@ nn = types.SimpleNamespace(
         name: globals()[name]
         for name in (
             "adaptive_average_pool adaptive_max_pool average_pool batch_normalization "
-            "binary_crossentropy categorical_crossentropy celu conv conv_transpose "
-            "depth_to_space depthwise_conv dot_product_attention elu fold gelu glu hard_shrink "
-            "hard_sigmoid hard_silu hard_swish hard_tanh layer_normalization leaky_relu "
-            "log_sigmoid log_softmax max_pool moments multi_hot normalize one_hot psnr relu "
-            "ctc_loss ctc_decode "
-            "relu6 rms_normalization selu separable_conv sigmoid silu soft_shrink softmax "
+            "binary_crossentropy categorical_crossentropy celu conv conv_transpose ctc_decode "
+            "ctc_loss depth_to_space depthwise_conv dot_product_attention elu fold gelu glu "
+            "hard_shrink hard_sigmoid hard_silu hard_swish hard_tanh layer_normalization "
+            "leaky_relu log_sigmoid log_softmax max_pool moments multi_hot normalize one_hot "
+            "psnr relu relu6 rms_normalization selu separable_conv sigmoid silu soft_shrink "
+            "softmax "
             "softplus softsign space_to_depth sparse_categorical_crossentropy sparse_plus "
             "sparse_sigmoid sparsemax squareplus swish tanh_shrink threshold unfold"
         ).split()
