@@ -11,8 +11,10 @@ resized or sampled comes back rounded to its integer dtype (and outside the grap
 Gradients reach the images through every op that is a smooth (here: linear) function of
 them: ``resize``, ``extract_patches``, ``pad_images``, ``crop_images``,
 ``rgb_to_grayscale``, ``affine_transform``, ``map_coordinates``, ``gaussian_blur``,
-``sobel_edges``, and the colour conversions. Sampling positions (``transform``,
-``coordinates``) are constants, as Keras documents for ``affine_transform``.
+``sobel_edges``, ``perspective_transform``, ``scale_and_translate``, ``elastic_transform``,
+``ssim`` (in both images), and the colour conversions. Sampling positions (``transform``,
+``coordinates``, points, scales, noise) are constants, as Keras documents for
+``affine_transform``.
 
 The resampling shares its arithmetic with the preprocessing layers
 (``engine.layers.preprocessing.sampling``): separable taps gathered along one axis at a
@@ -33,16 +35,20 @@ from .tensor import Tensor, apply
 __all__ = [
     "affine_transform",
     "crop_images",
+    "elastic_transform",
     "extract_patches",
     "extract_patches_3d",
     "gaussian_blur",
     "hsv_to_rgb",
     "map_coordinates",
     "pad_images",
+    "perspective_transform",
     "resize",
     "rgb_to_grayscale",
     "rgb_to_hsv",
+    "scale_and_translate",
     "sobel_edges",
+    "ssim",
 ]
 
 RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5")
@@ -55,6 +61,12 @@ def _sampling():
     from .layers.preprocessing import sampling
 
     return sampling
+
+
+def _geometry():
+    from .layers.preprocessing import geometry
+
+    return geometry
 
 
 def _colour():
@@ -691,3 +703,295 @@ def sobel_edges(images, data_format=None) -> Tensor:
     vertical = _along_axes(x, {1: _same_taps(slope, height), 2: _same_taps(smooth, width)})
     horizontal = _along_axes(x, {1: _same_taps(smooth, height), 2: _same_taps(slope, width)})
     return F.stack([restore(vertical), restore(horizontal)], axis=-1)
+
+
+# -- perspective, elastic deformation ----------------------------------------------------
+
+
+def _corner_points(function: str, name: str, value) -> numpy.ndarray:
+    points = _host(value)
+    if points.ndim not in (2, 3) or points.shape[-2:] != (4, 2):
+        raise ValueError(
+            f"{function}: {name} must have shape (4, 2) (one image) or (N, 4, 2) (a batch): four "
+            f"(x, y) corners; got shape {points.shape}."
+        )
+    return points.astype(numpy.float32).reshape(-1, 4, 2)
+
+
+def perspective_transform(
+    images, start_points, end_points, interpolation="bilinear", fill_value=0, data_format=None
+) -> Tensor:
+    """Images warped by the projective map that takes the four ``end_points`` to the four
+    ``start_points`` (each ``(x, y)``, shape ``(4, 2)`` or one set per image ``(N, 4, 2)``):
+    output pixel ``(x, y)`` samples the input at the map's image of ``(x, y)`` (Keras's
+    homography, solved from the points in float32), ``interpolation`` ``"bilinear"`` or
+    ``"nearest"``, ``fill_value`` outside the image. No gradient reaches the points.
+    """
+    function = "perspective_transform"
+    data_format = _data_format(function, data_format)
+    images = _images(function, images)
+    order = AFFINE_INTERPOLATIONS.index(
+        _choice(function, "interpolation", interpolation, AFFINE_INTERPOLATIONS)
+    )
+    start = _corner_points(function, "start_points", start_points)
+    end = _corner_points(function, "end_points", end_points)
+    if _host(start_points).shape != _host(end_points).shape:
+        raise ValueError(
+            f"{function}: start_points and end_points must have the same shape; got "
+            f"{_host(start_points).shape} and {_host(end_points).shape}."
+        )
+    x, restore = _channels_last(images, data_format)
+    batch = x.shape[0]
+    if start.shape[0] not in (1, batch):
+        raise ValueError(
+            f"{function}: start_points has {start.shape[0]} point sets for a batch of {batch} "
+            f"images; give one set per image, or one for all."
+        )
+    maps = _geometry().homographies(start.astype(numpy.float64), end.astype(numpy.float64))
+    maps = numpy.broadcast_to(maps.astype(numpy.float32), (batch, 8))
+    dtype = x.dtype
+    if dtype.kind != "f":
+        fill_value = numpy.asarray(fill_value).astype(dtype).item()
+        x = _to_float(x)
+    out = _geometry().projective_transform(x, maps, AFFINE_INTERPOLATIONS[order], float(fill_value))
+    if out.dtype != dtype:
+        out = _back_to_integers(out, dtype, half_away=True)
+    return restore(out)
+
+
+def _elastic_warp(images: Tensor, noise, alpha, sigma, interpolation, fill_mode, fill_value):
+    """``images`` ``(n, h, w, c)`` deformed by the displacement fields made from ``noise``, a
+    host array ``(2, n, h, w)`` of standard normal draws (the column field, then the row
+    field): each field is ``noise * sigma`` blurred by a Gaussian of ``sigma`` over
+    ``int(6 * sigma) | 1`` taps (zero padding); output pixel ``(y, x)`` samples the input at
+    ``(y + alpha * dy, x + alpha * dx)`` (the RandomElasticTransform layer's arithmetic)."""
+    batch, height, width, _ = images.shape
+    alpha, sigma = numpy.float32(alpha), numpy.float32(sigma)
+    size = int(numpy.float32(6) * sigma) | 1
+    backend = images.backend
+    fields = numpy.asarray(noise, dtype=numpy.float32).reshape(2 * batch, height, width, 1) * sigma
+    fields = Tensor._wrap(backend.asarray(fields), backend)
+    smooth = gaussian_blur(fields, (size, size), (float(sigma), float(sigma)), "channels_last")
+    dx, dy = smooth.data[:batch, ..., 0], smooth.data[batch:, ..., 0]
+    xp = backend.xp
+    rows = xp.arange(height, dtype=numpy.float32).reshape(1, height, 1) + alpha * dy
+    cols = xp.arange(width, dtype=numpy.float32).reshape(1, 1, width) + alpha * dx
+    order = AFFINE_INTERPOLATIONS.index(interpolation)
+    return _sample(images, [rows, cols], order, fill_mode, fill_value)
+
+
+def _number(function: str, name: str, value, positive: bool = False) -> float:
+    if isinstance(value, Tensor):
+        value = value.numpy()
+    if (
+        isinstance(value, bool)
+        or numpy.ndim(value) != 0
+        or not numpy.issubdtype(numpy.asarray(value).dtype, numpy.number)
+        or not numpy.isfinite(value)
+        or (positive and not value > 0)
+    ):
+        kind = "a positive number" if positive else "a finite number"
+        raise ValueError(f"{function}: {name} must be {kind}; got {value!r}.")
+    return float(value)
+
+
+def elastic_transform(
+    images,
+    alpha=20.0,
+    sigma=5.0,
+    interpolation="bilinear",
+    fill_mode="reflect",
+    fill_value=0.0,
+    seed=None,
+    data_format=None,
+) -> Tensor:
+    """Images deformed elastically (Simard et al., 2003): two fields of standard normal noise
+    per image, drawn from ``engine.random`` with ``seed`` (an int, a SeedGenerator, or None for
+    the global generator), each times ``sigma`` and blurred by a Gaussian of width ``sigma``
+    (``int(6 * sigma) | 1`` taps), displace every pixel by ``alpha`` times the fields; the
+    image is sampled there with ``interpolation`` (``"bilinear"`` or ``"nearest"``) and, past
+    its edges, ``fill_mode`` (``fill_value`` for ``"constant"``). ``alpha = 0`` returns the
+    images. Keras's draws differ from these; the arithmetic is the same. Differentiable in the
+    images.
+    """
+    function = "elastic_transform"
+    data_format = _data_format(function, data_format)
+    images = _images(function, images)
+    _choice(function, "interpolation", interpolation, AFFINE_INTERPOLATIONS)
+    _choice(function, "fill_mode", fill_mode, FILL_MODES)
+    alpha = _number(function, "alpha", alpha)
+    sigma = _number(function, "sigma", sigma, positive=True)
+    fill_value = _number(function, "fill_value", fill_value)
+    from . import random
+
+    x, restore = _channels_last(images, data_format)
+    batch, height, width, _ = x.shape
+    noise = random.normal((2, batch, height, width), dtype="float32", seed=seed).numpy()
+    return restore(_elastic_warp(x, noise, alpha, sigma, interpolation, fill_mode, fill_value))
+
+
+# -- scale and translate ------------------------------------------------------------------
+
+SCALE_AND_TRANSLATE_METHODS = {
+    "linear": "bilinear",
+    "bilinear": "bilinear",
+    "trilinear": "bilinear",
+    "cubic": "bicubic",
+    "bicubic": "bicubic",
+    "tricubic": "bicubic",
+    "lanczos3": "lanczos3",
+    "lanczos5": "lanczos5",
+}
+
+
+def _compressed_taps(weights: numpy.ndarray):
+    """``(index, weights)``, each ``(out, taps)``, of the nonzero entries of an ``(out, in)``
+    weight matrix."""
+    count = max(int((weights != 0).sum(axis=1).max()), 1)
+    order = numpy.argsort(weights == 0, axis=1, kind="stable")[:, :count]  # nonzero first
+    return order, numpy.take_along_axis(weights, order, axis=1)
+
+
+def _scale_translate_weights(in_size, out_size, scale, translation, method, antialias, dtype):
+    """``(out, in)`` weights: output ``o`` samples input position ``(o + 0.5 - translation) /
+    scale - 0.5`` with the kernel (stretched by ``1 / scale`` when downscaling and
+    ``antialias``), normalised to sum to 1, zero where the position is outside the input."""
+    scale, translation = dtype.type(scale), dtype.type(translation)
+    inverse = dtype.type(1) / scale
+    stretch = max(inverse, dtype.type(1)) if antialias else dtype.type(1)
+    sample = (numpy.arange(out_size, dtype=dtype) + dtype.type(0.5)) * inverse
+    sample = sample - translation * inverse - dtype.type(0.5)
+    distance = numpy.abs(sample[:, None] - numpy.arange(in_size, dtype=dtype)[None, :]) / stretch
+    weights = _KERNELS[method](distance).astype(dtype)
+    total = weights.sum(axis=1, keepdims=True)
+    weights = numpy.where(
+        numpy.abs(total) > 1000.0 * _FLOAT32_EPS,
+        weights / numpy.where(total != 0, total, 1.0),
+        0.0,
+    )
+    inside = (sample >= -0.5) & (sample <= in_size - 0.5)
+    return numpy.where(inside[:, None], weights, 0.0)
+
+
+def scale_and_translate(
+    images, output_shape, scale, translation, spatial_dims, method, antialias=True
+) -> Tensor:
+    """``images`` (any rank) resampled to ``output_shape`` along ``spatial_dims``: along axis
+    ``spatial_dims[k]``, input position ``p`` (pixel centres at ``i + 0.5``) lands at ``p *
+    scale[k] + translation[k]``, and each output pixel takes the kernel-weighted (normalised)
+    mean of the input around its source position; outputs whose source lies outside the input
+    are 0. ``method``: ``"linear"``/``"bilinear"``/``"trilinear"`` (triangle),
+    ``"cubic"``/``"bicubic"``/``"tricubic"`` (Keys' cubic), ``"lanczos3"`` or
+    ``"lanczos5"``; ``antialias`` widens the kernel by ``1 / scale`` when downscaling. Integer
+    images give ``floatx`` results (JAX's promotion). No gradient reaches ``scale`` and
+    ``translation``.
+    """
+    function = "scale_and_translate"
+    images = as_tensor(images)
+    _choice(function, "method", method, tuple(SCALE_AND_TRANSLATE_METHODS))
+    kernel = SCALE_AND_TRANSLATE_METHODS[method]
+    shape = _int_tuple(function, "output_shape", output_shape, images.ndim, minimum=0)
+    ndim = images.ndim
+    dims = spatial_dims if isinstance(spatial_dims, (tuple, list)) else (spatial_dims,)
+    if any(
+        isinstance(d, bool) or not isinstance(d, (int, numpy.integer)) or not -ndim <= d < ndim
+        for d in dims
+    ) or len({int(d) % ndim for d in dims}) != len(dims):
+        raise ValueError(
+            f"{function}: spatial_dims must be distinct axes of images (rank {ndim}); got "
+            f"{spatial_dims!r}."
+        )
+    dims = tuple(int(d) % ndim for d in dims)
+    scales = _host(scale).astype(numpy.float64).reshape(-1)
+    translations = _host(translation).astype(numpy.float64).reshape(-1)
+    for name, values in (("scale", scales), ("translation", translations)):
+        if values.shape[0] != len(dims):
+            raise ValueError(
+                f"{function}: {name} must have one entry per spatial dim ({len(dims)}); got "
+                f"{values.shape[0]}."
+            )
+    if not numpy.all(numpy.isfinite(scales) & (scales != 0)):
+        raise ValueError(f"{function}: scale must be finite and nonzero; got {scales.tolist()}.")
+    for axis in range(ndim):
+        if axis not in dims and shape[axis] != images.shape[axis]:
+            raise ValueError(
+                f"{function}: output_shape {shape} differs from the images' shape "
+                f"{tuple(images.shape)} along axis {axis}, which is not in spatial_dims."
+            )
+    x = _to_float(images)
+    taps = {
+        axis: _compressed_taps(
+            _scale_translate_weights(
+                x.shape[axis], shape[axis], s, t, kernel, bool(antialias), x.dtype
+            )
+        )
+        for axis, s, t in zip(dims, scales, translations)
+    }
+    return _along_axes(x, taps)
+
+
+# -- structural similarity ----------------------------------------------------------------
+
+
+def _valid_taps(kernel: numpy.ndarray, length: int):
+    """``(index, weights)`` of a 1-D correlation with ``kernel``, "valid" positions only."""
+    size = kernel.shape[0]
+    index = numpy.arange(length - size + 1)[:, None] + numpy.arange(size)[None, :]
+    return index, numpy.broadcast_to(kernel[None, :], index.shape)
+
+
+def ssim(
+    image1,
+    image2,
+    max_val=1.0,
+    filter_size=11,
+    filter_sigma=1.5,
+    k1=0.01,
+    k2=0.03,
+    data_format=None,
+) -> Tensor:
+    """Structural similarity of two images or batches (Wang et al., 2004): local means,
+    variances and covariance under a ``filter_size`` Gaussian window of ``filter_sigma`` (valid
+    positions only), ``((2 m1 m2 + c1)(2 s12 + c2)) / ((m1^2 + m2^2 + c1)(s1^2 + s2^2 + c2))``
+    with ``c1 = (k1 max_val)^2``, ``c2 = (k2 max_val)^2``, averaged over positions and
+    channels: one value per image (a scalar for one image), in ``image1``'s dtype (computed in
+    float; integer images' values truncated, as Keras). Differentiable in both images.
+    """
+    function = "ssim"
+    data_format = _data_format(function, data_format)
+    image1 = _images(function, image1, name="image1")
+    image2 = _images(function, image2, name="image2")
+    if tuple(image1.shape) != tuple(image2.shape):
+        raise ValueError(
+            f"{function}: image1 and image2 must have the same shape; got "
+            f"{tuple(image1.shape)} and {tuple(image2.shape)}."
+        )
+    (filter_size,) = _int_tuple(function, "filter_size", filter_size, 1)
+    filter_sigma = _number(function, "filter_sigma", filter_sigma, positive=True)
+    max_val, k1, k2 = (
+        _number(function, n, v) for n, v in zip(("max_val", "k1", "k2"), (max_val, k1, k2))
+    )
+    dtype = image1.dtype
+    x1, _ = _channels_last(_to_float(image1), data_format)
+    x2, _ = _channels_last(cast_tensor(image2, x1.dtype), data_format)
+    height, width = x1.shape[1], x1.shape[2]
+    if filter_size > min(height, width):
+        raise ValueError(
+            f"{function}: filter_size ({filter_size}) must not exceed the images' height and "
+            f"width ({height}, {width})."
+        )
+    kernel = _gaussian(filter_size, filter_sigma, x1.dtype)
+    taps = {1: _valid_taps(kernel, height), 2: _valid_taps(kernel, width)}
+    c1 = (k1 * max_val) ** 2
+    c2 = (k2 * max_val) ** 2
+    mean1, mean2 = _along_axes(x1, taps), _along_axes(x2, taps)
+    mean11, mean22, mean12 = mean1 * mean1, mean2 * mean2, mean1 * mean2
+    var1 = _along_axes(x1 * x1, taps) - mean11
+    var2 = _along_axes(x2 * x2, taps) - mean22
+    cov = _along_axes(x1 * x2, taps) - mean12
+    numerator = (2.0 * mean12 + c1) * (2.0 * cov + c2)
+    denominator = (mean11 + mean22 + c1) * (var1 + var2 + c2)
+    value = (numerator / denominator).mean(axis=(1, 2, 3))
+    if image1.ndim == 3:
+        value = F.reshape(value, ())
+    return value if value.dtype == dtype else cast_tensor(value, dtype)

@@ -611,6 +611,340 @@ def test_blur_and_sobel_gradients(backend, float64):
     check_gradients(ops_image.sobel_edges, x, backend=backend)
 
 
+# -- perspective_transform ----------------------------------------------------------------
+
+
+def homography_reference(start, end):
+    """The projective map ``[a0, a1, a2, b0, b1, b2, c0, c1]`` taking the four ``end`` corners
+    to the four ``start`` corners: ``x_s (c0 x_e + c1 y_e + 1) = a0 x_e + a1 y_e + a2``, and
+    likewise for ``y_s``, solved as eight linear equations."""
+    rows, targets = [], []
+    for (sx, sy), (ex, ey) in zip(start, end):
+        rows.append([ex, ey, 1, 0, 0, 0, -sx * ex, -sx * ey])
+        rows.append([0, 0, 0, ex, ey, 1, -sy * ex, -sy * ey])
+        targets += [sx, sy]
+    return numpy.linalg.solve(numpy.array(rows, float), numpy.array(targets, float))
+
+
+def perspective_reference(images, start, end, order, fill_value=0.0):
+    n, height, width, channels = images.shape
+    rows, cols = numpy.meshgrid(numpy.arange(height), numpy.arange(width), indexing="ij")
+    out = numpy.zeros(images.shape)
+    for i in range(n):
+        a0, a1, a2, b0, b1, b2, c0, c1 = homography_reference(start[i], end[i])
+        k = c0 * cols + c1 * rows + 1
+        coordinates = numpy.stack(
+            [(b0 * cols + b1 * rows + b2) / k, (a0 * cols + a1 * rows + a2) / k]
+        )
+        for c in range(channels):
+            out[i, ..., c] = map_reference(
+                images[i, ..., c], coordinates, order, "constant", fill_value
+            )
+    return out
+
+
+CORNERS = numpy.array([[[0, 0], [0, 5], [6, 0], [6, 5]]] * 2, dtype=numpy.float32)
+MOVED = numpy.array(
+    [
+        [[0.6, 0.3], [0.2, 4.7], [5.3, -0.8], [6.4, 5.2]],
+        [[1.1, 0.4], [0.7, 5.6], [5.8, 0.9], [6.2, 4.1]],
+    ],
+    dtype=numpy.float32,
+)
+
+
+@pytest.mark.parametrize(
+    "interpolation, fill_value", list(itertools.product(("bilinear", "nearest"), (0, 0.6)))
+)
+def test_perspective_transform_against_formula(backend, interpolation, fill_value):
+    x = uniform(2, 5, 6, 2)
+    result = ops_image.perspective_transform(x, CORNERS, MOVED, interpolation, fill_value)
+    assert result.dtype == numpy.float32 and result.shape == x.shape
+    order = ("nearest", "bilinear").index(interpolation)
+    expected = perspective_reference(x, CORNERS, MOVED, order, fill_value)
+    numpy.testing.assert_allclose(result.numpy(), expected, rtol=1e-5, atol=2e-5)
+    # the other way round: the moved corners to the image's
+    back = ops_image.perspective_transform(x, MOVED, CORNERS, interpolation, fill_value)
+    expected = perspective_reference(x, MOVED, CORNERS, order, fill_value)
+    numpy.testing.assert_allclose(back.numpy(), expected, rtol=1e-5, atol=2e-5)
+
+
+def test_perspective_transform_one_image_channels_first_identity_and_integers(backend):
+    x = uniform(2, 5, 6, 3)
+    expected = perspective_reference(x, CORNERS, MOVED, 1, 0.2)
+    single = ops_image.perspective_transform(x[1], CORNERS[1], MOVED[1], fill_value=0.2)
+    numpy.testing.assert_allclose(single.numpy(), expected[1], rtol=1e-5, atol=2e-5)
+    first = ops_image.perspective_transform(
+        to_first(x), CORNERS, MOVED, fill_value=0.2, data_format="channels_first"
+    )
+    numpy.testing.assert_allclose(first.numpy(), to_first(expected), rtol=1e-5, atol=2e-5)
+    same = ops_image.perspective_transform(x, CORNERS, CORNERS, "nearest")
+    numpy.testing.assert_allclose(same.numpy(), x, atol=1e-6)
+    # one set of points for every image of a batch
+    both = ops_image.perspective_transform(x, CORNERS[0], MOVED[1])
+    numpy.testing.assert_allclose(
+        both.numpy(),
+        perspective_reference(x, CORNERS, MOVED[[1, 1]], 1),
+        rtol=1e-5,
+        atol=2e-5,
+    )
+    integers = (x * 255).astype(numpy.uint8)
+    result = ops_image.perspective_transform(integers, CORNERS, MOVED, fill_value=7.6)
+    assert result.dtype == numpy.uint8
+    reference = perspective_reference(integers, CORNERS, MOVED, 1, 7)
+    assert numpy.abs(result.numpy() - numpy.floor(reference + 0.5)).max() <= 1
+
+
+def test_perspective_transform_gradients(backend, float64):
+    x = uniform(2, 4, 5, 2, dtype="float64")
+    for interpolation in ("bilinear", "nearest"):
+        check_gradients(
+            lambda t, i=interpolation: ops_image.perspective_transform(
+                t, CORNERS, MOVED, i, fill_value=0.3
+            ),
+            x,
+            backend=backend,
+        )
+
+
+# -- scale_and_translate ------------------------------------------------------------------
+
+
+def _lanczos5(x):
+    safe = numpy.where(x == 0, 1.0, x)
+    value = 5 * numpy.sin(numpy.pi * safe) * numpy.sin(numpy.pi * safe / 5) / (numpy.pi * safe) ** 2
+    return numpy.where(x < 1e-3, 1.0, numpy.where(x > 5, 0.0, value))
+
+
+def scale_translate_matrix(n_in, n_out, scale, translation, kernel, antialias):
+    """``(n_out, n_in)``: output ``o`` reads input position ``(o + 0.5 - translation) / scale -
+    0.5``, kernel weights (widened by ``1 / scale`` when shrinking with ``antialias``) summing
+    to 1, a zero row when the position is outside ``[-0.5, n_in - 0.5]``."""
+    kernel = {
+        "linear": lambda d: numpy.maximum(0, 1 - d),
+        "cubic": _keys_cubic,
+        "lanczos3": _lanczos3,
+        "lanczos5": _lanczos5,
+    }[kernel]
+    source = (numpy.arange(n_out) + 0.5 - translation) / scale - 0.5
+    stretch = max(1 / scale, 1.0) if antialias else 1.0
+    weights = kernel(numpy.abs(source[:, None] - numpy.arange(n_in)[None, :]) / stretch)
+    total = weights.sum(axis=1, keepdims=True)
+    weights = weights / numpy.where(total == 0, 1.0, total)
+    inside = (source >= -0.5) & (source <= n_in - 0.5)
+    return numpy.where(inside[:, None], weights, 0.0)
+
+
+SCALINGS = [
+    (method, antialias, scale, translation, size)
+    for method in ("linear", "bilinear", "cubic", "tricubic", "lanczos3")
+    for antialias in (True, False)
+    for scale, translation, size in (
+        ((2.0, 1.5), (-0.5, 0.3), (10, 8)),  # up
+        ((0.5, 0.4), (0.2, 1.0), (3, 3)),  # down
+        ((1.3, 0.7), (-2.0, 2.5), (5, 6)),  # both, shifted past the edge
+    )
+]
+
+
+@pytest.mark.parametrize("method, antialias, scale, translation, size", SCALINGS)
+def test_scale_and_translate_against_formula(backend, method, antialias, scale, translation, size):
+    x = uniform(2, 5, 6, 3)
+    result = ops_image.scale_and_translate(
+        x, (2, *size, 3), numpy.array(scale), numpy.array(translation), (1, 2), method, antialias
+    )
+    assert result.dtype == numpy.float32 and result.shape == (2, *size, 3)
+    kernel = {"bilinear": "linear", "tricubic": "cubic"}.get(method, method)
+    rows = scale_translate_matrix(5, size[0], scale[0], translation[0], kernel, antialias)
+    cols = scale_translate_matrix(6, size[1], scale[1], translation[1], kernel, antialias)
+    expected = numpy.einsum("oh,nhwc,pw->nopc", rows, x, cols)
+    numpy.testing.assert_allclose(result.numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_scale_and_translate_keras_example_other_ranks_and_integers(backend):
+    images = numpy.arange(9, dtype=numpy.float32).reshape(3, 3)
+    scale = numpy.array([2.0, 2.0], dtype=numpy.float32)
+    result = ops_image.scale_and_translate(
+        images, (5, 5), scale, -(scale / 2 - 0.5), (0, 1), "linear"
+    )
+    expected = numpy.arange(5)[:, None] * 1.5 + numpy.arange(5)[None, :] * 0.5
+    numpy.testing.assert_allclose(result.numpy(), expected, atol=1e-6)
+    # one axis of a batch, lanczos5
+    x = uniform(2, 4, 9, 2)
+    result = ops_image.scale_and_translate(x, (2, 4, 5, 2), [0.55], [0.4], (2,), "lanczos5")
+    cols = scale_translate_matrix(9, 5, 0.55, 0.4, "lanczos5", True)
+    numpy.testing.assert_allclose(
+        result.numpy(), numpy.einsum("nhwc,pw->nhpc", x, cols), rtol=1e-5, atol=1e-5
+    )
+    # integers come back as floatx
+    integers = (x * 255).astype(numpy.uint8)
+    result = ops_image.scale_and_translate(
+        integers, (2, 2, 4, 2), [0.5, 0.4], [0, 0], (1, 2), "linear"
+    )
+    assert result.dtype == numpy.float32
+
+
+def test_scale_and_translate_gradients(backend, float64):
+    x = uniform(1, 4, 5, 2, dtype="float64")
+    for method, scale in (("linear", (1.7, 0.6)), ("cubic", (0.5, 2.0))):
+        check_gradients(
+            lambda t, m=method, s=scale: ops_image.scale_and_translate(
+                t, (1, 5, 4, 2), s, (0.3, -0.2), (1, 2), m
+            ),
+            x,
+            backend=backend,
+        )
+
+
+# -- ssim ---------------------------------------------------------------------------------
+
+
+def correlate_valid(image, kernel):
+    kh, kw = kernel.shape
+    out = numpy.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
+    for i, j in itertools.product(range(kh), range(kw)):
+        out += kernel[i, j] * image[i : i + out.shape[0], j : j + out.shape[1]]
+    return out
+
+
+def ssim_reference(a, b, max_val=1.0, size=11, sigma=1.5, k1=0.01, k2=0.03):
+    """Per image of channels-last batches: the mean over channels and valid positions of the
+    SSIM map under a Gaussian window."""
+    kernel = numpy.outer(gaussian_kernel_1d(size, sigma), gaussian_kernel_1d(size, sigma))
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    values = []
+    for n in range(a.shape[0]):
+        maps = []
+        for c in range(a.shape[-1]):
+            x, y = a[n, ..., c].astype(float), b[n, ..., c].astype(float)
+            mx, my = correlate_valid(x, kernel), correlate_valid(y, kernel)
+            vx = correlate_valid(x * x, kernel) - mx**2
+            vy = correlate_valid(y * y, kernel) - my**2
+            cov = correlate_valid(x * y, kernel) - mx * my
+            maps.append(
+                (2 * mx * my + c1) * (2 * cov + c2) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+            )
+        values.append(numpy.mean(maps))
+    return numpy.array(values)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"filter_size": 5, "filter_sigma": 1.0},
+        {"max_val": 2.0, "filter_size": 7, "k1": 0.02, "k2": 0.05},
+    ],
+)
+def test_ssim_against_formula(backend, options):
+    a = uniform(2, 12, 13, 3)
+    b = numpy.clip(a + rng.normal(0, 0.1, a.shape), 0, 1).astype(numpy.float32)
+    result = ops_image.ssim(a, b, **options)
+    assert result.dtype == numpy.float32 and result.shape == (2,)
+    keys = {
+        "max_val": "max_val",
+        "filter_size": "size",
+        "filter_sigma": "sigma",
+        "k1": "k1",
+        "k2": "k2",
+    }
+    expected = ssim_reference(a, b, **{keys[k]: v for k, v in options.items()})
+    numpy.testing.assert_allclose(result.numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_ssim_one_image_channels_first_identical_and_integers(backend):
+    a, b = uniform(2, 9, 8, 2), uniform(2, 9, 8, 2)
+    expected = ssim_reference(a, b, size=3, sigma=0.8)
+    single = ops_image.ssim(a[1], b[1], filter_size=3, filter_sigma=0.8)
+    assert single.shape == ()
+    numpy.testing.assert_allclose(single.numpy(), expected[1], rtol=1e-5, atol=1e-6)
+    first = ops_image.ssim(to_first(a), to_first(b), 1.0, 3, 0.8, data_format="channels_first")
+    numpy.testing.assert_allclose(first.numpy(), expected, rtol=1e-5, atol=1e-6)
+    numpy.testing.assert_allclose(ops_image.ssim(a, a, filter_size=5).numpy(), [1, 1], atol=1e-6)
+    # integers: computed in float, truncated back to the dtype (as Keras)
+    result = ops_image.ssim((a * 255).astype(numpy.uint8), (b * 255).astype(numpy.uint8), 255.0, 3)
+    assert result.dtype == numpy.uint8
+    numpy.testing.assert_array_equal(result.numpy(), [0, 0])
+
+
+def test_ssim_gradients(backend, float64):
+    a, b = uniform(2, 5, 6, 2, dtype="float64"), uniform(2, 5, 6, 2, dtype="float64")
+    check_gradients(lambda s, t: ops_image.ssim(s, t, filter_size=3), a, b, backend=backend)
+
+
+# -- elastic_transform --------------------------------------------------------------------
+
+
+def test_elastic_transform_seeds_alpha_zero_and_the_layers_arithmetic(backend):
+    from engine import random
+    from engine.layers.preprocessing import image_extra
+
+    x = uniform(2, 10, 12, 3)
+    same = ops_image.elastic_transform(x, alpha=0.0, sigma=2.0, seed=3)
+    numpy.testing.assert_allclose(same.numpy(), x, atol=1e-6)
+    one = ops_image.elastic_transform(x, 8.0, 2.0, seed=3)
+    assert one.shape == x.shape and one.dtype == numpy.float32
+    numpy.testing.assert_array_equal(
+        ops_image.elastic_transform(x, 8.0, 2.0, seed=3).numpy(), one.numpy()
+    )
+    assert (
+        numpy.abs(ops_image.elastic_transform(x, 8.0, 2.0, seed=4).numpy() - one.numpy()).max()
+        > 0.1
+    )
+    # the noise: engine.random.normal's (2, n, h, w) draw from the seed, then the shared warp
+    noise = random.normal((2, 2, 10, 12), dtype="float32", seed=3).numpy()
+    warped = ops_image._elastic_warp(
+        ops.convert_to_tensor(x), noise, 8.0, 2.0, "bilinear", "reflect", 0.0
+    )
+    numpy.testing.assert_array_equal(one.numpy(), warped.numpy())
+    # the RandomElasticTransform layer's warp, on the same noise and its alpha and sigma
+    alpha, sigma = image_extra.elastic_parameters(10, 12, 0.7)
+    for interpolation, fill_mode in (("bilinear", "reflect"), ("nearest", "constant")):
+        layer = image_extra.elastic_transform(
+            ops.convert_to_tensor(x), noise, 0.7, interpolation, fill_mode, 0.4
+        )
+        ours = ops_image._elastic_warp(
+            ops.convert_to_tensor(x), noise, alpha, sigma, interpolation, fill_mode, 0.4
+        )
+        numpy.testing.assert_allclose(ours.numpy(), layer.numpy(), atol=1e-6)
+    # one image, channels first: the same warp of the image
+    first = ops_image.elastic_transform(
+        to_first(x[0]), 8.0, 2.0, seed=5, data_format="channels_first"
+    )
+    noise = random.normal((2, 1, 10, 12), dtype="float32", seed=5).numpy()
+    warped = ops_image._elastic_warp(
+        ops.convert_to_tensor(x[:1]), noise, 8.0, 2.0, "bilinear", "reflect", 0.0
+    )
+    numpy.testing.assert_allclose(first.numpy(), to_first(warped.numpy()[0]), atol=1e-6)
+    integers = (x * 255).astype(numpy.uint8)
+    assert ops_image.elastic_transform(integers, seed=1).dtype == numpy.uint8
+
+
+def test_elastic_transform_displacement_scales_with_alpha(backend):
+    """On a ramp along the width, bilinear sampling returns each pixel's sampled column: the
+    displacement itself, which doubles with ``alpha``."""
+    ramp = numpy.broadcast_to(numpy.arange(40, dtype=numpy.float32)[None, :, None], (6, 40, 1))
+    shifts = [
+        ops_image.elastic_transform(ramp, alpha, 1.0, fill_mode="nearest", seed=7).numpy() - ramp
+        for alpha in (1.0, 2.0)
+    ]
+    inside = slice(4, -4)
+    assert numpy.abs(shifts[0][:, inside]).max() > 0.01
+    numpy.testing.assert_allclose(shifts[1][:, inside], 2 * shifts[0][:, inside], atol=1e-4)
+
+
+def test_elastic_transform_gradients(backend, float64):
+    x = uniform(1, 6, 7, 2, dtype="float64")
+    for interpolation, fill_mode in (("bilinear", "reflect"), ("nearest", "constant")):
+        check_gradients(
+            lambda t, i=interpolation, m=fill_mode: ops_image.elastic_transform(
+                t, 3.0, 1.0, i, m, 0.2, seed=2
+            ),
+            x,
+            backend=backend,
+        )
+
+
 # -- errors -------------------------------------------------------------------------------
 
 
@@ -648,6 +982,26 @@ def test_errors_name_the_function_and_the_argument(backend):
         (lambda: ops_image.map_coordinates(x[0, 0], [[1.0]], 3), "map_coordinates: order"),
         (lambda: ops_image.gaussian_blur(x, sigma=(1.0, 0.0)), "gaussian_blur: sigma"),
         (lambda: ops_image.sobel_edges(x[0]), "sobel_edges: images must have rank 4"),
+        (
+            lambda: ops_image.perspective_transform(x, numpy.zeros((3, 2)), numpy.zeros((3, 2))),
+            "perspective_transform: start_points must have shape \\(4, 2\\)",
+        ),
+        (
+            lambda: ops_image.scale_and_translate(
+                x, (1, 8, 8, 3), [2.0], [0.0, 0.0], (1, 2), "linear"
+            ),
+            "scale_and_translate: scale must have one entry per spatial dim",
+        ),
+        (
+            lambda: ops_image.scale_and_translate(
+                x, (1, 8, 8, 3), [2, 2], [0, 0], (1, 2), "nearest"
+            ),
+            "scale_and_translate: method",
+        ),
+        (lambda: ops_image.ssim(x, x[..., :2]), "ssim: image1 and image2 must have the same shape"),
+        (lambda: ops_image.ssim(x, x), "ssim: filter_size \\(11\\) must not exceed"),
+        (lambda: ops_image.elastic_transform(x, sigma=0.0), "elastic_transform: sigma"),
+        (lambda: ops_image.elastic_transform(x, fill_mode="edge"), "elastic_transform: fill_mode"),
     ]
     for call, message in cases:
         with pytest.raises(ValueError, match=message):
@@ -660,15 +1014,19 @@ def test_public_names_are_keras_ops_image_names():
     assert sorted(ops_image.__all__) == [
         "affine_transform",
         "crop_images",
+        "elastic_transform",
         "extract_patches",
         "extract_patches_3d",
         "gaussian_blur",
         "hsv_to_rgb",
         "map_coordinates",
         "pad_images",
+        "perspective_transform",
         "resize",
         "rgb_to_grayscale",
         "rgb_to_hsv",
+        "scale_and_translate",
         "sobel_edges",
+        "ssim",
     ]
     assert all(callable(getattr(ops_image, name)) for name in ops_image.__all__)
