@@ -545,11 +545,12 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        """An integer one-element tensor as an index or a size (``range(n)``, a shape)."""
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        """An integer scalar tensor as an index or a size (``range(n)``, a shape); as for a
+        NumPy array, only a 0-d one: a ``(1,)`` tensor indexes as an array."""
+        if self.data.dtype.kind not in "iub" or self.data.ndim != 0:
             raise TypeError(
-                f"Only an integer tensor of one element can be an index; got dtype "
-                f"{self.dtype} and shape {tuple(self.shape)}."
+                f"Only an integer scalar tensor (0-d) can be an index; got dtype {self.dtype} "
+                f"and shape {tuple(self.shape)}."
             )
         return int(self.item())
 

@@ -84,8 +84,11 @@ def test_one_element_tensors_act_as_python_numbers(backend):
     assert ops.broadcast_to(ops.ones(2), ops.convert_to_tensor([4, 2])).shape == (4, 2)
     with pytest.raises(ValueError, match=r"truth value of a tensor of shape \(2,\) is ambiguous"):
         bool(ops.convert_to_tensor([1.0, 2.0]))
-    with pytest.raises(TypeError, match="Only an integer tensor of one element can be an index"):
+    with pytest.raises(TypeError, match="Only an integer scalar tensor"):
         range(ops.convert_to_tensor(2.0))
+    rows = numpy.arange(6).reshape(3, 2)
+    assert rows[ops.convert_to_tensor(1)].shape == (2,)  # a scalar index
+    assert rows[ops.convert_to_tensor([1])].shape == (1, 2)  # an array index, as NumPy
 
 
 def test_operators_with_python_numbers_keep_keras_dtypes(backend):
