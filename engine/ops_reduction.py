@@ -283,53 +283,88 @@ def in_top_k(targets, predictions, k: int) -> Tensor:
 _QUANTILE_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
+def _levels(function: str, q, scale: float = 1.0):
+    levels = numpy.asarray(q.numpy() if isinstance(q, Tensor) else q, dtype="float64") / scale
+    if levels.ndim > 1 or ((levels < 0) | (levels > 1)).any() or numpy.isnan(levels).any():
+        bound = "[0, 100]" if scale == 100 else "[0, 1]"
+        raise ValueError(f"{function}: q must be a number or 1-D, within {bound}; got {q!r}.")
+    return levels
+
+
+def _levels(function: str, q, scale: float = 1.0):
+    """``q`` (a number or 1-D, in [0, 1], or [0, 100] with ``scale`` 100) as float64 levels."""
+    levels = numpy.asarray(q.numpy() if isinstance(q, Tensor) else q, dtype="float64") / scale
+    if levels.ndim > 1 or ((levels < 0) | (levels > 1)).any() or numpy.isnan(levels).any():
+        bound = "[0, 100]" if scale == 100 else "[0, 1]"
+        raise ValueError(f"{function}: q must be a number or 1-D, within {bound}; got {q!r}.")
+    return levels
+
+
+def _quantiles(
+    function: str, x, levels, axis, method: str, keepdims: bool, skip_nan: bool = False
+) -> Tensor:
+    """The quantiles at ``levels`` over ``axis`` by NumPy's ``method``; with ``skip_nan``
+    over each row's entries that are not NaN (NaN where none is), as ``nanquantile``.
+    Differentiable through the values picked (the positions are constants)."""
+    if method not in _QUANTILE_METHODS:
+        raise ValueError(f"{function}: method must be one of {_QUANTILE_METHODS}, got {method!r}.")
+    x = as_float(function, x)
+    xp = x.backend.xp
+    axes = normalize_axis(function, axis, x.ndim)
+    kept = [a for a in range(x.ndim) if a not in axes]
+    kept_shape = [x.shape[a] for a in kept]
+    flat = F.reshape(F.transpose(x, kept + list(axes)), kept_shape + [-1])
+    ordered = sort(flat, axis=-1)  # NaNs sort last
+    length = ordered.shape[-1]
+    if skip_nan:
+        count = (~xp.isnan(flat.data)).sum(axis=-1)
+    elif length == 0:
+        raise ValueError(f"{function}: the reduced axes of shape {x.shape} hold no entries.")
+    else:
+        count = xp.full(kept_shape, length)
+    out_shape = [1 if a in axes else x.shape[a] for a in range(x.ndim)] if keepdims else kept_shape
+    results = []
+    for level in levels.reshape(-1):
+        position = level * (count - 1).astype("float64")
+        below, above = xp.floor(position), xp.ceil(position)
+        fraction = position - below
+        if method == "lower":
+            above, fraction = below, 0 * fraction
+        elif method == "higher":
+            below, fraction = above, 0 * fraction
+        elif method == "nearest":
+            below = above = xp.rint(position)
+            fraction = 0 * fraction
+        elif method == "midpoint":
+            fraction = xp.where(above > below, 0.5, 0.0)
+        if length == 0:
+            value = Tensor._wrap(xp.full(kept_shape, xp.nan, dtype=x.dtype), x.backend)
+        else:
+            picks = []
+            for index in (below, above):
+                index = xp.clip(index, 0, length - 1).astype("int64")[..., None]
+                picks.append(take_along_axis(ordered, Tensor._wrap(index, x.backend), -1))
+            low, high = (F.reshape(p, kept_shape) for p in picks)
+            step = Tensor._wrap(fraction.astype(x.dtype), x.backend)
+            blend = F.add(low, F.multiply(F.subtract(high, low), step))
+            value = F.where(fraction == 0, low, blend)
+            if skip_nan:
+                value = F.where(count == 0, numpy.nan, value)
+        results.append(F.reshape(value, out_shape))
+    return F.stack(results, 0) if levels.ndim else results[0]
+
+
 def quantile(x, q, axis=None, method: str = "linear", keepdims: bool = False) -> Tensor:
     """The ``q``-th quantiles (``q`` in [0, 1], a number or 1-D) over ``axis``, as
     ``numpy.quantile`` with ``method`` linear, lower, higher, midpoint or nearest; a
     1-D ``q`` adds a leading axis. Differentiable through the values it picks."""
-    if method not in _QUANTILE_METHODS:
-        raise ValueError(f"quantile: method must be one of {_QUANTILE_METHODS}, got {method!r}.")
-    x = as_float("quantile", x)
-    levels = numpy.asarray(q.numpy() if isinstance(q, Tensor) else q, dtype="float64")
-    if levels.ndim > 1 or ((levels < 0) | (levels > 1)).any():
-        raise ValueError(f"quantile: q must be a number or 1-D, within [0, 1]; got {q!r}.")
-    axes = normalize_axis("quantile", axis, x.ndim)
-    kept = [a for a in range(x.ndim) if a not in axes]
-    flat = F.reshape(F.transpose(x, kept + list(axes)), [x.shape[a] for a in kept] + [-1])
-    ordered = sort(flat, axis=-1)
-    count = ordered.shape[-1]
-    results = []
-    for level in levels.reshape(-1):
-        position = level * (count - 1)
-        below, above = int(numpy.floor(position)), int(numpy.ceil(position))
-        fraction = position - below
-        if method == "lower" or (method == "nearest" and _rounds_down(position)):
-            above, fraction = below, 0.0
-        elif method in ("higher", "nearest"):
-            below, fraction = above, 0.0
-        elif method == "midpoint":
-            fraction = 0.5 if above != below else 0.0
-        low = F.getitem(ordered, (..., below))
-        value = (
-            low
-            if fraction == 0
-            else F.add(low, F.multiply(F.subtract(F.getitem(ordered, (..., above)), low), fraction))
-        )
-        if keepdims:
-            value = F.reshape(value, [1 if a in axes else x.shape[a] for a in range(x.ndim)])
-        results.append(value)
-    return F.stack(results, 0) if levels.ndim else results[0]
-
-
-def _rounds_down(position: float) -> bool:
-    """NumPy's "nearest": round half to even."""
-    return round(position) == numpy.floor(position)
+    return _quantiles("quantile", x, _levels("quantile", q), axis, method, keepdims)
 
 
 def percentile(x, q, axis=None, method: str = "linear", keepdims: bool = False) -> Tensor:
     """``quantile`` with ``q`` in percent."""
-    levels = numpy.asarray(q.numpy() if isinstance(q, Tensor) else q, dtype="float64") / 100
-    return quantile(x, levels, axis, method, keepdims)
+    levels = _levels("percentile", q, 100.0)
+    return _quantiles("percentile", x, levels, axis, method, keepdims)
 
 
 def median(x, axis=None, keepdims: bool = False) -> Tensor:

@@ -34,8 +34,18 @@ from .conversion import (
 )
 from .functional import reduction as _reduction
 from .functional import shape as _shape
-from .ops_reduction import _integer_reduction, argmax, argmin, cumprod, cumsum, max, min, sort
-from .ops_shape import _axis, take_along_axis
+from .ops_reduction import (
+    _integer_reduction,
+    _levels,
+    _quantiles,
+    argmax,
+    argmin,
+    cumprod,
+    cumsum,
+    max,
+    min,
+)
+from .ops_shape import _axis
 from .tensor import Function, Tensor, apply
 
 # -- segment reductions -----------------------------------------------------------------
@@ -597,75 +607,21 @@ def nancumprod(x, axis=None, dtype=None) -> Tensor:
     return cumprod(x, axis, dtype)
 
 
-_QUANTILE_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
-
-
-def _levels(function: str, q, scale: float = 1.0):
-    levels = numpy.asarray(q.numpy() if isinstance(q, Tensor) else q, dtype="float64") / scale
-    if levels.ndim > 1 or ((levels < 0) | (levels > 1)).any() or numpy.isnan(levels).any():
-        bound = "[0, 100]" if scale == 100 else "[0, 1]"
-        raise ValueError(f"{function}: q must be a number or 1-D, within {bound}; got {q!r}.")
-    return levels
-
-
-def _nan_quantile(function: str, x, levels, axis, method: str, keepdims: bool) -> Tensor:
-    if method not in _QUANTILE_METHODS:
-        raise ValueError(f"{function}: method must be one of {_QUANTILE_METHODS}, got {method!r}.")
-    x = as_float(function, x)
-    xp = x.backend.xp
-    axes = normalize_axis(function, axis, x.ndim)
-    kept = [a for a in range(x.ndim) if a not in axes]
-    kept_shape = [x.shape[a] for a in kept]
-    flat = F.reshape(F.transpose(x, kept + list(axes)), kept_shape + [-1])
-    ordered = sort(flat, axis=-1)  # NaNs sort last
-    length = ordered.shape[-1]
-    count = (~xp.isnan(flat.data)).sum(axis=-1)
-    out_shape = [1 if a in axes else x.shape[a] for a in range(x.ndim)] if keepdims else kept_shape
-    results = []
-    for level in levels.reshape(-1):
-        position = level * (count - 1).astype("float64")
-        below, above = xp.floor(position), xp.ceil(position)
-        fraction = position - below
-        if method == "lower":
-            above, fraction = below, 0 * fraction
-        elif method == "higher":
-            below, fraction = above, 0 * fraction
-        elif method == "nearest":
-            below = above = xp.rint(position)
-            fraction = 0 * fraction
-        elif method == "midpoint":
-            fraction = xp.where(above > below, 0.5, 0.0)
-        if length == 0:
-            value = Tensor._wrap(xp.full(kept_shape, xp.nan, dtype=x.dtype), x.backend)
-        else:
-            picks = []
-            for index in (below, above):
-                index = xp.clip(index, 0, length - 1).astype("int64")[..., None]
-                picks.append(take_along_axis(ordered, Tensor._wrap(index, x.backend), -1))
-            low, high = (F.reshape(p, kept_shape) for p in picks)
-            step = Tensor._wrap(fraction.astype(x.dtype), x.backend)
-            blend = F.add(low, F.multiply(F.subtract(high, low), step))
-            value = F.where(fraction == 0, low, blend)
-            value = F.where(count == 0, numpy.nan, value)
-        results.append(F.reshape(value, out_shape))
-    return F.stack(results, 0) if levels.ndim else results[0]
-
-
 def nanquantile(x, q, axis=None, method="linear", keepdims=False) -> Tensor:
     """The ``q``-th quantiles (``q`` in [0, 1], a number or 1-D) over ``axis`` of the
     entries that are not NaN (NaN if none), as ``numpy.nanquantile`` with ``method``
     linear, lower, higher, midpoint or nearest; a 1-D ``q`` adds a leading axis.
     Differentiable through the values it picks."""
     levels = _levels("nanquantile", q)
-    return _nan_quantile("nanquantile", x, levels, axis, method, keepdims)
+    return _quantiles("nanquantile", x, levels, axis, method, keepdims, skip_nan=True)
 
 
 def nanpercentile(x, q, axis=None, method="linear", keepdims=False) -> Tensor:
     """``nanquantile`` with ``q`` in percent."""
     levels = _levels("nanpercentile", q, 100.0)
-    return _nan_quantile("nanpercentile", x, levels, axis, method, keepdims)
+    return _quantiles("nanpercentile", x, levels, axis, method, keepdims, skip_nan=True)
 
 
 def nanmedian(x, axis=None, keepdims=False) -> Tensor:
     """The median over ``axis`` of the entries that are not NaN (NaN if none)."""
-    return _nan_quantile("nanmedian", x, numpy.asarray(0.5), axis, "linear", keepdims)
+    return _quantiles("nanmedian", x, numpy.asarray(0.5), axis, "linear", keepdims, skip_nan=True)
