@@ -181,3 +181,16 @@ def normalize_axis(function: str, axis, ndim: int, name: str = "axis") -> tuple:
     if len(set(result)) != len(result):
         raise ValueError(f"{function}: {name}={axis!r} repeats an axis.")
     return tuple(sorted(result))
+
+
+def check_data_format(function: str, data_format) -> str:
+    """``data_format`` (None: ``config.image_data_format()``) as ``"channels_last"`` or
+    ``"channels_first"``, else an error naming ``function``."""
+    if data_format is None:
+        return config.image_data_format()
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(
+            f"{function}: data_format must be 'channels_last' or 'channels_first' (None: "
+            f"engine.config.image_data_format()), got {data_format!r}."
+        )
+    return data_format

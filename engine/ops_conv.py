@@ -14,25 +14,13 @@ import numpy
 
 from . import config
 from . import functional as F
-from .conversion import as_float, normalize_axis, promote
+from .conversion import as_float, check_data_format, normalize_axis, promote
 from .functional import conv3d as _conv3d
 from .functional import pooling3d as _pooling3d
 from .functional.conv_transpose import conv_transpose as _conv_transpose
 from .functional.depthwise import depthwise_conv1d, depthwise_conv2d
 from .ops_reduction import moments
 from .tensor import Tensor
-
-_FORMATS = ("channels_last", "channels_first")
-
-
-def _data_format(function: str, data_format) -> str:
-    data_format = config.image_data_format() if data_format is None else data_format
-    if data_format not in _FORMATS:
-        raise ValueError(
-            f"{function}: data_format must be 'channels_last' or 'channels_first', got "
-            f"{data_format!r}."
-        )
-    return data_format
 
 
 def _padding(function: str, padding) -> str:
@@ -45,7 +33,7 @@ def _padding(function: str, padding) -> str:
 def _channels_last(function: str, x: Tensor, data_format, ranks=(1, 2, 3)) -> tuple:
     """``x`` as ``(batch, *spatial, channels)`` and a function that puts a result back in
     the caller's ``data_format``."""
-    data_format = _data_format(function, data_format)
+    data_format = check_data_format(function, data_format)
     if x.ndim - 2 not in ranks:
         spatial = " or ".join(str(r) for r in ranks)
         raise ValueError(

@@ -4,7 +4,7 @@ backend's, where backends differ).
 
 Images are a batch ``(batch, height, width, channels)`` or one image ``(height, width,
 channels)``; ``data_format="channels_first"`` (``(batch, channels, height, width)``) is
-accepted too, the default (None) being ``engine.config.image_data_format()``,
+accepted too, the default (None) being ``engine.config.imagecheck_data_format()``,
 channels-last as in Keras. Results keep the input's dtype, as Keras's do: an integer image
 resized or sampled comes back rounded to its integer dtype (and outside the graph).
 
@@ -28,7 +28,7 @@ import numpy
 
 from . import config
 from . import functional as F
-from .conversion import as_tensor, cast_tensor
+from .conversion import as_tensor, cast_tensor, check_data_format
 from .ops_shape import pad as _pad
 from .tensor import Tensor, apply
 
@@ -76,17 +76,6 @@ def _colour():
 
 
 # -- arguments ----------------------------------------------------------------------------
-
-
-def _data_format(function: str, data_format) -> str:
-    if data_format is None:
-        return config.image_data_format()
-    if data_format not in ("channels_last", "channels_first"):
-        raise ValueError(
-            f"{function}: data_format must be 'channels_last', 'channels_first' or None; "
-            f"got {data_format!r}."
-        )
-    return data_format
 
 
 def _images(function: str, images, ranks=(3, 4), name: str = "images") -> Tensor:
@@ -185,7 +174,7 @@ def _channel_count(images: Tensor, data_format: str) -> int:
 def rgb_to_grayscale(images, data_format=None) -> Tensor:
     """Luma ``0.2989 R + 0.587 G + 0.114 B`` of RGB images, one channel (a one-channel image is
     returned as it is). Integer images are converted in float and truncated back, as Keras."""
-    data_format = _data_format("rgb_to_grayscale", data_format)
+    data_format = check_data_format("rgb_to_grayscale", data_format)
     images = _images("rgb_to_grayscale", images)
     channels = _channel_count(images, data_format)
     if channels not in (1, 3):
@@ -218,7 +207,7 @@ def _float_images(function: str, images, data_format: str) -> Tensor:
 def rgb_to_hsv(images, data_format=None) -> Tensor:
     """RGB images (float, values in [0, 1]) as hue, saturation and value, each in [0, 1]
     (hue 0 is red, 1/3 green, 2/3 blue)."""
-    data_format = _data_format("rgb_to_hsv", data_format)
+    data_format = check_data_format("rgb_to_hsv", data_format)
     images = _float_images("rgb_to_hsv", images, data_format)
     x, restore = _channels_last(images, data_format)
     return restore(F.stack(list(_colour().rgb_to_hsv(x)), axis=-1))
@@ -226,7 +215,7 @@ def rgb_to_hsv(images, data_format=None) -> Tensor:
 
 def hsv_to_rgb(images, data_format=None) -> Tensor:
     """HSV images (float, values in [0, 1]; hue taken modulo 1) as RGB."""
-    data_format = _data_format("hsv_to_rgb", data_format)
+    data_format = check_data_format("hsv_to_rgb", data_format)
     images = _float_images("hsv_to_rgb", images, data_format)
     x, restore = _channels_last(images, data_format)
     return restore(_colour().hsv_to_rgb(x[..., 0], x[..., 1], x[..., 2]))
@@ -312,7 +301,7 @@ def resize(
     (``fill_mode`` ``"constant"``, the only one). Integer images come back rounded and
     clipped to their dtype.
     """
-    data_format = _data_format("resize", data_format)
+    data_format = check_data_format("resize", data_format)
     images = _images("resize", images)
     size = tuple(size) if isinstance(size, (tuple, list)) else size
     if (
@@ -397,7 +386,7 @@ def extract_patches(
             f"{size!r}."
         )
     rank = 3 if isinstance(size, (tuple, list)) and len(size) == 3 else 2
-    data_format = _data_format(function, data_format)
+    data_format = check_data_format(function, data_format)
     images = _images(function, images, (rank + 1, rank + 2))
     size = _int_tuple(function, "size", size, rank)
     strides = size if not strides else _int_tuple(function, "strides", strides, rank)
@@ -474,7 +463,7 @@ def pad_images(
     """Images padded with zeros: give two of ``top_padding``, ``bottom_padding``,
     ``target_height``, and two of ``left_padding``, ``right_padding``, ``target_width``."""
     function = "pad_images"
-    data_format = _data_format(function, data_format)
+    data_format = check_data_format(function, data_format)
     images = _images(function, images)
     rows = ("top_padding", "bottom_padding", "target_height")
     cols = ("left_padding", "right_padding", "target_width")
@@ -514,7 +503,7 @@ def crop_images(
     """Images cropped: give two of ``top_cropping``, ``bottom_cropping``, ``target_height``,
     and two of ``left_cropping``, ``right_cropping``, ``target_width``."""
     function = "crop_images"
-    data_format = _data_format(function, data_format)
+    data_format = check_data_format(function, data_format)
     images = _images(function, images)
     rows = ("top_cropping", "bottom_cropping", "target_height")
     cols = ("left_cropping", "right_cropping", "target_width")
@@ -581,7 +570,7 @@ def affine_transform(
     No gradient reaches ``transform``.
     """
     function = "affine_transform"
-    data_format = _data_format(function, data_format)
+    data_format = check_data_format(function, data_format)
     images = _images(function, images)
     order = AFFINE_INTERPOLATIONS.index(
         _choice(function, "interpolation", interpolation, AFFINE_INTERPOLATIONS)
@@ -671,7 +660,7 @@ def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None
     defaults, make the two readings agree). Integer images are blurred as ``floatx``.
     """
     function = "gaussian_blur"
-    data_format = _data_format(function, data_format)
+    data_format = check_data_format(function, data_format)
     images = _images(function, images)
     kernel_size = _int_tuple(function, "kernel_size", kernel_size, 2)
     sigmas = (sigma, sigma) if isinstance(sigma, (int, float, numpy.number)) else sigma
@@ -695,7 +684,7 @@ def sobel_edges(images, data_format=None) -> Tensor:
     """Sobel gradients of a batch of images: ``(..., 2)`` with the vertical (rows, kernel
     ``[[-1, -2, -1], [0, 0, 0], [1, 2, 1]]``) then the horizontal one, zero padding."""
     function = "sobel_edges"
-    data_format = _data_format(function, data_format)
+    data_format = check_data_format(function, data_format)
     images = _images(function, images, (4,))
     x, restore = _channels_last(_to_float(images), data_format)
     smooth, slope = numpy.array([1.0, 2.0, 1.0]), numpy.array([-1.0, 0.0, 1.0])
@@ -728,7 +717,7 @@ def perspective_transform(
     ``"nearest"``, ``fill_value`` outside the image. No gradient reaches the points.
     """
     function = "perspective_transform"
-    data_format = _data_format(function, data_format)
+    data_format = check_data_format(function, data_format)
     images = _images(function, images)
     order = AFFINE_INTERPOLATIONS.index(
         _choice(function, "interpolation", interpolation, AFFINE_INTERPOLATIONS)
@@ -815,7 +804,7 @@ def elastic_transform(
     images.
     """
     function = "elastic_transform"
-    data_format = _data_format(function, data_format)
+    data_format = check_data_format(function, data_format)
     images = _images(function, images)
     _choice(function, "interpolation", interpolation, AFFINE_INTERPOLATIONS)
     _choice(function, "fill_mode", fill_mode, FILL_MODES)
@@ -958,7 +947,7 @@ def ssim(
     float; integer images' values truncated, as Keras). Differentiable in both images.
     """
     function = "ssim"
-    data_format = _data_format(function, data_format)
+    data_format = check_data_format(function, data_format)
     image1 = _images(function, image1, name="image1")
     image2 = _images(function, image2, name="image2")
     if tuple(image1.shape) != tuple(image2.shape):
