@@ -748,12 +748,13 @@ def perspective_transform(
     return restore(out)
 
 
-def _elastic_warp(images: Tensor, noise, alpha, sigma, interpolation, fill_mode, fill_value):
+def elastic_warp(images: Tensor, noise, alpha, sigma, interpolation, fill_mode, fill_value):
     """``images`` ``(n, h, w, c)`` deformed by the displacement fields made from ``noise``, a
     host array ``(2, n, h, w)`` of standard normal draws (the column field, then the row
     field): each field is ``noise * sigma`` blurred by a Gaussian of ``sigma`` over
     ``int(6 * sigma) | 1`` taps (zero padding); output pixel ``(y, x)`` samples the input at
-    ``(y + alpha * dy, x + alpha * dx)`` (the RandomElasticTransform layer's arithmetic)."""
+    ``(y + alpha * dy, x + alpha * dx)``. Shared by ``elastic_transform`` and the
+    RandomElasticTransform layer (not in ``ops.image``: Keras has no such op)."""
     batch, height, width, _ = images.shape
     alpha, sigma = numpy.float32(alpha), numpy.float32(sigma)
     size = int(numpy.float32(6) * sigma) | 1
@@ -816,7 +817,7 @@ def elastic_transform(
     x, restore = _channels_last(images, data_format)
     batch, height, width, _ = x.shape
     noise = random.normal((2, batch, height, width), dtype="float32", seed=seed).numpy()
-    return restore(_elastic_warp(x, noise, alpha, sigma, interpolation, fill_mode, fill_value))
+    return restore(elastic_warp(x, noise, alpha, sigma, interpolation, fill_mode, fill_value))
 
 
 # -- scale and translate ------------------------------------------------------------------

@@ -188,22 +188,13 @@ def elastic_transform(
     host array ``(2, n, h, w)`` of standard normal draws (the column field, then the row
     field): each field is ``noise * sigma`` blurred by a Gaussian of ``sigma`` over
     ``int(6 * sigma) | 1`` taps (zero padding), and output pixel ``(y, x)`` samples the
-    input at ``(y + alpha * dy, x + alpha * dx)``; see ``elastic_parameters``."""
-    batch, height, width, _ = images.shape
+    input at ``(y + alpha * dy, x + alpha * dx)``; see ``elastic_parameters`` and
+    ``ops_image.elastic_warp``, which ``ops.image.elastic_transform`` shares."""
+    _, height, width, _ = images.shape
     alpha, sigma = elastic_parameters(height, width, strength)
     if not sigma > 0:  # no displacement (Keras's blur of width 0 would give NaN)
         return images
-    size = int(6 * sigma) | 1
-    backend = images.backend
-    fields = numpy.asarray(noise, dtype=numpy.float32).reshape(2 * batch, height, width, 1) * sigma
-    fields = Tensor._wrap(backend.asarray(fields), backend)
-    smooth = ops_image.gaussian_blur(fields, (size, size), (float(sigma), float(sigma))).data
-    dx, dy = smooth[:batch, ..., 0], smooth[batch:, ..., 0]
-    xp = backend.xp
-    rows = xp.arange(height, dtype=numpy.float32).reshape(1, height, 1) + alpha * dy
-    cols = xp.arange(width, dtype=numpy.float32).reshape(1, 1, width) + alpha * dx
-    order = ops_image.AFFINE_INTERPOLATIONS.index(interpolation)
-    return ops_image._sample(images, [rows, cols], order, fill_mode, fill_value)
+    return ops_image.elastic_warp(images, noise, alpha, sigma, interpolation, fill_mode, fill_value)
 
 
 @register_layer
