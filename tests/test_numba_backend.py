@@ -1,6 +1,7 @@
 """The numba backend's overrides agree with the generic reference kernels."""
 
 import builtins
+import platform
 
 import numpy
 import pytest
@@ -712,6 +713,38 @@ def test_adam_takes_the_kernel_at_every_size(monkeypatch, shape, amsgrad):
     assert len(calls) == 1 and all(type(s) is float for s in calls[0])
     for got, want in zip(ours, expected, strict=True):
         numpy.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+X86 = platform.machine().lower() in ("x86_64", "amd64")
+SUBNORMAL = numpy.float32(1e-39)
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        lambda b, p, g, s: b.adam_update(p, g, s[0], s[1], 0.01, 0.9, 0.999, 1e-7),
+        lambda b, p, g, s: b.adam_update(p, g, s[0], s[1], 0.01, 0.9, 0.999, 1e-7, s[2]),
+        lambda b, p, g, s: b.sgd_momentum_update(p, g, s[0], 0.01, 0.9),
+        lambda b, p, g, s: b.rmsprop_update(p, g, s[0], 0.01, 0.9, 1e-7),
+        lambda b, p, g, s: b.adagrad_update(p, g, s[0], 0.01, 1e-7),
+    ],
+    ids=["adam", "amsgrad", "sgd_momentum", "rmsprop", "adagrad"],
+)
+def test_optimizer_kernels_flush_subnormal_state_to_zero_and_restore_the_float_mode(update):
+    """As Keras's JAX and TensorFlow backends: a moment decaying below float32's normal
+    range becomes zero (on x86-64) instead of slowing every later update; the
+    thread's floating-point mode is restored, so NumPy keeps its subnormals."""
+    numba_backend = backends.get("numba")
+    size = 1 << 16  # above every kernel cut-off
+    param, grad = numpy.ones(size, "float32"), numpy.zeros(size, "float32")
+    state = [numpy.full(size, SUBNORMAL) for _ in range(3)]
+    update(numba_backend, param, grad, state)
+    decayed = state[0]  # each kernel scales its first state array by a factor below one
+    if X86:
+        assert (decayed == 0).all()
+    else:
+        assert (decayed > 0).all()
+    assert numpy.float32(SUBNORMAL * numpy.float32(1.5)) > 0  # the mode did not leak
 
 
 def test_kernel_families_are_imported_on_first_use_only():

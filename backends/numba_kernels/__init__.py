@@ -28,7 +28,9 @@ _CACHE_IMPL = getattr(caching, "CacheImpl", None) or caching._CacheImpl
 _LOCATOR_BASE = getattr(caching, "CacheLocator", None) or caching._CacheLocator
 _HERE = os.path.dirname(os.path.abspath(__file__))
 #: the files whose functions the kernel modules inline (their stamps join every kernel's)
-SHARED_SOURCES = tuple(os.path.join(_HERE, name) for name in ("vector_math.py", "native_jobs.py"))
+SHARED_SOURCES = tuple(
+    os.path.join(_HERE, name) for name in ("vector_math.py", "native_jobs.py", "float_env.py")
+)
 
 
 @functools.cache

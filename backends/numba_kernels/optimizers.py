@@ -14,6 +14,7 @@ import numba
 import numpy
 from numba.extending import register_jitable
 
+from .float_env import flush_subnormals, restore_float_env
 from .native_jobs import HEADER_WORDS, bits, block, job_array, run_jobs, scalar
 from .vector_math import like
 
@@ -23,12 +24,15 @@ ADAM_WORDS, AMSGRAD_WORDS = HEADER_WORDS + 8, HEADER_WORDS + 9
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
 def sgd_update(param, grad, lr):
+    csr = flush_subnormals()
     for i in range(param.size):
         param[i] -= lr * grad[i]
+    restore_float_env(csr)
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
 def sgd_momentum_update(param, grad, velocity, lr, momentum, nesterov):
+    csr = flush_subnormals()
     if nesterov:
         for i in range(param.size):
             step = lr * grad[i]
@@ -40,6 +44,7 @@ def sgd_momentum_update(param, grad, velocity, lr, momentum, nesterov):
             v = momentum * velocity[i] - lr * grad[i]
             velocity[i] = v
             param[i] += v
+    restore_float_env(csr)
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
@@ -48,6 +53,7 @@ def adam_update(param, grad, m, v, lr_t, one_minus_beta_1, one_minus_beta_2, eps
     (making NumPy scalars in the caller cost ~1.2 us a call: a small model's every step)."""
     lr, b1, b2 = like(param, lr_t), like(param, one_minus_beta_1), like(param, one_minus_beta_2)
     eps = like(param, epsilon)
+    csr = flush_subnormals()
     for i in range(param.size):
         g = grad[i]
         m_i = m[i] + (g - m[i]) * b1
@@ -55,6 +61,7 @@ def adam_update(param, grad, m, v, lr_t, one_minus_beta_1, one_minus_beta_2, eps
         m[i] = m_i
         v[i] = v_i
         param[i] -= m_i / (math.sqrt(v_i) + eps) * lr
+    restore_float_env(csr)
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
@@ -62,6 +69,7 @@ def amsgrad_update(param, grad, m, v, v_hat, lr_t, one_minus_beta_1, one_minus_b
     """AMSGrad's update; scalars as ``adam_update``'s."""
     lr, b1, b2 = like(param, lr_t), like(param, one_minus_beta_1), like(param, one_minus_beta_2)
     eps = like(param, epsilon)
+    csr = flush_subnormals()
     for i in range(param.size):
         g = grad[i]
         m_i = m[i] + (g - m[i]) * b1
@@ -71,15 +79,18 @@ def amsgrad_update(param, grad, m, v, v_hat, lr_t, one_minus_beta_1, one_minus_b
         peak = max(v_hat[i], v_i)
         v_hat[i] = peak
         param[i] -= m_i / (math.sqrt(peak) + eps) * lr
+    restore_float_env(csr)
 
 
 @numba.njit(cache=True, error_model="numpy")
 def rmsprop_update(param, grad, velocity, lr, rho, one_minus_rho, epsilon):
+    csr = flush_subnormals()
     for i in range(param.size):
         g = grad[i]
         vel = rho * velocity[i] + g * g * one_minus_rho
         velocity[i] = vel
         param[i] -= g / math.sqrt(vel + epsilon) * lr
+    restore_float_env(csr)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -98,6 +109,7 @@ def rmsprop_general_update(
     centered,
 ):
     """RMSprop with momentum and/or centering (unused buffers may alias ``param``)."""
+    csr = flush_subnormals()
     for i in range(param.size):
         g = grad[i]
         vel = rho * velocity[i] + g * g * one_minus_rho
@@ -111,15 +123,18 @@ def rmsprop_general_update(
             step = momentum * momentum_buffer[i] + step
             momentum_buffer[i] = step
         param[i] -= step
+    restore_float_env(csr)
 
 
 @numba.njit(cache=True, error_model="numpy")
 def adagrad_update(param, grad, accumulator, lr, epsilon):
+    csr = flush_subnormals()
     for i in range(param.size):
         g = grad[i]
         acc = accumulator[i] + g * g
         accumulator[i] = acc
         param[i] -= g / math.sqrt(acc + epsilon) * lr
+    restore_float_env(csr)
 
 
 # Adam and AMSGrad as native jobs (``native_jobs``): the backend makes the ``*_job_*`` of
