@@ -39,7 +39,7 @@ _instances: dict[str, Backend] = {}
 _seed: int | None = None
 # what to install when a built-in backend's module fails to import
 _IMPORT_HINTS = {
-    "numba": "pip install numba (a dependency of this package: reinstall it)",
+    "numba": "pip install numba scipy (dependencies of this package: reinstall it)",
     "cupy": 'pip install ".[gpu]" on a machine with an NVIDIA GPU and driver',
 }
 

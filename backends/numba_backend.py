@@ -108,11 +108,15 @@ class NumbaBackend(
             import numba  # noqa: F401
         except ImportError as error:
             return f"numba cannot be imported ({error})."
+        try:  # Numba compiles ``numpy.dot`` in kernels to calls into SciPy's BLAS
+            import scipy.linalg.cython_blas  # noqa: F401
+        except ImportError as error:
+            return f"scipy cannot be imported ({error}); numba needs it for numpy.dot."
         return None
 
     @classmethod
     def install_hint(cls) -> str:
-        return "pip install numba"
+        return "pip install numba scipy"
 
     # -- linear algebra: OpenBLAS's parallel GEMM on the pool (thread_pool.matmul) --
 

@@ -49,8 +49,9 @@ class RecurrentOverrides:
     def _run_rows(kernel, *args, batch):
         """Run a sequence kernel over all batch rows, split between the kernel pool's
         threads (``thread_pool.py``): rows are independent through time. Blocks
-        start on multiples of 8, so on the GEMM's 4-row tiles: every row takes the
-        same path, and gives the same bits, whatever the number of threads."""
+        start on multiples of 8, so that BLAS's row tiles of the per-step products
+        fall alike whatever the number of threads."""
+        thread_pool.pin_scipy_blas()  # the kernels' ``numpy.dot``
         numba_compile_ahead.wait(kernel)  # a backward compiled ahead: loaded from the cache
         thread_pool.run_blocks(kernel, *args, count=batch, min_block=8, align=8)
 

@@ -521,22 +521,34 @@ def test_non_contiguous_parameter_falls_back(numba_backend, rng):
     numpy.testing.assert_allclose(param, expected)
 
 
-def test_missing_numba_raises_backend_unavailable(monkeypatch):
+def _refuse_imports_of(monkeypatch, package: str) -> None:
     real_import = builtins.__import__
 
-    def no_numba(name, *args, **kwargs):
-        if name == "numba" or name.startswith("numba."):
-            raise ImportError("No module named 'numba'")
+    def refuse(name, *args, **kwargs):
+        if name == package or name.startswith(package + "."):
+            raise ImportError(f"No module named '{package}'")
         return real_import(name, *args, **kwargs)
 
+    monkeypatch.setattr(builtins, "__import__", refuse)
+
+
+def test_missing_numba_raises_backend_unavailable(monkeypatch):
     from backends.numba_backend import NumbaBackend
 
-    monkeypatch.setattr(builtins, "__import__", no_numba)
+    _refuse_imports_of(monkeypatch, "numba")
     monkeypatch.setattr(backends, "_instances", {})
     monkeypatch.setitem(backends._registry, "numba", NumbaBackend)
     assert "numba" not in backends.available()
     with pytest.raises(backends.BackendUnavailableError, match="pip install numba"):
         backends.get("numba")
+
+
+def test_missing_scipy_makes_numba_unavailable_and_says_why(monkeypatch):
+    """Numba compiles ``numpy.dot`` in the recurrent kernels to calls into SciPy's BLAS."""
+    from backends.numba_backend import NumbaBackend
+
+    _refuse_imports_of(monkeypatch, "scipy")
+    assert "scipy cannot be imported" in NumbaBackend.unavailable_reason()
 
 
 def test_thread_count_round_trips():

@@ -258,3 +258,15 @@ def test_hand_offs_are_right_whether_the_sides_spin_or_sleep(three_threads, monk
     for round_ in range(300):
         thread_pool.run_blocks(kernel, out, round_, count=30)
         assert (out == round_).all()
+
+
+def test_scipys_blas_is_put_on_one_thread_before_kernels_call_it():
+    """Numba compiles ``numpy.dot`` in the recurrent kernels to calls into SciPy's BLAS."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    thread_pool.pin_scipy_blas()
+    scipy_blas = [
+        info
+        for info in threadpoolctl.threadpool_info()
+        if info["user_api"] == "blas" and "scipy" in info["filepath"]
+    ]
+    assert scipy_blas and all(info["num_threads"] == 1 for info in scipy_blas)

@@ -13,8 +13,9 @@ dtype, so each compiles to at most two signatures. ``error_model="numpy"``
 gives NumPy's division semantics (inf/nan, no ZeroDivisionError) and lets
 loops with divisions vectorize. No ``fastmath`` ``nnan``/``ninf``: they would
 blind NaN checks. Only two flags are used, where they measured faster: ``contract``
-(fused multiply-adds: the exponential's polynomial, the recurrent GEMMs) and
-``reassoc`` (sums that vectorize: ``vector_math``'s row reductions, ``_dot_rows``).
+(fused multiply-adds: the exponential's polynomial) and ``reassoc`` (sums that
+vectorize: ``vector_math``'s row reductions). The recurrent kernels' per-step
+products are ``numpy.dot``, which Numba hands to SciPy's BLAS.
 """
 
 import functools

@@ -18,17 +18,16 @@ What decides the speed here, measured on x86-64 (AVX-512 and AVX2, no SVML):
   GEMMs. ``vector_math``'s ``sigmoid`` and ``tanh`` use its ``exp_parts``, an
   exponential written as plain arithmetic that LLVM vectorizes (~0.5 ns an
   element, within 2-3 ulp).
-- The per-step GEMMs are small (64x64 by 64x256 in W4). Calling BLAS from
-  inside the loop wakes its thread pool every step, which on a busy machine
-  costs milliseconds; ``_matmul_rows`` is a plain 4x4-blocked loop that LLVM
-  vectorizes, about as fast as single-threaded OpenBLAS at these sizes. The
-  backward steps' products (4 x units long, into units columns) are dot
-  products of rows instead (``_dot_rows``), twice as fast at that shape.
-- The GEMM and the exponential's polynomial allow fused multiply-adds
-  (``fastmath={"contract"}``; ``_dot_rows`` also ``reassoc``, to vectorize its
-  sums; no flag that changes how NaN and inf behave): on AVX2 the GEMM ran 1.8x
-  and the gate activations 1.45x faster (W4's shapes, float32); float64 gains
-  less.
+- The per-step GEMMs are small (64x64 by 64x256 in W4). They are
+  ``numpy.dot`` on the block's rows, which Numba compiles to a call of SciPy's
+  BLAS (single-threaded: ``thread_pool.pin_blas`` pins it, or its threads
+  fight the pool's). On a Xeon (AVX-512), one thread, 32 rows: 6.5 us a
+  forward product against 12.5 for the 4x4-blocked loop this module had
+  (84 against 161 GFLOP/s), 7.7 against 13.5 for a backward one; W4's step
+  5.2-5.3 ms against 5.4-5.6 (alternating processes).
+- The exponential's polynomial allows fused multiply-adds
+  (``fastmath={"contract"}``; no flag that changes how NaN and inf behave): on
+  AVX2 the gate activations ran 1.45x faster (W4's shapes, float32).
 
 What decides the compile time (a cold cache compiles every kernel a model
 uses): Numba compiles each jitted function a kernel calls as a module of its
@@ -36,14 +35,12 @@ own, and then optimizes and generates machine code for it again inside every
 module that calls it, so a deep tree of small helpers costs several times its
 size. Here the helpers are few and one level deep (``_helper``: without the
 Python and C entry points that only calls from outside compiled code use),
-each takes one signature per dtype (``_matmul_rows`` always accumulates, so
-no ``Literal[bool]`` argument compiles it twice), and the GEMM's 4x4 blocks
-need fewer than half the runtime overlap checks of 8x4. Measured (CPU
-seconds, empty cache, six alternating runs on a busy machine): W4's float32
-``lstm_forward`` and ``lstm_backward`` with all they call 9.0-10.8 with a
-helper tree three deep and an 8x4 GEMM compiled once per ``accumulate``,
-4.2-6.8 now; the GRU and SimpleRNN pairs together 9.2-14.4 and 5.8-8.5; W4's
-whole cold first step (``bench_jit``, four runs) 11.0-14.0 and 6.5-9.3.
+and each takes one signature per dtype. Measured (CPU seconds, empty cache,
+six alternating runs on a busy machine): W4's float32 ``lstm_forward`` and
+``lstm_backward`` with all they call 9.0-10.8 with a helper tree three deep,
+4.2-6.8 with one level; W4's whole cold first step (Xeon, two alternating runs)
+2.23-2.28 with the blocked GEMM loops this module had, 1.89-1.98 with
+``numpy.dot``.
 
 Inner loops index 1-D views (a gate's slice of a row) with the bare loop
 variable of a ``range(n)``: an index such as ``offset + j`` keeps Numba's
@@ -99,9 +96,10 @@ def _copy(source, out):
 
 
 @_helper()
-def _fill_zero(out):
+def _add(source, out):
+    """``out += source`` on 1-D views of one length."""
     for j in range(out.size):
-        out[j] = 0
+        out[j] += source[j]
 
 
 @_helper()
@@ -120,106 +118,6 @@ def _times_derivative(d, y, kind):
                 d[j] = 0
 
 
-# -- the recurrent GEMM ------------------------------------------------------------
-
-
-@_helper(fastmath={"contract"})
-def _matmul_rows(a, b, out, start, stop):
-    """``out[r] += a[r] @ b`` for rows ``r`` in ``[start, stop)``.
-
-    Four rows of ``a`` by four rows of ``b`` at a time, so each pass over an
-    output row does four multiply-adds per load and store of it, and each
-    load of ``b`` serves four rows. On AVX2 this ran 15% faster than eight
-    rows of ``a``, and compiles in half the time: eight output rows need 2.7x
-    the runtime overlap checks.
-    """
-    inner = b.shape[0]
-    r = start
-    while stop - r >= 4:
-        o0, o1, o2, o3 = out[r], out[r + 1], out[r + 2], out[r + 3]
-        a0, a1, a2, a3 = a[r], a[r + 1], a[r + 2], a[r + 3]
-        for k in range(0, inner - 3, 4):
-            k1, k2, k3 = k + 1, k + 2, k + 3
-            w0, w1, w2, w3 = b[k], b[k1], b[k2], b[k3]
-            a00, a01, a02, a03 = a0[k], a0[k1], a0[k2], a0[k3]
-            a10, a11, a12, a13 = a1[k], a1[k1], a1[k2], a1[k3]
-            a20, a21, a22, a23 = a2[k], a2[k1], a2[k2], a2[k3]
-            a30, a31, a32, a33 = a3[k], a3[k1], a3[k2], a3[k3]
-            for j in range(w0.size):
-                x0, x1, x2, x3 = w0[j], w1[j], w2[j], w3[j]
-                o0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3
-                o1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3
-                o2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3
-                o3[j] += a30 * x0 + a31 * x1 + a32 * x2 + a33 * x3
-        r += 4
-    # what the blocks left: their rows' last ``inner % 4`` products, and the other rows
-    blocked, k_blocked = r, inner - inner % 4
-    for r in range(start, stop):
-        row, a_row = out[r], a[r]
-        for k in range(k_blocked if r < blocked else 0, inner):
-            w, coefficient = b[k], a_row[k]
-            for j in range(row.size):
-                row[j] += coefficient * w[j]
-
-
-@_helper(fastmath={"reassoc", "contract"})
-def _dot_rows(a, b_rows, out, start, stop):
-    """``out[r] += a[r] @ b_rows.T`` for rows ``r`` in ``[start, stop)``: each output is the
-    dot product of a row of ``a`` with a row of ``b_rows``.
-
-    For a long inner axis and short output rows, as in the LSTM and GRU backward steps
-    (4 or 3 x units products into units columns). Two rows of ``a`` against four rows of
-    ``b_rows``: eight sums stay in registers over the whole inner axis, and ``reassoc``
-    lets LLVM vectorize them along it (in its own order: within float rounding of the
-    sequential sum, and the same for a row whichever block it is in, since the blocks start
-    at even rows). W4's backward step (64x256 by 256x64, float32, one thread): 23-27 us
-    against 53-56 for ``_matmul_rows`` and 25-28 for OpenBLAS; 4x4 blocks were no faster
-    and compile longer. With a short inner axis (the forward steps) it is slower: 45-49 us
-    against 31-32.
-    """
-    inner, columns = a.shape[1], b_rows.shape[0]
-    zero = like(out, 0.0)
-    r = start
-    while r < stop:
-        pair = stop - r >= 2
-        a0, o0 = a[r], out[r]
-        a1, o1 = (a[r + 1], out[r + 1]) if pair else (a0, o0)
-        j = 0
-        while columns - j >= 4:
-            w0, w1, w2, w3 = b_rows[j], b_rows[j + 1], b_rows[j + 2], b_rows[j + 3]
-            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
-            for k in range(inner):
-                x0, x1 = a0[k], a1[k]
-                y0, y1, y2, y3 = w0[k], w1[k], w2[k], w3[k]
-                s00 += x0 * y0
-                s01 += x0 * y1
-                s02 += x0 * y2
-                s03 += x0 * y3
-                s10 += x1 * y0
-                s11 += x1 * y1
-                s12 += x1 * y2
-                s13 += x1 * y3
-            o0[j] += s00
-            o0[j + 1] += s01
-            o0[j + 2] += s02
-            o0[j + 3] += s03
-            if pair:  # a lone last row ran as its own pair: its sums are written once
-                o1[j] += s10
-                o1[j + 1] += s11
-                o1[j + 2] += s12
-                o1[j + 3] += s13
-            j += 4
-        for i in range(2 if pair else 1):  # the last ``columns % 4`` outputs
-            row, o = a[r + i], out[r + i]
-            for c in range(j, columns):
-                w = b_rows[c]
-                total = zero
-                for k in range(inner):
-                    total += row[k] * w[k]
-                o[c] += total
-        r += 2 if pair else 1
-
-
 # -- SimpleRNN ---------------------------------------------------------------------
 
 
@@ -229,16 +127,14 @@ def simple_rnn_forward(x_proj, kernel, mask, activation, h_states, start, stop):
     masked = mask.shape[0] > 0
     preact = numpy.empty(x_proj.shape[1:], x_proj.dtype)
     for t in range(x_proj.shape[0]):
-        for b in range(start, stop):
-            row, x_row = preact[b], x_proj[t, b]
-            for j in range(row.size):
-                row[j] = x_row[j]
-        _matmul_rows(h_states[t], kernel, preact, start, stop)
+        numpy.dot(h_states[t, start:stop], kernel, preact[start:stop])
         for b in range(start, stop):
             if masked and not mask[t, b]:
                 _copy(h_states[t, b], h_states[t + 1, b])
             else:
-                _activate(preact[b], h_states[t + 1, b], activation)
+                row = preact[b]
+                _add(x_proj[t, b], row)
+                _activate(row, h_states[t + 1, b], activation)
 
 
 @_kernel
@@ -264,8 +160,7 @@ def simple_rnn_backward(
                 for j in range(dp.size):
                     dp[j] = d[j]
                 _times_derivative(dp, h_states[t + 1, b], activation)
-            _fill_zero(dh_next[b])
-        _matmul_rows(dx_proj[t], kernel_t, dh_next, start, stop)
+        numpy.dot(dx_proj[t, start:stop], kernel_t, dh_next[start:stop])
         for b in range(start, stop):
             if masked and not mask[t, b]:
                 continue  # dh carries over the skipped step unchanged
@@ -286,11 +181,7 @@ def lstm_forward(
     units = h_states.shape[2]
     preact = numpy.empty(x_proj.shape[1:], x_proj.dtype)
     for t in range(x_proj.shape[0]):
-        for b in range(start, stop):
-            row, x_row = preact[b], x_proj[t, b]
-            for j in range(row.size):
-                row[j] = x_row[j]
-        _matmul_rows(h_states[t], kernel, preact, start, stop)
+        numpy.dot(h_states[t, start:stop], kernel, preact[start:stop])
         for b in range(start, stop):
             c_old, c_new = c_states[t, b], c_states[t + 1, b]
             h_new = h_states[t + 1, b]
@@ -299,6 +190,7 @@ def lstm_forward(
                 _copy(h_states[t, b], h_new)
                 continue
             g, p = gates[t, b], preact[b]
+            _add(x_proj[t, b], p)  # read before ``gates`` (maybe ``x_proj``) is written
             i, f = g[:units], g[units : 2 * units]
             cand, o = g[2 * units : 3 * units], g[3 * units :]
             _activate(p[: 2 * units], g[: 2 * units], recurrent_activation)
@@ -343,7 +235,6 @@ def lstm_backward(
         for b in range(start, stop):
             d_h, d_c, dp = dh[b], dc[b], dx_proj[t, b]
             grad_row = grad_outputs[t, b]
-            _fill_zero(dh_next[b])
             for j in range(units):
                 d_h[j] += grad_row[j]
             if masked and not mask[t, b]:
@@ -368,7 +259,7 @@ def lstm_backward(
             _times_derivative(d_cand, cand, activation)
             _times_derivative(d_o, o, recurrent_activation)
             _copy(d_row, dp)
-        _dot_rows(dx_proj[t], kernel, dh_next, start, stop)
+        numpy.dot(dx_proj[t, start:stop], kernel.T, dh_next[start:stop])
         for b in range(start, stop):
             if masked and not mask[t, b]:
                 continue  # dh and dc carry over the skipped step unchanged
@@ -401,9 +292,7 @@ def gru_forward(
     bias_zr, bias_h = recurrent_bias[: 2 * units], recurrent_bias[2 * units :]
     one = like(x_proj, 1.0)
     for t in range(x_proj.shape[0]):
-        for b in range(start, stop):
-            _fill_zero(rec[b])
-        _matmul_rows(h_states[t], kernel, rec, start, stop)
+        numpy.dot(h_states[t, start:stop], kernel, rec[start:stop])
         for b in range(start, stop):
             h_old, h_new = h_states[t, b], h_states[t + 1, b]
             if masked and not mask[t, b]:
@@ -458,7 +347,6 @@ def gru_backward(
         for b in range(start, stop):
             d_h, dp, dr = dh[b], dx_proj[t, b], drec[t, b]
             grad_row = grad_outputs[t, b]
-            _fill_zero(dh_next[b])
             for j in range(units):
                 d_h[j] += grad_row[j]
             if masked and not mask[t, b]:
@@ -483,7 +371,7 @@ def gru_backward(
             for j in range(units):
                 dr_h[j] = d_hh[j] * r[j]
             _copy(d_row, dp)
-        _dot_rows(drec[t], kernel, dh_next, start, stop)
+        numpy.dot(drec[t, start:stop], kernel.T, dh_next[start:stop])
         for b in range(start, stop):
             if masked and not mask[t, b]:
                 continue  # dh carries over the skipped step unchanged
