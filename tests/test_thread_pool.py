@@ -101,6 +101,7 @@ def test_a_block_inside_the_pool_does_not_split_again(monkeypatch):
         ((6, 40, 100), (6, 100, 60)),  # batched, split along the first axis
         ((1, 3, 200, 100), (1, 3, 100, 120)),  # batched, one in the first axis: not split
         ((10, 10), (10, 10)),  # too small to split
+        ((40, 2003), (2003, 60)),  # split along the long inner axis, three uneven parts
     ],
 )
 def test_matmul_equals_numpy(three_threads, shapes, dtype):
@@ -109,11 +110,29 @@ def test_matmul_equals_numpy(three_threads, shapes, dtype):
     expected = numpy.matmul(a, b)
     got = thread_pool.matmul(a, b)
     assert got.shape == expected.shape and got.dtype == expected.dtype
-    tolerance = {"rtol": 1e-4, "atol": 1e-4} if dtype == "float32" else {"rtol": 1e-12}
+    # an inner split sums its partial products in another order
+    tolerance = {"rtol": 1e-4, "atol": 1e-4}
+    if dtype == "float64":
+        tolerance = {"rtol": 1e-10, "atol": 1e-12}
     numpy.testing.assert_allclose(got, expected, **tolerance)
     # transposed (non-contiguous) operands, as the backward passes give them
     if a.ndim == 2:
         numpy.testing.assert_allclose(thread_pool.matmul(b.T, a.T), expected.T, **tolerance)
+
+
+def test_a_long_inner_axis_is_split_into_partial_products(three_threads, monkeypatch):
+    calls = []
+    real_block = thread_pool._partial_matmul_block
+
+    def spy(a, b, out, start, stop):
+        calls.append((start, stop))
+        real_block(a, b, out, start, stop)
+
+    monkeypatch.setattr(thread_pool, "_partial_matmul_block", spy)
+    rng = numpy.random.default_rng(1)
+    x, dy = rng.standard_normal((4000, 48)), rng.standard_normal((4000, 64))
+    numpy.testing.assert_allclose(thread_pool.matmul(x.T, dy), x.T @ dy, rtol=1e-10, atol=1e-12)
+    assert sorted(calls) == [(0, 1328), (1328, 2672), (2672, 4000)]  # whole cache lines
 
 
 def test_width_follows_set_num_threads():
