@@ -127,5 +127,9 @@ class Backend(
             y += bias
         return y
 
+    def bias_backward(self, grad):
+        """The gradient of a bias added over the last axis: ``grad`` summed over the others."""
+        return grad.sum(axis=tuple(range(grad.ndim - 1)))
+
     def __repr__(self):
         return f"<{type(self).__name__} '{self.name}'>"

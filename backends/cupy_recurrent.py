@@ -186,7 +186,7 @@ class CudaRecurrentOverrides:
             dx_proj,
             drec,
         )
-        d_bias = drec.reshape(-1, drec.shape[-1]).sum(axis=0)
+        d_bias = self.bias_backward(drec)
         return dx_proj, self._recurrent_kernel_grad(h_states, drec), d_bias, dh
 
     def _step_mask_of(self, mask):

@@ -269,5 +269,5 @@ class RecurrentOverrides:
             drec,
             batch=dh.shape[0],
         )
-        d_bias = drec.reshape(-1, drec.shape[-1]).sum(axis=0)
+        d_bias = self.bias_backward(drec)
         return dx_proj, self._recurrent_kernel_grad(h_states, drec), d_bias, dh

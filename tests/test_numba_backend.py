@@ -210,6 +210,22 @@ def test_dense_forward_matches_reference(numba_backend, batch, sizes, dtype, see
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize(
+    "shape, transposed",
+    [((3, 4), False), ((64, 32), False), ((4, 33, 20), False), ((40, 64), True), ((5, 0), False)],
+)
+def test_bias_backward_matches_reference(numba_backend, rng, dtype, shape, transposed):
+    """Summed over every axis but the last; from 1024 elements a product with a row of ones
+    (the same sums in another order), and the reference for a strided gradient."""
+    grad = random(rng, shape[::-1] if transposed else shape, dtype)
+    grad = grad.T if transposed else grad
+    got = numba_backend.bias_backward(grad)
+    expected = Backend().bias_backward(grad)
+    assert got.shape == expected.shape == shape[-1:] and got.dtype == expected.dtype
+    assert_close(got, expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize(
     "shape, use_gamma, use_beta",

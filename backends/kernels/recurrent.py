@@ -611,7 +611,7 @@ class RecurrentKernels:
             return [dh + dh_direct]
 
         (dh,) = self._backward_steps(grad_outputs, [dh], mask, step)
-        d_bias = drec.reshape(-1, drec.shape[-1]).sum(axis=0)
+        d_bias = self.bias_backward(drec)
         d_kernel = self._recurrent_kernel_grad(h_states, drec, recurrent_mask)
         return dx_proj, d_kernel, d_bias, dh
 

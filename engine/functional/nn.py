@@ -48,7 +48,7 @@ class Dense(Function):
             x_2d = self.x.reshape(-1, self.x_shape[-1])
             grad_kernel = matmul(x_2d.T, grad_2d)
         if len(needs) > 2 and needs[2]:
-            grad_bias = grad_2d.sum(axis=0)
+            grad_bias = self.backend.bias_backward(grad)
         return grad_x, grad_kernel, grad_bias
 
     def backward_graph(self, grad):

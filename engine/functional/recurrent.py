@@ -183,7 +183,7 @@ class RecurrentSequence(Function):
         grads = [grad_x, grad_kernel, d_recurrent if needs[2] else None]
         if self.has_bias:
             if needs[3]:
-                grad_bias = dx_flat.sum(axis=0)
+                grad_bias = backend.bias_backward(dx_flat)
                 if self.cell == "gru":
                     grad_bias = xp.stack([grad_bias, d_recurrent_bias])
             grads.append(grad_bias)
