@@ -1,8 +1,8 @@
 """The numba backend's recurrent and embedding kernels agree with the generic reference.
 
 The sequence kernels are compared with ``backends.base.Backend`` on random
-shapes (batch sizes on and off the GEMM's 8-row blocks, units off its 4-wide
-k blocks), with and without a step mask, and both ways through a layer
+shapes (batch sizes on and off the threads' 8-row blocks), with and without a step
+mask, and both ways through a layer
 (``go_backwards``). Layer gradients are checked against finite differences in
 ``tests/test_recurrent.py``, which runs on this backend too.
 """
@@ -51,6 +51,28 @@ def random_mask(rng, steps, batch, masked):
 
 
 # -- sequence kernels ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_lstm_gives_the_same_bits_whatever_the_number_of_threads(numba_backend, dtype, monkeypatch):
+    """Rows are split between threads on multiples of 8, so each row's per-step products
+    (BLAS's) and gates are computed alike with one thread or several."""
+    from backends import thread_pool
+
+    rng = numpy.random.default_rng(5)
+    steps, batch, units = 4, 37, 16
+    x_proj = random(rng, (steps, batch, 4 * units), dtype)
+    kernel = random(rng, (units, 4 * units), dtype, 0.3)
+    h0, c0 = random(rng, (batch, units), dtype), random(rng, (batch, units), dtype)
+    grad = random(rng, (steps, batch, units), dtype)
+    results = []
+    for threads in (1, 3):
+        monkeypatch.setattr(thread_pool, "width", lambda threads=threads: threads)
+        outputs, h, c, cache = numba_backend.lstm_sequence_forward(x_proj.copy(), kernel, h0, c0)
+        backward = numba_backend.lstm_sequence_backward(grad, h * 0, c * 0, kernel, cache)
+        results.append((outputs, h, c, *backward))
+    for one, several in zip(*results, strict=True):
+        numpy.testing.assert_array_equal(one, several)
 
 
 @few
