@@ -198,14 +198,16 @@ class RecurrentLayer(Layer):
             initial_state=self._initial_states(initial_state, inputs),
             input_mask=input_mask,
             recurrent_mask=recurrent_mask,
+            return_sequences=self.return_sequences,
         )
+        first_state = timesteps if self.return_sequences else 0
         if self.return_sequences:
             output = packed[:, :timesteps]
         else:
-            output = packed[:, timesteps]  # the final h: the last unmasked step's output
+            output = packed[:, 0]  # the final h: the last unmasked step's output
         if not self.return_state:
             return output
-        return [output] + [packed[:, timesteps + k] for k in range(self.state_size)]
+        return [output] + [packed[:, first_state + k] for k in range(self.state_size)]
 
     def _dropout_masks(self, inputs):
         """Keras's dropout masks for one call: ``(input_mask, recurrent_mask)``, each None
