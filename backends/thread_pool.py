@@ -53,7 +53,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from . import blas_threads
+from . import blas_threads, core_contention
 
 # A block hand-off costs 15-60 us (a spinning or a sleeping worker, 2-core EPYC VM); below
 # this many multiply-adds a GEMM is not split.
@@ -216,16 +216,25 @@ if hasattr(os, "register_at_fork"):
 _get_num_threads = None
 
 
-def width() -> int:
-    """How many threads a split uses now: 1 inside a pool worker (no nesting)."""
+def configured_width() -> int:
+    """The pool's width as set (``engine.set_num_threads``)."""
     global _get_num_threads
-    if getattr(_local, "in_pool", False):
-        return 1
     if _get_num_threads is None:
         from engine.threads import get_num_threads  # here: engine imports backends
 
         _get_num_threads = get_num_threads
     return _get_num_threads()
+
+
+def width() -> int:
+    """How many threads a split uses now: 1 inside a pool worker (no nesting), and 1 while
+    other processes hold the cores (``core_contention``)."""
+    if getattr(_local, "in_pool", False):
+        return 1
+    threads = configured_width()
+    if threads > 1 and core_contention.monitor.check(threads):
+        return 1
+    return threads
 
 
 # The calling thread's block is this much longer than a worker's: a worker starts
@@ -368,7 +377,7 @@ def pin_blas() -> bool:
     controller = ThreadpoolController()  # one look at the loaded libraries (~30 ms)
     controller.limit(limits=1, user_api="blas")
     _blas_pinned = True
-    helpers = max(width() - 1, 1)
+    helpers = max(configured_width() - 1, 1)
     _blas_split = blas_threads.install(SPIN_TURNS, helpers, controller.info())
     return True
 
@@ -389,10 +398,19 @@ def pin_scipy_blas() -> None:
         return
     import scipy.linalg.cython_blas  # noqa: F401
 
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        pass
-    else:
-        threadpool_limits(1, user_api="blas")
     _scipy_blas_pinned = True
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return
+    controller = ThreadpoolController()
+    # SciPy's own copy only (``scipy.libs/`` in a wheel): NumPy's keeps whatever the user
+    # set since ``pin_blas``; where the two share one library, ``pin_blas`` pinned it
+    scipy_libraries = [info["filepath"] for info in controller.info() if is_scipy_blas(info)]
+    if scipy_libraries:
+        controller.select(filepath=scipy_libraries).limit(limits=1)
+
+
+def is_scipy_blas(info: dict) -> bool:
+    """Whether a ``threadpoolctl`` library record is a BLAS that SciPy ships for itself."""
+    return info["user_api"] == "blas" and f"{os.sep}scipy" in info["filepath"]

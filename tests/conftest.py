@@ -7,13 +7,18 @@ simulation mode alone (see ``.ci/run``).
 
 import os
 
-import numpy
-import pytest
+# The kernel pool drops to one thread while other processes hold the cores
+# (backends/core_contention.py); tests running side by side (pytest -n) would then take
+# their split paths only some of the time. tests/test_core_contention.py tests it.
+os.environ.setdefault("ENGINE_ADAPTIVE_THREADS", "0")
 
-import backends
-import engine
-from backends.base import Backend
-from engine.models.trainer import Trainer
+import numpy  # noqa: E402
+import pytest  # noqa: E402
+
+import backends  # noqa: E402
+import engine  # noqa: E402
+from backends.base import Backend  # noqa: E402
+from engine.models.trainer import Trainer  # noqa: E402
 
 
 def _test_backends() -> list[str]:
