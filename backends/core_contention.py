@@ -8,14 +8,16 @@ at every hand-off. Measured on the 2-core Xeon VM with one busy-looping process
 beside the training: W4 66-140 ms a step on two threads against 8.3 on one
 (5.5 with both cores free), W2 over 50 against 2.05; PyTorch 15-21 ms on W4.
 
-So ``serial()`` says when to run on the calling thread alone. In parallel mode it
-reads, every ``CHECK_SECONDS``, how long the calling thread waited on the run
-queue (``/proc/thread-self/schedstat``): with the cores free that is ~0% of the
-time, with a busy neighbour ~45%; above ``WAIT_FRACTION`` it turns serial. In
-serial mode our other threads sleep, so the count of runnable tasks in
-``/proc/loadavg`` is this thread plus the others: once ``FREE_CHECKS`` checks in
-a row leave a core for every thread of the pool, it turns parallel again. Each
-check costs ~10 us; in between, ``serial()`` is a clock read.
+So ``Monitor.check`` says when to run on the calling thread alone. In parallel
+mode it reads, every ``CHECK_SECONDS``, how long the calling thread waited on the
+run queue (``/proc/thread-self/schedstat``): with the cores free that is ~1% of
+the time, with a busy neighbour ~45%. Above ``WAIT_FRACTION`` it turns serial if
+other processes' runnable tasks (``/proc/loadavg``'s count, less this process's
+threads in state R) leave no core for each of the pool's threads: our own
+spinning workers can make the caller wait as well (W3's convolutions did, 20-60%
+of the checks, before this second condition). While serial, once ``FREE_CHECKS``
+checks in a row find those cores free, it turns parallel again. A check costs
+~10-40 us; in between, ``check`` is a clock read.
 
 Linux only (elsewhere never serial); ``ENGINE_ADAPTIVE_THREADS=0`` turns it off.
 """
@@ -34,6 +36,7 @@ FREE_CHECKS = 3
 
 _SCHEDSTAT = "/proc/thread-self/schedstat"
 _LOADAVG = "/proc/loadavg"
+_TASKS = "/proc/self/task"
 
 
 def _enabled() -> bool:
@@ -51,10 +54,18 @@ def run_queue_wait_ns() -> int:
 
 
 def other_runnable_tasks() -> int:
-    """Tasks runnable on the machine now, besides the calling thread."""
+    """Tasks runnable on the machine now, besides this process's own threads."""
     with open(_LOADAVG) as file:
-        running = file.read().split()[3].split("/")[0]
-    return int(running) - 1
+        running = int(file.read().split()[3].split("/")[0])
+    ours = 0
+    for thread in os.listdir(_TASKS):
+        try:
+            with open(f"{_TASKS}/{thread}/stat") as file:
+                # the state follows the command name, which may hold spaces and parentheses
+                ours += file.read().rpartition(")")[2].split()[0] == "R"
+        except OSError:  # the thread ended meanwhile
+            pass
+    return max(running - ours, 0)
 
 
 class Monitor:
@@ -79,23 +90,27 @@ class Monitor:
             if self.serial:
                 self._check_serial(threads)
             else:
-                self._check_parallel()
+                self._check_parallel(threads)
         except (OSError, ValueError, IndexError):
             self.enabled = self.serial = False  # an unexpected /proc: split as before
         return self.serial
 
-    def _check_parallel(self) -> None:
+    def _check_parallel(self, threads: int) -> None:
         sample = (threading.get_ident(), time.monotonic_ns(), run_queue_wait_ns())
         last = self._last
         if last is not None and last[0] == sample[0] and sample[1] > last[1]:
             waited = (sample[2] - last[2]) / (sample[1] - last[1])
-            if waited > WAIT_FRACTION:
+            # our own spinning workers can make the caller wait too: only others count
+            if waited > WAIT_FRACTION and not self._cores_free(threads):
                 self.serial, self._free_checks = True, 0
         self._last = sample
 
+    @staticmethod
+    def _cores_free(threads: int) -> bool:
+        return other_runnable_tasks() <= len(os.sched_getaffinity(0)) - threads
+
     def _check_serial(self, threads: int) -> None:
-        cores = len(os.sched_getaffinity(0))
-        if other_runnable_tasks() <= cores - threads:
+        if self._cores_free(threads):
             self._free_checks += 1
         else:
             self._free_checks = 0

@@ -31,10 +31,10 @@ def test_a_busy_neighbour_makes_it_serial_and_a_free_machine_parallel_again(monk
     assert monitor.check(2) is False  # the first check only takes a sample
     machine.run(CHECK_SECONDS, waiting_share=0.01)  # both cores ours: ~1% waiting
     assert monitor.check(2) is False
-    machine.run(CHECK_SECONDS, waiting_share=0.45)  # a busy process on one core
+    machine.others = 1  # a busy process on one core
+    machine.run(CHECK_SECONDS, waiting_share=0.45)
     assert monitor.check(2) is True
-    machine.others = 1  # it is still running: no core is free for a second thread
-    for _ in range(5):
+    for _ in range(5):  # it is still running: no core is free for a second thread
         machine.run(CHECK_SECONDS, waiting_share=0.0)
         assert monitor.check(2) is True
     machine.others = 0  # it ended
@@ -45,8 +45,19 @@ def test_a_busy_neighbour_makes_it_serial_and_a_free_machine_parallel_again(monk
     assert answers == [True] * (FREE_CHECKS - 1) + [False]
 
 
+def test_waiting_on_our_own_threads_alone_keeps_it_parallel(monkeypatch):
+    """Our spinning workers can make the caller wait; with no other process runnable the
+    cores are still ours."""
+    machine, monitor = FakeMachine(monkeypatch), Monitor(enabled=True)
+    monitor.check(2)
+    for _ in range(3):
+        machine.run(CHECK_SECONDS, waiting_share=0.6)
+        assert monitor.check(2) is False
+
+
 def test_between_checks_the_answer_is_the_last_one(monkeypatch):
     machine, monitor = FakeMachine(monkeypatch), Monitor(enabled=True)
+    machine.others = 1
     monitor.check(2)
     machine.run(CHECK_SECONDS / 2, waiting_share=1.0)  # too soon to look again
     assert monitor.check(2) is False
@@ -56,6 +67,7 @@ def test_between_checks_the_answer_is_the_last_one(monkeypatch):
 
 def test_one_thread_or_disabled_is_never_serial(monkeypatch):
     machine = FakeMachine(monkeypatch)
+    machine.others = 1
     for monitor, threads in ((Monitor(enabled=True), 1), (Monitor(enabled=False), 2)):
         monitor.check(threads)
         machine.run(CHECK_SECONDS, waiting_share=1.0)
