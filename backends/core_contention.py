@@ -107,7 +107,10 @@ class Monitor:
 
     @staticmethod
     def _cores_free(threads: int) -> bool:
-        return other_runnable_tasks() <= len(os.sched_getaffinity(0)) - threads
+        """Whether other processes leave a core for each of ``threads`` (for all cores, when
+        there are more threads than cores)."""
+        cores = len(os.sched_getaffinity(0))
+        return other_runnable_tasks() <= cores - min(threads, cores)
 
     def _check_serial(self, threads: int) -> None:
         if self._cores_free(threads):

@@ -55,6 +55,19 @@ def test_waiting_on_our_own_threads_alone_keeps_it_parallel(monkeypatch):
         assert monitor.check(2) is False
 
 
+def test_more_threads_than_cores_still_come_back_from_serial(monkeypatch):
+    machine, monitor = FakeMachine(monkeypatch), Monitor(enabled=True)  # two cores
+    machine.others = 1
+    monitor.check(4)
+    machine.run(CHECK_SECONDS, waiting_share=0.5)
+    assert monitor.check(4) is True
+    machine.others = 0
+    for _ in range(FREE_CHECKS):
+        machine.run(CHECK_SECONDS, waiting_share=0.0)
+        monitor.check(4)
+    assert monitor.check(4) is False
+
+
 def test_between_checks_the_answer_is_the_last_one(monkeypatch):
     machine, monitor = FakeMachine(monkeypatch), Monitor(enabled=True)
     machine.others = 1
