@@ -767,7 +767,8 @@ def test_optimizer_kernels_flush_subnormal_state_to_zero_and_restore_the_float_m
     param, grad = numpy.ones(size, "float32"), numpy.zeros(size, "float32")
     state = [numpy.full(size, SUBNORMAL) for _ in range(3)]
     update(numba_backend, param, grad, state)
-    decayed = state[0]  # each kernel scales its first state array by a factor below one
+    decayed = state[0]  # each kernel rewrites its first state array from itself (a decay,
+    # or for Adagrad a sum with 0): subnormal inputs read as 0, subnormal results become 0
     if X86:
         assert (decayed == 0).all()
     else:
