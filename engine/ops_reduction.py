@@ -284,14 +284,6 @@ _QUANTILE_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
 def _levels(function: str, q, scale: float = 1.0):
-    levels = numpy.asarray(q.numpy() if isinstance(q, Tensor) else q, dtype="float64") / scale
-    if levels.ndim > 1 or ((levels < 0) | (levels > 1)).any() or numpy.isnan(levels).any():
-        bound = "[0, 100]" if scale == 100 else "[0, 1]"
-        raise ValueError(f"{function}: q must be a number or 1-D, within {bound}; got {q!r}.")
-    return levels
-
-
-def _levels(function: str, q, scale: float = 1.0):
     """``q`` (a number or 1-D, in [0, 1], or [0, 100] with ``scale`` 100) as float64 levels."""
     levels = numpy.asarray(q.numpy() if isinstance(q, Tensor) else q, dtype="float64") / scale
     if levels.ndim > 1 or ((levels < 0) | (levels > 1)).any() or numpy.isnan(levels).any():
