@@ -23,12 +23,6 @@ SCALAR_MATH_LIMIT = 2048
 # Below this many elements a NumPy ufunc's call overhead (~1 us) beats
 # Numba's dispatch (~2 us) for one-pass arithmetic such as relu.
 MIN_JIT_SIZE = 2048
-# SGD's update is two or three ufunc passes in NumPy; the fused kernel's dispatch and
-# argument checks cost more than they save below ~16k elements (measured: 1.6x slower at
-# 64 elements, 1.1x at 8k, faster from 16k). With the flat buffer's one direct call, W1's
-# step (SGD with momentum over a 4.8k-element buffer) was level either way (181.5 against
-# 182.0 us, same process, alternating, three runs).
-MIN_JIT_SGD_SIZE = 16384
 # Row-wise kernels (layer normalization) and elementwise ones with real arithmetic per
 # element (erf) are split between the pool's threads in blocks of at least this many
 # elements: a hand-off costs 12-30 us (the pool's worker needs the GIL to start).

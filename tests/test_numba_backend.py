@@ -19,7 +19,6 @@ DEFAULT_CUTOFFS = {
     name: getattr(numba_dispatch, name)
     for name in (
         "MIN_JIT_SIZE",
-        "MIN_JIT_SGD_SIZE",
         "SCALAR_MATH_LIMIT",
     )
 }
@@ -30,7 +29,6 @@ ATOL = {"float32": 1e-6, "float64": 1e-12}
 few = settings(max_examples=10, deadline=None)
 LIFTED_CUTOFFS = {
     "MIN_JIT_SIZE": 0,
-    "MIN_JIT_SGD_SIZE": 0,
     "SCALAR_MATH_LIMIT": 10**9,
 }
 
@@ -285,8 +283,7 @@ def test_each_kernel_is_split_from_its_own_size(monkeypatch, rng, call, split):
         monkeypatch.setattr(numba_dispatch, name, size)
     monkeypatch.setattr(numba_dispatch, "MIN_NATIVE_SPLIT_ADAM", sizes["MIN_SPLIT_ADAM"])
     monkeypatch.setattr(blas_threads, "installed", lambda: False)
-    for cutoff in ("MIN_JIT_SIZE", "MIN_JIT_SGD_SIZE"):
-        monkeypatch.setattr(numba_dispatch, cutoff, 0)
+    monkeypatch.setattr(numba_dispatch, "MIN_JIT_SIZE", 0)
     monkeypatch.setattr(thread_pool, "width", lambda: 2)
     pool_run = thread_pool._Pool.run
     splits = []
@@ -758,12 +755,12 @@ SUBNORMAL = numpy.float32(1e-39)
     ],
     ids=["adam", "amsgrad", "sgd_momentum", "rmsprop", "adagrad"],
 )
-def test_optimizer_kernels_flush_subnormal_state_to_zero_and_restore_the_float_mode(update):
+@pytest.mark.parametrize("size", [64, 1 << 16], ids=["small", "split"])
+def test_optimizer_kernels_flush_subnormal_state_to_zero_and_restore_the_float_mode(update, size):
     """As Keras's JAX and TensorFlow backends: a moment decaying below float32's normal
     range becomes zero (on x86-64) instead of slowing every later update; the
     thread's floating-point mode is restored, so NumPy keeps its subnormals."""
-    numba_backend = backends.get("numba")
-    size = 1 << 16  # above every kernel cut-off
+    numba_backend = backends.get("numba")  # every size takes the kernel (one call, or slices)
     param, grad = numpy.ones(size, "float32"), numpy.zeros(size, "float32")
     state = [numpy.full(size, SUBNORMAL) for _ in range(3)]
     update(numba_backend, param, grad, state)

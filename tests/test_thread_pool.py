@@ -215,7 +215,6 @@ def test_optimizer_updates_split_between_threads_equal_one_thread(monkeypatch, u
     )
     for cutoff in cutoffs:
         monkeypatch.setattr(numba_dispatch, cutoff, 4096)
-    monkeypatch.setattr(numba_dispatch, "MIN_JIT_SGD_SIZE", 0)
     monkeypatch.setattr(blas_threads, "installed", lambda: False)
     numba_backend = backends.get("numba")
     rng = numpy.random.default_rng(2)

@@ -1,8 +1,8 @@
 """Optimizer updates: one in-place pass over each parameter (Keras 3 formulas).
 
-Arrays are flat and C-contiguous; every scalar has the arrays' dtype (the
-caller folds constants such as ``1 - beta_1`` in; Adam's kernels round Python
-floats to it themselves), so float32 parameters update in float32 as in the
+Arrays are flat and C-contiguous; the scalars are Python floats (the caller folds
+constants such as ``1 - beta_1`` in) that SGD's and Adam's kernels round to the
+arrays' dtype themselves, so float32 parameters update in float32 as in the
 reference and the loops vectorize. Optional
 behaviour is chosen outside the loops for the same reason. SGD's and Adam's release
 the GIL: the backend runs long parameters in slices on its kernel pool.
@@ -23,7 +23,8 @@ ADAM_WORDS, AMSGRAD_WORDS = HEADER_WORDS + 8, HEADER_WORDS + 9
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
-def sgd_update(param, grad, lr):
+def sgd_update(param, grad, lr_value):
+    lr = like(param, lr_value)
     csr = flush_subnormals()
     for i in range(param.size):
         param[i] -= lr * grad[i]
@@ -31,7 +32,8 @@ def sgd_update(param, grad, lr):
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
-def sgd_momentum_update(param, grad, velocity, lr, momentum, nesterov):
+def sgd_momentum_update(param, grad, velocity, lr_value, momentum_value, nesterov):
+    lr, momentum = like(param, lr_value), like(param, momentum_value)
     csr = flush_subnormals()
     if nesterov:
         for i in range(param.size):
