@@ -11,11 +11,11 @@ Each family of overrides is a mixin in a module of its own, as the kernels in
 ``numba_kernels/`` and the references in ``kernels/`` are: ``numba_activations.py``,
 ``numba_losses.py``, ``numba_optimizers.py``, ``numba_normalization.py``,
 ``numba_conv.py``, ``numba_depthwise.py``, ``numba_pooling.py``, ``numba_recurrent.py``,
-``numba_embedding.py`` and ``numba_attention.py``; what they share (the dtypes the
-kernels compile for, the size cut-offs) is in ``numba_dispatch.py``, and the forwards
-that have a child process compile their backward's kernel on a cold cache use
-``numba_compile_ahead.py``. This class joins them and holds the rest: the matrix
-products, a dense layer's forward and dropout.
+``numba_embedding.py``, ``numba_attention.py`` and ``numba_dropout.py``; what they share
+(the dtypes the kernels compile for, the size cut-offs) is in ``numba_dispatch.py``, and
+the forwards that have a child process compile their backward's kernel on a cold cache
+use ``numba_compile_ahead.py``. This class joins them and holds the rest: the matrix
+products and a dense layer's forward.
 """
 
 import importlib
@@ -28,7 +28,7 @@ from .numba_activations import ActivationOverrides
 from .numba_attention import AttentionOverrides
 from .numba_conv import ConvolutionOverrides
 from .numba_depthwise import DepthwiseOverrides
-from .numba_dispatch import _JIT_DTYPES
+from .numba_dropout import DropoutOverrides
 from .numba_embedding import EmbeddingOverrides
 from .numba_losses import LossOverrides
 from .numba_normalization import NormalizationOverrides
@@ -96,6 +96,7 @@ class NumbaBackend(
     RecurrentOverrides,
     EmbeddingOverrides,
     AttentionOverrides,
+    DropoutOverrides,
     NumpyBackend,
 ):
     name = "numba"
@@ -186,18 +187,6 @@ class NumbaBackend(
             return super().bias_backward(grad)
         rows = grad.reshape(-1, grad.shape[-1])
         return numpy.matmul(numpy.ones(rows.shape[0], grad.dtype), rows)
-
-    # -- dropout ---------------------------------------------------------------
-
-    def dropout_mask(self, shape, rate: float, dtype):
-        """The reference's mask from the same uniform stream, thresholded and scaled in one pass."""
-        dtype = numpy.dtype(dtype)
-        if dtype not in _JIT_DTYPES:
-            return super().dropout_mask(shape, rate, dtype)
-        mask = self.random_uniform(shape, dtype)
-        scale = dtype.type(1.0 / (1.0 - rate))
-        self._dropout.dropout_mask(mask.reshape(-1), dtype.type(rate), scale)
-        return mask
 
 
 for _family in _FAMILIES:

@@ -503,6 +503,39 @@ def test_dropout_mask_matches_reference_stream(numba_backend, dtype):
     numpy.testing.assert_array_equal(mask, expected)
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_large_dropout_masks_keep_the_reference_stream(numba_backend, monkeypatch, threads):
+    """Masks drawn from raw words, in blocks on the pool, are the reference's bit for bit,
+    and leave the generator where the reference does: odd and even sizes, float32 (whose
+    draws keep half a word between calls) and float64, a rate that drops nothing, and
+    other draws in between."""
+    from backends import thread_pool
+
+    monkeypatch.setattr(numba_dispatch, "MIN_SPLIT_ELEMENTS", 1024)  # blocks of 512 words
+    monkeypatch.setattr(thread_pool, "width", lambda: threads)
+    reference = Backend()
+    numba_backend.seed(11)
+    reference.seed(11)
+    steps = [
+        ((2049,), 0.3, "float32"),
+        ((3001,), 0.5, "float64"),
+        ((40, 101), 0.25, "float32"),
+        ((4096,), 0.0, "float32"),
+        ((7,), 0.5, "float32"),
+        ((2, 2048), 0.9, "float64"),
+        ((5000,), 0.1, "float32"),
+    ]
+    for shape, rate, dtype in steps:
+        dt = numpy.dtype(dtype)
+        mask = numba_backend.dropout_mask(shape, rate, dt)
+        expected = reference.dropout_mask(shape, rate, dt)
+        assert mask.dtype == dt and mask.shape == shape
+        numpy.testing.assert_array_equal(mask, expected)
+        numpy.testing.assert_array_equal(
+            numba_backend.random_uniform((3,), "float32"), reference.random_uniform((3,), "float32")
+        )
+
+
 # -- fallbacks and availability ---------------------------------------------
 
 
