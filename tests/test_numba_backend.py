@@ -5,7 +5,7 @@ import platform
 
 import numpy
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import backends
@@ -106,6 +106,36 @@ def test_activations_keep_nan_and_inf_as_the_reference_does(numba_backend, name,
         expected = getattr(reference, name + "_forward")(x, **params)
     numpy.testing.assert_array_equal(numpy.isnan(forward), numpy.isnan(expected))
     assert numpy.isnan(forward[0])
+
+
+@given(
+    values=st.lists(
+        st.sampled_from([numpy.nan, -numpy.inf, numpy.inf, -2.5, -1.0, 0.0, 0.5, 3.0, 7.0]),
+        min_size=1,
+        max_size=40,
+    ),
+    dtype=dtypes,
+)
+@example(values=[numpy.nan] + [1.0] * 19, dtype="float32")  # long rows, a NaN first or later
+@example(values=[1.0] * 9 + [numpy.nan, 5.0] + [2.0] * 9, dtype="float64")
+@few
+def test_row_max_keeps_pythons_max_semantics(values, dtype):
+    """``vector_math.row_max`` (a short row on one running maximum, a long one on eight):
+    the largest element, a NaN first in the row wins and any later NaN is passed over,
+    as folding Python's ``max`` over the row gives."""
+    import functools
+
+    import numba
+
+    from backends.numba_kernels.vector_math import row_max
+
+    row = numpy.array(values, dtype=dtype)
+    expected = functools.reduce(lambda best, x: x if x > best else best, row.tolist())
+    result = numba.njit(lambda r: row_max(r))(row)
+    if numpy.isnan(expected):
+        assert numpy.isnan(result)
+    else:
+        assert result == expected
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "elu", "selu", "swish", "softplus", "gelu"])

@@ -172,9 +172,9 @@ def softmax_rows(x, out):
         peak = row_max(row)
         for j in range(row.size):
             result[j] = exp_nonpositive(row[j] - peak)
-        total = row_sum(result)
+        inverse = 1.0 / row_sum(result)  # float64: a float32 product rounds as the quotient
         for j in range(row.size):
-            result[j] = result[j] / total
+            result[j] = result[j] * inverse
 
 
 @numba.njit(cache=True, error_model="numpy")

@@ -14,7 +14,7 @@ def _softmax_row(logits, probs, r):
 
     ``log(sum)`` is of the exponentials shifted by ``peak``, so the row's
     log-softmax is ``logits - peak - log(sum)``. Each pass over the row vectorizes
-    (``vector_math``): the maximum, the exponentials, their float64 sum, the division.
+    (``vector_math``): the exponentials, their float64 sum, the scaling.
     """
     classes = logits.shape[1]
     row, out = logits[r], probs[r]
@@ -22,8 +22,12 @@ def _softmax_row(logits, probs, r):
     for j in range(classes):
         out[j] = exp_nonpositive(row[j] - peak)
     total = row_sum(out)
+    # a float64 reciprocal: a float32 product rounds as the quotient (but for a rare double
+    # rounding, one ulp), and a division a class cost more than the rest of the row (128
+    # rows of 1000 classes: 149 against 90 us)
+    inverse = 1.0 / total
     for j in range(classes):
-        out[j] = out[j] / total
+        out[j] = out[j] * inverse
     return peak, math.log(total)
 
 

@@ -170,21 +170,35 @@ def tanh(x):
 
 @register_jitable
 def row_max(row):
-    """The largest element of a 1-D array (NaN as ``max`` treats it), from eight running
-    maxima: they vectorize, where one chain waits on each comparison (1000 float32: 0.3
-    against 0.7 us)."""
+    """The largest element of a 1-D array (NaN as ``max`` treats it: a NaN first wins, a
+    later one is passed over), from eight running maxima where one chain would wait on
+    each comparison, and one for a short row. The maxima are selects, not ``max``:
+    Numba's ``max`` of two floats is a branchy call (a row of 10 float32: 31 against 13
+    ns; the softmax cross-entropy of 128 rows of 10 classes 7.4 against 5.4 us)."""
     n = row.size
+    if n < 16:
+        best = row[0]
+        for j in range(1, n):
+            x = row[j]
+            best = x if x > best else best
+        return best
     m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = row[0]
     j = 0
     while n - j >= 8:
-        m0, m1 = max(m0, row[j]), max(m1, row[j + 1])
-        m2, m3 = max(m2, row[j + 2]), max(m3, row[j + 3])
-        m4, m5 = max(m4, row[j + 4]), max(m5, row[j + 5])
-        m6, m7 = max(m6, row[j + 6]), max(m7, row[j + 7])
+        x0, x1, x2, x3 = row[j], row[j + 1], row[j + 2], row[j + 3]
+        x4, x5, x6, x7 = row[j + 4], row[j + 5], row[j + 6], row[j + 7]
+        m0, m1 = (x0 if x0 > m0 else m0), (x1 if x1 > m1 else m1)
+        m2, m3 = (x2 if x2 > m2 else m2), (x3 if x3 > m3 else m3)
+        m4, m5 = (x4 if x4 > m4 else m4), (x5 if x5 > m5 else m5)
+        m6, m7 = (x6 if x6 > m6 else m6), (x7 if x7 > m7 else m7)
         j += 8
     for k in range(j, n):
-        m0 = max(m0, row[k])
-    return max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
+        x = row[k]
+        m0 = x if x > m0 else m0
+    # in lane order, so that a NaN kept by an earlier lane (only ``row[0]``) stays
+    for m in (m1, m2, m3, m4, m5, m6, m7):
+        m0 = m if m > m0 else m0
+    return m0
 
 
 @register_jitable(fastmath={"reassoc"})
