@@ -51,7 +51,7 @@ with no SVML):
 import numba
 import numpy
 
-from .vector_math import exp_nonpositive
+from .vector_math import exp_nonpositive, row_max
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -183,7 +183,7 @@ def _forward_head(q, k, v, mask, masked, scale, causal, block_q, block_k, out, l
     qt, vt = _transposed(q), _transposed(v)
     tile = numpy.empty((block_k, block_q), q.dtype)  # scores, keys by queries
     acc = numpy.empty((dim_v, block_q), q.dtype)  # the output, transposed
-    row_max = numpy.empty(block_q, q.dtype)
+    running_max = numpy.empty(block_q, q.dtype)
     row_sum = numpy.empty(block_q, q.dtype)
     peak = numpy.empty(block_q, q.dtype)
     shift = numpy.empty(block_q, q.dtype)
@@ -191,7 +191,7 @@ def _forward_head(q, k, v, mask, masked, scale, causal, block_q, block_k, out, l
     for q0 in range(0, len_q, block_q):
         rows = min(block_q, len_q - q0)
         acc[:] = 0
-        row_max[:] = minus_inf
+        running_max[:] = minus_inf
         row_sum[:] = 0
         stop_k = min(len_k, q0 + rows) if causal else len_k
         for k0 in range(0, stop_k, block_k):
@@ -201,15 +201,17 @@ def _forward_head(q, k, v, mask, masked, scale, causal, block_q, block_k, out, l
                 _mask_tile_transposed(tile, mask, causal, q0, rows, k0, cols)
             top = peak[:rows]
             for r in range(rows):
-                top[r] = row_max[r]
+                top[r] = running_max[r]
             for j in range(cols):
                 scores = tile[j, :rows]
                 for r in range(rows):
-                    top[r] = max(top[r], scores[r])
+                    score = scores[r]  # a select, not ``max``: see ``vector_math.row_max``
+                    top[r] = score if score > top[r] else top[r]
             offset, factor, total = shift[:rows], rescale[:rows], row_sum[:rows]
             for r in range(rows):
                 offset[r] = top[r] if top[r] != minus_inf else 0  # no key yet: exps all 0
-                factor[r] = exp_nonpositive(row_max[r] - offset[r]) if top[r] != minus_inf else one
+                seen = top[r] != minus_inf
+                factor[r] = exp_nonpositive(running_max[r] - offset[r]) if seen else one
                 total[r] *= factor[r]
             for j in range(cols):
                 scores = tile[j, :rows]
@@ -222,14 +224,14 @@ def _forward_head(q, k, v, mask, masked, scale, causal, block_q, block_k, out, l
                     acc_row[r] *= factor[r]
             _gemm(vt, k0, tile[:cols], 0, acc, 0, cols, rows, one, True)
             for r in range(rows):
-                row_max[r] = top[r]
+                running_max[r] = top[r]
         for r in range(rows):
             target = out[q0 + r]
             if row_sum[r] > 0:
                 inverse = one / row_sum[r]
                 for e in range(dim_v):
                     target[e] = acc[e, r] * inverse
-                logsumexp[q0 + r] = row_max[r] + numpy.log(row_sum[r])
+                logsumexp[q0 + r] = running_max[r] + numpy.log(row_sum[r])
             else:
                 target[:] = 0
                 logsumexp[q0 + r] = minus_inf
@@ -351,20 +353,6 @@ def _visible_scores(row, scale, shift, plane, hide, causal, query):
             row[j] = minus_inf
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _row_max(row):
-    """The maximum of ``row``, kept in four running maxima (one alone does not vectorize)."""
-    full = row.size - row.size % 4
-    m0 = m1 = m2 = m3 = row.dtype.type(-numpy.inf)
-    for j in range(0, full, 4):
-        m0, m1 = max(m0, row[j]), max(m1, row[j + 1])
-        m2, m3 = max(m2, row[j + 2]), max(m3, row[j + 3])
-    best = max(max(m0, m1), max(m2, m3))
-    for j in range(full, row.size):
-        best = max(best, row[j])
-    return best
-
-
 @numba.njit(cache=True, error_model="numpy", fastmath={"reassoc"})
 def _row_sum(row):
     """The sum of ``row``, in whatever order vectorizes (the only fast-math flag here)."""
@@ -388,7 +376,7 @@ def softmax_panel(scores, mask, masked, causal, scale, b0, q0, logsumexp):
             for r in range(rows):
                 row, query = scores[i, h, r], q0 + r
                 _visible_scores(row, scale, zero, plane, masked or causal, causal, query)
-                top = _row_max(row)
+                top = row_max(row)
                 if top == minus_inf:
                     row[:] = 0
                     logsumexp[b0 + i, h, query] = minus_inf
