@@ -244,7 +244,12 @@ class Mean(Metric):
             self.count += values.shape[0] if values.ndim else 1
 
     def result(self) -> float:
-        total, count = self.host(self.total), self.host(self.count)
+        total, count = self.total, self.count
+        if type(total) is numpy.ndarray and type(count) is numpy.ndarray:  # on the host
+            if total.ndim == 0 and count.ndim == 0:  # the loss tracker at every step
+                count = float(count)
+                return float(total) / count if count != 0 else 0.0
+        total, count = self.host(total), self.host(count)
         if total.ndim == 0 and count.ndim == 0:  # divide_no_nan's float64 division, in Python
             count = float(count)
             return float(total) / count if count != 0 else 0.0

@@ -169,6 +169,8 @@ def prepare(x, y, sample_weight, where: str, dtype: str, need_y: bool = True, st
             raise ValueError(f"{where}: `y` (the targets) is required.")
     else:
         y = _prepare_y(y, where, dtype)
+        if sample_weight is None and type(x) is numpy.ndarray and len(x) == len(y):
+            return x, y, None  # the common case, at every train_on_batch
     if sample_weight is not None:
         sample_weight = _prepare_weights(sample_weight, where, dtype)
     check_same_length({"x": x, "y": y, "sample_weight": sample_weight}, where)
