@@ -79,6 +79,28 @@ def test_softmax_cross_entropy_kernels_match_reference(backend, reference, dtype
         )
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cross_entropy_of_probabilities_is_the_fused_loss(backend, reference, dtype, rng):
+    """The loss read from softmax probabilities already computed equals the fused kernel's
+    (from the logits), and a probability that underflowed to 0 gives -log of the smallest
+    normal float, not infinity."""
+    logits = (rng.standard_normal((6, 4)) * 3).astype(dtype)
+    labels = rng.integers(0, 4, 6)
+    loss, probs = reference.sparse_softmax_cross_entropy_forward(logits, labels)
+    got = backend.sparse_cross_entropy_of_probabilities(
+        backend.asarray(probs), backend.asarray(labels)
+    )
+    tolerance = 1e-6 if dtype == "float32" else 1e-12
+    numpy.testing.assert_allclose(backend.to_numpy(got), loss, rtol=tolerance)
+    probs[0, labels[0]] = 0
+    got = backend.to_numpy(
+        backend.sparse_cross_entropy_of_probabilities(
+            backend.asarray(probs), backend.asarray(labels)
+        )
+    )
+    assert got[0] == numpy.float64(-math.log(numpy.finfo(dtype).tiny)).astype(dtype)
+
+
 def test_softmax_cross_entropy_is_stable_for_huge_logits(backend):
     logits = backend.asarray(numpy.array([[1e4, -1e4, 0.0]]))
     loss, probs = backend.sparse_softmax_cross_entropy_forward(

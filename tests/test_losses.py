@@ -156,6 +156,53 @@ def test_clipped_sparse_cross_entropy_equals_clip_of_the_loss(backend, float64):
     assert not gradient[[0, 2]].any() and gradient[1].all() and numpy.isnan(gradient[3]).all()
 
 
+def test_clipped_sparse_cross_entropy_reads_the_forward_softmax(backend, float64):
+    """Given the softmax the forward pass made (a model's softmax output), the clipped loss
+    is read from its probabilities: the same values and gradients as from the logits
+    alone, clipped rows passing no gradient and a NaN row NaN."""
+    from engine import functional as F
+
+    data = numpy.array([[9.0, -9.0, 0.0], [0.1, 0.2, 0.3], [40.0, 0.0, 0.0], [0.0, 1.0, -1.0]])
+    data[3, 1] = numpy.nan
+    labels = numpy.array([0, 2, 1, 1])
+    bounds = (1e-3, 16.0)
+    given_logits = engine.tensor(data, requires_grad=True, backend=backend)
+    fused_logits = engine.tensor(data, requires_grad=True, backend=backend)
+    probs = given_logits.softmax().data
+    given = F.sparse_softmax_cross_entropy(given_logits, labels, bounds, probs=probs)
+    fused = F.sparse_softmax_cross_entropy(fused_logits, labels, bounds)
+    numpy.testing.assert_allclose(given.numpy(), fused.numpy(), rtol=1e-12)
+    weights = engine.tensor(numpy.array([1.0, 2.0, 3.0, 4.0]), backend=backend)
+    (given * weights).sum().backward()
+    (fused * weights).sum().backward()
+    gradient = given_logits.grad.numpy()
+    numpy.testing.assert_allclose(gradient, fused_logits.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert not gradient[[0, 2]].any() and gradient[1].all() and numpy.isnan(gradient[3]).all()
+    numpy.testing.assert_array_equal(  # the probabilities were read, not written
+        backend.to_numpy(probs), backend.to_numpy(given_logits.softmax().data)
+    )
+
+
+def test_a_softmax_model_loss_reads_its_output(backend):
+    """``sparse_categorical_crossentropy`` of a recorded softmax output takes that output's
+    probabilities: no second softmax, and the output is left as it was."""
+    rng = numpy.random.default_rng(3)
+    logits = engine.tensor(rng.standard_normal((5, 4)), requires_grad=True, backend=backend)
+    outputs = logits.softmax()
+    before = backend.to_numpy(outputs.data).copy()
+    calls = []
+    fused = backend.sparse_softmax_cross_entropy_forward
+    backend.sparse_softmax_cross_entropy_forward = lambda *a: calls.append(1) or fused(*a)
+    try:
+        loss = losses.get("sparse_categorical_crossentropy")(rng.integers(0, 4, 5), outputs)
+    finally:
+        del backend.sparse_softmax_cross_entropy_forward
+    loss.backward()
+    assert not calls and numpy.isfinite(loss.item())
+    assert (backend.to_numpy(outputs.data) == before).all()
+    assert logits.grad is not None
+
+
 @pytest.mark.parametrize(
     "name", ["binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"]
 )

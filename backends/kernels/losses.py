@@ -40,6 +40,15 @@ class LossKernels:
         loss = xp.log(total) - shifted[rows, labels]
         return loss, exp / total[:, None]
 
+    def sparse_cross_entropy_of_probabilities(self, probs, labels):
+        """``-log(probs[i, labels[i]])`` for each row of softmax probabilities already
+        computed; a probability below the dtype's smallest normal counts as that (a loss of
+        87.3 in float32), so that none is infinite. The backward is
+        ``sparse_softmax_cross_entropy_backward``'s, of ``probs``."""
+        xp = self.xp
+        picked = probs[xp.arange(probs.shape[0]), labels]
+        return -xp.log(xp.maximum(picked, xp.finfo(probs.dtype).tiny))
+
     def sparse_softmax_cross_entropy_backward(self, probs, labels, dloss):
         rows = self.xp.arange(probs.shape[0])
         grad = probs.copy()

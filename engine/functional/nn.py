@@ -101,19 +101,37 @@ class SparseSoftmaxCrossEntropy(Function):
 
     ``bounds=(low, high)`` clips each loss into ``[low, high]`` in the same op, with the
     gradient of a clipped loss zero (as ``clip`` of the loss would give, one op fewer).
+    ``probs``: ``softmax(logits)`` as the forward pass made it (a model's softmax output);
+    with ``bounds`` the loss is then ``-log`` of each row's labelled probability, read
+    from it, instead of a second softmax (``sparse_cross_entropy_of_probabilities``: a
+    probability below the smallest normal float counts as that, whose loss is clipped
+    like any below ``exp(-high)``).
     """
 
-    def __init__(self, labels, bounds=None):
+    def __init__(self, labels, bounds=None, probs=None):
         self.labels = labels
         self.bounds = bounds
+        self.given_probs = probs
 
     def forward(self, logits):
         self.shape = logits.shape
         self.labels = native(self.labels, self.backend)
         flat = logits.reshape(-1, logits.shape[-1])
-        loss, self.probs = self.backend.sparse_softmax_cross_entropy_forward(
-            flat, self.labels.reshape(-1)
-        )
+        probs, self.given_probs = self.given_probs, None
+        if (
+            self.bounds is not None
+            and probs is not None
+            and probs.shape == logits.shape
+            and probs.dtype == logits.dtype
+        ):
+            self.probs = probs.reshape(flat.shape)
+            loss = self.backend.sparse_cross_entropy_of_probabilities(
+                self.probs, self.labels.reshape(-1)
+            )
+        else:
+            loss, self.probs = self.backend.sparse_softmax_cross_entropy_forward(
+                flat, self.labels.reshape(-1)
+            )
         self.inside = None
         if self.bounds is not None:
             xp = self.backend.xp
@@ -200,12 +218,14 @@ def softmax_cross_entropy(logits: Tensor, targets) -> Tensor:
     return apply(SoftmaxCrossEntropy(targets), logits)
 
 
-def sparse_softmax_cross_entropy(logits: Tensor, labels, bounds=None) -> Tensor:
+def sparse_softmax_cross_entropy(logits: Tensor, labels, bounds=None, probs=None) -> Tensor:
     """Per-sample loss; integer ``labels`` are shaped like ``logits`` without its last axis.
-    ``bounds=(low, high)``: each loss clipped into them (a clipped loss has no gradient)."""
+    ``bounds=(low, high)``: each loss clipped into them (a clipped loss has no gradient).
+    ``probs``: ``softmax(logits)`` already computed (an array), read instead of computed
+    again when ``bounds`` are given."""
     if isinstance(labels, Tensor):
         labels = labels.data
-    return apply(SparseSoftmaxCrossEntropy(labels, bounds), logits)
+    return apply(SparseSoftmaxCrossEntropy(labels, bounds, probs), logits)
 
 
 class SigmoidCrossEntropy(Function):

@@ -98,7 +98,9 @@ def sparse_categorical_crossentropy(
         return F.sparse_softmax_cross_entropy(y_pred, labels)
     logits = _logits_of(y_pred, "softmax")
     if logits is not None:  # one class per sample: clipping its loss clips its p
-        return F.sparse_softmax_cross_entropy(logits, labels, bounds=_LOSS_BOUNDS)
+        return F.sparse_softmax_cross_entropy(
+            logits, labels, bounds=_LOSS_BOUNDS, probs=y_pred.data
+        )
     probs = _normalized_probabilities(y_pred)
     flat = F.reshape(probs, (-1, probs.shape[-1]))
     rows = y_pred.backend.xp.arange(flat.shape[0])
