@@ -240,7 +240,12 @@ class ActivationOverrides:
 
     def _rows(self, kernel, *arrays):
         """Run a row kernel over the last axis of same-shaped arrays."""
-        shape = arrays[0].shape
+        first = arrays[0]
+        if len(arrays) == 1 and first.ndim == 2 and first.flags.c_contiguous:
+            out = numpy.empty_like(first)  # a model's logits at every step: as they are
+            kernel(first, out)
+            return out
+        shape = first.shape
         rows = [numpy.ascontiguousarray(a).reshape(-1, shape[-1]) for a in arrays]
         out = numpy.empty(shape, arrays[0].dtype)
         kernel(*rows, out.reshape(-1, shape[-1]))

@@ -425,6 +425,9 @@ class ConvolutionOverrides:
             return y
         kernel = self._conv.add_bias if activation is None else self._conv.add_bias_relu
         bias = numpy.ascontiguousarray(bias)
+        if y.size < 2 * dispatch.MIN_IMAGE_SPLIT_ELEMENTS:  # one block: no closure, no pool
+            kernel(rows, bias)
+            return y
 
         def block(start, stop):
             kernel(rows[start:stop], bias)

@@ -82,12 +82,15 @@ class LossOverrides:
 
     def sparse_cross_entropy_of_probabilities(self, probs, labels):
         index = self._labels(labels, probs.shape[0]) if self._loss_ok(probs, labels) else None
-        if index is not None:
-            numba_compile_ahead.start(  # the backward's, as for the fused forward
-                self._losses.sparse_softmax_cross_entropy_backward,
-                lambda: (probs, index, numpy.empty(probs.shape[0], probs.dtype), probs),
-            )
-        return super().sparse_cross_entropy_of_probabilities(probs, labels)
+        if index is None:
+            return super().sparse_cross_entropy_of_probabilities(probs, labels)
+        loss = numpy.empty(probs.shape[0], probs.dtype)
+        numba_compile_ahead.start(  # the backward's, as for the fused forward
+            self._losses.sparse_softmax_cross_entropy_backward, lambda: (probs, index, loss, probs)
+        )
+        tiny = numpy.finfo(probs.dtype).tiny
+        self._losses.sparse_cross_entropy_of_probabilities(probs, index, tiny, loss)
+        return loss
 
     def sparse_softmax_cross_entropy_backward(self, probs, labels, dloss):
         index = None

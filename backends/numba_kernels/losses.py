@@ -71,6 +71,21 @@ def sparse_softmax_cross_entropy_forward(logits, labels, loss, probs):
 
 
 @numba.njit(cache=True, error_model="numpy")
+def sparse_cross_entropy_of_probabilities(probs, labels, tiny, loss):
+    """``loss[r] = -log(probs[r, labels[r]])``, a probability below ``tiny`` (NaN aside)
+    read as ``tiny``; the log in float64."""
+    rows, classes = probs.shape
+    for r in range(rows):
+        label = labels[r]
+        if label < 0 or label >= classes:
+            raise IndexError("sparse cross-entropy: a label is outside [0, classes)")
+        p = probs[r, label]
+        if p < tiny:
+            p = tiny
+        loss[r] = -math.log(float(p))
+
+
+@numba.njit(cache=True, error_model="numpy")
 def sparse_softmax_cross_entropy_backward(probs, labels, dloss, grad):
     rows, classes = probs.shape
     for r in range(rows):
