@@ -239,16 +239,26 @@ class ActivationOverrides:
     # -- softmax over the last axis ----------------------------------------
 
     def _rows(self, kernel, *arrays):
-        """Run a row kernel over the last axis of same-shaped arrays."""
+        """Run a row kernel over the last axis of same-shaped arrays, in blocks of rows on
+        the kernel pool when they are long (a layer of 1000 classes over a batch of 1024)."""
         first = arrays[0]
         if len(arrays) == 1 and first.ndim == 2 and first.flags.c_contiguous:
-            out = numpy.empty_like(first)  # a model's logits at every step: as they are
-            kernel(first, out)
+            rows, out = arrays, numpy.empty_like(first)  # a model's logits: as they are
+            out_rows = out
+        else:
+            width = first.shape[-1]
+            rows = [numpy.ascontiguousarray(a).reshape(-1, width) for a in arrays]
+            out = numpy.empty(first.shape, first.dtype)
+            out_rows = out.reshape(-1, width)
+        if out.size < 2 * dispatch.MIN_SPLIT_VECTOR_MATH:
+            kernel(*rows, out_rows)
             return out
-        shape = first.shape
-        rows = [numpy.ascontiguousarray(a).reshape(-1, shape[-1]) for a in arrays]
-        out = numpy.empty(shape, arrays[0].dtype)
-        kernel(*rows, out.reshape(-1, shape[-1]))
+
+        def block(start, stop):
+            kernel(*(a[start:stop] for a in rows), out_rows[start:stop])
+
+        min_rows = -(-dispatch.MIN_SPLIT_VECTOR_MATH // out_rows.shape[1])
+        thread_pool.run_blocks(block, count=out_rows.shape[0], min_block=min_rows)
         return out
 
     @staticmethod

@@ -188,6 +188,58 @@ def test_softmax_matches_reference(numba_backend, name, shape, dtype, seed, tran
     )
 
 
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_softmax_rows_split_over_three_threads(monkeypatch, rng, name, dtype):
+    """Rows cut into blocks for three threads (37 rows: blocks of unequal size), forward and
+    backward, contiguous or not, agree with the reference."""
+    from backends import thread_pool
+
+    monkeypatch.setattr(numba_dispatch, "MIN_SPLIT_VECTOR_MATH", 16)
+    monkeypatch.setattr(thread_pool, "width", lambda: 3)
+    numba_backend, reference = backends.get("numba"), Backend()
+    for x in (random(rng, (37, 8), dtype), random(rng, (8, 37), dtype).T):
+        dy = random(rng, x.shape, dtype, 1.0)
+        y = getattr(reference, name + "_forward")(x)
+        assert_close(getattr(numba_backend, name + "_forward")(x), y, dtype)
+        assert_close(
+            getattr(numba_backend, name + "_backward")(dy, y),
+            getattr(reference, name + "_backward")(dy, y),
+            dtype,
+        )
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_cross_entropies_split_over_three_threads(monkeypatch, rng, dtype):
+    """The fused cross-entropies (dense and sparse targets) cut into blocks of rows for three
+    threads agree with the reference, and a bad label in a worker's block still raises."""
+    from backends import thread_pool
+
+    monkeypatch.setattr(numba_dispatch, "MIN_SPLIT_VECTOR_MATH", 16)
+    monkeypatch.setattr(thread_pool, "width", lambda: 3)
+    numba_backend, reference = backends.get("numba"), Backend()
+    logits = random(rng, (37, 8), dtype)
+    labels = rng.integers(0, 8, 37)
+    targets = numpy.eye(8, dtype=dtype)[labels]
+    dloss = random(rng, (37,), dtype, 1.0)
+    for name, target in (
+        ("softmax_cross_entropy", targets),
+        ("sparse_softmax_cross_entropy", labels),
+    ):
+        loss, probs = getattr(numba_backend, name + "_forward")(logits, target)
+        expected_loss, expected_probs = getattr(reference, name + "_forward")(logits, target)
+        assert_close(loss, expected_loss, dtype)
+        assert_close(probs, expected_probs, dtype)
+        assert_close(
+            getattr(numba_backend, name + "_backward")(expected_probs, target, dloss),
+            getattr(reference, name + "_backward")(expected_probs, target, dloss),
+            dtype,
+        )
+    labels[-1] = 8  # in the last block, a worker's
+    with pytest.raises(IndexError):
+        numba_backend.sparse_softmax_cross_entropy_forward(logits, labels)
+
+
 @pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "swish"])
 def test_default_cutoffs_agree_on_both_sides(name, monkeypatch):
     """With the shipped cut-offs, small and large inputs agree with the reference."""
@@ -294,6 +346,8 @@ def test_layer_norm_matches_reference(monkeypatch, rng, shape, use_gamma, use_be
         (lambda b, x: b.erf(x), "MIN_SPLIT_ELEMENTS"),
         (lambda b, x: b.sigmoid_forward(x), "MIN_SPLIT_VECTOR_MATH"),
         (lambda b, x: b.swish_backward(x, x, x), "MIN_SPLIT_VECTOR_MATH"),
+        (lambda b, x: b.softmax_forward(x.reshape(-1, 16)), "MIN_SPLIT_VECTOR_MATH"),
+        (lambda b, x: b.log_softmax_backward(*[x.reshape(-1, 16)] * 2), "MIN_SPLIT_VECTOR_MATH"),
     ],
 )
 def test_each_kernel_is_split_from_its_own_size(monkeypatch, rng, call, split):

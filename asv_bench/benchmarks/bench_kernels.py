@@ -135,6 +135,46 @@ class SoftmaxCrossEntropy(KernelBenchmark):
         self.backend.synchronize()
 
 
+class SparseCrossEntropy(KernelBenchmark):
+    """Integer labels: the fused softmax and loss from logits, the loss read from softmax
+    probabilities already computed (a softmax model's output), and that softmax."""
+
+    def make_inputs(self, size):
+        import numpy
+
+        n, classes = {"small": (128, 10), "large": (1024, 1000)}[size]
+        self.logits = self.array((n, classes))
+        self.labels = self.backend.asarray(numpy.random.default_rng(1).integers(0, classes, n))
+        self.probs = self.backend.softmax_forward(self.logits)
+
+    def time_fused_forward(self, backend_name, size):
+        self.backend.sparse_softmax_cross_entropy_forward(self.logits, self.labels)
+        self.backend.synchronize()
+
+    def time_of_probabilities(self, backend_name, size):
+        self.backend.sparse_cross_entropy_of_probabilities(self.probs, self.labels)
+        self.backend.synchronize()
+
+    def time_softmax(self, backend_name, size):
+        self.backend.softmax_forward(self.logits)
+        self.backend.synchronize()
+
+
+class DropoutMask(KernelBenchmark):
+    """A float32 mask of W6's feed-forward output (large) and of a dense layer's (small)."""
+
+    def make_inputs(self, size):
+        import numpy
+
+        self.shape = {"small": (128, 64), "large": (32, 128, 64)}[size]
+        self.dtype = numpy.dtype("float32")
+        self.backend.seed(0)
+
+    def time_mask(self, backend_name, size):
+        self.backend.dropout_mask(self.shape, 0.1, self.dtype)
+        self.backend.synchronize()
+
+
 class AdamUpdate(KernelBenchmark):
     def make_inputs(self, size):
         shape = {"small": (64, 64), "large": (1024, 1024)}[size]

@@ -163,7 +163,7 @@ def swish_backward(dy, x, out):
         out[i] = dy[i] * (s + x[i] * s * (1 - s))
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def softmax_rows(x, out):
     """Softmax over the last axis of a C-contiguous ``(rows, n)`` array; each pass over a
     row vectorizes (``vector_math``'s reductions and exponential)."""
@@ -177,7 +177,7 @@ def softmax_rows(x, out):
             result[j] = result[j] * inverse
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def softmax_rows_backward(dy, y, out):
     for r in range(y.shape[0]):
         gradient, probabilities, result = dy[r], y[r], out[r]
@@ -186,7 +186,7 @@ def softmax_rows_backward(dy, y, out):
             result[j] = probabilities[j] * (gradient[j] - dot)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def log_softmax_rows(x, out):
     for r in range(x.shape[0]):
         row, result = x[r], out[r]
@@ -198,7 +198,7 @@ def log_softmax_rows(x, out):
             result[j] = row[j] - peak - log_total
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def log_softmax_rows_backward(dy, y, out):
     for r in range(y.shape[0]):
         gradient, log_probabilities, result = dy[r], y[r], out[r]

@@ -40,7 +40,7 @@ def _cross_entropy(target, row, peak, log_total):
     return value
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def softmax_cross_entropy_forward(logits, targets, loss, probs):
     rows, classes = logits.shape
     for r in range(rows):
@@ -48,7 +48,7 @@ def softmax_cross_entropy_forward(logits, targets, loss, probs):
         loss[r] = _cross_entropy(targets[r], logits[r], peak, log_total)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def softmax_cross_entropy_backward(probs, targets, dloss, grad):
     rows, classes = probs.shape
     for r in range(rows):
@@ -59,7 +59,7 @@ def softmax_cross_entropy_backward(probs, targets, dloss, grad):
             grad[r, j] = (probs[r, j] * total - targets[r, j]) * dloss[r]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def sparse_softmax_cross_entropy_forward(logits, labels, loss, probs):
     rows, classes = logits.shape
     for r in range(rows):
@@ -85,7 +85,7 @@ def sparse_cross_entropy_of_probabilities(probs, labels, tiny, loss):
         loss[r] = -math.log(float(p))
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def sparse_softmax_cross_entropy_backward(probs, labels, dloss, grad):
     rows, classes = probs.shape
     for r in range(rows):
