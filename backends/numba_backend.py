@@ -124,13 +124,15 @@ class NumbaBackend(
     # -- linear algebra: OpenBLAS's parallel GEMM on the pool (thread_pool.matmul) --
 
     # A small product (every product of a small model, at every step) is NumPy's own after
-    # one test: ``a.size * b.size`` bounds the multiply-adds from above. W5's step (same
+    # one test: an upper bound of its multiply-adds. W5's step (same
     # process, alternating, CPU time), these two and Adam's small path against the
     # reference's methods: 79.1 against 76.6 us with the type and shape tests first,
     # 78.1 against 76.5 now; the rest is the cost of entering an override at all.
 
     def matmul(self, a, b):
-        if a.size * b.size < thread_pool.MIN_SPLIT_MACS:
+        # ``a.size`` times ``b``'s columns bounds the multiply-adds when ``b`` is a matrix
+        # (``b.size`` in place of its columns when it has batch axes ``a`` may lack)
+        if a.size * (b.shape[1] if b.ndim == 2 else b.size) < thread_pool.MIN_SPLIT_MACS:
             return numpy.matmul(a, b)
         if type(a) is not numpy.ndarray or type(b) is not numpy.ndarray:
             return super().matmul(a, b)
@@ -139,11 +141,15 @@ class NumbaBackend(
         return thread_pool.matmul(a, b)
 
     def dense_forward(self, x, kernel, bias=None):
-        work = x.size * kernel.size  # bounds the multiply-adds and the output's size
+        # bounds the multiply-adds and the output's size (``kernel.size``: any kernel shape)
+        work = x.size * (kernel.shape[1] if kernel.ndim == 2 else kernel.size)
         if work < thread_pool.MIN_SPLIT_MACS and work < MIN_SPLIT_BIAS_ELEMENTS:
             y = numpy.matmul(x, kernel)
-            if bias is not None:
-                y += bias
+            if bias is None:
+                return y
+            if y.size >= 2 * dispatch.MIN_NATIVE_SPLIT_BIAS and self._bias_natively(y, bias, False):
+                return y
+            y += bias
             return y
         if type(x) is not numpy.ndarray or type(kernel) is not numpy.ndarray:
             return super().dense_forward(x, kernel, bias)
