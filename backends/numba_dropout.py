@@ -51,12 +51,18 @@ class DropoutOverrides:
             self._dropout.dropout_mask(mask.reshape(-1), threshold, scale)
             return mask
         mask = numpy.empty(shape, dtype)
-        flat = mask.reshape(-1)
+        # the generator's lock (reentrant) for the whole draw, as one ``random`` call holds
+        # it: another thread's draw cannot fall between the words read and the state set
+        with bits.lock:
+            self._mask_from_words(bits, mask.reshape(-1), float32, lowest, scale)
+        return mask
+
+    def _mask_from_words(self, bits, flat, float32: bool, lowest: int, scale) -> None:
         state = bits.state
         if not float32:
             kernel, lowest_word = self._dropout.float64_mask_from_words, numpy.uint64(lowest << 11)
             _draw_words(bits, state, flat.size, kernel, (flat, lowest_word, scale))
-            return mask
+            return
         # NumPy's float32 draws take a word's low half, then keep its high half for the
         # next draw (``has_uint32``), in this call or a later one
         offset = state["has_uint32"]
@@ -72,7 +78,6 @@ class DropoutOverrides:
             after["has_uint32"] = remaining % 2
             after["uinteger"] = int(last_word >> 32) if remaining % 2 else 0
             bits.state = after
-        return mask
 
 
 def _lowest_kept(rate: float, bits: int):

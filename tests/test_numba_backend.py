@@ -620,6 +620,39 @@ def test_large_dropout_masks_keep_the_reference_stream(numba_backend, monkeypatc
         )
 
 
+def test_dropout_masks_and_another_threads_draws_share_one_stream(numba_backend, monkeypatch):
+    """A mask drawn as raw words holds the generator's lock, as ``random`` does: with
+    another thread drawing uniforms meanwhile, every draw takes its own part of the stream,
+    so the generator ends where drawing them all one after another leaves it."""
+    import threading
+
+    from backends import thread_pool
+
+    monkeypatch.setattr(numba_dispatch, "MIN_SPLIT_ELEMENTS", 1024)
+    monkeypatch.setattr(thread_pool, "width", lambda: 2)
+    numba_backend.seed(5)
+    masks, uniforms = 200, 2000
+
+    def draw_uniforms():
+        for _ in range(uniforms):
+            numba_backend.random_uniform((3,), "float32")
+
+    other = threading.Thread(target=draw_uniforms)
+    other.start()
+    for _ in range(masks):
+        numba_backend.dropout_mask((4097,), 0.3, numpy.dtype("float32"))
+    other.join()
+    reference = Backend()
+    reference.seed(5)
+    reference.random_uniform((masks * 4097 + uniforms * 3,), "float32")
+    ours, expected = (
+        numba_backend._random.bit_generator.state,
+        reference._random.bit_generator.state,
+    )
+    assert ours["state"] == expected["state"]
+    assert ours["has_uint32"] == expected["has_uint32"]
+
+
 # -- fallbacks and availability ---------------------------------------------
 
 
