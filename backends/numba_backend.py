@@ -63,6 +63,21 @@ MIN_SPLIT_BIAS_ELEMENTS = 1 << 21
 MIN_BLAS_BIAS_BACKWARD = 1024
 
 
+#: per dtype, the longest read-only vector of ones ``_ones`` has made
+_ONES: dict = {}
+
+
+def _ones(count: int, dtype) -> numpy.ndarray:
+    """``count`` ones of ``dtype``, read-only: a view of one vector kept per dtype (0.1
+    against 0.6 us a new one, twice a step in a small model's bias gradients)."""
+    ones = _ONES.get(dtype)
+    if ones is None or ones.size < count:
+        ones = numpy.ones(count, dtype)
+        ones.flags.writeable = False
+        _ONES[dtype] = ones
+    return ones[:count]
+
+
 class _KernelFamily:
     """A kernel family's module as a backend attribute (``self._conv``), imported on first
     use and then kept in the instance, which shadows this descriptor from then on.
@@ -192,7 +207,7 @@ class NumbaBackend(
         ):
             return super().bias_backward(grad)
         rows = grad.reshape(-1, grad.shape[-1])
-        return numpy.matmul(numpy.ones(rows.shape[0], grad.dtype), rows)
+        return numpy.matmul(_ones(rows.shape[0], grad.dtype), rows)
 
 
 for _family in _FAMILIES:

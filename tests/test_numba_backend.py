@@ -305,6 +305,14 @@ def test_bias_backward_matches_reference(numba_backend, rng, dtype, shape, trans
     assert_close(got, expected, dtype)
 
 
+def test_bias_backward_over_changing_batch_sizes(numba_backend, rng):
+    """The row of ones is kept per dtype and grown when a longer batch comes: sums of 40,
+    then 200, then 40 rows (and float64 between) all match the reference."""
+    for rows, dtype in ((40, "float32"), (200, "float32"), (64, "float64"), (40, "float32")):
+        grad = random(rng, (rows, 32), dtype)
+        assert_close(numba_backend.bias_backward(grad), Backend().bias_backward(grad), dtype)
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize(
