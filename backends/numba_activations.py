@@ -250,15 +250,7 @@ class ActivationOverrides:
             rows = [numpy.ascontiguousarray(a).reshape(-1, width) for a in arrays]
             out = numpy.empty(first.shape, first.dtype)
             out_rows = out.reshape(-1, width)
-        if out.size < 2 * dispatch.MIN_SPLIT_VECTOR_MATH:
-            kernel(*rows, out_rows)
-            return out
-
-        def block(start, stop):
-            kernel(*(a[start:stop] for a in rows), out_rows[start:stop])
-
-        min_rows = -(-dispatch.MIN_SPLIT_VECTOR_MATH // out_rows.shape[1])
-        thread_pool.run_blocks(block, count=out_rows.shape[0], min_block=min_rows)
+        dispatch.by_rows(kernel, *rows, out_rows)
         return out
 
     @staticmethod

@@ -72,6 +72,23 @@ def split_images(block, *args, batch: int, work_per_image: int, min_work: int = 
     thread_pool.run_blocks(block, *args, count=batch, min_block=min_block)
 
 
+def by_rows(kernel, *arrays) -> None:
+    """``kernel(*arrays)``, whose arrays all have one row per sample (softmax rows, the
+    fused cross-entropies), in blocks of rows on the kernel pool when the first is long
+    (blocks of at least ``MIN_SPLIT_VECTOR_MATH`` elements: the kernels take the
+    exponential): 1000 classes over a batch of 1024."""
+    first = arrays[0]
+    if first.size < 2 * MIN_SPLIT_VECTOR_MATH:
+        kernel(*arrays)
+        return
+
+    def block(start, stop):
+        kernel(*(a[start:stop] for a in arrays))
+
+    min_rows = -(-MIN_SPLIT_VECTOR_MATH // first.shape[1])
+    thread_pool.run_blocks(block, count=first.shape[0], min_block=min_rows)
+
+
 def _jit_dtype(*arrays):
     """The shared dtype of ``arrays`` if the kernels compile for it, else None."""
     dtype = arrays[0].dtype

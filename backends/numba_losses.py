@@ -9,25 +9,9 @@ reference. Against the reference (Xeon, sparse labels, float32): 128x10 7.3 agai
 
 import numpy
 
-from . import numba_compile_ahead, thread_pool
+from . import numba_compile_ahead
 from . import numba_dispatch as dispatch
 from .numba_dispatch import _jit_dtype
-
-
-def _by_rows(kernel, *arrays) -> None:
-    """``kernel(*arrays)``, whose arrays all have one row per sample, in blocks of rows on
-    the kernel pool when the first (the logits or probabilities) is long: 1000 classes
-    over a batch of 1024."""
-    first = arrays[0]
-    if first.size < 2 * dispatch.MIN_SPLIT_VECTOR_MATH:
-        kernel(*arrays)
-        return
-
-    def block(start, stop):
-        kernel(*(a[start:stop] for a in arrays))
-
-    min_rows = -(-dispatch.MIN_SPLIT_VECTOR_MATH // first.shape[1])
-    thread_pool.run_blocks(block, count=first.shape[0], min_block=min_rows)
 
 
 class LossOverrides:
@@ -52,7 +36,7 @@ class LossOverrides:
         numba_compile_ahead.start(  # the backward's arguments are of these types
             self._losses.softmax_cross_entropy_backward, lambda: (probs, targets, loss, probs)
         )
-        _by_rows(
+        dispatch.by_rows(
             self._losses.softmax_cross_entropy_forward,
             numpy.ascontiguousarray(logits),
             targets,
@@ -71,7 +55,7 @@ class LossOverrides:
             return super().softmax_cross_entropy_backward(probs, targets, dloss)
         grad = numpy.empty(probs.shape, probs.dtype)
         numba_compile_ahead.wait(self._losses.softmax_cross_entropy_backward)
-        _by_rows(
+        dispatch.by_rows(
             self._losses.softmax_cross_entropy_backward,
             numpy.ascontiguousarray(probs),
             numpy.ascontiguousarray(targets),
@@ -98,7 +82,7 @@ class LossOverrides:
         numba_compile_ahead.start(  # the backward's arguments are of these types
             self._losses.sparse_softmax_cross_entropy_backward, lambda: (probs, index, loss, probs)
         )
-        _by_rows(
+        dispatch.by_rows(
             self._losses.sparse_softmax_cross_entropy_forward,
             numpy.ascontiguousarray(logits),
             index,
@@ -128,7 +112,7 @@ class LossOverrides:
             return super().sparse_softmax_cross_entropy_backward(probs, labels, dloss)
         grad = numpy.empty(probs.shape, probs.dtype)
         numba_compile_ahead.wait(self._losses.sparse_softmax_cross_entropy_backward)
-        _by_rows(
+        dispatch.by_rows(
             self._losses.sparse_softmax_cross_entropy_backward,
             numpy.ascontiguousarray(probs),
             index,
