@@ -361,8 +361,9 @@ def pin_blas() -> bool:
     """Ask every BLAS library loaded in the process for one thread (once), and
     give NumPy's OpenBLAS's parallel jobs to ``blas_threads`` where it can.
 
-    NumPy's BLAS, which the backend's products call, is loaded by then; SciPy's is
-    pinned by ``pin_scipy_blas`` when a kernel first needs it.
+    NumPy's BLAS, which the backend's products call, is loaded by then, and SciPy's too
+    (Numba imports it); one loaded later is pinned by ``pin_scipy_blas`` when a kernel
+    first needs it.
 
     Needs ``threadpoolctl``; returns False where it is missing (BLAS then keeps
     its own threads, as before).
@@ -389,9 +390,10 @@ def pin_scipy_blas() -> None:
     """Load SciPy's BLAS and ask it for one thread (once), before a kernel that calls
     ``numpy.dot`` runs: Numba compiles that to a call into SciPy's BLAS.
 
-    Unpinned, its threads fought the pool's (W4: 88 ms a step instead of 5.5). Not
-    done at start-up: importing ``scipy.linalg`` takes ~90 ms, which models without
-    such kernels need not pay.
+    Unpinned, its threads fought the pool's (W4: 88 ms a step instead of 5.5). Numba
+    0.68 already imports SciPy's BLAS when it is imported itself (``numba.np.arraymath``
+    checks for it), so ``pin_blas`` normally finds and pins it; this covers a SciPy BLAS
+    loaded only later (0.6 ms when it is already loaded and pinned).
     """
     global _scipy_blas_pinned
     if _scipy_blas_pinned:
