@@ -1,9 +1,9 @@
 """Optimizer updates: one in-place pass over each parameter (Keras 3 formulas).
 
-Arrays are flat and C-contiguous; the scalars are Python floats (the caller folds
-constants such as ``1 - beta_1`` in) that SGD's and Adam's kernels round to the
-arrays' dtype themselves, so float32 parameters update in float32 as in the
-reference and the loops vectorize. Optional
+Arrays are flat and C-contiguous. The caller folds constants such as ``1 - beta_1``
+in; SGD's and Adam's kernels take the scalars as Python floats and round them to the
+arrays' dtype themselves, the others take them in that dtype, so float32 parameters
+update in float32 as in the reference and the loops vectorize. Optional
 behaviour is chosen outside the loops for the same reason. SGD's and Adam's release
 the GIL: the backend runs long parameters in slices on its kernel pool.
 """

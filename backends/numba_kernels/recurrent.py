@@ -20,10 +20,11 @@ What decides the speed here, measured on x86-64 (AVX-512 and AVX2, no SVML):
   element, within 2-3 ulp).
 - The per-step GEMMs are small (64x64 by 64x256 in W4). They are
   ``numpy.dot`` on the block's rows, which Numba compiles to a call of SciPy's
-  BLAS (single-threaded: ``thread_pool.pin_scipy_blas`` pins it, or its threads
-  fight the pool's). On a Xeon (AVX-512), one thread, 32 rows: 6.5 us a
-  forward product against 12.5 for the 4x4-blocked loop this module had
-  (161 against 84 GFLOP/s), 7.7 against 13.5 for a backward one; W4's step
+  BLAS (single-threaded: pinned with the process's other BLAS libraries, see
+  ``thread_pool.pin_scipy_blas``, or its threads fight the pool's). On a Xeon
+  (AVX-512), one thread, 32 rows: 6.5 us a forward product against 12.5 for the
+  4x4-blocked loop this module had (161 against 84 GFLOP/s), 7.7 against 13.5 for
+  a backward one; W4's step
   5.0-5.5 ms against 5.4-5.6 (alternating processes).
 - The exponential's polynomial allows fused multiply-adds
   (``fastmath={"contract"}``; no flag that changes how NaN and inf behave): on
