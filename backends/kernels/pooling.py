@@ -69,6 +69,53 @@ class PoolingKernels:
             dx[index] += xp.where(argmax == offset, dy, zero)
         return dx[:, top : top + h, left : left + w, :]
 
+    # -- a relu convolution, then 2x2 max pooling of stride 2, as one op -------------
+
+    def fuses_conv2d_relu_max_pool(self, x, kernel, bias, strides, padding, dilation) -> bool:
+        """Whether ``conv2d_relu_max_pool_forward`` takes these arguments faster than the two
+        ops it stands for (``conv2d_forward`` with ``activation="relu"``, then
+        ``max_pool2d_forward`` with 2x2 windows of stride 2). The reference below is those
+        two ops, so here: never; a backend with a fused kernel says where it has one."""
+        return False
+
+    def conv2d_relu_max_pool_forward(self, x, kernel, bias, strides, padding, dilation):
+        """``(pooled, index)``: the 2x2 max pooling (stride 2, windows inside the
+        convolution's output) of ``relu(conv2d(x, kernel) + bias)``, and for each pooled
+        element the window offset ``max_pool2d_forward`` keeps as its argmax, or -1 where
+        that element is not positive (its gradient is zero), as int8."""
+        xp = self.xp
+        y = self.conv2d_forward(x, kernel, bias, strides, padding, dilation, activation="relu")
+        n, out_h, out_w, filters = y.shape
+        pooled, argmax = self.max_pool2d_forward(y, (2, 2), (2, 2), "valid")
+        rows, cols = pooled.shape[1:3]
+        windows = y[:, : 2 * rows, : 2 * cols].reshape(n, rows, 2, cols, 2, filters)
+        windows = windows.transpose(0, 1, 3, 2, 4, 5).reshape(n, rows, cols, 4, filters)
+        winners = xp.take_along_axis(windows, argmax[:, :, :, None, :].astype(xp.intp), 3)
+        index = xp.where(winners[:, :, :, 0] > 0, argmax, -1).astype(xp.int8)
+        return pooled, index
+
+    def conv2d_relu_max_pool_backward(
+        self, grad, index, x, kernel_shape, strides, padding, dilation, need_bias=True
+    ):
+        """``(kernel_grad, bias_grad)`` of ``conv2d_relu_max_pool_forward``: each pooled
+        gradient sent to the convolution output its ``index`` names (none at -1), then
+        ``conv2d_backward``'s kernel and bias gradients. ``bias_grad`` is None unless
+        ``need_bias``."""
+        xp = self.xp
+        geometry = (strides, padding, dilation)
+        _, out_hw = self._conv_geometry(x.shape, kernel_shape[:2], *geometry)
+        n, rows, cols, filters = grad.shape
+        dy = xp.zeros((n, *out_hw, filters), grad.dtype)
+        zero = xp.zeros((), grad.dtype)
+        for offset in range(4):
+            i, j = divmod(offset, 2)
+            dy[:, i : 2 * rows : 2, j : 2 * cols : 2] = xp.where(index == offset, grad, zero)
+        needs = (False, True, need_bias)
+        _, kernel_grad, bias_grad = self.conv2d_backward(
+            dy, x, None, (x.shape, kernel_shape), needs, *geometry
+        )
+        return kernel_grad, bias_grad
+
     def _window_counts(self, x_shape, pads, pool_size, strides, out_hw, dtype):
         """How many real (unpadded) inputs each output window covers, shaped to broadcast."""
         xp = self.xp

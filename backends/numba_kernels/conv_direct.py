@@ -16,6 +16,7 @@ kernel (``(9, filters)``) and of ``y``/``dy``.
 """
 
 import numba
+import numpy
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
@@ -123,3 +124,162 @@ def weight_gradient(
                     grad[6, f] += a6 * gf
                     grad[7, f] += a7 * gf
                     grad[8, f] += a8 * gf
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _taps(row0, row1, row2, c0, c1, c2):
+    """The nine values of the window at columns ``c0, c1, c2`` of three rows."""
+    return (
+        row0[c0],
+        row0[c1],
+        row0[c2],
+        row1[c0],
+        row1[c1],
+        row1[c2],
+        row2[c0],
+        row2[c1],
+        row2[c2],
+    )
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pooled_windows(x, n, ph, pw, stride_h, stride_w, dilation_h, dilation_w):
+    """The taps of the four convolution outputs pooled into ``(ph, pw)``, in the pooling's
+    row-major order: top left, top right, bottom left, bottom right."""
+    r = 2 * ph * stride_h
+    top0, top1, top2 = x[n, r], x[n, r + dilation_h], x[n, r + 2 * dilation_h]
+    r += stride_h
+    low0, low1, low2 = x[n, r], x[n, r + dilation_h], x[n, r + 2 * dilation_h]
+    c0 = 2 * pw * stride_w
+    c1 = c0 + dilation_w
+    c2 = c1 + dilation_w
+    d0, d1, d2 = c0 + stride_w, c1 + stride_w, c2 + stride_w
+    return (
+        _taps(top0, top1, top2, c0, c1, c2),
+        _taps(top0, top1, top2, d0, d1, d2),
+        _taps(low0, low1, low2, c0, c1, c2),
+        _taps(low0, low1, low2, d0, d1, d2),
+    )
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"}, inline="always")
+def _relu_tap_sum(bias, kernel, f, a):
+    """``forward``'s output for filter ``f`` of the window's taps ``a``, through the relu."""
+    value = bias[f] + (
+        a[0] * kernel[0, f]
+        + a[1] * kernel[1, f]
+        + a[2] * kernel[2, f]
+        + a[3] * kernel[3, f]
+        + a[4] * kernel[4, f]
+        + a[5] * kernel[5, f]
+        + a[6] * kernel[6, f]
+        + a[7] * kernel[7, f]
+        + a[8] * kernel[8, f]
+    )
+    return 0 if value <= 0 else value
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+def forward_relu_max_pool(
+    x, kernel, bias, stride_h, stride_w, dilation_h, dilation_w, y, index, scratch
+):
+    """``forward`` with its relu, then 2x2 max pooling of stride 2 (windows inside the
+    convolution's output): ``y`` is the pooled output, and the convolution's output is
+    never written.
+
+    ``index[n, ph, pw, f]`` is the window offset (row-major, 0-3) that ``max_pool2d_forward``
+    keeps as its argmax, or -1 where that element's relu output is not positive (its
+    gradient is zero). The pooling is ``max_pool2d_forward``'s, tie for tie: the first
+    maximum wins, and a NaN propagates into ``y`` but never wins the offset. ``scratch`` is
+    a ``(filters,)`` row of ``x``'s dtype: the offsets are chosen as floats, so that the
+    loop over the filters is of one width and vectorizes, and converted after it."""
+    batch, pooled_h, pooled_w, filters = y.shape
+    lowest = x.dtype.type(-numpy.inf)
+    one, two, three = x.dtype.type(1), x.dtype.type(2), x.dtype.type(3)
+    for n in range(batch):
+        for ph in range(pooled_h):
+            for pw in range(pooled_w):
+                p, q, s, t = _pooled_windows(
+                    x, n, ph, pw, stride_h, stride_w, dilation_h, dilation_w
+                )
+                out = y[n, ph, pw]
+                for f in range(filters):
+                    best = _relu_tap_sum(bias, kernel, f, p)
+                    offset = 0
+                    winner = best if best > lowest else lowest  # a NaN never wins
+                    value = _relu_tap_sum(bias, kernel, f, q)
+                    better = value > best
+                    offset, winner = (one, value) if better else (offset, winner)
+                    best = value if better | (value != value) else best
+                    value = _relu_tap_sum(bias, kernel, f, s)
+                    better = value > best
+                    offset, winner = (two, value) if better else (offset, winner)
+                    best = value if better | (value != value) else best
+                    value = _relu_tap_sum(bias, kernel, f, t)
+                    better = value > best
+                    offset, winner = (three, value) if better else (offset, winner)
+                    out[f] = value if better | (value != value) else best
+                    scratch[f] = offset if winner > 0 else -1
+                kept = index[n, ph, pw]
+                for f in range(filters):
+                    kept[f] = scratch[f]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+def weight_gradient_max_pool(
+    x, dy, index, stride_h, stride_w, dilation_h, dilation_w, grad, bias_grad, scratch
+):
+    """The kernel and bias gradients of ``forward_relu_max_pool``, from the gradient of
+    its pooled output ``dy`` and its ``index``: each pooled element's gradient goes to the
+    one convolution output its ``index`` names (none where it is -1), as max pooling's and
+    the relu's backward would send it, without the full-size gradient ever written.
+
+    ``grad`` (nine rows) and ``bias_grad`` are overwritten; ``scratch`` is a
+    ``(filters,)`` row of ``x``'s dtype (the offsets as floats)."""
+    batch, pooled_h, pooled_w, filters = dy.shape
+    grad[:] = 0
+    bias_grad[:] = 0
+    for n in range(batch):
+        for ph in range(pooled_h):
+            for pw in range(pooled_w):
+                p, q, s, t = _pooled_windows(
+                    x, n, ph, pw, stride_h, stride_w, dilation_h, dilation_w
+                )
+                kept = index[n, ph, pw]
+                for f in range(filters):
+                    scratch[f] = kept[f]
+                g = dy[n, ph, pw]
+                for f in range(filters):
+                    k = scratch[f]
+                    gf = g[f] if k >= 0 else 0
+                    top, left = k < 2, (k == 0) | (k == 2)
+                    bias_grad[f] += gf
+                    # the taps of the output the index names, as selects (a loop over the
+                    # taps indexing the tuples would not vectorize: 5x slower)
+                    grad[0, f] += gf * (
+                        (p[0] if left else q[0]) if top else (s[0] if left else t[0])
+                    )
+                    grad[1, f] += gf * (
+                        (p[1] if left else q[1]) if top else (s[1] if left else t[1])
+                    )
+                    grad[2, f] += gf * (
+                        (p[2] if left else q[2]) if top else (s[2] if left else t[2])
+                    )
+                    grad[3, f] += gf * (
+                        (p[3] if left else q[3]) if top else (s[3] if left else t[3])
+                    )
+                    grad[4, f] += gf * (
+                        (p[4] if left else q[4]) if top else (s[4] if left else t[4])
+                    )
+                    grad[5, f] += gf * (
+                        (p[5] if left else q[5]) if top else (s[5] if left else t[5])
+                    )
+                    grad[6, f] += gf * (
+                        (p[6] if left else q[6]) if top else (s[6] if left else t[6])
+                    )
+                    grad[7, f] += gf * (
+                        (p[7] if left else q[7]) if top else (s[7] if left else t[7])
+                    )
+                    grad[8, f] += gf * (
+                        (p[8] if left else q[8]) if top else (s[8] if left else t[8])
+                    )

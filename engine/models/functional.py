@@ -21,6 +21,7 @@ from ..layers.core import InputLayer
 from ..symbolic import KerasTensor
 from ..tensor import Tensor
 from . import data as data_utils
+from . import fusion
 from .model import Model, compute_dtype
 
 
@@ -44,6 +45,7 @@ class Functional(Model):
                 )
         self._nodes = _execution_order(self.inputs, self.outputs, self.name)
         self._steps = [_Step(node) for node in self._nodes]
+        fusion.pair_steps(self._steps, self._nodes, self.outputs)
         for layer in _layers_in_order(self.inputs, self._nodes):
             self._layers.append(layer)
         self._input_names = [t._keras_history[0].name for t in self.inputs]
@@ -99,6 +101,8 @@ class Functional(Model):
             if step.input_id is None:
                 _run_node(step.node, values, training)
                 continue
+            if step.fusion is not None and step.fusion(values):
+                continue  # run with the step before, as one op (``fusion.py``)
             # the common node, one tensor in and one out: no structures to pack
             values[step.output_id] = step.layer(
                 values[step.input_id],
@@ -387,7 +391,7 @@ def _input_value(value, backend):
 class _Step:
     """What running one node needs, worked out once when the model is made."""
 
-    __slots__ = ("node", "layer", "input_id", "output_id", "kwargs", "training")
+    __slots__ = ("node", "layer", "input_id", "output_id", "kwargs", "training", "fusion")
 
     def __init__(self, node):
         self.node, self.layer = node, node.layer
@@ -400,6 +404,8 @@ class _Step:
         self.output_id = id(node.outputs[0]) if simple else None
         self.kwargs = {k: v for k, v in node.call_kwargs.items() if k != "training"}
         self.training = node.call_kwargs.get("training")
+        #: set by ``fusion.pair_steps``: runs this step (with another) as one op, when it can
+        self.fusion = None
 
 
 def _run_node(node, values: dict, training) -> None:

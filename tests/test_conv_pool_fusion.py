@@ -1,0 +1,280 @@
+"""A relu Conv2D read only by a 2x2 MaxPooling2D runs as one op: the backend's fused
+kernels against the two ops, its gradients against finite differences, and models
+fusing (or not) with the values and gradients of the unfused layers."""
+
+from unittest import mock
+
+import numpy
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import backends
+import engine
+from backends import numba_dispatch
+from backends.base import Backend
+from engine import functional as F
+from engine import layers
+from engine.functional.conv import Conv2DReluMaxPool, conv2d_relu_max_pool
+from tests.gradcheck import check_weight_gradients
+
+FLOATS = ("float32", "float64")
+RTOL = {"float32": 2e-5, "float64": 1e-10}
+
+
+def _numba():
+    if "numba" not in backends.available():
+        pytest.skip("the numba backend cannot run here")
+    return backends.get("numba")
+
+
+def _image(rng, shape, dtype, ties: bool):
+    """Normal values, or (``ties``) a few distinct levels: equal maxima in a window and
+    zeros after the relu, where the pooling's first-maximum rule decides."""
+    x = rng.standard_normal(shape)
+    if ties:
+        x = numpy.round(x)
+    return x.astype(dtype)
+
+
+def _two_ops(backend, x, kernel, bias, geometry):
+    """The pooled output, argmax and relu output of the ops the fused one stands for."""
+    y = backend.conv2d_forward(x, kernel, bias, *geometry, activation="relu")
+    pooled, argmax = backend.max_pool2d_forward(y, (2, 2), (2, 2), "valid")
+    return pooled, argmax, y
+
+
+def _index_of(argmax, y):
+    """The fused op's index from the two ops' argmax and relu output (host arrays)."""
+    rows, cols = argmax.shape[1:3]
+    index = numpy.full(argmax.shape, -1, numpy.int8)
+    for offset in range(4):
+        i, j = divmod(offset, 2)
+        winner = (argmax == offset) & (y[:, i : 2 * rows : 2, j : 2 * cols : 2] > 0)
+        index[winner] = offset
+    return index
+
+
+def test_reference_is_the_two_ops(backend, rng):
+    """On every backend the reference forward is relu convolution then pooling (the index
+    is the argmax where the winner is positive, else -1), and the reference backward is
+    their backward."""
+    xp = backend.xp
+    x = _image(rng, (2, 9, 8, 3), "float64", ties=True)
+    kernel = rng.standard_normal((3, 2, 3, 4))
+    bias = rng.standard_normal(4)
+    geometry = ((1, 1), "valid", (1, 1))
+    arrays = [backend.asarray(a) for a in (x, kernel, bias)]
+    pooled, index = backend.conv2d_relu_max_pool_forward(*arrays, *geometry)
+    expected, argmax, y = (backend.to_numpy(a) for a in _two_ops(backend, *arrays, geometry))
+    numpy.testing.assert_array_equal(backend.to_numpy(pooled), expected)
+    index = backend.to_numpy(index)
+    assert index.dtype == numpy.int8
+    numpy.testing.assert_array_equal(index, _index_of(argmax, y))
+    assert (index == -1).any() and (index >= 0).any()
+
+    grad = rng.standard_normal(expected.shape)
+    kernel_grad, bias_grad = backend.conv2d_relu_max_pool_backward(
+        backend.asarray(grad), backend.asarray(index), arrays[0], kernel.shape, *geometry
+    )
+    dy = backend.max_pool2d_backward(backend.asarray(grad), xp.asarray(argmax), y.shape, (2, 2),
+                                     (2, 2), "valid")  # fmt: skip
+    _, expected_kernel, expected_bias = backend.conv2d_backward(
+        dy, arrays[0], None, (x.shape, kernel.shape), (False, True, True), *geometry,
+        relu_output=backend.asarray(y),
+    )  # fmt: skip
+    numpy.testing.assert_allclose(backend.to_numpy(kernel_grad), backend.to_numpy(expected_kernel))
+    numpy.testing.assert_allclose(backend.to_numpy(bias_grad), backend.to_numpy(expected_bias))
+    assert not backend.fuses_conv2d_relu_max_pool(*arrays, *geometry) or backend.name == "numba"
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    dtype=st.sampled_from(FLOATS),
+    seed=st.integers(0, 2**31 - 1),
+    size=st.tuples(st.integers(4, 13), st.integers(4, 13)),
+    strides=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    padding=st.sampled_from(["valid", "same", ((1, 0), (2, 1))]),
+    filters=st.integers(1, 37),
+    use_bias=st.booleans(),
+    ties=st.booleans(),
+)
+def test_numba_kernels_match_the_reference(
+    dtype, seed, size, strides, dilation, padding, filters, use_bias, ties
+):
+    """Any strides, dilation and padding of a grayscale 3x3 convolution, odd and even
+    output sizes (a last row or column the pooling drops), ties and zeros: the pooled
+    values and index of the numba backend's own two ops bit for bit (the reference's
+    convolution rounds differently), the reference's gradients to rounding."""
+    numba_backend, reference = _numba(), Backend()
+    size = tuple(max(side, 2 * d + 1) for side, d in zip(size, dilation))  # the window fits
+    rng = numpy.random.default_rng(seed)
+    x = _image(rng, (3, *size, 1), dtype, ties)
+    kernel = _image(rng, (3, 3, 1, filters), dtype, ties)
+    bias = _image(rng, (filters,), dtype, ties) if use_bias else None
+    geometry = (strides, padding, dilation)
+    _, out_hw = reference._conv_geometry(x.shape, (3, 3), strides, padding, dilation)
+    if min(out_hw) < 2:  # no 2x2 window: the kernel is not offered
+        assert not numba_backend.fuses_conv2d_relu_max_pool(x, kernel, bias, *geometry)
+        return
+    assert numba_backend.fuses_conv2d_relu_max_pool(x, kernel, bias, *geometry)
+    with mock.patch.object(Backend, "conv2d_relu_max_pool_forward", side_effect=AssertionError):
+        pooled, index = numba_backend.conv2d_relu_max_pool_forward(x, kernel, bias, *geometry)
+    expected, argmax, y = _two_ops(numba_backend, x, kernel, bias, geometry)
+    expected_index = _index_of(argmax, y)
+    assert pooled.dtype == expected.dtype and pooled.shape == expected.shape
+    numpy.testing.assert_array_equal(pooled, expected)
+    numpy.testing.assert_array_equal(index, expected_index)
+
+    grad = rng.standard_normal(pooled.shape).astype(dtype)
+    for need_bias in (True, False):
+        ours = numba_backend.conv2d_relu_max_pool_backward(
+            grad, index, x, kernel.shape, *geometry, need_bias
+        )
+        theirs = reference.conv2d_relu_max_pool_backward(
+            grad, index, x, kernel.shape, *geometry, need_bias
+        )
+        for a, b in zip(ours, theirs, strict=True):
+            if b is None:
+                assert a is None
+                continue
+            assert a.dtype == b.dtype and a.shape == b.shape
+            numpy.testing.assert_allclose(a, b, rtol=RTOL[dtype], atol=RTOL[dtype] * 10)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_numba_split_between_threads_equals_one_thread(dtype, rng, monkeypatch):
+    """Three blocks of images (three partial kernel gradients, added in block order) give one
+    thread's result."""
+    from backends import thread_pool
+
+    numba_backend = _numba()
+    monkeypatch.setattr(thread_pool, "MIN_SPLIT_MACS", 1)
+    monkeypatch.setattr(numba_dispatch, "MIN_IMAGE_SPLIT_ELEMENTS", 1)
+    x = _image(rng, (7, 10, 9, 1), dtype, ties=False)
+    kernel, bias = _image(rng, (3, 3, 1, 6), dtype, False), _image(rng, (6,), dtype, False)
+    geometry = ((1, 1), "same", (1, 1))
+
+    def run(threads):
+        monkeypatch.setattr(thread_pool, "width", lambda: threads)
+        pooled, index = numba_backend.conv2d_relu_max_pool_forward(x, kernel, bias, *geometry)
+        grad = numpy.ascontiguousarray(pooled[::-1])
+        return [pooled, index, *numba_backend.conv2d_relu_max_pool_backward(
+            grad, index, x, kernel.shape, *geometry)]  # fmt: skip
+
+    for ours, theirs in zip(run(3), run(1), strict=True):
+        numpy.testing.assert_allclose(ours, theirs, rtol=RTOL[dtype])
+
+
+def test_other_convolutions_are_not_offered_to_the_numba_kernels(rng):
+    """Several input channels, a 5x5 window, float16, or an output too small for a window:
+    the engine runs the two ops."""
+    numba_backend = _numba()
+    geometry = ((1, 1), "valid", (1, 1))
+    cases = [
+        ((2, 8, 8, 2), (3, 3, 2, 4), "float32"),
+        ((2, 8, 8, 1), (5, 5, 1, 4), "float32"),
+        ((2, 8, 8, 1), (3, 3, 1, 4), "float16"),
+        ((2, 3, 8, 1), (3, 3, 1, 4), "float32"),
+    ]
+    for x_shape, kernel_shape, dtype in cases:
+        x, kernel = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(kernel_shape)
+        kernel = kernel.astype(dtype)
+        assert not numba_backend.fuses_conv2d_relu_max_pool(x, kernel, None, *geometry)
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_fused_op_gradients_match_finite_differences(use_bias, rng):
+    """The kernel and bias gradients of the fused op (float64, through the engine)."""
+    _numba()
+    x = engine.tensor(_image(rng, (2, 9, 8, 1), "float64", ties=False), backend="numba")
+    kernel = engine.tensor(rng.standard_normal((3, 3, 1, 3)), requires_grad=True, backend="numba")
+    bias = engine.tensor(rng.standard_normal(3) * 0.3, requires_grad=True, backend="numba")
+    weights = [kernel, bias] if use_bias else [kernel]
+
+    def fn():
+        return conv2d_relu_max_pool(x, kernel, bias if use_bias else None, (1, 1), "same")
+
+    assert isinstance(fn().creator, Conv2DReluMaxPool)
+    check_weight_gradients(fn, weights)
+
+
+def test_fused_op_declines_an_input_that_needs_a_gradient(rng):
+    """A convolution after another layer (its input needs a gradient) is two ops."""
+    _numba()
+    x = engine.tensor(rng.standard_normal((1, 6, 6, 1)), requires_grad=True, backend="numba")
+    kernel = engine.tensor(rng.standard_normal((3, 3, 1, 2)), backend="numba")
+    assert conv2d_relu_max_pool(x, kernel) is None
+    assert conv2d_relu_max_pool(x.detach(), kernel) is not None
+
+
+def _grayscale_convnet(backend_name, seed=3, conv_activation="relu"):
+    with engine.use_backend(backend_name):
+        engine.utils.set_random_seed(seed)
+        inputs = layers.Input(shape=(12, 11, 1))
+        hidden = layers.Conv2D(5, 3, activation=conv_activation)(inputs)
+        if conv_activation is None:
+            hidden = layers.Activation("relu")(hidden)
+        hidden = layers.MaxPooling2D()(hidden)
+        hidden = layers.Conv2D(4, 3, activation="relu", padding="same")(hidden)
+        hidden = layers.MaxPooling2D()(hidden)
+        outputs = layers.Dense(3, activation="softmax")(layers.Flatten()(hidden))
+        model = engine.models.Model(inputs, outputs)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def _train(model, rng_seed=0, steps=3):
+    rng = numpy.random.default_rng(rng_seed)
+    x = rng.standard_normal((16, 12, 11, 1)).astype("float32")
+    y = rng.integers(0, 3, 16)
+    losses = [model.train_on_batch(x, y) for _ in range(steps)]
+    return losses, [w.numpy() for w in model.weights], model.predict(x, verbose=0)
+
+
+def test_a_grayscale_convnet_fuses_and_trains_as_the_unfused_layers():
+    """On numba the first Conv2D + MaxPooling2D run as one op (the second convolution has
+    five input channels: two ops); losses, weights and predictions follow the numpy
+    backend's unfused layers, and a model whose relu is its own layer (no fusion)."""
+    numba_backend = _numba()
+    calls = []
+    fused_forward = numba_backend.conv2d_relu_max_pool_forward
+
+    def spy(*args):
+        calls.append(args[0].shape)
+        return fused_forward(*args)
+
+    with mock.patch.object(numba_backend, "conv2d_relu_max_pool_forward", spy):
+        fused = _train(_grayscale_convnet("numba"))
+    assert calls and all(shape[-1] == 1 for shape in calls)
+    unfused = [_train(_grayscale_convnet("numpy")), _train(_grayscale_convnet("numba", 3, None))]
+    for other in unfused:
+        numpy.testing.assert_allclose(fused[0], other[0], rtol=1e-5)
+        for ours, theirs in zip(fused[1], other[1], strict=True):
+            numpy.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+        numpy.testing.assert_allclose(fused[2], other[2], rtol=1e-4, atol=1e-6)
+
+
+def test_a_convolution_read_elsewhere_is_not_fused(rng):
+    """The convolution's output also read by another layer, or a model output: two ops."""
+    numba_backend = _numba()
+    inputs = layers.Input(shape=(8, 8, 1))
+    with engine.use_backend("numba"):
+        conv = layers.Conv2D(2, 3, activation="relu")
+        features = conv(inputs)
+        pooled = layers.MaxPooling2D()(features)
+        branch = layers.Flatten()(layers.MaxPooling2D()(features))
+        models = [
+            engine.models.Model(inputs, [pooled, features]),
+            engine.models.Model(inputs, [layers.Flatten()(pooled), branch]),
+        ]
+    x = rng.standard_normal((2, 8, 8, 1)).astype("float32")
+    with mock.patch.object(
+        numba_backend, "conv2d_relu_max_pool_forward", side_effect=AssertionError("fused")
+    ):
+        for model in models:
+            outputs = model(x)
+            assert all(isinstance(out, engine.Tensor) for out in outputs)
+    expected = F.max_pool2d(conv(engine.tensor(x, backend="numba")))
+    numpy.testing.assert_array_equal(models[0](x)[0].numpy(), expected.numpy())
