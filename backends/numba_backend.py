@@ -27,6 +27,7 @@ from . import thread_pool
 from .numba_activations import ActivationOverrides
 from .numba_attention import AttentionOverrides
 from .numba_conv import ConvolutionOverrides
+from .numba_conv_pool import ConvPoolOverrides
 from .numba_depthwise import DepthwiseOverrides
 from .numba_dropout import DropoutOverrides
 from .numba_embedding import EmbeddingOverrides
@@ -42,6 +43,7 @@ _FAMILIES = (
     "attention",
     "conv",
     "conv_direct",
+    "conv_pool",
     "depthwise",
     "dropout",
     "embedding",
@@ -106,6 +108,7 @@ class NumbaBackend(
     OptimizerOverrides,
     NormalizationOverrides,
     ConvolutionOverrides,
+    ConvPoolOverrides,
     DepthwiseOverrides,
     PoolingOverrides,
     RecurrentOverrides,

@@ -121,28 +121,39 @@ def _forward_block(
             conv.add_bias(y[rows], bias)
 
 
-def _input_gradient_block(conv, dy, weights_t, dx, window, geometry, start, stop):
-    """``dx[start:stop]``, each chunk's column gradients scattered back while in cache."""
-    out_hw, f, c = dy.shape[1:3], dy.shape[3], dx.shape[3]
+def rows_of(dy):
+    """``(first, last) -> matrix``: the rows of ``dy`` (a convolution's output gradient)
+    of the images ``[first, last)``, for the gradient blocks below."""
+    pixels, rows = dy.shape[1] * dy.shape[2], dy.reshape(-1, dy.shape[3])
+    return lambda first, last: rows[first * pixels : last * pixels]
+
+
+def _input_gradient_block(conv, dy_rows, out_hw, weights_t, dx, window, geometry, start, stop):
+    """``dx[start:stop]``, each chunk's column gradients scattered back while in cache;
+    ``dy_rows(first, last)`` gives the output gradient's rows of a chunk (``rows_of``)."""
+    c = dx.shape[3]
     depth = window[0] * window[1] * c
-    for first, last in _chunks(start, stop, out_hw, window, c, dy.dtype):
-        dcols = _scratch("columns", (last - first) * out_hw[0] * out_hw[1] * depth, dy.dtype)
-        numpy.matmul(dy[first:last].reshape(-1, f), weights_t, out=dcols.reshape(-1, depth))
+    for first, last in _chunks(start, stop, out_hw, window, c, dx.dtype):
+        dcols = _scratch("columns", (last - first) * out_hw[0] * out_hw[1] * depth, dx.dtype)
+        numpy.matmul(dy_rows(first, last), weights_t, out=dcols.reshape(-1, depth))
         dx[first:last] = 0
         conv.col2im(dcols.reshape(last - first, *out_hw, *window, c), *geometry, dx[first:last])
 
 
-def _weight_gradient_block(conv, dy, x, window, geometry, pointwise, partials, start, stop):
-    """The kernel gradient of the images ``[start, stop)``, stored as ``partials[start]``."""
-    out_hw = dy.shape[1:3]
-    dy = dy.reshape(-1, dy.shape[3])
+def _weight_gradient_block(
+    conv, dy_rows, out_hw, x, window, geometry, pointwise, partials, start, stop
+):
+    """The kernel gradient of the images ``[start, stop)``, stored as ``partials[start]``;
+    ``dy_rows`` as ``_input_gradient_block``'s."""
+    pixels = out_hw[0] * out_hw[1]
     grad = part = None
     for rows, cols in _column_chunks(conv, x, window, out_hw, geometry, pointwise, start, stop):
+        dy = dy_rows(rows.start // pixels, rows.stop // pixels)
         if grad is None:
-            grad = numpy.matmul(cols.T, dy[rows])
+            grad = numpy.matmul(cols.T, dy)
             part = numpy.empty_like(grad)
         else:
-            grad += numpy.matmul(cols.T, dy[rows], out=part)
+            grad += numpy.matmul(cols.T, dy, out=part)
     partials[start] = grad
 
 
@@ -326,89 +337,6 @@ class ConvolutionOverrides:
         )
         return _sum_in_order(partials)
 
-    def fuses_conv2d_relu_max_pool(self, x, kernel, bias, strides, padding, dilation) -> bool:
-        """A grayscale 3x3 convolution (``_direct``) of a compiled dtype: its relu output
-        is pooled as it is computed, and never written (``conv_direct.forward_relu_max_pool``)."""
-        arrays = (x, kernel) if bias is None else (x, kernel, bias)
-        if (
-            _jit_dtype(*arrays) is None
-            or x.ndim != 4
-            or kernel.ndim != 4
-            or x.size == 0
-            or not _direct(x.shape, kernel.shape[:2])
-            or kernel.shape[2] != 1
-            or (bias is not None and bias.shape != kernel.shape[3:])
-        ):
-            return False
-        try:
-            plan = self._conv_plan(x.shape, (3, 3), strides, padding, dilation)
-        except ValueError:  # the window does not fit: the convolution says so itself
-            return False
-        return plan is not None and min(plan[0]) >= 2
-
-    def conv2d_relu_max_pool_forward(self, x, kernel, bias, strides, padding, dilation):
-        if not self.fuses_conv2d_relu_max_pool(x, kernel, bias, strides, padding, dilation):
-            return super().conv2d_relu_max_pool_forward(x, kernel, bias, strides, padding, dilation)
-        out_hw, geometry, _ = self._conv_plan(x.shape, (3, 3), strides, padding, dilation)
-        n, filters = x.shape[0], kernel.shape[3]
-        padded = _padded_channel(numpy.ascontiguousarray(x), out_hw, geometry)
-        weights = numpy.ascontiguousarray(kernel).reshape(9, filters)
-        bias = numpy.zeros(filters, x.dtype) if bias is None else numpy.ascontiguousarray(bias)
-        pooled = numpy.empty((n, out_hw[0] // 2, out_hw[1] // 2, filters), x.dtype)
-        index = numpy.empty(pooled.shape, numpy.int8)
-        kernels = self._conv_direct
-        numba_compile_ahead.start(
-            kernels.weight_gradient_max_pool,
-            lambda: (padded, pooled, index, *geometry[:4], weights, bias, bias),
-        )
-
-        def block(start, stop):
-            kernels.forward_relu_max_pool(
-                padded[start:stop], weights, bias, *geometry[:4], pooled[start:stop],
-                index[start:stop], numpy.empty(filters, x.dtype),
-            )  # fmt: skip
-
-        work = out_hw[0] * out_hw[1] * 9 * filters
-        dispatch.split_images(block, batch=n, work_per_image=work)
-        return pooled, index
-
-    def conv2d_relu_max_pool_backward(
-        self, grad, index, x, kernel_shape, strides, padding, dilation, need_bias=True
-    ):
-        plan = (
-            type(index) is numpy.ndarray
-            and index.dtype == numpy.int8
-            and _jit_dtype(grad, x) is not None
-            and grad.shape == index.shape
-            and x.ndim == 4
-            and _direct(x.shape, kernel_shape[:2])
-            and tuple(kernel_shape[2:]) == (1, grad.shape[3])
-            and self._conv_plan(x.shape, (3, 3), strides, padding, dilation)
-        )
-        if not plan or grad.shape[1:3] != (plan[0][0] // 2, plan[0][1] // 2):
-            return super().conv2d_relu_max_pool_backward(
-                grad, index, x, kernel_shape, strides, padding, dilation, need_bias
-            )
-        out_hw, geometry, _ = plan
-        padded = _padded_channel(numpy.ascontiguousarray(x), out_hw, geometry)
-        grad, index = numpy.ascontiguousarray(grad), numpy.ascontiguousarray(index)
-        filters = grad.shape[3]
-        kernels, partials = self._conv_direct, {}  # one sum per block, added in block order
-
-        def block(start, stop):
-            sums = numpy.empty((10, filters), grad.dtype)
-            kernels.weight_gradient_max_pool(
-                padded[start:stop], grad[start:stop], index[start:stop], *geometry[:4],
-                sums[:9], sums[9], numpy.empty(filters, grad.dtype),
-            )  # fmt: skip
-            partials[start] = sums
-
-        numba_compile_ahead.wait(kernels.weight_gradient_max_pool)
-        work = out_hw[0] * out_hw[1] * 9 * filters
-        dispatch.split_images(block, batch=x.shape[0], work_per_image=work)
-        sums = _sum_in_order(partials)
-        return sums[:9].reshape(kernel_shape), sums[9].copy() if need_bias else None
-
     def conv2d_backward_input(
         self, dy, kernel, x_shape, strides=(1, 1), padding="valid", dilation=(1, 1)
     ):
@@ -433,7 +361,7 @@ class ConvolutionOverrides:
         numba_compile_ahead.wait(self._conv.col2im)
         dispatch.split_images(
             _input_gradient_block,
-            *(self._conv, dy, weights_t, dx, (kh, kw), geometry),
+            *(self._conv, rows_of(dy), out_hw, weights_t, dx, (kh, kw), geometry),
             batch=x_shape[0],
             work_per_image=out_hw[0] * out_hw[1] * kh * kw * c * f,
         )
@@ -460,7 +388,7 @@ class ConvolutionOverrides:
         partials = {}  # one kernel-sized sum per block, added up in block order
         dispatch.split_images(
             _weight_gradient_block,
-            *(self._conv, dy, x, (kh, kw), geometry, pointwise, partials),
+            *(self._conv, rows_of(dy), out_hw, x, (kh, kw), geometry, pointwise, partials),
             batch=x.shape[0],
             work_per_image=out_hw[0] * out_hw[1] * kh * kw * c * f,
         )

@@ -45,6 +45,18 @@ def image_model():
     ]
 
 
+def channels_pool_model():
+    """A relu convolution over channels pooled in one op (its gradient unpooled chunk by
+    chunk)."""
+    return [
+        layers.Input(shape=(6, 6, 2)),
+        layers.Conv2D(3, 3, activation="relu", padding="same"),
+        layers.MaxPooling2D(2),
+        layers.Flatten(),
+        layers.Dense(2, activation="softmax"),
+    ]
+
+
 def unfused_image_model():
     """A grayscale 3x3 convolution without a relu (the direct kernels, no fused pooling),
     then max pooling with disjoint windows."""
@@ -75,9 +87,10 @@ def sequence_model():
         (
             image_model,
             "sparse_categorical_crossentropy",
-            ["weight_gradient_max_pool", "col2im", "max_pool2d_backward", "avg_pool2d_backward"]
+            ["direct_weight_gradient", "col2im", "max_pool2d_backward", "avg_pool2d_backward"]
             + ["sparse_softmax_cross_entropy_backward"],
         ),
+        (channels_pool_model, "sparse_categorical_crossentropy", ["unpool"]),
         (
             unfused_image_model,
             "sparse_categorical_crossentropy",

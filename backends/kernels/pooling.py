@@ -95,26 +95,23 @@ class PoolingKernels:
         return pooled, index
 
     def conv2d_relu_max_pool_backward(
-        self, grad, index, x, kernel_shape, strides, padding, dilation, need_bias=True
+        self, grad, index, x, kernel, shapes, needs, strides, padding, dilation
     ):
-        """``(kernel_grad, bias_grad)`` of ``conv2d_relu_max_pool_forward``: each pooled
-        gradient sent to the convolution output its ``index`` names (none at -1), then
-        ``conv2d_backward``'s kernel and bias gradients. ``bias_grad`` is None unless
-        ``need_bias``."""
+        """``(dx, dkernel, dbias)`` of ``conv2d_relu_max_pool_forward``, as ``conv2d_backward``
+        takes and returns them (``shapes`` is ``(x.shape, kernel.shape)``; ``x`` may be None
+        when the kernel gradient is not needed, ``kernel`` when the input gradient is not):
+        each pooled gradient sent to the convolution output its ``index`` names (none at -1),
+        then the convolution's backward."""
         xp = self.xp
         geometry = (strides, padding, dilation)
-        _, out_hw = self._conv_geometry(x.shape, kernel_shape[:2], *geometry)
+        _, out_hw = self._conv_geometry(shapes[0], shapes[1][:2], *geometry)
         n, rows, cols, filters = grad.shape
         dy = xp.zeros((n, *out_hw, filters), grad.dtype)
         zero = xp.zeros((), grad.dtype)
         for offset in range(4):
             i, j = divmod(offset, 2)
             dy[:, i : 2 * rows : 2, j : 2 * cols : 2] = xp.where(index == offset, grad, zero)
-        needs = (False, True, need_bias)
-        _, kernel_grad, bias_grad = self.conv2d_backward(
-            dy, x, None, (x.shape, kernel_shape), needs, *geometry
-        )
-        return kernel_grad, bias_grad
+        return self.conv2d_backward(dy, x, kernel, shapes, needs, *geometry)
 
     def _window_counts(self, x_shape, pads, pool_size, strides, out_hw, dtype):
         """How many real (unpadded) inputs each output window covers, shaped to broadcast."""

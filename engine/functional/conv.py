@@ -197,9 +197,9 @@ def conv2d(
 
 class Conv2DReluMaxPool(Function):
     """``max_pool2d(conv2d(x, kernel, bias, activation="relu"))`` with 2x2 windows of
-    stride 2, as one op, for an ``x`` that needs no gradient (a model's first layer): the
-    backend computes the pooled output without writing the convolution's, and keeps for
-    each pooled element the offset whose gradient counts (``conv2d_relu_max_pool_forward``).
+    stride 2, as one op: the backend keeps the pooled output and, for each pooled element,
+    the offset whose gradient counts (``conv2d_relu_max_pool_forward``), never the
+    convolution's output.
 
     Max pooling has no ``backward_graph``, so the two ops it stands for give no second
     derivative either."""
@@ -208,38 +208,38 @@ class Conv2DReluMaxPool(Function):
         self.strides, self.padding, self.dilation = strides, padding, dilation
 
     def forward(self, x, kernel, bias=None):
-        self.x, self.kernel_shape = x, kernel.shape
+        need_x, need_kernel = self.needs_input_grad[:2]
+        self.x = x if need_kernel else None
+        self.kernel = kernel if need_x else None
+        self.shapes = (x.shape, kernel.shape)
         geometry = (self.strides, self.padding, self.dilation)
         y, self.index = self.backend.conv2d_relu_max_pool_forward(x, kernel, bias, *geometry)
         return y
 
     def backward(self, grad):
         needs = self.needs_input_grad
-        need_bias = len(needs) > 2 and needs[2]
-        kernel_grad, bias_grad = self.backend.conv2d_relu_max_pool_backward(
+        return self.backend.conv2d_relu_max_pool_backward(
             grad,
             self.index,
             self.x,
-            self.kernel_shape,
+            self.kernel,
+            self.shapes,
+            (needs[0], needs[1], len(needs) > 2 and needs[2]),
             self.strides,
             self.padding,
             self.dilation,
-            need_bias,
         )
-        return None, kernel_grad if needs[1] else None, bias_grad
 
 
 def conv2d_relu_max_pool(
     x: Tensor, kernel: Tensor, bias=None, strides=(1, 1), padding="valid", dilation_rate=(1, 1)
 ) -> Tensor | None:
     """``max_pool2d(conv2d(x, kernel, bias, ..., activation="relu"), 2)`` as one op where the
-    backend has a fused kernel for these arguments and ``x`` needs no gradient; None
-    otherwise (the caller runs the two ops)."""
+    backend has a fused kernel for these arguments; None otherwise (the caller runs the
+    two ops)."""
     strides, dilation = as_pair(strides, "strides"), as_pair(dilation_rate, "dilation_rate")
     arrays = (x.data, kernel.data, None if bias is None else bias.data)
-    if x.requires_grad or not x.backend.fuses_conv2d_relu_max_pool(
-        *arrays, strides, padding, dilation
-    ):
+    if not x.backend.fuses_conv2d_relu_max_pool(*arrays, strides, padding, dilation):
         return None
     fn = Conv2DReluMaxPool(strides, padding, dilation)
     if bias is None:
