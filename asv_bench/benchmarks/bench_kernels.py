@@ -1,9 +1,9 @@
 """Backend kernels on raw arrays, each at a small and a large size.
 
 Sizes are taken from the seed workloads where one fits: the small convolution
-is W3's first layer, the large one its second; pooling follows W3's two
-pooling layers; the LSTM cell and the whole-sequence LSTM are W4's at the
-small size.
+is W3's first layer, the large one its second (also each with its pooling, as
+one op and as two); pooling follows W3's two pooling layers; the LSTM cell and
+the whole-sequence LSTM are W4's at the small size.
 """
 
 from .common import BACKENDS, backend_or_skip, host_random
@@ -87,6 +87,57 @@ class Conv2D(KernelBenchmark):
     def time_backward_weight(self, backend_name, size):
         self.backend.conv2d_backward_weight(self.dy, self.x, self.kernel.shape)
         self.backend.synchronize()
+
+
+class Conv2DReluMaxPool(KernelBenchmark):
+    """W3's two relu convolutions, each pooled 2x2: as one op (``fused_``, what a model
+    runs where ``fuses_conv2d_relu_max_pool`` is true) and as the two ops (``two_ops_``);
+    the backward gives the kernel and bias gradients, and the large one (a second layer)
+    the input gradient too."""
+
+    def make_inputs(self, size):
+        x_shape, kernel_shape = {
+            "small": ((64, 28, 28, 1), (3, 3, 1, 32)),
+            "large": ((64, 13, 13, 32), (3, 3, 32, 64)),
+        }[size]
+        self.x, self.kernel = self.array(x_shape), self.array(kernel_shape, seed=1)
+        self.bias = self.array(kernel_shape[-1:], seed=2)
+        self.shapes = (x_shape, kernel_shape)
+        self.needs = (size == "large", True, True)
+        self.geometry = ((1, 1), "valid", (1, 1))
+        pooled, self.index = self.backend.conv2d_relu_max_pool_forward(
+            self.x, self.kernel, self.bias, *self.geometry
+        )
+        self.dy = self.array(pooled.shape, seed=3)
+        self.y, self.argmax = self._two_ops_forward()
+
+    def _two_ops_forward(self):
+        backend = self.backend
+        y = backend.conv2d_forward(self.x, self.kernel, self.bias, activation="relu")
+        pooled, argmax = backend.max_pool2d_forward(y, (2, 2), (2, 2))
+        return y, argmax
+
+    def time_fused_forward(self, backend_name, size):
+        self.backend.conv2d_relu_max_pool_forward(self.x, self.kernel, self.bias, *self.geometry)
+        self.backend.synchronize()
+
+    def time_fused_backward(self, backend_name, size):
+        self.backend.conv2d_relu_max_pool_backward(
+            self.dy, self.index, self.x, self.kernel, self.shapes, self.needs, *self.geometry
+        )
+        self.backend.synchronize()
+
+    def time_two_ops_forward(self, backend_name, size):
+        self._two_ops_forward()
+        self.backend.synchronize()
+
+    def time_two_ops_backward(self, backend_name, size):
+        backend = self.backend
+        grad = backend.max_pool2d_backward(self.dy, self.argmax, self.y.shape, (2, 2), (2, 2))
+        backend.conv2d_backward(
+            grad, self.x, self.kernel, self.shapes, self.needs, *self.geometry, relu_output=self.y
+        )
+        backend.synchronize()
 
 
 class Pooling2D(KernelBenchmark):
