@@ -121,7 +121,7 @@ def _forward_block(
             conv.add_bias(y[rows], bias)
 
 
-def rows_of(dy):
+def _rows_of(dy):
     """``(first, last) -> matrix``: the rows of ``dy`` (a convolution's output gradient)
     of the images ``[first, last)``, for the gradient blocks below."""
     pixels, rows = dy.shape[1] * dy.shape[2], dy.reshape(-1, dy.shape[3])
@@ -130,7 +130,7 @@ def rows_of(dy):
 
 def _input_gradient_block(conv, dy_rows, out_hw, weights_t, dx, window, geometry, start, stop):
     """``dx[start:stop]``, each chunk's column gradients scattered back while in cache;
-    ``dy_rows(first, last)`` gives the output gradient's rows of a chunk (``rows_of``)."""
+    ``dy_rows(first, last)`` gives the output gradient's rows of a chunk (``_rows_of``)."""
     c = dx.shape[3]
     depth = window[0] * window[1] * c
     for first, last in _chunks(start, stop, out_hw, window, c, dx.dtype):
@@ -361,7 +361,7 @@ class ConvolutionOverrides:
         numba_compile_ahead.wait(self._conv.col2im)
         dispatch.split_images(
             _input_gradient_block,
-            *(self._conv, rows_of(dy), out_hw, weights_t, dx, (kh, kw), geometry),
+            *(self._conv, _rows_of(dy), out_hw, weights_t, dx, (kh, kw), geometry),
             batch=x_shape[0],
             work_per_image=out_hw[0] * out_hw[1] * kh * kw * c * f,
         )
@@ -388,7 +388,7 @@ class ConvolutionOverrides:
         partials = {}  # one kernel-sized sum per block, added up in block order
         dispatch.split_images(
             _weight_gradient_block,
-            *(self._conv, rows_of(dy), out_hw, x, (kh, kw), geometry, pointwise, partials),
+            *(self._conv, _rows_of(dy), out_hw, x, (kh, kw), geometry, pointwise, partials),
             batch=x.shape[0],
             work_per_image=out_hw[0] * out_hw[1] * kh * kw * c * f,
         )

@@ -45,7 +45,7 @@ def _pooled_forward_block(
 
 
 def _unpooled_rows(kernels, grad, index, out_hw):
-    """``(first, last) -> matrix``, as ``numba_conv.rows_of``: the convolution's output
+    """``(first, last) -> matrix``, as ``numba_conv._rows_of``: the convolution's output
     gradient of the images ``[first, last)``, unpooled into this thread's scratch."""
     filters = grad.shape[3]
 

@@ -1,12 +1,13 @@
 """Layer pairs a functional model runs as one op.
 
 A ``Conv2D`` with a relu whose output only a ``MaxPooling2D`` with 2x2 windows of
-stride 2 reads (the grayscale first layers of the MNIST-style convnets in Keras's
+stride 2 reads (each convolution block of the MNIST and CIFAR convnets in Keras's
 examples) runs as ``F.conv2d_relu_max_pool`` where the backend has a kernel for it:
 the convolution's output is pooled as it is computed, and neither it nor its
 gradient is ever written. The values and gradients are those of the two layers
-(the same pooling, tie for tie); anything else, or a backend without the kernel,
-runs the layers as they are.
+(the same pooling, tie for tie); anything else (a mask on the input, an input the
+convolution would cast first, an activity regularizer, other pooling), or a backend
+without the kernel, runs the layers as they are.
 """
 
 from collections import Counter
