@@ -153,6 +153,7 @@ class ConvPoolOverrides:
         out_hw, geometry, pointwise = plan
         grad, index = numpy.ascontiguousarray(grad), numpy.ascontiguousarray(index)
         kernels, work = self._conv_pool, out_hw[0] * out_hw[1] * kh * kw * c * f
+        numba_compile_ahead.wait(kernels.unpool)  # the forward's child, if it had one
         unpooled = _unpooled_rows(kernels, grad, index, out_hw)
         dx = dkernel = dbias = None
         if needs[1] and _direct(x_shape, (kh, kw)):  # the bias gradient comes with it
