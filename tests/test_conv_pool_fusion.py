@@ -283,3 +283,34 @@ def test_a_convolution_read_elsewhere_is_not_fused(rng):
             assert all(isinstance(out, engine.Tensor) for out in outputs)
     expected = F.max_pool2d(conv(engine.tensor(x, backend="numba")))
     numpy.testing.assert_array_equal(models[0](x)[0].numpy(), expected.numpy())
+
+
+def _autoencoder_encoder(backend_name, input_shape):
+    with engine.use_backend(backend_name):
+        engine.utils.set_random_seed(0)
+        inputs = layers.Input(shape=input_shape)
+        hidden = layers.Conv2D(3, 3, activation="relu", padding="same")(inputs)
+        hidden = layers.MaxPooling2D(2, padding="same")(hidden)
+        hidden = layers.Conv2D(2, 3, activation="relu")(hidden)  # odd sides now
+        return engine.models.Model(inputs, layers.MaxPooling2D(2, padding="same")(hidden))
+
+
+@pytest.mark.parametrize(("size", "fused"), [(12, True), (9, False)])
+def test_same_pooling_fuses_on_even_sides(size, fused, rng):
+    """A convolutional autoencoder's ``MaxPooling2D(2, padding="same")``: on a convolution
+    output of even sides it pads nothing and the pair is one op; on odd sides it pads, and
+    the layers run as they are. Either way the output is the numpy backend's."""
+    numba_backend = _numba()
+    x = rng.standard_normal((2, size, size + 2, 1)).astype("float32")
+    calls = []
+    fused_forward = numba_backend.conv2d_relu_max_pool_forward
+
+    def spy(*args):
+        calls.append(args[0].shape)
+        return fused_forward(*args)
+
+    with mock.patch.object(numba_backend, "conv2d_relu_max_pool_forward", spy):
+        ours = _autoencoder_encoder("numba", x.shape[1:])(x).numpy()
+    assert calls == ([x.shape] if fused else [])
+    theirs = _autoencoder_encoder("numpy", x.shape[1:])(x).numpy()
+    numpy.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)

@@ -1,13 +1,14 @@
 """Layer pairs a functional model runs as one op.
 
 A ``Conv2D`` with a relu whose output only a ``MaxPooling2D`` with 2x2 windows of
-stride 2 reads (each convolution block of the MNIST and CIFAR convnets in Keras's
-examples) runs as ``F.conv2d_relu_max_pool`` where the backend has a kernel for it:
-the convolution's output is pooled as it is computed, and neither it nor its
-gradient is ever written. The values and gradients are those of the two layers
-(the same pooling, tie for tie); anything else (a mask on the input, an input the
-convolution would cast first, an activity regularizer, other pooling), or a backend
-without the kernel, runs the layers as they are.
+stride 2 reads (``"valid"``, or ``"same"`` on an output of even sides: each
+convolution block of the MNIST and CIFAR convnets and of the convolutional
+autoencoders in Keras's examples) runs as ``F.conv2d_relu_max_pool`` where the
+backend has a kernel for it: the convolution's output is pooled as it is computed,
+and neither it nor its gradient is ever written. The values and gradients are those
+of the two layers (the same pooling, tie for tie); anything else (a mask on the
+input, an input the convolution would cast first, an activity regularizer, other
+pooling), or a backend without the kernel, runs the layers as they are.
 """
 
 from collections import Counter
@@ -40,8 +41,8 @@ class ConvReluMaxPool:
             or conv.activity_regularizer is not None
             or pool.pool_size != (2, 2)
             or pool.strides != (2, 2)
-            or pool.padding != "valid"
             or inputs.data.dtype != conv.dtype  # the layer would cast its input first
+            or not _whole_windows(conv, pool, inputs.data.shape)
         ):
             return False
         pooled = conv2d_relu_max_pool(
@@ -51,6 +52,19 @@ class ConvReluMaxPool:
             return False
         values[self.output_id] = pooled
         return True
+
+
+def _whole_windows(conv, pool, input_shape) -> bool:
+    """Whether the pooling's windows are whole 2x2 windows of the convolution's output, as
+    the fused op pools it: with ``"valid"`` padding, or ``"same"`` on even sides (which pads
+    nothing: the convolutional autoencoders' 28 -> 14 pooling)."""
+    if pool.padding == "valid":
+        return True
+    try:
+        sides = conv._check_input(input_shape)
+    except ValueError:  # the layer will say what is wrong with its input
+        return False
+    return all(side % 2 == 0 for side in sides)
 
 
 class AlreadyComputed:
