@@ -159,19 +159,20 @@ class ConvPoolOverrides:
         if needs[1] and _direct(x_shape, (kh, kw)):  # the bias gradient comes with it
             sums = self._direct_pooled_gradients(grad, index, x, out_hw, geometry, work)
             dkernel, dbias = sums[:9].reshape(kernel_shape), sums[9].copy() if needs[2] else None
-        else:
-            if needs[1]:
-                partials = {}  # one kernel-sized sum per block, added up in block order
-                block_args = (self._conv, unpooled, out_hw, numpy.ascontiguousarray(x), (kh, kw))
-                dispatch.split_images(
-                    _weight_gradient_block, *block_args, geometry, pointwise, partials,
-                    batch=x_shape[0], work_per_image=work,
-                )  # fmt: skip
-                dkernel = _sum_in_order(partials).reshape(kernel_shape)
-            if needs[2]:
-                dbias = numpy.empty(f, grad.dtype)
-                kernels.bias_gradient(grad, index, dbias, numpy.empty(f, grad.dtype))
-        if needs[0]:
+        elif needs[0] and needs[1] and not pointwise:  # both in one pass over the chunks
+            dx, dkernel = self._input_and_weight_gradients(unpooled, x, kernel, out_hw, geometry)
+        elif needs[1]:
+            partials = {}  # one kernel-sized sum per block, added up in block order
+            block_args = (self._conv, unpooled, out_hw, numpy.ascontiguousarray(x), (kh, kw))
+            dispatch.split_images(
+                _weight_gradient_block, *block_args, geometry, pointwise, partials,
+                batch=x_shape[0], work_per_image=work,
+            )  # fmt: skip
+            dkernel = _sum_in_order(partials).reshape(kernel_shape)
+        if needs[2] and dbias is None:
+            dbias = numpy.empty(f, grad.dtype)
+            kernels.bias_gradient(grad, index, dbias, numpy.empty(f, grad.dtype))
+        if needs[0] and dx is None:
             weights_t = numpy.ascontiguousarray(kernel).reshape(kh * kw * c, f).T
             if pointwise:
                 dy = unpooled(0, x_shape[0])

@@ -50,6 +50,12 @@ def assert_backwards_close(numba_backend, dy, x, kernel, geometry, dtype, **tole
     for ours, theirs in zip(*pairs):
         assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
         numpy.testing.assert_allclose(ours, theirs, **tolerance)
+    # both at once (one pass over the chunks where the numba backend can)
+    shapes, needs = (x.shape, kernel.shape), (True, True, False)
+    both = numba_backend.conv2d_backward(dy, x, kernel, shapes, needs, *geometry)[:2]
+    for ours, theirs in zip(both, pairs[1], strict=True):
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+        numpy.testing.assert_allclose(ours, theirs, **tolerance)
 
 
 @st.composite
@@ -155,7 +161,8 @@ def test_direct_one_channel_3x3_convolution_matches_reference(
 def test_conv2d_backward_matches_reference(numba_backend, dtype, channels, needs, activation, rng):
     """The whole backward of a convolution with its fused relu. A grayscale first layer
     (one channel, no input gradient) takes the relu's derivative, the kernel and the bias
-    gradients in one pass (``_direct_weight_gradient_block``, spied on)."""
+    gradients in one pass (``_direct_weight_gradient_block``, spied on); a layer over
+    channels the input and kernel gradients in one pass (``_gradients_block``)."""
     reference = Backend()
     x = random(rng, (5, 9, 8, channels), dtype)
     kernel = random(rng, (3, 3, channels, 7), dtype)
@@ -165,12 +172,19 @@ def test_conv2d_backward_matches_reference(numba_backend, dtype, channels, needs
     relu_output = y if activation == "relu" else None
     args = (dy, x, kernel, (x.shape, kernel.shape), needs, *geometry)
     expected = reference.conv2d_backward(*args, relu_output=relu_output)
-    fused = []
-    block = numba_conv._direct_weight_gradient_block
-    with mock.patch.object(
-        numba_conv, "_direct_weight_gradient_block", lambda *a: fused.append(a) or block(*a)
+    fused, both = [], []
+    block, pass_block = numba_conv._direct_weight_gradient_block, numba_conv._gradients_block
+    with (
+        mock.patch.object(
+            numba_conv, "_direct_weight_gradient_block", lambda *a: fused.append(a) or block(*a)
+        ),
+        mock.patch.object(
+            numba_conv, "_gradients_block", lambda *a: both.append(a) or pass_block(*a)
+        ),
     ):
         got = numba_backend.conv2d_backward(*args, relu_output=relu_output)
+    # a layer over channels that needs both gradients takes them in one pass
+    assert bool(both) == (channels == 3 and needs[0])
     for ours, theirs in zip(got, expected, strict=True):
         assert (ours is None) == (theirs is None)
         if ours is not None:
