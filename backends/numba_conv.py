@@ -28,7 +28,8 @@ Convolution splits the batch into one block of images per thread
 of the kernel pool (``thread_pool.py``; BLAS on one thread in each block),
 each block packing and multiplying its own chunks in its own scratch: the
 kernel gradient is summed per block and the block sums added at the end, the
-input gradient is zeroed and scattered chunk by chunk. Blocks get at least
+input gradient is zeroed and scattered chunk by chunk (a layer that needs both takes
+them in the same pass over its chunks, ``_gradients_block``). Blocks get at least
 ``MIN_SPLIT_MACS`` multiply-adds (``dispatch.MIN_IMAGE_SPLIT_ELEMENTS`` elements for pooling
 and bias), so small convolutions stay on the calling thread. Measured on W3's
 training step with two threads, before and after in one process with
