@@ -107,12 +107,13 @@ def sequence_model():
 def test_each_kernel_is_compiled_ahead_for_the_types_its_call_compiles(
     monkeypatch, build, loss, kernels, floatx
 ):
-    requests = []
+    requests, waits = [], []
     monkeypatch.setattr(  # record, without forking
         numba_compile_ahead,
         "start",
         lambda kernel, example: requests.append((kernel, tuple(map(numba.typeof, example())))),
     )
+    monkeypatch.setattr(numba_compile_ahead, "wait", waits.append)
     monkeypatch.setattr(engine.config, "_floatx", floatx)
     rng = numpy.random.default_rng(0)
     engine.utils.set_random_seed(0)
@@ -129,6 +130,7 @@ def test_each_kernel_is_compiled_ahead_for_the_types_its_call_compiles(
     for name in kernels:
         kernel, types = requested[name]  # the forward asked for it
         assert types in kernel.signatures, (name, types, kernel.signatures)  # and it was used
+        assert kernel in waits, name  # after waiting for the child compiling it
 
 
 _COLD_STEP = """
@@ -194,6 +196,8 @@ def test_nothing_is_forked_where_it_cannot_help(monkeypatch):
     monkeypatch.setattr(os, "fork", fork)
     monkeypatch.setattr(numba_compile_ahead, "enabled", lambda: True)
     monkeypatch.setattr(numba_compile_ahead, "_tried", set())
+    # children earlier tests started (a forward whose backward never came) are not this one's
+    monkeypatch.setattr(numba_compile_ahead, "_pending", {})
     assert not numba_compile_ahead.start(_uncached_square, lambda: (2.0,))  # no cache
     _cached_square(2.0)
     assert not numba_compile_ahead.start(_cached_square, lambda: (2.0,))  # compiled already
