@@ -2,6 +2,7 @@
 kernels against the two ops, its gradients against finite differences, and models
 fusing (or not) with the values and gradients of the unfused layers."""
 
+import contextlib
 from unittest import mock
 
 import numpy
@@ -213,6 +214,20 @@ def test_fused_op_gradients_match_finite_differences(channels, use_bias, rng):
     check_weight_gradients(lambda: fn(inputs), [kernel, bias] if use_bias else [kernel])
 
 
+@contextlib.contextmanager
+def _fused_calls(numba_backend):
+    """A list of the input shapes the fused forward is called with, while in the block."""
+    calls = []
+    fused_forward = numba_backend.conv2d_relu_max_pool_forward
+
+    def spy(*args):
+        calls.append(args[0].shape)
+        return fused_forward(*args)
+
+    with mock.patch.object(numba_backend, "conv2d_relu_max_pool_forward", spy):
+        yield calls
+
+
 def _grayscale_convnet(backend_name, seed=3, conv_activation="relu"):
     with engine.use_backend(backend_name):
         engine.utils.set_random_seed(seed)
@@ -243,14 +258,7 @@ def test_a_grayscale_convnet_fuses_and_trains_as_the_unfused_layers():
     predictions follow the numpy backend's unfused layers, and those of a model whose
     first relu is its own layer (that pair is two ops)."""
     numba_backend = _numba()
-    calls = []
-    fused_forward = numba_backend.conv2d_relu_max_pool_forward
-
-    def spy(*args):
-        calls.append(args[0].shape)
-        return fused_forward(*args)
-
-    with mock.patch.object(numba_backend, "conv2d_relu_max_pool_forward", spy):
+    with _fused_calls(numba_backend) as calls:
         fused = _train(_grayscale_convnet("numba"))
     assert {shape[-1] for shape in calls} == {1, 5}  # both pairs, every step
     unfused = [_train(_grayscale_convnet("numpy")), _train(_grayscale_convnet("numba", 3, None))]
@@ -302,14 +310,7 @@ def test_same_pooling_fuses_on_even_sides(size, fused, rng):
     the layers run as they are. Either way the output is the numpy backend's."""
     numba_backend = _numba()
     x = rng.standard_normal((2, size, size + 2, 1)).astype("float32")
-    calls = []
-    fused_forward = numba_backend.conv2d_relu_max_pool_forward
-
-    def spy(*args):
-        calls.append(args[0].shape)
-        return fused_forward(*args)
-
-    with mock.patch.object(numba_backend, "conv2d_relu_max_pool_forward", spy):
+    with _fused_calls(numba_backend) as calls:
         ours = _autoencoder_encoder("numba", x.shape[1:])(x).numpy()
     assert calls == ([x.shape] if fused else [])
     theirs = _autoencoder_encoder("numpy", x.shape[1:])(x).numpy()

@@ -66,14 +66,23 @@ class KernelPoolHandOff:
         self.run_blocks(_no_work, count=2)
 
 
+#: size -> (input shape, kernel shape): W3's first and second convolutions
+CONVOLUTIONS = {
+    "small": ((64, 28, 28, 1), (3, 3, 1, 32)),
+    "large": ((64, 13, 13, 32), (3, 3, 32, 64)),
+}
+
+
+def _convolution_arrays(benchmark, size) -> None:
+    """``benchmark.x``, ``.kernel`` and ``.bias`` of ``CONVOLUTIONS[size]``."""
+    x_shape, kernel_shape = CONVOLUTIONS[size]
+    benchmark.x, benchmark.kernel = benchmark.array(x_shape), benchmark.array(kernel_shape, seed=1)
+    benchmark.bias = benchmark.array(kernel_shape[-1:], seed=2)
+
+
 class Conv2D(KernelBenchmark):
     def make_inputs(self, size):
-        x_shape, kernel_shape = {
-            "small": ((64, 28, 28, 1), (3, 3, 1, 32)),
-            "large": ((64, 13, 13, 32), (3, 3, 32, 64)),
-        }[size]
-        self.x, self.kernel = self.array(x_shape), self.array(kernel_shape, seed=1)
-        self.bias = self.array(kernel_shape[-1:], seed=2)
+        _convolution_arrays(self, size)
         self.dy = self.backend.conv2d_forward(self.x, self.kernel, self.bias)
 
     def time_forward(self, backend_name, size):
@@ -96,13 +105,8 @@ class Conv2DReluMaxPool(KernelBenchmark):
     the input gradient too."""
 
     def make_inputs(self, size):
-        x_shape, kernel_shape = {
-            "small": ((64, 28, 28, 1), (3, 3, 1, 32)),
-            "large": ((64, 13, 13, 32), (3, 3, 32, 64)),
-        }[size]
-        self.x, self.kernel = self.array(x_shape), self.array(kernel_shape, seed=1)
-        self.bias = self.array(kernel_shape[-1:], seed=2)
-        self.shapes = (x_shape, kernel_shape)
+        _convolution_arrays(self, size)
+        self.shapes = CONVOLUTIONS[size]
         self.needs = (size == "large", True, True)
         self.geometry = ((1, 1), "valid", (1, 1))
         pooled, self.index = self.backend.conv2d_relu_max_pool_forward(

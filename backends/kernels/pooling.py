@@ -85,13 +85,11 @@ class PoolingKernels:
         that element is not positive (its gradient is zero), as int8."""
         xp = self.xp
         y = self.conv2d_forward(x, kernel, bias, strides, padding, dilation, activation="relu")
-        n, out_h, out_w, filters = y.shape
         pooled, argmax = self.max_pool2d_forward(y, (2, 2), (2, 2), "valid")
-        rows, cols = pooled.shape[1:3]
-        windows = y[:, : 2 * rows, : 2 * cols].reshape(n, rows, 2, cols, 2, filters)
-        windows = windows.transpose(0, 1, 3, 2, 4, 5).reshape(n, rows, cols, 4, filters)
-        winners = xp.take_along_axis(windows, argmax[:, :, :, None, :].astype(xp.intp), 3)
-        index = xp.where(winners[:, :, :, 0] > 0, argmax, -1).astype(xp.int8)
+        winners = xp.zeros_like(pooled)  # the relu output each window's argmax names
+        for offset, window in _window_slices((2, 2), (2, 2), pooled.shape[1:3]):
+            winners = xp.where(argmax == offset, y[window], winners)
+        index = xp.where(winners > 0, argmax, -1).astype(xp.int8)
         return pooled, index
 
     def conv2d_relu_max_pool_backward(
@@ -108,9 +106,8 @@ class PoolingKernels:
         n, rows, cols, filters = grad.shape
         dy = xp.zeros((n, *out_hw, filters), grad.dtype)
         zero = xp.zeros((), grad.dtype)
-        for offset in range(4):
-            i, j = divmod(offset, 2)
-            dy[:, i : 2 * rows : 2, j : 2 * cols : 2] = xp.where(index == offset, grad, zero)
+        for offset, window in _window_slices((2, 2), (2, 2), (rows, cols)):
+            dy[window] = xp.where(index == offset, grad, zero)
         return self.conv2d_backward(dy, x, kernel, shapes, needs, *geometry)
 
     def _window_counts(self, x_shape, pads, pool_size, strides, out_hw, dtype):
