@@ -237,6 +237,11 @@ def get(identifier):
     raise TypeError(f"Cannot interpret {identifier!r} as an activation.")
 
 
+def is_builtin(activation) -> bool:
+    """Whether ``activation`` is one of the functions above (not a user's callable)."""
+    return _ACTIVATIONS.get(getattr(activation, "__name__", None)) is activation
+
+
 def serialize(activation) -> str:
     name = getattr(activation, "__name__", None)
     if _ACTIVATIONS.get(name) is not activation:

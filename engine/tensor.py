@@ -107,9 +107,43 @@ def _mismatch_error(first, other) -> backends.BackendMismatchError:
 
 _NEEDS_GRAD, _NEEDS_NO_GRAD = (True,), (False,)
 
+#: The list that ``apply`` appends each op it runs to, in this thread, while
+#: ``taping_ops`` is on (a recorded training forward, ``models/replay.py``); else None.
+_tape: contextvars.ContextVar[list | None] = contextvars.ContextVar("engine_tape", default=None)
+_taping = _tape.get
+
+
+@contextlib.contextmanager
+def taping_ops():
+    """Collect ``(op, state, inputs, output)`` for each op applied in this thread in the
+    block; ``state`` holds the op's attributes as ``forward`` found them (its settings,
+    ``backend`` and ``needs_input_grad``), before it saved anything."""
+    tape = []
+    token = _tape.set(tape)
+    try:
+        yield tape
+    finally:
+        _tape.reset(token)
+
+
+def _apply_taped(fn: Function, inputs: tuple) -> "Tensor":
+    tape = _tape.get()
+    state = dict(fn.__dict__)
+    token = _tape.set(None)
+    try:
+        out = apply(fn, *inputs)
+    finally:
+        _tape.reset(token)
+    # what apply set before forward: the backend, and which input gradients are needed
+    state["backend"], state["needs_input_grad"] = fn.backend, fn.needs_input_grad
+    tape.append((fn, state, inputs, out))
+    return out
+
 
 def apply(fn: Function, *inputs: "Tensor") -> "Tensor":
     """Run ``fn`` on tensors, recording it in the graph when a gradient is needed."""
+    if _taping() is not None:
+        return _apply_taped(fn, inputs)
     first = inputs[0]
     backend = first.backend
     if len(inputs) == 1:  # the unary ops (activations, reductions, losses), spelled out

@@ -3,6 +3,7 @@
 from .activation import activation, log_softmax, relu, sigmoid, softmax, tanh
 from .attention import scaled_dot_product_attention
 from .conv import conv1d, conv2d, zero_pad2d
+from .dropout import dropout
 from .embedding import embedding
 from .math import (
     abs,
@@ -42,6 +43,7 @@ __all__ = [
     "max_pool1d",
     "max_pool2d",
     "zero_pad2d",
+    "dropout",
     "embedding",
     "recurrent_sequence",
     "scaled_dot_product_attention",

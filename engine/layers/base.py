@@ -145,6 +145,11 @@ def shape_arguments(method, kwargs: dict) -> dict:
     return arguments
 
 
+#: Times any layer's attribute was set (``Layer.__setattr__``): a recorded training
+#: forward (``models/replay.py``) is replayed only while no layer has changed.
+attribute_writes = 0
+
+
 class Layer:
     """Base class of all layers."""
 
@@ -192,6 +197,8 @@ class Layer:
         )
 
     def __setattr__(self, name, value):
+        global attribute_writes
+        attribute_writes += 1
         if isinstance(value, Layer):
             self._track_sublayers(value)
         elif isinstance(value, (list, tuple, dict)) and "_layers" in self.__dict__:

@@ -46,9 +46,7 @@ class Dropout(Layer):
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
-        backend = inputs.backend
-        mask = backend.dropout_mask(self._mask_shape(inputs.shape), self.rate, inputs.dtype)
-        return F.multiply(inputs, Tensor._wrap(mask, backend))
+        return F.dropout(inputs, self.rate, self._mask_shape(inputs.shape))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

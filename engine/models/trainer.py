@@ -31,6 +31,7 @@ from . import data as data_utils
 from . import outputs as outputs_module
 from .batches import BatchData, count_samples, pack_data, unpack_x_y_sample_weight
 from .inference import InferenceLoops, checked_callbacks
+from .replay import TrainingForwards
 
 __all__ = ["Trainer", "unpack_x_y_sample_weight"]
 
@@ -40,6 +41,9 @@ class Trainer(InferenceLoops, BatchData):
 
     #: the data-parallel strategy (``engine.distribute``) of the running fit or evaluate
     _distribution = None
+    #: Keras's switch: True runs every training step through the layers' ``call``
+    #: (no taped forward, ``replay.py``)
+    run_eagerly = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -91,8 +95,13 @@ class Trainer(InferenceLoops, BatchData):
 
         ``loss`` may be left out when ``train_step`` is overridden (a GAN's compile
         calls ``super().compile()`` and keeps its own optimizers and losses).
+        ``run_eagerly=True`` runs the layers at every training step instead of replaying
+        their taped ops (``replay.py``; the values are the same). ``steps_per_execution``
+        and ``jit_compile`` are accepted for Keras's programs and change nothing.
         """
         self.optimizer = optimizers.get(optimizer)
+        self.run_eagerly = bool(run_eagerly)
+        self.__dict__.pop("_training_forwards", None)
         if loss is None:
             self.loss = None
             self._metric_identifiers = _metric_list(metrics)
@@ -184,7 +193,8 @@ class Trainer(InferenceLoops, BatchData):
         return [self._loss_tracker]
 
     def reset_metrics(self) -> None:
-        self._step_logs = None
+        # past Layer.__setattr__, which counts changes to layers (``replay.py``)
+        object.__setattr__(self, "_step_logs", None)
         self._loss_tracker.reset_state()
         for metric in self._all_metrics():
             metric.reset_state()
@@ -219,10 +229,13 @@ class Trainer(InferenceLoops, BatchData):
 
     def _train_step(self, x, y, sample_weight=None):
         """Forward, loss, backward and one optimizer update; returns ``(loss, y_pred)``."""
-        y_pred = self(x, training=True)
+        forwards = self._replayed_forwards()
+        y_pred = self(x, training=True) if forwards is None else forwards.forward(self, x)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         try:
             loss.backward()
+            if forwards is not None:
+                forwards.backward()
         except loss.backend.out_of_memory_errors as error:
             raise DeviceOutOfMemoryError(
                 f"Model '{self.name}' ran out of {loss.backend.name} backend memory in the "
@@ -231,6 +244,17 @@ class Trainer(InferenceLoops, BatchData):
             ) from error
         self.optimizer.step(self._trainable_cache)
         return loss.data, y_pred
+
+    def _replayed_forwards(self) -> TrainingForwards | None:
+        """The taped training forwards of this model (``replay.py``), or None to run the
+        layers at every step (``run_eagerly``, a data-parallel strategy)."""
+        if self.run_eagerly or self._distribution is not None:
+            return None
+        forwards = self.__dict__.get("_training_forwards")
+        if forwards is None:  # set past Layer.__setattr__, which counts layer changes
+            forwards = TrainingForwards()
+            object.__setattr__(self, "_training_forwards", forwards)
+        return forwards
 
     def _test_step(self, x, y, sample_weight=None):
         with no_grad():
@@ -269,7 +293,8 @@ class Trainer(InferenceLoops, BatchData):
             return loss
         data = symbolic.map_structure(self._as_tensor, pack_data(xb, yb, wb))
         step = self.train_step if training else self.test_step
-        self._step_logs = _checked_logs(step(data), type(self).__name__, step.__name__)
+        logs = _checked_logs(step(data), type(self).__name__, step.__name__)
+        object.__setattr__(self, "_step_logs", logs)
         return self._step_logs.get("loss", 0.0)
 
     def _custom_step(self, training: bool) -> bool:
