@@ -86,7 +86,8 @@ def _batch(rng, input_shape, targets: str, n: int, dtype="float32"):
 
 def _train(name: str, run_eagerly: bool, dtype="float32", change=None):
     """Losses and weights after train_on_batch on fresh batches, then a fit whose last
-    batch is smaller; ``change(model, step)`` runs before each step."""
+    batch is smaller and its validation losses, evaluate's and test_on_batch's losses and
+    metrics, and predictions; ``change(model, step)`` runs before each training step."""
     build, loss, input_shape, targets = MODELS[name]
     engine.utils.set_random_seed(0)
     model = build()
@@ -97,10 +98,13 @@ def _train(name: str, run_eagerly: bool, dtype="float32", change=None):
         if change is not None:
             change(model, step)
         losses.append(model.train_on_batch(*_batch(rng, input_shape, targets, 16, dtype)))
-    x, y = _batch(rng, input_shape, targets, 40, dtype)
-    history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
-    losses += history.history["loss"]
-    return losses, model.get_weights()
+    x, y = _batch(rng, input_shape, targets, 56, dtype)
+    history = model.fit(x, y, batch_size=16, epochs=2, validation_split=0.25, verbose=0)
+    losses += history.history["loss"] + history.history["val_loss"]
+    losses += model.evaluate(x, y, batch_size=16, verbose=0)
+    losses += [model.test_on_batch(x[:5], y[:5])[0]]
+    predictions = [model.predict(x, batch_size=16, verbose=0), model.predict_on_batch(x[:3])]
+    return losses, model.get_weights() + predictions
 
 
 @pytest.fixture
@@ -157,6 +161,21 @@ def test_layers_run_only_when_taping(backend, forwards_run):
     assert forwards_run["replays"] >= 4
 
 
+def test_inference_runs_the_layers_only_when_taping(backend, forwards_run):
+    model = _cnn()
+    model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
+    x, y = _batch(numpy.random.default_rng(0), (8, 8, 1), "one_hot", 10)
+    first = model.predict_on_batch(x)
+    model.evaluate(x, y, batch_size=5, verbose=0)
+    calls = forwards_run["layer_calls"]
+    numpy.testing.assert_array_equal(model.predict_on_batch(x), first)
+    model.predict(x, batch_size=5, verbose=0)
+    model.evaluate(x, y, batch_size=5, verbose=0)
+    assert forwards_run["layer_calls"] == calls
+    # the first evaluate's second batch, then every forward after the taping
+    assert forwards_run["replays"] == 1 + 1 + 2 + 2
+
+
 def test_inputs_of_another_dtype_are_cast_as_the_layers_cast_them(backend):
     _assert_same(
         _train("regression", run_eagerly=False, dtype="float64"),
@@ -176,7 +195,7 @@ def test_batches_of_other_shapes_get_their_own_tapes(backend):
         for step in range(12):  # 6 batch sizes, each twice, a float64 batch among them
             dtype = ("float32", "float64")[step % 2]
             losses.append(model.train_on_batch(*_batch(rng, (6,), "labels", 3 + step % 6, dtype)))
-        forwards = model.__dict__.get("_training_forwards")
+        forwards = model.__dict__.get("_taped_forwards")
         assert run_eagerly or 0 < len(forwards.tapes) <= replay.TAPES_KEPT
         return losses, model.get_weights()
 
@@ -335,20 +354,38 @@ def test_run_eagerly_set_after_compile_runs_the_layers(backend, forwards_run):
     assert forwards_run["replays"] == 0
 
 
-def test_a_layer_changed_at_every_step_stops_the_taping(backend, monkeypatch):
-    taped = []
-    original = replay._taped
-
-    def counting(*args):
-        taped.append(1)
-        return original(*args)
-
-    monkeypatch.setattr(replay, "_taped", counting)
+def test_a_layer_changed_between_steps_is_taped_again(backend, forwards_run):
     changes = lambda model, step: setattr(model.layers[0], "note", step)  # noqa: E731
     replayed = _train("mlp", run_eagerly=False, change=changes)
+    counts = dict(forwards_run)
     _assert_same(replayed, _train("mlp", run_eagerly=True, change=changes))
-    # the fit's steps change nothing: tapes are replayed again there
-    assert len(taped) <= replay.STALE_LIMIT + 1
+    assert counts["replays"] >= 6  # the fit, its validation, evaluate and predict
+
+
+class _Counting(layers.Dense):
+    """A layer noting each call in an attribute: its forward is never current."""
+
+    def call(self, x):
+        self.calls = getattr(self, "calls", 0) + 1
+        return super().call(x)
+
+
+def test_a_layer_setting_attributes_in_its_call_stops_the_taping(backend, monkeypatch):
+    taped = []
+    original = replay._taped
+    monkeypatch.setattr(replay, "_taped", lambda *args: taped.append(1) or original(*args))
+    monkeypatch.setattr(replay, "REPLAYED_LAYERS", replay.REPLAYED_LAYERS | {_Counting})
+    build = lambda: engine.models.Sequential(  # noqa: E731
+        [layers.Input(shape=(4,)), _Counting(3), layers.Dense(1)]
+    )
+    replayed = _train_small(build, run_eagerly=False)
+    _assert_same(replayed, _train_small(build, run_eagerly=True))
+    forwards = replay.TapedForwards()
+    model = build()
+    x = backend.asarray(numpy.ones((2, 4), "float32"))
+    for _ in range(5):
+        forwards.forward(model, x, True)
+    assert forwards.writing == replay.WRITING_LIMIT and not forwards.tapes and not taped
 
 
 def test_dropout_op_multiplies_by_its_mask_forward_and_back(backend):

@@ -153,6 +153,10 @@ attribute_writes = 0
 class Layer:
     """Base class of all layers."""
 
+    #: attributes that do not change what ``call`` computes (a model's training flags):
+    #: setting them leaves ``attribute_writes`` as it is
+    _bookkeeping_attributes: frozenset = frozenset()
+
     #: merge layers take a list of tensors: ``build``/``compute_output_shape`` get a
     #: list of shapes and ``call`` a list of tensors
     multiple_inputs = False
@@ -198,7 +202,8 @@ class Layer:
 
     def __setattr__(self, name, value):
         global attribute_writes
-        attribute_writes += 1
+        if name not in self._bookkeeping_attributes:
+            attribute_writes += 1
         if isinstance(value, Layer):
             self._track_sublayers(value)
         elif isinstance(value, (list, tuple, dict)) and "_layers" in self.__dict__:

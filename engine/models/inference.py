@@ -37,7 +37,8 @@ class InferenceLoops:
         x, _, _ = self._prepare(x, None, None, "predict_on_batch", need_y=False)
         self._check_input(x, "predict_on_batch")
         with no_grad():
-            return self._join_predictions([self._host_outputs(self(self._to_backend(x)))])
+            outputs = self._inference_forward(self._to_backend(x))
+            return self._join_predictions([self._host_outputs(outputs)])
 
     def _evaluate_data(self, data, batch_size, steps, hooks, where="fit (validation_data)"):
         """Loss and metrics over arrays ``(x, y, sample_weight)`` or a Dataset/generator,
@@ -129,7 +130,7 @@ class InferenceLoops:
         with no_grad():
             for step, xb in enumerate(batches):
                 hooks.on_predict_batch_begin(step)
-                outputs.append(self._host_outputs(self(xb, training=False)))
+                outputs.append(self._host_outputs(self._inference_forward(xb)))
                 hooks.on_predict_batch_end(step, {"outputs": self._structured(outputs[-1])})
                 if self.stop_predicting:
                     break

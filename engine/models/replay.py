@@ -1,4 +1,4 @@
-"""A model's training forward, taped once and replayed on the next batches.
+"""A model's forward, taped once and replayed on the next batches.
 
 The default training step of a ``Sequential`` or functional model runs the same ops
 on the same weights for every batch of one shape; only the batch's values change.
@@ -6,8 +6,10 @@ The first step runs the layers as usual while ``apply`` tapes each op
 (``taping_ops``); the next ones run the taped ops' ``forward`` on the new batch and,
 once the loss has been differentiated, their ``backward`` in reverse order. What is
 skipped is the layers' Python (input checks, casts, masks, the graph's bookkeeping):
-half of a small model's step. Values and gradients are the layers', bit for bit, as
-the same kernels run on the same arrays in the same order.
+a tenth of a small model's training step, a quarter of its ``predict_on_batch``.
+Values and gradients are the layers', bit for bit, as the same kernels run on the
+same arrays in the same order. ``evaluate`` and ``predict`` replay their own tapes
+(``training=False``, no graph).
 
 A tape is replayed only where that holds by construction:
 
@@ -23,8 +25,9 @@ A tape is replayed only where that holds by construction:
   order than the eager backward's); no layer added a loss (an activity regularizer);
   the model returns one tensor, without a mask;
 - the batch has the shape and dtype of the taped one, and no layer attribute was set
-  since (``Layer.__setattr__`` counts: another activation, ``trainable``, a rebuilt
-  weight each make a new tape).
+  since (``Layer.__setattr__`` counts all but a model's loop flags: another activation,
+  ``trainable``, a rebuilt weight each make a new tape); a forward that sets attributes
+  itself is not taped.
 
 The loss with its penalties, and the metrics, run as always on the replayed output,
 so sample and class weights and the weights' regularizers are untouched.
@@ -54,7 +57,7 @@ from ..layers.pooling import (
 )
 from ..layers.regularization import Dropout
 from ..layers.reshaping import Flatten, Reshape
-from ..tensor import Function, Tensor, _accumulate_leaf, apply, taping_ops
+from ..tensor import Function, Tensor, _accumulate_leaf, apply, is_grad_enabled, taping_ops
 
 #: Layers whose training call is its ops and nothing more, given the input's shape
 #: and dtype and the layer's attributes (built-in types only: a subclass may do more).
@@ -80,11 +83,11 @@ REPLAYED_LAYERS = frozenset(
     }
 )
 
-#: Batch shapes with a tape kept per model (a fit's full and last batches, and more).
-TAPES_KEPT = 4
-#: Tapes made stale before their first replay, in a row, after which a model stops
-#: taping (its layers set attributes at every call).
-STALE_LIMIT = 3
+#: Tapes kept per model: a fit's full and last batches, in training and in validation...
+TAPES_KEPT = 8
+#: Forwards that set a layer attribute while taped (a layer that does so at every call
+#: could never be replayed) after which a model stops taping.
+WRITING_LIMIT = 3
 
 _BATCH = object()  # a taped op's input that is the batch
 _PLAIN_TYPES = (
@@ -145,19 +148,21 @@ class Tape:
         "output_generation",
         "tail",
         "writes",
+        "differentiable",
         "weights",
         "running",
         "output_grad",
     )
 
-    def __init__(self, ops, sources, needs, output_index, output_generation, tail, writes):
+    def __init__(self, ops, sources, needs, output_index, output, tail):
         self.ops = ops  # (op type, its attributes before it ran)
         self.sources = sources  # per op, per input: _BATCH, an earlier op's index, a weight
         self.needs = needs  # per op, per input: whether its gradient flows on
         self.output_index = output_index
-        self.output_generation = output_generation
+        self.output_generation = output.generation
+        self.differentiable = output.requires_grad  # else an inference forward
         self.tail = tail  # a final op run through ``apply`` on the replayed output, or None
-        self.writes = writes  # layer_base.attribute_writes when taped
+        self.writes = layer_base.attribute_writes  # when taped
         # the weights read, with whether each required a gradient (which ops' settings hold)
         self.weights = tuple(
             (source, source.requires_grad)
@@ -186,11 +191,12 @@ class Tape:
             ]
             values.append(fn.forward(*arrays))
             running.append(fn)
-        self.running, self.output_grad = running, None
         output = Tensor._wrap(values[self.output_index], backend)
-        output.requires_grad = True
-        output.creator = _ReplayedOutput(self, self.output_generation - 1)
-        output.generation = self.output_generation
+        if self.differentiable:
+            self.running, self.output_grad = running, None
+            output.requires_grad = True
+            output.creator = _ReplayedOutput(self, self.output_generation - 1)
+            output.generation = self.output_generation
         if self.tail is None:
             return output
         op_type, state = self.tail
@@ -272,7 +278,7 @@ def _taped(model, x, taped: list, output) -> Tape | None:
     output_index = index_of.get(id(output))
     if output_index is None or id(output) in read:
         return None
-    generation, tail = output.generation, None
+    tail = None
     last_type, _ = ops[-1]
     if output_index == len(ops) - 1 and issubclass(last_type, SoftmaxOp):
         # a final softmax runs as the layers run it, on the replayed logits: a
@@ -282,46 +288,50 @@ def _taped(model, x, taped: list, output) -> Tape | None:
             tail = ops.pop()
             sources.pop()
             needs.pop()
-            output_index, generation = source, taped[-1][2][0].generation
-    return Tape(ops, sources, needs, output_index, generation, tail, layer_base.attribute_writes)
+            output_index, output = source, taped[-1][2][0]
+    return Tape(ops, sources, needs, output_index, output, tail)
 
 
-class TrainingForwards:
-    """A model's tapes, one per batch shape and dtype, and the one that ran last."""
+class TapedForwards:
+    """A model's tapes, one per batch shape and dtype, training flag and grad mode, and
+    the training tape that ran last (whose backward is to come)."""
 
-    __slots__ = ("tapes", "stale", "last")
+    __slots__ = ("tapes", "writing", "last")
 
     def __init__(self):
         self.tapes: dict = {}
-        self.stale = 0
+        self.writing = 0  # taped forwards that set layer attributes
         self.last = None
 
-    def forward(self, model, x):
-        """``model(x, training=True)``: replayed, taped for the next batches, or run."""
+    def forward(self, model, x, training: bool):
+        """``model(x, training=training)``: replayed, taped for the next batches, or run."""
         self.last = None
         backend = model.backend
-        if not backend.is_native(x):  # several inputs: run the layers
-            return model(x, training=True)
-        key = (x.shape, x.dtype, backend)
+        if backend is None or not backend.is_native(x):  # not built, or several inputs
+            return model(x, training=training)
+        key = (x.shape, x.dtype, backend, training, is_grad_enabled())
         tape = self.tapes.get(key)
         if tape is not None:
             if tape.current():
-                self.stale = 0
-                self.last = tape
+                if tape.differentiable:
+                    self.last = tape
                 try:
                     return tape.forward(x, backend)
                 except backend.out_of_memory_errors as error:
                     raise DeviceOutOfMemoryError(
                         f"Model '{model.name}' ran out of {backend.name} backend memory in "
                         f"the forward pass of a batch of shape {x.shape}. Use a smaller "
-                        f"batch_size in fit."
+                        f"batch_size."
                     ) from error
             del self.tapes[key]
-            self.stale += 1
-        if self.stale >= STALE_LIMIT or not replayable_model(model):
-            return model(x, training=True)
+        if self.writing >= WRITING_LIMIT or not replayable_model(model):
+            return model(x, training=training)
+        writes = layer_base.attribute_writes
         with taping_ops() as taped:
-            output = model(x, training=True)
+            output = model(x, training=training)
+        if layer_base.attribute_writes != writes:  # a layer built or changed itself
+            self.writing += 1
+            return output
         tape = _taped(model, x, taped, output)
         if tape is not None:
             if len(self.tapes) >= TAPES_KEPT:

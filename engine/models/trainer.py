@@ -31,7 +31,7 @@ from . import data as data_utils
 from . import outputs as outputs_module
 from .batches import BatchData, count_samples, pack_data, unpack_x_y_sample_weight
 from .inference import InferenceLoops, checked_callbacks
-from .replay import TrainingForwards
+from .replay import TapedForwards
 
 __all__ = ["Trainer", "unpack_x_y_sample_weight"]
 
@@ -44,6 +44,21 @@ class Trainer(InferenceLoops, BatchData):
     #: Keras's switch: True runs every training step through the layers' ``call``
     #: (no taped forward, ``replay.py``)
     run_eagerly = False
+    #: set by the loops at each call or epoch; a taped forward stays current past them
+    _bookkeeping_attributes = frozenset(
+        {
+            "_distribution",
+            "_initial_epoch",
+            "_metric_names",
+            "_step_logs",
+            "compiled_metrics",
+            "compiled_weighted_metrics",
+            "history",
+            "stop_evaluating",
+            "stop_predicting",
+            "stop_training",
+        }
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -101,7 +116,7 @@ class Trainer(InferenceLoops, BatchData):
         """
         self.optimizer = optimizers.get(optimizer)
         self.run_eagerly = bool(run_eagerly)
-        self.__dict__.pop("_training_forwards", None)
+        self.__dict__.pop("_taped_forwards", None)
         if loss is None:
             self.loss = None
             self._metric_identifiers = _metric_list(metrics)
@@ -193,8 +208,7 @@ class Trainer(InferenceLoops, BatchData):
         return [self._loss_tracker]
 
     def reset_metrics(self) -> None:
-        # past Layer.__setattr__, which counts changes to layers (``replay.py``)
-        object.__setattr__(self, "_step_logs", None)
+        self._step_logs = None
         self._loss_tracker.reset_state()
         for metric in self._all_metrics():
             metric.reset_state()
@@ -230,7 +244,7 @@ class Trainer(InferenceLoops, BatchData):
     def _train_step(self, x, y, sample_weight=None):
         """Forward, loss, backward and one optimizer update; returns ``(loss, y_pred)``."""
         forwards = self._replayed_forwards()
-        y_pred = self(x, training=True) if forwards is None else forwards.forward(self, x)
+        y_pred = self(x, training=True) if forwards is None else forwards.forward(self, x, True)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         try:
             loss.backward()
@@ -245,20 +259,27 @@ class Trainer(InferenceLoops, BatchData):
         self.optimizer.step(self._trainable_cache)
         return loss.data, y_pred
 
-    def _replayed_forwards(self) -> TrainingForwards | None:
-        """The taped training forwards of this model (``replay.py``), or None to run the
-        layers at every step (``run_eagerly``, a data-parallel strategy)."""
+    def _replayed_forwards(self) -> TapedForwards | None:
+        """The taped forwards of this model (``replay.py``), or None to run the layers at
+        every step (``run_eagerly``, a data-parallel strategy)."""
         if self.run_eagerly or self._distribution is not None:
             return None
-        forwards = self.__dict__.get("_training_forwards")
+        forwards = self.__dict__.get("_taped_forwards")
         if forwards is None:  # set past Layer.__setattr__, which counts layer changes
-            forwards = TrainingForwards()
-            object.__setattr__(self, "_training_forwards", forwards)
+            forwards = TapedForwards()
+            object.__setattr__(self, "_taped_forwards", forwards)
         return forwards
+
+    def _inference_forward(self, x):
+        """``self(x, training=False)`` (under ``no_grad``), replayed where it can be."""
+        forwards = self._replayed_forwards()
+        if forwards is None:
+            return self(x, training=False)
+        return forwards.forward(self, x, False)
 
     def _test_step(self, x, y, sample_weight=None):
         with no_grad():
-            y_pred = self(x, training=False)
+            y_pred = self._inference_forward(x)
             loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
         return loss.data, y_pred
 
@@ -293,8 +314,7 @@ class Trainer(InferenceLoops, BatchData):
             return loss
         data = symbolic.map_structure(self._as_tensor, pack_data(xb, yb, wb))
         step = self.train_step if training else self.test_step
-        logs = _checked_logs(step(data), type(self).__name__, step.__name__)
-        object.__setattr__(self, "_step_logs", logs)
+        self._step_logs = _checked_logs(step(data), type(self).__name__, step.__name__)
         return self._step_logs.get("loss", 0.0)
 
     def _custom_step(self, training: bool) -> bool:
