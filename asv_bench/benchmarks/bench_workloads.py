@@ -3,7 +3,8 @@
 ``track_train_samples_per_second`` turns the step time into the figure the
 issue notes quote (for W5, the full batch of 100 samples per step).
 ``FunctionalWorkload`` trains W2 and W5 built with the functional API, to set
-beside ``Workload``'s Sequential figures (the functional W2 should be within 3%).
+beside ``Workload``'s Sequential figures (the functional W2 should be within 3%);
+``EagerWorkload`` runs W1, W3 and W5 with ``run_eagerly=True`` (no replayed forward).
 The models and data come from ``workloads.py``, shared with ``compare.py``.
 """
 
@@ -31,9 +32,11 @@ class Workload:
     params = [BACKENDS, WORKLOAD_KEYS]
     param_names = ["backend", "workload"]
     timeout = 120
+    run_eagerly = False
 
     def setup(self, backend_name, workload_key):
         self.runner = _runner_or_skip(workload_key, backend_name)
+        self.runner.model.run_eagerly = self.run_eagerly
         limit_threads()  # after the backend's import, which may load Numba
         for _ in range(2):
             self.runner.step()
@@ -49,6 +52,14 @@ class Workload:
         return self.runner.samples / seconds_per_call(self.runner.step, 0.2, rounds=3)
 
     track_train_samples_per_second.unit = "samples/s"
+
+
+class EagerWorkload(Workload):
+    """W1, W3 and W5 with ``run_eagerly=True``: the layers run at every step and predict,
+    to set beside ``Workload``'s replayed forwards (``engine/models/replay.py``)."""
+
+    params = [BACKENDS, ["W1", "W3", "W5"]]
+    run_eagerly = True
 
 
 class FunctionalWorkload:

@@ -30,7 +30,9 @@ A tape is replayed only where that holds by construction:
   itself is not taped.
 
 The loss with its penalties, and the metrics, run as always on the replayed output,
-so sample and class weights and the weights' regularizers are untouched.
+so sample and class weights and the weights' regularizers are untouched; a model whose
+``compute_loss`` is the user's runs its layers in training (that loss may differentiate
+through their graph with ``create_graph=True``, which a replay does not record).
 ``compile(run_eagerly=True)`` runs every step through the layers.
 """
 

@@ -243,7 +243,10 @@ class Trainer(InferenceLoops, BatchData):
 
     def _train_step(self, x, y, sample_weight=None):
         """Forward, loss, backward and one optimizer update; returns ``(loss, y_pred)``."""
-        forwards = self._replayed_forwards()
+        # a compute_loss of the user's may look into the graph (differentiate with
+        # create_graph=True) behind the output, which a replayed forward does not record
+        default_loss = type(self).compute_loss is Trainer.compute_loss
+        forwards = self._replayed_forwards() if default_loss else None
         y_pred = self(x, training=True) if forwards is None else forwards.forward(self, x, True)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         try:
