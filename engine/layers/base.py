@@ -145,8 +145,8 @@ def shape_arguments(method, kwargs: dict) -> dict:
     return arguments
 
 
-#: Times any layer's attribute was set (``Layer.__setattr__``): a recorded training
-#: forward (``models/replay.py``) is replayed only while no layer has changed.
+#: Times any layer's attribute was set (``Layer.__setattr__``): a taped forward
+#: (``models/replay.py``) is replayed only while no layer has changed.
 attribute_writes = 0
 
 

@@ -140,7 +140,7 @@ class _ReplayedOutput(Function):
 
 
 class Tape:
-    """The ops of one training forward, in the order they ran, with what each reads."""
+    """The ops of one forward, in the order they ran, with what each reads."""
 
     __slots__ = (
         "ops",
@@ -182,7 +182,8 @@ class Tape:
         )
 
     def forward(self, x, backend) -> Tensor:
-        """The model's output for the batch ``x``, as a tensor the loss can differentiate."""
+        """The model's output for the batch ``x``; a training tape's output carries the
+        loss's gradient to ``backward``."""
         values, running = [], []
         for (op_type, state), sources in zip(self.ops, self.sources):
             fn = op_type.__new__(op_type)
@@ -223,14 +224,14 @@ class Tape:
             for source, needed, grad in zip(self.sources[index], self.needs[index], grads):
                 if grad is None or not needed or source is _BATCH:
                     continue
-                if type(source) is int:
+                if type(source) is int:  # read by this op alone: nothing to add to
                     pending[source] = grad
                 elif source.requires_grad:
                     _accumulate_leaf(source, grad)
 
 
 def replayable_model(model) -> bool:
-    """Whether ``model``'s training forward is only its layers' ops (see the module)."""
+    """Whether ``model``'s forward is only its layers' ops (see the module)."""
     from .functional import Functional  # they import the trainer, which imports this
     from .sequential import Sequential
 
