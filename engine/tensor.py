@@ -108,7 +108,7 @@ def _mismatch_error(first, other) -> backends.BackendMismatchError:
 _NEEDS_GRAD, _NEEDS_NO_GRAD = (True,), (False,)
 
 #: The list that ``apply`` appends each op it runs to, in this thread, while
-#: ``taping_ops`` is on (a recorded training forward, ``models/replay.py``); else None.
+#: ``taping_ops`` is on (a model's forward being taped, ``models/replay.py``); else None.
 _tape: contextvars.ContextVar[list | None] = contextvars.ContextVar("engine_tape", default=None)
 _taping = _tape.get
 
