@@ -107,23 +107,69 @@ def _mismatch_error(first, other) -> backends.BackendMismatchError:
 
 _NEEDS_GRAD, _NEEDS_NO_GRAD = (True,), (False,)
 
-#: The list that ``apply`` appends each op it runs to, in this thread, while
-#: ``taping_ops`` is on (a model's forward being taped, ``models/replay.py``); else None.
-_tape: contextvars.ContextVar[list | None] = contextvars.ContextVar("engine_tape", default=None)
+#: The ``Taping`` that ``apply`` appends each op it runs to, in this thread, while
+#: ``taping_ops`` is on (a model's step being taped, ``models/replay.py``); else None.
+_tape: contextvars.ContextVar["Taping | None"] = contextvars.ContextVar("engine_tape", default=None)
 _taping = _tape.get
+
+
+class Taping:
+    """What a taped block ran: its ops, the constants it made outside them, and its checks.
+
+    ``ops``: ``(op, state, inputs, output)`` per op applied, ``state`` holding the op's
+    attributes as ``forward`` found them (its settings, ``backend`` and
+    ``needs_input_grad``), before it saved anything.
+    ``derived``: ``{id(array): (array, parent, fn, args)}`` for each array made outside the
+    ops as ``fn(parent, *args)`` (``derive``: a loss's targets cast or reshaped), or as a
+    constant from a Python number (``parent`` and ``fn`` None).
+    ``checks``: ``(ops before it, fn, args)`` per host check of values (``note_check``: a
+    loss's label check), which a replay repeats on its own values.
+    """
+
+    __slots__ = ("ops", "derived", "checks")
+
+    def __init__(self):
+        self.ops: list = []
+        self.derived: dict = {}
+        self.checks: list = []
 
 
 @contextlib.contextmanager
 def taping_ops():
-    """Collect ``(op, state, inputs, output)`` for each op applied in this thread in the
-    block; ``state`` holds the op's attributes as ``forward`` found them (its settings,
-    ``backend`` and ``needs_input_grad``), before it saved anything."""
-    tape = []
+    """Collect the ops applied in this thread in the block (a ``Taping``)."""
+    tape = Taping()
     token = _tape.set(tape)
     try:
         yield tape
     finally:
         _tape.reset(token)
+
+
+def derive(fn, parent, *args):
+    """``fn(parent, *args)``: an array made outside the ops from another (a loss's targets
+    as the output's dtype or shape), noted while taping so that a replay can make it again
+    from its own. ``fn`` must depend on nothing else."""
+    result = fn(parent, *args)
+    tape = _tape.get()
+    if tape is not None and result is not parent:
+        tape.derived[id(result)] = (result, parent, fn, args)
+    return result
+
+
+def note_constant(array) -> None:
+    """Note, while taping, that ``array`` is the same at every call with the same shapes:
+    a Python number of the code (``1 - p``), a batch's row indices."""
+    tape = _tape.get()
+    if tape is not None:
+        tape.derived[id(array)] = (array, None, None, ())
+
+
+def note_check(fn, *args) -> None:
+    """Note, while taping, a check of values on the host (``fn(*args)``, which raises for
+    bad ones) that a replay must repeat before the ops that follow it."""
+    tape = _tape.get()
+    if tape is not None:
+        tape.checks.append((len(tape.ops), fn, args))
 
 
 def _apply_taped(fn: Function, inputs: tuple) -> "Tensor":
@@ -136,7 +182,7 @@ def _apply_taped(fn: Function, inputs: tuple) -> "Tensor":
         _tape.reset(token)
     # what apply set before forward: the backend, and which input gradients are needed
     state["backend"], state["needs_input_grad"] = fn.backend, fn.needs_input_grad
-    tape.append((fn, state, inputs, out))
+    tape.ops.append((fn, state, inputs, out))
     return out
 
 

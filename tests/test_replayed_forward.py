@@ -111,7 +111,7 @@ def _train(name: str, run_eagerly: bool, dtype="float32", change=None):
 def forwards_run(monkeypatch):
     """Counts of taped forwards replayed, and of layer calls (besides models')."""
     counts = {"replays": 0, "layer_calls": 0}
-    replayed, called = replay.Tape.forward, Layer.__call__
+    replayed, called = replay.Tape.run, Layer.__call__
 
     def counting_replay(self, *args):
         counts["replays"] += 1
@@ -122,7 +122,7 @@ def forwards_run(monkeypatch):
             counts["layer_calls"] += 1
         return called(self, *args, **kwargs)
 
-    monkeypatch.setattr(replay.Tape, "forward", counting_replay)
+    monkeypatch.setattr(replay.Tape, "run", counting_replay)
     monkeypatch.setattr(Layer, "__call__", counting_call)
     return counts
 
@@ -166,14 +166,15 @@ def test_inference_runs_the_layers_only_when_taping(backend, forwards_run):
     model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
     x, y = _batch(numpy.random.default_rng(0), (8, 8, 1), "one_hot", 10)
     first = model.predict_on_batch(x)
-    model.evaluate(x, y, batch_size=5, verbose=0)
-    calls = forwards_run["layer_calls"]
+    logs = model.evaluate(x, y, batch_size=5, verbose=0, return_dict=True)
+    predicted = model.predict(x, batch_size=5, verbose=0)
+    calls, replays = forwards_run["layer_calls"], forwards_run["replays"]
+    # evaluate tapes its forward with its loss, predict its forward alone: once each
     numpy.testing.assert_array_equal(model.predict_on_batch(x), first)
-    model.predict(x, batch_size=5, verbose=0)
-    model.evaluate(x, y, batch_size=5, verbose=0)
+    numpy.testing.assert_array_equal(model.predict(x, batch_size=5, verbose=0), predicted)
+    assert model.evaluate(x, y, batch_size=5, verbose=0, return_dict=True) == logs
     assert forwards_run["layer_calls"] == calls
-    # the first evaluate's second batch, then every forward after the taping
-    assert forwards_run["replays"] == 1 + 1 + 2 + 2
+    assert forwards_run["replays"] == replays + 1 + 2 + 2
 
 
 def test_inputs_of_another_dtype_are_cast_as_the_layers_cast_them(backend):

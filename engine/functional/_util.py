@@ -1,7 +1,7 @@
 """Helpers shared by the differentiable ops."""
 
 from .. import config
-from ..tensor import Tensor
+from ..tensor import Tensor, note_constant
 
 
 def as_tensor(value, like: Tensor) -> Tensor:
@@ -19,9 +19,11 @@ def as_tensor(value, like: Tensor) -> Tensor:
         else:
             dtype = like.data.dtype if kind in "iu" else "int32"
     if backend.is_native(value):
-        data = value if dtype is None else value.astype(dtype, copy=False)
+        data = value if dtype is None or value.dtype == dtype else value.astype(dtype)
     else:
         data = backend.asarray(value, dtype=dtype)
+        if type(value) in (int, float):  # a number of the code, for a taped step's replay
+            note_constant(data)
     return Tensor._wrap(data, backend)
 
 

@@ -7,7 +7,7 @@ from ..functional._util import native
 from ..functional.activation import Softmax as _SoftmaxOp
 from ..functional.reduction import sum_over_size
 from ..registry import snake_case
-from ..tensor import Tensor, keras_mask
+from ..tensor import Tensor, derive, keras_mask
 
 EPSILON = 1e-7
 #: ``-log(p)`` for ``p`` clipped to ``[EPSILON, 1 - EPSILON]``
@@ -78,10 +78,19 @@ def _target_array(y_true, y_pred: Tensor, dtype=None):
         y_true = y_true.data
     backend = y_pred.backend
     if not backend.is_native(y_true):
-        y_true = backend.asarray(y_true)
+        y_true = derive(backend.asarray, y_true)
     if dtype is not None and y_true.dtype != dtype:
-        y_true = y_true.astype(dtype)
+        y_true = derive(as_dtype, y_true, dtype)
     return y_true
+
+
+# the conversions of targets, named for ``derive`` (a taped step makes them again)
+def as_dtype(array, dtype):
+    return array.astype(dtype, copy=False)
+
+
+def reshaped(array, shape):
+    return array.reshape(shape)
 
 
 def _match_shape(name, y_true, y_pred):
@@ -90,7 +99,7 @@ def _match_shape(name, y_true, y_pred):
     if (y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1) or (
         y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1
     ):
-        y_true = y_true.reshape(y_pred.shape)
+        y_true = derive(reshaped, y_true, y_pred.shape)
     if tuple(y_true.shape) != tuple(y_pred.shape):
         raise ValueError(
             f"{name}: y_true and y_pred must have the same shape; got y_true {tuple(y_true.shape)}"

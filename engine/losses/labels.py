@@ -26,7 +26,7 @@ import contextvars
 
 import numpy
 
-from ..tensor import Tensor
+from ..tensor import Tensor, note_check
 
 _ACTIVE: contextvars.ContextVar = contextvars.ContextVar("label_checks", default=None)
 
@@ -78,6 +78,7 @@ def note_batch(targets) -> None:
 def check_labels(name: str, y_true, labels, num_classes: int, backend) -> None:
     """Check class ``labels`` (an array of ``backend``, read from ``y_true``) against
     ``num_classes``: at once on the host, or as the running ``LabelChecks`` does it."""
+    note_check(check_labels, name, y_true, labels, num_classes, backend)  # a replay repeats it
     checks = _ACTIVE.get()
     if checks is not None and checks.check_from_host(name, y_true, num_classes):
         return

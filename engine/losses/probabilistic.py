@@ -14,7 +14,7 @@ gradient is zero there.
 """
 
 from .. import functional as F
-from ..tensor import Tensor
+from ..tensor import Tensor, derive, note_constant
 from .base import (
     _LEAST_LOSS,
     _LOSS_BOUNDS,
@@ -25,6 +25,8 @@ from .base import (
     _logits_of,
     _target_array,
     _targets,
+    as_dtype,
+    reshaped,
 )
 from .labels import check_labels
 
@@ -32,7 +34,16 @@ from .labels import check_labels
 def _binary_crossentropy_elements(y_true, probs: Tensor) -> Tensor:
     """``-(y log p + (1 - y) log(1 - p))`` elementwise, ``p`` clipped as Keras clips it."""
     probs = F.clip(probs, EPSILON, 1 - EPSILON)
-    return -(F.log(probs) * y_true + F.log(1 - probs) * (1 - y_true))
+    return -(F.log(probs) * y_true + F.log(1 - probs) * derive(_complement, y_true))
+
+
+def _complement(targets):
+    return 1 - targets
+
+
+def _smoothed(targets, label_smoothing: float, shift: float):
+    """Keras's label smoothing: ``targets`` scaled by ``1 - label_smoothing``, plus ``shift``."""
+    return targets * (1 - label_smoothing) + shift
 
 
 def binary_crossentropy(
@@ -41,7 +52,7 @@ def binary_crossentropy(
     _check_axis("binary_crossentropy", axis)
     y_true = _targets("binary_crossentropy", y_true, y_pred)
     if label_smoothing:
-        y_true = y_true * (1 - label_smoothing) + 0.5 * label_smoothing
+        y_true = derive(_smoothed, y_true, label_smoothing, 0.5 * label_smoothing)
     if from_logits:
         return F.mean(F.sigmoid_cross_entropy(y_pred, y_true), axis=-1)
     # always from the probabilities, as Keras 3: in float32, log(1 - p) from a
@@ -60,7 +71,7 @@ def categorical_crossentropy(
     _check_axis("categorical_crossentropy", axis)
     y_true = _targets("categorical_crossentropy", y_true, y_pred)
     if label_smoothing:
-        y_true = y_true * (1 - label_smoothing) + label_smoothing / y_pred.shape[-1]
+        y_true = derive(_smoothed, y_true, label_smoothing, label_smoothing / y_pred.shape[-1])
     if from_logits:
         return F.softmax_cross_entropy(y_pred, y_true)
     logits = _logits_of(y_pred, "softmax")
@@ -75,7 +86,7 @@ def _class_labels(name: str, y_true, y_pred: Tensor):
     array on ``y_pred``'s backend."""
     labels = _target_array(y_true, y_pred)
     if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
-        labels = labels.reshape(labels.shape[:-1])
+        labels = derive(reshaped, labels, labels.shape[:-1])
     if tuple(labels.shape) != tuple(y_pred.shape[:-1]):
         raise ValueError(
             f"{name}: expected integer labels of shape {tuple(y_pred.shape[:-1])} for "
@@ -93,7 +104,7 @@ def sparse_categorical_crossentropy(
     # on a device backend in fit/evaluate, without reading the labels back each step
     name = "sparse_categorical_crossentropy"
     check_labels(name, y_true, labels, y_pred.shape[-1], y_pred.backend)
-    labels = labels.astype("int64", copy=False)
+    labels = derive(as_dtype, labels, "int64")
     if from_logits:
         return F.sparse_softmax_cross_entropy(y_pred, labels)
     logits = _logits_of(y_pred, "softmax")
@@ -104,7 +115,8 @@ def sparse_categorical_crossentropy(
     probs = _normalized_probabilities(y_pred)
     flat = F.reshape(probs, (-1, probs.shape[-1]))
     rows = y_pred.backend.xp.arange(flat.shape[0])
-    picked = F.getitem(flat, (rows, labels.reshape(-1)))
+    note_constant(rows)  # one per batch size
+    picked = F.getitem(flat, (rows, derive(reshaped, labels, (-1,))))
     return F.reshape(-F.log(picked), labels.shape)
 
 
@@ -145,7 +157,7 @@ def categorical_focal_crossentropy(
     _check_axis("categorical_focal_crossentropy", axis)
     y_true = _targets("categorical_focal_crossentropy", y_true, y_pred)
     if label_smoothing:
-        y_true = y_true * (1 - label_smoothing) + label_smoothing / y_pred.shape[-1]
+        y_true = derive(_smoothed, y_true, label_smoothing, label_smoothing / y_pred.shape[-1])
     probs = _normalized_probabilities(F.softmax(y_pred) if from_logits else y_pred)
     weighting = F.power(1 - probs, gamma) * alpha
     return F.sum(weighting * -(F.log(probs) * y_true), axis=-1)

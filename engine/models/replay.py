@@ -1,15 +1,15 @@
-"""A model's forward, taped once and replayed on the next batches.
+"""A model's forward and loss, taped once and replayed on the next batches.
 
 The default training step of a ``Sequential`` or functional model runs the same ops
 on the same weights for every batch of one shape; only the batch's values change.
-The first step runs the layers as usual while ``apply`` tapes each op
-(``taping_ops``); the next ones run the taped ops' ``forward`` on the new batch and,
-once the loss has been differentiated, their ``backward`` in reverse order. What is
-skipped is the layers' Python (input checks, casts, masks, the graph's bookkeeping):
-a tenth of a small model's training step, a quarter of its ``predict_on_batch``.
-Values and gradients are the layers', bit for bit, as the same kernels run on the
-same arrays in the same order. ``evaluate`` and ``predict`` replay their own tapes
-(``training=False``, no graph).
+The first step runs the layers and the loss as usual while ``apply`` tapes each op
+(``taping_ops``); the next ones run the taped ops' ``forward`` on the new batch and
+targets, then their ``backward`` in reverse order. What is skipped is the layers' and
+the loss's Python (input checks, casts, masks, reductions' bookkeeping) and the graph's
+(``run_backward``'s heap): a fifth of a small model's training step, a quarter of its
+``predict_on_batch``. Values and gradients are the eager step's, bit for bit, as the
+same kernels run on the same arrays in the same order. ``evaluate`` replays its own
+tapes of forward and loss, ``predict`` of the forward (``training=False``, no graph).
 
 A tape is replayed only where that holds by construction:
 
@@ -18,22 +18,28 @@ A tape is replayed only where that holds by construction:
   changes nothing else (``REPLAYED_LAYERS``, with built-in activations: dropout draws
   its mask inside its op; no batch normalization, whose moving statistics are set
   outside the ops, and no user layer or activation, which may branch on values);
-- each taped op reads only the batch, the model's weights or an earlier op's output,
-  and keeps no array among its settings (``_plain``): a value computed from the batch
-  outside an op would be stale in a replay;
-- no weight and no op output is read twice (so no gradient is summed in another
-  order than the eager backward's); no layer added a loss (an activity regularizer);
+- the loss, taped with the forward, is a built-in one whose call is its ops
+  (``REPLAYED_LOSSES``, exact types), given no sample or class weights; its targets'
+  casts and reshapes are noted (``tensor.derive``) and made again from the next
+  targets, and its label check (``tensor.note_check``) runs again at every replay, where
+  it ran. Other losses run as always on the replayed forward's output;
+- each taped op reads only the batch, the targets (or an array ``derive`` made of
+  them), the model's weights, a number of the code (``note_constant``) or an earlier
+  op's output, and keeps no other array among its settings (``_plain``): a value
+  computed from the batch outside the ops would be stale in a replay;
+- no weight is read twice and no op output more than twice (so no gradient is summed in
+  another order than the eager backward's: two terms add the same either way); no
+  layer added a loss (an activity regularizer; a weight's regularizer reads it twice);
   the model returns one tensor, without a mask;
-- the batch has the shape and dtype of the taped one, and no layer attribute was set
-  since (``Layer.__setattr__`` counts all but a model's loop flags: another activation,
-  ``trainable``, a rebuilt weight each make a new tape); a forward that sets attributes
-  itself is not taped.
+- the batch (and targets) have the shape and dtype of the taped ones, the loss has the
+  same settings, and no layer attribute was set since (``Layer.__setattr__`` counts all
+  but a model's loop flags: another activation, ``trainable``, a rebuilt weight each
+  make a new tape); a forward that sets attributes itself is not taped. A forward that
+  cannot be taped is not tried again until one of these changes.
 
-The loss with its penalties, and the metrics, run as always on the replayed output,
-so sample and class weights and the weights' regularizers are untouched; a model whose
-``compute_loss`` is the user's runs its layers in training (that loss may differentiate
-through their graph with ``create_graph=True``, which a replay does not record).
-``compile(run_eagerly=True)`` runs every step through the layers.
+A model whose ``compute_loss`` is the user's runs its layers in training (that loss may
+differentiate through their graph with ``create_graph=True``, which a replay does not
+record). ``compile(run_eagerly=True)`` runs every step through the layers.
 """
 
 import types
@@ -59,7 +65,18 @@ from ..layers.pooling import (
 )
 from ..layers.regularization import Dropout
 from ..layers.reshaping import Flatten, Reshape
-from ..tensor import Function, Tensor, _accumulate_leaf, apply, is_grad_enabled, taping_ops
+from ..losses import probabilistic, regression
+from ..losses.base import LossFunctionWrapper
+from ..tensor import (
+    Function,
+    Taping,
+    Tensor,
+    _accumulate_leaf,
+    _initial_grad,
+    apply,
+    is_grad_enabled,
+    taping_ops,
+)
 
 #: Layers whose training call is its ops and nothing more, given the input's shape
 #: and dtype and the layer's attributes (built-in types only: a subclass may do more).
@@ -83,6 +100,27 @@ REPLAYED_LAYERS = frozenset(
         Flatten,
         Reshape,
     }
+)
+
+#: Losses whose call is its ops, given the targets' shape and dtype and the loss's
+#: settings, besides what a replay repeats: the targets' casts and reshapes
+#: (``tensor.derive``) and the label check (``tensor.note_check``).
+REPLAYED_LOSSES = frozenset(
+    {
+        regression.mean_squared_error,
+        regression.mean_absolute_error,
+        probabilistic.binary_crossentropy,
+        probabilistic.categorical_crossentropy,
+        probabilistic.sparse_categorical_crossentropy,
+    }
+)
+_LOSS_TYPES = (
+    LossFunctionWrapper,
+    regression.MeanSquaredError,
+    regression.MeanAbsoluteError,
+    probabilistic.BinaryCrossentropy,
+    probabilistic.CategoricalCrossentropy,
+    probabilistic.SparseCategoricalCrossentropy,
 )
 
 #: Tapes kept per model: a fit's full and last batches, in training and in validation...
@@ -139,15 +177,53 @@ class _ReplayedOutput(Function):
         return ()
 
 
+class _Made:
+    """An array a replay makes before its ops: the targets (``data`` set at each replay),
+    one made from another as ``fn(parent, *args)`` (``tensor.derive``: the targets cast
+    or reshaped), or a constant of the code (``fn`` None, ``data`` kept)."""
+
+    __slots__ = ("data", "parent", "fn", "args")
+
+    def __init__(self, data=None, parent=None, fn=None, args=()):
+        self.data, self.parent, self.fn, self.args = data, parent, fn, args
+
+
+class _TupleOf:
+    """A setting that is a tuple holding arrays (an index), item by item."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: tuple):
+        self.items = items  # sources; a plain item as a constant _Made
+
+
+def _value(source, x, values):
+    """The array (or tuple) a taped ``source`` stands for in this replay."""
+    if source is _BATCH:
+        return x
+    if type(source) is int:
+        return values[source]
+    if type(source) is _TupleOf:
+        return tuple(_value(item, x, values) for item in source.items)
+    return source.data
+
+
 class Tape:
-    """The ops of one forward, in the order they ran, with what each reads."""
+    """The ops of one forward (or of a forward and its loss), in the order they ran, with
+    what each reads."""
 
     __slots__ = (
         "ops",
         "sources",
         "needs",
+        "bindings",
+        "checks",
+        "targets",
+        "made",
         "output_index",
         "output_generation",
+        "prediction_index",
+        "loss_settings",
         "tail",
         "writes",
         "differentiable",
@@ -156,21 +232,27 @@ class Tape:
         "output_grad",
     )
 
-    def __init__(self, ops, sources, needs, output_index, output, tail):
-        self.ops = ops  # (op type, its attributes before it ran)
-        self.sources = sources  # per op, per input: _BATCH, an earlier op's index, a weight
-        self.needs = needs  # per op, per input: whether its gradient flows on
-        self.output_index = output_index
+    def __init__(self, recorded: "_Recorded", output, tail, prediction_index=None):
+        self.ops = recorded.ops  # (op type, its settings before it ran)
+        self.sources = recorded.sources  # per op, per input: _BATCH, an op's index, a weight
+        self.needs = recorded.needs  # per op, per input: whether its gradient flows on
+        self.bindings = recorded.bindings  # per op: (setting, source) of its array settings
+        self.checks = recorded.checks  # per op and after the last: (fn, args, bound args)
+        self.targets = recorded.targets  # the _Made of the targets, or None
+        self.made = recorded.made  # the _Made computed from the targets, in order
+        self.output_index = recorded.index_of[id(output)]
         self.output_generation = output.generation
+        self.prediction_index = prediction_index  # a loss tape's model output
+        self.loss_settings = None  # a loss tape's loss, as ``_loss_settings`` gives it
         self.differentiable = output.requires_grad  # else an inference forward
         self.tail = tail  # a final op run through ``apply`` on the replayed output, or None
         self.writes = layer_base.attribute_writes  # when taped
         # the weights read, with whether each required a gradient (which ops' settings hold)
         self.weights = tuple(
             (source, source.requires_grad)
-            for row in sources
+            for row in self.sources
             for source in row
-            if source is not _BATCH and type(source) is not int
+            if type(source) is Tensor
         )
         self.running = None  # the ops of the last forward, until its backward
         self.output_grad = None
@@ -181,31 +263,66 @@ class Tape:
             weight.requires_grad is flag for weight, flag in self.weights
         )
 
-    def forward(self, x, backend) -> Tensor:
-        """The model's output for the batch ``x``; a training tape's output carries the
-        loss's gradient to ``backward``."""
+    def run(self, x, y=None) -> list:
+        """The taped ops' outputs for the batch ``x`` (and targets ``y``), running the taped
+        checks where they ran; keeps the ops for ``backward`` when differentiable."""
+        if self.targets is not None:
+            self.targets.data = y
+        for made in self.made:
+            made.data = made.fn(made.parent.data, *made.args)
         values, running = [], []
-        for (op_type, state), sources in zip(self.ops, self.sources):
-            fn = op_type.__new__(op_type)
-            fn.__dict__.update(state)
-            arrays = [
-                x if source is _BATCH else values[source] if type(source) is int else source.data
-                for source in sources
-            ]
-            values.append(fn.forward(*arrays))
-            running.append(fn)
-        output = Tensor._wrap(values[self.output_index], backend)
+        try:
+            for (op_type, state), sources, bindings, checks in zip(
+                self.ops, self.sources, self.bindings, self.checks
+            ):
+                if checks:
+                    _run_checks(checks, x, values)
+                fn = op_type.__new__(op_type)
+                fn.__dict__.update(state)
+                for name, source in bindings:
+                    fn.__dict__[name] = _value(source, x, values)
+                arrays = [  # _value, inline: the batch, an op's output, a weight or a _Made
+                    x if src is _BATCH else values[src] if type(src) is int else src.data
+                    for src in sources
+                ]
+                values.append(fn.forward(*arrays))
+                running.append(fn)
+            if self.checks[-1]:
+                _run_checks(self.checks[-1], x, values)
+        finally:  # the batch's targets are not kept between steps
+            if self.targets is not None:
+                self.targets.data = None
+            for made in self.made:
+                made.data = None
         if self.differentiable:
             self.running, self.output_grad = running, None
+        return values
+
+    def _output(self, values, backend) -> Tensor:
+        output = Tensor._wrap(values[self.output_index], backend)
+        if self.differentiable:
             output.requires_grad = True
             output.creator = _ReplayedOutput(self, self.output_generation - 1)
             output.generation = self.output_generation
+        return output
+
+    def forward(self, x, backend) -> Tensor:
+        """The model's output for the batch ``x``; a training tape's output carries the
+        loss's gradient to ``backward``."""
+        output = self._output(self.run(x), backend)
         if self.tail is None:
             return output
         op_type, state = self.tail
         fn = op_type.__new__(op_type)
         fn.__dict__.update(state)
         return apply(fn, output)
+
+    def step(self, x, y, backend) -> tuple:
+        """``(loss, output)`` of a loss tape for the batch ``x`` and targets ``y``; the
+        loss carries its gradient to ``backward``."""
+        values = self.run(x, y)
+        # the metrics read the output's values (``Metric.arrays``), not its graph
+        return self._output(values, backend), Tensor._wrap(values[self.prediction_index], backend)
 
     def backward(self) -> None:
         """The weights' gradients from the output's, as the eager backward adds them."""
@@ -224,10 +341,20 @@ class Tape:
             for source, needed, grad in zip(self.sources[index], self.needs[index], grads):
                 if grad is None or not needed or source is _BATCH:
                     continue
-                if type(source) is int:  # read by this op alone: nothing to add to
-                    pending[source] = grad
+                if type(source) is int:  # read by one op, or by two (a sum of two terms)
+                    earlier = pending[source]
+                    pending[source] = grad if earlier is None else earlier + grad
                 elif source.requires_grad:
                     _accumulate_leaf(source, grad)
+
+
+def _run_checks(checks, x, values) -> None:
+    """The taped host checks (a loss's label check) on this replay's arrays."""
+    for fn, args, bound in checks:
+        args = list(args)
+        for position, source in bound:
+            args[position] = _value(source, x, values)
+        fn(*args)
 
 
 def replayable_model(model) -> bool:
@@ -247,57 +374,180 @@ def replayable_model(model) -> bool:
     )
 
 
-def _taped(model, x, taped: list, output) -> Tape | None:
-    """The tape of a forward that ``taped`` collected, or None where a replay could differ."""
+def replayable_loss(model, y) -> bool:
+    """Whether ``model.loss`` on the targets ``y`` is only its ops, besides the label check
+    and the targets' casts a replay repeats (``REPLAYED_LOSSES``, not a subclass)."""
+    loss = model.loss
+    return type(loss) in _LOSS_TYPES and loss.fn in REPLAYED_LOSSES and model.backend.is_native(y)
+
+
+def _loss_settings(loss) -> dict:
+    """What a loss computes with: its attributes, and its function's arguments."""
+    settings = dict(vars(loss))
+    settings["fn_kwargs"] = dict(loss.fn_kwargs)
+    return settings
+
+
+class _Recorded:
+    """A ``Taping`` turned into a tape's rows, each op's inputs and array settings resolved
+    to what a replay has (``_BATCH``, an op's index, a weight, a ``_Made``), or refused
+    (``ok`` False) where one is none of these."""
+
+    def __init__(self, model, x, y, taping: Taping):
+        self.x, self.y, self.derived = x, y, taping.derived
+        self.weights = {id(weight) for weight in model.weights}
+        self.index_of = {}  # id of an op's output tensor -> the op's index
+        self.index_of_data = {}  # id of an op's output array -> the op's index
+        self.reads = {}  # id of an op's output or a weight -> ops reading it
+        self.targets, self.made, self.made_of = None, [], {}
+        self.ops, self.sources, self.needs, self.bindings = [], [], [], []
+        checks_at = {}
+        for position, fn, args in taping.checks:
+            checks_at.setdefault(position, []).append((fn, args))
+        self.checks = []
+        self.ok = True
+        for position, (fn, state, inputs, out) in enumerate(taping.ops):
+            self.checks.append(self._checks(checks_at.get(position, ())))
+            self._add(fn, state, inputs, out)
+            if not self.ok:
+                return
+        self.checks.append(self._checks(checks_at.get(len(taping.ops), ())))
+
+    def _add(self, fn, state, inputs, out) -> None:
+        settings, bindings = {}, []
+        for name, value in state.items():
+            if _plain(value):
+                settings[name] = value
+                continue
+            source = self._setting_source(value)
+            if source is None:
+                self.ok = False
+                return
+            bindings.append((name, source))
+        row = tuple(self._input_source(tensor) for tensor in inputs)
+        if not self.ok or None in row:
+            self.ok = False
+            return
+        index = len(self.ops)
+        self.index_of[id(out)] = index
+        self.index_of_data[id(out.data)] = index
+        self.ops.append((type(fn), _frozen(settings)))
+        self.sources.append(row)
+        self.needs.append(tuple(tensor.requires_grad for tensor in inputs))
+        self.bindings.append(tuple(bindings))
+
+    def _input_source(self, tensor):
+        key = id(tensor)
+        if key in self.index_of:
+            limit = 2  # two gradients sum the same in either order; three may not
+        elif key in self.weights and tensor.creator is None:
+            limit = 1  # a weight's gradient may add to one already there
+        elif tensor.creator is None and not tensor.requires_grad:
+            return _BATCH if tensor.data is self.x else self._made(tensor.data)
+        else:  # a tensor made outside the taped ops
+            return None
+        reads = self.reads[key] = self.reads.get(key, 0) + 1
+        if reads > limit:
+            return None
+        return self.index_of[key] if key in self.index_of else tensor
+
+    def _setting_source(self, value):
+        """The source of an op's setting that holds arrays (an array, or a tuple), or None."""
+        if _is_array(value):
+            return self._array_source(value)
+        if type(value) is not tuple:
+            return None
+        items = tuple(_Made(item) if _plain(item) else self._setting_source(item) for item in value)
+        return None if None in items else _TupleOf(items)
+
+    def _array_source(self, array):
+        """An array setting's or a check's source: the batch, an op's output, a _Made."""
+        if array is self.x:
+            return _BATCH
+        index = self.index_of_data.get(id(array))
+        return index if index is not None else self._made(array)
+
+    def _made(self, array):
+        """The targets, an array made from them, or a constant of the code; else None."""
+        if self.y is not None and array is self.y:
+            if self.targets is None:
+                self.targets = _Made()
+            return self.targets
+        key = id(array)
+        made = self.made_of.get(key)
+        if made is not None:
+            return made
+        entry = self.derived.get(key)
+        if entry is None:
+            return None
+        _, parent, fn, args = entry
+        if fn is None:
+            made = _Made(array)
+        else:
+            parent_source = self._made(parent) if all(_plain(a) for a in args) else None
+            if parent_source is None:
+                return None
+            made = _Made(None, parent_source, fn, args)
+            self.made.append(made)
+        self.made_of[key] = made
+        return made
+
+    def _checks(self, noted) -> tuple:
+        checks = []
+        for fn, args in noted:
+            plain, bound = list(args), []
+            for position, value in enumerate(args):
+                if _plain(value):
+                    continue
+                source = self._array_source(value) if _is_array(value) else None
+                if source is None:
+                    self.ok = False
+                    return ()
+                plain[position] = None
+                bound.append((position, source))
+            checks.append((fn, tuple(plain), tuple(bound)))
+        return tuple(checks)
+
+
+def _is_array(value) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, Tensor)
+
+
+def _taped(model, x, taping: Taping, output, y=None, prediction=None) -> Tape | None:
+    """The tape of a forward (with ``prediction``: of a forward, the model's output, and
+    its loss, ``output``) that ``taping`` collected, or None where a replay could differ."""
     if type(output) is not Tensor or output._keras_mask is not None:
+        return None
+    if prediction is not None and (
+        type(prediction) is not Tensor or prediction._keras_mask is not None
+    ):
         return None
     if any(layer._added_losses for layer in model.layers):
         return None
-    weights = {id(weight): weight for weight in model.weights}
-    index_of = {}  # id of an op's output -> the op's index
-    ops, sources, needs, read = [], [], [], set()
-    for fn, state, inputs, out in taped:
-        if not all(_plain(value) for value in state.values()):
-            return None
-        row = []
-        for tensor in inputs:
-            key = id(tensor)
-            if tensor.data is x and tensor.creator is None and not tensor.requires_grad:
-                row.append(_BATCH)
-                continue
-            if key in read:
-                return None
-            read.add(key)
-            if key in index_of:
-                row.append(index_of[key])
-            elif key in weights and tensor.creator is None:
-                row.append(tensor)
-            else:  # a tensor made outside the taped ops
-                return None
-        index_of[id(out)] = len(ops)
-        ops.append((type(fn), _frozen(state)))
-        sources.append(tuple(row))
-        needs.append(tuple(tensor.requires_grad for tensor in inputs))
-    output_index = index_of.get(id(output))
-    if output_index is None or id(output) in read:
+    recorded = _Recorded(model, x, y, taping)
+    if not recorded.ok or id(output) not in recorded.index_of or id(output) in recorded.reads:
         return None
+    if prediction is not None:
+        index = recorded.index_of.get(id(prediction))
+        return None if index is None else Tape(recorded, output, None, index)
     tail = None
+    ops, sources = recorded.ops, recorded.sources
     last_type, _ = ops[-1]
-    if output_index == len(ops) - 1 and issubclass(last_type, SoftmaxOp):
+    if recorded.index_of[id(output)] == len(ops) - 1 and issubclass(last_type, SoftmaxOp):
         # a final softmax runs as the layers run it, on the replayed logits: a
         # cross-entropy then reads those from it, as it does from the layers' output
         source = sources[-1][0]
-        if type(source) is int:
+        if type(source) is int and not recorded.bindings[-1] and not any(recorded.checks):
             tail = ops.pop()
-            sources.pop()
-            needs.pop()
-            output_index, output = source, taped[-1][2][0]
-    return Tape(ops, sources, needs, output_index, output, tail)
+            for rows in (sources, recorded.needs, recorded.bindings, recorded.checks):
+                rows.pop()
+            output = taping.ops[-1][2][0]
+    return Tape(recorded, output, tail)
 
 
 class TapedForwards:
-    """A model's tapes, one per batch shape and dtype, training flag and grad mode, and
-    the training tape that ran last (whose backward is to come)."""
+    """A model's tapes, one per batch shape and dtype (and targets'), training flag and
+    grad mode, and the training tape that ran last (whose backward is to come)."""
 
     __slots__ = ("tapes", "writing", "last")
 
@@ -313,37 +563,129 @@ class TapedForwards:
         if backend is None or not backend.is_native(x):  # not built, or several inputs
             return model(x, training=training)
         key = (x.shape, x.dtype, backend, training, is_grad_enabled())
-        tape = self.tapes.get(key)
-        if tape is not None:
-            if tape.current():
-                if tape.differentiable:
-                    self.last = tape
-                try:
-                    return tape.forward(x, backend)
-                except backend.out_of_memory_errors as error:
-                    raise DeviceOutOfMemoryError(
-                        f"Model '{model.name}' ran out of {backend.name} backend memory in "
-                        f"the forward pass of a batch of shape {x.shape}. Use a smaller "
-                        f"batch_size."
-                    ) from error
-            del self.tapes[key]
-        if self.writing >= WRITING_LIMIT or not replayable_model(model):
+        tape = self._current(key)
+        if type(tape) is Tape:
+            with _out_of_memory(model, backend, x):
+                return tape.forward(x, backend)
+        if tape is not None or not self._taping(model):  # refused since nothing changed
             return model(x, training=training)
         writes = layer_base.attribute_writes
-        with taping_ops() as taped:
+        with taping_ops() as taping:
             output = model(x, training=training)
         if layer_base.attribute_writes != writes:  # a layer built or changed itself
             self.writing += 1
             return output
-        tape = _taped(model, x, taped, output)
-        if tape is not None:
-            if len(self.tapes) >= TAPES_KEPT:
-                del self.tapes[next(iter(self.tapes))]
-            self.tapes[key] = tape
+        self._keep(key, _taped(model, x, taping, output))
         return output
 
-    def backward(self) -> None:
-        """After the loss's backward: the gradients of a replayed forward's weights."""
+    def step(self, model, x, y, sample_weight, training: bool) -> tuple:
+        """``(loss, y_pred)``: the model's default ``compute_loss`` of ``model(x)`` against
+        ``y``, both replayed from one tape where the loss is ``replayable_loss``'s (and no
+        sample weight); else the forward alone."""
+        backend = model.backend
+        if (
+            sample_weight is not None
+            or backend is None
+            or not backend.is_native(x)
+            or not replayable_loss(model, y)
+        ):
+            return self._forward_and_loss(model, x, y, sample_weight, training)
+        self.last = None
+        key = (x.shape, x.dtype, y.shape, y.dtype, backend, training, is_grad_enabled())
+        tape = self._current(key, model.loss)
+        if type(tape) is Tape:
+            with _out_of_memory(model, backend, x):
+                return tape.step(x, y, backend)
+        if tape is not None or not self._taping(model):  # refused since nothing changed
+            return self._forward_and_loss(model, x, y, None, training)
+        writes = layer_base.attribute_writes
+        settings = _loss_settings(model.loss)
+        with taping_ops() as taping:
+            y_pred = model(x, training=training)
+            loss = model.compute_loss(x, y, y_pred, training=training)
+        if layer_base.attribute_writes != writes:
+            self.writing += 1
+            return loss, y_pred
+        tape = None
+        if all(_plain(value) for value in settings.values()):
+            tape = _taped(model, x, taping, loss, y, y_pred)
+        self._keep(key, tape, settings)
+        return loss, y_pred
+
+    def _forward_and_loss(self, model, x, y, sample_weight, training: bool) -> tuple:
+        y_pred = self.forward(model, x, training)
+        return model.compute_loss(x, y, y_pred, sample_weight, training=training), y_pred
+
+    def _current(self, key, loss=None) -> "Tape | _Refused | None":
+        """The tape of ``key`` (or its refusal) if nothing changed since it was taped (then
+        the one whose backward comes next, when differentiable); a stale one is dropped."""
+        tape = self.tapes.get(key)
+        if tape is None:
+            return None
+        if not tape.current() or (loss is not None and tape.loss_settings != _loss_settings(loss)):
+            del self.tapes[key]
+            return None
+        if tape.differentiable:
+            self.last = tape
+        return tape
+
+    def _taping(self, model) -> bool:
+        return self.writing < WRITING_LIMIT and replayable_model(model)
+
+    def _keep(self, key, tape: Tape | None, loss_settings=None) -> None:
+        """Keep ``tape``, or that ``key``'s forward was refused (no taping again until a
+        layer attribute or the loss's settings change)."""
+        if tape is None:
+            tape = _Refused()
+        tape.loss_settings = loss_settings
+        if len(self.tapes) >= TAPES_KEPT:
+            del self.tapes[next(iter(self.tapes))]
+        self.tapes[key] = tape
+
+    def backward(self, loss: Tensor) -> None:
+        """``loss.backward()``, with the gradients of a replayed forward's weights; a
+        replayed loss hands its seed to its tape directly (it has no graph to walk)."""
         tape, self.last = self.last, None
+        creator = loss.creator
+        if type(creator) is _ReplayedOutput and creator.tape is tape:
+            tape.output_grad = _initial_grad(loss, None, False, "backward()", "grad")
+        else:
+            loss.backward()
         if tape is not None:
             tape.backward()
+
+
+class _Refused:
+    """A forward that could not be taped (``_taped`` found what a replay could get wrong),
+    until a layer attribute changes."""
+
+    __slots__ = ("writes", "loss_settings")
+    differentiable = False
+
+    def __init__(self):
+        self.writes = layer_base.attribute_writes
+        self.loss_settings = None
+
+    def current(self) -> bool:
+        return self.writes == layer_base.attribute_writes
+
+
+class _out_of_memory:
+    """Names the model and the batch when a replay runs out of device memory."""
+
+    __slots__ = ("model", "backend", "x")
+
+    def __init__(self, model, backend, x):
+        self.model, self.backend, self.x = model, backend, x
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if kind is not None and issubclass(kind, self.backend.out_of_memory_errors):
+            raise DeviceOutOfMemoryError(
+                f"Model '{self.model.name}' ran out of {self.backend.name} backend memory in "
+                f"the forward pass of a batch of shape {self.x.shape}. Use a smaller "
+                f"batch_size."
+            ) from error
+        return False

@@ -247,12 +247,16 @@ class Trainer(InferenceLoops, BatchData):
         # create_graph=True) behind the output, which a replayed forward does not record
         default_loss = type(self).compute_loss is Trainer.compute_loss
         forwards = self._replayed_forwards() if default_loss else None
-        y_pred = self(x, training=True) if forwards is None else forwards.forward(self, x, True)
-        loss = self.compute_loss(x, y, y_pred, sample_weight)
+        if forwards is None:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred, sample_weight)
+        else:
+            loss, y_pred = forwards.step(self, x, y, sample_weight, True)
         try:
-            loss.backward()
-            if forwards is not None:
-                forwards.backward()
+            if forwards is None:
+                loss.backward()
+            else:
+                forwards.backward(loss)
         except loss.backend.out_of_memory_errors as error:
             raise DeviceOutOfMemoryError(
                 f"Model '{self.name}' ran out of {loss.backend.name} backend memory in the "
@@ -281,9 +285,13 @@ class Trainer(InferenceLoops, BatchData):
         return forwards.forward(self, x, False)
 
     def _test_step(self, x, y, sample_weight=None):
+        forwards = self._replayed_forwards()
         with no_grad():
-            y_pred = self._inference_forward(x)
-            loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
+            if forwards is not None and type(self).compute_loss is Trainer.compute_loss:
+                loss, y_pred = forwards.step(self, x, y, sample_weight, False)
+            else:
+                y_pred = self._inference_forward(x)
+                loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
         return loss.data, y_pred
 
     def train_step(self, data) -> dict:
