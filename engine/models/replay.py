@@ -215,7 +215,7 @@ class Tape:
     __slots__ = (
         "ops",
         "sources",
-        "needs",
+        "routes",
         "bindings",
         "checks",
         "targets",
@@ -235,7 +235,22 @@ class Tape:
     def __init__(self, recorded: "_Recorded", output, tail, prediction_index=None):
         self.ops = recorded.ops  # (op type, its settings before it ran)
         self.sources = recorded.sources  # per op, per input: _BATCH, an op's index, a weight
-        self.needs = recorded.needs  # per op, per input: whether its gradient flows on
+        # last op first, those with an input whose gradient flows on: (op, ((input, to),
+        # ...)), ``to`` an op's index or a weight (the batch and targets take none)
+        self.routes = tuple(
+            (index, routes)
+            for index in range(len(self.ops) - 1, -1, -1)
+            for routes in (
+                tuple(
+                    (position, source)
+                    for position, (source, needed) in enumerate(
+                        zip(self.sources[index], recorded.needs[index])
+                    )
+                    if needed and (type(source) is int or type(source) is Tensor)
+                ),
+            )
+            if routes
+        )
         self.bindings = recorded.bindings  # per op: (setting, source) of its array settings
         self.checks = recorded.checks  # per op and after the last: (fn, args, bound args)
         self.targets = recorded.targets  # the _Made of the targets, or None
@@ -332,14 +347,15 @@ class Tape:
             return
         pending = [None] * len(running)
         pending[self.output_index] = grad
-        for index in range(len(running) - 1, -1, -1):
+        for index, routes in self.routes:
             grad_out = pending[index]
             if grad_out is None:
                 continue
             grads = running[index].backward(grad_out)
             running[index] = pending[index] = None  # frees the op's saved arrays
-            for source, needed, grad in zip(self.sources[index], self.needs[index], grads):
-                if grad is None or not needed or source is _BATCH:
+            for position, source in routes:
+                grad = grads[position]
+                if grad is None:
                     continue
                 if type(source) is int:  # read by one op, or by two (a sum of two terms)
                     earlier = pending[source]
