@@ -1,10 +1,12 @@
-"""The seed workloads W1-W6: one training step and one predict batch on each backend.
+"""The seed workloads W1-W6: one training step, one predict and one test batch on each
+backend.
 
 ``track_train_samples_per_second`` turns the step time into the figure the
 issue notes quote (for W5, the full batch of 100 samples per step).
 ``FunctionalWorkload`` trains W2 and W5 built with the functional API, to set
 beside ``Workload``'s Sequential figures (the functional W2 should be within 3%);
-``EagerWorkload`` runs W1, W3 and W5 with ``run_eagerly=True`` (no replayed forward).
+``EagerWorkload`` runs W1, W3 and W5 with ``run_eagerly=True`` (no replayed forward or
+loss).
 The models and data come from ``workloads.py``, shared with ``compare.py``.
 """
 
@@ -41,12 +43,17 @@ class Workload:
         for _ in range(2):
             self.runner.step()
         self.runner.predict()
+        self.runner.test_batch()
 
     def time_train_step(self, backend_name, workload_key):
         self.runner.step()
 
     def time_predict_batch(self, backend_name, workload_key):
         self.runner.predict()
+
+    def time_test_batch(self, backend_name, workload_key):
+        """``test_on_batch``: ``evaluate``'s step (forward, loss and metrics)."""
+        self.runner.test_batch()
 
     def track_train_samples_per_second(self, backend_name, workload_key):
         return self.runner.samples / seconds_per_call(self.runner.step, 0.2, rounds=3)
@@ -56,7 +63,7 @@ class Workload:
 
 class EagerWorkload(Workload):
     """W1, W3 and W5 with ``run_eagerly=True``: the layers run at every step and predict,
-    to set beside ``Workload``'s replayed forwards (``engine/models/replay.py``)."""
+    to set beside ``Workload``'s replayed forwards and losses (``engine/models/replay.py``)."""
 
     params = [BACKENDS, ["W1", "W3", "W5"]]
     run_eagerly = True

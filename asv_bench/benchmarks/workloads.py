@@ -524,6 +524,10 @@ class EngineRunner:
         self.model.predict_on_batch(self.x)
         self.backend.synchronize()
 
+    def test_batch(self) -> None:
+        self.model.test_on_batch(self.x, self.y)
+        self.backend.synchronize()
+
     def fit_epoch(self, x, y) -> None:
         self.model.fit(x, y, batch_size=self.workload.batch_size, epochs=1, verbose=0)
         self.backend.synchronize()

@@ -110,7 +110,7 @@ class Trainer(InferenceLoops, BatchData):
 
         ``loss`` may be left out when ``train_step`` is overridden (a GAN's compile
         calls ``super().compile()`` and keeps its own optimizers and losses).
-        ``run_eagerly=True`` runs the layers at every training step instead of replaying
+        ``run_eagerly=True`` runs the layers and the loss at every step instead of replaying
         their taped ops (``replay.py``; the values are the same). ``steps_per_execution``
         and ``jit_compile`` are accepted for Keras's programs and change nothing.
         """
