@@ -114,7 +114,7 @@ _taping = _tape.get
 
 
 class Taping:
-    """What a taped block ran: its ops, the constants it made outside them, and its checks.
+    """What a taped block ran: its ops, the arrays it made outside them, and its host calls.
 
     ``ops``: ``(op, state, inputs, output)`` per op applied, ``state`` holding the op's
     attributes as ``forward`` found them (its settings, ``backend`` and
@@ -122,16 +122,17 @@ class Taping:
     ``derived``: ``{id(array): (array, parent, fn, args)}`` for each array made outside the
     ops as ``fn(parent, *args)`` (``derive``: a loss's targets cast or reshaped), or as a
     constant from a Python number (``parent`` and ``fn`` None).
-    ``checks``: ``(ops before it, fn, args)`` per host check of values (``note_check``: a
-    loss's label check), which a replay repeats on its own values.
+    ``calls``: ``(ops before it, fn, args)`` per call on the host that reads values
+    (``note_call``: a loss's label check, batch normalization's moving statistics), which
+    a replay repeats on its own values.
     """
 
-    __slots__ = ("ops", "derived", "checks")
+    __slots__ = ("ops", "derived", "calls")
 
     def __init__(self):
         self.ops: list = []
         self.derived: dict = {}
-        self.checks: list = []
+        self.calls: list = []
 
 
 @contextlib.contextmanager
@@ -164,12 +165,22 @@ def note_constant(array) -> None:
         tape.derived[id(array)] = (array, None, None, ())
 
 
-def note_check(fn, *args) -> None:
-    """Note, while taping, a check of values on the host (``fn(*args)``, which raises for
-    bad ones) that a replay must repeat before the ops that follow it."""
+def note_call(fn, *args) -> None:
+    """Note, while taping, a call on the host that reads values (``fn(*args)``: a check
+    that raises for bad ones, an update of a layer's state) which a replay must repeat on
+    its own values before the ops that follow it."""
     tape = _tape.get()
     if tape is not None:
-        tape.checks.append((len(tape.ops), fn, args))
+        tape.calls.append((len(tape.ops), fn, args))
+
+
+# conversions named for ``derive`` (a replay makes them again)
+def as_dtype(array, dtype):
+    return array.astype(dtype, copy=False)
+
+
+def reshaped(array, shape):
+    return array.reshape(shape)
 
 
 def _apply_taped(fn: Function, inputs: tuple) -> "Tensor":

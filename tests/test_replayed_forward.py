@@ -254,6 +254,12 @@ def _shared():
     return engine.Model(inputs=inputs, outputs=layers.Dense(1)(dense(dense(inputs))))
 
 
+def _merged(merge):
+    inputs = layers.Input(shape=(4,))
+    merged = merge([layers.Dense(3)(inputs), layers.Dense(3)(inputs)])
+    return engine.Model(inputs=inputs, outputs=layers.Dense(1)(merged))
+
+
 class _OwnLoss(engine.Sequential):
     """A compute_loss of the user's: it may differentiate through the layers' graph."""
 
@@ -263,9 +269,8 @@ class _OwnLoss(engine.Sequential):
 
 UNREPLAYED = {
     "own compute_loss": lambda: _OwnLoss([layers.Input(shape=(4,)), layers.Dense(1)]),
-    "batch normalization": lambda: engine.models.Sequential(
-        [layers.Input(shape=(4,)), layers.BatchNormalization(), layers.Dense(1)]
-    ),
+    "maximum": lambda: _merged(layers.Maximum()),  # compares its inputs on the host
+    "minimum": lambda: _merged(layers.Minimum()),
     "activity regularizer": lambda: engine.models.Sequential(
         [layers.Input(shape=(4,)), layers.Dense(3, activity_regularizer="l2"), layers.Dense(1)]
     ),

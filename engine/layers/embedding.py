@@ -3,7 +3,7 @@
 from .. import constraints, initializers, regularizers
 from .. import functional as F
 from ..losses.labels import check_indices
-from ..tensor import Tensor
+from ..tensor import Tensor, as_dtype, derive
 from .base import Layer, register_layer
 from .core import ActivityRegularized
 
@@ -61,7 +61,7 @@ class Embedding(ActivityRegularized, Layer):
     def call(self, inputs):
         indices = inputs.data
         if indices.dtype.kind not in "iu":
-            indices = indices.astype("int64")
+            indices = derive(as_dtype, indices, "int64")
         # on a device, inside fit or evaluate: checked once per epoch, not per step
         check_indices(f"Embedding '{self.name}'", indices, self.input_dim, inputs.backend)
         outputs = F.embedding(indices, self.embeddings)

@@ -3,7 +3,7 @@
 from .. import functional as F
 from .. import initializers, regularizers
 from ..functional._util import normalize_axes
-from ..tensor import no_grad
+from ..tensor import no_grad, note_call
 from .base import InputSpec, Layer, format_shape, register_layer
 
 
@@ -119,6 +119,8 @@ class BatchNormalization(Layer):
             y, mean, variance = F.batch_norm(
                 inputs, self.gamma, self.beta, self._channel_axis, self.epsilon
             )
+            # a replayed training step repeats this on its batch's statistics
+            note_call(self._update_moving_statistics, mean, variance)
             self._update_moving_statistics(mean, variance)
             return y
         ndim = inputs.ndim

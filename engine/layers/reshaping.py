@@ -6,6 +6,7 @@ import math
 import numpy
 
 from .. import functional as F
+from ..tensor import note_constant
 from .base import InputSpec, Layer, format_shape, register_layer
 from .conv import check_data_format, check_rank
 
@@ -191,6 +192,7 @@ class RepeatVector(_ShapeLayer):
     def call(self, inputs):
         batch, features = inputs.shape
         ones = inputs.backend.xp.ones((1, self.n, 1), dtype=inputs.dtype)
+        note_constant(ones)  # of the shapes alone: a replay reuses it
         # broadcasting a size-1 axis repeats it; backward sums over the copies
         return F.multiply(F.reshape(inputs, (batch, 1, features)), ones)
 
@@ -327,6 +329,7 @@ def _repeat_each(x, axis_sizes: dict):
             ones_shape.append(axis_sizes[axis])
             output[-1] = size * axis_sizes[axis]
     ones = x.backend.xp.ones(tuple(ones_shape), dtype=x.dtype)
+    note_constant(ones)  # of the shapes alone: a replay reuses it
     return F.reshape(F.multiply(F.reshape(x, tuple(expanded)), ones), tuple(output))
 
 
@@ -395,6 +398,8 @@ class UpSampling2D(_ShapeLayer):
         backend, dtype = inputs.backend, inputs.dtype
         rows = backend.asarray(_bilinear_matrix(height, self.size[0]).T.astype(dtype))
         cols = backend.asarray(_bilinear_matrix(width, self.size[1]).T.astype(dtype))
+        note_constant(rows)  # of the shapes alone: a replay reuses them
+        note_constant(cols)
         # rows: (batch, width, channels, height) @ (height, new height)
         x = F.matmul(F.transpose(inputs, (0, 2, 3, 1)), rows)
         # columns: (batch, new height, channels, width) @ (width, new width)

@@ -7,7 +7,7 @@ from ..functional._util import native
 from ..functional.activation import Softmax as _SoftmaxOp
 from ..functional.reduction import sum_over_size
 from ..registry import snake_case
-from ..tensor import Tensor, derive, keras_mask
+from ..tensor import Tensor, as_dtype, derive, keras_mask, reshaped
 
 EPSILON = 1e-7
 #: ``-log(p)`` for ``p`` clipped to ``[EPSILON, 1 - EPSILON]``
@@ -82,15 +82,6 @@ def _target_array(y_true, y_pred: Tensor, dtype=None):
     if dtype is not None and y_true.dtype != dtype:
         y_true = derive(as_dtype, y_true, dtype)
     return y_true
-
-
-# the conversions of targets, named for ``derive`` (a taped step makes them again)
-def as_dtype(array, dtype):
-    return array.astype(dtype, copy=False)
-
-
-def reshaped(array, shape):
-    return array.reshape(shape)
 
 
 def _match_shape(name, y_true, y_pred):

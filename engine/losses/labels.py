@@ -26,7 +26,7 @@ import contextvars
 
 import numpy
 
-from ..tensor import Tensor, note_check
+from ..tensor import Tensor, note_call
 
 _ACTIVE: contextvars.ContextVar = contextvars.ContextVar("label_checks", default=None)
 
@@ -78,7 +78,7 @@ def note_batch(targets) -> None:
 def check_labels(name: str, y_true, labels, num_classes: int, backend) -> None:
     """Check class ``labels`` (an array of ``backend``, read from ``y_true``) against
     ``num_classes``: at once on the host, or as the running ``LabelChecks`` does it."""
-    note_check(check_labels, name, y_true, labels, num_classes, backend)  # a replay repeats it
+    note_call(check_labels, name, y_true, labels, num_classes, backend)  # a replay repeats it
     checks = _ACTIVE.get()
     if checks is not None and checks.check_from_host(name, y_true, num_classes):
         return
@@ -92,6 +92,7 @@ def check_indices(name: str, indices, size: int, backend, kind: str = "indices")
     """Check integer ``indices`` (an Embedding's; ``kind="tokens"``: a CategoryEncoding's)
     against ``[0, size)``: at once on the host or outside a loop, else folded into the
     running ``LabelChecks`` (read at the epoch's end, as device labels are)."""
+    note_call(check_indices, name, indices, size, backend, kind)  # a replay repeats it
     checks = _ACTIVE.get()
     if checks is not None and on_device(backend):
         checks.defer(name, indices, size, backend, kind=kind)

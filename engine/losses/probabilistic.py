@@ -14,7 +14,7 @@ gradient is zero there.
 """
 
 from .. import functional as F
-from ..tensor import Tensor, derive, note_constant
+from ..tensor import Tensor, as_dtype, derive, note_constant, reshaped
 from .base import (
     _LEAST_LOSS,
     _LOSS_BOUNDS,
@@ -25,8 +25,6 @@ from .base import (
     _logits_of,
     _target_array,
     _targets,
-    as_dtype,
-    reshaped,
 )
 from .labels import check_labels
 

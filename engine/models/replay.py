@@ -15,18 +15,21 @@ A tape is replayed only where that holds by construction:
 
 - the model is a ``Sequential`` or ``Functional`` that keeps their ``call``, made of
   layers whose ``call`` runs the same ops for the same input shape and settings and
-  changes nothing else (``REPLAYED_LAYERS``, with built-in activations: dropout draws
-  its mask inside its op; no batch normalization, whose moving statistics are set
-  outside the ops, and no user layer or activation, which may branch on values);
+  changes nothing else but through a noted host call (``REPLAYED_LAYERS``, with built-in
+  activations: dropout draws its mask inside its op; batch normalization's update of
+  its moving statistics and an embedding's id check are noted with ``tensor.note_call``
+  and repeated at every replay, where they ran; no user layer or activation, which may
+  branch on values);
 - the loss, taped with the forward, is a built-in one whose call is its ops
   (``REPLAYED_LOSSES``, exact types), given no sample or class weights; its targets'
   casts and reshapes are noted (``tensor.derive``) and made again from the next
-  targets, and its label check (``tensor.note_check``) runs again at every replay, where
-  it ran. Other losses run as always on the replayed forward's output;
+  targets, and its label check (``note_call``) runs again at every replay. Other losses
+  run as always on the replayed forward's output;
 - each taped op reads only the batch, the targets (or an array ``derive`` made of
-  them), the model's weights, a number of the code (``note_constant``) or an earlier
-  op's output, and keeps no other array among its settings (``_plain``): a value
-  computed from the batch outside the ops would be stale in a replay;
+  them), the model's weights, a constant of the code (``note_constant``: a Python
+  number, an array of the shapes alone) or an earlier op's output, and keeps no other
+  array among its settings (``_plain``): a value computed from the batch outside the
+  ops would be stale in a replay. A host call reads those, or an array an op kept;
 - no weight is read twice and no op output more than twice (so no gradient is summed in
   another order than the eager backward's: two terms add the same either way); no
   layer added a loss (an activity regularizer; a weight's regularizer reads it twice);
@@ -39,7 +42,7 @@ A tape is replayed only where that holds by construction:
 
 A model whose ``compute_loss`` is the user's runs its layers in training (that loss may
 differentiate through their graph with ``create_graph=True``, which a replay does not
-record). ``compile(run_eagerly=True)`` runs every step through the layers.
+record). ``compile(run_eagerly=True)`` runs every step through the layers and the loss.
 """
 
 import types
@@ -55,16 +58,31 @@ from ..layers import base as layer_base
 from ..layers.activation_layers import LeakyReLU, ReLU, Softmax
 from ..layers.conv import Conv1D, Conv2D
 from ..layers.core import Activation, Dense, InputLayer
+from ..layers.embedding import Embedding
+from ..layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from ..layers.normalization import BatchNormalization, LayerNormalization
 from ..layers.pooling import (
+    AveragePooling1D,
     AveragePooling2D,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
     GlobalMaxPooling2D,
     MaxPooling1D,
     MaxPooling2D,
 )
 from ..layers.regularization import Dropout
-from ..layers.reshaping import Flatten, Reshape
+from ..layers.reshaping import (
+    Cropping1D,
+    Cropping2D,
+    Flatten,
+    Permute,
+    RepeatVector,
+    Reshape,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding2D,
+)
 from ..losses import probabilistic, regression
 from ..losses.base import LossFunctionWrapper
 from ..tensor import (
@@ -78,8 +96,8 @@ from ..tensor import (
     taping_ops,
 )
 
-#: Layers whose training call is its ops and nothing more, given the input's shape
-#: and dtype and the layer's attributes (built-in types only: a subclass may do more).
+#: Layers whose call is its ops and its noted host calls, given the input's shape and
+#: dtype and the layer's attributes (built-in types only: a subclass may do more).
 REPLAYED_LAYERS = frozenset(
     {
         InputLayer,
@@ -93,18 +111,41 @@ REPLAYED_LAYERS = frozenset(
         Conv2D,
         MaxPooling1D,
         MaxPooling2D,
+        AveragePooling1D,
         AveragePooling2D,
         GlobalAveragePooling1D,
         GlobalAveragePooling2D,
+        GlobalMaxPooling1D,
         GlobalMaxPooling2D,
         Flatten,
         Reshape,
+        RepeatVector,
+        Permute,
+        Cropping1D,
+        Cropping2D,
+        UpSampling1D,
+        UpSampling2D,
+        ZeroPadding2D,
+        # merge layers: Maximum and Minimum compare the inputs outside the ops, which the
+        # tape refuses (a replay would keep the first batch's choice)
+        Add,
+        Subtract,
+        Multiply,
+        Average,
+        Maximum,
+        Minimum,
+        Concatenate,
+        # its id check and cast are noted (``note_call``, ``derive``) and repeated
+        Embedding,
+        LayerNormalization,
+        # its moving statistics' update is noted (``note_call``) and repeated
+        BatchNormalization,
     }
 )
 
 #: Losses whose call is its ops, given the targets' shape and dtype and the loss's
 #: settings, besides what a replay repeats: the targets' casts and reshapes
-#: (``tensor.derive``) and the label check (``tensor.note_check``).
+#: (``tensor.derive``) and the label check (``tensor.note_call``).
 REPLAYED_LOSSES = frozenset(
     {
         regression.mean_squared_error,
@@ -149,6 +190,10 @@ def _plain(value) -> bool:
     ``forward`` could change in place; a dict is replayed read-only, ``_frozen``)."""
     if isinstance(value, tuple):
         return all(_plain(item) for item in value)
+    if type(value) is slice:  # an index's
+        return _plain(value.start) and _plain(value.stop) and _plain(value.step)
+    if value is Ellipsis:
+        return True
     if isinstance(value, dict):
         return all(_plain(key) and _plain(item) for key, item in value.items())
     # a NumPy scalar passes for a float or an int, but may be a batch's statistic
@@ -197,14 +242,27 @@ class _TupleOf:
         self.items = items  # sources; a plain item as a constant _Made
 
 
-def _value(source, x, values):
+class _Attribute:
+    """An array an op kept as an attribute in its forward (batch normalization's
+    statistics), read by a host call."""
+
+    __slots__ = ("index", "name")
+
+    def __init__(self, index: int, name: str):
+        self.index, self.name = index, name
+
+
+def _value(source, x, values, running):
     """The array (or tuple) a taped ``source`` stands for in this replay."""
     if source is _BATCH:
         return x
-    if type(source) is int:
+    kind = type(source)
+    if kind is int:
         return values[source]
-    if type(source) is _TupleOf:
-        return tuple(_value(item, x, values) for item in source.items)
+    if kind is _TupleOf:
+        return tuple(_value(item, x, values, running) for item in source.items)
+    if kind is _Attribute:
+        return running[source.index].__dict__[source.name]
     return source.data
 
 
@@ -217,7 +275,8 @@ class Tape:
         "sources",
         "routes",
         "bindings",
-        "checks",
+        "calls",
+        "batch",
         "targets",
         "made",
         "output_index",
@@ -252,7 +311,8 @@ class Tape:
             if routes
         )
         self.bindings = recorded.bindings  # per op: (setting, source) of its array settings
-        self.checks = recorded.checks  # per op and after the last: (fn, args, bound args)
+        self.calls = recorded.calls  # per op and after the last: (fn, args, bound args)
+        self.batch = recorded.batch  # the _Made of the batch, when an array is made of it
         self.targets = recorded.targets  # the _Made of the targets, or None
         self.made = recorded.made  # the _Made computed from the targets, in order
         self.output_index = recorded.index_of[id(output)]
@@ -279,36 +339,37 @@ class Tape:
         )
 
     def run(self, x, y=None) -> list:
-        """The taped ops' outputs for the batch ``x`` (and targets ``y``), running the taped
-        checks where they ran; keeps the ops for ``backward`` when differentiable."""
+        """The taped ops' outputs for the batch ``x`` (and targets ``y``), repeating the
+        taped host calls where they ran; keeps the ops for ``backward`` when differentiable."""
+        if self.batch is not None:
+            self.batch.data = x
         if self.targets is not None:
             self.targets.data = y
         for made in self.made:
             made.data = made.fn(made.parent.data, *made.args)
         values, running = [], []
         try:
-            for (op_type, state), sources, bindings, checks in zip(
-                self.ops, self.sources, self.bindings, self.checks
+            for (op_type, state), sources, bindings, calls in zip(
+                self.ops, self.sources, self.bindings, self.calls
             ):
-                if checks:
-                    _run_checks(checks, x, values)
+                if calls:
+                    _run_calls(calls, x, values, running)
                 fn = op_type.__new__(op_type)
                 fn.__dict__.update(state)
                 for name, source in bindings:
-                    fn.__dict__[name] = _value(source, x, values)
+                    fn.__dict__[name] = _value(source, x, values, running)
                 arrays = [  # _value, inline: the batch, an op's output, a weight or a _Made
                     x if src is _BATCH else values[src] if type(src) is int else src.data
                     for src in sources
                 ]
                 values.append(fn.forward(*arrays))
                 running.append(fn)
-            if self.checks[-1]:
-                _run_checks(self.checks[-1], x, values)
-        finally:  # the batch's targets are not kept between steps
-            if self.targets is not None:
-                self.targets.data = None
-            for made in self.made:
-                made.data = None
+            if self.calls[-1]:
+                _run_calls(self.calls[-1], x, values, running)
+        finally:  # the batch and targets are not kept between steps
+            for made in (self.batch, self.targets, *self.made):
+                if made is not None:
+                    made.data = None
         if self.differentiable:
             self.running, self.output_grad = running, None
         return values
@@ -364,12 +425,13 @@ class Tape:
                     _accumulate_leaf(source, grad)
 
 
-def _run_checks(checks, x, values) -> None:
-    """The taped host checks (a loss's label check) on this replay's arrays."""
-    for fn, args, bound in checks:
+def _run_calls(calls, x, values, running) -> None:
+    """The taped host calls (a label check, a moving average's update) on this replay's
+    arrays."""
+    for fn, args, bound in calls:
         args = list(args)
         for position, source in bound:
-            args[position] = _value(source, x, values)
+            args[position] = _value(source, x, values, running)
         fn(*args)
 
 
@@ -405,29 +467,32 @@ def _loss_settings(loss) -> dict:
 
 
 class _Recorded:
-    """A ``Taping`` turned into a tape's rows, each op's inputs and array settings resolved
-    to what a replay has (``_BATCH``, an op's index, a weight, a ``_Made``), or refused
-    (``ok`` False) where one is none of these."""
+    """A ``Taping`` turned into a tape's rows, each op's inputs and array settings (and
+    each host call's arrays) resolved to what a replay has (``_BATCH``, an op's index, a
+    weight, a ``_Made``, an op's ``_Attribute``), or refused (``ok`` False) where one is
+    none of these."""
 
     def __init__(self, model, x, y, taping: Taping):
         self.x, self.y, self.derived = x, y, taping.derived
         self.weights = {id(weight) for weight in model.weights}
         self.index_of = {}  # id of an op's output tensor -> the op's index
         self.index_of_data = {}  # id of an op's output array -> the op's index
+        self.attribute_of = {}  # id of an array an op kept -> its _Attribute
         self.reads = {}  # id of an op's output or a weight -> ops reading it
-        self.targets, self.made, self.made_of = None, [], {}
+        self.batch = self.targets = None  # their _Made, when something is made of them
+        self.made, self.made_of = [], {}
         self.ops, self.sources, self.needs, self.bindings = [], [], [], []
-        checks_at = {}
-        for position, fn, args in taping.checks:
-            checks_at.setdefault(position, []).append((fn, args))
-        self.checks = []
+        calls_at = {}
+        for position, fn, args in taping.calls:
+            calls_at.setdefault(position, []).append((fn, args))
+        self.calls = []
         self.ok = True
         for position, (fn, state, inputs, out) in enumerate(taping.ops):
-            self.checks.append(self._checks(checks_at.get(position, ())))
+            self.calls.append(self._calls(calls_at.get(position, ())))
             self._add(fn, state, inputs, out)
             if not self.ok:
                 return
-        self.checks.append(self._checks(checks_at.get(len(taping.ops), ())))
+        self.calls.append(self._calls(calls_at.get(len(taping.ops), ())))
 
     def _add(self, fn, state, inputs, out) -> None:
         settings, bindings = {}, []
@@ -447,6 +512,9 @@ class _Recorded:
         index = len(self.ops)
         self.index_of[id(out)] = index
         self.index_of_data[id(out.data)] = index
+        for name, value in fn.__dict__.items():  # as the op's forward left them
+            if _is_array(value):
+                self.attribute_of.setdefault(id(value), _Attribute(index, name))
         self.ops.append((type(fn), _frozen(settings)))
         self.sources.append(row)
         self.needs.append(tuple(tensor.requires_grad for tensor in inputs))
@@ -477,14 +545,24 @@ class _Recorded:
         return None if None in items else _TupleOf(items)
 
     def _array_source(self, array):
-        """An array setting's or a check's source: the batch, an op's output, a _Made."""
+        """An array setting's or a host call's source: the batch, an op's output, an array
+        an op kept, a _Made; None if none of these."""
         if array is self.x:
             return _BATCH
-        index = self.index_of_data.get(id(array))
-        return index if index is not None else self._made(array)
+        key = id(array)
+        index = self.index_of_data.get(key)
+        if index is not None:
+            return index
+        attribute = self.attribute_of.get(key)
+        return attribute if attribute is not None else self._made(array)
 
     def _made(self, array):
-        """The targets, an array made from them, or a constant of the code; else None."""
+        """The batch or targets (as the root of an array made of them), an array made of
+        them, or a constant of the code; else None."""
+        if array is self.x:
+            if self.batch is None:
+                self.batch = _Made()
+            return self.batch
         if self.y is not None and array is self.y:
             if self.targets is None:
                 self.targets = _Made()
@@ -508,8 +586,8 @@ class _Recorded:
         self.made_of[key] = made
         return made
 
-    def _checks(self, noted) -> tuple:
-        checks = []
+    def _calls(self, noted) -> tuple:
+        calls = []
         for fn, args in noted:
             plain, bound = list(args), []
             for position, value in enumerate(args):
@@ -521,8 +599,8 @@ class _Recorded:
                     return ()
                 plain[position] = None
                 bound.append((position, source))
-            checks.append((fn, tuple(plain), tuple(bound)))
-        return tuple(checks)
+            calls.append((fn, tuple(plain), tuple(bound)))
+        return tuple(calls)
 
 
 def _is_array(value) -> bool:
@@ -553,9 +631,9 @@ def _taped(model, x, taping: Taping, output, y=None, prediction=None) -> Tape | 
         # a final softmax runs as the layers run it, on the replayed logits: a
         # cross-entropy then reads those from it, as it does from the layers' output
         source = sources[-1][0]
-        if type(source) is int and not recorded.bindings[-1] and not any(recorded.checks):
+        if type(source) is int and not recorded.bindings[-1] and not any(recorded.calls):
             tail = ops.pop()
-            for rows in (sources, recorded.needs, recorded.bindings, recorded.checks):
+            for rows in (sources, recorded.needs, recorded.bindings, recorded.calls):
                 rows.pop()
             output = taping.ops[-1][2][0]
     return Tape(recorded, output, tail)
