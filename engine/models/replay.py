@@ -52,37 +52,9 @@ import numpy
 import backends
 from backends.errors import DeviceOutOfMemoryError
 
-from .. import activations
+from .. import activations, layers
 from ..functional.activation import Softmax as SoftmaxOp
 from ..layers import base as layer_base
-from ..layers.activation_layers import LeakyReLU, ReLU, Softmax
-from ..layers.conv import Conv1D, Conv2D
-from ..layers.core import Activation, Dense, InputLayer
-from ..layers.embedding import Embedding
-from ..layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
-from ..layers.normalization import BatchNormalization, LayerNormalization
-from ..layers.pooling import (
-    AveragePooling1D,
-    AveragePooling2D,
-    GlobalAveragePooling1D,
-    GlobalAveragePooling2D,
-    GlobalMaxPooling1D,
-    GlobalMaxPooling2D,
-    MaxPooling1D,
-    MaxPooling2D,
-)
-from ..layers.regularization import Dropout
-from ..layers.reshaping import (
-    Cropping1D,
-    Cropping2D,
-    Flatten,
-    Permute,
-    RepeatVector,
-    Reshape,
-    UpSampling1D,
-    UpSampling2D,
-    ZeroPadding2D,
-)
 from ..losses import probabilistic, regression
 from ..losses.base import LossFunctionWrapper
 from ..tensor import (
@@ -100,46 +72,46 @@ from ..tensor import (
 #: dtype and the layer's attributes (built-in types only: a subclass may do more).
 REPLAYED_LAYERS = frozenset(
     {
-        InputLayer,
-        Dense,
-        Dropout,
-        Activation,
-        ReLU,
-        LeakyReLU,
-        Softmax,
-        Conv1D,
-        Conv2D,
-        MaxPooling1D,
-        MaxPooling2D,
-        AveragePooling1D,
-        AveragePooling2D,
-        GlobalAveragePooling1D,
-        GlobalAveragePooling2D,
-        GlobalMaxPooling1D,
-        GlobalMaxPooling2D,
-        Flatten,
-        Reshape,
-        RepeatVector,
-        Permute,
-        Cropping1D,
-        Cropping2D,
-        UpSampling1D,
-        UpSampling2D,
-        ZeroPadding2D,
+        layers.InputLayer,
+        layers.Dense,
+        layers.Dropout,
+        layers.Activation,
+        layers.ReLU,
+        layers.LeakyReLU,
+        layers.Softmax,
+        layers.Conv1D,
+        layers.Conv2D,
+        layers.MaxPooling1D,
+        layers.MaxPooling2D,
+        layers.AveragePooling1D,
+        layers.AveragePooling2D,
+        layers.GlobalAveragePooling1D,
+        layers.GlobalAveragePooling2D,
+        layers.GlobalMaxPooling1D,
+        layers.GlobalMaxPooling2D,
+        layers.Flatten,
+        layers.Reshape,
+        layers.RepeatVector,
+        layers.Permute,
+        layers.Cropping1D,
+        layers.Cropping2D,
+        layers.UpSampling1D,
+        layers.UpSampling2D,
+        layers.ZeroPadding2D,
         # merge layers: Maximum and Minimum compare the inputs outside the ops, which the
         # tape refuses (a replay would keep the first batch's choice)
-        Add,
-        Subtract,
-        Multiply,
-        Average,
-        Maximum,
-        Minimum,
-        Concatenate,
+        layers.Add,
+        layers.Subtract,
+        layers.Multiply,
+        layers.Average,
+        layers.Maximum,
+        layers.Minimum,
+        layers.Concatenate,
         # its id check and cast are noted (``note_call``, ``derive``) and repeated
-        Embedding,
-        LayerNormalization,
+        layers.Embedding,
+        layers.LayerNormalization,
         # its moving statistics' update is noted (``note_call``) and repeated
-        BatchNormalization,
+        layers.BatchNormalization,
     }
 )
 
