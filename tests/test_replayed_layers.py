@@ -252,3 +252,43 @@ def test_a_masked_embedding_is_not_replayed(backend, counts):
     assert replayed[0] == eager[0]
     for a, b in zip(replayed[1], eager[1], strict=True):
         numpy.testing.assert_array_equal(a, b)
+
+
+def _normalized_softmax():
+    """Batch normalization's update runs just before the softmax."""
+    return engine.models.Sequential(
+        [
+            layers.Input(shape=(6, 6, 2)),
+            layers.Flatten(),
+            layers.Dense(3),
+            layers.BatchNormalization(),
+            layers.Softmax(),
+        ]
+    )
+
+
+@pytest.mark.parametrize("build", [_conv_batch_norm, _normalized_softmax])
+def test_a_forward_with_host_calls_keeps_its_softmax_for_the_loss(backend, build, counts):
+    """Sample weights keep the loss out of the tape: the replayed forward's final softmax
+    must still run through ``apply``, so that the cross-entropy reads its logits (from
+    the probabilities, its last bits would differ)."""
+
+    def run(run_eagerly):
+        engine.utils.set_random_seed(0)
+        model = build()
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.run_eagerly = run_eagerly
+        rng = numpy.random.default_rng(5)
+        losses = []
+        for _ in range(6):
+            x = 3 * rng.standard_normal((10, 6, 6, 2)).astype("float32")
+            y, weights = rng.integers(0, 3, 10), rng.uniform(size=10)
+            losses.append(model.train_on_batch(x, y, sample_weight=weights))
+        return losses, model.get_weights()
+
+    replayed = run(False)
+    assert counts["replays"] >= 4
+    eager = run(True)
+    assert replayed[0] == eager[0]
+    for a, b in zip(replayed[1], eager[1], strict=True):
+        numpy.testing.assert_array_equal(a, b)

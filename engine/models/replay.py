@@ -196,9 +196,10 @@ class _ReplayedOutput(Function):
 
 
 class _Made:
-    """An array a replay makes before its ops: the targets (``data`` set at each replay),
-    one made from another as ``fn(parent, *args)`` (``tensor.derive``: the targets cast
-    or reshaped), or a constant of the code (``fn`` None, ``data`` kept)."""
+    """An array a replay makes before its ops: the batch or the targets (``data`` set at
+    each replay), one made from another as ``fn(parent, *args)`` (``tensor.derive``: the
+    targets cast or reshaped, an embedding's float ids cast), or a constant of the code
+    (``fn`` None, ``data`` kept)."""
 
     __slots__ = ("data", "parent", "fn", "args")
 
@@ -287,7 +288,7 @@ class Tape:
         self.calls = recorded.calls  # per op and after the last: (fn, args, bound args)
         self.batch = recorded.batch  # the _Made of the batch, when an array is made of it
         self.targets = recorded.targets  # the _Made of the targets, or None
-        self.made = recorded.made  # the _Made computed from the targets, in order
+        self.made = recorded.made  # the _Made computed from the batch or targets, in order
         self.output_index = recorded.index_of[id(output)]
         self.output_generation = output.generation
         self.prediction_index = prediction_index  # a loss tape's model output
@@ -603,10 +604,12 @@ def _taped(model, x, taping: Taping, output, y=None, prediction=None) -> Tape | 
     if recorded.index_of[id(output)] == len(ops) - 1 and issubclass(last_type, SoftmaxOp):
         # a final softmax runs as the layers run it, on the replayed logits: a
         # cross-entropy then reads those from it, as it does from the layers' output
-        source = sources[-1][0]
-        if type(source) is int and not recorded.bindings[-1] and not any(recorded.calls):
+        source, calls = sources[-1][0], recorded.calls
+        # calls has a row more than ops: those after the softmax (none may follow it), and
+        # those before it, which become the last row, after the ops left
+        if type(source) is int and not recorded.bindings[-1] and not calls[-1]:
             tail = ops.pop()
-            for rows in (sources, recorded.needs, recorded.bindings, recorded.calls):
+            for rows in (sources, recorded.needs, recorded.bindings, calls):
                 rows.pop()
             output = taping.ops[-1][2][0]
     return Tape(recorded, output, tail)
