@@ -143,7 +143,6 @@ TAPES_KEPT = 8
 #: could never be replayed) after which a model stops taping.
 WRITING_LIMIT = 3
 
-_BATCH = object()  # a taped op's input that is the batch
 _PLAIN_TYPES = (
     type(None),
     bool,
@@ -226,15 +225,13 @@ class _Attribute:
         self.index, self.name = index, name
 
 
-def _value(source, x, values, running):
+def _value(source, values, running):
     """The array (or tuple) a taped ``source`` stands for in this replay."""
-    if source is _BATCH:
-        return x
     kind = type(source)
     if kind is int:
         return values[source]
     if kind is _TupleOf:
-        return tuple(_value(item, x, values, running) for item in source.items)
+        return tuple(_value(item, values, running) for item in source.items)
     if kind is _Attribute:
         return running[source.index].__dict__[source.name]
     return source.data
@@ -267,23 +264,8 @@ class Tape:
 
     def __init__(self, recorded: "_Recorded", output, tail, prediction_index=None):
         self.ops = recorded.ops  # (op type, its settings before it ran)
-        self.sources = recorded.sources  # per op, per input: _BATCH, an op's index, a weight
-        # last op first, those with an input whose gradient flows on: (op, ((input, to),
-        # ...)), ``to`` an op's index or a weight (the batch and targets take none)
-        self.routes = tuple(
-            (index, routes)
-            for index in range(len(self.ops) - 1, -1, -1)
-            for routes in (
-                tuple(
-                    (position, source)
-                    for position, (source, needed) in enumerate(
-                        zip(self.sources[index], recorded.needs[index])
-                    )
-                    if needed and (type(source) is int or type(source) is Tensor)
-                ),
-            )
-            if routes
-        )
+        self.sources = recorded.sources  # per op, per input: an op's index, a weight, a _Made
+        self.routes = _routes(recorded.sources, recorded.needs)
         self.bindings = recorded.bindings  # per op: (setting, source) of its array settings
         self.calls = recorded.calls  # per op and after the last: (fn, args, bound args)
         self.batch = recorded.batch  # the _Made of the batch, when an array is made of it
@@ -327,19 +309,18 @@ class Tape:
                 self.ops, self.sources, self.bindings, self.calls
             ):
                 if calls:
-                    _run_calls(calls, x, values, running)
+                    _run_calls(calls, values, running)
                 fn = op_type.__new__(op_type)
                 fn.__dict__.update(state)
                 for name, source in bindings:
-                    fn.__dict__[name] = _value(source, x, values, running)
-                arrays = [  # _value, inline: the batch, an op's output, a weight or a _Made
-                    x if src is _BATCH else values[src] if type(src) is int else src.data
-                    for src in sources
+                    fn.__dict__[name] = _value(source, values, running)
+                arrays = [  # _value, inline: an op's output, a weight's or a _Made's array
+                    values[src] if type(src) is int else src.data for src in sources
                 ]
                 values.append(fn.forward(*arrays))
                 running.append(fn)
             if self.calls[-1]:
-                _run_calls(self.calls[-1], x, values, running)
+                _run_calls(self.calls[-1], values, running)
         finally:  # the batch and targets are not kept between steps
             for made in (self.batch, self.targets, *self.made):
                 if made is not None:
@@ -399,14 +380,30 @@ class Tape:
                     _accumulate_leaf(source, grad)
 
 
-def _run_calls(calls, x, values, running) -> None:
+def _run_calls(calls, values, running) -> None:
     """The taped host calls (a label check, a moving average's update) on this replay's
     arrays."""
     for fn, args, bound in calls:
         args = list(args)
         for position, source in bound:
-            args[position] = _value(source, x, values, running)
+            args[position] = _value(source, values, running)
         fn(*args)
+
+
+def _routes(sources, needs) -> tuple:
+    """Last op first, those with an input whose gradient flows on: ``(op's index,
+    ((input's position, its source), ...))``, the source an op's index or a weight (the
+    batch, the targets and constants take none)."""
+    routes = []
+    for index in range(len(sources) - 1, -1, -1):
+        flows = tuple(
+            (position, source)
+            for position, (source, needed) in enumerate(zip(sources[index], needs[index]))
+            if needed and (type(source) is int or type(source) is Tensor)
+        )
+        if flows:
+            routes.append((index, flows))
+    return tuple(routes)
 
 
 def replayable_model(model) -> bool:
@@ -442,9 +439,9 @@ def _loss_settings(loss) -> dict:
 
 class _Recorded:
     """A ``Taping`` turned into a tape's rows, each op's inputs and array settings (and
-    each host call's arrays) resolved to what a replay has (``_BATCH``, an op's index, a
-    weight, a ``_Made``, an op's ``_Attribute``), or refused (``ok`` False) where one is
-    none of these."""
+    each host call's arrays) resolved to what a replay has (an op's index, a weight, a
+    ``_Made``: the batch, the targets, an array made of them, a constant; an op's
+    ``_Attribute``), or refused (``ok`` False) where one is none of these."""
 
     def __init__(self, model, x, y, taping: Taping):
         self.x, self.y, self.derived = x, y, taping.derived
@@ -474,7 +471,7 @@ class _Recorded:
             if _plain(value):
                 settings[name] = value
                 continue
-            source = self._setting_source(value)
+            source = self._held_source(value)
             if source is None:
                 self.ok = False
                 return
@@ -501,7 +498,7 @@ class _Recorded:
         elif key in self.weights and tensor.creator is None:
             limit = 1  # a weight's gradient may add to one already there
         elif tensor.creator is None and not tensor.requires_grad:
-            return _BATCH if tensor.data is self.x else self._made(tensor.data)
+            return self._made(tensor.data)
         else:  # a tensor made outside the taped ops
             return None
         reads = self.reads[key] = self.reads.get(key, 0) + 1
@@ -509,20 +506,21 @@ class _Recorded:
             return None
         return self.index_of[key] if key in self.index_of else tensor
 
-    def _setting_source(self, value):
-        """The source of an op's setting that holds arrays (an array, or a tuple), or None."""
+    def _held_source(self, value):
+        """The source of a value that holds arrays, an op's setting or a host call's
+        argument (an array, or a tuple), or None."""
         if _is_array(value):
             return self._array_source(value)
         if type(value) is not tuple:
             return None
-        items = tuple(_Made(item) if _plain(item) else self._setting_source(item) for item in value)
+        items = tuple(_Made(item) if _plain(item) else self._held_source(item) for item in value)
         return None if None in items else _TupleOf(items)
 
     def _array_source(self, array):
-        """An array setting's or a host call's source: the batch, an op's output, an array
-        an op kept, a _Made; None if none of these."""
+        """The batch, an op's output, an array an op kept, another _Made; None if none of
+        these."""
         if array is self.x:
-            return _BATCH
+            return self._made(array)
         key = id(array)
         index = self.index_of_data.get(key)
         if index is not None:
@@ -567,7 +565,7 @@ class _Recorded:
             for position, value in enumerate(args):
                 if _plain(value):
                     continue
-                source = self._array_source(value) if _is_array(value) else None
+                source = self._held_source(value)
                 if source is None:
                     self.ok = False
                     return ()
