@@ -1,10 +1,12 @@
-"""Training speed of W1-W6 on each backend and in PyTorch, measured side by side.
+"""Training speed of W1-W6 on each backend, in PyTorch and in Keras 3 on JAX, side by side.
 
-Every (workload, side) pair is built once; then each repeat times a block of
-training steps of every pair in turn, so drift in the machine's speed touches
-all sides alike. The figure is the median over repeats, as samples per second,
-with the ratio to PyTorch (above 1: faster than PyTorch). Its markdown table is
-how speed claims are reported in issue notes.
+Every (workload, side) pair is built once, in a fresh interpreter of its own
+(``SideProcess``: sides share no allocator state, thread pool or floating-point
+flags); then, workload by workload, each repeat times a block of training steps
+of every side in turn, so drift in the machine's speed touches all sides alike.
+The figure is the median over repeats, as samples per second, with the ratio to
+PyTorch (above 1: faster than PyTorch). Its markdown table is how speed claims
+are reported in issue notes.
 
     python asv_bench/compare.py
     python asv_bench/compare.py --workloads W3 W4 --backends numpy numba --threads 2
@@ -29,10 +31,14 @@ cores, while the CPU time of a one-thread run still measures the work (spinning
 threads count as work, so compare threads > 1 by the wall clock).
 
 The models come from ``benchmarks/workloads.py``, shared with the asv
-benchmarks. PyTorch is optional: without it the table has no PyTorch column.
+benchmarks; Keras's are the same layer lists, built with ``keras`` in place of
+``engine``. PyTorch, Keras and JAX are optional: without one the table has no
+column for it. With both peers the table adds the ratio to the faster peer (the
+"best peer" of issue 14's targets).
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -79,6 +85,7 @@ def parse_args(argv=None):
         help="time blocks by the wall clock or by the process's CPU time (default: wall)",
     )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--no-keras", action="store_true", help="leave Keras on JAX out")
     parser.add_argument(
         "--memory",
         action="store_true",
@@ -116,80 +123,182 @@ def main(argv=None) -> None:
     set_thread_environment(threads)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-    from benchmarks import workloads
-
     import backends
 
     names = args.backends or backends.available()
     for name in names:
         backends.get(name)  # fail early, with the reason, for an unusable backend
     sides = [(name, name) for name in names]
-    with_torch = False
     if not args.no_torch:
-        try:
-            import torch
-
-            with_torch = True
+        if importlib.util.find_spec("torch"):
             sides.append(("torch", "PyTorch"))
-        except ImportError:
+        else:
             print("PyTorch is not installed: no PyTorch column.", file=sys.stderr)
+    if not args.no_keras:
+        if importlib.util.find_spec("keras") and importlib.util.find_spec("jax"):
+            sides.append(("keras", "Keras-JAX"))
+        else:
+            print("Keras or JAX is not installed: no Keras-JAX column.", file=sys.stderr)
+    with_torch = any(side == "torch" for side, _ in sides)
     if args.memory:
         memory_comparison(args, sides, threads, with_torch)
         return
-    workloads.limit_threads(threads)
 
-    runners, skipped = {}, {}
+    rates, skipped, versions = {}, {}, {"numpy": __import__("numpy").__version__}
     for key in args.workloads:
-        workload = workloads.WORKLOADS[key]
-        for side, _ in sides:
-            try:
-                if side == "torch":
-                    runner = workloads.TorchRunner(workload, threads)
+        workers = {}
+        try:
+            for side, _ in sides:  # each starts at once: their imports and warm-up overlap
+                workers[side] = SideProcess(key, side, threads, args.clock)
+            for side, worker in list(workers.items()):
+                reason = worker.wait_ready()
+                if reason is not None:
+                    skipped[key, side] = reason
+                    del workers[side]
                 else:
-                    runner = workloads.EngineRunner(workload, side)
-            except NotImplementedError as error:
-                skipped[key, side] = str(error)
-                continue
-            for _ in range(3):  # JIT compilation, allocator and thread-pool warm-up
-                runner.step()
-            runners[key, side] = runner
-    workloads.limit_threads(threads)
+                    versions.update(worker.versions)
+            times = time_interleaved(workers, args)
+        finally:
+            for worker in workers.values():
+                worker.stop()
+        for side, values in times.items():
+            rates[key, side] = workers[side].samples / statistics.median(values)
 
-    # calls per block, from one calibration block each
-    calls = {
-        pair: max(1, round(args.seconds / workloads.seconds_per_call(runner.step, 0.05)))
-        for pair, runner in runners.items()
-    }
-    clock = time.process_time if args.clock == "cpu" else time.perf_counter
-    times: dict = {pair: [] for pair in runners}
-    for _ in range(args.repeat):
-        for pair, runner in runners.items():
-            step = runner.step
-            # each side's own BLAS threads: the numpy backend BLAS's, the numba backend one
-            # per block of its kernel pool (selecting it pinned BLAS for the whole process)
-            workloads.limit_threads(threads, side=pair[1])
-            time.sleep(args.pause)
-            start = clock()
-            for _ in range(calls[pair]):
-                step()
-            times[pair].append((clock() - start) / calls[pair])
-
-    rates = {
-        pair: runners[pair].samples / statistics.median(values) for pair, values in times.items()
-    }
     print(table(args.workloads, sides, rates, with_torch))
     print()
-    versions = f"numpy {__import__('numpy').__version__}"
-    if with_torch:
-        versions += f", torch {torch.__version__}"
+    described = ", ".join(f"{name} {version}" for name, version in versions.items())
+    if "jax" in versions and threads not in (1, os.cpu_count()):
+        described += " (XLA on all CPUs: it has no cap but one thread)"
     print(
         f"Training samples/s ({args.clock} clock), median of {args.repeat} interleaved repeats "
-        f"of ~{args.seconds:g} s blocks; {threads} thread(s); {platform.processor() or 'cpu'}, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
-        f"Python {platform.python_version()}, {versions}; {blas_description()}."
+        f"of ~{args.seconds:g} s blocks, each side in its own process; {threads} thread(s); "
+        f"{platform.processor() or 'cpu'}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f}; Python {platform.python_version()}, {described}; "
+        f"{blas_description()}."
     )
     for (key, side), reason in skipped.items():
         print(f"Skipped {key} on {side}: {reason}")
+
+
+def time_interleaved(workers: dict, args) -> dict:
+    """Seconds per step of each worker's blocks, the workers taking turns ``args.repeat``
+    times; the calls in a block from one calibration block each."""
+    calls = {
+        side: max(1, round(args.seconds / worker.request("calibrate", 0.05)))
+        for side, worker in workers.items()
+    }
+    times: dict = {side: [] for side in workers}
+    for _ in range(args.repeat):
+        for side, worker in workers.items():
+            times[side].append(worker.request("block", calls[side], args.pause))
+    return times
+
+
+class SideProcess:
+    """One (workload, side) in a fresh interpreter that times blocks of training steps on
+    request (``_serve_side``).
+
+    Sides share nothing then: not the allocator's state (glibc raises its mmap threshold
+    after large frees, and PyTorch's W3 step ran 1.5x faster in a process where Keras on
+    JAX had trained: 8.6k against 4.9k samples/s), nor thread pools, nor floating-point
+    flags. Each side runs as in a user's own program.
+    """
+
+    def __init__(self, key: str, side: str, threads: int, clock: str):
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.key, self.side = key, side
+        self.connection, child = context.Pipe()
+        self.process = context.Process(
+            target=_serve_side, args=(child, key, side, threads, clock), daemon=True
+        )
+        self.process.start()
+        child.close()
+        self.samples, self.versions = 0, {}
+
+    def wait_ready(self) -> str | None:
+        """None once the model is built and warm; the reason where this side is skipped."""
+        message = self._receive()
+        if message[0] == "skipped":
+            return message[1]
+        _, self.samples, self.versions = message
+        return None
+
+    def request(self, *request):
+        self.connection.send(request)
+        return self._receive()
+
+    def _receive(self):
+        try:
+            message = self.connection.recv()
+        except EOFError:
+            raise RuntimeError(f"{self.key} on {self.side}: its process ended") from None
+        if isinstance(message, tuple) and message[0] == "error":
+            raise RuntimeError(f"{self.key} on {self.side} failed:\n{message[1]}")
+        return message
+
+    def stop(self) -> None:
+        try:
+            self.connection.send(None)
+        except OSError:
+            pass
+        self.process.join(timeout=30)
+        if self.process.is_alive():
+            self.process.kill()
+
+
+def make_runner(key: str, side: str, threads: int):
+    """The runner of workload ``key`` on ``side`` (a backend's name, "torch" or "keras")."""
+    from benchmarks import workloads
+
+    workload = workloads.WORKLOADS[key]
+    if side == "torch":
+        return workloads.TorchRunner(workload, threads)
+    if side == "keras":
+        return workloads.KerasRunner(workload, threads)
+    return workloads.EngineRunner(workload, side)
+
+
+def _side_versions(side: str) -> dict:
+    if side == "torch":
+        return {"torch": sys.modules["torch"].__version__}
+    if side == "keras":
+        return {"keras": sys.modules["keras"].__version__, "jax": sys.modules["jax"].__version__}
+    return {}
+
+
+def _serve_side(connection, key: str, side: str, threads: int, clock: str) -> None:
+    """A ``SideProcess``'s interpreter: build and warm up, then answer requests ("calibrate",
+    seconds) with seconds per call, ("block", calls, pause) with seconds per step, until None."""
+    import traceback
+
+    from benchmarks import workloads
+
+    try:
+        try:
+            runner = make_runner(key, side, threads)
+        except (NotImplementedError, ImportError) as error:
+            connection.send(("skipped", str(error)))
+            return
+        for _ in range(3):  # JIT compilation, allocator and thread-pool warm-up
+            runner.step()
+        # this side's BLAS threads: one under the numba backend, whose kernel pool splits
+        workloads.limit_threads(threads, side=side)
+        connection.send(("ready", runner.samples, _side_versions(side)))
+        timer = time.process_time if clock == "cpu" else time.perf_counter
+        while (request := connection.recv()) is not None:
+            if request[0] == "calibrate":
+                connection.send(workloads.seconds_per_call(runner.step, request[1]))
+                continue
+            _, calls, pause = request
+            time.sleep(pause)  # the last side's spinning threads go to sleep
+            start = timer()
+            for _ in range(calls):
+                runner.step()
+            connection.send((timer() - start) / calls)
+    except Exception:
+        connection.send(("error", traceback.format_exc()))
 
 
 def memory_comparison(args, sides, threads: int, with_torch: bool) -> None:
@@ -251,6 +360,8 @@ def measure_peak_memory(key: str, side: str, steps: int) -> None:
 
     if side == "torch":
         import torch  # noqa: F401
+    elif side == "keras":
+        workloads.import_keras_on_jax(workloads.thread_count())
     else:
         import backends
         import engine  # noqa: F401
@@ -259,10 +370,7 @@ def measure_peak_memory(key: str, side: str, steps: int) -> None:
     threads = workloads.limit_threads()
     imported = _peak_rss_mib()
     try:
-        if side == "torch":
-            runner = workloads.TorchRunner(workloads.WORKLOADS[key], threads)
-        else:
-            runner = workloads.EngineRunner(workloads.WORKLOADS[key], side)
+        runner = make_runner(key, side, threads)
     except NotImplementedError as error:
         print(json.dumps({"skipped": str(error)}))
         return
@@ -300,21 +408,40 @@ def blas_description() -> str:
 
 
 def table(keys, sides, rates, with_torch: bool) -> str:
-    """The markdown table: a row per workload, samples/s per side, ratios to PyTorch."""
+    """The markdown table: a row per workload, samples/s per side, ratios to PyTorch and,
+    where Keras on JAX ran too, to the faster of the two (the issue's "best peer")."""
+    peers = [side for side in PEERS if any(side == name for name, _ in sides)]
     return _markdown_table(
-        keys, sides, rates, with_torch, "samples/s", cell=format_rate, number=lambda rate: rate
+        keys,
+        sides,
+        rates,
+        with_torch,
+        "samples/s",
+        cell=format_rate,
+        number=lambda rate: rate,
+        best_peer=len(peers) > 1,
     )
 
 
-def _markdown_table(keys, sides, values, with_torch: bool, unit: str, cell, number) -> str:
+# the other libraries' sides; every other side is a backend of this library
+PEERS = ("torch", "keras")
+
+
+def _markdown_table(
+    keys, sides, values, with_torch: bool, unit: str, cell, number, best_peer: bool = False
+) -> str:
     """A row per workload: ``cell(value)`` per side under "<label> <unit>" ("n/a" where
-    missing), then with PyTorch each engine side's ``number(value)`` over PyTorch's."""
+    missing), then with PyTorch each engine side's ``number(value)`` over PyTorch's, and
+    with ``best_peer`` over the largest ``number`` among the peers (named in the cell)."""
     from benchmarks import workloads
 
-    engine_sides = [(side, label) for side, label in sides if side != "torch"]
+    engine_sides = [(side, label) for side, label in sides if side not in PEERS]
+    labels = dict(sides)
     header = ["workload"] + [f"{label} {unit}" for _, label in sides]
     if with_torch:
         header += [f"{label} / PyTorch" for _, label in engine_sides]
+    if best_peer:
+        header += [f"{label} / best peer" for _, label in engine_sides]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key in keys:
         cells = [f"{key} {workloads.WORKLOADS[key].title}"]
@@ -327,6 +454,13 @@ def _markdown_table(keys, sides, values, with_torch: bool, unit: str, cell, numb
                 value = values.get((key, side))
                 ratio = value and reference and number(value) / number(reference)
                 cells.append(f"{ratio:.2f}x" if ratio else "n/a")
+        if best_peer:
+            measured = [(number(values[key, p]), p) for p in PEERS if values.get((key, p))]
+            best, peer = max(measured) if measured else (None, None)
+            for side, _ in engine_sides:
+                value = values.get((key, side))
+                ratio = value and best and number(value) / best
+                cells.append(f"{ratio:.2f}x ({labels[peer]})" if ratio else "n/a")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -41,8 +41,8 @@ def main() -> None:
     workload = WORKLOADS[args.workload]
     x, y = workload.batch(workload.epoch_samples)
     engine.random.set_seed(0)
-    model = engine.Sequential(workload.build_engine())
-    model.compile(**workload.compile_engine())
+    model = engine.Sequential(workload.build_layers(engine))
+    model.compile(**workload.compile_arguments(engine))
     batch = workload.batch_size
     model.fit(x, y, batch_size=batch, epochs=1, verbose=0)  # compiles kernels, builds buffers
 

@@ -1,9 +1,10 @@
-"""PyTorch (CPU, eager) peers of the seed workloads, skipped when torch is not installed.
+"""PyTorch (CPU, eager) and Keras 3 (on JAX) peers of the seed workloads, each skipped
+when it is not installed.
 
 Same models, batch sizes and optimizers as ``bench_workloads`` (from
 ``workloads.py``), with ``torch.set_num_threads`` at the shared thread count,
-so the dashboard shows this library and PyTorch side by side. PyTorch is
-never a dependency of the library: install it yourself to see these.
+so the dashboard shows this library and its peers side by side. Neither is a
+dependency of the library: install them yourself to see these.
 """
 
 import numpy
@@ -11,7 +12,7 @@ import numpy
 from .bench_autograd import ten_op_chain
 from .bench_layers import CONV_CASES, torch_conv2d_case
 from .common import SkipNotImplemented
-from .workloads import WORKLOADS, TorchRunner, limit_threads, seconds_per_call
+from .workloads import WORKLOADS, KerasRunner, TorchRunner, limit_threads, seconds_per_call
 
 
 def _import_torch_or_skip():
@@ -32,6 +33,36 @@ class TorchWorkload:
     def setup(self, workload_key):
         _import_torch_or_skip()
         self.runner = TorchRunner(WORKLOADS[workload_key])
+        limit_threads()
+        for _ in range(2):
+            self.runner.step()
+        self.runner.predict()
+
+    def time_train_step(self, workload_key):
+        self.runner.step()
+
+    def time_predict_batch(self, workload_key):
+        self.runner.predict()
+
+    def track_train_samples_per_second(self, workload_key):
+        return self.runner.samples / seconds_per_call(self.runner.step, 0.2, rounds=3)
+
+    track_train_samples_per_second.unit = "samples/s"
+
+
+class KerasJaxWorkload:
+    """One training step and one predict batch of W1-W6 in Keras 3 on JAX (skipped where
+    Keras or JAX is not installed): the same layer lists as this library's."""
+
+    params = [list(WORKLOADS)]
+    param_names = ["workload"]
+    timeout = 180
+
+    def setup(self, workload_key):
+        try:
+            self.runner = KerasRunner(WORKLOADS[workload_key])
+        except ImportError as error:
+            raise SkipNotImplemented(f"Keras on JAX: {error}") from None
         limit_threads()
         for _ in range(2):
             self.runner.step()

@@ -70,14 +70,16 @@ def _images(rng, batch, shape):
 
 @dataclasses.dataclass(frozen=True)
 class Workload:
-    """One seed workload: its data, and its model in this library and in PyTorch."""
+    """One seed workload: its data, its model written once for this library and Keras 3 (the
+    ``keras`` argument of ``build_layers`` and ``compile_arguments`` is ``engine`` or
+    ``keras``), and the same model in PyTorch."""
 
     key: str
     title: str
     batch_size: int
     make_batch: Callable  # (rng, batch_size) -> (x, y) NumPy arrays, Keras layout
-    build_engine: Callable  # () -> layer list for engine.models.Sequential
-    compile_engine: Callable  # () -> dict of compile() arguments
+    build_layers: Callable  # (keras) -> layer list for keras.Sequential
+    compile_arguments: Callable  # (keras) -> dict of compile() arguments
     build_torch: Callable  # () -> (module, optimizer, loss_fn, to_torch(x, y))
     epoch_samples: int  # samples in the "one epoch" of the peakmem benchmarks
 
@@ -121,8 +123,8 @@ def _regression_batch(rng, batch):
 # -- models in this library ----------------------------------------------------
 
 
-def _w1_layers():
-    from engine import layers
+def _w1_layers(keras):
+    layers = keras.layers
 
     return [
         layers.Input(shape=(64,)),
@@ -131,8 +133,8 @@ def _w1_layers():
     ]
 
 
-def _w2_layers():
-    from engine import layers
+def _w2_layers(keras):
+    layers = keras.layers
 
     return [
         layers.Input(shape=(784,)),
@@ -142,8 +144,8 @@ def _w2_layers():
     ]
 
 
-def _w3_layers():
-    from engine import layers
+def _w3_layers(keras):
+    layers = keras.layers
 
     return [
         layers.Input(shape=(28, 28, 1)),
@@ -156,8 +158,8 @@ def _w3_layers():
     ]
 
 
-def _w4_layers():
-    from engine import layers
+def _w4_layers(keras):
+    layers = keras.layers
 
     return [
         layers.Input(shape=(50,)),
@@ -167,16 +169,16 @@ def _w4_layers():
     ]
 
 
-def _w5_layers():
-    from engine import layers
+def _w5_layers(keras):
+    layers = keras.layers
 
     return [layers.Input(shape=(1,)), layers.Dense(1)]
 
 
-def _w6_layers():
-    """keras.io's two custom layers, written in this library (defined here so that this
-    module imports no engine at load time)."""
-    from engine import layers, ops
+def _w6_layers(keras):
+    """keras.io's two custom layers, as written there (defined here so that this module
+    imports neither library at load time)."""
+    layers, ops = keras.layers, keras.ops
 
     class TokenAndPositionEmbedding(layers.Layer):
         def __init__(self, sequence_length, vocabulary, dim, **kwargs):
@@ -213,20 +215,16 @@ def _w6_layers():
     ]
 
 
-def _sgd_momentum():
-    from engine import optimizers
-
+def _sgd_momentum(keras):
     return {
-        "optimizer": optimizers.SGD(learning_rate=0.01, momentum=0.9),
+        "optimizer": keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
         "loss": "sparse_categorical_crossentropy",
     }
 
 
 def _adam(loss):
-    def compile_arguments():
-        from engine import optimizers
-
-        return {"optimizer": optimizers.Adam(), "loss": loss}
+    def compile_arguments(keras):
+        return {"optimizer": keras.optimizers.Adam(), "loss": loss}
 
     return compile_arguments
 
@@ -504,14 +502,14 @@ class EngineRunner:
         engine.utils.set_random_seed(SEED)
         with engine.use_backend(backend_name) as backend:
             self.backend = backend
-            layer_list = workload.build_engine()
+            layer_list = workload.build_layers(engine)
             if functional:
                 self.model = functional_model(layer_list)
             elif subclassed:
                 self.model = subclassed_model(layer_list)
             else:
                 self.model = engine.models.Sequential(layer_list)
-            self.model.compile(**workload.compile_engine())
+            self.model.compile(**workload.compile_arguments(engine))
         self.workload = workload
         self.x, self.y = workload.batch(batch_size)
         self.samples = len(self.x)
@@ -556,6 +554,44 @@ class TorchRunner:
     def predict(self) -> None:
         with self.torch.no_grad():
             self.module(self.x)
+
+
+def import_keras_on_jax(threads: int | None = None):
+    """Keras 3 on its JAX backend, imported here if it is not yet (the backend is chosen
+    at Keras's import). ``threads=1`` keeps XLA's CPU client on one thread (it must be
+    set before JAX starts); otherwise XLA runs on all CPUs, having no cap in between.
+    ImportError where Keras or JAX is missing, or Keras runs on another backend."""
+    keras = sys.modules.get("keras")
+    if keras is None:
+        import jax  # noqa: F401  (an ImportError here: no JAX)
+
+        os.environ["KERAS_BACKEND"] = "jax"
+        if threads == 1:
+            single = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+            os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {single}".strip()
+        import keras
+    if keras.backend.backend() != "jax":
+        raise ImportError(f"Keras was imported with the {keras.backend.backend()} backend")
+    return keras
+
+
+class KerasRunner:
+    """The same workload in Keras 3 on JAX (its jit-compiled steps), with one batch ready:
+    the layers and compile arguments are this library's, written against ``keras``."""
+
+    def __init__(self, workload: Workload, threads: int | None = None):
+        keras = import_keras_on_jax(threads)
+        keras.utils.set_random_seed(SEED)
+        self.model = keras.Sequential(workload.build_layers(keras))
+        self.model.compile(**workload.compile_arguments(keras))
+        self.x, self.y = workload.batch()
+        self.samples = len(self.x)
+
+    def step(self) -> None:
+        self.model.train_on_batch(self.x, self.y)  # returns the logs as host floats: waits
+
+    def predict(self) -> None:
+        self.model.predict_on_batch(self.x)
 
 
 def seconds_per_call(function: Callable, min_seconds: float = 0.2, rounds: int = 1) -> float:
