@@ -4,8 +4,11 @@ Each op is one graph node for the whole sequence. The forward projects every
 step's input with one GEMM and hands the loop over time to the backend's
 ``*_sequence_forward`` kernel; the backward hands BPTT to
 ``*_sequence_backward`` and computes the input kernel's and bias's gradients
-with a GEMM and a sum over all steps. This keeps autograd overhead to one
-node per layer call, and lets a backend run the time loop natively.
+with one GEMM over all steps: the bias is the kernel's row for an input feature
+of ones, so neither direction makes a pass of its own over the projections
+(W4's step, numba, three alternating pairs: 4.89-5.20 against 5.11-5.37 ms).
+This keeps autograd overhead to one node per layer call, and lets a backend run
+the time loop natively.
 
 The op has one output, so that autograd's single-output ``Function`` serves
 it: a packed array of shape ``(batch, timesteps + n_states, units)``, the
@@ -75,12 +78,27 @@ class RecurrentSequence(Function):
         x_steps = x.transpose(1, 0, 2)
         if self.go_backwards:
             x_steps = x_steps[::-1]
-        x_steps = xp.ascontiguousarray(x_steps)
         input_bias, recurrent_bias = bias, None
         if self.cell == "gru" and bias is not None:
             input_bias, recurrent_bias = bias[0], bias[1]
+        # the bias as one more input feature, of ones: the projection's GEMM adds it, and
+        # the backward's GEMM for the kernel's gradient gives the bias's too, with no pass
+        # of its own over the (timesteps * batch, gates) projections either way
+        self.ones_column = self.input_mask is None and input_bias is not None
+        if self.ones_column:
+            dtype = xp.result_type(x.dtype, kernel.dtype)
+            steps = xp.empty((timesteps, batch, features + 1), dtype)
+            steps[..., :features] = x_steps
+            steps[..., features] = 1
+            x_steps = steps
+            kernel = xp.concatenate([kernel, input_bias[None].astype(kernel.dtype)])
+        x_steps = xp.ascontiguousarray(x_steps)
         if self.input_mask is None:
-            x_proj = backend.dense_forward(x_steps.reshape(-1, features), kernel, input_bias)
+            x_flat = x_steps.reshape(timesteps * batch, -1)
+            if self.ones_column:
+                x_proj = backend.matmul(x_flat, kernel)
+            else:
+                x_proj = backend.dense_forward(x_flat, kernel, input_bias)
             x_proj = x_proj.reshape(timesteps, batch, -1)
         else:
             x_proj = backend.gate_masked_matmul(x_steps, kernel, self.input_mask)
@@ -95,8 +113,9 @@ class RecurrentSequence(Function):
         self.step_mask = mask
 
         needs = self.needs_input_grad
-        self.x_steps = x_steps if needs[1] else None
-        self.kernel = kernel if needs[0] else None
+        bias_needed = self.has_bias and needs[3]
+        self.x_steps = x_steps if needs[1] or (self.ones_column and bias_needed) else None
+        self.kernel = kernel[:features] if needs[0] else None
         self.recurrent_kernel = recurrent_kernel
         self.x_shape = x.shape
 
@@ -187,8 +206,13 @@ class RecurrentSequence(Function):
         else:
             if needs[0]:
                 grad_x = backend.matmul(dx_flat, self.kernel.T).reshape(timesteps, batch, features)
-            if needs[1]:
-                grad_kernel = backend.matmul(self.x_steps.reshape(-1, features).T, dx_flat)
+            if self.x_steps is not None:
+                x_flat = self.x_steps.reshape(timesteps * batch, -1)
+                grad_kernel = backend.matmul(x_flat.T, dx_flat)
+                if self.ones_column:
+                    grad_kernel, grad_bias = grad_kernel[:features], grad_kernel[features]
+                if not needs[1]:
+                    grad_kernel = None
         if grad_x is not None:
             if self.go_backwards:
                 grad_x = grad_x[::-1]
@@ -196,7 +220,8 @@ class RecurrentSequence(Function):
         grads = [grad_x, grad_kernel, d_recurrent if needs[2] else None]
         if self.has_bias:
             if needs[3]:
-                grad_bias = backend.bias_backward(dx_flat)
+                if grad_bias is None:
+                    grad_bias = backend.bias_backward(dx_flat)
                 if self.cell == "gru":
                     grad_bias = xp.stack([grad_bias, d_recurrent_bias])
             grads.append(grad_bias)
