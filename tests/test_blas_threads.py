@@ -167,6 +167,31 @@ def test_thread_pool_matmul_hands_big_float_products_to_openblas(installed, monk
     assert blas_threads.counts()["calls"] == before
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_wide_weight_gradient_is_the_transposed_product(installed, monkeypatch, dtype):
+    """``x.T @ dy`` with fewer rows than columns and a long inner axis runs as
+    ``(dy.T @ x).T`` (faster on OpenBLAS's parallel GEMM), and comes back C-contiguous;
+    other shapes and layouts keep their product."""
+    monkeypatch.setattr(thread_pool, "width", lambda: 2)
+    calls = []
+    real = blas_threads.matmul
+    monkeypatch.setattr(
+        blas_threads, "matmul", lambda a, b, t: calls.append((a.shape, b.shape)) or real(a, b, t)
+    )
+    rng = numpy.random.default_rng(7)
+    x, dy = rng.standard_normal((1600, 40)).astype(dtype), rng.standard_normal((1600, 128))
+    dy = dy.astype(dtype)
+    product = thread_pool.matmul(x.T, dy)
+    assert calls == [((128, 1600), (1600, 40))]
+    assert product.shape == (40, 128) and product.flags.c_contiguous
+    numpy.testing.assert_allclose(product, x.T @ dy, rtol=1e-4 if dtype == "float32" else 1e-12)
+    calls.clear()
+    wide = rng.standard_normal((1600, 120)).astype(dtype)
+    thread_pool.matmul(wide.T, x)  # more rows than columns
+    thread_pool.matmul(numpy.ascontiguousarray(x.T), dy)  # not a transposed view
+    assert calls == [((120, 1600), (1600, 40)), ((40, 1600), (1600, 128))]
+
+
 def compiled_here(monkeypatch, job):
     """No child compiles ``job`` ahead (on a cold cache the first update would run on one
     thread while one does: ``tests/test_numba_compile_ahead.py``); any still running ends."""
