@@ -1,7 +1,9 @@
 """The seed workloads W1-W6, defined once for the asv benchmarks and ``compare.py``.
 
-Each workload says how to build its model in this library (on a named
-backend) and in PyTorch, and how to make one batch of synthetic data. Speed
+Each workload says how to build its model, once for this library (on a named
+backend) and Keras 3 alike (its layer list takes the ``keras`` namespace:
+``engine`` or ``keras``), and in PyTorch, and how to make one batch of
+synthetic data. Speed
 does not depend on the values, so no dataset is loaded: the inputs have the
 shapes and ranges of the real ones (digits pixels in [0, 1], token ids below
 the vocabulary size, and so on).
@@ -10,8 +12,8 @@ Any workload can also be built with the functional API (``functional=True``):
 the same layers, chained on the ``Input`` tensor into ``engine.Model``, so the
 dashboard shows what the functional graph costs over ``Sequential``.
 
-PyTorch is imported only inside the functions that need it; it is never a
-dependency of the library.
+PyTorch and Keras are imported only inside the functions that need them; neither
+is a dependency of the library.
 """
 
 import dataclasses
