@@ -456,7 +456,8 @@ class ConvolutionOverrides:
         rows (``numba_native.py``), for a C-contiguous ``y`` of a compiled dtype and a bias of
         its dtype and last axis; False where it cannot, or ``y`` is too small for two blocks.
         After a product OpenBLAS split by rows, each thread adds to rows still in its cache:
-        W4's (3200, 256) projection took 529 us with its bias, against 659 on one thread."""
+        a (3200, 256) product (W4's projection, before its bias joined the GEMM as a row)
+        took 529 us with its bias, against 659 on one thread."""
         if (
             type(bias) is not numpy.ndarray
             or bias.dtype != y.dtype

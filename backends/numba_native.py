@@ -18,8 +18,8 @@ from . import blas_threads, numba_compile_ahead, thread_pool
 _compiled_jobs: dict = {}
 #: a job is compiled (or loaded from the cache) from its kernel's ``START_AFTER``-th call
 #: on, and not while a compile-ahead child runs: on a cold cache the first step's own
-#: compiles keep both cores (W4's, with its projection's bias job compiled in a third
-#: process at once, ended 0.1-0.4 s later)
+#: compiles keep both cores (W4's, measured while its projection's bias job was compiled
+#: in a third process at once, ended 0.1-0.4 s later)
 START_AFTER = 3
 _requests: dict = {}
 
