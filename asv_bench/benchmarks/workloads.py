@@ -3,10 +3,9 @@
 Each workload says how to build its model, once for this library (on a named
 backend) and Keras 3 alike (its layer list takes the ``keras`` namespace:
 ``engine`` or ``keras``), and in PyTorch, and how to make one batch of
-synthetic data. Speed
-does not depend on the values, so no dataset is loaded: the inputs have the
-shapes and ranges of the real ones (digits pixels in [0, 1], token ids below
-the vocabulary size, and so on).
+synthetic data. Speed does not depend on the values, so no dataset is loaded:
+the inputs have the shapes and ranges of the real ones (digits pixels in [0, 1],
+token ids below the vocabulary size, and so on).
 
 Any workload can also be built with the functional API (``functional=True``):
 the same layers, chained on the ``Input`` tensor into ``engine.Model``, so the
@@ -122,7 +121,7 @@ def _regression_batch(rng, batch):
     return x, (3 * x + 2 + 0.1 * rng.standard_normal((batch, 1), dtype=numpy.float32))
 
 
-# -- models in this library ----------------------------------------------------
+# -- models, for this library and Keras 3 alike -----------------------------------
 
 
 def _w1_layers(keras):
