@@ -23,20 +23,11 @@ def _import_torch_or_skip():
     return torch
 
 
-class TorchWorkload:
-    """One training step and one predict batch of W1-W5 in PyTorch."""
+class _PeerSteps:
+    """A peer's training step and predict batch of ``self.runner`` (its ``setup`` builds it)."""
 
     params = [list(WORKLOADS)]
     param_names = ["workload"]
-    timeout = 120
-
-    def setup(self, workload_key):
-        _import_torch_or_skip()
-        self.runner = TorchRunner(WORKLOADS[workload_key])
-        limit_threads()
-        for _ in range(2):
-            self.runner.step()
-        self.runner.predict()
 
     def time_train_step(self, workload_key):
         self.runner.step()
@@ -50,12 +41,24 @@ class TorchWorkload:
     track_train_samples_per_second.unit = "samples/s"
 
 
-class KerasJaxWorkload:
+class TorchWorkload(_PeerSteps):
+    """One training step and one predict batch of W1-W6 in PyTorch."""
+
+    timeout = 120
+
+    def setup(self, workload_key):
+        _import_torch_or_skip()
+        self.runner = TorchRunner(WORKLOADS[workload_key])
+        limit_threads()
+        for _ in range(2):
+            self.runner.step()
+        self.runner.predict()
+
+
+class KerasJaxWorkload(_PeerSteps):
     """One training step and one predict batch of W1-W6 in Keras 3 on JAX (skipped where
     Keras or JAX is not installed): the same layer lists as this library's."""
 
-    params = [list(WORKLOADS)]
-    param_names = ["workload"]
     timeout = 180
 
     def setup(self, workload_key):
@@ -67,17 +70,6 @@ class KerasJaxWorkload:
         for _ in range(2):
             self.runner.step()
         self.runner.predict()
-
-    def time_train_step(self, workload_key):
-        self.runner.step()
-
-    def time_predict_batch(self, workload_key):
-        self.runner.predict()
-
-    def track_train_samples_per_second(self, workload_key):
-        return self.runner.samples / seconds_per_call(self.runner.step, 0.2, rounds=3)
-
-    track_train_samples_per_second.unit = "samples/s"
 
 
 class TorchAutogradOverhead:
