@@ -24,12 +24,22 @@ START_AFTER = 3
 _requests: dict = {}
 
 
-def split(module, name: str, words: int, arguments: tuple, count: int, min_block: int) -> bool:
+def split(
+    module,
+    name: str,
+    words: int,
+    arguments: tuple,
+    count: int,
+    min_block: int,
+    packed: bool = False,
+) -> bool:
     """``module.{name}_split(callback, job, parts, record, *arguments)``: the kernel over
     ``count`` units (elements, rows) in blocks of at least ``min_block``, on two threads
     or more, ``record`` holding ``words`` int64 words; the job's dtype is that of
-    ``arguments[0]``. False, doing nothing, where ``blas_threads`` is not installed, the
-    work is too small for two blocks, or the job is not compiled yet."""
+    ``arguments[0]``. ``packed``: the driver takes ``arguments`` as one tuple instead (one
+    driver for kernels of different arguments). False, doing nothing, where
+    ``blas_threads`` is not installed, the work is too small for two blocks, or the job is
+    not compiled yet."""
     if count < 2 * min_block or not blas_threads.installed():
         return False
     parts = min(thread_pool.width(), count // min_block)
@@ -39,11 +49,12 @@ def split(module, name: str, words: int, arguments: tuple, count: int, min_block
     record = numpy.empty(words, numpy.int64)  # one per call: two threads may run at once
     callback = blas_threads.callback_address()
     compiled = _compiled_jobs.get((module, job))
+    passed = (arguments,) if packed else arguments
     if compiled is None:
-        compiled = _compile(module, job, driver, (callback, 0, parts, record, *arguments))
+        compiled = _compile(module, job, driver, (callback, 0, parts, record, *passed))
         if compiled is None:
             return False
-    driver(callback, compiled.address, parts, record, *arguments)
+    driver(callback, compiled.address, parts, record, *passed)
     return True
 
 

@@ -10,7 +10,7 @@ these kernels, so they keep the fused path.
 
 import numpy
 
-from . import numba_compile_ahead, thread_pool
+from . import numba_compile_ahead, numba_native, thread_pool
 from .numba_dispatch import _jit_dtype
 
 
@@ -45,15 +45,22 @@ class RecurrentOverrides:
         step_mask = self._step_mask(mask, x_proj)
         return None if step_mask is None else (codes, step_mask)
 
-    @staticmethod
-    def _run_rows(kernel, *args, batch):
-        """Run a sequence kernel over all batch rows, split between the kernel pool's
-        threads (``thread_pool.py``): rows are independent through time. Blocks
-        start on multiples of 8, so that BLAS's row tiles of the per-step products
-        fall alike whatever the number of threads."""
+    def _run_rows(self, kernel, *args, batch):
+        """Run a sequence kernel over all batch rows, split between threads: rows are
+        independent through time. Blocks start on multiples of 8 rows
+        (``ROW_ALIGN``), so that BLAS's row tiles of the per-step products fall alike
+        whatever the number of threads.
+
+        The blocks run as native jobs where they can (``numba_native``: no Python and no
+        GIL in the hand-off), else on the kernel pool (``thread_pool.run_blocks``)."""
         thread_pool.pin_scipy_blas()  # the kernels' ``numpy.dot``
         numba_compile_ahead.wait(kernel)  # a backward compiled ahead: loaded from the cache
-        thread_pool.run_blocks(kernel, *args, count=batch, min_block=8, align=8)
+        kernels = self._recurrent
+        align = kernels.ROW_ALIGN
+        words = kernels.SEQUENCE_WORDS
+        if numba_native.split(kernels, kernel.__name__, words, args, batch, align, packed=True):
+            return
+        thread_pool.run_blocks(kernel, *args, count=batch, min_block=align, align=align)
 
     @staticmethod
     def _state_sequence(x_proj, initial):

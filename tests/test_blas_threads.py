@@ -287,6 +287,60 @@ def test_a_products_bias_is_added_as_native_jobs_as_on_one_thread(
     assert (got == 0).any() == relu
 
 
+def _sequence_pass(numba_backend, cell, arrays, mask):
+    """A sequence kernel's forward and backward through the backend: every array they give."""
+    x_proj, kernel, bias, h0, c0, grad = (array.copy() for array in arrays)  # x_proj is consumed
+    if cell == "lstm":
+        outputs, h, c, cache = numba_backend.lstm_sequence_forward(x_proj, kernel, h0, c0, mask)
+        backward = numba_backend.lstm_sequence_backward(grad, h0, c0, kernel, cache, mask)
+        return (outputs, h, c, *backward)
+    if cell == "gru":
+        outputs, h, cache = numba_backend.gru_sequence_forward(x_proj, kernel, bias, h0, mask)
+        backward = numba_backend.gru_sequence_backward(grad, h0, kernel, cache, mask)
+        return (outputs, h, *backward)
+    outputs, h, cache = numba_backend.simple_rnn_sequence_forward(x_proj, kernel, h0, mask)
+    return (outputs, h, *numba_backend.simple_rnn_sequence_backward(grad, h0, kernel, cache, mask))
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+@pytest.mark.parametrize(("dtype", "masked"), [("float32", False), ("float64", True)])
+def test_recurrent_sequences_run_as_native_jobs_bit_for_bit_as_on_one_thread(
+    installed, monkeypatch, cell, dtype, masked
+):
+    """Each sequence kernel, forward and backward, splits its batch rows into native jobs
+    (not the Python pool) on multiples of 8 rows, and gives one thread's bits."""
+    threads, steps, batch, units = 3, 4, 37, 8  # blocks of 8, 16 and 13 rows
+    for direction in ("forward", "backward"):
+        compiled_here(
+            monkeypatch, f"backends.numba_kernels.recurrent.{cell}_{direction}_job_{dtype}"
+        )
+    numba_backend = backends.get("numba")
+    rng = numpy.random.default_rng(10)
+    gates = {"simple_rnn": 1, "lstm": 4, "gru": 3}[cell] * units
+    shapes = [(steps, batch, gates), (units, gates), (gates,), (batch, units), (batch, units)]
+    arrays = [(0.5 * rng.standard_normal(shape)).astype(dtype) for shape in shapes]
+    arrays.append(rng.standard_normal((steps, batch, units)).astype(dtype))
+    mask = rng.random((steps, batch)) < 0.8 if masked else None
+
+    def run(width):
+        monkeypatch.setattr(thread_pool, "width", lambda: width)
+        return _sequence_pass(numba_backend, cell, arrays, mask)
+
+    serial = run(1)
+    monkeypatch.setattr(thread_pool._Pool, "run", lambda *a: pytest.fail("the Python pool ran"))
+    before = blas_threads.counts()
+    split = run(threads)
+    after = blas_threads.counts()
+    assert after["calls"] - before["calls"] == 2  # the forward and the backward
+    jobs = sum(after[key] - before[key] for key in ("pool_jobs", "helper_jobs"))
+    assert jobs == 2 * (threads - 1)
+    assert len(split) == len(serial)
+    for got, expected in zip(split, serial, strict=True):
+        if expected is not None:
+            numpy.testing.assert_array_equal(got, expected)
+    assert not numpy.array_equal(serial[0][-1], serial[0][0])
+
+
 def test_native_job_blocks_cover_the_range_once_on_aligned_boundaries():
     from backends.numba_kernels.native_jobs import ALIGN, block
 

@@ -24,7 +24,7 @@ entry with that file), and this file's stamp joins every kernel module's.
 import numba
 from llvmlite import ir
 from numba.core import cgutils, types
-from numba.extending import intrinsic, register_jitable
+from numba.extending import intrinsic, overload, register_jitable
 
 JOB_SIGNATURE = types.void(types.int32, types.voidptr, types.int32)
 #: the record's first words: element count, itemsize; addresses and scalars follow
@@ -90,12 +90,12 @@ def run_jobs(typingctx, callback, job, parts, record):
 
 
 @register_jitable
-def block(count, parts, index):
-    """``[start, stop)`` of job ``index`` of ``parts`` over ``count`` elements: near-equal,
-    with inner boundaries at multiples of ``ALIGN``."""
-    units = (count + ALIGN - 1) // ALIGN
-    start = min(count, units * index // parts * ALIGN)
-    stop = min(count, units * (index + 1) // parts * ALIGN)
+def block(count, parts, index, align=ALIGN):
+    """``[start, stop)`` of job ``index`` of ``parts`` over ``count`` elements (or rows):
+    near-equal, with inner boundaries at multiples of ``align``."""
+    units = (count + align - 1) // align
+    start = min(count, units * index // parts * align)
+    stop = min(count, units * (index + 1) // parts * align)
     return start, stop
 
 
@@ -110,3 +110,58 @@ def job_array(record, word, start, stop, dtype):
     """Elements ``[start, stop)`` of the flat array whose address is ``record[word]``."""
     address = record[word] + start * record[1]
     return numba.carray(_pointer(address), stop - start, dtype)
+
+
+# A record can also hold whole arrays of any rank (``put_array``: the address, then the
+# shape), read back by rank (``job_vector``, ``job_matrix``, ``job_cube``: the array and
+# the next word), and integers (``put_argument`` stores either, by type).
+
+
+@register_jitable
+def put_array(record, word, array):
+    """Store the C-contiguous ``array``'s address and shape from ``record[word]`` on;
+    returns the next free word."""
+    record[word] = array.ctypes.data
+    shape = array.shape
+    for axis in range(len(shape)):
+        record[word + 1 + axis] = shape[axis]
+    return word + 1 + len(shape)
+
+
+def put_argument(record, word, value):
+    """``put_array`` for an array, ``record[word] = value`` for an integer; returns the next
+    free word."""
+
+
+@overload(put_argument, jit_options={"no_cfunc_wrapper": True})
+def _put_argument_overload(record, word, value):
+    if isinstance(value, types.Array):
+        return lambda record, word, value: put_array(record, word, value)
+    if isinstance(value, (types.Integer, types.Boolean)):
+
+        def put_integer(record, word, value):
+            record[word] = value
+            return word + 1
+
+        return put_integer
+    return None
+
+
+@register_jitable
+def job_vector(record, word, dtype):
+    """The 1-D array stored at ``record[word]`` (``put_array``), and the next word."""
+    return numba.carray(_pointer(record[word]), record[word + 1], dtype), word + 2
+
+
+@register_jitable
+def job_matrix(record, word, dtype):
+    """The 2-D array stored at ``record[word]`` (``put_array``), and the next word."""
+    shape = (record[word + 1], record[word + 2])
+    return numba.carray(_pointer(record[word]), shape, dtype), word + 3
+
+
+@register_jitable
+def job_cube(record, word, dtype):
+    """The 3-D array stored at ``record[word]`` (``put_array``), and the next word."""
+    shape = (record[word + 1], record[word + 2], record[word + 3])
+    return numba.carray(_pointer(record[word]), shape, dtype), word + 4

@@ -53,7 +53,18 @@ taken from their outputs, so the pre-activations are never stored.
 
 import numba
 import numpy
+from numba import literal_unroll
+from numba.extending import register_jitable
 
+from .native_jobs import (
+    HEADER_WORDS,
+    block,
+    job_cube,
+    job_matrix,
+    job_vector,
+    put_argument,
+    run_jobs,
+)
 from .vector_math import like, sigmoid, tanh
 
 LINEAR, TANH, SIGMOID, RELU = 0, 1, 2, 3
@@ -379,3 +390,190 @@ def gru_backward(
             d_h, d_next, direct = dh[b], dh_next[b], dh_direct[b]
             for j in range(units):
                 d_h[j] = d_next[j] + direct[j]
+
+
+# -- the kernels as native jobs (``native_jobs``) ------------------------------------
+# ``numba_recurrent`` runs each sequence kernel this way where it can: job ``index`` of
+# ``parts`` runs the kernel on its block of batch rows, with no Python and no GIL in the
+# hand-off (the pool's worker takes ~50 us to start a Python block, and its caller as long
+# to see it end). Blocks start on multiples of ``ROW_ALIGN``, as the pool's do. Record:
+# the batch size, the itemsize, then the kernel's arguments in order (``put_argument``:
+# an array's address and shape, a code's value).
+SEQUENCE_WORDS = 64
+ROW_ALIGN = 8
+
+
+@register_jitable
+def _describe(record, arguments):
+    first = arguments[0]  # (timesteps, batch, ...)
+    record[0], record[1] = first.shape[1], first.itemsize
+    word = HEADER_WORDS
+    for argument in literal_unroll(arguments):
+        word = put_argument(record, word, argument)
+
+
+@register_jitable
+def _rows(record, index, parts):
+    return block(record[0], parts, index, ROW_ALIGN)
+
+
+@register_jitable
+def _simple_rnn_forward_block(record, index, parts, dtype):
+    x_proj, word = job_cube(record, HEADER_WORDS, dtype)
+    kernel, word = job_matrix(record, word, dtype)
+    mask, word = job_matrix(record, word, numpy.bool_)
+    h_states, _ = job_cube(record, word + 1, dtype)
+    simple_rnn_forward(x_proj, kernel, mask, record[word], h_states, *_rows(record, index, parts))
+
+
+@register_jitable
+def _simple_rnn_backward_block(record, index, parts, dtype):
+    grad_outputs, word = job_cube(record, HEADER_WORDS, dtype)
+    dh, word = job_matrix(record, word, dtype)
+    kernel_t, word = job_matrix(record, word, dtype)
+    mask, word = job_matrix(record, word, numpy.bool_)
+    activation = record[word]
+    h_states, word = job_cube(record, word + 1, dtype)
+    dx_proj, _ = job_cube(record, word, dtype)
+    start, stop = _rows(record, index, parts)
+    simple_rnn_backward(
+        grad_outputs, dh, kernel_t, mask, activation, h_states, dx_proj, start, stop
+    )
+
+
+@register_jitable
+def _lstm_forward_block(record, index, parts, dtype):
+    x_proj, word = job_cube(record, HEADER_WORDS, dtype)
+    kernel, word = job_matrix(record, word, dtype)
+    mask, word = job_matrix(record, word, numpy.bool_)
+    activation, recurrent_activation = record[word], record[word + 1]
+    h_states, word = job_cube(record, word + 2, dtype)
+    c_states, word = job_cube(record, word, dtype)
+    gates, _ = job_cube(record, word, dtype)
+    start, stop = _rows(record, index, parts)
+    lstm_forward(
+        x_proj, kernel, mask, activation, recurrent_activation, h_states, c_states, gates,
+        start, stop,
+    )  # fmt: skip
+
+
+@register_jitable
+def _lstm_backward_block(record, index, parts, dtype):
+    grad_outputs, word = job_cube(record, HEADER_WORDS, dtype)
+    dh, word = job_matrix(record, word, dtype)
+    dc, word = job_matrix(record, word, dtype)
+    kernel, word = job_matrix(record, word, dtype)
+    mask, word = job_matrix(record, word, numpy.bool_)
+    activation, recurrent_activation = record[word], record[word + 1]
+    c_states, word = job_cube(record, word + 2, dtype)
+    gates, word = job_cube(record, word, dtype)
+    dx_proj, _ = job_cube(record, word, dtype)
+    start, stop = _rows(record, index, parts)
+    lstm_backward(
+        grad_outputs, dh, dc, kernel, mask, activation, recurrent_activation, c_states, gates,
+        dx_proj, start, stop,
+    )  # fmt: skip
+
+
+@register_jitable
+def _gru_forward_block(record, index, parts, dtype):
+    x_proj, word = job_cube(record, HEADER_WORDS, dtype)
+    kernel, word = job_matrix(record, word, dtype)
+    recurrent_bias, word = job_vector(record, word, dtype)
+    mask, word = job_matrix(record, word, numpy.bool_)
+    activation, recurrent_activation = record[word], record[word + 1]
+    h_states, word = job_cube(record, word + 2, dtype)
+    gates, word = job_cube(record, word, dtype)
+    rec_h, _ = job_cube(record, word, dtype)
+    start, stop = _rows(record, index, parts)
+    gru_forward(
+        x_proj, kernel, recurrent_bias, mask, activation, recurrent_activation, h_states,
+        gates, rec_h, start, stop,
+    )  # fmt: skip
+
+
+@register_jitable
+def _gru_backward_block(record, index, parts, dtype):
+    grad_outputs, word = job_cube(record, HEADER_WORDS, dtype)
+    dh, word = job_matrix(record, word, dtype)
+    kernel, word = job_matrix(record, word, dtype)
+    mask, word = job_matrix(record, word, numpy.bool_)
+    activation, recurrent_activation = record[word], record[word + 1]
+    h_states, word = job_cube(record, word + 2, dtype)
+    gates, word = job_cube(record, word, dtype)
+    rec_h, word = job_cube(record, word, dtype)
+    dx_proj, word = job_cube(record, word, dtype)
+    drec, _ = job_cube(record, word, dtype)
+    start, stop = _rows(record, index, parts)
+    gru_backward(
+        grad_outputs, dh, kernel, mask, activation, recurrent_activation, h_states, gates,
+        rec_h, dx_proj, drec, start, stop,
+    )  # fmt: skip
+
+
+@register_jitable
+def _words(data):
+    return numba.carray(data, SEQUENCE_WORDS, numpy.int64)
+
+
+def simple_rnn_forward_job_float32(index, data, parts):  # pragma: no cover - compiled
+    _simple_rnn_forward_block(_words(data), index, parts, numpy.float32)
+
+
+def simple_rnn_forward_job_float64(index, data, parts):  # pragma: no cover - compiled
+    _simple_rnn_forward_block(_words(data), index, parts, numpy.float64)
+
+
+def simple_rnn_backward_job_float32(index, data, parts):  # pragma: no cover - compiled
+    _simple_rnn_backward_block(_words(data), index, parts, numpy.float32)
+
+
+def simple_rnn_backward_job_float64(index, data, parts):  # pragma: no cover - compiled
+    _simple_rnn_backward_block(_words(data), index, parts, numpy.float64)
+
+
+def lstm_forward_job_float32(index, data, parts):  # pragma: no cover - compiled
+    _lstm_forward_block(_words(data), index, parts, numpy.float32)
+
+
+def lstm_forward_job_float64(index, data, parts):  # pragma: no cover - compiled
+    _lstm_forward_block(_words(data), index, parts, numpy.float64)
+
+
+def lstm_backward_job_float32(index, data, parts):  # pragma: no cover - compiled
+    _lstm_backward_block(_words(data), index, parts, numpy.float32)
+
+
+def lstm_backward_job_float64(index, data, parts):  # pragma: no cover - compiled
+    _lstm_backward_block(_words(data), index, parts, numpy.float64)
+
+
+def gru_forward_job_float32(index, data, parts):  # pragma: no cover - compiled
+    _gru_forward_block(_words(data), index, parts, numpy.float32)
+
+
+def gru_forward_job_float64(index, data, parts):  # pragma: no cover - compiled
+    _gru_forward_block(_words(data), index, parts, numpy.float64)
+
+
+def gru_backward_job_float32(index, data, parts):  # pragma: no cover - compiled
+    _gru_backward_block(_words(data), index, parts, numpy.float32)
+
+
+def gru_backward_job_float64(index, data, parts):  # pragma: no cover - compiled
+    _gru_backward_block(_words(data), index, parts, numpy.float64)
+
+
+@numba.njit(cache=True, nogil=True)
+def sequence_split(callback, job, parts, record, arguments):
+    """A sequence kernel in ``parts`` native jobs (``job``: one of the ``*_job_*`` above);
+    ``arguments``: the kernel's, without ``start`` and ``stop``; ``record``:
+    ``SEQUENCE_WORDS`` int64 words to fill. One driver for all: ``numba_native.split``
+    passes the arguments as one tuple (``packed=True``)."""
+    _describe(record, arguments)
+    run_jobs(callback, job, parts, record)
+
+
+simple_rnn_forward_split = simple_rnn_backward_split = sequence_split
+lstm_forward_split = lstm_backward_split = sequence_split
+gru_forward_split = gru_backward_split = sequence_split
