@@ -285,6 +285,15 @@ UNREPLAYED = {
     ),
     "subclassed": _Subclassed,
     "shared layer": _shared,
+    # the dropout masks are drawn outside the op: a replay would keep the first step's
+    "recurrent dropout": lambda: engine.models.Sequential(
+        [
+            layers.Input(shape=(4,)),
+            layers.Reshape((2, 2)),
+            layers.LSTM(3, dropout=0.3, recurrent_dropout=0.2),
+            layers.Dense(1),
+        ]
+    ),
 }
 
 

@@ -1,6 +1,6 @@
 """Layers whose replay repeats host calls (``tensor.note_call``): batch normalization's
-moving statistics, an embedding's id check; merge, reshaping, pooling and normalization
-layers. Each model trains, evaluates and predicts the same as ``run_eagerly=True``, bit
+moving statistics, an embedding's id check; merge, reshaping, pooling, normalization and
+recurrent layers. Each model trains, evaluates and predicts the same as ``run_eagerly=True``, bit
 for bit, on every backend, and runs no layer once taped."""
 
 import numpy
@@ -105,6 +105,32 @@ def _bilinear():
     )
 
 
+def _recurrent():
+    return engine.models.Sequential(
+        [
+            layers.Input(shape=(7,), dtype="int32"),
+            layers.Embedding(20, 4),
+            layers.LSTM(5, return_sequences=True),
+            layers.GRU(4, go_backwards=True, return_sequences=True),
+            layers.GRU(4, reset_after=False, return_sequences=True),
+            layers.SimpleRNN(3),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
+
+
+def _masked_recurrent():
+    """Ids of 0 are padding: the LSTM skips their steps."""
+    return engine.models.Sequential(
+        [
+            layers.Input(shape=(7,), dtype="int32"),
+            layers.Embedding(20, 4, mask_zero=True),
+            layers.LSTM(5),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
+
+
 MODELS = {
     # name: (model, per-sample input shape, kind of inputs)
     "batch normalization": (_conv_batch_norm, (6, 6, 2), "normal"),
@@ -113,6 +139,7 @@ MODELS = {
     "merges": (_merges, (6,), "normal"),
     "reshaping": (_reshaping, (4, 6, 2), "normal"),
     "bilinear upsampling": (_bilinear, (3, 4, 2), "normal"),
+    "recurrent": (_recurrent, (7,), "ids"),
 }
 
 
@@ -243,12 +270,13 @@ def _masked_text():
     )
 
 
-def test_a_masked_embedding_is_not_replayed(backend, counts):
+@pytest.mark.parametrize("build", [_masked_text, _masked_recurrent])
+def test_a_masked_embedding_is_not_replayed(backend, build, counts):
     """The mask is made from the ids outside the ops: a replay would keep the first
     batch's."""
-    replayed = _train((_masked_text, (7,), "ids"), run_eagerly=False)
+    replayed = _train((build, (7,), "ids"), run_eagerly=False)
     assert counts["replays"] == 0
-    eager = _train((_masked_text, (7,), "ids"), run_eagerly=True)
+    eager = _train((build, (7,), "ids"), run_eagerly=True)
     assert replayed[0] == eager[0]
     for a, b in zip(replayed[1], eager[1], strict=True):
         numpy.testing.assert_array_equal(a, b)

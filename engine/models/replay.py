@@ -19,8 +19,9 @@ A tape is replayed only where that holds by construction:
   changes nothing else but through a noted host call (``REPLAYED_LAYERS``, with built-in
   activations: dropout draws its mask inside its op; batch normalization's update of
   its moving statistics and an embedding's id check are noted with ``tensor.note_call``
-  and repeated at every replay, where they ran; no user layer or activation, which may
-  branch on values);
+  and repeated at every replay, where they ran; a recurrent layer's sequence is one op,
+  and its dropout masks, drawn outside that op, refuse the tape; no user layer or
+  activation, which may branch on values);
 - the loss, taped with the forward, is a built-in one whose call is its ops
   (``REPLAYED_LOSSES``, exact types), given no sample or class weights; its targets'
   casts and reshapes are noted (``tensor.derive``) and made again from the next
@@ -110,6 +111,10 @@ REPLAYED_LAYERS = frozenset(
         layers.Concatenate,
         # its id check and cast are noted (``note_call``, ``derive``) and repeated
         layers.Embedding,
+        # the whole sequence is one op (its dropout masks, drawn outside it, refuse the tape)
+        layers.SimpleRNN,
+        layers.LSTM,
+        layers.GRU,
         layers.LayerNormalization,
         # its moving statistics' update is noted (``note_call``) and repeated
         layers.BatchNormalization,
