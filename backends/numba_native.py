@@ -36,8 +36,8 @@ def split(
     """``module.{name}_split(callback, job, parts, record, *arguments)``: the kernel over
     ``count`` units (elements, rows) in blocks of at least ``min_block``, on two threads
     or more, ``record`` holding ``words`` int64 words; the job's dtype is that of
-    ``arguments[0]``. ``packed``: the driver takes ``arguments`` as one tuple instead (one
-    driver for kernels of different arguments). False, doing nothing, where
+    ``arguments[0]``. ``packed``: the driver is ``native_jobs.packed_split``, given ``count``
+    and ``arguments`` as one tuple. False, doing nothing, where
     ``blas_threads`` is not installed, the work is too small for two blocks, or the job is
     not compiled yet."""
     if count < 2 * min_block or not blas_threads.installed():
@@ -49,7 +49,7 @@ def split(
     record = numpy.empty(words, numpy.int64)  # one per call: two threads may run at once
     callback = blas_threads.callback_address()
     compiled = _compiled_jobs.get((module, job))
-    passed = (arguments,) if packed else arguments
+    passed = (count, arguments) if packed else arguments
     if compiled is None:
         compiled = _compile(module, job, driver, (callback, 0, parts, record, *passed))
         if compiled is None:

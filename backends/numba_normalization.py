@@ -1,14 +1,14 @@
 """The numba backend's normalization overrides: layer and batch normalization.
 
-A mixin of ``NumbaBackend``. Layer normalization splits its rows between the
-kernel pool's threads; batch normalization keeps its channel sums in float64.
+A mixin of ``NumbaBackend``. Layer normalization splits its rows between threads (as
+native jobs where it can, ``numba_native``); batch normalization keeps its channel sums in float64.
 2-D float32/float64 inputs only (the layers flatten theirs); the rest goes to
 the NumPy reference.
 """
 
 import numpy
 
-from . import numba_compile_ahead, thread_pool
+from . import numba_compile_ahead, numba_native, thread_pool
 from . import numba_dispatch as dispatch
 from .numba_dispatch import _jit_dtype, _scale_and_shift
 
@@ -43,9 +43,14 @@ class NormalizationOverrides:
             lambda: (y, x, mean, variance, params[0], args[3], _BOUNDS, y, _PARTS, _PARTS, 0, 0),
         )
         min_rows = -(-dispatch.MIN_SPLIT_ELEMENTS // features)
-        thread_pool.run_blocks(
-            self._normalization.layer_norm_forward, *args, count=rows, min_block=min_rows
-        )
+        kernels = self._normalization
+        words = kernels.LAYER_NORM_WORDS
+        if not numba_native.split(
+            kernels, "layer_norm_forward", words, args, rows, min_rows, packed=True
+        ):
+            thread_pool.run_blocks(
+                kernels.layer_norm_forward, *args, count=rows, min_block=min_rows
+            )
         return y, mean, variance
 
     def layer_norm_backward(self, dy, x, mean, variance, gamma, epsilon):
@@ -60,19 +65,15 @@ class NormalizationOverrides:
         dx = numpy.empty(x.shape, x.dtype)
         dgamma_parts = numpy.empty((len(blocks), features))
         dbeta_parts = numpy.empty((len(blocks), features))
-        arrays = (dy, x, mean, variance)
-        numba_compile_ahead.wait(self._normalization.layer_norm_backward)
-        thread_pool.run_blocks(
-            self._normalization.layer_norm_backward,
-            *(numpy.ascontiguousarray(a) for a in arrays),
-            params[0],
-            x.dtype.type(epsilon),
-            bounds,
-            dx,
-            dgamma_parts,
-            dbeta_parts,
-            count=len(blocks),
-        )
+        arrays = tuple(numpy.ascontiguousarray(a) for a in (dy, x, mean, variance))
+        args = (*arrays, params[0], x.dtype.type(epsilon), bounds, dx, dgamma_parts, dbeta_parts)
+        kernels = self._normalization
+        numba_compile_ahead.wait(kernels.layer_norm_backward)
+        words, count = kernels.LAYER_NORM_WORDS, len(blocks)
+        if not numba_native.split(
+            kernels, "layer_norm_backward", words, args, count, 1, packed=True
+        ):
+            thread_pool.run_blocks(kernels.layer_norm_backward, *args, count=count)
         dgamma = dgamma_parts.sum(axis=0).astype(x.dtype)
         dbeta = dbeta_parts.sum(axis=0).astype(x.dtype)
         return dx, dgamma, dbeta

@@ -341,6 +341,49 @@ def test_recurrent_sequences_run_as_native_jobs_bit_for_bit_as_on_one_thread(
     assert not numpy.array_equal(serial[0][-1], serial[0][0])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_layer_normalization_runs_as_native_jobs_bit_for_bit_as_on_the_pool(
+    installed, monkeypatch, dtype
+):
+    """Forward and backward split their rows (the backward its row blocks) into native
+    jobs, not the Python pool, and give the pool's bits on the same blocks."""
+    from backends import numba_dispatch, numba_native
+
+    monkeypatch.setattr(numba_dispatch, "MIN_SPLIT_ELEMENTS", 600)
+    for direction in ("forward", "backward"):
+        compiled_here(
+            monkeypatch, f"backends.numba_kernels.normalization.layer_norm_{direction}_job_{dtype}"
+        )
+    monkeypatch.setattr(thread_pool, "width", lambda: 3)
+    numba_backend = backends.get("numba")
+    rng = numpy.random.default_rng(11)
+    x, dy = (rng.standard_normal((203, 24)).astype(dtype) for _ in range(2))  # 3 jobs each way
+    gamma, beta = (rng.standard_normal(24).astype(dtype) for _ in range(2))
+
+    def run():
+        y, mean, variance = numba_backend.layer_norm_forward(x, gamma, beta, 1e-3)
+        return (
+            y,
+            mean,
+            variance,
+            *numba_backend.layer_norm_backward(dy, x, mean, variance, gamma, 1e-3),
+        )
+
+    split = numba_native.split
+    monkeypatch.setattr(numba_native, "split", lambda *args, **kwargs: False)
+    on_the_pool = run()
+    monkeypatch.setattr(numba_native, "split", split)
+    monkeypatch.setattr(thread_pool._Pool, "run", lambda *a: pytest.fail("the Python pool ran"))
+    before = blas_threads.counts()
+    native = run()
+    after = blas_threads.counts()
+    assert after["calls"] - before["calls"] == 2
+    jobs = sum(after[key] - before[key] for key in ("pool_jobs", "helper_jobs"))
+    assert jobs == 2 * 2
+    for got, expected in zip(native, on_the_pool, strict=True):
+        numpy.testing.assert_array_equal(got, expected)
+
+
 def test_native_job_blocks_cover_the_range_once_on_aligned_boundaries():
     from backends.numba_kernels.native_jobs import ALIGN, block
 

@@ -22,7 +22,9 @@ entry with that file), and this file's stamp joins every kernel module's.
 """
 
 import numba
+import numpy
 from llvmlite import ir
+from numba import literal_unroll
 from numba.core import cgutils, types
 from numba.extending import intrinsic, overload, register_jitable
 
@@ -112,9 +114,10 @@ def job_array(record, word, start, stop, dtype):
     return numba.carray(_pointer(address), stop - start, dtype)
 
 
-# A record can also hold whole arrays of any rank (``put_array``: the address, then the
-# shape), read back by rank (``job_vector``, ``job_matrix``, ``job_cube``: the array and
-# the next word), and integers (``put_argument`` stores either, by type).
+# A record can also hold a kernel's whole argument list (``packed_split``): each array's
+# address and shape (``put_array``), read back by rank (``job_vector``, ``job_matrix``,
+# ``job_cube``: the array and the next word); each integer as it is, each float as its
+# float64 bits (``scalar``).
 
 
 @register_jitable
@@ -129,8 +132,8 @@ def put_array(record, word, array):
 
 
 def put_argument(record, word, value):
-    """``put_array`` for an array, ``record[word] = value`` for an integer; returns the next
-    free word."""
+    """``put_array`` for an array, the value for an integer, its float64 bits for a float;
+    returns the next free word."""
 
 
 @overload(put_argument, jit_options={"no_cfunc_wrapper": True})
@@ -144,7 +147,27 @@ def _put_argument_overload(record, word, value):
             return word + 1
 
         return put_integer
+    if isinstance(value, types.Float):
+
+        def put_float(record, word, value):
+            record[word] = bits(numpy.float64(value))
+            return word + 1
+
+        return put_float
     return None
+
+
+@numba.njit(cache=True, nogil=True)
+def packed_split(callback, job, parts, record, count, arguments):
+    """Run ``job`` (a ``numba.cfunc`` of ``JOB_SIGNATURE``) in ``parts`` native jobs over
+    ``count`` units, with a record of the kernel's ``arguments`` (a tuple): ``count``, the
+    first argument's itemsize, then each argument (``put_argument``). The driver of every
+    kernel whose job reads its arguments this way (``numba_native.split(packed=True)``)."""
+    record[0], record[1] = count, arguments[0].itemsize
+    word = HEADER_WORDS
+    for argument in literal_unroll(arguments):
+        word = put_argument(record, word, argument)
+    run_jobs(callback, job, parts, record)
 
 
 @register_jitable

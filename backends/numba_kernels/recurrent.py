@@ -25,7 +25,10 @@ What decides the speed here, measured on x86-64 (AVX-512 and AVX2, no SVML):
   (AVX-512), one thread, 32 rows: 6.5 us a forward product against 12.5 for the
   4x4-blocked loop this module had (161 against 84 GFLOP/s), 7.7 against 13.5 for
   a backward one; W4's step
-  5.0-5.5 ms against 5.4-5.6 (alternating processes).
+  5.0-5.5 ms against 5.4-5.6 (alternating processes). The backward's product
+  takes the kernel transposed and C-contiguous (``kernel_t``), not ``kernel.T``:
+  OpenBLAS repacks a transposed operand at every call (W4's 50 backward products
+  of 32 rows: 353-356 us against 684-685, the same bits).
 - The exponential's polynomial allows fused multiply-adds
   (``fastmath={"contract"}``; no flag that changes how NaN and inf behave): on
   AVX2 the gate activations ran 1.45x faster (W4's shapes, float32).
@@ -53,7 +56,6 @@ taken from their outputs, so the pre-activations are never stored.
 
 import numba
 import numpy
-from numba import literal_unroll
 from numba.extending import register_jitable
 
 from .native_jobs import (
@@ -62,8 +64,7 @@ from .native_jobs import (
     job_cube,
     job_matrix,
     job_vector,
-    put_argument,
-    run_jobs,
+    packed_split,
 )
 from .vector_math import like, sigmoid, tanh
 
@@ -220,7 +221,7 @@ def lstm_backward(
     grad_outputs,
     dh,
     dc,
-    kernel,
+    kernel_t,
     mask,
     activation,
     recurrent_activation,
@@ -232,8 +233,8 @@ def lstm_backward(
 ):
     """BPTT for rows [start, stop): fills ``dx_proj``; ``dh``, ``dc`` end as h0's, c0's gradients.
 
-    ``dh``, ``dc`` hold the final states' gradients on entry; ``kernel`` is the
-    recurrent kernel, C-contiguous: its rows against each step's gate gradients.
+    ``dh``, ``dc`` hold the final states' gradients on entry; ``kernel_t`` is the
+    recurrent kernel transposed, C-contiguous.
     """
     masked = mask.shape[0] > 0
     units = dh.shape[1]
@@ -271,7 +272,7 @@ def lstm_backward(
             _times_derivative(d_cand, cand, activation)
             _times_derivative(d_o, o, recurrent_activation)
             _copy(d_row, dp)
-        numpy.dot(dx_proj[t, start:stop], kernel.T, dh_next[start:stop])
+        numpy.dot(dx_proj[t, start:stop], kernel_t, dh_next[start:stop])
         for b in range(start, stop):
             if masked and not mask[t, b]:
                 continue  # dh and dc carry over the skipped step unchanged
@@ -331,7 +332,7 @@ def gru_forward(
 def gru_backward(
     grad_outputs,
     dh,
-    kernel,
+    kernel_t,
     mask,
     activation,
     recurrent_activation,
@@ -345,8 +346,8 @@ def gru_backward(
 ):
     """BPTT for rows ``[start, stop)``: fills ``dx_proj``, ``drec``; ``dh`` ends as h0's gradient.
 
-    ``drec`` is the gradient of ``h_prev @ kernel + recurrent_bias``; ``kernel`` is
-    C-contiguous.
+    ``drec`` is the gradient of ``h_prev @ kernel + recurrent_bias``; ``kernel_t`` is the
+    recurrent kernel transposed, C-contiguous.
     """
     masked = mask.shape[0] > 0
     units = dh.shape[1]
@@ -383,7 +384,7 @@ def gru_backward(
             for j in range(units):
                 dr_h[j] = d_hh[j] * r[j]
             _copy(d_row, dp)
-        numpy.dot(drec[t, start:stop], kernel.T, dh_next[start:stop])
+        numpy.dot(drec[t, start:stop], kernel_t, dh_next[start:stop])
         for b in range(start, stop):
             if masked and not mask[t, b]:
                 continue  # dh carries over the skipped step unchanged
@@ -397,19 +398,9 @@ def gru_backward(
 # ``parts`` runs the kernel on its block of batch rows, with no Python and no GIL in the
 # hand-off (the pool's worker takes ~50 us to start a Python block, and its caller as long
 # to see it end). Blocks start on multiples of ``ROW_ALIGN``, as the pool's do. Record:
-# the batch size, the itemsize, then the kernel's arguments in order (``put_argument``:
-# an array's address and shape, a code's value).
+# the batch size, the itemsize, then the kernel's arguments (``packed_split``).
 SEQUENCE_WORDS = 64
 ROW_ALIGN = 8
-
-
-@register_jitable
-def _describe(record, arguments):
-    first = arguments[0]  # (timesteps, batch, ...)
-    record[0], record[1] = first.shape[1], first.itemsize
-    word = HEADER_WORDS
-    for argument in literal_unroll(arguments):
-        word = put_argument(record, word, argument)
 
 
 @register_jitable
@@ -462,7 +453,7 @@ def _lstm_backward_block(record, index, parts, dtype):
     grad_outputs, word = job_cube(record, HEADER_WORDS, dtype)
     dh, word = job_matrix(record, word, dtype)
     dc, word = job_matrix(record, word, dtype)
-    kernel, word = job_matrix(record, word, dtype)
+    kernel_t, word = job_matrix(record, word, dtype)
     mask, word = job_matrix(record, word, numpy.bool_)
     activation, recurrent_activation = record[word], record[word + 1]
     c_states, word = job_cube(record, word + 2, dtype)
@@ -470,7 +461,7 @@ def _lstm_backward_block(record, index, parts, dtype):
     dx_proj, _ = job_cube(record, word, dtype)
     start, stop = _rows(record, index, parts)
     lstm_backward(
-        grad_outputs, dh, dc, kernel, mask, activation, recurrent_activation, c_states, gates,
+        grad_outputs, dh, dc, kernel_t, mask, activation, recurrent_activation, c_states, gates,
         dx_proj, start, stop,
     )  # fmt: skip
 
@@ -496,7 +487,7 @@ def _gru_forward_block(record, index, parts, dtype):
 def _gru_backward_block(record, index, parts, dtype):
     grad_outputs, word = job_cube(record, HEADER_WORDS, dtype)
     dh, word = job_matrix(record, word, dtype)
-    kernel, word = job_matrix(record, word, dtype)
+    kernel_t, word = job_matrix(record, word, dtype)
     mask, word = job_matrix(record, word, numpy.bool_)
     activation, recurrent_activation = record[word], record[word + 1]
     h_states, word = job_cube(record, word + 2, dtype)
@@ -506,7 +497,7 @@ def _gru_backward_block(record, index, parts, dtype):
     drec, _ = job_cube(record, word, dtype)
     start, stop = _rows(record, index, parts)
     gru_backward(
-        grad_outputs, dh, kernel, mask, activation, recurrent_activation, h_states, gates,
+        grad_outputs, dh, kernel_t, mask, activation, recurrent_activation, h_states, gates,
         rec_h, dx_proj, drec, start, stop,
     )  # fmt: skip
 
@@ -564,16 +555,7 @@ def gru_backward_job_float64(index, data, parts):  # pragma: no cover - compiled
     _gru_backward_block(_words(data), index, parts, numpy.float64)
 
 
-@numba.njit(cache=True, nogil=True)
-def sequence_split(callback, job, parts, record, arguments):
-    """A sequence kernel in ``parts`` native jobs (``job``: one of the ``*_job_*`` above);
-    ``arguments``: the kernel's, without ``start`` and ``stop``; ``record``:
-    ``SEQUENCE_WORDS`` int64 words to fill. One driver for all: ``numba_native.split``
-    passes the arguments as one tuple (``packed=True``)."""
-    _describe(record, arguments)
-    run_jobs(callback, job, parts, record)
-
-
-simple_rnn_forward_split = simple_rnn_backward_split = sequence_split
-lstm_forward_split = lstm_backward_split = sequence_split
-gru_forward_split = gru_backward_split = sequence_split
+# ``numba_native.split(packed=True)`` runs each job through the one driver
+simple_rnn_forward_split = simple_rnn_backward_split = packed_split
+lstm_forward_split = lstm_backward_split = packed_split
+gru_forward_split = gru_backward_split = packed_split
