@@ -7,7 +7,8 @@ and splitting the LSTM rows over two threads gained nothing). So the numba
 backend asks BLAS for one thread (``pin_blas``) and does the splitting itself:
 ``run_blocks`` cuts a row range into one block per thread and runs them on
 this pool. A GEMM is split by rows of its output (``matmul``, unless OpenBLAS
-splits it: see below), a sequence kernel by batch rows, attention by batch rows
+splits it: see below), a sequence kernel by batch rows (as native jobs where it can:
+``numba_native``), attention by batch rows
 or (batch, head) jobs. Measured on the
 idle 2-core machine, W4 and W6 steps took 11 and 47 ms instead of 15 and 58.
 Against OpenBLAS's own two threads (same process, alternating rounds, 16:40
