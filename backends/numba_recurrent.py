@@ -1,10 +1,11 @@
 """The numba backend's recurrent overrides: whole-sequence LSTM, GRU and SimpleRNN.
 
 A mixin of ``NumbaBackend``: each sequence kernel runs the whole time loop in
-one jitted call. Anything the kernels do not cover (other activations or
-dtypes, recurrent dropout masks) goes to the NumPy reference through
-``super()``; so does GRU's ``reset_after=False`` variant, which has no
-override. Input dropout, initial states and ``go_backwards`` happen outside
+one jitted call (the LSTM's backward with the inputs' gradient, step by step, where
+the layer asks for it: ``lstm_sequence_backward_inputs``). Anything the kernels do
+not cover (other activations or dtypes, recurrent dropout masks) goes to the NumPy
+reference through ``super()``; so does GRU's ``reset_after=False`` variant, which has
+no override. Input dropout, initial states and ``go_backwards`` happen outside
 these kernels, so they keep the fused path.
 """
 
@@ -12,6 +13,9 @@ import numpy
 
 from . import numba_compile_ahead, numba_native, thread_pool
 from .numba_dispatch import _jit_dtype
+
+# the LSTM backward's ``dx_steps`` where the inputs' gradient is not made in its loop
+_NO_STEPS = {numpy.dtype(t): numpy.empty((0, 0, 0), t) for t in ("float32", "float64")}
 
 
 class RecurrentOverrides:
@@ -149,7 +153,7 @@ class RecurrentOverrides:
         kernel = numpy.ascontiguousarray(recurrent_kernel)
         state = h_states[0]  # the backward's arguments are of these types
         like_backward = (h_states, state, state, kernel, step_mask, *codes)
-        like_backward += (c_states, gates, gates, 0, 0)
+        like_backward += (c_states, gates, gates, kernel, gates, 0, 0)
         numba_compile_ahead.start(self._recurrent.lstm_backward, lambda: like_backward)
         self._run_rows(
             self._recurrent.lstm_forward,
@@ -176,12 +180,51 @@ class RecurrentOverrides:
         recurrent_activation="sigmoid",
         recurrent_mask=None,
     ):
-        h_states, c_states, preact, gates = cache
+        preact, gates = cache[2:]
         if preact is not None:
             return super().lstm_sequence_backward(
                 grad_outputs, dh, dc, recurrent_kernel, cache, mask, activation,
                 recurrent_activation, recurrent_mask,
             )  # fmt: skip
+        no_inputs = (numpy.empty((gates.shape[2], 0), gates.dtype), _NO_STEPS[gates.dtype])
+        names = (activation, recurrent_activation)
+        return self._lstm_backward(
+            grad_outputs, dh, dc, recurrent_kernel, cache, mask, names, *no_inputs
+        )
+
+    def lstm_sequence_backward_inputs(
+        self,
+        grad_outputs,
+        dh,
+        dc,
+        recurrent_kernel,
+        input_kernel,
+        cache,
+        mask=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        recurrent_mask=None,
+    ):
+        preact, gates = cache[2:]
+        if preact is not None or _jit_dtype(gates, input_kernel) is None:
+            return super().lstm_sequence_backward_inputs(
+                grad_outputs, dh, dc, recurrent_kernel, input_kernel, cache, mask, activation,
+                recurrent_activation, recurrent_mask,
+            )  # fmt: skip
+        steps, batch = gates.shape[:2]
+        input_kernel_t = numpy.ascontiguousarray(input_kernel.T)
+        dx_steps = numpy.empty((steps, batch, input_kernel_t.shape[1]), gates.dtype)
+        names = (activation, recurrent_activation)
+        grads = self._lstm_backward(
+            grad_outputs, dh, dc, recurrent_kernel, cache, mask, names, input_kernel_t, dx_steps
+        )
+        return (*grads, dx_steps)
+
+    def _lstm_backward(
+        self, grad_outputs, dh, dc, recurrent_kernel, cache, mask, names, input_kernel_t, dx_steps
+    ):
+        """The fused backward, with the inputs' gradient where ``dx_steps`` is not empty."""
+        h_states, c_states, _, gates = cache
         grad_outputs, dh, dc = self._writable_gradients(gates.dtype, grad_outputs, dh, dc)
         dx_proj = gates  # the cache is consumed: the gradients overwrite the gates
         self._run_rows(
@@ -191,10 +234,12 @@ class RecurrentOverrides:
             dc,
             numpy.ascontiguousarray(recurrent_kernel.T, dtype=gates.dtype),
             self._step_mask(mask, grad_outputs),
-            *self._activation_codes(activation, recurrent_activation),
+            *self._activation_codes(*names),
             c_states,
             gates,
             dx_proj,
+            input_kernel_t,
+            dx_steps,
             batch=dh.shape[0],
         )
         return dx_proj, self._recurrent_kernel_grad(h_states, dx_proj), dh, dc

@@ -63,13 +63,16 @@ def test_lstm_gives_the_same_bits_whatever_the_number_of_threads(numba_backend, 
     steps, batch, units = 4, 37, 16
     x_proj = random(rng, (steps, batch, 4 * units), dtype)
     kernel = random(rng, (units, 4 * units), dtype, 0.3)
+    input_kernel = random(rng, (5, 4 * units), dtype)
     h0, c0 = random(rng, (batch, units), dtype), random(rng, (batch, units), dtype)
     grad = random(rng, (steps, batch, units), dtype)
     results = []
     for threads in (1, 3):
         monkeypatch.setattr(thread_pool, "width", lambda threads=threads: threads)
         outputs, h, c, cache = numba_backend.lstm_sequence_forward(x_proj.copy(), kernel, h0, c0)
-        backward = numba_backend.lstm_sequence_backward(grad, h * 0, c * 0, kernel, cache)
+        backward = numba_backend.lstm_sequence_backward_inputs(
+            grad, h * 0, c * 0, kernel, input_kernel, cache
+        )
         results.append((outputs, h, c, *backward))
     for one, several in zip(*results, strict=True):
         numpy.testing.assert_array_equal(one, several)
@@ -98,6 +101,34 @@ def test_lstm_sequence_matches_reference(numba_backend, size, dtype, seed, maske
         dtype,
         scale=10.0,
     )
+
+
+@few
+@given(size=sizes, dtype=dtypes, seed=seeds, masked=st.booleans(), features=st.integers(1, 6))
+def test_lstm_backward_with_the_inputs_gradient_matches_reference(
+    numba_backend, size, dtype, seed, masked, features
+):
+    """The inputs' gradient, made step by step in the fused backward's loop, is the
+    reference's product of the gate gradients and the input kernel; the rest as without."""
+    steps, batch, units = size
+    rng = numpy.random.default_rng(seed)
+    reference = Backend()
+    x_proj = random(rng, (steps, batch, 4 * units), dtype, 2.0)
+    kernel, input_kernel = (random(rng, (n, 4 * units), dtype) for n in (units, features))
+    h0, c0 = random(rng, (batch, units), dtype), random(rng, (batch, units), dtype)
+    mask = random_mask(rng, steps, batch, masked)
+    expected = reference.lstm_sequence_forward(x_proj, kernel, h0, c0, mask)[3]
+    ours = numba_backend.lstm_sequence_forward(x_proj, kernel, h0, c0, mask)[3]
+    grad_outputs = random(rng, (steps, batch, units), dtype)
+    dh, dc = random(rng, (batch, units), dtype), random(rng, (batch, units), dtype)
+    got = numba_backend.lstm_sequence_backward_inputs(
+        grad_outputs, dh, dc, kernel, input_kernel, ours, mask
+    )
+    theirs = reference.lstm_sequence_backward_inputs(
+        grad_outputs, dh, dc, kernel, input_kernel, expected, mask
+    )
+    assert got[4].shape == (steps, batch, features)
+    assert_all_close(got, theirs, dtype, scale=10.0)
 
 
 @few

@@ -543,6 +543,31 @@ class RecurrentKernels:
         d_kernel = self._recurrent_kernel_grad(h_states, dx_proj, recurrent_mask)
         return dx_proj, d_kernel, dh, dc
 
+    def lstm_sequence_backward_inputs(
+        self,
+        grad_outputs,
+        dh,
+        dc,
+        recurrent_kernel,
+        input_kernel,
+        cache,
+        mask=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        recurrent_mask=None,
+    ):
+        """``lstm_sequence_backward``, and the gradient of the time-major inputs whose
+        projection ``x_steps @ input_kernel`` the sequence took: returns ``(dx_proj,
+        d_recurrent_kernel, dh0, dc0, dx_steps)``. One method, so that a backend may
+        compute ``dx_steps`` in its time loop, each step's gate gradients still in cache."""
+        dx_proj, d_kernel, dh, dc = self.lstm_sequence_backward(
+            grad_outputs, dh, dc, recurrent_kernel, cache, mask, activation,
+            recurrent_activation, recurrent_mask,
+        )  # fmt: skip
+        steps, batch, gates = dx_proj.shape
+        dx_steps = self.matmul(dx_proj.reshape(steps * batch, gates), input_kernel.T)
+        return dx_proj, d_kernel, dh, dc, dx_steps.reshape(steps, batch, -1)
+
     def gru_sequence_forward(
         self,
         x_proj,

@@ -173,8 +173,16 @@ class RecurrentSequence(Function):
         act, rec_act = self.activations
         recurrent_kernel, cache, rec_mask = self.recurrent_kernel, self.cache, self.recurrent_mask
         self.cache = None
-        d_recurrent_bias = None
-        if self.cell == "lstm":
+        d_recurrent_bias = grad_x = None
+        needs = self.needs_input_grad
+        if self.cell == "lstm" and needs[0] and self.input_mask is None:
+            # the inputs' gradient with the sequence's: a backend may make it step by step
+            dx_proj, d_recurrent, dh0, dc0, grad_x = backend.lstm_sequence_backward_inputs(
+                grad_outputs, dh, grad[:, first_state + 1], recurrent_kernel, self.kernel,
+                cache, mask, act, rec_act, rec_mask,
+            )  # fmt: skip
+            d_initial = (dh0, dc0)
+        elif self.cell == "lstm":
             dx_proj, d_recurrent, dh0, dc0 = backend.lstm_sequence_backward(
                 grad_outputs, dh, grad[:, first_state + 1], recurrent_kernel, cache, mask,
                 act, rec_act, rec_mask,
@@ -196,15 +204,14 @@ class RecurrentSequence(Function):
             )
             d_initial = (dh0,)
 
-        needs = self.needs_input_grad
         dx_flat = dx_proj.reshape(-1, dx_proj.shape[-1])
-        grad_x = grad_kernel = grad_bias = None
+        grad_kernel = grad_bias = None
         if self.input_mask is not None and (needs[0] or needs[1]):
             grad_x, grad_kernel = backend.gate_masked_matmul_backward(
                 dx_proj, self.x_steps, self.kernel, self.input_mask, needs[0], needs[1]
             )
         else:
-            if needs[0]:
+            if needs[0] and grad_x is None:
                 grad_x = backend.matmul(dx_flat, self.kernel.T).reshape(timesteps, batch, features)
             if self.x_steps is not None:
                 x_flat = self.x_steps.reshape(timesteps * batch, -1)
