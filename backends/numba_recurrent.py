@@ -1,8 +1,8 @@
 """The numba backend's recurrent overrides: whole-sequence LSTM, GRU and SimpleRNN.
 
 A mixin of ``NumbaBackend``: each sequence kernel runs the whole time loop in
-one jitted call (the LSTM's backward with the inputs' gradient, step by step, where
-the layer asks for it: ``lstm_sequence_backward_inputs``). Anything the kernels do
+one jitted call (each backward with the inputs' gradient, step by step, where the
+layer asks for it: ``*_sequence_backward_inputs``). Anything the kernels do
 not cover (other activations or dtypes, recurrent dropout masks) goes to the NumPy
 reference through ``super()``; so does GRU's ``reset_after=False`` variant, which has
 no override. Input dropout, initial states and ``go_backwards`` happen outside
@@ -13,9 +13,6 @@ import numpy
 
 from . import numba_compile_ahead, numba_native, thread_pool
 from .numba_dispatch import _jit_dtype
-
-# the LSTM backward's ``dx_steps`` where the inputs' gradient is not made in its loop
-_NO_STEPS = {numpy.dtype(t): numpy.empty((0, 0, 0), t) for t in ("float32", "float64")}
 
 
 class RecurrentOverrides:
@@ -72,6 +69,17 @@ class RecurrentOverrides:
         states[0] = initial
         return states
 
+    @staticmethod
+    def _inputs_gradient_buffers(dx_proj, input_kernel):
+        """``(input_kernel_t, dx_steps)`` for a backward kernel: the input kernel transposed
+        and the inputs' gradient it fills step by step, of ``dx_proj``'s steps and rows;
+        empty arrays where ``input_kernel`` is None (the kernel then skips it)."""
+        steps, batch, gates = dx_proj.shape
+        if input_kernel is None:
+            return numpy.empty((gates, 0), dx_proj.dtype), numpy.empty((0, 0, 0), dx_proj.dtype)
+        input_kernel_t = numpy.ascontiguousarray(input_kernel.T, dtype=dx_proj.dtype)
+        return input_kernel_t, numpy.empty((steps, batch, input_kernel_t.shape[1]), dx_proj.dtype)
+
     def simple_rnn_sequence_forward(
         self, x_proj, recurrent_kernel, h0, mask=None, activation="tanh", recurrent_mask=None
     ):
@@ -83,7 +91,8 @@ class RecurrentOverrides:
         (code,), step_mask = fused
         h_states = self._state_sequence(x_proj, h0)
         x_proj, kernel = numpy.ascontiguousarray(x_proj), numpy.ascontiguousarray(recurrent_kernel)
-        like_backward = (x_proj, h_states[0], kernel, step_mask, code, h_states, x_proj, 0, 0)
+        like_backward = (x_proj, h_states[0], kernel, step_mask, code, h_states, x_proj)
+        like_backward += (kernel, x_proj, 0, 0)
         numba_compile_ahead.start(  # the backward's arguments are of these types
             self._recurrent.simple_rnn_backward, lambda: like_backward
         )
@@ -108,13 +117,42 @@ class RecurrentOverrides:
         activation="tanh",
         recurrent_mask=None,
     ):
-        h_states, preact = cache
-        if preact is not None:
+        if cache[1] is not None:
             return super().simple_rnn_sequence_backward(
                 grad_outputs, dh, recurrent_kernel, cache, mask, activation, recurrent_mask
             )
+        return self._simple_rnn_backward(grad_outputs, dh, recurrent_kernel, cache, mask,
+                                         activation)[:-1]  # fmt: skip
+
+    def simple_rnn_sequence_backward_inputs(
+        self,
+        grad_outputs,
+        dh,
+        recurrent_kernel,
+        input_kernel,
+        cache,
+        mask=None,
+        activation="tanh",
+        recurrent_mask=None,
+    ):
+        if cache[1] is not None or _jit_dtype(cache[0], input_kernel) is None:
+            return super().simple_rnn_sequence_backward_inputs(
+                grad_outputs, dh, recurrent_kernel, input_kernel, cache, mask, activation,
+                recurrent_mask,
+            )  # fmt: skip
+        return self._simple_rnn_backward(
+            grad_outputs, dh, recurrent_kernel, cache, mask, activation, input_kernel
+        )
+
+    def _simple_rnn_backward(
+        self, grad_outputs, dh, recurrent_kernel, cache, mask, activation, input_kernel=None
+    ):
+        """The fused backward: ``(dx_proj, d_recurrent_kernel, dh0, dx_steps)``, the last
+        None unless ``input_kernel`` is given."""
+        h_states = cache[0]
         grad_outputs, dh = self._writable_gradients(h_states.dtype, grad_outputs, dh)
         dx_proj = numpy.empty(grad_outputs.shape, h_states.dtype)
+        inputs = self._inputs_gradient_buffers(dx_proj, input_kernel)
         self._run_rows(
             self._recurrent.simple_rnn_backward,
             grad_outputs,
@@ -124,9 +162,11 @@ class RecurrentOverrides:
             self._activation_codes(activation)[0],
             h_states,
             dx_proj,
+            *inputs,
             batch=dh.shape[0],
         )
-        return dx_proj, self._recurrent_kernel_grad(h_states, dx_proj), dh
+        dx_steps = None if input_kernel is None else inputs[1]
+        return dx_proj, self._recurrent_kernel_grad(h_states, dx_proj), dh, dx_steps
 
     def lstm_sequence_forward(
         self,
@@ -180,17 +220,13 @@ class RecurrentOverrides:
         recurrent_activation="sigmoid",
         recurrent_mask=None,
     ):
-        preact, gates = cache[2:]
-        if preact is not None:
+        if cache[2] is not None:
             return super().lstm_sequence_backward(
                 grad_outputs, dh, dc, recurrent_kernel, cache, mask, activation,
                 recurrent_activation, recurrent_mask,
             )  # fmt: skip
-        no_inputs = (numpy.empty((gates.shape[2], 0), gates.dtype), _NO_STEPS[gates.dtype])
         names = (activation, recurrent_activation)
-        return self._lstm_backward(
-            grad_outputs, dh, dc, recurrent_kernel, cache, mask, names, *no_inputs
-        )
+        return self._lstm_backward(grad_outputs, dh, dc, recurrent_kernel, cache, mask, names)[:-1]
 
     def lstm_sequence_backward_inputs(
         self,
@@ -205,28 +241,25 @@ class RecurrentOverrides:
         recurrent_activation="sigmoid",
         recurrent_mask=None,
     ):
-        preact, gates = cache[2:]
-        if preact is not None or _jit_dtype(gates, input_kernel) is None:
+        if cache[2] is not None or _jit_dtype(cache[3], input_kernel) is None:
             return super().lstm_sequence_backward_inputs(
                 grad_outputs, dh, dc, recurrent_kernel, input_kernel, cache, mask, activation,
                 recurrent_activation, recurrent_mask,
             )  # fmt: skip
-        steps, batch = gates.shape[:2]
-        input_kernel_t = numpy.ascontiguousarray(input_kernel.T)
-        dx_steps = numpy.empty((steps, batch, input_kernel_t.shape[1]), gates.dtype)
         names = (activation, recurrent_activation)
-        grads = self._lstm_backward(
-            grad_outputs, dh, dc, recurrent_kernel, cache, mask, names, input_kernel_t, dx_steps
+        return self._lstm_backward(
+            grad_outputs, dh, dc, recurrent_kernel, cache, mask, names, input_kernel
         )
-        return (*grads, dx_steps)
 
     def _lstm_backward(
-        self, grad_outputs, dh, dc, recurrent_kernel, cache, mask, names, input_kernel_t, dx_steps
+        self, grad_outputs, dh, dc, recurrent_kernel, cache, mask, names, input_kernel=None
     ):
-        """The fused backward, with the inputs' gradient where ``dx_steps`` is not empty."""
+        """The fused backward: ``(dx_proj, d_recurrent_kernel, dh0, dc0, dx_steps)``, the
+        last None unless ``input_kernel`` is given."""
         h_states, c_states, _, gates = cache
         grad_outputs, dh, dc = self._writable_gradients(gates.dtype, grad_outputs, dh, dc)
         dx_proj = gates  # the cache is consumed: the gradients overwrite the gates
+        inputs = self._inputs_gradient_buffers(dx_proj, input_kernel)
         self._run_rows(
             self._recurrent.lstm_backward,
             grad_outputs,
@@ -238,11 +271,11 @@ class RecurrentOverrides:
             c_states,
             gates,
             dx_proj,
-            input_kernel_t,
-            dx_steps,
+            *inputs,
             batch=dh.shape[0],
         )
-        return dx_proj, self._recurrent_kernel_grad(h_states, dx_proj), dh, dc
+        dx_steps = None if input_kernel is None else inputs[1]
+        return dx_proj, self._recurrent_kernel_grad(h_states, dx_proj), dh, dc, dx_steps
 
     def gru_sequence_forward(
         self,
@@ -272,7 +305,8 @@ class RecurrentOverrides:
         kernel = numpy.ascontiguousarray(recurrent_kernel)
         like_backward = (rec_h, h_states[0], kernel, step_mask, *codes, h_states, gates, rec_h)
         numba_compile_ahead.start(  # the backward's arguments are of these types
-            self._recurrent.gru_backward, lambda: (*like_backward, gates, gates, 0, 0)
+            self._recurrent.gru_backward,
+            lambda: (*like_backward, gates, gates, kernel, gates, 0, 0),
         )
         self._run_rows(
             self._recurrent.gru_forward,
@@ -299,27 +333,60 @@ class RecurrentOverrides:
         recurrent_activation="sigmoid",
         recurrent_mask=None,
     ):
-        h_states, preact, gates, rec_h = cache
-        if preact is not None:
+        if cache[1] is not None:
             return super().gru_sequence_backward(
                 grad_outputs, dh, recurrent_kernel, cache, mask, activation,
                 recurrent_activation, recurrent_mask,
             )  # fmt: skip
+        names = (activation, recurrent_activation)
+        return self._gru_backward(grad_outputs, dh, recurrent_kernel, cache, mask, names)[:-1]
+
+    def gru_sequence_backward_inputs(
+        self,
+        grad_outputs,
+        dh,
+        recurrent_kernel,
+        input_kernel,
+        cache,
+        mask=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        recurrent_mask=None,
+    ):
+        if cache[1] is not None or _jit_dtype(cache[2], input_kernel) is None:
+            return super().gru_sequence_backward_inputs(
+                grad_outputs, dh, recurrent_kernel, input_kernel, cache, mask, activation,
+                recurrent_activation, recurrent_mask,
+            )  # fmt: skip
+        names = (activation, recurrent_activation)
+        return self._gru_backward(
+            grad_outputs, dh, recurrent_kernel, cache, mask, names, input_kernel
+        )
+
+    def _gru_backward(
+        self, grad_outputs, dh, recurrent_kernel, cache, mask, names, input_kernel=None
+    ):
+        """The fused backward: ``(dx_proj, d_recurrent_kernel, d_recurrent_bias, dh0,
+        dx_steps)``, the last None unless ``input_kernel`` is given."""
+        h_states, _, gates, rec_h = cache
         grad_outputs, dh = self._writable_gradients(gates.dtype, grad_outputs, dh)
         dx_proj, drec = gates, numpy.empty_like(gates)  # the cache is consumed
+        inputs = self._inputs_gradient_buffers(dx_proj, input_kernel)
         self._run_rows(
             self._recurrent.gru_backward,
             grad_outputs,
             dh,
             numpy.ascontiguousarray(recurrent_kernel.T, dtype=gates.dtype),
             self._step_mask(mask, grad_outputs),
-            *self._activation_codes(activation, recurrent_activation),
+            *self._activation_codes(*names),
             h_states,
             gates,
             rec_h,
             dx_proj,
             drec,
+            *inputs,
             batch=dh.shape[0],
         )
         d_bias = self.bias_backward(drec)
-        return dx_proj, self._recurrent_kernel_grad(h_states, drec), d_bias, dh
+        dx_steps = None if input_kernel is None else inputs[1]
+        return dx_proj, self._recurrent_kernel_grad(h_states, drec), d_bias, dh, dx_steps

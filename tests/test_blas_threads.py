@@ -290,7 +290,7 @@ def test_a_products_bias_is_added_as_native_jobs_as_on_one_thread(
 def _sequence_pass(numba_backend, cell, arrays, mask):
     """A sequence kernel's forward and backward through the backend: every array they give."""
     x_proj, kernel, bias, h0, c0, grad = (array.copy() for array in arrays)  # x_proj is consumed
-    if cell == "lstm":  # with the inputs' gradient, of an input kernel of 3 features
+    if cell == "lstm":  # each with the inputs' gradient, of an input kernel of 3 features
         outputs, h, c, cache = numba_backend.lstm_sequence_forward(x_proj, kernel, h0, c0, mask)
         backward = numba_backend.lstm_sequence_backward_inputs(
             grad, h0, c0, kernel, kernel[:3], cache, mask
@@ -298,10 +298,15 @@ def _sequence_pass(numba_backend, cell, arrays, mask):
         return (outputs, h, c, *backward)
     if cell == "gru":
         outputs, h, cache = numba_backend.gru_sequence_forward(x_proj, kernel, bias, h0, mask)
-        backward = numba_backend.gru_sequence_backward(grad, h0, kernel, cache, mask)
+        backward = numba_backend.gru_sequence_backward_inputs(
+            grad, h0, kernel, kernel[:3], cache, mask
+        )
         return (outputs, h, *backward)
     outputs, h, cache = numba_backend.simple_rnn_sequence_forward(x_proj, kernel, h0, mask)
-    return (outputs, h, *numba_backend.simple_rnn_sequence_backward(grad, h0, kernel, cache, mask))
+    backward = numba_backend.simple_rnn_sequence_backward_inputs(
+        grad, h0, kernel, kernel[:3], cache, mask
+    )
+    return (outputs, h, *backward)
 
 
 @pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])

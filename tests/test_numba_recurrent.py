@@ -103,32 +103,44 @@ def test_lstm_sequence_matches_reference(numba_backend, size, dtype, seed, maske
     )
 
 
+def _sequence_backward_inputs(backend, cell, arrays, mask):
+    """``backend``'s forward of ``cell`` on ``arrays``, then its ``*_sequence_backward_inputs``."""
+    x_proj, kernel, bias, h0, c0, grad_outputs, dh, dc, input_kernel = arrays
+    x_proj = x_proj.copy()  # consumed
+    if cell == "lstm":
+        cache = backend.lstm_sequence_forward(x_proj, kernel, h0, c0, mask)[3]
+        return backend.lstm_sequence_backward_inputs(
+            grad_outputs, dh, dc, kernel, input_kernel, cache, mask
+        )
+    if cell == "gru":
+        cache = backend.gru_sequence_forward(x_proj, kernel, bias, h0, mask)[2]
+        return backend.gru_sequence_backward_inputs(
+            grad_outputs, dh, kernel, input_kernel, cache, mask
+        )
+    cache = backend.simple_rnn_sequence_forward(x_proj, kernel, h0, mask)[2]
+    return backend.simple_rnn_sequence_backward_inputs(
+        grad_outputs, dh, kernel, input_kernel, cache, mask
+    )
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
 @few
 @given(size=sizes, dtype=dtypes, seed=seeds, masked=st.booleans(), features=st.integers(1, 6))
-def test_lstm_backward_with_the_inputs_gradient_matches_reference(
-    numba_backend, size, dtype, seed, masked, features
+def test_backward_with_the_inputs_gradient_matches_reference(
+    numba_backend, cell, size, dtype, seed, masked, features
 ):
     """The inputs' gradient, made step by step in the fused backward's loop, is the
     reference's product of the gate gradients and the input kernel; the rest as without."""
     steps, batch, units = size
+    gates = {"simple_rnn": 1, "lstm": 4, "gru": 3}[cell] * units
     rng = numpy.random.default_rng(seed)
-    reference = Backend()
-    x_proj = random(rng, (steps, batch, 4 * units), dtype, 2.0)
-    kernel, input_kernel = (random(rng, (n, 4 * units), dtype) for n in (units, features))
-    h0, c0 = random(rng, (batch, units), dtype), random(rng, (batch, units), dtype)
+    shapes = [(steps, batch, gates), (units, gates), (gates,), (batch, units), (batch, units)]
+    shapes += [(steps, batch, units), (batch, units), (batch, units), (features, gates)]
+    arrays = [random(rng, shape, dtype) for shape in shapes]
     mask = random_mask(rng, steps, batch, masked)
-    expected = reference.lstm_sequence_forward(x_proj, kernel, h0, c0, mask)[3]
-    ours = numba_backend.lstm_sequence_forward(x_proj, kernel, h0, c0, mask)[3]
-    grad_outputs = random(rng, (steps, batch, units), dtype)
-    dh, dc = random(rng, (batch, units), dtype), random(rng, (batch, units), dtype)
-    got = numba_backend.lstm_sequence_backward_inputs(
-        grad_outputs, dh, dc, kernel, input_kernel, ours, mask
-    )
-    theirs = reference.lstm_sequence_backward_inputs(
-        grad_outputs, dh, dc, kernel, input_kernel, expected, mask
-    )
-    assert got[4].shape == (steps, batch, features)
-    assert_all_close(got, theirs, dtype, scale=10.0)
+    got = _sequence_backward_inputs(numba_backend, cell, arrays, mask)
+    assert got[-1].shape == (steps, batch, features)
+    assert_all_close(got, _sequence_backward_inputs(Backend(), cell, arrays, mask), dtype, 10.0)
 
 
 @few

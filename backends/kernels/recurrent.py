@@ -473,6 +473,24 @@ class RecurrentKernels:
         d_kernel = self._recurrent_kernel_grad(h_states, dx_proj, recurrent_mask)
         return dx_proj, d_kernel, dh
 
+    def simple_rnn_sequence_backward_inputs(
+        self,
+        grad_outputs,
+        dh,
+        recurrent_kernel,
+        input_kernel,
+        cache,
+        mask=None,
+        activation="tanh",
+        recurrent_mask=None,
+    ):
+        """``simple_rnn_sequence_backward``, and the inputs' gradient last (as
+        ``lstm_sequence_backward_inputs``)."""
+        grads = self.simple_rnn_sequence_backward(
+            grad_outputs, dh, recurrent_kernel, cache, mask, activation, recurrent_mask
+        )
+        return (*grads, self._inputs_gradient(grads[0], input_kernel))
+
     def lstm_sequence_forward(
         self,
         x_proj,
@@ -557,16 +575,21 @@ class RecurrentKernels:
         recurrent_mask=None,
     ):
         """``lstm_sequence_backward``, and the gradient of the time-major inputs whose
-        projection ``x_steps @ input_kernel`` the sequence took: returns ``(dx_proj,
-        d_recurrent_kernel, dh0, dc0, dx_steps)``. One method, so that a backend may
-        compute ``dx_steps`` in its time loop, each step's gate gradients still in cache."""
-        dx_proj, d_kernel, dh, dc = self.lstm_sequence_backward(
+        projection ``x_steps @ input_kernel`` the sequence took, last (``_inputs_gradient``)."""
+        grads = self.lstm_sequence_backward(
             grad_outputs, dh, dc, recurrent_kernel, cache, mask, activation,
             recurrent_activation, recurrent_mask,
         )  # fmt: skip
+        return (*grads, self._inputs_gradient(grads[0], input_kernel))
+
+    def _inputs_gradient(self, dx_proj, input_kernel):
+        """``dx_proj @ input_kernel.T`` over every step: the reference of the
+        ``*_sequence_backward_inputs`` methods. Each is one method with its sequence's
+        backward, so that a backend may compute this in its time loop, each step's gate
+        gradients still in cache."""
         steps, batch, gates = dx_proj.shape
         dx_steps = self.matmul(dx_proj.reshape(steps * batch, gates), input_kernel.T)
-        return dx_proj, d_kernel, dh, dc, dx_steps.reshape(steps, batch, -1)
+        return dx_steps.reshape(steps, batch, -1)
 
     def gru_sequence_forward(
         self,
@@ -640,6 +663,26 @@ class RecurrentKernels:
         d_kernel = self._recurrent_kernel_grad(h_states, drec, recurrent_mask)
         return dx_proj, d_kernel, d_bias, dh
 
+    def gru_sequence_backward_inputs(
+        self,
+        grad_outputs,
+        dh,
+        recurrent_kernel,
+        input_kernel,
+        cache,
+        mask=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        recurrent_mask=None,
+    ):
+        """``gru_sequence_backward``, and the inputs' gradient last (as
+        ``lstm_sequence_backward_inputs``)."""
+        grads = self.gru_sequence_backward(
+            grad_outputs, dh, recurrent_kernel, cache, mask, activation, recurrent_activation,
+            recurrent_mask,
+        )  # fmt: skip
+        return (*grads, self._inputs_gradient(grads[0], input_kernel))
+
     def gru_reset_before_sequence_forward(
         self,
         x_proj,
@@ -706,6 +749,26 @@ class RecurrentKernels:
             h_reset.reshape(-1, units).T, dx_proj[..., cand].reshape(-1, units)
         )
         return dx_proj, d_kernel, dh
+
+    def gru_reset_before_sequence_backward_inputs(
+        self,
+        grad_outputs,
+        dh,
+        recurrent_kernel,
+        input_kernel,
+        cache,
+        mask=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        recurrent_mask=None,
+    ):
+        """``gru_reset_before_sequence_backward``, and the inputs' gradient last (as
+        ``lstm_sequence_backward_inputs``)."""
+        grads = self.gru_reset_before_sequence_backward(
+            grad_outputs, dh, recurrent_kernel, cache, mask, activation, recurrent_activation,
+            recurrent_mask,
+        )  # fmt: skip
+        return (*grads, self._inputs_gradient(grads[0], input_kernel))
 
     def _recurrent_kernel_grad(self, h_states, dpreact, recurrent_mask=None):
         """``sum_t h_prev[t].T @ dpreact[t]`` as one GEMM over all steps (per gate when masked)."""

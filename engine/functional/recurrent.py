@@ -173,35 +173,24 @@ class RecurrentSequence(Function):
         act, rec_act = self.activations
         recurrent_kernel, cache, rec_mask = self.recurrent_kernel, self.cache, self.recurrent_mask
         self.cache = None
-        d_recurrent_bias = grad_x = None
+        d_recurrent_bias = None
         needs = self.needs_input_grad
-        if self.cell == "lstm" and needs[0] and self.input_mask is None:
-            # the inputs' gradient with the sequence's: a backend may make it step by step
-            dx_proj, d_recurrent, dh0, dc0, grad_x = backend.lstm_sequence_backward_inputs(
-                grad_outputs, dh, grad[:, first_state + 1], recurrent_kernel, self.kernel,
-                cache, mask, act, rec_act, rec_mask,
-            )  # fmt: skip
-            d_initial = (dh0, dc0)
-        elif self.cell == "lstm":
-            dx_proj, d_recurrent, dh0, dc0 = backend.lstm_sequence_backward(
-                grad_outputs, dh, grad[:, first_state + 1], recurrent_kernel, cache, mask,
-                act, rec_act, rec_mask,
-            )  # fmt: skip
+        # the backends' sequence backwards: (grad_outputs, dh[, dc], recurrent_kernel, cache,
+        # mask, activation[, recurrent_activation], recurrent_mask)
+        lstm = self.cell == "lstm"
+        leading = (grad_outputs, dh, grad[:, first_state + 1]) if lstm else (grad_outputs, dh)
+        activations = (act,) if self.cell == "simple_rnn" else (act, rec_act)
+        *grads, grad_x = self._sequence_backward(
+            (*leading, recurrent_kernel), (cache, mask, *activations, rec_mask)
+        )
+        if lstm:
+            dx_proj, d_recurrent, dh0, dc0 = grads
             d_initial = (dh0, dc0)
         elif self.cell == "gru":
-            dx_proj, d_recurrent, d_recurrent_bias, dh0 = backend.gru_sequence_backward(
-                grad_outputs, dh, recurrent_kernel, cache, mask, act, rec_act, rec_mask
-            )
-            d_initial = (dh0,)
-        elif self.cell == "gru_reset_before":
-            dx_proj, d_recurrent, dh0 = backend.gru_reset_before_sequence_backward(
-                grad_outputs, dh, recurrent_kernel, cache, mask, act, rec_act, rec_mask
-            )
+            dx_proj, d_recurrent, d_recurrent_bias, dh0 = grads
             d_initial = (dh0,)
         else:
-            dx_proj, d_recurrent, dh0 = backend.simple_rnn_sequence_backward(
-                grad_outputs, dh, recurrent_kernel, cache, mask, act, rec_mask
-            )
+            dx_proj, d_recurrent, dh0 = grads
             d_initial = (dh0,)
 
         dx_flat = dx_proj.reshape(-1, dx_proj.shape[-1])
@@ -235,6 +224,16 @@ class RecurrentSequence(Function):
         if self.n_initial_states:
             grads.extend(d_initial)
         return tuple(grads)
+
+    def _sequence_backward(self, leading: tuple, trailing: tuple) -> tuple:
+        """The backend's ``{cell}_sequence_backward(*leading, *trailing)``, with the inputs'
+        gradient last: where the layer needs it (and drew no input dropout mask), through
+        ``{cell}_sequence_backward_inputs`` and the input kernel between the two, so that
+        a backend may make it step by step; else None."""
+        name = f"{self.cell}_sequence_backward"
+        if self.needs_input_grad[0] and self.input_mask is None:
+            return getattr(self.backend, name + "_inputs")(*leading, self.kernel, *trailing)
+        return (*getattr(self.backend, name)(*leading, *trailing), None)
 
 
 def recurrent_sequence(
