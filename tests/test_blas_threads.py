@@ -391,6 +391,30 @@ def test_layer_normalization_runs_as_native_jobs_bit_for_bit_as_on_the_pool(
         numpy.testing.assert_array_equal(got, expected)
 
 
+def test_a_job_record_holds_arrays_integers_and_floats_and_refuses_strided_arrays():
+    """``put_argument`` writes an array's address and shape, an integer as it is, a float as
+    its float64 bits; an array a job would misread (not C-contiguous) does not compile."""
+    import numba
+
+    from backends.numba_kernels.native_jobs import job_matrix, put_argument, scalar
+
+    @numba.njit
+    def round_trip(record, array, integer, number):
+        word = put_argument(record, 0, array)
+        word = put_argument(record, word, integer)
+        put_argument(record, word, number)
+        back, after = job_matrix(record, 0, array.dtype)
+        return back.copy(), record[after], scalar(record, after + 1)
+
+    record = numpy.zeros(8, numpy.int64)
+    array = numpy.arange(6.0).reshape(2, 3)
+    back, integer, number = round_trip(record, array, 7, numpy.float32(0.25))
+    numpy.testing.assert_array_equal(back, array)
+    assert list(record[1:3]) == [2, 3] and integer == 7 and number == 0.25
+    with pytest.raises(numba.core.errors.TypingError, match="C-contiguous"):
+        round_trip(record, array[:, ::2], 7, 0.25)
+
+
 def test_native_job_blocks_cover_the_range_once_on_aligned_boundaries():
     from backends.numba_kernels.native_jobs import ALIGN, block
 

@@ -26,6 +26,7 @@ import numpy
 from llvmlite import ir
 from numba import literal_unroll
 from numba.core import cgutils, types
+from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload, register_jitable
 
 JOB_SIGNATURE = types.void(types.int32, types.voidptr, types.int32)
@@ -139,6 +140,8 @@ def put_argument(record, word, value):
 @overload(put_argument, jit_options={"no_cfunc_wrapper": True})
 def _put_argument_overload(record, word, value):
     if isinstance(value, types.Array):
+        if value.layout != "C":  # a job reads the array back as C-contiguous
+            raise TypingError(f"put_argument: a job's array must be C-contiguous, got {value}")
         return lambda record, word, value: put_array(record, word, value)
     if isinstance(value, (types.Integer, types.Boolean)):
 
