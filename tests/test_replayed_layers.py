@@ -119,6 +119,15 @@ def _recurrent():
     )
 
 
+def _encoder_decoder():
+    """The encoder's final states start the decoder (``initial_state``): op outputs."""
+    inputs = layers.Input(shape=(7,), dtype="int32")
+    embedded = layers.Embedding(20, 4)(inputs)
+    _, h, c = layers.LSTM(5, return_state=True)(embedded)
+    decoded = layers.LSTM(5)(embedded, initial_state=[h, c])
+    return engine.Model(inputs=inputs, outputs=layers.Dense(3, activation="softmax")(decoded))
+
+
 def _masked_recurrent():
     """Ids of 0 are padding: the LSTM skips their steps."""
     return engine.models.Sequential(
@@ -268,6 +277,16 @@ def _masked_text():
             layers.Dense(3, activation="softmax"),
         ]
     )
+
+
+def test_an_encoder_decoder_trains_as_its_layers(backend):
+    """The decoder's initial states are the encoder's (the one recurrent op's output, read
+    three times: the tape refuses that today); taped or not, the step is the layers'."""
+    replayed = _train((_encoder_decoder, (7,), "ids"), run_eagerly=False)
+    eager = _train((_encoder_decoder, (7,), "ids"), run_eagerly=True)
+    assert replayed[0] == eager[0]
+    for a, b in zip(replayed[1], eager[1], strict=True):
+        numpy.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("build", [_masked_text, _masked_recurrent])
