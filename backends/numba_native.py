@@ -58,6 +58,18 @@ def split(
     return True
 
 
+def run_packed(module, name: str, arguments: tuple, count: int, min_block: int, align: int = 1):
+    """``module.{name}(*arguments, start, stop)`` over ``count`` units in blocks of at least
+    ``min_block``: as native jobs with a packed record (``split(packed=True)``: the job
+    ``{name}_job_<dtype>`` and ``native_jobs.packed_split``) where they can run, else on the
+    kernel pool, in blocks on multiples of ``align``."""
+    from .numba_kernels.native_jobs import PACKED_WORDS
+
+    if not split(module, name, PACKED_WORDS, arguments, count, min_block, packed=True):
+        kernel = getattr(module, name)
+        thread_pool.run_blocks(kernel, *arguments, count=count, min_block=min_block, align=align)
+
+
 def _compile(module, job: str, driver, arguments):
     """``module``'s function ``job`` made a ``numba.cfunc``; None while a child compiles
     it, and ``driver`` for ``arguments``' types, into the cache

@@ -43,14 +43,7 @@ class NormalizationOverrides:
             lambda: (y, x, mean, variance, params[0], args[3], _BOUNDS, y, _PARTS, _PARTS, 0, 0),
         )
         min_rows = -(-dispatch.MIN_SPLIT_ELEMENTS // features)
-        kernels = self._normalization
-        words = kernels.LAYER_NORM_WORDS
-        if not numba_native.split(
-            kernels, "layer_norm_forward", words, args, rows, min_rows, packed=True
-        ):
-            thread_pool.run_blocks(
-                kernels.layer_norm_forward, *args, count=rows, min_block=min_rows
-            )
+        numba_native.run_packed(self._normalization, "layer_norm_forward", args, rows, min_rows)
         return y, mean, variance
 
     def layer_norm_backward(self, dy, x, mean, variance, gamma, epsilon):
@@ -67,13 +60,8 @@ class NormalizationOverrides:
         dbeta_parts = numpy.empty((len(blocks), features))
         arrays = tuple(numpy.ascontiguousarray(a) for a in (dy, x, mean, variance))
         args = (*arrays, params[0], x.dtype.type(epsilon), bounds, dx, dgamma_parts, dbeta_parts)
-        kernels = self._normalization
-        numba_compile_ahead.wait(kernels.layer_norm_backward)
-        words, count = kernels.LAYER_NORM_WORDS, len(blocks)
-        if not numba_native.split(
-            kernels, "layer_norm_backward", words, args, count, 1, packed=True
-        ):
-            thread_pool.run_blocks(kernels.layer_norm_backward, *args, count=count)
+        numba_compile_ahead.wait(self._normalization.layer_norm_backward)
+        numba_native.run_packed(self._normalization, "layer_norm_backward", args, len(blocks), 1)
         dgamma = dgamma_parts.sum(axis=0).astype(x.dtype)
         dbeta = dbeta_parts.sum(axis=0).astype(x.dtype)
         return dx, dgamma, dbeta

@@ -56,12 +56,8 @@ class RecurrentOverrides:
         GIL in the hand-off), else on the kernel pool (``thread_pool.run_blocks``)."""
         thread_pool.pin_scipy_blas()  # the kernels' ``numpy.dot``
         numba_compile_ahead.wait(kernel)  # a backward compiled ahead: loaded from the cache
-        kernels = self._recurrent
-        align = kernels.ROW_ALIGN
-        words = kernels.SEQUENCE_WORDS
-        if numba_native.split(kernels, kernel.__name__, words, args, batch, align, packed=True):
-            return
-        thread_pool.run_blocks(kernel, *args, count=batch, min_block=align, align=align)
+        align = self._recurrent.ROW_ALIGN
+        numba_native.run_packed(self._recurrent, kernel.__name__, args, batch, align, align)
 
     @staticmethod
     def _state_sequence(x_proj, initial):

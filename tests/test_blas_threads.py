@@ -415,6 +415,15 @@ def test_a_job_record_holds_arrays_integers_and_floats_and_refuses_strided_array
         round_trip(record, array[:, ::2], 7, 0.25)
 
 
+def test_a_packed_record_too_short_for_its_arguments_is_refused_before_any_write():
+    from backends.numba_kernels.native_jobs import packed_split
+
+    record = numpy.full(5, -1, numpy.int64)  # the header and one 3-D array need 6 words
+    with pytest.raises(ValueError, match="do not fit"):
+        packed_split(0, 0, 2, record, 4, (numpy.zeros((4, 2, 3)),))
+    assert (record == -1).all()  # the longest real list, GRU's backward, runs in the tests
+
+
 def test_native_job_blocks_cover_the_range_once_on_aligned_boundaries():
     from backends.numba_kernels.native_jobs import ALIGN, block
 

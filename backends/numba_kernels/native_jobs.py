@@ -160,17 +160,42 @@ def _put_argument_overload(record, word, value):
     return None
 
 
+def argument_words(value):
+    """The words ``put_argument`` takes for ``value``."""
+
+
+@overload(argument_words, jit_options={"no_cfunc_wrapper": True})
+def _argument_words_overload(value):
+    words = 1 + value.ndim if isinstance(value, types.Array) else 1
+    return lambda value: words
+
+
+#: the int64 words of a packed record (the longest argument list, GRU's backward, takes 44)
+PACKED_WORDS = 64
+
+
 @numba.njit(cache=True, nogil=True)
 def packed_split(callback, job, parts, record, count, arguments):
     """Run ``job`` (a ``numba.cfunc`` of ``JOB_SIGNATURE``) in ``parts`` native jobs over
     ``count`` units, with a record of the kernel's ``arguments`` (a tuple): ``count``, the
     first argument's itemsize, then each argument (``put_argument``). The driver of every
     kernel whose job reads its arguments this way (``numba_native.split(packed=True)``)."""
+    needed = HEADER_WORDS
+    for argument in literal_unroll(arguments):
+        needed += argument_words(argument)
+    if needed > record.size:
+        raise ValueError("packed_split: the arguments do not fit in the record")
     record[0], record[1] = count, arguments[0].itemsize
     word = HEADER_WORDS
     for argument in literal_unroll(arguments):
         word = put_argument(record, word, argument)
     run_jobs(callback, job, parts, record)
+
+
+@register_jitable
+def packed_record(data):
+    """A job's packed record (``packed_split``'s), from the job's ``data`` pointer."""
+    return numba.carray(data, PACKED_WORDS, numpy.int64)
 
 
 @register_jitable

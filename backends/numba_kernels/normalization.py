@@ -24,6 +24,7 @@ from .native_jobs import (
     HEADER_WORDS,
     job_matrix,
     job_vector,
+    packed_record,
     packed_split,
     scalar,
 )
@@ -183,7 +184,6 @@ def layer_norm_backward(
 # ``numba_normalization`` runs both kernels this way where it can: no Python and no GIL in
 # the hand-off. Record: ``packed_split``'s, whose count is the rows (forward) or the row
 # blocks (backward: one job a block, as ``bounds`` cut them).
-LAYER_NORM_WORDS = 48
 
 
 @register_jitable
@@ -217,25 +217,20 @@ def _layer_norm_backward_block(record, index, parts, dtype):
     )
 
 
-@register_jitable
-def _words(data):
-    return numba.carray(data, LAYER_NORM_WORDS, numpy.int64)
-
-
 def layer_norm_forward_job_float32(index, data, parts):  # pragma: no cover - compiled
-    _layer_norm_forward_block(_words(data), index, parts, numpy.float32)
+    _layer_norm_forward_block(packed_record(data), index, parts, numpy.float32)
 
 
 def layer_norm_forward_job_float64(index, data, parts):  # pragma: no cover - compiled
-    _layer_norm_forward_block(_words(data), index, parts, numpy.float64)
+    _layer_norm_forward_block(packed_record(data), index, parts, numpy.float64)
 
 
 def layer_norm_backward_job_float32(index, data, parts):  # pragma: no cover - compiled
-    _layer_norm_backward_block(_words(data), index, parts, numpy.float32)
+    _layer_norm_backward_block(packed_record(data), index, parts, numpy.float32)
 
 
 def layer_norm_backward_job_float64(index, data, parts):  # pragma: no cover - compiled
-    _layer_norm_backward_block(_words(data), index, parts, numpy.float64)
+    _layer_norm_backward_block(packed_record(data), index, parts, numpy.float64)
 
 
 # ``numba_native.split(packed=True)`` runs each job through the one driver

@@ -68,6 +68,7 @@ from .native_jobs import (
     job_cube,
     job_matrix,
     job_vector,
+    packed_record,
     packed_split,
 )
 from .vector_math import like, sigmoid, tanh
@@ -419,7 +420,6 @@ def gru_backward(
 # hand-off (the pool's worker takes ~50 us to start a Python block, and its caller as long
 # to see it end). Blocks start on multiples of ``ROW_ALIGN``, as the pool's do. Record:
 # the batch size, the itemsize, then the kernel's arguments (``packed_split``).
-SEQUENCE_WORDS = 64
 ROW_ALIGN = 8
 
 
@@ -529,57 +529,52 @@ def _gru_backward_block(record, index, parts, dtype):
     )  # fmt: skip
 
 
-@register_jitable
-def _words(data):
-    return numba.carray(data, SEQUENCE_WORDS, numpy.int64)
-
-
 def simple_rnn_forward_job_float32(index, data, parts):  # pragma: no cover - compiled
-    _simple_rnn_forward_block(_words(data), index, parts, numpy.float32)
+    _simple_rnn_forward_block(packed_record(data), index, parts, numpy.float32)
 
 
 def simple_rnn_forward_job_float64(index, data, parts):  # pragma: no cover - compiled
-    _simple_rnn_forward_block(_words(data), index, parts, numpy.float64)
+    _simple_rnn_forward_block(packed_record(data), index, parts, numpy.float64)
 
 
 def simple_rnn_backward_job_float32(index, data, parts):  # pragma: no cover - compiled
-    _simple_rnn_backward_block(_words(data), index, parts, numpy.float32)
+    _simple_rnn_backward_block(packed_record(data), index, parts, numpy.float32)
 
 
 def simple_rnn_backward_job_float64(index, data, parts):  # pragma: no cover - compiled
-    _simple_rnn_backward_block(_words(data), index, parts, numpy.float64)
+    _simple_rnn_backward_block(packed_record(data), index, parts, numpy.float64)
 
 
 def lstm_forward_job_float32(index, data, parts):  # pragma: no cover - compiled
-    _lstm_forward_block(_words(data), index, parts, numpy.float32)
+    _lstm_forward_block(packed_record(data), index, parts, numpy.float32)
 
 
 def lstm_forward_job_float64(index, data, parts):  # pragma: no cover - compiled
-    _lstm_forward_block(_words(data), index, parts, numpy.float64)
+    _lstm_forward_block(packed_record(data), index, parts, numpy.float64)
 
 
 def lstm_backward_job_float32(index, data, parts):  # pragma: no cover - compiled
-    _lstm_backward_block(_words(data), index, parts, numpy.float32)
+    _lstm_backward_block(packed_record(data), index, parts, numpy.float32)
 
 
 def lstm_backward_job_float64(index, data, parts):  # pragma: no cover - compiled
-    _lstm_backward_block(_words(data), index, parts, numpy.float64)
+    _lstm_backward_block(packed_record(data), index, parts, numpy.float64)
 
 
 def gru_forward_job_float32(index, data, parts):  # pragma: no cover - compiled
-    _gru_forward_block(_words(data), index, parts, numpy.float32)
+    _gru_forward_block(packed_record(data), index, parts, numpy.float32)
 
 
 def gru_forward_job_float64(index, data, parts):  # pragma: no cover - compiled
-    _gru_forward_block(_words(data), index, parts, numpy.float64)
+    _gru_forward_block(packed_record(data), index, parts, numpy.float64)
 
 
 def gru_backward_job_float32(index, data, parts):  # pragma: no cover - compiled
-    _gru_backward_block(_words(data), index, parts, numpy.float32)
+    _gru_backward_block(packed_record(data), index, parts, numpy.float32)
 
 
 def gru_backward_job_float64(index, data, parts):  # pragma: no cover - compiled
-    _gru_backward_block(_words(data), index, parts, numpy.float64)
+    _gru_backward_block(packed_record(data), index, parts, numpy.float64)
 
 
 # ``numba_native.split(packed=True)`` runs each job through the one driver
