@@ -303,3 +303,62 @@ def test_label_checks_trust_the_host_targets_only_for_their_batches(backend):
         note_batch(batch)
         with pytest.raises(ValueError, match=r"in \[0, 3\).*got a label of 5"):
             loss(batch, probs)  # the host targets hold a 5
+
+
+def _unfolded_mse(y, y_pred):
+    """The mean squared error as two ops: per-sample losses, then the batch mean."""
+    return losses.Loss.__call__(losses.MeanSquaredError(), y, y_pred)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(100, 1), (7, 5), (3, 4, 6)])
+def test_mean_squared_error_folds_its_batch_mean_into_one_op(backend, dtype, shape, rng):
+    y = rng.standard_normal(shape).astype(dtype)
+    p = rng.standard_normal(shape).astype(dtype)
+    results = []
+    for loss_fn in (losses.MeanSquaredError(), _unfolded_mse):
+        y_pred = engine.tensor(p, requires_grad=True)
+        loss = loss_fn(y, y_pred)
+        loss.backward()
+        results.append((loss, y_pred.grad.numpy()))
+    (folded, folded_grad), (unfolded, unfolded_grad) = results
+    assert type(folded.creator).__name__ == "MeanSquaredErrorOverBatch"
+    assert type(unfolded.creator).__name__ == "SumOverSize"
+    assert folded.dtype == unfolded.dtype == dtype
+    # the same roundings in the same order: equal to the last bit, forward and backward
+    numpy.testing.assert_array_equal(folded.numpy(), unfolded.numpy())
+    numpy.testing.assert_array_equal(folded_grad, unfolded_grad)
+
+
+def test_mean_squared_error_folded_second_derivative(backend, float64, rng):
+    y = rng.standard_normal((4, 3))
+    p = rng.standard_normal((4, 3))
+    gradients = []
+    for loss_fn in (losses.MeanSquaredError(), _unfolded_mse):
+        y_pred = engine.tensor(p, requires_grad=True)
+        (first,) = engine.grad(loss_fn(y, y_pred * y_pred), y_pred, create_graph=True)
+        (second,) = engine.grad((first * first).sum(), y_pred)
+        gradients.append(second.numpy())
+    numpy.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-12)
+    check_gradients(lambda t: losses.MeanSquaredError()(y, t), p, backend=backend)
+
+
+def test_mean_squared_error_keeps_two_ops_where_the_mean_is_not_the_reduction(backend, rng):
+    y = rng.standard_normal((6, 2)).astype("float32")
+    p = engine.tensor(rng.standard_normal((6, 2)).astype("float32"))
+    weights = numpy.arange(6, dtype="float32")
+    cases = {
+        "sample_weight": (losses.MeanSquaredError(), {"sample_weight": weights}),
+        "reduction sum": (losses.MeanSquaredError(reduction="sum"), {}),
+        "reduction none": (losses.MeanSquaredError(reduction="none"), {}),
+        "cast": (losses.MeanSquaredError(dtype="float64"), {}),
+    }
+    for case, (loss_fn, kwargs) in cases.items():
+        creator = type(loss_fn(y, p, **kwargs).creator).__name__
+        assert creator != "MeanSquaredErrorOverBatch", case
+    # one loss per sample without a batch axis: the loss of a 1-D output is one number
+    one_dimensional = losses.MeanSquaredError()(y[:, 0], engine.tensor(p.numpy()[:, 0]))
+    assert one_dimensional.ndim == 0
+    numpy.testing.assert_allclose(
+        one_dimensional.item(), ((y[:, 0] - p.numpy()[:, 0]) ** 2).mean(), rtol=1e-6
+    )

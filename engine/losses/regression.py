@@ -4,8 +4,9 @@ import math
 
 from .. import functional as F
 from ..functional.nn import mean_squared_error as mean_squared_error_op
+from ..functional.nn import mean_squared_error_over_batch
 from ..tensor import Tensor
-from .base import EPSILON, LossFunctionWrapper, _targets
+from .base import BATCH_MEANS, EPSILON, LossFunctionWrapper, _targets
 
 _LOG_2 = math.log(2.0)
 
@@ -13,6 +14,13 @@ _LOG_2 = math.log(2.0)
 def mean_squared_error(y_true, y_pred: Tensor) -> Tensor:
     # one fused op: the subtraction, square and mean of three, as they round
     return mean_squared_error_op(y_pred, _targets("mean_squared_error", y_true, y_pred))
+
+
+def _mean_squared_error_over_batch(y_true, y_pred: Tensor) -> Tensor:
+    return mean_squared_error_over_batch(y_pred, _targets("mean_squared_error", y_true, y_pred))
+
+
+BATCH_MEANS[mean_squared_error] = _mean_squared_error_over_batch
 
 
 def mean_absolute_error(y_true, y_pred: Tensor) -> Tensor:
