@@ -229,3 +229,58 @@ def test_weights_rebound_at_every_step_stop_the_rebuilding(one_at_a_time):
     reference_weights, reference = _weights(), optimizers.Adam(0.01)
     one_at_a_time(lambda: train(reference, reference_weights))
     _assert_same(optimizer, weights, reference, reference_weights)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_step_of_flat_weights_only_skips_the_general_path(
+    backend, one_at_a_time, monkeypatch, case
+):
+    """When the buffers hold every weight of the step (a small model's every step), the
+    step runs on them at once (``Optimizer._flat_step``), with the same numbers."""
+    shapes = SHAPES[:3]
+    grads = _grads(_weights(shapes=shapes), steps=4)
+    general = []
+    original = optimizers.base.Optimizer._update_flat
+
+    def counting(self, *args):
+        general.append(1)
+        return original(self, *args)
+
+    weights, optimizer = _weights(shapes=shapes), CASES[case]()
+    with monkeypatch.context() as patch:
+        patch.setattr(optimizers.base.Optimizer, "_update_flat", counting)
+        _train(optimizer, weights, grads)
+    assert len(general) == 1  # the first step, which built the buffers
+    assert optimizer.iterations == 4
+    reference_weights, reference = _weights(shapes=shapes), CASES[case]()
+    one_at_a_time(lambda: _train(reference, reference_weights, grads))
+    _assert_same(optimizer, weights, reference, reference_weights)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"global_clipnorm": 0.5}, {"clipvalue": 0.1}, {"clipnorm": 0.3}],
+    ids=lambda settings: next(iter(settings)),
+)
+def test_clipped_flat_steps_take_the_general_path(one_at_a_time, settings):
+    shapes = SHAPES[:3]
+    grads = _grads(_weights(shapes=shapes), steps=3)
+    weights, optimizer = _weights(shapes=shapes), optimizers.Adam(0.01, **settings)
+    _train(optimizer, weights, grads)
+    assert optimizer._flat is not None
+    reference_weights, reference = _weights(shapes=shapes), optimizers.Adam(0.01, **settings)
+    one_at_a_time(lambda: _train(reference, reference_weights, grads))
+    _assert_same(optimizer, weights, reference, reference_weights)
+
+
+def test_gathering_all_refuses_a_list_that_names_a_member_twice():
+    weights, optimizer = _weights(shapes=SHAPES[:2]), optimizers.SGD(0.1)
+    _train(optimizer, weights, _grads(weights, steps=1))
+    for weight in weights:
+        weight.grad = engine.tensor(numpy.ones(weight.shape, "float32"))
+    buffers = optimizer._flat
+    twice = [weights[0], weights[0]]
+    assert not buffers.gather_all(twice, optimizer._slots, optimizer._index)
+    assert buffers.gather_all(weights, optimizer._slots, optimizer._index)
+    weights[1].grad = None
+    assert not buffers.gather_all(weights, optimizer._slots, optimizer._index)

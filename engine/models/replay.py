@@ -638,8 +638,10 @@ class TapedForwards:
         key = (x.shape, x.dtype, backend, training, is_grad_enabled())
         tape = self._current(key)
         if type(tape) is Tape:
-            with _out_of_memory(model, backend, x):
+            try:
                 return tape.forward(x, backend)
+            except backend.out_of_memory_errors as error:
+                raise _out_of_memory(model, backend, x) from error
         if tape is not None or not self._taping(model):  # refused since nothing changed
             return model(x, training=training)
         writes = layer_base.attribute_writes
@@ -667,8 +669,10 @@ class TapedForwards:
         key = (x.shape, x.dtype, y.shape, y.dtype, backend, training, is_grad_enabled())
         tape = self._current(key, model.loss)
         if type(tape) is Tape:
-            with _out_of_memory(model, backend, x):
+            try:
                 return tape.step(x, y, backend)
+            except backend.out_of_memory_errors as error:
+                raise _out_of_memory(model, backend, x) from error
         if tape is not None or not self._taping(model):  # refused since nothing changed
             return self._forward_and_loss(model, x, y, None, training)
         writes = layer_base.attribute_writes
@@ -695,7 +699,8 @@ class TapedForwards:
         tape = self.tapes.get(key)
         if tape is None:
             return None
-        if not tape.current() or (loss is not None and tape.loss_settings != _loss_settings(loss)):
+        # ``vars(loss)`` equals its ``_loss_settings`` copy while nothing in it changed
+        if not tape.current() or (loss is not None and vars(loss) != tape.loss_settings):
             del self.tapes[key]
             return None
         if tape.differentiable:
@@ -743,22 +748,9 @@ class _Refused:
         return self.writes == layer_base.attribute_writes
 
 
-class _out_of_memory:
-    """Names the model and the batch when a replay runs out of device memory."""
-
-    __slots__ = ("model", "backend", "x")
-
-    def __init__(self, model, backend, x):
-        self.model, self.backend, self.x = model, backend, x
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback) -> bool:
-        if kind is not None and issubclass(kind, self.backend.out_of_memory_errors):
-            raise DeviceOutOfMemoryError(
-                f"Model '{self.model.name}' ran out of {self.backend.name} backend memory in "
-                f"the forward pass of a batch of shape {self.x.shape}. Use a smaller "
-                f"batch_size."
-            ) from error
-        return False
+def _out_of_memory(model, backend, x) -> DeviceOutOfMemoryError:
+    """The error naming the model and the batch when a replay ran out of device memory."""
+    return DeviceOutOfMemoryError(
+        f"Model '{model.name}' ran out of {backend.name} backend memory in the forward pass "
+        f"of a batch of shape {x.shape}. Use a smaller batch_size."
+    )

@@ -93,3 +93,27 @@ class FlatWeights:
         if len(weights) - len(others) != len(views):
             return None
         return others
+
+    def gather_all(self, params: list, slots: list, index: dict) -> bool:
+        """Copy the gradients of ``params`` into ``grad`` when they are exactly the members,
+        each with a gradient, none rebound since the build (``slots[index[id(param)]]`` is
+        the optimizer's state dict of each); False otherwise (some may have been copied)."""
+        members, views = self.members, self.views
+        if len(params) != len(views):
+            return False
+        seen = 0  # a bit per member: a list naming one twice misses another
+        for param in params:
+            member = members.get(id(param))
+            grad = param.grad
+            if member is None or grad is None:
+                return False
+            data, grad_view, state, slot_views = views[member]
+            position = index.get(id(param))
+            if param.data is not data or position is None or slots[position] is not state:
+                return False
+            for name, view in slot_views:
+                if state.get(name) is not view:
+                    return False
+            grad_view[...] = grad.data
+            seen |= 1 << member
+        return seen == (1 << len(views)) - 1
