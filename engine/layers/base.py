@@ -145,9 +145,17 @@ def shape_arguments(method, kwargs: dict) -> dict:
     return arguments
 
 
-#: Times any layer's attribute was set (``Layer.__setattr__``): a taped forward
-#: (``models/replay.py``) is replayed only while no layer has changed.
+#: Times any layer's attribute was set (``Layer.__setattr__``), or a weight or sub-layer
+#: added or removed in place (``note_change``): a taped forward (``models/replay.py``) is
+#: replayed, and a model's list of trainable weights kept, only while no layer has changed.
 attribute_writes = 0
+
+
+def note_change() -> None:
+    """Count a change to a layer that no attribute write shows: a weight or a sub-layer
+    appended to (or removed from) its lists."""
+    global attribute_writes
+    attribute_writes += 1
 
 
 class Layer:
@@ -217,6 +225,7 @@ class Layer:
         if isinstance(value, Layer):
             if value is not self and not any(value is layer for layer in self._layers):
                 self._layers.append(value)
+                note_change()
         elif isinstance(value, dict):
             for item in value.values():
                 self._track_sublayers(item)
@@ -305,6 +314,7 @@ class Layer:
             weight.constraint = constraint
         self._weights.append(weight)
         self._trainable_flags.append(trainable)
+        note_change()
         regularizer = regularizers.get(regularizer)
         if regularizer is not None:
             self._regularized.append((weight, regularizer))

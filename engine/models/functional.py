@@ -14,6 +14,7 @@ from ..layers.base import (
     Layer,
     format_shape,
     layer_registry,
+    note_change,
     register_layer,
     shape_arguments,
 )
@@ -48,6 +49,7 @@ class Functional(Model):
         fusion.pair_steps(self._steps, self._nodes, self.outputs)
         for layer in _layers_in_order(self.inputs, self._nodes):
             self._layers.append(layer)
+        note_change()
         self._input_names = [t._keras_history[0].name for t in self.inputs]
         self.output_names = _output_names(self.outputs)
         self.backend = next(

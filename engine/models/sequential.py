@@ -9,7 +9,7 @@ config and summary.
 """
 
 from .. import config
-from ..layers.base import Layer, register_layer
+from ..layers.base import Layer, note_change, register_layer
 from ..layers.core import InputLayer
 from ..symbolic import KerasTensor
 from .model import Model, compute_dtype
@@ -57,6 +57,7 @@ class Sequential(Model):
             raise ValueError(f"Sequential '{self.name}': layer '{layer.name}' was added twice.")
         self._stack.append(layer)
         self._layers.append(layer)
+        note_change()
         first = self._stack[0]
         if self.built:
             shape = self._build_input_shape
@@ -73,6 +74,7 @@ class Sequential(Model):
             raise ValueError(f"Sequential '{self.name}'.pop: the model has no layers to remove.")
         layer = self._stack.pop()
         self._layers.remove(layer)
+        note_change()
         if self.built:
             self._make_graph()
         return layer

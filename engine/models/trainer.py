@@ -23,6 +23,7 @@ from .. import config, optimizers, random, symbolic
 from .. import distribute as distribute_module
 from .. import losses as losses_module
 from .. import metrics as metrics_module
+from ..layers import base as layer_base
 from ..losses import labels as labels_module
 from ..losses.labels import LabelChecks, note_batch
 from ..metrics.base import HostCopies
@@ -414,9 +415,16 @@ class Trainer(InferenceLoops, BatchData):
         if checked != getattr(self, "_checked_input_shape", None):
             self._check_input_shape(x.shape, "fit")
             object.__setattr__(self, "_checked_input_shape", checked)
-        # set past Layer.__setattr__, which would look for layers in the list at every batch
-        object.__setattr__(self, "_trainable_cache", self.trainable_weights)
-        self.optimizer.build(self._trainable_cache)
+        # the list, and the optimizer's slots for it, are kept while no layer changed (a
+        # weight or a sub-layer added, ``trainable`` set) and the optimizer is the same
+        kept = (layer_base.attribute_writes, self.optimizer)
+        if self.__dict__.get("_trainable_kept") != kept:
+            weights = self.trainable_weights
+            self.optimizer.build(weights)
+            # set past Layer.__setattr__, which would count them as changes to the model
+            object.__setattr__(self, "_trainable_cache", weights)
+            if _computes_trainable_weights(self):
+                object.__setattr__(self, "_trainable_kept", kept)
 
     # -- fit --------------------------------------------------------------
 
@@ -705,3 +713,15 @@ def _epoch_seed(shuffle_seed: int, epoch: int, rank: int = 0) -> int:
     in data-parallel training, of the other ranks')."""
     entropy = [shuffle_seed, epoch, 1] + ([rank] if rank else [])
     return int(numpy.random.SeedSequence(entropy).generate_state(1)[0])
+
+
+def _computes_trainable_weights(model) -> bool:
+    """Whether ``model.trainable_weights`` is ``Layer``'s for it and every layer it holds
+    (a list that changes only with them); an override of the user's may change it at will."""
+    pending = [model]
+    while pending:
+        layer = pending.pop()
+        if type(layer).trainable_weights is not layer_base.Layer.trainable_weights:
+            return False
+        pending.extend(layer._layers)
+    return True
