@@ -490,3 +490,22 @@ def test_bad_arguments_are_named():
         metrics.Recall().update_state(Y_C, P_B)
     with pytest.raises(ValueError, match="metric 'poisson': cannot compare targets"):
         metrics.Poisson().update_state(Y_R, P_C)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_a_mean_of_batch_losses_rounds_as_in_place_sums(backend, dtype):
+    """The loss tracker's update (one loss, weighed by the batch size) adds on the host as
+    scalars: the same sums, to the last bit, as the in-place array additions."""
+    rng = numpy.random.default_rng(3)
+    tracker = metrics.Mean(dtype=dtype)
+    total = numpy.zeros((), dtype)
+    count = numpy.zeros((), dtype)
+    for step in range(50):
+        loss = numpy.asarray(rng.standard_normal() * 10.0 ** rng.integers(-3, 3), dtype)[()]
+        weight = int(rng.integers(1, 300)) if step % 3 else float(rng.uniform(0.5, 50))
+        tracker.update_state(backend.asarray(numpy.asarray(loss)) if step % 2 else loss, weight)
+        total += loss * weight
+        count += weight
+    numpy.testing.assert_array_equal(backend.to_numpy(tracker.total), total)
+    numpy.testing.assert_array_equal(backend.to_numpy(tracker.count), count)
+    assert tracker.result() == float(total) / float(count)

@@ -100,7 +100,11 @@ class Metric:
         """Whether ``value`` needs no conversion: an array of the metric's backend in its
         dtype, or on a host backend a NumPy scalar of that dtype (a loss)."""
         backend = self._backend
-        if backend is None or not (
+        if backend is None:
+            return False
+        if type(value) is numpy.ndarray and backend.xp is numpy:  # a host loss, every step
+            return value.dtype == self.dtype
+        if not (
             backend.is_native(value) or (backend.xp is numpy and isinstance(value, numpy.generic))
         ):
             return False
@@ -225,12 +229,28 @@ class Mean(Metric):
         self.add_state("count")
 
     def update_state(self, values, sample_weight=None) -> None:
-        if isinstance(sample_weight, (int, float)) and not isinstance(sample_weight, bool):
+        kind = type(sample_weight)
+        if (
+            kind is int
+            or kind is float
+            or (isinstance(sample_weight, (int, float)) and kind is not bool)
+        ):
             # one weight for the batch (the loss tracker's batch size): no array to send
             if not self._holds(values):
                 xp, (values,) = self.float_arrays(values)
-            self.total += values.mean() * sample_weight if values.ndim else values * sample_weight
-            self.count += sample_weight
+            total = values.mean() * sample_weight if values.ndim else values * sample_weight
+            if (
+                isinstance(total, numpy.generic)
+                and type(self.total) is numpy.ndarray
+                and type(self.count) is numpy.ndarray
+            ):
+                # on the host, as scalars: the same roundings as ``+=`` (a ufunc's on 0-d
+                # arrays), at a seventh of its cost (0.1 against 0.7-0.85 us)
+                self.total[()] = self.total[()] + total
+                self.count[()] = self.count[()] + sample_weight
+            else:
+                self.total += total
+                self.count += sample_weight
             return
         xp, (values, weights) = self.float_arrays(values, sample_weight)
         self._accumulate(values, weights, xp)

@@ -209,7 +209,8 @@ class Trainer(InferenceLoops, BatchData):
         return [self._loss_tracker]
 
     def reset_metrics(self) -> None:
-        self._step_logs = None
+        if self._step_logs is not None:  # Layer.__setattr__ costs more than the test
+            self._step_logs = None
         self._loss_tracker.reset_state()
         for metric in self._all_metrics():
             metric.reset_state()
@@ -348,9 +349,10 @@ class Trainer(InferenceLoops, BatchData):
             )
 
     def _update_metrics(self, loss, y, y_pred, sample_weight, count: int) -> None:
-        if self.backend is not None:  # the loss is a bare array: keep the mean on its backend
-            self._loss_tracker._place(self.backend)
-        self._loss_tracker.update_state(loss, count)
+        tracker = self._loss_tracker
+        if self.backend is not None and tracker._backend is not self.backend:
+            tracker._place(self.backend)  # the loss is a bare array: keep the mean on its backend
+        tracker.update_state(loss, count)
         for metric in self.compiled_metrics:
             metric.update_state(y, y_pred)
         for metric in self.compiled_weighted_metrics:
@@ -399,6 +401,15 @@ class Trainer(InferenceLoops, BatchData):
         return self._results(return_dict)
 
     def _results(self, return_dict: bool):
+        if not (
+            return_dict
+            or self._metric_names
+            or self._step_logs is not None
+            or self._distribution is not None
+            or self.backend is None
+            or labels_module.on_device(self.backend)
+        ):
+            return self._loss_tracker.result()  # the loss alone: what ``_logs`` would give
         logs = self._logs()
         if return_dict:
             return logs
