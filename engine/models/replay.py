@@ -295,9 +295,12 @@ class Tape:
 
     def current(self) -> bool:
         """Whether no layer attribute was set and no weight's ``requires_grad`` changed."""
-        return self.writes == layer_base.attribute_writes and all(
-            weight.requires_grad is flag for weight, flag in self.weights
-        )
+        if self.writes != layer_base.attribute_writes:
+            return False
+        for weight, flag in self.weights:  # a loop: a generator costs more, at every step
+            if weight.requires_grad is not flag:
+                return False
+        return True
 
     def run(self, x, y=None) -> list:
         """The taped ops' outputs for the batch ``x`` (and targets ``y``), repeating the
