@@ -310,8 +310,8 @@ def _unfolded_mse(y, y_pred):
     return losses.Loss.__call__(losses.MeanSquaredError(), y, y_pred)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("shape", [(100, 1), (7, 5), (3, 4, 6)])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("shape", [(100, 1), (1000, 1), (3, 40, 1), (7, 5), (3, 4, 6)])
 def test_mean_squared_error_folds_its_batch_mean_into_one_op(backend, dtype, shape, rng):
     y = rng.standard_normal(shape).astype(dtype)
     p = rng.standard_normal(shape).astype(dtype)

@@ -193,9 +193,15 @@ class MeanSquaredErrorOverBatch(MeanSquaredError):
     so the backward multiplies by one number instead of spreading it into an array."""
 
     def forward(self, y_pred):
-        losses = super().forward(y_pred)
-        self.losses_shape, self.count = losses.shape, losses.size
-        return losses.sum() / self.count
+        if y_pred.shape[-1] != 1:
+            losses = super().forward(y_pred)
+            self.count = losses.size
+            return losses.sum() / self.count
+        # one feature (a regression's usual output): a sample's mean is its square, to the
+        # bit, and the sum over the squares is the sum over the samples'
+        diff = y_pred - self.targets
+        self.diff, self.count = diff, diff.size
+        return (diff * diff).sum() / self.count
 
     def backward(self, grad):
         # per element: (grad / count) / features * diff, the two ops' sequence of roundings;
@@ -204,8 +210,9 @@ class MeanSquaredErrorOverBatch(MeanSquaredError):
         return (part + part,)
 
     def backward_graph(self, grad):
-        spread = reshape(grad / as_tensor(self.count, grad), (1,) * len(self.losses_shape))
-        return super().backward_graph(broadcast_to(spread, self.losses_shape))
+        losses_shape = self.diff.shape[:-1]
+        spread = reshape(grad / as_tensor(self.count, grad), (1,) * len(losses_shape))
+        return super().backward_graph(broadcast_to(spread, losses_shape))
 
 
 def mean_squared_error(y_pred: Tensor, targets) -> Tensor:

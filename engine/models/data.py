@@ -164,6 +164,15 @@ def _prepare_weights(weights, where: str, dtype: str):
     return weights
 
 
+def _ready(array, dtype: str) -> bool:
+    """Whether ``array`` needs no conversion: a non-empty NumPy array of numbers with a
+    batch axis, of ``dtype`` if of floats."""
+    if type(array) is not numpy.ndarray or not array.ndim or not len(array):
+        return False
+    kind = array.dtype.kind
+    return kind in "biu" or (kind == "f" and array.dtype == dtype)
+
+
 def prepare(x, y, sample_weight, where: str, dtype: str, need_y: bool = True, strings=False):
     """Validate and convert inputs; floats become the model's dtype once, up front.
 
@@ -171,14 +180,17 @@ def prepare(x, y, sample_weight, where: str, dtype: str, need_y: bool = True, st
     ``y`` and ``sample_weight`` are cast to ``dtype``, the model's float dtype.
     ``strings``: ``x`` may hold text (the model's first layer reads it).
     """
+    if sample_weight is None and _ready(x, dtype) and _ready(y, dtype) and len(x) == len(y):
+        # the common case, at every train_on_batch: arrays to check, nothing to convert
+        check_finite(x, "x", where)
+        check_finite(y, "y", where)
+        return x, y, None
     x = _prepare_x(x, where, dtype, strings)
     if y is None:
         if need_y:
             raise ValueError(f"{where}: `y` (the targets) is required.")
     else:
         y = _prepare_y(y, where, dtype)
-        if sample_weight is None and type(x) is numpy.ndarray and len(x) == len(y):
-            return x, y, None  # the common case, at every train_on_batch
     if sample_weight is not None:
         sample_weight = _prepare_weights(sample_weight, where, dtype)
     check_same_length({"x": x, "y": y, "sample_weight": sample_weight}, where)
