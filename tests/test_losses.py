@@ -362,3 +362,14 @@ def test_mean_squared_error_keeps_two_ops_where_the_mean_is_not_the_reduction(ba
     numpy.testing.assert_allclose(
         one_dimensional.item(), ((y[:, 0] - p.numpy()[:, 0]) ** 2).mean(), rtol=1e-6
     )
+
+
+def test_a_subclass_of_the_mean_squared_error_keeps_its_own_call(backend, rng):
+    class Doubled(losses.MeanSquaredError):
+        def call(self, y_true, y_pred):
+            return super().call(y_true, y_pred) * 2.0
+
+    y = rng.standard_normal((6, 2)).astype("float32")
+    p = engine.tensor(rng.standard_normal((6, 2)).astype("float32"))
+    doubled, plain = Doubled()(y, p), losses.MeanSquaredError()(y, p)
+    numpy.testing.assert_allclose(doubled.numpy(), 2 * plain.numpy(), rtol=1e-6)

@@ -228,6 +228,7 @@ class LossFunctionWrapper(Loss):
         over_batch = BATCH_MEANS.get(self.fn)
         if (
             over_batch is not None
+            and type(self).call is LossFunctionWrapper.call  # a subclass's call is its own
             and sample_weight is None
             and self.reduction in ("sum_over_batch_size", "mean")
             and y_pred.ndim > 1
