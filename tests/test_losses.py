@@ -373,3 +373,49 @@ def test_a_subclass_of_the_mean_squared_error_keeps_its_own_call(backend, rng):
     p = engine.tensor(rng.standard_normal((6, 2)).astype("float32"))
     doubled, plain = Doubled()(y, p), losses.MeanSquaredError()(y, p)
     numpy.testing.assert_allclose(doubled.numpy(), 2 * plain.numpy(), rtol=1e-6)
+
+
+ARRAY_CASES = [
+    "mean_squared_error",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
+    "huber",
+    "log_cosh",
+    "cosine_similarity",
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "sparse_categorical_crossentropy",
+    "kl_divergence",
+    "poisson",
+    "hinge",
+    "squared_hinge",
+    "categorical_hinge",
+    "dice",
+    "tversky",
+]
+
+
+@pytest.mark.parametrize("name", ARRAY_CASES)
+def test_losses_take_numpy_predictions_as_keras_does(backend, name, rng):
+    """``keras.losses.mean_squared_error(y_true, y_pred)`` and
+    ``keras.losses.MeanSquaredError()(y_true, y_pred)`` on NumPy arrays or lists."""
+    probabilities = rng.uniform(0.1, 0.9, (5, 3)).astype("float32")
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    if name == "sparse_categorical_crossentropy":
+        y = rng.integers(0, 3, 5)
+    elif "crossentropy" in name or name in ("kl_divergence", "dice", "tversky"):
+        y = numpy.eye(3, dtype="float32")[rng.integers(0, 3, 5)]
+    else:
+        y = rng.uniform(0.1, 2.0, (5, 3)).astype("float32")
+    expected_values = getattr(losses, name)(y, engine.tensor(probabilities)).numpy()
+    for given in (probabilities, probabilities.tolist()):
+        values = getattr(losses, name)(y, given)
+        assert isinstance(values, engine.Tensor)
+        numpy.testing.assert_allclose(values.numpy(), expected_values, rtol=1e-6)
+    loss = losses.get(name)
+    numpy.testing.assert_allclose(
+        loss(y, probabilities).numpy(), loss(y, engine.tensor(probabilities)).numpy(), rtol=1e-6
+    )

@@ -1,5 +1,6 @@
 """The ``Loss`` base class, Keras 3's reductions, and the helpers every loss uses."""
 
+import functools
 import math
 
 from .. import functional as F
@@ -15,6 +16,26 @@ _LEAST_LOSS, _MOST_LOSS = -math.log1p(-EPSILON), -math.log(EPSILON)
 #: a cross-entropy's ``-log(clip(p))`` is ``-log(p)`` clipped to these: Keras's clipping of
 #: the probabilities, in log space
 _LOSS_BOUNDS = (_LEAST_LOSS, _MOST_LOSS)
+
+
+def prediction_tensor(y_pred) -> Tensor:
+    """``y_pred`` as a Tensor: a NumPy array, a list or a number (Keras takes them, as
+    ``keras.losses.MeanSquaredError()(y_true, y_pred)`` with arrays) on the current backend."""
+    return y_pred if isinstance(y_pred, Tensor) else Tensor(y_pred)
+
+
+def takes_arrays(loss_fn):
+    """A loss function ``loss_fn(y_true, y_pred, ...)`` that also takes a ``y_pred`` that is
+    not a Tensor (``prediction_tensor``)."""
+
+    @functools.wraps(loss_fn)
+    def loss(y_true, y_pred, *args, **kwargs):
+        if not isinstance(y_pred, Tensor):
+            y_pred = Tensor(y_pred)
+        return loss_fn(y_true, y_pred, *args, **kwargs)
+
+    return loss
+
 
 #: per-sample loss functions -> the same loss followed by the default reduction (the mean
 #: of the per-sample losses) in one op, which a wrapper of the function calls when it has
@@ -157,6 +178,7 @@ class Loss:
         raise NotImplementedError
 
     def __call__(self, y_true, y_pred: Tensor, sample_weight=None) -> Tensor:
+        y_pred = prediction_tensor(y_pred)
         mask = keras_mask(y_pred)  # Keras 3: masked steps of the output add no loss
         if self.dtype is not None and y_pred.dtype != self.dtype:
             y_pred = F.cast(y_pred, self.dtype)
@@ -225,6 +247,7 @@ class LossFunctionWrapper(Loss):
             setattr(self, key, value)
 
     def __call__(self, y_true, y_pred: Tensor, sample_weight=None) -> Tensor:
+        y_pred = prediction_tensor(y_pred)
         over_batch = BATCH_MEANS.get(self.fn)
         if (
             over_batch is not None

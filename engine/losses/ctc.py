@@ -9,9 +9,10 @@ step counted. One loss per sample: ``engine.ops_ctc.ctc_loss``, differentiable i
 
 from ..ops_ctc import ctc_loss
 from ..tensor import Tensor
-from .base import Loss, LossFunctionWrapper, _target_array
+from .base import Loss, LossFunctionWrapper, _target_array, takes_arrays
 
 
+@takes_arrays
 def ctc(y_true, y_pred: Tensor) -> Tensor:
     """The CTC loss of each sample, the blank being class 0 (Keras's ``losses.ctc``)."""
     if len(y_true.shape) != 2:

@@ -9,7 +9,7 @@ distance: same-label pairs are pulled together, other pairs pushed apart.
 from .. import functional as F
 from ..functional.reduction import logsumexp
 from ..tensor import Tensor
-from .base import LossFunctionWrapper, _target_array
+from .base import LossFunctionWrapper, _target_array, takes_arrays
 
 #: stands for Keras's ``-inf`` in the masked log-sum-exps: exp() of it is 0, and a row
 #: with nothing to sum gives a loss of exactly 0 with a zero gradient (never NaN)
@@ -28,6 +28,7 @@ def _labels(name: str, labels, like: Tensor):
     return labels.astype("int64")
 
 
+@takes_arrays
 def circle(
     y_true,
     y_pred: Tensor,

@@ -2,7 +2,7 @@
 
 from .. import functional as F
 from ..tensor import Tensor
-from .base import LossFunctionWrapper, _targets
+from .base import LossFunctionWrapper, _targets, takes_arrays
 
 
 def _signed_labels(y_true, xp):
@@ -11,12 +11,14 @@ def _signed_labels(y_true, xp):
     return xp.where(binary, 2 * y_true - 1, y_true)
 
 
+@takes_arrays
 def hinge(y_true, y_pred: Tensor) -> Tensor:
     """``mean(max(1 - y_true * y_pred, 0))``, 0/1 labels taken as -1/1."""
     y_true = _signed_labels(_targets("hinge", y_true, y_pred), y_pred.backend.xp)
     return F.mean(F.relu(1 - y_pred * y_true), axis=-1)
 
 
+@takes_arrays
 def squared_hinge(y_true, y_pred: Tensor) -> Tensor:
     """``mean(max(1 - y_true * y_pred, 0) ** 2)``, 0/1 labels taken as -1/1."""
     y_true = _signed_labels(_targets("squared_hinge", y_true, y_pred), y_pred.backend.xp)
@@ -24,6 +26,7 @@ def squared_hinge(y_true, y_pred: Tensor) -> Tensor:
     return F.mean(margin * margin, axis=-1)
 
 
+@takes_arrays
 def categorical_hinge(y_true, y_pred: Tensor) -> Tensor:
     """``max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)`` for one-hot targets."""
     y_true = _targets("categorical_hinge", y_true, y_pred)

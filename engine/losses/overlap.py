@@ -8,13 +8,14 @@ the batch), or per sample with ``axis=(1, 2, 3)`` for images.
 from .. import config
 from .. import functional as F
 from ..tensor import Tensor
-from .base import LossFunctionWrapper, _targets
+from .base import LossFunctionWrapper, _targets, takes_arrays
 
 
 def _axes(axis):
     return tuple(axis) if isinstance(axis, list) else axis
 
 
+@takes_arrays
 def dice(y_true, y_pred: Tensor, axis=None) -> Tensor:
     """``1 - 2 * sum(y_true * y_pred) / (sum(y_true) + sum(y_pred) + epsilon)``."""
     y_true = _targets("dice", y_true, y_pred)
@@ -24,6 +25,7 @@ def dice(y_true, y_pred: Tensor, axis=None) -> Tensor:
     return 1 - intersection * 2.0 / total
 
 
+@takes_arrays
 def tversky(y_true, y_pred: Tensor, alpha: float = 0.5, beta: float = 0.5, axis=None) -> Tensor:
     """``1 - tp / (tp + alpha * fp + beta * fn + epsilon)`` with soft counts: Keras's ``fp``
     is ``sum((1 - y_pred) * y_true)`` and its ``fn`` is ``sum(y_pred * (1 - y_true))``

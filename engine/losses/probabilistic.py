@@ -25,6 +25,7 @@ from .base import (
     _logits_of,
     _target_array,
     _targets,
+    takes_arrays,
 )
 from .labels import check_labels
 
@@ -44,6 +45,7 @@ def _smoothed(targets, label_smoothing: float, shift: float):
     return targets * (1 - label_smoothing) + shift
 
 
+@takes_arrays
 def binary_crossentropy(
     y_true, y_pred: Tensor, from_logits: bool = False, label_smoothing: float = 0.0, axis=-1
 ) -> Tensor:
@@ -63,6 +65,7 @@ def _normalized_probabilities(y_pred: Tensor) -> Tensor:
     return F.clip(y_pred / F.sum(y_pred, axis=-1, keepdims=True), EPSILON, 1 - EPSILON)
 
 
+@takes_arrays
 def categorical_crossentropy(
     y_true, y_pred: Tensor, from_logits: bool = False, label_smoothing: float = 0.0, axis=-1
 ) -> Tensor:
@@ -94,6 +97,7 @@ def _class_labels(name: str, y_true, y_pred: Tensor):
     return labels
 
 
+@takes_arrays
 def sparse_categorical_crossentropy(
     y_true, y_pred: Tensor, from_logits: bool = False, axis=-1
 ) -> Tensor:
@@ -118,6 +122,7 @@ def sparse_categorical_crossentropy(
     return F.reshape(-F.log(picked), labels.shape)
 
 
+@takes_arrays
 def binary_focal_crossentropy(
     y_true,
     y_pred: Tensor,
@@ -142,6 +147,7 @@ def binary_focal_crossentropy(
     return F.mean(focal, axis=-1)
 
 
+@takes_arrays
 def categorical_focal_crossentropy(
     y_true,
     y_pred: Tensor,
@@ -161,6 +167,7 @@ def categorical_focal_crossentropy(
     return F.sum(weighting * -(F.log(probs) * y_true), axis=-1)
 
 
+@takes_arrays
 def kl_divergence(y_true, y_pred: Tensor) -> Tensor:
     """``sum(y_true * log(y_true / y_pred))``, both clipped to ``[1e-7, 1]``."""
     y_true = _targets("kl_divergence", y_true, y_pred)
@@ -168,6 +175,7 @@ def kl_divergence(y_true, y_pred: Tensor) -> Tensor:
     return F.sum(F.log(y_true / F.clip(y_pred, EPSILON, 1)) * y_true, axis=-1)
 
 
+@takes_arrays
 def categorical_generalized_cross_entropy(y_true, y_pred: Tensor, q: float) -> Tensor:
     """``(1 - p ** q) / q`` with ``p`` the probability of the true class (Zhang & Sabuncu,
     2018): cross-entropy as ``q -> 0``, mean absolute error at ``q = 1``. ``y_true`` holds
@@ -179,6 +187,7 @@ def categorical_generalized_cross_entropy(y_true, y_pred: Tensor, q: float) -> T
     return (1 - F.power(p, float(q))) / float(q)
 
 
+@takes_arrays
 def poisson(y_true, y_pred: Tensor) -> Tensor:
     """``mean(y_pred - y_true * log(y_pred + 1e-7))``."""
     y_true = _targets("poisson", y_true, y_pred)

@@ -6,11 +6,12 @@ from .. import functional as F
 from ..functional.nn import mean_squared_error as mean_squared_error_op
 from ..functional.nn import mean_squared_error_over_batch
 from ..tensor import Tensor
-from .base import BATCH_MEANS, EPSILON, LossFunctionWrapper, _targets
+from .base import BATCH_MEANS, EPSILON, LossFunctionWrapper, _targets, takes_arrays
 
 _LOG_2 = math.log(2.0)
 
 
+@takes_arrays
 def mean_squared_error(y_true, y_pred: Tensor) -> Tensor:
     # one fused op: the subtraction, square and mean of three, as they round
     return mean_squared_error_op(y_pred, _targets("mean_squared_error", y_true, y_pred))
@@ -23,11 +24,13 @@ def _mean_squared_error_over_batch(y_true, y_pred: Tensor) -> Tensor:
 BATCH_MEANS[mean_squared_error] = _mean_squared_error_over_batch
 
 
+@takes_arrays
 def mean_absolute_error(y_true, y_pred: Tensor) -> Tensor:
     y_true = _targets("mean_absolute_error", y_true, y_pred)
     return F.mean(F.abs(y_pred - y_true), axis=-1)
 
 
+@takes_arrays
 def mean_absolute_percentage_error(y_true, y_pred: Tensor) -> Tensor:
     """``100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7))`` over the last axis."""
     y_true = _targets("mean_absolute_percentage_error", y_true, y_pred)
@@ -36,6 +39,7 @@ def mean_absolute_percentage_error(y_true, y_pred: Tensor) -> Tensor:
     return F.mean(F.abs(y_pred - y_true) / scale, axis=-1) * 100.0
 
 
+@takes_arrays
 def mean_squared_logarithmic_error(y_true, y_pred: Tensor) -> Tensor:
     """``mean((log(max(y_pred, 1e-7) + 1) - log(max(y_true, 1e-7) + 1))**2)``."""
     y_true = _targets("mean_squared_logarithmic_error", y_true, y_pred)
@@ -44,6 +48,7 @@ def mean_squared_logarithmic_error(y_true, y_pred: Tensor) -> Tensor:
     return F.mean(diff * diff, axis=-1)
 
 
+@takes_arrays
 def huber(y_true, y_pred: Tensor, delta: float = 1.0) -> Tensor:
     y_true = _targets("huber", y_true, y_pred)
     error = F.abs(y_pred - y_true)
@@ -52,6 +57,7 @@ def huber(y_true, y_pred: Tensor, delta: float = 1.0) -> Tensor:
     return F.mean(quadratic * quadratic * 0.5 + linear * delta, axis=-1)
 
 
+@takes_arrays
 def log_cosh(y_true, y_pred: Tensor) -> Tensor:
     """``mean(log(cosh(y_pred - y_true)))``, as ``x + softplus(-2x) - log(2)`` (no overflow)."""
     x = y_pred - _targets("log_cosh", y_true, y_pred)
@@ -64,6 +70,7 @@ def _l2_normalize(x: Tensor, axis: int) -> Tensor:
     return x / F.sqrt(F.clip(squares, min_value=EPSILON * EPSILON))
 
 
+@takes_arrays
 def cosine_similarity(y_true, y_pred: Tensor, axis: int = -1) -> Tensor:
     """Minus the cosine of the angle between ``y_true`` and ``y_pred`` along ``axis``."""
     y_true = _targets("cosine_similarity", y_true, y_pred)
