@@ -284,3 +284,22 @@ def test_gathering_all_refuses_a_list_that_names_a_member_twice():
     assert buffers.gather_all(weights, optimizer._slots, optimizer._index)
     weights[1].grad = None
     assert not buffers.gather_all(weights, optimizer._slots, optimizer._index)
+
+
+def test_rebinding_now_and_then_keeps_the_buffers(one_at_a_time):
+    """``set_weights`` between stretches of training rebuilds the buffers each time; only
+    rebuilds in a row (a layer rebinding at every step) stop the flattening."""
+    grads = _grads(_weights(), steps=3 * (flat.MAX_FLAT_BUILDS + 2))
+
+    def train(optimizer, weights):
+        for start in range(0, len(grads), 3):
+            weights[1].data = weights[1].data * 0.5  # rebinds, as set_weights does
+            _train(optimizer, weights, grads[start : start + 3])
+
+    weights, optimizer = _weights(), optimizers.Adam(0.01)
+    train(optimizer, weights)
+    assert optimizer._flat is not None
+    assert all(_in_buffer(weight, optimizer._flat.param) for weight in weights[:3])
+    reference_weights, reference = _weights(), optimizers.Adam(0.01)
+    one_at_a_time(lambda: train(reference, reference_weights))
+    _assert_same(optimizer, weights, reference, reference_weights)

@@ -30,9 +30,7 @@ def takes_arrays(loss_fn):
 
     @functools.wraps(loss_fn)
     def loss(y_true, y_pred, *args, **kwargs):
-        if not isinstance(y_pred, Tensor):
-            y_pred = Tensor(y_pred)
-        return loss_fn(y_true, y_pred, *args, **kwargs)
+        return loss_fn(y_true, prediction_tensor(y_pred), *args, **kwargs)
 
     return loss
 

@@ -224,6 +224,7 @@ class Optimizer:
         flat = self._flat
         if not flat.gather_all(params, self._slots, self._index):
             return False
+        self._flat_builds = 0  # the buffers held: a rebinding later starts the count anew
         lr = self.learning_rate
         if self.weight_decay:
             flat.param *= 1 - self.weight_decay * lr
