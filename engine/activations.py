@@ -1,14 +1,35 @@
 """Activation functions by Keras name: ``engine.activations.get("relu")(x)``."""
 
+import functools
+
 from . import functional as F
+from . import symbolic
+from .conversion import as_tensor
 from .functional import elementwise
 from .tensor import Tensor
 
 
+def _activation(fn):
+    """``fn(x, ...)`` that also takes, as Keras's activations do, an array, a list or a
+    number (``conversion.as_tensor``), and in the functional API a symbolic tensor: the
+    call becomes a graph node (``OpCall`` of ``"activations.<name>"``)."""
+    name = f"activations.{fn.__name__}"
+
+    @functools.wraps(fn)
+    def activation(x, *args, **kwargs):
+        if isinstance(x, symbolic.KerasTensor):
+            return symbolic.call_op(name, (x, *args), kwargs)
+        return fn(as_tensor(x), *args, **kwargs)
+
+    return activation
+
+
+@_activation
 def linear(x: Tensor) -> Tensor:
     return x
 
 
+@_activation
 def relu(x: Tensor, negative_slope: float = 0.0, max_value=None, threshold: float = 0.0) -> Tensor:
     """``max(x, 0)``; Keras's options: a ``negative_slope`` below ``threshold``, values
     under ``threshold`` (with no slope) set to zero, and a cap at ``max_value``."""
@@ -23,47 +44,58 @@ def relu(x: Tensor, negative_slope: float = 0.0, max_value=None, threshold: floa
     return output
 
 
+@_activation
 def relu6(x: Tensor) -> Tensor:
     """``min(max(x, 0), 6)``."""
     return F.clip(x, 0.0, 6.0)
 
 
+@_activation
 def sigmoid(x: Tensor) -> Tensor:
     return F.sigmoid(x)
 
 
+@_activation
 def tanh(x: Tensor) -> Tensor:
     return F.tanh(x)
 
 
+@_activation
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     return F.softmax(x, axis)
 
 
+@_activation
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return F.log_softmax(x, axis)
 
 
+@_activation
 def leaky_relu(x: Tensor, negative_slope: float = 0.2) -> Tensor:
     return F.activation(x, "leaky_relu", negative_slope=negative_slope)
 
 
+@_activation
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     return F.activation(x, "elu", alpha=alpha)
 
 
+@_activation
 def selu(x: Tensor) -> Tensor:
     return F.activation(x, "selu")
 
 
+@_activation
 def gelu(x: Tensor, approximate: bool = False) -> Tensor:
     return F.activation(x, "gelu", approximate=approximate)
 
 
+@_activation
 def softplus(x: Tensor) -> Tensor:
     return F.activation(x, "softplus")
 
 
+@_activation
 def swish(x: Tensor) -> Tensor:
     return F.activation(x, "swish")
 
@@ -71,16 +103,19 @@ def swish(x: Tensor) -> Tensor:
 silu = swish
 
 
+@_activation
 def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """``max(x, 0) + alpha * (exp(min(x, 0) / alpha) - 1)``."""
     negative = F.negative(F.relu(F.negative(x)))
     return F.relu(x) + alpha * elementwise.expm1(negative / alpha)
 
 
+@_activation
 def exponential(x: Tensor) -> Tensor:
     return F.exp(x)
 
 
+@_activation
 def glu(x: Tensor, axis: int = -1) -> Tensor:
     """Gated linear unit: ``a * sigmoid(b)`` for the halves ``a, b`` of ``axis``."""
     size = x.shape[axis]
@@ -92,11 +127,13 @@ def glu(x: Tensor, axis: int = -1) -> Tensor:
     return x[first] * F.sigmoid(x[second])
 
 
+@_activation
 def hard_sigmoid(x: Tensor) -> Tensor:
     """``clip(x / 6 + 0.5, 0, 1)``."""
     return F.clip(x * (1 / 6) + 0.5, 0.0, 1.0)
 
 
+@_activation
 def hard_silu(x: Tensor) -> Tensor:
     """``x * hard_sigmoid(x)``."""
     return x * hard_sigmoid(x)
@@ -105,61 +142,73 @@ def hard_silu(x: Tensor) -> Tensor:
 hard_swish = hard_silu
 
 
+@_activation
 def hard_tanh(x: Tensor) -> Tensor:
     return F.clip(x, -1.0, 1.0)
 
 
+@_activation
 def hard_shrink(x: Tensor, threshold: float = 0.5) -> Tensor:
     """``x`` where ``|x| > threshold``, else 0."""
     return F.where(abs(x.data) > threshold, x, 0.0)
 
 
+@_activation
 def soft_shrink(x: Tensor, threshold: float = 0.5) -> Tensor:
     """``x`` moved ``threshold`` towards zero, 0 within ``threshold`` of it."""
     shrunk = F.where(x.data > 0, x - threshold, x + threshold)
     return F.where(abs(x.data) > threshold, shrunk, 0.0)
 
 
+@_activation
 def tanh_shrink(x: Tensor) -> Tensor:
     return x - F.tanh(x)
 
 
+@_activation
 def threshold(x: Tensor, threshold: float, default_value: float) -> Tensor:
     """``x`` where ``x > threshold``, else ``default_value``."""
     return F.where(x.data > threshold, x, float(default_value))
 
 
+@_activation
 def log_sigmoid(x: Tensor) -> Tensor:
     """``log(sigmoid(x)) = -softplus(-x)``."""
     return F.negative(softplus(F.negative(x)))
 
 
+@_activation
 def mish(x: Tensor) -> Tensor:
     """``x * tanh(softplus(x))``."""
     return x * F.tanh(softplus(x))
 
 
+@_activation
 def softsign(x: Tensor) -> Tensor:
     """``x / (1 + |x|)``."""
     return x / (F.abs(x) + 1.0)
 
 
+@_activation
 def sparse_plus(x: Tensor) -> Tensor:
     """0 below -1, ``(x + 1)**2 / 4`` on [-1, 1], ``x`` above 1."""
     middle = F.where(x.data < 1, (x + 1.0) * (x + 1.0) * 0.25, x)
     return F.where(x.data <= -1, 0.0, middle)
 
 
+@_activation
 def sparse_sigmoid(x: Tensor) -> Tensor:
     """``clip((x + 1) / 2, 0, 1)``."""
     return F.clip((x + 1.0) * 0.5, 0.0, 1.0)
 
 
+@_activation
 def squareplus(x: Tensor, b: float = 4) -> Tensor:
     """``(x + sqrt(x**2 + b)) / 2``."""
     return (x + F.sqrt(x * x + float(b))) * 0.5
 
 
+@_activation
 def sparsemax(x: Tensor, axis: int = -1) -> Tensor:
     """Euclidean projection onto the simplex (Martins & Astudillo, 2016): ``max(x - tau, 0)``.
 

@@ -5,6 +5,7 @@ import math
 
 from . import config
 from . import functional as F
+from .conversion import as_tensor
 from .registry import Registry, custom_object_scope
 from .tensor import Tensor
 
@@ -31,6 +32,7 @@ class L1L2(Regularizer):
         self.l1, self.l2 = float(l1), float(l2)
 
     def __call__(self, weight):
+        weight = as_tensor(weight)
         penalty = None
         if self.l1:
             penalty = F.sum(F.abs(weight)) * self.l1
@@ -82,6 +84,7 @@ class OrthogonalRegularizer(Regularizer):
         self.factor, self.mode = float(factor), mode
 
     def __call__(self, weight):
+        weight = as_tensor(weight)
         if weight.ndim != 2:
             raise ValueError(
                 f"OrthogonalRegularizer: the weight must have rank 2; got shape "

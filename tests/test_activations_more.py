@@ -219,3 +219,16 @@ def test_stft_matches_keras():
     numpy.testing.assert_allclose(kernel[:, 0, 1], window * numpy.cos(-numpy.pi * numpy.arange(3)))
     with pytest.raises(ValueError, match="side"):
         initializers.STFT(side="both")
+
+
+@pytest.mark.parametrize("name", sorted(activations._ACTIVATIONS))
+def test_activations_take_arrays_and_lists_as_keras_does(backend, name):
+    """``keras.activations.relu(numpy_array)`` gives a tensor, as on a tensor."""
+    x = numpy.array([[-1.5, -0.2, 0.0, 0.4, 2.5, 7.0]], "float32")
+    function = activations.get(name)
+    extra = {"threshold": 0.1, "default_value": -1.0} if name == "threshold" else {}
+    expected = function(engine.tensor(x), **extra).numpy()
+    for given in (x, x.tolist()):
+        out = function(given, **extra)
+        assert isinstance(out, engine.Tensor)
+        numpy.testing.assert_allclose(out.numpy(), expected, rtol=1e-6)

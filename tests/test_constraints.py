@@ -438,3 +438,17 @@ def test_saving_a_function_constraint_says_what_to_do(backend, tmp_path):
     model = Sequential([layers.Input((3,)), layers.Dense(2, kernel_constraint=lambda w: w)])
     with pytest.raises(ValueError, match="Constraint"):
         model.save(tmp_path / "function.safetensors")
+
+
+def test_regularizers_take_arrays_as_keras_does(backend):
+    """``keras.regularizers.L2(0.01)(numpy_array)``: the penalty of the array's values."""
+    weight = numpy.array([[1.0, -2.0], [0.5, 3.0]], "float32")
+    l1_l2 = engine.regularizers.L1L2(l1=0.1, l2=0.01)(weight)
+    assert isinstance(l1_l2, engine.Tensor)
+    numpy.testing.assert_allclose(
+        l1_l2.numpy(), 0.1 * numpy.abs(weight).sum() + 0.01 * (weight**2).sum(), rtol=1e-6
+    )
+    orthogonal = engine.regularizers.OrthogonalRegularizer(factor=0.1)
+    numpy.testing.assert_allclose(
+        orthogonal(weight).numpy(), orthogonal(engine.tensor(weight)).numpy(), rtol=1e-6
+    )

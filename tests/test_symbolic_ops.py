@@ -54,3 +54,26 @@ def test_op_arguments_that_cannot_be_kept_are_refused(backend):
         ops.add(inputs, object())
     with pytest.raises(ValueError, match="'system' is not a function of engine.ops"):
         layers.OpCall("system")
+
+
+def test_activation_functions_on_symbolic_tensors_record_nodes(backend, tmp_path):
+    """``keras.activations.gelu(x)`` in a functional model, as in Keras 3: a node that
+    trains, saves and loads (by the activation's name, with its arguments)."""
+    inputs = layers.Input((3,))
+    hidden = engine.activations.relu(layers.Dense(4)(inputs), negative_slope=0.1)
+    outputs = layers.Dense(2)(engine.activations.get("gelu")(hidden, approximate=True))
+    model = engine.Model(inputs, outputs)
+    x = numpy.random.default_rng(2).normal(size=(8, 3)).astype("float32")
+    first, second = (layer for layer in model.layers if isinstance(layer, layers.Dense))
+    pre = x @ first.get_weights()[0] + first.get_weights()[1]
+    leaky = numpy.where(pre > 0, pre, 0.1 * pre)
+    gelu = engine.activations.gelu(leaky, approximate=True).numpy()
+    expected = gelu @ second.get_weights()[0] + second.get_weights()[1]
+    numpy.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    model.compile("adam", "mse")
+    model.fit(x, numpy.ones((8, 2), "float32"), epochs=1, verbose=0)
+    model.save(tmp_path / "activations.safetensors")
+    loaded = engine.models.load_model(tmp_path / "activations.safetensors")
+    numpy.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match="Unknown activation: 'system'"):
+        layers.OpCall("activations.system")

@@ -5,12 +5,13 @@ a functional model records the operation. Here such a call becomes an
 ``OpCall`` layer whose inputs are the symbolic tensors among the arguments; the
 other arguments are kept as JSON (numbers, strings, lists, slices), so a model
 with them saves and loads like any other. Only functions of ``engine.ops`` can
-be named, so loading never runs anything else.
+be named (and the built-in activations, ``"activations.relu"``), so loading never runs
+anything else.
 """
 
 import numpy
 
-from .. import ops, symbolic
+from .. import activations, ops, symbolic
 from ..symbolic import KerasTensor
 from ..tensor import Tensor, no_grad
 from .base import Layer, register_layer, unique_name
@@ -25,6 +26,8 @@ def _function(name: str):
     if name == "get_item":
         return get_item
     namespace, _, short = name.rpartition(".")  # "image.resize": ops.image.resize
+    if namespace == "activations":  # ``activations.relu(x)``: a built-in one, by name
+        return activations.get(short)
     function = getattr(getattr(ops, namespace, None) if namespace else ops, short, None)
     if not callable(function) or short.startswith("_"):
         raise ValueError(f"OpCall: '{name}' is not a function of engine.ops.")

@@ -4,6 +4,7 @@ import functools
 import math
 
 from .. import functional as F
+from ..conversion import as_tensor
 from ..functional._util import native
 from ..functional.activation import Softmax as _SoftmaxOp
 from ..functional.reduction import sum_over_size
@@ -18,19 +19,13 @@ _LEAST_LOSS, _MOST_LOSS = -math.log1p(-EPSILON), -math.log(EPSILON)
 _LOSS_BOUNDS = (_LEAST_LOSS, _MOST_LOSS)
 
 
-def prediction_tensor(y_pred) -> Tensor:
-    """``y_pred`` as a Tensor: a NumPy array, a list or a number (Keras takes them, as
-    ``keras.losses.MeanSquaredError()(y_true, y_pred)`` with arrays) on the current backend."""
-    return y_pred if isinstance(y_pred, Tensor) else Tensor(y_pred)
-
-
 def takes_arrays(loss_fn):
     """A loss function ``loss_fn(y_true, y_pred, ...)`` that also takes a ``y_pred`` that is
-    not a Tensor (``prediction_tensor``)."""
+    not a Tensor (``conversion.as_tensor``), as Keras's do."""
 
     @functools.wraps(loss_fn)
     def loss(y_true, y_pred, *args, **kwargs):
-        return loss_fn(y_true, prediction_tensor(y_pred), *args, **kwargs)
+        return loss_fn(y_true, as_tensor(y_pred), *args, **kwargs)
 
     return loss
 
@@ -176,7 +171,7 @@ class Loss:
         raise NotImplementedError
 
     def __call__(self, y_true, y_pred: Tensor, sample_weight=None) -> Tensor:
-        y_pred = prediction_tensor(y_pred)
+        y_pred = as_tensor(y_pred)
         mask = keras_mask(y_pred)  # Keras 3: masked steps of the output add no loss
         if self.dtype is not None and y_pred.dtype != self.dtype:
             y_pred = F.cast(y_pred, self.dtype)
@@ -245,7 +240,7 @@ class LossFunctionWrapper(Loss):
             setattr(self, key, value)
 
     def __call__(self, y_true, y_pred: Tensor, sample_weight=None) -> Tensor:
-        y_pred = prediction_tensor(y_pred)
+        y_pred = as_tensor(y_pred)
         over_batch = BATCH_MEANS.get(self.fn)
         if (
             over_batch is not None
