@@ -555,18 +555,52 @@ class _FileWeights:
             weight_claims.reset(token)
 
 
-def _build_model(model_config, weights: list, path: str, build_config=None):
-    """The model ``model_config`` describes, built only if ``weights`` have its shapes."""
+def _model_class(model_config, where: str):
+    """The registered model class ``{"class_name": ..., "config": ...}`` names."""
     from .layers.base import Layer, layer_registry
 
     if not isinstance(model_config, dict):
-        raise ValueError(f"Cannot load '{path}': it has no model architecture.")
+        raise ValueError(f"{where}: it has no model architecture.")
     cls = layer_registry.lookup(model_config.get("class_name", ""))
     # a model is a Layer that trains; saving does not import models (they import saving)
     if not (isinstance(cls, type) and issubclass(cls, Layer) and hasattr(cls, "fit")):
-        raise ValueError(f"Cannot load '{path}': '{cls.__name__}' is not a model class.")
+        raise ValueError(f"{where}: '{cls.__name__}' is not a model class.")
+    return cls
+
+
+def _build_model(model_config, weights: list, path: str, build_config=None):
+    """The model ``model_config`` describes, built only if ``weights`` have its shapes."""
+    cls = _model_class(model_config, f"Cannot load '{path}'")
     with _FileWeights(path, weights).checking_builds():
         model = cls.from_config(dict(model_config.get("config", {})))
+        if not model.built and build_config is not None:
+            model.build_from_config(build_config)
+    return model
+
+
+def model_to_json(model, **kwargs) -> str:
+    """``model``'s architecture as JSON (``json.dumps`` takes ``kwargs``): its class, its
+    config and, once built, its build config, as ``save`` keeps them; no weights."""
+    _check_serializable(model)
+    document = {"class_name": type(model).__name__, "config": model.get_config()}
+    build_config = model.get_build_config()
+    if build_config is not None:
+        document["build_config"] = build_config
+    return json.dumps(document, **kwargs)
+
+
+def model_from_json(json_string, custom_objects: dict | None = None):
+    """A new model, with new weights, of the architecture ``model.to_json()`` wrote;
+    ``custom_objects`` as for ``load_model``."""
+    where = "model_from_json"
+    try:
+        document = json.loads(json_string)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{where}: expected the JSON text of model.to_json(); {error}.") from None
+    with custom_object_scope(custom_objects):
+        cls = _model_class(document, where)
+        model = cls.from_config(dict(document.get("config", {})))
+        build_config = document.get("build_config")
         if not model.built and build_config is not None:
             model.build_from_config(build_config)
     return model

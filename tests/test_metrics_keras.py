@@ -509,3 +509,19 @@ def test_a_mean_of_batch_losses_rounds_as_in_place_sums(backend, dtype):
     numpy.testing.assert_array_equal(backend.to_numpy(tracker.total), total)
     numpy.testing.assert_array_equal(backend.to_numpy(tracker.count), count)
     assert tracker.result() == float(total) / float(count)
+
+
+def test_get_metrics_result_gives_the_metrics_by_name(backend):
+    """Keras's ``model.get_metrics_result()``: the loss, then the compiled metrics."""
+    rng = numpy.random.default_rng(4)
+    x = rng.normal(size=(32, 3)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    model = engine.Sequential([engine.layers.Input((3,)), engine.layers.Dense(1, "sigmoid")])
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy", "mae"])
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    result = model.get_metrics_result()
+    assert list(result) == ["loss", "accuracy", "mae"]
+    for name, value in result.items():
+        assert value == pytest.approx(history.history[name][-1], rel=1e-6)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert model.get_metrics_result() == pytest.approx(logs)

@@ -499,3 +499,52 @@ def test_version_2_file_still_loads(tmp_path):
     save_file(tensors, tmp_path / "v2.safetensors", metadata={**metadata, "format_version": "2"})
     loaded = load_model(tmp_path / "v2.safetensors")
     numpy.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+class _Scaled(layers.Layer):
+    """A user layer with an argument, unregistered: loading it needs ``custom_objects``."""
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+def test_to_json_and_model_from_json_rebuild_the_architecture(backend):
+    """Keras's ``model.to_json()`` / ``keras.models.model_from_json``: the architecture
+    again, with new weights."""
+    inputs = layers.Input((4,), name="features")
+    hidden = layers.Dense(3, activation="relu", name="hidden")(inputs)
+    outputs = layers.Dense(2, name="scores")(_Scaled(0.5, name="scaled")(hidden))
+    model = engine.Model(inputs, outputs)
+    text = model.to_json(indent=2)
+    assert json.loads(text)["class_name"] == "Functional" and "\n" in text
+    with pytest.raises(ValueError, match="_Scaled"):
+        engine.models.model_from_json(text)
+    rebuilt = engine.models.model_from_json(text, custom_objects={"_Scaled": _Scaled})
+    assert [type(layer).__name__ for layer in rebuilt.layers] == [
+        type(layer).__name__ for layer in model.layers
+    ]
+    assert [layer.name for layer in rebuilt.layers] == [layer.name for layer in model.layers]
+    assert [w.shape for w in rebuilt.get_weights()] == [w.shape for w in model.get_weights()]
+    assert rebuilt.layers[2].factor == 0.5
+    x = numpy.ones((3, 4), "float32")
+    rebuilt.set_weights(model.get_weights())
+    numpy.testing.assert_allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0))
+    sequential = Sequential([layers.Input((2,)), layers.Dense(1)])
+    again = engine.models.model_from_json(sequential.to_json())
+    assert isinstance(again, Sequential) and again.built and again.output_shape == (None, 1)
+
+
+def test_model_from_json_refuses_what_is_not_a_model():
+    with pytest.raises(ValueError, match="expected the JSON text of model.to_json"):
+        engine.models.model_from_json("{not json")
+    with pytest.raises(ValueError, match="'Dense' is not a model class"):
+        engine.models.model_from_json('{"class_name": "Dense", "config": {}}')
+    with pytest.raises(ValueError, match="it has no model architecture"):
+        engine.models.model_from_json("[1, 2]")

@@ -16,4 +16,11 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
     return _load_model(filepath, custom_objects=custom_objects, compile=compile)
 
 
-__all__ = ["Functional", "Model", "Sequential", "load_model"]
+def model_from_json(json_string, custom_objects: dict | None = None) -> Model:
+    """A new model (new weights) of the architecture ``model.to_json()`` gave."""
+    from ..saving import model_from_json as _model_from_json
+
+    return _model_from_json(json_string, custom_objects=custom_objects)
+
+
+__all__ = ["Functional", "Model", "Sequential", "load_model", "model_from_json"]

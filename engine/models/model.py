@@ -47,6 +47,11 @@ class Model(Trainer, Layer):
         """Weights from a file written by ``save_weights`` or ``save``."""
         saving.load_weights(self, filepath)
 
+    def to_json(self, **kwargs) -> str:
+        """The architecture as JSON (no weights): ``engine.models.model_from_json`` makes
+        a new model of it."""
+        return saving.model_to_json(self, **kwargs)
+
     @classmethod
     def from_config(cls, config_dict: dict, custom_objects: dict | None = None) -> "Model":
         """``Model.from_config(functional_model.get_config())`` rebuilds the graph, as Keras."""

@@ -208,6 +208,18 @@ class Trainer(InferenceLoops, BatchData):
             return [self._loss_tracker, self._compile_metrics]
         return [self._loss_tracker]
 
+    def get_metrics_result(self) -> dict:
+        """The current result of each of ``metrics`` by name (a container's dict spread
+        out), as Keras's: what a custom ``train_step`` may return as its logs."""
+        logs = {}
+        for metric in self.metrics:
+            result = metric.result()
+            if isinstance(result, dict):
+                logs.update(result)
+            else:
+                logs[metric.name] = result
+        return logs
+
     def reset_metrics(self) -> None:
         if self._step_logs is not None:  # Layer.__setattr__ costs more than the test
             self._step_logs = None
