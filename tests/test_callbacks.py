@@ -306,3 +306,40 @@ def test_model_stop_training_from_a_batch_hook():
 
     model.fit(x, y, epochs=5, batch_size=8, verbose=0, callbacks=[StopAfterThree()])
     assert model.optimizer.iterations == 3
+
+
+def test_csv_logger_keeps_validation_columns_as_keras_does(tmp_path):
+    """Keras 3 adds a ``val_`` column of each log when the first epoch has none: with
+    ``validation_freq=2`` the later validations are kept; with no validation they read NA."""
+    x, y = make_data()
+    every_other = tmp_path / "every_other.csv"
+    make_model().fit(
+        x,
+        y,
+        epochs=2,
+        verbose=0,
+        validation_split=0.25,
+        validation_freq=2,
+        callbacks=[callbacks.CSVLogger(every_other)],
+    )
+    header, first, second = list(csv.reader(every_other.open()))
+    assert header == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert first[3:] == ["NA", "NA"] and all(value != "NA" for value in second)
+    plain = tmp_path / "plain.csv"
+    make_model().fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.CSVLogger(plain)])
+    header, row = list(csv.reader(plain.open()))
+    assert header == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert row[3:] == ["NA", "NA"]
+
+
+def test_csv_logger_writes_a_per_class_metric_as_keras_does(tmp_path):
+    x, y = make_data()
+    path = tmp_path / "f1.csv"
+    engine.utils.set_random_seed(0)
+    model = Sequential([layers.Dense(2, activation="softmax", input_shape=(4,))])
+    model.compile("adam", "categorical_crossentropy", metrics=[engine.metrics.F1Score()])
+    one_hot = numpy.eye(2, dtype="float32")[y[:, 0].astype(int)]
+    model.fit(x, one_hot, epochs=1, verbose=0, callbacks=[callbacks.CSVLogger(path)])
+    header, row = list(csv.reader(path.open()))
+    scores = row[header.index("f1_score")]  # Keras's quoted "[a, b]", one field
+    assert scores.startswith('"[') and scores.endswith(']"') and scores.count(", ") == 1

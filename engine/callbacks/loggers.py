@@ -1,5 +1,6 @@
 """Callbacks that log training: a CSV file, TensorBoard event files."""
 
+import collections.abc
 import csv
 import json
 import os
@@ -11,8 +12,22 @@ from .base import Callback
 from .monitors import learning_rate_logs
 
 
+def _csv_value(value):
+    """A log as Keras's ``CSVLogger`` writes it: a sequence (a per-class metric) as one
+    quoted ``"[a, b]"`` field, anything else as it is."""
+    if isinstance(value, str) or (isinstance(value, numpy.ndarray) and value.ndim == 0):
+        return value
+    if isinstance(value, collections.abc.Iterable):
+        return f'"[{", ".join(map(str, value))}]"'
+    return value
+
+
 class CSVLogger(Callback):
-    """Write one CSV row per epoch: ``epoch`` and every log, columns fixed by the first epoch."""
+    """Write one CSV row per epoch: ``epoch`` and every log, columns fixed by the first epoch.
+
+    As Keras 3's: when the first epoch has no validation logs (no validation, or
+    ``validation_freq`` > 1), a ``val_`` column of each log is added all the same, "NA"
+    where an epoch has no value, so that later validations are not dropped."""
 
     chief_only = True
 
@@ -34,10 +49,12 @@ class CSVLogger(Callback):
         logs = logs or {}
         if self._keys is None:
             self._keys = sorted(logs)
+            if not any(key.startswith("val_") for key in self._keys):
+                self._keys += [f"val_{key}" for key in self._keys]
             self._writer = csv.writer(self._file, delimiter=self.separator)
             if not self._header_written:
                 self._writer.writerow(["epoch", *self._keys])
-        self._writer.writerow([epoch, *(logs.get(k, "NA") for k in self._keys)])
+        self._writer.writerow([epoch, *(_csv_value(logs.get(k, "NA")) for k in self._keys)])
         self._file.flush()
 
     def on_train_end(self, logs=None):
