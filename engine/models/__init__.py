@@ -1,5 +1,6 @@
 """Models: ``Sequential`` and the ``Model`` training API."""
 
+from .cloning import clone_model
 from .functional import Functional
 from .model import Model
 from .sequential import Sequential
@@ -23,4 +24,4 @@ def model_from_json(json_string, custom_objects: dict | None = None) -> Model:
     return _model_from_json(json_string, custom_objects=custom_objects)
 
 
-__all__ = ["Functional", "Model", "Sequential", "load_model", "model_from_json"]
+__all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model", "model_from_json"]

@@ -320,17 +320,21 @@ class Functional(Model):
     @classmethod
     def from_config(cls, config_dict: dict, custom_objects: dict | None = None) -> "Functional":
         """Rebuild the graph: make each layer, then replay its calls in dependency order."""
+        return cls.rebuild(config_dict, _layer_of_entry)
+
+    @classmethod
+    def rebuild(cls, config_dict: dict, make_layer) -> "Functional":
+        """``from_config`` with each layer made by ``make_layer(entry)`` from its entry in
+        ``config_dict["layers"]`` (``clone_model`` passes its clone function's layers)."""
         created: dict[str, Layer] = {}
         pending = []
         for entry in config_dict.get("layers", []):
             if not isinstance(entry, dict) or "name" not in entry:
                 raise ValueError(f"Model.from_config: bad layer entry {entry!r}.")
-            layer_cls = layer_registry.lookup(entry.get("class_name", ""))
-            layer_config = dict(entry.get("config", {}))
-            layer = layer_cls.from_config(layer_config)
+            layer = make_layer(entry)
             created[entry["name"]] = layer
             for node in entry.get("inbound_nodes", []):
-                pending.append((layer, node))
+                pending.append((entry["name"], layer, node))
         outputs_of: dict[tuple[str, int], list] = {}
         for name, layer in created.items():
             if isinstance(layer, InputLayer):
@@ -350,7 +354,7 @@ class Functional(Model):
         while pending:
             progressed = False
             for item in list(pending):
-                layer, node = item
+                name, layer, node = item
                 try:
                     arguments = resolve(node["args"])
                     kwargs = {
@@ -360,15 +364,15 @@ class Functional(Model):
                 except KeyError:
                     continue
                 result = layer(arguments, **kwargs)
-                index = calls_made.get(layer.name, 0)
-                calls_made[layer.name] = index + 1
-                outputs_of[(layer.name, index)] = symbolic.flatten(result)
+                index = calls_made.get(name, 0)
+                calls_made[name] = index + 1
+                outputs_of[(name, index)] = symbolic.flatten(result)
                 pending.remove(item)
                 progressed = True
             if not progressed:
                 raise ValueError(
                     "Model.from_config: the layer connections refer to tensors that no layer "
-                    f"makes (first unresolved: layer '{pending[0][0].name}')."
+                    f"makes (first unresolved: layer '{pending[0][0]}')."
                 )
         return cls(
             resolve(config_dict["input_layers"]),
@@ -376,6 +380,13 @@ class Functional(Model):
             name=config_dict.get("name"),
             trainable=config_dict.get("trainable", True),
         )
+
+
+def _layer_of_entry(entry: dict) -> Layer:
+    """The layer a ``get_config`` entry describes, new, from its registered class."""
+    return layer_registry.lookup(entry.get("class_name", "")).from_config(
+        dict(entry.get("config", {}))
+    )
 
 
 def _input_value(value, backend):
