@@ -19,6 +19,7 @@ import types
 import engine
 
 NAMESPACES = [
+    "models",
     "layers",
     "ops",
     "metrics",

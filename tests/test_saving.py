@@ -548,3 +548,14 @@ def test_model_from_json_refuses_what_is_not_a_model():
         engine.models.model_from_json('{"class_name": "Dense", "config": {}}')
     with pytest.raises(ValueError, match="it has no model architecture"):
         engine.models.model_from_json("[1, 2]")
+
+
+def test_models_save_model_is_model_save(tmp_path):
+    model = Sequential([layers.Input((3,)), layers.Dense(2)])
+    model.compile("adam", "mse")
+    engine.models.save_model(model, tmp_path / "saved.safetensors")
+    loaded = load_model(tmp_path / "saved.safetensors")
+    for saved, kept in zip(model.get_weights(), loaded.get_weights()):
+        numpy.testing.assert_array_equal(saved, kept)
+    with pytest.raises(FileExistsError):
+        engine.models.save_model(model, tmp_path / "saved.safetensors", overwrite=False)

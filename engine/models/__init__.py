@@ -17,6 +17,11 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
     return _load_model(filepath, custom_objects=custom_objects, compile=compile)
 
 
+def save_model(model, filepath, overwrite: bool = True) -> None:
+    """``model.save(filepath)``: architecture, weights, compile config and optimizer state."""
+    model.save(filepath, overwrite=overwrite)
+
+
 def model_from_json(json_string, custom_objects: dict | None = None) -> Model:
     """A new model (new weights) of the architecture ``model.to_json()`` gave."""
     from ..saving import model_from_json as _model_from_json
@@ -24,4 +29,12 @@ def model_from_json(json_string, custom_objects: dict | None = None) -> Model:
     return _model_from_json(json_string, custom_objects=custom_objects)
 
 
-__all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model", "model_from_json"]
+__all__ = [
+    "Functional",
+    "Model",
+    "Sequential",
+    "clone_model",
+    "load_model",
+    "model_from_json",
+    "save_model",
+]
