@@ -92,3 +92,10 @@ def test_bad_arguments(backend):
         layers.Embedding(0, 2)
     with pytest.raises(ValueError, match="output_dim"):
         layers.Embedding(3, -1)
+
+
+def test_compute_mask_of_ids_before_the_layer_is_built(backend):
+    """Keras: ``Embedding(10, 3, mask_zero=True).compute_mask(ids)`` needs no build."""
+    mask = layers.Embedding(10, 3, mask_zero=True).compute_mask(numpy.array([[0, 1, 2]]))
+    assert mask.backend is backend
+    numpy.testing.assert_array_equal(mask.numpy(), [[False, True, True]])

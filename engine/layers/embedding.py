@@ -1,6 +1,6 @@
 """The Embedding layer: integer indices to dense vectors."""
 
-from .. import constraints, initializers, regularizers
+from .. import config, constraints, initializers, regularizers
 from .. import functional as F
 from ..losses.labels import check_indices
 from ..tensor import Tensor, as_dtype, derive
@@ -73,7 +73,10 @@ class Embedding(ActivityRegularized, Layer):
         if not self.mask_zero:
             return None
         data = inputs.data if isinstance(inputs, Tensor) else inputs
-        backend = inputs.backend if isinstance(inputs, Tensor) else self.backend
+        if isinstance(inputs, Tensor):
+            backend = inputs.backend
+        else:  # ids given as an array, also before the layer is built (Keras allows it)
+            backend = self.backend or config.get_backend()
         return Tensor._wrap(backend.xp.asarray(data) != 0, backend)
 
     def compute_output_shape(self, input_shape):
