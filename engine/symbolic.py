@@ -177,7 +177,9 @@ def pack_like(structure, leaves):
     def pack(item):
         if isinstance(item, dict):
             return {key: pack(value) for key, value in item.items()}
-        if isinstance(item, (list, tuple)):
+        if isinstance(item, list):  # a plain list, also of a layer's tracked list attribute
+            return [pack(value) for value in item]
+        if isinstance(item, tuple):
             return type(item)(pack(value) for value in item)
         return next(iterator)
 

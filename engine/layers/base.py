@@ -601,6 +601,44 @@ class Layer:
         return result
 
     @property
+    def variables(self) -> list[Tensor]:
+        """Keras's name for ``weights``."""
+        return self.weights
+
+    @property
+    def trainable_variables(self) -> list[Tensor]:
+        """Keras's name for ``trainable_weights`` (what a custom training loop steps)."""
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self) -> list[Tensor]:
+        """Keras's name for ``non_trainable_weights``."""
+        return self.non_trainable_weights
+
+    @property
+    def input(self):
+        """The symbolic tensor(s) this layer was first called on in the functional API
+        (Keras's ``layer.input``)."""
+        tensors = self._first_call("input").input_tensors
+        return tensors[0] if len(tensors) == 1 else tensors
+
+    @property
+    def output(self):
+        """The symbolic tensor(s) this layer's first call in the functional API gave, as in
+        ``keras.Model(model.inputs, model.get_layer("block_3").output)``."""
+        outputs = self._first_call("output").outputs
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def _first_call(self, what: str):
+        nodes = self.__dict__.get("_inbound_nodes")
+        if not nodes:
+            raise AttributeError(
+                f"Layer '{self.name}' has never been called on a symbolic tensor (a "
+                f"layers.Input or another layer's output), so it has no {what}."
+            )
+        return nodes[0]
+
+    @property
     def trainable_weights(self) -> list[Tensor]:
         if not self._trainable:
             return []

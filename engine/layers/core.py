@@ -57,8 +57,8 @@ class InputLayer(Layer):
         self.supports_masking = True
         self.built = True
         self._build_input_shape = (batch_size, *shape)
-        self.output = KerasTensor((batch_size, *shape), self.dtype, name=self.name)
-        Node(self, [], [self.output], {})
+        # its one node's output is ``self.output`` (``Layer.output``)
+        Node(self, [], [KerasTensor((batch_size, *shape), self.dtype, name=self.name)], {})
 
     @property
     def batch_shape(self) -> tuple:

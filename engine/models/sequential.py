@@ -80,6 +80,32 @@ class Sequential(Model):
         return layer
 
     @property
+    def inputs(self) -> list:
+        """The symbolic input of the built model, in a list (Keras's ``model.inputs``)."""
+        return self._built_graph("inputs").inputs
+
+    @property
+    def outputs(self) -> list:
+        return self._built_graph("outputs").outputs
+
+    @property
+    def input(self):
+        return self._built_graph("input").input
+
+    @property
+    def output(self):
+        return self._built_graph("output").output
+
+    def _built_graph(self, what: str):
+        graph = self.__dict__.get("_graph")
+        if graph is None:
+            raise AttributeError(
+                f"Sequential model '{self.name}' has no {what} yet: it has not been built. "
+                f"Give it an Input, call build(input_shape), or fit it first."
+            )
+        return graph
+
+    @property
     def output_shape(self) -> tuple:
         """The shape of the model's output, batch axis included (once built)."""
         if not self.built:
