@@ -225,12 +225,7 @@ class Optimizer:
         if not flat.gather_all(params, self._slots, self._index):
             return False
         self._flat_builds = 0  # the buffers held: a rebinding later starts the count anew
-        lr = self.learning_rate
-        if self.weight_decay:
-            flat.param *= 1 - self.weight_decay * lr
-        self.update(flat.backend, flat.param, flat.grad, flat.slots, lr)
-        for param in params:
-            param.grad = None
+        self._step_buffers(flat, self.learning_rate)
         if self._constraints:
             self._apply_constraints(params)
         self.iterations += 1
@@ -262,12 +257,17 @@ class Optimizer:
                 return weights
             self._flat = flat = FlatWeights([w[0] for w in group], [w[2] for w in group])
             flat.gather(group)
+        self._step_buffers(flat, lr)
+        return others
+
+    def _step_buffers(self, flat: FlatWeights, lr: float) -> None:
+        """One update of the flat buffers' weights from their gathered gradients, which
+        are then cleared."""
         if self.weight_decay:
             flat.param *= 1 - self.weight_decay * lr
         self.update(flat.backend, flat.param, flat.grad, flat.slots, lr)
         for param in flat.params:
             param.grad = None
-        return others
 
     def _apply_constraints(self, params: list[Tensor]) -> None:
         """Assign ``constraint(param)`` to each constrained parameter (Keras: after the update)."""

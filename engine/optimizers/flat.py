@@ -83,12 +83,9 @@ class FlatWeights:
             if index is None:
                 others.append(weight)
                 continue
-            data, grad_view, state, slot_views = views[index]
-            if weight[0].data is not data or weight[2] is not state:
+            grad_view = self._grad_view(index, weight[0], weight[2])
+            if grad_view is None:
                 return None
-            for name, view in slot_views:
-                if state.get(name) is not view:
-                    return None
             grad_view[...] = weight[1]
         if len(weights) - len(others) != len(views):
             return None
@@ -107,13 +104,24 @@ class FlatWeights:
             grad = param.grad
             if member is None or grad is None:
                 return False
-            data, grad_view, state, slot_views = views[member]
             position = index.get(id(param))
-            if param.data is not data or position is None or slots[position] is not state:
+            if position is None:
                 return False
-            for name, view in slot_views:
-                if state.get(name) is not view:
-                    return False
+            grad_view = self._grad_view(member, param, slots[position])
+            if grad_view is None:
+                return False
             grad_view[...] = grad.data
             seen |= 1 << member
         return seen == (1 << len(views)) - 1
+
+    def _grad_view(self, member: int, param, state: dict):
+        """Member ``member``'s view of ``grad`` while ``param`` and its slot dict ``state``
+        are still the ones bound at the build (nothing rebound its data or a slot's array);
+        else None."""
+        data, grad_view, built_state, slot_views = self.views[member]
+        if param.data is not data or state is not built_state:
+            return None
+        for name, view in slot_views:
+            if state.get(name) is not view:
+                return None
+        return grad_view
